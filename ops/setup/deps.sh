@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs the system packages dreamrank needs (OpenCV for gocv, OpenBLAS for
+# fast matrix work, ffmpeg-backed video I/O comes with libopencv-dev).
+# Idempotent: it does nothing when everything is present.
+set -euo pipefail
+
+need=()
+pkg-config --exists opencv4 2>/dev/null || need+=(libopencv-dev)
+command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
+[ -e /usr/include/x86_64-linux-gnu/openblas-pthread/cblas.h ] || [ -e /usr/include/openblas/cblas.h ] || dpkg -s libopenblas-dev >/dev/null 2>&1 || need+=(libopenblas-dev)
+for extra in "$@"; do
+  dpkg -s "$extra" >/dev/null 2>&1 || need+=("$extra")
+done
+
+if [ ${#need[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "dreamrank setup: installing ${need[*]}" >&2
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then
+    SUDO=sudo
+  else
+    echo "dreamrank setup: missing packages (${need[*]}) and not root; run as root:" >&2
+    echo "  apt-get update && apt-get install -y ${need[*]}" >&2
+    exit 1
+  fi
+else
+  SUDO=
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+# A fresh machine may never have fetched package lists; a stale list 404s.
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+echo "dreamrank setup: done" >&2
