@@ -1,0 +1,42 @@
+// Command dreamrank evaluates robot policies inside learned world models.
+// This file only wires: each subcommand lives in its own file and calls into
+// the packages that do the work.
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	root := &cobra.Command{
+		Use:           "dreamrank",
+		Short:         "Rank robot policies inside learned world models",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	logLevel := root.PersistentFlags().String("log-level", "info", "log level: debug, info, warn, error")
+	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+		var lvl slog.Level
+		if err := lvl.UnmarshalText([]byte(*logLevel)); err != nil {
+			return fmt.Errorf("--log-level: %w", err)
+		}
+		slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl})))
+		return nil
+	}
+	root.AddCommand(runCmd(), simCmd(), datasetCmd(), expertCmd(), episodesCmd())
+
+	if err := root.ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "dreamrank:", err)
+		os.Exit(1)
+	}
+}

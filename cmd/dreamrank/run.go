@@ -1,0 +1,51 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"dreamrank/episode"
+	"dreamrank/policy/expert"
+	"dreamrank/robots/sim/pusht"
+	"dreamrank/video"
+)
+
+// runCmd is the main job of `make run`. Until the evaluation server exists it
+// plays one PushT episode on the simulated robot with the scripted expert and
+// writes the episode and its video to the store.
+func runCmd() *cobra.Command {
+	var (
+		data string
+		seed int64
+	)
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run the PushT robot with the scripted expert and store the episode and its video",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			store, err := episode.Open(data)
+			if err != nil {
+				return err
+			}
+			opts := expert.Options{}
+			r, err := expert.Run(cmd.Context(), pusht.New(pusht.Config{}), seed, opts)
+			if err != nil {
+				return err
+			}
+			ep, err := r.Episode(opts)
+			if err != nil {
+				return err
+			}
+			if err := store.Put(cmd.Context(), ep, episode.PutOptions{Video: video.UpscaledWriter(4)}); err != nil {
+				return err
+			}
+			fmt.Printf("seed %d: success %v after %d steps, max reward %.3f\n", seed, r.Success, r.Steps(), r.MaxReward)
+			fmt.Printf("episode %s\nvideo   %s\n", store.Dir(ep.ID), filepath.Join(store.Dir(ep.ID), "video.mp4"))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&data, "data", "data", "data directory holding the episode store")
+	cmd.Flags().Int64Var(&seed, "seed", 100000, "legacy-reset seed of the episode")
+	return cmd
+}
