@@ -122,3 +122,33 @@ func BenchmarkImportPushT(b *testing.B) {
 		})
 	}
 }
+
+// TestImportPushTWhole imports every human demonstration (no video) and then
+// again, which must skip them all: the import is idempotent.
+func TestImportPushTWhole(t *testing.T) {
+	if testing.Short() {
+		t.Skip("whole-dataset import skipped in -short mode")
+	}
+	ctx := context.Background()
+	path := pushtPath(t)
+	s := openStore(t)
+	rep, err := ImportReplayBuffer(ctx, s, path, ImportOptions{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("imported %d episodes, %d steps in %s", rep.Imported, rep.Steps, rep.Duration)
+	if rep.Imported != 206 || rep.Steps != 25650 || rep.NonIntegralPixels != 0 {
+		t.Fatalf("first import: %+v", rep)
+	}
+	again, err := ImportReplayBuffer(ctx, s, path, ImportOptions{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Imported != 0 || again.Skipped != 206 {
+		t.Fatalf("re-import: imported %d, skipped %d; want 0, 206", again.Imported, again.Skipped)
+	}
+	metas, err := s.List(ctx, Filter{Source: "pusht_cchi_v7_replay"})
+	if err != nil || len(metas) != 206 {
+		t.Fatalf("List: %d episodes, %v", len(metas), err)
+	}
+}

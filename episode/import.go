@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -236,6 +237,9 @@ func wrapZarr(path string, err error) error {
 func openReplay(ctx context.Context, path string) (*replay, error) {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: replay buffer %s: "+format, append([]any{ErrCorrupt, path}, args...)...)
+	}
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("%w: replay buffer %s: %w", ErrNotFound, path, err)
 	}
 	g, err := zarr.OpenGroup(path)
 	if err != nil {

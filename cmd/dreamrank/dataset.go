@@ -28,7 +28,7 @@ func datasetImportCmd() *cobra.Command {
 		Short: "Import a Diffusion-Policy zarr replay buffer (default: the shared PushT human demonstrations)",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			path := defaultPushTZarr
+			path := defaultPushTZarr()
 			if len(args) == 1 {
 				path = args[0]
 			}

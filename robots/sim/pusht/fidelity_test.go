@@ -10,17 +10,24 @@ import (
 	"time"
 )
 
-// sharedDir is the project's shared data directory, relative to this package.
-var sharedDir = filepath.Join("..", "..", "..", "..", "shared")
+// replayPath finds the shared PushT replay buffer: $DREAMRANK_PUSHT_ZARR,
+// else ../shared/data/pusht/ beside the repository (where CI puts it).
+func replayPath() string {
+	if p := os.Getenv("DREAMRANK_PUSHT_ZARR"); p != "" {
+		return p
+	}
+	return filepath.Join("..", "..", "..", "..", "shared", "data", "pusht", "pusht_cchi_v7_replay.zarr")
+}
 
 // loadReplay reads the PushT replay dataset, or skips loudly without it.
 func loadReplay(t *testing.T, ctx context.Context) ReplayData {
 	t.Helper()
-	if _, err := os.Stat(sharedDir); err != nil {
-		t.Skipf("SKIPPING PushT FIDELITY TEST: shared data directory %s is absent (%v); "+
-			"the simulator is NOT being checked against the recorded demonstrations", sharedDir, err)
+	p := replayPath()
+	if _, err := os.Stat(p); err != nil {
+		t.Skipf("SKIPPING PushT FIDELITY TEST: replay buffer %s is absent (%v; set DREAMRANK_PUSHT_ZARR); "+
+			"the simulator is NOT being checked against the recorded demonstrations", p, err)
 	}
-	d, err := LoadReplayData(ctx, filepath.Join(sharedDir, "data", "pusht", "pusht_cchi_v7_replay.zarr"))
+	d, err := LoadReplayData(ctx, p)
 	if err != nil {
 		t.Fatal(err)
 	}
