@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
@@ -9,6 +10,7 @@ import (
 	"dreamrank/episode"
 	"dreamrank/policy/expert"
 	"dreamrank/robots/sim/pusht"
+	"dreamrank/scenarios"
 	"dreamrank/video"
 )
 
@@ -40,8 +42,23 @@ func runCmd() *cobra.Command {
 			if err := store.Put(cmd.Context(), ep, episode.PutOptions{Video: video.UpscaledWriter(4)}); err != nil {
 				return err
 			}
+			// The store keeps the robot's 96x96 view; people also get the
+			// full-table 512x512 render.
+			full, err := r.Frames(pusht.WorldSize)
+			if err != nil {
+				return err
+			}
+			fullPath := filepath.Join(data, "videos", ep.ID+"_512.mp4")
+			if err := os.MkdirAll(filepath.Dir(fullPath), 0o755); err != nil {
+				return err
+			}
+			if err := video.WriteMP4(fullPath, full, pusht.WorldSize, pusht.WorldSize, scenarios.PushT().ControlHz); err != nil {
+				return err
+			}
 			fmt.Printf("seed %d: success %v after %d steps, max reward %.3f\n", seed, r.Success, r.Steps(), r.MaxReward)
-			fmt.Printf("episode %s\nvideo   %s\n", store.Dir(ep.ID), filepath.Join(store.Dir(ep.ID), "video.mp4"))
+			fmt.Printf("episode       %s\n", store.Dir(ep.ID))
+			fmt.Printf("camera video  %s\n", store.VideoPath(ep.ID))
+			fmt.Printf("table video   %s\n", fullPath)
 			return nil
 		},
 	}

@@ -40,13 +40,13 @@ func (r Result) Episode(opts Options) (*episode.Episode, error) {
 			Created: time.Now().UTC(),
 		},
 	}
+	frames, err := r.Frames(pusht.ObsSize)
+	if err != nil {
+		return nil, err
+	}
+	ep.Frames = frames
 	for t := 0; t < n; t++ {
 		s := r.States[t]
-		frame, err := pusht.RenderState(s.Agent, s.Block, pusht.ObsSize)
-		if err != nil {
-			return nil, fmt.Errorf("expert: render step %d: %w", t, err)
-		}
-		ep.Frames = append(ep.Frames, frame)
 		ep.Proprio = append(ep.Proprio, []float32{float32(s.Agent.X), float32(s.Agent.Y)})
 		ep.Actions = append(ep.Actions, []float32{float32(r.Actions[t].X), float32(r.Actions[t].Y)})
 		ep.Timestamps = append(ep.Timestamps, float64(t)/sc.ControlHz)
@@ -56,4 +56,19 @@ func (r Result) Episode(opts Options) (*episode.Episode, error) {
 		ep.Rewards = append(ep.Rewards, float32(r.Rewards[t]))
 	}
 	return ep, nil
+}
+
+// Frames renders the camera view of every state the expert acted on, at
+// size x size pixels (96 is the robot's observation, 512 the full table).
+func (r Result) Frames(size int) ([][]uint8, error) {
+	frames := make([][]uint8, r.Steps())
+	for t := range frames {
+		s := r.States[t]
+		f, err := pusht.RenderState(s.Agent, s.Block, size)
+		if err != nil {
+			return nil, fmt.Errorf("expert: render step %d: %w", t, err)
+		}
+		frames[t] = f
+	}
+	return frames, nil
 }
