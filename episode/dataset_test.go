@@ -7,17 +7,14 @@ import (
 	"path/filepath"
 	"testing"
 
+	"dreamrank/scenarios"
 	"dreamrank/video"
 	"dreamrank/zarr"
 )
 
-// pushtPath finds the shared PushT replay buffer: $DREAMRANK_PUSHT_ZARR,
-// else ../shared/data/pusht/ beside the repository (where CI puts it).
+// pushtPath finds the shared PushT replay buffer or skips loudly.
 func pushtPath(t testing.TB) string {
-	p := os.Getenv("DREAMRANK_PUSHT_ZARR")
-	if p == "" {
-		p = filepath.Join("..", "..", "shared", "data", "pusht", "pusht_cchi_v7_replay.zarr")
-	}
+	p := scenarios.PushTDataset()
 	if _, err := os.Stat(p); err != nil {
 		t.Skipf("SKIPPING DATASET TEST: PushT replay buffer not found at %s (set DREAMRANK_PUSHT_ZARR): %v", p, err)
 	}

@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"errors"
+	"path/filepath"
 	"testing"
 )
 
@@ -32,4 +33,21 @@ func TestLookup(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestPushTDataset(t *testing.T) {
+	t.Run("env overrides", func(t *testing.T) {
+		t.Setenv(PushTDatasetEnv, "/some/where.zarr")
+		if got := PushTDataset(); got != "/some/where.zarr" {
+			t.Fatalf("got %s", got)
+		}
+	})
+	t.Run("beside the checkout", func(t *testing.T) {
+		t.Setenv(PushTDatasetEnv, "")
+		got := PushTDataset()
+		want, _ := filepath.Abs(filepath.Join("..", "..", "shared", "data", "pusht", "pusht_cchi_v7_replay.zarr"))
+		if got != want {
+			t.Fatalf("got %s, want %s", got, want)
+		}
+	})
 }

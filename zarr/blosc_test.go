@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"dreamrank/scenarios"
 )
 
 func randomish(n int, seed uint64) []byte {
@@ -232,7 +234,7 @@ func FuzzBloscRoundTrip(f *testing.F) {
 }
 
 func BenchmarkDecodeBloscImageChunk(b *testing.B) {
-	frame, err := os.ReadFile(filepath.Join(datasetPath(), "data", "img", "0.0.0.0"))
+	frame, err := os.ReadFile(filepath.Join(scenarios.PushTDataset(), "data", "img", "0.0.0.0"))
 	if err != nil {
 		b.Skipf("PushT dataset not found (%v)", err)
 	}

@@ -5,25 +5,17 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 	"unsafe"
-)
 
-// datasetPath finds the shared PushT replay buffer: $DREAMRANK_PUSHT_ZARR,
-// else ../shared/data/pusht/ beside the repository (where CI puts it).
-func datasetPath() string {
-	if p := os.Getenv("DREAMRANK_PUSHT_ZARR"); p != "" {
-		return p
-	}
-	return filepath.Join("..", "..", "shared", "data", "pusht", "pusht_cchi_v7_replay.zarr")
-}
+	"dreamrank/scenarios"
+)
 
 func openDataset(t testing.TB) *Group {
 	t.Helper()
-	p := datasetPath()
+	p := scenarios.PushTDataset()
 	if _, err := os.Stat(p); err != nil {
 		t.Skipf("SKIPPING DATASET TEST: PushT replay buffer not found at %s (set DREAMRANK_PUSHT_ZARR): %v", p, err)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"dreamrank/episode"
 	"dreamrank/ops/progress"
+	"dreamrank/scenarios"
 	"dreamrank/video"
 )
 
@@ -28,7 +29,7 @@ func datasetImportCmd() *cobra.Command {
 		Short: "Import a Diffusion-Policy zarr replay buffer (default: the shared PushT human demonstrations)",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			path := defaultPushTZarr()
+			path := scenarios.PushTDataset()
 			if len(args) == 1 {
 				path = args[0]
 			}

@@ -2,22 +2,13 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"dreamrank/robots/sim/pusht"
+	"dreamrank/scenarios"
 )
-
-// defaultPushTZarr is where the shared human demonstrations live:
-// $DREAMRANK_PUSHT_ZARR, else beside a checkout of the project.
-func defaultPushTZarr() string {
-	if p := os.Getenv("DREAMRANK_PUSHT_ZARR"); p != "" {
-		return p
-	}
-	return "../shared/data/pusht/pusht_cchi_v7_replay.zarr"
-}
 
 func simCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "sim", Short: "The PushT physics simulator that stands in for real robots"}
@@ -58,7 +49,7 @@ func simFidelityCmd() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&dataset, "dataset", defaultPushTZarr(), "PushT replay buffer (zarr v2 directory)")
+	cmd.Flags().StringVar(&dataset, "dataset", scenarios.PushTDataset(), "PushT replay buffer (zarr v2 directory)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
 	cmd.Flags().IntVar(&stride, "frame-stride", 1, "compare every n-th frame (1: all)")
 	return cmd

@@ -2,27 +2,18 @@ package pusht
 
 import (
 	"context"
+	"dreamrank/scenarios"
 	"encoding/json"
 	"math"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 )
 
-// replayPath finds the shared PushT replay buffer: $DREAMRANK_PUSHT_ZARR,
-// else ../shared/data/pusht/ beside the repository (where CI puts it).
-func replayPath() string {
-	if p := os.Getenv("DREAMRANK_PUSHT_ZARR"); p != "" {
-		return p
-	}
-	return filepath.Join("..", "..", "..", "..", "shared", "data", "pusht", "pusht_cchi_v7_replay.zarr")
-}
-
 // loadReplay reads the PushT replay dataset, or skips loudly without it.
 func loadReplay(t *testing.T, ctx context.Context) ReplayData {
 	t.Helper()
-	p := replayPath()
+	p := scenarios.PushTDataset()
 	if _, err := os.Stat(p); err != nil {
 		t.Skipf("SKIPPING PushT FIDELITY TEST: replay buffer %s is absent (%v; set DREAMRANK_PUSHT_ZARR); "+
 			"the simulator is NOT being checked against the recorded demonstrations", p, err)
