@@ -9,9 +9,12 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"dreamrank/ops/config"
 )
 
 func main() {
@@ -25,7 +28,19 @@ func main() {
 		SilenceErrors: true,
 	}
 	logLevel := root.PersistentFlags().String("log-level", "info", "log level: debug, info, warn, error")
-	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+	configPath := root.PersistentFlags().String("config", os.Getenv("DREAMRANK_CONFIG"),
+		"YAML file of flag defaults (see ops/config); flags given here win ($DREAMRANK_CONFIG)")
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		if *configPath != "" {
+			cfg, err := config.Load(*configPath)
+			if err != nil {
+				return err
+			}
+			path := strings.TrimPrefix(cmd.CommandPath(), root.Name()+" ")
+			if err := cfg.Apply(path, cmd.Flags()); err != nil {
+				return err
+			}
+		}
 		var lvl slog.Level
 		if err := lvl.UnmarshalText([]byte(*logLevel)); err != nil {
 			return fmt.Errorf("--log-level: %w", err)
