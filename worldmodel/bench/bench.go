@@ -1,0 +1,257 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"time"
+
+	"dreamrank/worldmodel"
+	"dreamrank/worldmodel/openblas"
+)
+
+// ErrBadConfig reports an unusable configuration.
+var ErrBadConfig = errors.New("bench: bad config")
+
+// MaxRolloutSteps is where a timed rollout is closed and a new one started
+// (PushT episodes last at most 300 steps), so models whose cost grows with
+// the rollout's length are measured at lengths that occur.
+const MaxRolloutSteps = 300
+
+// Config tunes Run; zero values take the defaults.
+type Config struct {
+	// Batches to measure besides batch 1 (default 2, 4, 8, 16, 32).
+	Batches []int
+	Chunk   int // actions per Step call (8)
+	// Warmup Step calls before timing each batch size (2).
+	Warmup int
+	// Duration of timed stepping per batch size (2 s); at least MinCalls
+	// Step calls are timed (3) whatever the duration.
+	Duration time.Duration
+	MinCalls int
+	// PeakSizes are the sgemm matrix sides for the peak (512 and 2048),
+	// each timed for PeakDuration (1 s). SkipPeak leaves the peak out.
+	PeakSizes    []int
+	PeakDuration time.Duration
+	SkipPeak     bool
+	// Seed for the synthetic contexts and actions.
+	Seed uint64
+}
+
+func (c Config) withDefaults() Config {
+	if c.Batches == nil {
+		c.Batches = []int{2, 4, 8, 16, 32}
+	}
+	if c.Chunk <= 0 {
+		c.Chunk = 8
+	}
+	if c.Warmup <= 0 {
+		c.Warmup = 2
+	}
+	if c.Duration <= 0 {
+		c.Duration = 2 * time.Second
+	}
+	if c.MinCalls <= 0 {
+		c.MinCalls = 3
+	}
+	if c.PeakSizes == nil {
+		c.PeakSizes = []int{512, 2048}
+	}
+	if c.PeakDuration <= 0 {
+		c.PeakDuration = time.Second
+	}
+	return c
+}
+
+// BatchResult is the measurement at one batch size.
+type BatchResult struct {
+	Batch     int     `json:"batch"`
+	Calls     int     `json:"calls"`  // timed Step calls
+	Frames    int     `json:"frames"` // imagined frames in them
+	Seconds   float64 `json:"seconds"`
+	FPS       float64 `json:"fps"`
+	MsPerCall float64 `json:"ms_per_call"`
+	GFLOPS    float64 `json:"gflops"`
+}
+
+// Report is what Run measured.
+type Report struct {
+	FPSBatch1       float64            `json:"fps_batch1"`
+	BestBatch       int                `json:"best_batch"`
+	FPSBest         float64            `json:"fps_best"`
+	GFLOPSBest      float64            `json:"gflops_best"`
+	FLOPsPerStep    float64            `json:"flops_per_step"`
+	SgemmPeakGFLOPS float64            `json:"sgemm_peak_gflops"`
+	SgemmBySize     map[string]float64 `json:"sgemm_gflops_by_size,omitempty"`
+	PercentOfPeak   float64            `json:"percent_of_peak"`
+	Chunk           int                `json:"chunk"`
+	Batches         []BatchResult      `json:"batches"`
+	OpenBLASCore    string             `json:"openblas_core,omitempty"`
+	OpenBLASThreads int                `json:"openblas_threads,omitempty"`
+	GOMAXPROCS      int                `json:"gomaxprocs"`
+	Model           map[string]string  `json:"model,omitempty"`
+}
+
+// Run benchmarks m (see the package doc).
+func Run(ctx context.Context, m worldmodel.Model, cfg Config) (Report, error) {
+	cfg = cfg.withDefaults()
+	spec := m.Spec()
+	if spec.FrameLen() <= 0 || spec.ActionDim <= 0 {
+		return Report{}, fmt.Errorf("%w: model spec %+v", ErrBadConfig, spec)
+	}
+	batches := []int{1}
+	for _, b := range cfg.Batches {
+		if b < 1 {
+			return Report{}, fmt.Errorf("%w: batch %d", ErrBadConfig, b)
+		}
+		if b != 1 {
+			batches = append(batches, b)
+		}
+	}
+	rep := Report{
+		Chunk: cfg.Chunk, FLOPsPerStep: -1, GFLOPSBest: -1, SgemmPeakGFLOPS: -1, PercentOfPeak: -1,
+		GOMAXPROCS: runtime.GOMAXPROCS(0),
+	}
+	if d, ok := m.(worldmodel.Describer); ok {
+		rep.Model = d.Describe()
+	}
+	fc, hasFLOPs := m.(worldmodel.FLOPsCounter)
+	if hasFLOPs {
+		rep.FLOPsPerStep = fc.FLOPsPerStep()
+	}
+	rng := rand.New(rand.NewPCG(cfg.Seed, 0xbe4c))
+	for _, b := range batches {
+		res, err := measure(ctx, m, spec, b, cfg, rng)
+		if err != nil {
+			return Report{}, fmt.Errorf("batch %d: %w", b, err)
+		}
+		res.GFLOPS = -1
+		if hasFLOPs {
+			res.GFLOPS = rep.FLOPsPerStep * res.FPS / 1e9
+		}
+		rep.Batches = append(rep.Batches, res)
+		if b == 1 {
+			rep.FPSBatch1 = res.FPS
+		}
+		if res.FPS > rep.FPSBest {
+			rep.FPSBest, rep.BestBatch, rep.GFLOPSBest = res.FPS, b, res.GFLOPS
+		}
+	}
+	if !cfg.SkipPeak {
+		rep.SgemmBySize = map[string]float64{}
+		for _, n := range cfg.PeakSizes {
+			g := openblas.PeakGFLOPS(ctx, n, cfg.PeakDuration)
+			if err := ctx.Err(); err != nil {
+				return Report{}, fmt.Errorf("sgemm peak: %w", err)
+			}
+			rep.SgemmBySize[fmt.Sprint(n)] = g
+			rep.SgemmPeakGFLOPS = max(rep.SgemmPeakGFLOPS, g)
+		}
+		rep.OpenBLASCore, rep.OpenBLASThreads = openblas.CoreName(), openblas.Threads()
+		if rep.GFLOPSBest >= 0 && rep.SgemmPeakGFLOPS > 0 {
+			rep.PercentOfPeak = 100 * rep.GFLOPSBest / rep.SgemmPeakGFLOPS
+		}
+	}
+	return rep, nil
+}
+
+// measure times Step calls at batch b after the warm-up calls.
+func measure(ctx context.Context, m worldmodel.Model, spec worldmodel.Spec, b int, cfg Config, rng *rand.Rand) (BatchResult, error) {
+	contexts := make([][]worldmodel.Observation, b)
+	for i := range contexts {
+		contexts[i] = observations(spec, max(spec.ContextLen, 1), rng)
+	}
+	actions := randomActions(spec, b, cfg.Chunk, rng)
+	var (
+		ro      worldmodel.Rollout
+		stepped int
+	)
+	defer func() {
+		if ro != nil {
+			ro.Close()
+		}
+	}()
+	// step makes one Step call, restarting the rollout when it is long.
+	step := func() (time.Duration, error) {
+		if ro == nil || stepped+cfg.Chunk > MaxRolloutSteps {
+			if ro != nil {
+				ro.Close()
+			}
+			var err error
+			if ro, err = m.Start(ctx, contexts); err != nil {
+				ro = nil
+				return 0, fmt.Errorf("start: %w", err)
+			}
+			stepped = 0
+		}
+		began := time.Now()
+		out, err := ro.Step(ctx, actions)
+		took := time.Since(began)
+		if err != nil {
+			return 0, fmt.Errorf("step: %w", err)
+		}
+		if len(out) != b {
+			return 0, fmt.Errorf("step returned %d episodes, want %d: %w", len(out), b, worldmodel.ErrBadInput)
+		}
+		stepped += cfg.Chunk
+		return took, nil
+	}
+	for range cfg.Warmup {
+		if _, err := step(); err != nil {
+			return BatchResult{}, err
+		}
+	}
+	var total time.Duration
+	calls := 0
+	for calls < cfg.MinCalls || total < cfg.Duration {
+		if err := ctx.Err(); err != nil {
+			return BatchResult{}, err
+		}
+		d, err := step()
+		if err != nil {
+			return BatchResult{}, err
+		}
+		total += d
+		calls++
+	}
+	sec := max(total.Seconds(), 1e-9)
+	frames := calls * cfg.Chunk * b
+	return BatchResult{
+		Batch: b, Calls: calls, Frames: frames, Seconds: sec,
+		FPS: float64(frames) / sec, MsPerCall: 1000 * sec / float64(calls),
+	}, nil
+}
+
+// observations are synthetic but plausible inputs: a white table with
+// noise, proprio inside the table. Dense models cost the same on any data.
+func observations(spec worldmodel.Spec, n int, rng *rand.Rand) []worldmodel.Observation {
+	out := make([]worldmodel.Observation, n)
+	for i := range out {
+		f := make([]uint8, spec.FrameLen())
+		for j := range f {
+			f[j] = uint8(200 + rng.IntN(56))
+		}
+		p := make([]float32, spec.ProprioDim)
+		for j := range p {
+			p[j] = float32(50 + rng.Float64()*412)
+		}
+		out[i] = worldmodel.Observation{Frame: f, Proprio: p}
+	}
+	return out
+}
+
+func randomActions(spec worldmodel.Spec, b, chunk int, rng *rand.Rand) [][][]float32 {
+	a := make([][][]float32, b)
+	for i := range a {
+		a[i] = make([][]float32, chunk)
+		for k := range a[i] {
+			a[i][k] = make([]float32, spec.ActionDim)
+			for j := range a[i][k] {
+				a[i][k][j] = float32(50 + rng.Float64()*412)
+			}
+		}
+	}
+	return a
+}

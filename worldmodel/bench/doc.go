@@ -1,0 +1,13 @@
+// Package bench measures how fast a world model imagines, and how that
+// compares with what the machine can do.
+//
+// Run measures steady-state imagined frames per second (frames of all
+// episodes of a batch, per second of Rollout.Step time; Start is not timed)
+// at batch 1 and at larger batches, each after warm-up calls, in rollouts
+// restarted every MaxRolloutSteps steps like policy evaluations are. When
+// the model implements worldmodel.FLOPsCounter, frames per second times
+// FLOPs per step is the achieved GFLOP/s, reported beside the fp32 sgemm
+// peak that OpenBLAS reaches on this machine in the same run (the larger of
+// the 512^2 and 2048^2 measurements) and the percentage of that peak.
+// Numbers a run could not measure are -1 (JSON has no NaN).
+package bench
