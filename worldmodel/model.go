@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"dreamrank/errcode"
 )
 
 // Sentinel errors of world models.
@@ -15,6 +17,14 @@ var (
 	// ErrClosed: the rollout was closed (or the remote session expired).
 	ErrClosed = errors.New("worldmodel: rollout closed")
 )
+
+// The sentinels as they travel on the bus, so every program that links
+// worldmodel maps them to the same stable codes.
+func init() {
+	errcode.Register(ErrBadInput, errcode.BadRequest)
+	errcode.Register(ErrClosed, errcode.SessionExpired)
+	errcode.Register(ErrUnknownBackend, errcode.UnknownModel)
+}
 
 // Spec says what a model consumes and produces. Frames are H*W*C bytes,
 // RGB, row-major, the layout of episode.Episode frames.
