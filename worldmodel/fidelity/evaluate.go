@@ -106,7 +106,11 @@ func EvaluateWithBaseline(ctx context.Context, m worldmodel.Model, episodes []*e
 // Beats compares m with the baseline per key: strictly better in the
 // key's direction; a key either side could not measure (-1) never beats.
 // (SSIM can be legitimately negative and is measured whenever there are
-// windows, so -1 is not treated as missing for it.)
+// windows, so -1 is not treated as missing for it.) Block errors average
+// only the frames where a block could be read, so a model whose frames are
+// unreadable more often than the baseline's (by more than
+// UnreadableSlack) does not beat it on block errors at that horizon: a
+// mean over the few readable frames would flatter it.
 func Beats(m, baseline Metrics) map[string]bool {
 	mm, bm := m.Map(), baseline.Map()
 	out := make(map[string]bool, len(mm))
@@ -121,8 +125,21 @@ func Beats(m, baseline Metrics) map[string]bool {
 		default:
 			out[k] = v < b
 		}
+		if u, ok := unreadableKey[k]; ok && mm[u] > bm[u]+UnreadableSlack {
+			out[k] = false
+		}
 	}
 	return out
+}
+
+// UnreadableSlack is how much more often than the baseline a model's
+// predicted frames may be unreadable before its block errors stop counting.
+const UnreadableSlack = 0.05
+
+// unreadableKey names the unreadable-frame rate behind each block metric.
+var unreadableKey = map[string]string{
+	"block_err_px_8": "block_unreadable_8", "block_err_rad_8": "block_unreadable_8",
+	"block_err_px_32": "block_unreadable_32", "coverage_err_32": "block_unreadable_32",
 }
 
 func countEpisodes(wins []Window) int {

@@ -305,3 +305,23 @@ func TestEvaluateErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestBeatsDiscountsUnreadableBlocks(t *testing.T) {
+	tests := []struct {
+		name        string
+		unreadable8 float64
+		want        bool
+	}{
+		{name: "as readable as the baseline", unreadable8: 0.02, want: true},
+		{name: "mostly unreadable", unreadable8: 0.78, want: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			model := Metrics{BlockErrPx8: 2, BlockUnreadable8: tt.unreadable8}
+			base := Metrics{BlockErrPx8: 12, BlockUnreadable8: 0}
+			if got := Beats(model, base)["block_err_px_8"]; got != tt.want {
+				t.Fatalf("beats block_err_px_8 = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
