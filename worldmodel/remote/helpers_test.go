@@ -1,0 +1,202 @@
+package remote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+
+	"dreamrank/worldmodel"
+)
+
+// startNATS runs an embedded nats-server on a random port (JetStream on,
+// in a temp dir, as dreamrank's default server runs) and returns its URL.
+// opts may adjust the server's options.
+func startNATS(tb testing.TB, opts ...func(*server.Options)) string {
+	tb.Helper()
+	o := &server.Options{
+		Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true,
+		StoreDir: tb.TempDir(), NoLog: true, NoSigs: true,
+	}
+	for _, f := range opts {
+		f(o)
+	}
+	srv, err := server.NewServer(o)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	go srv.Start()
+	tb.Cleanup(srv.Shutdown)
+	if !srv.ReadyForConnections(10 * time.Second) {
+		tb.Fatal("nats-server not ready")
+	}
+	return srv.ClientURL()
+}
+
+func connect(tb testing.TB, url string, opts ...nats.Option) *nats.Conn {
+	tb.Helper()
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(nc.Close)
+	return nc
+}
+
+// serve serves m under name on its own connection (as a separate replica
+// process would) and stops it at cleanup.
+func serve(tb testing.TB, url, name string, m worldmodel.Model, opts ServeOptions) *Server {
+	tb.Helper()
+	srv, err := Serve(context.Background(), connect(tb, url), name, m, opts)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { srv.Stop() })
+	return srv
+}
+
+func dial(tb testing.TB, url, name string, opts DialOptions) *Model {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	m, err := Dial(ctx, connect(tb, url), name, opts)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return m
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %s: %s", within, what)
+		}
+		<-time.After(2 * time.Millisecond) // a poll interval, not a guess at how long cond takes
+	}
+}
+
+// drift is a deterministic test model whose predictions depend on the
+// actions and carry awkward float32 values, so byte-identity through the
+// protocol means something: each step XORs the frame with a pattern from
+// the action and adds the action to the proprioception.
+type drift struct {
+	spec   worldmodel.Spec
+	starts atomic.Int64
+	steps  atomic.Int64
+	// hooks, for error and timing tests
+	stepHook func(ctx context.Context, actions [][][]float32) error
+}
+
+func newDrift(spec worldmodel.Spec) *drift { return &drift{spec: spec} }
+
+func (d *drift) Spec() worldmodel.Spec { return d.spec }
+
+func (d *drift) Describe() map[string]string {
+	return map[string]string{"backend": "drift", "version": "7"}
+}
+
+func (d *drift) FLOPsPerStep() float64 { return 1234 }
+
+func (d *drift) Start(ctx context.Context, contexts [][]worldmodel.Observation) (worldmodel.Rollout, error) {
+	if err := d.spec.ValidateContexts(contexts); err != nil {
+		return nil, err
+	}
+	d.starts.Add(1)
+	last := make([]worldmodel.Observation, len(contexts))
+	for i, c := range contexts {
+		o := c[len(c)-1]
+		last[i] = worldmodel.Observation{Frame: slices.Clone(o.Frame), Proprio: slices.Clone(o.Proprio)}
+	}
+	return &driftRollout{d: d, last: last}, nil
+}
+
+type driftRollout struct {
+	d      *drift
+	mu     sync.Mutex
+	last   []worldmodel.Observation
+	closed bool
+}
+
+func (r *driftRollout) Step(ctx context.Context, actions [][][]float32) ([][]worldmodel.Observation, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return nil, worldmodel.ErrClosed
+	}
+	chunk, err := r.d.spec.ValidateActions(actions, len(r.last))
+	if err != nil {
+		return nil, err
+	}
+	if h := r.d.stepHook; h != nil {
+		if err := h(ctx, actions); err != nil {
+			return nil, err
+		}
+	}
+	r.d.steps.Add(1)
+	out := make([][]worldmodel.Observation, len(r.last))
+	for i := range r.last {
+		out[i] = make([]worldmodel.Observation, chunk)
+		for k, a := range actions[i] {
+			o := &r.last[i]
+			pat := uint8(math.Float32bits(a[0]) ^ math.Float32bits(a[len(a)-1])>>7)
+			for p := range o.Frame {
+				o.Frame[p] ^= pat + uint8(p)
+			}
+			for j := range o.Proprio {
+				o.Proprio[j] = o.Proprio[j]*1.0000001 + a[j%len(a)]/3
+			}
+			out[i][k] = worldmodel.Observation{Frame: slices.Clone(o.Frame), Proprio: slices.Clone(o.Proprio)}
+		}
+	}
+	return out, nil
+}
+
+func (r *driftRollout) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.closed = true
+	return nil
+}
+
+// smallSpec keeps tests fast; the large-batch test uses the PushT spec.
+func smallSpec() worldmodel.Spec {
+	return worldmodel.Spec{FrameH: 8, FrameW: 6, Channels: 3, ProprioDim: 3, ActionDim: 2, ContextLen: 2, ControlHz: 10}
+}
+
+func sameObservations(a, b [][]worldmodel.Observation) error {
+	if len(a) != len(b) {
+		return fmt.Errorf("%d vs %d episodes", len(a), len(b))
+	}
+	for i := range a {
+		if len(a[i]) != len(b[i]) {
+			return fmt.Errorf("episode %d: %d vs %d steps", i, len(a[i]), len(b[i]))
+		}
+		for k := range a[i] {
+			if !slices.Equal(a[i][k].Frame, b[i][k].Frame) {
+				return fmt.Errorf("episode %d step %d: frames differ", i, k)
+			}
+			if len(a[i][k].Proprio) != len(b[i][k].Proprio) {
+				return fmt.Errorf("episode %d step %d: proprio lengths differ", i, k)
+			}
+			for j := range a[i][k].Proprio {
+				if math.Float32bits(a[i][k].Proprio[j]) != math.Float32bits(b[i][k].Proprio[j]) {
+					return fmt.Errorf("episode %d step %d proprio %d: %v vs %v", i, k, j, a[i][k].Proprio[j], b[i][k].Proprio[j])
+				}
+			}
+		}
+	}
+	return nil
+}
+
+var errBoom = errors.New("boom")

@@ -1,0 +1,648 @@
+package remote
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/micro"
+
+	"dreamrank/errcode"
+	"dreamrank/worldmodel"
+)
+
+// ServiceName is the NATS micro service name every world-model replica
+// registers under (the model's name is in its metadata), so
+// `nats micro ls` / $SRV.INFO.dreamrank-worldmodel lists them all.
+const ServiceName = "dreamrank-worldmodel"
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+
+// ServeOptions tune a replica; zero values take the defaults.
+type ServeOptions struct {
+	// Prefix of the subjects; default DefaultPrefix.
+	Prefix string
+	// IdleTTL: a session unused this long is closed; default 5 minutes.
+	IdleTTL time.Duration
+	// MaxSessions open at once on this replica (more is quota_exceeded);
+	// default 256.
+	MaxSessions int
+	// Concurrency: how many Start/Step calls run at once. Default 1, as
+	// models need not be safe for concurrent use; raise it for models that
+	// are.
+	Concurrency int
+	// MaxMessageBytes bounds one assembled request; default 256 MiB.
+	MaxMessageBytes int
+	// MaxPartBytes bounds one NATS message of a reply; default the
+	// connection's max_payload less 4 KiB of headroom for headers.
+	MaxPartBytes int
+	// Version is the micro service version (semver); default "1.0.0".
+	Version string
+}
+
+func (o *ServeOptions) defaults(nc *nats.Conn) {
+	if o.Prefix == "" {
+		o.Prefix = DefaultPrefix
+	}
+	if o.IdleTTL <= 0 {
+		o.IdleTTL = 5 * time.Minute
+	}
+	if o.MaxSessions <= 0 {
+		o.MaxSessions = 256
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 1
+	}
+	if o.MaxMessageBytes <= 0 {
+		o.MaxMessageBytes = 256 << 20
+	}
+	if o.MaxPartBytes <= 0 {
+		o.MaxPartBytes = max(int(nc.MaxPayload())-partHeadroom, 1024)
+	}
+	if o.Version == "" {
+		o.Version = "1.0.0"
+	}
+}
+
+// Server is one replica serving a model; replicas of one name share the
+// info subject's queue group, and each owns the sessions it started.
+type Server struct {
+	nc      *nats.Conn
+	name    string
+	model   worldmodel.Model
+	spec    worldmodel.Spec
+	opts    ServeOptions
+	svc     micro.Service
+	replica string
+	subject string // the replica's subject prefix
+	info    []byte
+
+	base   context.Context
+	cancel context.CancelFunc
+	sem    chan struct{}
+	wg     sync.WaitGroup
+	done   chan struct{}
+
+	mu        sync.Mutex
+	stopping  bool
+	sessions  map[string]*session
+	byRequest map[string]*session // live and closed sessions, for retried starts
+	partials  map[string]*partial // by reply subject
+
+	stats serverStats
+}
+
+type session struct {
+	id, requestID string
+	mu            sync.Mutex // held while the model works on the session
+	rollout       worldmodel.Rollout
+	batch         int
+	err           error // Start failed
+	closed        bool
+	seq           uint64
+	lastActions   []byte // the actions array of step seq, for retries
+	lastReply     []byte // the reply of step seq
+	used          atomic.Int64
+}
+
+type partial struct {
+	assembler
+	started time.Time
+}
+
+type serverStats struct {
+	starts, steps, retries, errors, expired atomic.Int64
+	bytesIn, bytesOut                       atomic.Int64
+	stepNanos                               atomic.Int64
+}
+
+// Serve serves m under name until ctx is done or Stop is called. name must
+// be a single subject token of [A-Za-z0-9_-].
+func Serve(ctx context.Context, nc *nats.Conn, name string, m worldmodel.Model, opts ServeOptions) (*Server, error) {
+	if !nameRE.MatchString(name) {
+		return nil, fmt.Errorf("remote: model name %q: want [A-Za-z0-9_-]+", name)
+	}
+	opts.defaults(nc)
+	s := &Server{
+		nc: nc, name: name, model: m, spec: m.Spec(), opts: opts,
+		sem:       make(chan struct{}, opts.Concurrency),
+		done:      make(chan struct{}),
+		sessions:  map[string]*session{},
+		byRequest: map[string]*session{},
+		partials:  map[string]*partial{},
+	}
+	s.base, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	svc, err := micro.AddService(nc, micro.Config{
+		Name:        ServiceName,
+		Version:     opts.Version,
+		Description: "dreamrank world model " + name,
+		Metadata:    map[string]string{"model": name, "protocol": fmt.Sprint(Protocol)},
+		StatsHandler: func(*micro.Endpoint) any {
+			return s.statsData()
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("remote: serve %s: %w", name, err)
+	}
+	s.svc = svc
+	s.replica = svc.Info().ID
+	modelSubj := opts.Prefix + "." + name
+	s.subject = modelSubj + ".r." + s.replica
+	info := infoReply{
+		Protocol: Protocol, Model: name, Replica: s.replica, Spec: s.spec,
+		StartSubject:    s.subject + ".start",
+		IdleTTLMillis:   opts.IdleTTL.Milliseconds(),
+		MaxSessions:     opts.MaxSessions,
+		MaxMessageBytes: opts.MaxMessageBytes,
+	}
+	if d, ok := m.(worldmodel.Describer); ok {
+		info.Describe = d.Describe()
+	}
+	if f, ok := m.(worldmodel.FLOPsCounter); ok {
+		info.FLOPsPerStep = f.FLOPsPerStep()
+	}
+	if s.info, err = json.Marshal(info); err != nil {
+		svc.Stop()
+		return nil, err
+	}
+	shared := svc.AddGroup(modelSubj) // queue group "q": replicas share it
+	own := svc.AddGroup(s.subject, micro.WithGroupQueueGroupDisabled())
+	for _, e := range []struct {
+		g    micro.Group
+		name string
+		h    micro.HandlerFunc
+	}{
+		{shared, "info", s.handleInfo},
+		{own, "start", s.async(s.start)},
+		{own, "step", s.async(s.step)},
+		{own, "close", s.async(s.close)},
+	} {
+		if err := e.g.AddEndpoint(e.name, e.h, micro.WithEndpointPendingLimits(-1, 2*opts.MaxMessageBytes)); err != nil {
+			svc.Stop()
+			return nil, fmt.Errorf("remote: serve %s: endpoint %s: %w", name, e.name, err)
+		}
+	}
+	// Have the NATS server know the subscriptions before callers are told
+	// the model is served.
+	if err := nc.FlushTimeout(10 * time.Second); err != nil {
+		svc.Stop()
+		return nil, fmt.Errorf("remote: serve %s: %w", name, err)
+	}
+	go s.janitor(ctx)
+	return s, nil
+}
+
+// Replica is this replica's id (the micro service instance id).
+func (s *Server) Replica() string { return s.replica }
+
+// Sessions is how many sessions are open on this replica.
+func (s *Server) Sessions() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.sessions)
+}
+
+// Service is the underlying micro service (info, stats).
+func (s *Server) Service() micro.Service { return s.svc }
+
+// Stop stops serving: new requests are refused, in-flight ones are
+// cancelled and answered, every session's rollout is closed. Idempotent.
+func (s *Server) Stop() error {
+	s.mu.Lock()
+	if s.stopping {
+		s.mu.Unlock()
+		<-s.done
+		return nil
+	}
+	s.stopping = true
+	s.mu.Unlock()
+	err := s.svc.Stop()
+	s.cancel()
+	s.wg.Wait()
+	s.mu.Lock()
+	live := s.sessions
+	s.sessions = map[string]*session{}
+	s.mu.Unlock()
+	for _, sess := range live {
+		sess.mu.Lock()
+		s.release(sess)
+		sess.mu.Unlock()
+	}
+	close(s.done)
+	return err
+}
+
+// janitor expires idle sessions, stale partial messages and closed
+// sessions' tombstones.
+func (s *Server) janitor(ctx context.Context) {
+	tick := time.NewTicker(min(max(s.opts.IdleTTL/4, time.Millisecond), time.Second))
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			s.Stop()
+			return
+		case <-s.done:
+			return
+		case now := <-tick.C:
+			s.sweep(now)
+		}
+	}
+}
+
+func (s *Server) sweep(now time.Time) {
+	cutoff := now.Add(-s.opts.IdleTTL).UnixNano()
+	s.mu.Lock()
+	var idle []*session
+	for id, sess := range s.sessions {
+		if sess.used.Load() < cutoff && sess.mu.TryLock() {
+			delete(s.sessions, id)
+			idle = append(idle, sess)
+		}
+	}
+	for rid, sess := range s.byRequest {
+		if _, live := s.sessions[sess.id]; !live && sess.used.Load() < cutoff {
+			delete(s.byRequest, rid)
+		}
+	}
+	for reply, p := range s.partials {
+		if p.started.UnixNano() < cutoff {
+			delete(s.partials, reply)
+		}
+	}
+	s.mu.Unlock()
+	for _, sess := range idle {
+		s.release(sess)
+		sess.mu.Unlock()
+		s.stats.expired.Add(1)
+	}
+}
+
+// release closes a session's rollout; sess.mu is held.
+func (s *Server) release(sess *session) {
+	if sess.closed {
+		return
+	}
+	sess.closed = true
+	if sess.rollout != nil {
+		sess.rollout.Close()
+	}
+	sess.rollout, sess.lastReply, sess.lastActions = nil, nil, nil
+}
+
+func (s *Server) handleInfo(req micro.Request) {
+	if err := req.Respond(s.info); err != nil {
+		s.stats.errors.Add(1)
+	}
+}
+
+type handlerFunc func(ctx context.Context, body []byte) ([]byte, error)
+
+// async assembles a request's parts on the subscription's goroutine, then
+// handles it on its own goroutine, so a long step does not hold up other
+// sessions' messages.
+func (s *Server) async(fn handlerFunc) micro.HandlerFunc {
+	return func(req micro.Request) {
+		reply := req.Reply()
+		if reply == "" {
+			return // not a request; nothing to answer
+		}
+		body, complete, err := s.assemble(reply, req.Headers().Get(HeaderPart), req.Data())
+		if err != nil {
+			s.respondError(reply, err)
+			return
+		}
+		if !complete {
+			return
+		}
+		s.stats.bytesIn.Add(int64(len(body)))
+		s.mu.Lock()
+		if s.stopping {
+			s.mu.Unlock()
+			s.respondError(reply, errcode.New(errcode.Unavailable, "replica "+s.replica+" is stopping"))
+			return
+		}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go func() {
+			defer s.wg.Done()
+			out, err := s.guard(fn, body)
+			if err != nil {
+				s.respondError(reply, err)
+				return
+			}
+			s.respond(reply, out)
+		}()
+	}
+}
+
+// guard turns a panic in the model into an internal error.
+func (s *Server) guard(fn handlerFunc, body []byte) (out []byte, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = errcode.New(errcode.Internal, fmt.Sprintf("panic: %v\n%s", r, debug.Stack()))
+		}
+	}()
+	return fn(s.base, body)
+}
+
+func (s *Server) assemble(reply, partHdr string, data []byte) ([]byte, bool, error) {
+	i, n, multi, err := parsePart(partHdr)
+	if err != nil {
+		return nil, false, err
+	}
+	if !multi || n == 1 {
+		if len(data) > s.opts.MaxMessageBytes {
+			return nil, false, errcode.New(errcode.TooLarge, fmt.Sprintf("message of %d bytes exceeds %d", len(data), s.opts.MaxMessageBytes))
+		}
+		return data, true, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.partials[reply]
+	if p == nil {
+		p = &partial{started: time.Now()}
+		s.partials[reply] = p
+	}
+	done, err := p.add(i, n, data, s.opts.MaxMessageBytes)
+	if err != nil || done {
+		delete(s.partials, reply)
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	if !done {
+		return nil, false, nil
+	}
+	return p.buf.Bytes(), true, nil
+}
+
+func (s *Server) respond(reply string, msg []byte) {
+	ps := parts(msg, s.opts.MaxPartBytes)
+	for i, p := range ps {
+		m := &nats.Msg{Subject: reply, Data: p}
+		if len(ps) > 1 {
+			m.Header = nats.Header{HeaderPart: []string{fmt.Sprintf("%d/%d", i+1, len(ps))}}
+		}
+		if err := s.nc.PublishMsg(m); err != nil {
+			s.stats.errors.Add(1)
+			return
+		}
+	}
+	s.stats.bytesOut.Add(int64(len(msg)))
+}
+
+func (s *Server) respondError(reply string, err error) {
+	s.stats.errors.Add(1)
+	e := errcode.FromError(err)
+	body, _ := json.Marshal(e)
+	desc := strings.Map(func(r rune) rune {
+		if r == '\r' || r == '\n' {
+			return ' '
+		}
+		return r
+	}, e.Message)
+	if len(desc) > 1024 {
+		desc = desc[:1024]
+	}
+	if desc == "" {
+		desc = string(e.Code)
+	}
+	s.nc.PublishMsg(&nats.Msg{Subject: reply, Data: body, Header: nats.Header{
+		HeaderError:     []string{desc},
+		HeaderErrorCode: []string{string(e.Code)},
+	}})
+}
+
+// withDeadline bounds the model's work by the caller's remaining time.
+func withDeadline(ctx context.Context, ms int64) (context.Context, context.CancelFunc) {
+	if ms > 0 {
+		return context.WithTimeout(ctx, time.Duration(ms)*time.Millisecond)
+	}
+	return context.WithCancel(ctx)
+}
+
+// work runs fn holding a concurrency slot.
+func (s *Server) work(ctx context.Context, fn func() error) error {
+	select {
+	case s.sem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-s.sem }()
+	return fn()
+}
+
+func badRequest(format string, args ...any) error {
+	return errcode.New(errcode.BadRequest, fmt.Sprintf(format, args...))
+}
+
+func (s *Server) start(ctx context.Context, body []byte) ([]byte, error) {
+	var req startRequest
+	blobs, err := openEnvelope(body, &req, func() []arrayHeader { return req.Arrays })
+	if err != nil {
+		return nil, badRequest("start: %v", err)
+	}
+	if req.RequestID == "" {
+		req.RequestID = uuid.NewString()
+	}
+	total := 0
+	for i, n := range req.ContextLens {
+		if n < 1 {
+			return nil, badRequest("start: episode %d has %d context observations", i, n)
+		}
+		total += n
+	}
+	if err := expect(req.Arrays, observationArrays(s.spec, total)...); err != nil {
+		return nil, badRequest("start: %v (spec %+v, context_lens sum %d)", err, s.spec, total)
+	}
+
+	s.mu.Lock()
+	if sess, ok := s.byRequest[req.RequestID]; ok {
+		s.mu.Unlock()
+		sess.mu.Lock() // wait for the first attempt to finish
+		defer sess.mu.Unlock()
+		if sess.err != nil {
+			return nil, sess.err
+		}
+		s.stats.retries.Add(1)
+		return s.startReply(sess)
+	}
+	if len(s.sessions) >= s.opts.MaxSessions {
+		s.mu.Unlock()
+		return nil, errcode.New(errcode.QuotaExceeded, fmt.Sprintf("replica %s has %d sessions open, its limit", s.replica, s.opts.MaxSessions))
+	}
+	sess := &session{id: uuid.NewString(), requestID: req.RequestID, batch: len(req.ContextLens)}
+	sess.used.Store(time.Now().UnixNano())
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	s.sessions[sess.id] = sess
+	s.byRequest[req.RequestID] = sess
+	s.mu.Unlock()
+
+	obs := readObservations(s.spec, total, blobs[0], blobs[1])
+	contexts := make([][]worldmodel.Observation, len(req.ContextLens))
+	for i, n := range req.ContextLens {
+		contexts[i], obs = obs[:n:n], obs[n:]
+	}
+	ctx, cancel := withDeadline(ctx, req.DeadlineMillis)
+	defer cancel()
+	err = s.work(ctx, func() error {
+		r, err := s.model.Start(ctx, contexts)
+		sess.rollout = r
+		return err
+	})
+	if err == nil && sess.rollout == nil {
+		err = errcode.New(errcode.Internal, "model returned neither a rollout nor an error")
+	}
+	if err != nil {
+		sess.err, sess.closed = err, true
+		s.mu.Lock()
+		delete(s.sessions, sess.id)
+		delete(s.byRequest, req.RequestID) // a retry tries afresh
+		s.mu.Unlock()
+		return nil, err
+	}
+	s.stats.starts.Add(1)
+	sess.used.Store(time.Now().UnixNano())
+	return s.startReply(sess)
+}
+
+func (s *Server) startReply(sess *session) ([]byte, error) {
+	return json.Marshal(startReply{
+		Session: sess.id, Batch: sess.batch,
+		StepSubject: s.subject + ".step", CloseSubject: s.subject + ".close",
+		IdleTTLMillis: s.opts.IdleTTL.Milliseconds(),
+	})
+}
+
+func (s *Server) expiredError(id string) error {
+	return errcode.New(errcode.SessionExpired, fmt.Sprintf("no open session %q on replica %s (closed, idle for more than %s, or never started here)", id, s.replica, s.opts.IdleTTL))
+}
+
+func (s *Server) step(ctx context.Context, body []byte) ([]byte, error) {
+	var req stepRequest
+	blobs, err := openEnvelope(body, &req, func() []arrayHeader { return req.Arrays })
+	if err != nil {
+		return nil, badRequest("step: %v", err)
+	}
+	if err := expect(req.Arrays, arrayHeader{Name: "actions", DType: dtypeFloat32, Shape: []int{-1, -1, -1}}); err != nil {
+		return nil, badRequest("step: %v", err)
+	}
+	s.mu.Lock()
+	sess := s.sessions[req.Session]
+	s.mu.Unlock()
+	if sess == nil {
+		return nil, s.expiredError(req.Session)
+	}
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	defer func() { sess.used.Store(time.Now().UnixNano()) }()
+	if sess.closed {
+		return nil, s.expiredError(req.Session)
+	}
+	switch {
+	case req.Seq == sess.seq+1:
+	case req.Seq == sess.seq && req.Seq > 0:
+		if !slices.Equal(blobs[0], sess.lastActions) {
+			return nil, errcode.New(errcode.Conflict, fmt.Sprintf("step seq %d retried with different actions", req.Seq))
+		}
+		s.stats.retries.Add(1)
+		return sess.lastReply, nil
+	default:
+		return nil, errcode.New(errcode.Conflict, fmt.Sprintf("step seq %d, but session %s is at seq %d (want %d, or %d to retry)", req.Seq, sess.id, sess.seq, sess.seq+1, sess.seq))
+	}
+	shape := req.Arrays[0].Shape
+	batch, chunk := shape[0], shape[1]
+	actions := readActions(blobs[0], batch, chunk, shape[2])
+
+	ctx, cancel := withDeadline(ctx, req.DeadlineMillis)
+	defer cancel()
+	t0 := time.Now()
+	var pred [][]worldmodel.Observation
+	err = s.work(ctx, func() error {
+		pred, err = sess.rollout.Step(ctx, actions)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.stats.stepNanos.Add(int64(time.Since(t0)))
+	// Flatten, checking that the model kept its spec.
+	flat := make([]worldmodel.Observation, 0, batch*chunk)
+	if len(pred) != batch {
+		return nil, errcode.New(errcode.Internal, fmt.Sprintf("model predicted %d episodes, want %d", len(pred), batch))
+	}
+	for i, ep := range pred {
+		if len(ep) != chunk {
+			return nil, errcode.New(errcode.Internal, fmt.Sprintf("model predicted %d steps for episode %d, want %d", len(ep), i, chunk))
+		}
+		for k, o := range ep {
+			if len(o.Frame) != s.spec.FrameLen() || len(o.Proprio) != s.spec.ProprioDim {
+				return nil, errcode.New(errcode.Internal, fmt.Sprintf("model predicted episode %d step %d with a %d-byte frame and %d proprio values, off its spec", i, k, len(o.Frame), len(o.Proprio)))
+			}
+		}
+		flat = append(flat, ep...)
+	}
+	meta := stepReply{Session: sess.id, Seq: req.Seq, Arrays: observationArrays(s.spec, batch, chunk)}
+	out, err := envelope(meta, observationsBytes(s.spec, len(flat)))
+	if err != nil {
+		return nil, err
+	}
+	out = appendObservations(out, flat)
+	sess.seq = req.Seq
+	sess.lastActions = slices.Clone(blobs[0])
+	sess.lastReply = out
+	s.stats.steps.Add(1)
+	return out, nil
+}
+
+func (s *Server) close(_ context.Context, body []byte) ([]byte, error) {
+	var req closeRequest
+	if err := json.Unmarshal(body, &req); err != nil {
+		return nil, badRequest("close: %v", err)
+	}
+	s.mu.Lock()
+	sess := s.sessions[req.Session]
+	delete(s.sessions, req.Session)
+	s.mu.Unlock()
+	if sess != nil {
+		sess.mu.Lock() // after any step in flight
+		s.release(sess)
+		sess.used.Store(time.Now().UnixNano()) // the tombstone lives one TTL
+		sess.mu.Unlock()
+	}
+	return json.Marshal(closeReply{Closed: true})
+}
+
+func (s *Server) statsData() map[string]any {
+	return map[string]any{
+		"model":          s.name,
+		"sessions":       s.Sessions(),
+		"starts":         s.stats.starts.Load(),
+		"steps":          s.stats.steps.Load(),
+		"retries":        s.stats.retries.Load(),
+		"errors":         s.stats.errors.Load(),
+		"expired":        s.stats.expired.Load(),
+		"bytes_in":       s.stats.bytesIn.Load(),
+		"bytes_out":      s.stats.bytesOut.Load(),
+		"step_seconds":   time.Duration(s.stats.stepNanos.Load()).Seconds(),
+		"flops_per_step": s.flops(),
+	}
+}
+
+func (s *Server) flops() float64 {
+	if f, ok := s.model.(worldmodel.FLOPsCounter); ok {
+		return f.FLOPsPerStep()
+	}
+	return 0
+}

@@ -1,0 +1,316 @@
+package remote
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	"dreamrank/errcode"
+	"dreamrank/worldmodel"
+)
+
+// Protocol is the version of the wire protocol in PROTOCOL.md.
+const Protocol = 1
+
+// DefaultPrefix is the subject prefix of all world-model subjects.
+const DefaultPrefix = "dreamrank.wm"
+
+// Header names (exact case; NATS headers are case-sensitive).
+const (
+	// HeaderPart marks one part of a message split to fit max_payload:
+	// "i/n", 1-based. Absent on single-part messages.
+	HeaderPart = "Dreamrank-Part"
+	// HeaderError and HeaderErrorCode mark an error reply (the NATS micro
+	// convention); the code is from the errcode catalogue.
+	HeaderError     = "Nats-Service-Error"
+	HeaderErrorCode = "Nats-Service-Error-Code"
+)
+
+// partHeadroom is what a part leaves of max_payload for its headers.
+const partHeadroom = 4 << 10
+
+// Array element types, numpy names; multi-byte types are little-endian.
+const (
+	dtypeUint8   = "uint8"
+	dtypeFloat32 = "float32"
+)
+
+// arrayHeader describes one array in an envelope's blob. Arrays lie back to
+// back in the order listed, C order, no padding.
+type arrayHeader struct {
+	Name  string `json:"name"`
+	DType string `json:"dtype"`
+	Shape []int  `json:"shape"`
+}
+
+func (a arrayHeader) bytes() (int, error) {
+	size := 1
+	switch a.DType {
+	case dtypeUint8:
+	case dtypeFloat32:
+		size = 4
+	default:
+		return 0, fmt.Errorf("array %q: dtype %q, want uint8 or float32", a.Name, a.DType)
+	}
+	n := size
+	for _, d := range a.Shape {
+		if d < 0 || (d > 0 && n > math.MaxInt32/d) {
+			return 0, fmt.Errorf("array %q: bad shape %v", a.Name, a.Shape)
+		}
+		n *= d
+	}
+	return n, nil
+}
+
+// Message metadata: the JSON part of envelopes, and the plain JSON bodies.
+type (
+	infoReply struct {
+		Protocol        int               `json:"protocol"`
+		Model           string            `json:"model"`
+		Replica         string            `json:"replica"`
+		Spec            worldmodel.Spec   `json:"spec"`
+		Describe        map[string]string `json:"describe,omitempty"`
+		FLOPsPerStep    float64           `json:"flops_per_step,omitempty"`
+		StartSubject    string            `json:"start_subject"`
+		IdleTTLMillis   int64             `json:"idle_ttl_ms"`
+		MaxSessions     int               `json:"max_sessions"`
+		MaxMessageBytes int               `json:"max_message_bytes"`
+	}
+	startRequest struct {
+		RequestID      string        `json:"request_id"`
+		ContextLens    []int         `json:"context_lens"`
+		DeadlineMillis int64         `json:"deadline_ms,omitempty"`
+		Arrays         []arrayHeader `json:"arrays"`
+	}
+	startReply struct {
+		Session       string `json:"session"`
+		Batch         int    `json:"batch"`
+		StepSubject   string `json:"step_subject"`
+		CloseSubject  string `json:"close_subject"`
+		IdleTTLMillis int64  `json:"idle_ttl_ms"`
+	}
+	stepRequest struct {
+		Session        string        `json:"session"`
+		Seq            uint64        `json:"seq"`
+		DeadlineMillis int64         `json:"deadline_ms,omitempty"`
+		Arrays         []arrayHeader `json:"arrays"`
+	}
+	stepReply struct {
+		Session string        `json:"session"`
+		Seq     uint64        `json:"seq"`
+		Arrays  []arrayHeader `json:"arrays"`
+	}
+	closeRequest struct {
+		Session string `json:"session"`
+	}
+	closeReply struct {
+		Closed bool `json:"closed"`
+	}
+)
+
+// envelope assembles "u32 big-endian JSON length | JSON | blob".
+func envelope(meta any, blobLen int) ([]byte, error) {
+	js, err := json.Marshal(meta)
+	if err != nil {
+		return nil, err
+	}
+	buf := make([]byte, 4, 4+len(js)+blobLen)
+	binary.BigEndian.PutUint32(buf, uint32(len(js)))
+	return append(buf, js...), nil
+}
+
+// openEnvelope parses an envelope's JSON into meta (which must have an
+// Arrays field listed by arrays) and returns each array's bytes, checked
+// against the blob's length.
+func openEnvelope(body []byte, meta any, arrays func() []arrayHeader) ([][]byte, error) {
+	if len(body) < 4 {
+		return nil, fmt.Errorf("envelope of %d bytes, shorter than its length prefix", len(body))
+	}
+	n := int(binary.BigEndian.Uint32(body))
+	if n > len(body)-4 {
+		return nil, fmt.Errorf("envelope JSON length %d exceeds the %d bytes that follow", n, len(body)-4)
+	}
+	if err := json.Unmarshal(body[4:4+n], meta); err != nil {
+		return nil, fmt.Errorf("envelope JSON: %v", err)
+	}
+	blob := body[4+n:]
+	var out [][]byte
+	off := 0
+	for _, a := range arrays() {
+		size, err := a.bytes()
+		if err != nil {
+			return nil, err
+		}
+		if size > len(blob)-off {
+			return nil, fmt.Errorf("array %q of %d bytes overruns the blob (%d bytes left)", a.Name, size, len(blob)-off)
+		}
+		out = append(out, blob[off:off+size:off+size])
+		off += size
+	}
+	if off != len(blob) {
+		return nil, fmt.Errorf("%d bytes after the last array", len(blob)-off)
+	}
+	return out, nil
+}
+
+// expect checks that arrays are exactly the named ones with these dtypes
+// and shapes (-1 in want matches any size).
+func expect(got []arrayHeader, want ...arrayHeader) error {
+	if len(got) != len(want) {
+		return fmt.Errorf("%d arrays, want %d (%s)", len(got), len(want), names(want))
+	}
+	for i, w := range want {
+		g := got[i]
+		if g.Name != w.Name || g.DType != w.DType || len(g.Shape) != len(w.Shape) {
+			return fmt.Errorf("array %d is %s %s%v, want %s %s with %d dims", i, g.Name, g.DType, g.Shape, w.Name, w.DType, len(w.Shape))
+		}
+		for d := range w.Shape {
+			if w.Shape[d] >= 0 && g.Shape[d] != w.Shape[d] {
+				return fmt.Errorf("array %s has shape %v, want %v", g.Name, g.Shape, w.Shape)
+			}
+		}
+	}
+	return nil
+}
+
+func names(as []arrayHeader) string {
+	var s []string
+	for _, a := range as {
+		s = append(s, a.Name)
+	}
+	return strings.Join(s, ", ")
+}
+
+// observationArrays are the headers of observations with leading dims lead.
+func observationArrays(spec worldmodel.Spec, lead ...int) []arrayHeader {
+	return []arrayHeader{
+		{Name: "frames", DType: dtypeUint8, Shape: append(append([]int(nil), lead...), spec.FrameH, spec.FrameW, spec.Channels)},
+		{Name: "proprio", DType: dtypeFloat32, Shape: append(append([]int(nil), lead...), spec.ProprioDim)},
+	}
+}
+
+// appendObservations appends the blob of obs (frames block, then proprio
+// block); every observation must fit the spec of the arrays' header.
+func appendObservations(buf []byte, obs []worldmodel.Observation) []byte {
+	for _, o := range obs {
+		buf = append(buf, o.Frame...)
+	}
+	for _, o := range obs {
+		for _, v := range o.Proprio {
+			buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
+		}
+	}
+	return buf
+}
+
+// observationsBytes is the blob length of n observations.
+func observationsBytes(spec worldmodel.Spec, n int) int {
+	return n * (spec.FrameLen() + 4*spec.ProprioDim)
+}
+
+// readObservations splits frames and proprio blocks into n observations.
+// Frames alias the frames block, each capped, so appending to one never
+// touches another.
+func readObservations(spec worldmodel.Spec, n int, frames, proprio []byte) []worldmodel.Observation {
+	fl, pd := spec.FrameLen(), spec.ProprioDim
+	obs := make([]worldmodel.Observation, n)
+	vals := make([]float32, n*pd)
+	for i := range vals {
+		vals[i] = math.Float32frombits(binary.LittleEndian.Uint32(proprio[4*i:]))
+	}
+	for i := range obs {
+		obs[i] = worldmodel.Observation{
+			Frame:   frames[i*fl : (i+1)*fl : (i+1)*fl],
+			Proprio: vals[i*pd : (i+1)*pd : (i+1)*pd],
+		}
+	}
+	return obs
+}
+
+// appendActions appends actions[i][k][j] as float32, C order.
+func appendActions(buf []byte, actions [][][]float32) []byte {
+	for _, ep := range actions {
+		for _, a := range ep {
+			for _, v := range a {
+				buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
+			}
+		}
+	}
+	return buf
+}
+
+func readActions(b []byte, batch, chunk, dim int) [][][]float32 {
+	vals := make([]float32, batch*chunk*dim)
+	for i := range vals {
+		vals[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+	}
+	out := make([][][]float32, batch)
+	for i := range out {
+		out[i] = make([][]float32, chunk)
+		for k := range out[i] {
+			o := (i*chunk + k) * dim
+			out[i][k] = vals[o : o+dim : o+dim]
+		}
+	}
+	return out
+}
+
+// parts splits a message into pieces of at most size bytes (views, no copy).
+func parts(msg []byte, size int) [][]byte {
+	if len(msg) <= size {
+		return [][]byte{msg}
+	}
+	var ps [][]byte
+	for len(msg) > 0 {
+		n := min(size, len(msg))
+		ps = append(ps, msg[:n:n])
+		msg = msg[n:]
+	}
+	return ps
+}
+
+// parsePart reads a Dreamrank-Part header: ok=false when absent.
+func parsePart(h string) (i, n int, ok bool, err error) {
+	if h == "" {
+		return 1, 1, false, nil
+	}
+	a, b, found := strings.Cut(h, "/")
+	i, err1 := strconv.Atoi(a)
+	n, err2 := strconv.Atoi(b)
+	if !found || err1 != nil || err2 != nil || n < 1 || i < 1 || i > n {
+		return 0, 0, true, errcode.New(errcode.BadRequest, fmt.Sprintf("%s header %q, want i/n with 1 <= i <= n", HeaderPart, h))
+	}
+	return i, n, true, nil
+}
+
+// assembler joins the parts of one message in order.
+type assembler struct {
+	buf  bytes.Buffer
+	next int // next expected part, 1-based
+	n    int
+}
+
+// add takes part i/n; done reports the message complete. A gap (a lost or
+// reordered part) is errLostPart.
+func (a *assembler) add(i, n int, data []byte, limit int) (done bool, err error) {
+	if a.next == 0 {
+		a.next, a.n = 1, n
+		// Every part but the last is as long as the first: one allocation.
+		a.buf.Grow(min(len(data)*n, limit))
+	}
+	if i != a.next || n != a.n {
+		return false, errLostPart
+	}
+	if a.buf.Len()+len(data) > limit {
+		return false, errcode.New(errcode.TooLarge, fmt.Sprintf("message exceeds %d bytes", limit))
+	}
+	a.buf.Write(data)
+	a.next++
+	return a.next > a.n, nil
+}
+
+var errLostPart = errcode.New(errcode.Unavailable, "a part of the message was lost or reordered; resend it")
