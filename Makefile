@@ -6,7 +6,7 @@ BIN     := bin/dreamrank
 DATA    ?= data
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: setup build run test vet fmt bench-fidelity clean
+.PHONY: setup build run test vet fmt clean wm-data wm-train wm-eval bench
 
 setup:
 	@ops/setup/deps.sh
@@ -31,3 +31,24 @@ fmt:
 
 clean:
 	rm -rf bin out
+
+# The world model's data and training (minutes to tens of minutes; not tests).
+# wm-data reproduces the store checkpoints/pusht-wm was trained on.
+WM_EXPERT_MIX := 5:normal:100 5:fast:100 5:slow:100 4:normal:100 3:fast:100 3:normal:100 2:normal:150 1:normal:150 1:slow:100
+
+wm-data: build
+	./$(BIN) dataset import --data $(DATA)
+	seed=1000; for mix in $(WM_EXPERT_MIX); do \
+	  q=$${mix%%:*}; rest=$${mix#*:}; speed=$${rest%%:*}; n=$${rest#*:}; \
+	  ./$(BIN) expert generate --quality $$q --speed $$speed -n $$n --first-seed $$seed --data $(DATA) || exit 1; \
+	  seed=$$((seed + n)); \
+	done
+
+wm-train: build
+	./$(BIN) wm train --data $(DATA) --out $(DATA)/wm/pusht-wm
+
+wm-eval: build
+	./$(BIN) wm eval --data $(DATA) --checkpoint checkpoints/pusht-wm --json
+
+bench: build
+	./$(BIN) bench wm --checkpoint checkpoints/pusht-wm

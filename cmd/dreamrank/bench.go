@@ -1,0 +1,66 @@
+package main
+
+import (
+	"encoding/json"
+	"sort"
+
+	"github.com/spf13/cobra"
+
+	"dreamrank/worldmodel/bench"
+)
+
+func benchCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "bench", Short: "Benchmarks that print JSON"}
+	cmd.AddCommand(benchWMCmd())
+	return cmd
+}
+
+func benchWMCmd() *cobra.Command {
+	var (
+		mf  modelFlags
+		cfg bench.Config
+	)
+	cmd := &cobra.Command{
+		Use:   "wm",
+		Short: "Imagined frames per second by batch size and GFLOP/s against this machine's sgemm peak (measured in the same run)",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			m, err := mf.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			rep, err := bench.Run(cmd.Context(), m, cfg)
+			if err != nil {
+				return err
+			}
+			return printJSON(rep)
+		},
+	}
+	mf.register(cmd)
+	cmd.Flags().IntSliceVar(&cfg.Batches, "batches", nil, "batch sizes besides 1 (default 2,4,8,16,32)")
+	cmd.Flags().DurationVar(&cfg.Duration, "duration", 0, "timed stepping per batch size (default 2s)")
+	cmd.Flags().IntVar(&cfg.Chunk, "chunk", 0, "actions per Step call (default 8)")
+	return cmd
+}
+
+// metricMap flattens a JSON-tagged struct of numbers into key -> value.
+func metricMap(v any) map[string]float64 {
+	raw, _ := json.Marshal(v)
+	var m map[string]any
+	_ = json.Unmarshal(raw, &m)
+	out := map[string]float64{}
+	for k, x := range m {
+		if f, ok := x.(float64); ok {
+			out[k] = f
+		}
+	}
+	return out
+}
+
+func sortedKeys(m map[string]float64) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

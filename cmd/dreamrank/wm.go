@@ -1,0 +1,244 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"dreamrank/episode"
+	"dreamrank/ops/progress"
+	"dreamrank/worldmodel"
+	_ "dreamrank/worldmodel/copylast" // backend "copylast"
+	"dreamrank/worldmodel/fidelity"
+	"dreamrank/worldmodel/latent"
+	_ "dreamrank/worldmodel/remote" // backend "remote"
+)
+
+// defaultCheckpoint is the committed PushT world model the demo uses.
+const defaultCheckpoint = "checkpoints/pusht-wm"
+
+func wmCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "wm", Short: "World models: train, evaluate, serve, render rollouts"}
+	cmd.AddCommand(wmTrainCmd(), wmEvalCmd(), wmVideoCmd(), wmServeCmd())
+	return cmd
+}
+
+// modelFlags choose a world model by backend name and options.
+type modelFlags struct {
+	backend    string
+	checkpoint string
+	opts       []string
+}
+
+func (f *modelFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.backend, "backend", latent.Name, "world-model backend: "+strings.Join(worldmodel.Backends(), ", "))
+	cmd.Flags().StringVar(&f.checkpoint, "checkpoint", defaultCheckpoint, "checkpoint directory of the built-in model (a run directory with a latest pointer works too)")
+	cmd.Flags().StringArrayVar(&f.opts, "opt", nil, "backend option key=value (repeatable), e.g. --opt nats_url=nats://host:4222 --opt model=pusht")
+}
+
+func (f *modelFlags) open(ctx context.Context) (worldmodel.Model, error) {
+	opts := worldmodel.Options{}
+	if f.backend == latent.Name {
+		opts["checkpoint"] = f.checkpoint
+	}
+	for _, kv := range f.opts {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return nil, fmt.Errorf("--opt %q: want key=value", kv)
+		}
+		opts[k] = v
+	}
+	return worldmodel.Open(ctx, f.backend, opts)
+}
+
+func wmTrainCmd() *cobra.Command {
+	cfg := latent.DefaultTrainConfig()
+	var data string
+	cmd := &cobra.Command{
+		Use:   "train",
+		Short: "Train the built-in world model on the episode store (resumes from --out when it holds a checkpoint)",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			store, err := episode.Open(data)
+			if err != nil {
+				return err
+			}
+			bar, finish := progress.Bar(os.Stderr, "training")
+			var last latent.TrainProgress
+			path, err := latent.Train(cmd.Context(), store, cfg, func(p latent.TrainProgress) {
+				if p.Message != "" {
+					slog.Info(p.Message)
+				}
+				if p.Checkpoint != "" {
+					slog.Info("checkpoint", "path", p.Checkpoint, "step", p.Step, "loss", p.Loss)
+				}
+				last = p
+				bar(p.Step, p.Steps)
+			})
+			finish()
+			if err != nil {
+				return err
+			}
+			fmt.Printf("trained to step %d, loss %.5f, %.1f examples/s\ncheckpoint %s\n", last.Step, last.Loss, last.ExamplesPerSec, path)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&data, "data", "data", "data directory holding the episode store")
+	f.StringVar(&cfg.OutDir, "out", "data/wm/pusht", "checkpoint directory (training resumes from it)")
+	f.IntVar(&cfg.Steps, "steps", cfg.Steps, "optimizer steps in all")
+	f.IntVar(&cfg.Batch, "batch", cfg.Batch, "examples per optimizer step")
+	f.IntVar(&cfg.Unroll, "unroll", cfg.Unroll, "predicted steps per example (multi-step training)")
+	f.Float64Var(&cfg.LR, "lr", cfg.LR, "Adam learning rate")
+	f.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "random seed (data order, initialisation)")
+	f.IntVar(&cfg.MaxEpisodes, "max-episodes", cfg.MaxEpisodes, "training episodes per source (0: all)")
+	f.IntVar(&cfg.CheckpointEvery, "checkpoint-every", cfg.CheckpointEvery, "steps between checkpoints")
+	return cmd
+}
+
+// heldOutEpisodes loads the evaluation split: held-out human demonstrations,
+// plus held-out simulated episodes when withSim.
+func heldOutEpisodes(ctx context.Context, data string, withSim bool, limit int) ([]*episode.Episode, error) {
+	store, err := episode.Open(data)
+	if err != nil {
+		return nil, err
+	}
+	metas, err := store.List(ctx, episode.Filter{})
+	if err != nil {
+		return nil, err
+	}
+	var eps []*episode.Episode
+	for _, m := range latent.HeldOut(metas) {
+		if m.Source != latent.HumanSource && !withSim {
+			continue
+		}
+		if limit > 0 && len(eps) == limit {
+			break
+		}
+		e, err := store.Get(ctx, m.ID)
+		if err != nil {
+			return nil, err
+		}
+		eps = append(eps, e)
+	}
+	if len(eps) == 0 {
+		return nil, fmt.Errorf("no held-out episodes in %s: import the human demonstrations first (dreamrank dataset import --data %s)", data, data)
+	}
+	return eps, nil
+}
+
+func wmEvalCmd() *cobra.Command {
+	var (
+		mf      modelFlags
+		data    string
+		withSim bool
+		limit   int
+		cfg     fidelity.Config
+		asJSON  bool
+	)
+	cmd := &cobra.Command{
+		Use:   "eval",
+		Short: "Fidelity of a world model on held-out episodes (PSNR, SSIM, agent and block errors at 1/8/32 steps) vs copy-last-frame",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			eps, err := heldOutEpisodes(ctx, data, withSim, limit)
+			if err != nil {
+				return err
+			}
+			m, err := mf.open(ctx)
+			if err != nil {
+				return err
+			}
+			bar, finish := progress.Bar(os.Stderr, "imagining windows")
+			rep, err := fidelity.EvaluateWithBaseline(ctx, m, eps, cfg, bar)
+			finish()
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(rep)
+			}
+			return printFidelity(rep)
+		},
+	}
+	mf.register(cmd)
+	cmd.Flags().StringVar(&data, "data", "data", "data directory holding the episode store")
+	cmd.Flags().BoolVar(&withSim, "with-sim", false, "also evaluate on held-out simulated episodes")
+	cmd.Flags().IntVar(&limit, "episodes", 0, "evaluate on at most this many held-out episodes (0: all)")
+	cmd.Flags().IntVar(&cfg.MaxWindows, "max-windows", 0, "evaluate at most this many windows (0: all)")
+	cmd.Flags().IntVar(&cfg.Batch, "batch", 0, "windows imagined at once (0: default)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	return cmd
+}
+
+func printFidelity(rep fidelity.Report) error {
+	fmt.Printf("%d held-out episodes, %d windows of 32 steps\n", rep.Episodes, rep.Windows)
+	model, base := metricMap(rep.Metrics), map[string]float64{}
+	if rep.Baseline != nil {
+		base = metricMap(*rep.Baseline)
+	}
+	fmt.Printf("%-20s %12s %12s  %s\n", "metric", "model", "copy-last", "beats")
+	for _, k := range sortedKeys(model) {
+		fmt.Printf("%-20s %12.4f %12.4f  %v\n", k, model[k], base[k], rep.BeatsBaseline[k])
+	}
+	return nil
+}
+
+func wmVideoCmd() *cobra.Command {
+	var (
+		mf    modelFlags
+		data  string
+		id    string
+		start int
+		steps int
+		out   string
+	)
+	cmd := &cobra.Command{
+		Use:   "video",
+		Short: "Write an imagined rollout beside the real one as mp4 (the episode's own actions)",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			store, err := episode.Open(data)
+			if err != nil {
+				return err
+			}
+			e, err := store.Get(ctx, id)
+			if err != nil {
+				return err
+			}
+			m, err := mf.open(ctx)
+			if err != nil {
+				return err
+			}
+			steps = min(steps, e.Steps-1-start)
+			if start < 0 || steps < 1 {
+				return fmt.Errorf("episode %s has %d steps: nothing to imagine from step %d", id, e.Steps, start)
+			}
+			pred, err := fidelity.Imagine(ctx, m, e, start, steps, 8)
+			if err != nil {
+				return err
+			}
+			imagined := make([][]uint8, len(pred))
+			for i, o := range pred {
+				imagined[i] = o.Frame
+			}
+			real := e.Frames[start+1 : start+1+len(imagined)]
+			if err := fidelity.WriteRolloutVideo(out, imagined, real, e.FrameW, e.FrameH, 10); err != nil {
+				return err
+			}
+			fmt.Printf("%s: %d imagined steps (left) beside the real episode (right)\n", out, len(imagined))
+			return nil
+		},
+	}
+	mf.register(cmd)
+	cmd.Flags().StringVar(&data, "data", "data", "data directory holding the episode store")
+	cmd.Flags().StringVar(&id, "episode", "", "episode id (see dreamrank episodes list)")
+	cmd.Flags().IntVar(&start, "start", 0, "step to start imagining from")
+	cmd.Flags().IntVar(&steps, "steps", 64, "steps to imagine")
+	cmd.Flags().StringVarP(&out, "out", "o", "rollout.mp4", "output mp4")
+	_ = cmd.MarkFlagRequired("episode")
+	return cmd
+}

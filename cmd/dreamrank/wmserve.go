@@ -1,0 +1,78 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"dreamrank/ops/bus"
+	"dreamrank/worldmodel/remote"
+)
+
+// busFlags say how a command reaches NATS.
+type busFlags struct {
+	cfg bus.Config
+}
+
+func (f *busFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.cfg.URL, "nats", "", "NATS URL of an existing deployment (empty: start an embedded server)")
+	cmd.Flags().StringVar(&f.cfg.Creds, "creds", "", "NATS credentials file (JWT + nkey)")
+	cmd.Flags().StringVar(&f.cfg.Token, "token", "", "NATS token")
+	cmd.Flags().StringVar(&f.cfg.User, "user", "", "NATS user")
+	cmd.Flags().StringVar(&f.cfg.Password, "password", "", "NATS password")
+}
+
+func wmServeCmd() *cobra.Command {
+	var (
+		mf   modelFlags
+		bf   busFlags
+		name string
+		data string
+		port int
+		opts remote.ServeOptions
+	)
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve a world model over NATS (protocol: worldmodel/remote/PROTOCOL.md)",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			if bf.cfg.URL == "" {
+				e, err := bus.StartEmbedded(ctx, bus.EmbeddedConfig{Port: port, StoreDir: filepath.Join(data, "nats")})
+				if err != nil {
+					return err
+				}
+				defer e.Shutdown()
+				bf.cfg.URL = e.URL()
+				slog.Info("embedded nats-server", "url", e.URL())
+			}
+			bf.cfg.Name = "dreamrank wm serve " + name
+			nc, err := bus.Connect(ctx, bf.cfg)
+			if err != nil {
+				return err
+			}
+			defer nc.Close()
+			m, err := mf.open(ctx)
+			if err != nil {
+				return err
+			}
+			srv, err := remote.Serve(ctx, nc, name, m, opts)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("serving world model %q on %s (backend %s); Ctrl-C stops\n", name, bf.cfg.URL, mf.backend)
+			<-ctx.Done()
+			srv.Stop()
+			return nil
+		},
+	}
+	mf.register(cmd)
+	bf.register(cmd)
+	cmd.Flags().StringVar(&name, "name", "pusht", "name the model is served under (subjects dreamrank.wm.<name>.*)")
+	cmd.Flags().StringVar(&data, "data", "data", "data directory (the embedded server's JetStream files)")
+	cmd.Flags().IntVar(&port, "port", 4222, "port of the embedded server")
+	cmd.Flags().IntVar(&opts.Concurrency, "concurrency", 1, "requests run at once (models need not be safe for concurrent use)")
+	cmd.Flags().DurationVar(&opts.IdleTTL, "session-ttl", 0, "close sessions idle this long (0: default 5m)")
+	return cmd
+}
