@@ -51,4 +51,4 @@ wm-eval: build
 	./$(BIN) wm eval --data $(DATA) --checkpoint checkpoints/pusht-wm --json
 
 bench: build
-	./$(BIN) bench wm --checkpoint checkpoints/pusht-wm
+	./$(BIN) bench wm --checkpoint checkpoints/pusht-wm --json

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"sort"
 
 	"github.com/spf13/cobra"
@@ -17,8 +18,9 @@ func benchCmd() *cobra.Command {
 
 func benchWMCmd() *cobra.Command {
 	var (
-		mf  modelFlags
-		cfg bench.Config
+		mf     modelFlags
+		cfg    bench.Config
+		asJSON bool
 	)
 	cmd := &cobra.Command{
 		Use:   "wm",
@@ -32,13 +34,24 @@ func benchWMCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return printJSON(rep)
+			if asJSON {
+				return printJSON(rep)
+			}
+			fmt.Printf("sgemm peak %.1f GFLOP/s (OpenBLAS %s, %d threads); model %.1f MFLOP per imagined step\n",
+				rep.SgemmPeakGFLOPS, rep.OpenBLASCore, rep.OpenBLASThreads, rep.FLOPsPerStep/1e6)
+			fmt.Printf("%6s %10s %12s %10s\n", "batch", "frames/s", "ms per call", "GFLOP/s")
+			for _, b := range rep.Batches {
+				fmt.Printf("%6d %10.1f %12.1f %10.2f\n", b.Batch, b.FPS, b.MsPerCall, b.GFLOPS)
+			}
+			fmt.Printf("best batch %d: %.1f frames/s, %.2f GFLOP/s = %.1f%% of peak\n", rep.BestBatch, rep.FPSBest, rep.GFLOPSBest, rep.PercentOfPeak)
+			return nil
 		},
 	}
 	mf.register(cmd)
 	cmd.Flags().IntSliceVar(&cfg.Batches, "batches", nil, "batch sizes besides 1 (default 2,4,8,16,32)")
 	cmd.Flags().DurationVar(&cfg.Duration, "duration", 0, "timed stepping per batch size (default 2s)")
 	cmd.Flags().IntVar(&cfg.Chunk, "chunk", 0, "actions per Step call (default 8)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
 	return cmd
 }
 
