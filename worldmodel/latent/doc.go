@@ -8,9 +8,12 @@
 // plus disc planes (agent before and after the step, action target) and
 // predicts the change of the frame, kept only near the agent (the gate) and
 // added to the previous frame. Static parts of the scene are thus copied
-// exactly; predicted frames are rounded to bytes and fed back.
+// exactly; predicted frames are rounded to bytes, the block's colours in
+// the pixels the network changed are pushed towards the palette (Snap, so a
+// blurred block does not stay blurred) and fed back.
 //
 // Train trains it on an episode.Store with multi-step unrolls (curriculum)
-// and writes versioned, checksummed, resumable checkpoints (CHECKPOINT.md);
-// Load opens one. IsHeldOut/HeldOut define the evaluation split.
+// and an optional fine-tuning stage (longer unrolls, extra weight on the
+// block's pixels), and writes versioned, checksummed, resumable checkpoints
+// (CHECKPOINT.md); Load opens one. IsHeldOut/HeldOut define the evaluation split.
 package latent

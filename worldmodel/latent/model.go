@@ -31,7 +31,8 @@ func init() {
 // residual blocks, decoder with skips) reads the previous frame plus three
 // disc planes (agent before, agent after, action target) and predicts the
 // change of the frame, which is added to the previous frame. Predicted
-// frames are rounded to bytes and fed back.
+// frames are rounded to bytes, their changed block pixels sharpened towards
+// the palette (ModelConfig.Snap), and fed back.
 type Model struct {
 	cfg  ModelConfig
 	net  *net
@@ -216,6 +217,9 @@ func (m *Model) imagine(ctx context.Context, g *inferGraph, s *episodeState, act
 		}
 		frame := make([]uint8, h*w*3)
 		fromCHW(frame, pred, h, w)
+		if m.cfg.Snap > 0 {
+			snapBlock(frame, s.frame, w, m.cfg.Snap, p, m.cfg)
+		}
 		s.frame = frame
 		s.hist = [3][2]float32{p, s.hist[0], s.hist[1]}
 		out[k] = worldmodel.Observation{Frame: slices.Clone(frame), Proprio: []float32{p[0], p[1]}}

@@ -104,3 +104,72 @@ func fillGate(dst []float32, h, w, ox, oy int, before, after [2]float32, cfg Mod
 		}
 	}
 }
+
+// snapBlock sharpens the block in a predicted frame (HWC bytes, side w)
+// where it differs from the previous frame prev: see ModelConfig.Snap. A
+// pixel is unmixed into table white, goal green and block fill; the block
+// share is pushed away from one half by gain and the pixel redrawn with the
+// same white:green background. Left alone: the pusher (blue, and anything
+// within two pixels of its predicted disc at agent), grey and white pixels
+// and crisp block fill and edge.
+func snapBlock(frame, prev []uint8, w int, gain float64, agent [2]float32, cfg ModelConfig) {
+	white := [3]float64{255, 255, 255}
+	goal := [3]float64{144, 238, 144}
+	fill := [3]float64{143, 163, 184}
+	n := len(frame) / 3
+	sx := float64(cfg.FrameW) / cfg.Table
+	ax, ay := float64(agent[0])*sx, float64(agent[1])*sx
+	ar := cfg.AgentRadius*sx + 2
+	for p := 0; p < n; p++ {
+		q := 3 * p
+		r, g, b := frame[q], frame[q+1], frame[q+2]
+		if absDiff(r, prev[q])+absDiff(g, prev[q+1])+absDiff(b, prev[q+2]) <= 6 {
+			continue
+		}
+		if int(b)-int(r) > 60 || max(r, g, b)-min(r, g, b) < 8 { // pusher; white table, grey wall
+			continue
+		}
+		y, x := p/w, p%w
+		if dx, dy := float64(x)+0.5-ax, float64(y)+0.5-ay; dx*dx+dy*dy <= ar*ar {
+			continue
+		}
+		c := [3]float64{float64(r), float64(g), float64(b)}
+		var mix [3]float64 // white, goal, fill
+		for i := 0; i < 3; i++ {
+			mix[i] = paletteUnmix[i][0]*c[0] + paletteUnmix[i][1]*c[1] + paletteUnmix[i][2]*c[2]
+		}
+		if mix[0] < -0.15 || mix[1] < -0.15 || mix[2] < -0.15 {
+			continue // not a table/goal/block mix
+		}
+		if mix[2] >= 0.75 && mix[2] <= 1.05 {
+			continue // block fill or its edge: already crisp
+		}
+		f := min(1, max(0, 0.5+gain*(mix[2]-0.5)))
+		wa, ga := max(0, mix[0]), max(0, mix[1])
+		if wa+ga < 1e-6 {
+			wa = 1
+		}
+		s := wa + ga
+		for i := 0; i < 3; i++ {
+			bg := (wa*white[i] + ga*goal[i]) / s
+			v := math.Round(f*fill[i] + (1-f)*bg)
+			frame[q+i] = uint8(min(255, max(0, v)))
+		}
+	}
+}
+
+// paletteUnmix is the inverse of the matrix whose columns are table white,
+// goal green and block fill: row i . rgb is the share of colour i.
+var paletteUnmix = func() [3][3]float64 {
+	m := [3][3]float64{{255, 144, 143}, {255, 238, 163}, {255, 144, 184}}
+	det := m[0][0]*(m[1][1]*m[2][2]-m[1][2]*m[2][1]) - m[0][1]*(m[1][0]*m[2][2]-m[1][2]*m[2][0]) + m[0][2]*(m[1][0]*m[2][1]-m[1][1]*m[2][0])
+	var inv [3][3]float64
+	for i := 0; i < 3; i++ {
+		for j := 0; j < 3; j++ {
+			r0, r1 := (j+1)%3, (j+2)%3
+			c0, c1 := (i+1)%3, (i+2)%3
+			inv[i][j] = (m[r0][c0]*m[r1][c1] - m[r0][c1]*m[r1][c0]) / det
+		}
+	}
+	return inv
+}()

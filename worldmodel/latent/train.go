@@ -50,7 +50,7 @@ func Train(ctx context.Context, store *episode.Store, cfg TrainConfig, progress 
 	if err != nil {
 		return "", err
 	}
-	report(TrainProgress{Steps: cfg.Steps, Message: fmt.Sprintf("loaded %d human and %d other training episodes (%d steps; %d held out) in %v",
+	report(TrainProgress{Steps: cfg.totalSteps(), Message: fmt.Sprintf("loaded %d human and %d other training episodes (%d steps; %d held out) in %v",
 		len(ds.human), len(ds.sim), ds.manifest.Counts["train_steps"], len(ds.manifest.HeldOutIDs), time.Since(t0).Round(time.Second))})
 	return trainOn(ctx, ds, cfg, report)
 }
@@ -80,20 +80,23 @@ func trainOn(ctx context.Context, ds *dataset, cfg TrainConfig, report func(Trai
 		return "", err
 	}
 	tr.head = head
-	report(TrainProgress{Steps: cfg.Steps, Message: fmt.Sprintf("proprio head %.4f, one-step RMS error %.3f table units", head[:], rms)})
+	total := cfg.totalSteps()
+	report(TrainProgress{Steps: total, Message: fmt.Sprintf("proprio head %.4f, one-step RMS error %.3f table units", head[:], rms)})
 
 	// Resume or start.
 	meta, n, opt, err := readCheckpoint(cfg.OutDir, true)
 	switch {
 	case err == nil:
-		if !reflect.DeepEqual(meta.Model, cfg.Model) {
+		arch := meta.Model
+		arch.Snap = cfg.Model.Snap // an inference setting, not architecture
+		if !reflect.DeepEqual(arch, cfg.Model) {
 			return "", fmt.Errorf("latent: %s holds a checkpoint of another architecture (%+v, want %+v); use a new output directory", cfg.OutDir, meta.Model, cfg.Model)
 		}
 		tr.n, tr.step, tr.wall = n, meta.Step, meta.WallSeconds
 		if opt != nil {
 			tr.opt = *opt
 		}
-		report(TrainProgress{Step: tr.step, Steps: cfg.Steps, Message: fmt.Sprintf("resumed from %s at step %d", cfg.OutDir, tr.step)})
+		report(TrainProgress{Step: tr.step, Steps: total, Message: fmt.Sprintf("resumed from %s at step %d", cfg.OutDir, tr.step)})
 	case errors.Is(err, ErrNoCheckpoint):
 		tr.n = newNet(cfg.Model, cfg.Seed)
 	default:
@@ -106,7 +109,7 @@ func trainOn(ctx context.Context, ds *dataset, cfg TrainConfig, report func(Trai
 			tr.opt.v = append(tr.opt.v, make([]float32, k))
 		}
 	}
-	if tr.step >= cfg.Steps {
+	if tr.step >= total {
 		return ResolveCheckpoint(cfg.OutDir)
 	}
 
@@ -120,7 +123,7 @@ func trainOn(ctx context.Context, ds *dataset, cfg TrainConfig, report func(Trai
 	defer cancel()
 	go func() {
 		defer close(jobs)
-		for s := tr.step; s < cfg.Steps; s++ {
+		for s := tr.step; s < total; s++ {
 			b := tr.makeBatch(s)
 			select {
 			case jobs <- job{b: b}:
@@ -134,7 +137,7 @@ func trainOn(ctx context.Context, ds *dataset, cfg TrainConfig, report func(Trai
 	ema := math.NaN()
 	examples := 0
 	var last string
-	for tr.step < cfg.Steps {
+	for tr.step < total {
 		if err := ctx.Err(); err != nil {
 			return last, err
 		}
@@ -169,12 +172,12 @@ func trainOn(ctx context.Context, ds *dataset, cfg TrainConfig, report func(Trai
 			ema = 0.98*ema + 0.02*loss
 		}
 		el := time.Since(start)
-		p := TrainProgress{Step: tr.step, Steps: cfg.Steps, Loss: ema, LastLoss: loss, LR: lr, Unroll: b.unroll,
+		p := TrainProgress{Step: tr.step, Steps: total, Loss: ema, LastLoss: loss, LR: lr, Unroll: b.unroll,
 			ExamplesPerSec: float64(examples) / el.Seconds(), Elapsed: el}
 		if done := tr.step - startStep; done > 0 {
-			p.ETA = time.Duration(float64(el) / float64(done) * float64(cfg.Steps-tr.step))
+			p.ETA = time.Duration(float64(el) / float64(done) * float64(total-tr.step))
 		}
-		if tr.step%cfg.CheckpointEvery == 0 || tr.step == cfg.Steps {
+		if tr.step%cfg.CheckpointEvery == 0 || tr.step == cfg.Steps || tr.step == total {
 			path, err := tr.save(ema, tr.wall+el.Seconds())
 			if err != nil {
 				return last, fmt.Errorf("latent: checkpoint: %w", err)
@@ -216,7 +219,7 @@ func (tr *trainer) graph(unroll int) (*trainGraph, error) {
 // unrollAt is the curriculum: UnrollStart growing linearly to Unroll over
 // the first half of training.
 func (tr *trainer) unrollAt(step int) int {
-	c := tr.cfg
+	c := tr.cfg.at(step)
 	half := max(1, c.Steps/2)
 	if step >= half {
 		return c.Unroll
@@ -227,7 +230,7 @@ func (tr *trainer) unrollAt(step int) int {
 // lr is a linear warm-up over 100 steps (a tenth of short runs), then a
 // cosine decay to LR*LRFinal.
 func (tr *trainer) lr(step int) float64 {
-	c := tr.cfg
+	c := tr.cfg.at(step)
 	f := 0.5 * (1 + math.Cos(math.Pi*float64(step)/float64(c.Steps)))
 	lr := c.LR * (c.LRFinal + (1-c.LRFinal)*f)
 	if warm := min(100, c.Steps/10); step < warm {
@@ -278,7 +281,7 @@ func (b *batchData) load(tg *trainGraph) {
 // makeBatch samples the examples of optimizer step s; it depends only on
 // (seed, s), so resumed runs see the same data.
 func (tr *trainer) makeBatch(s int) *batchData {
-	c := tr.cfg
+	c := tr.cfg.at(s)
 	mc := c.Model
 	rng := rand.New(rand.NewPCG(c.Seed, uint64(s)+1))
 	K := tr.unrollAt(s)
@@ -296,6 +299,7 @@ func (tr *trainer) makeBatch(s int) *batchData {
 		b.gate = append(b.gate, make([]float32, c.Batch*3*n))
 	}
 	mask := make([]uint8, H*W)
+	bmask := make([]uint8, H*W)
 	for i := 0; i < c.Batch; i++ {
 		set := tr.ds.sim
 		if len(set) == 0 || (len(tr.ds.human) > 0 && rng.Float64() < c.HumanFraction) {
@@ -351,12 +355,18 @@ func (tr *trainer) makeBatch(s int) *batchData {
 					}
 				}
 			}
+			if c.BlockWeight > 0 {
+				markBlock(bmask, f0, f1, H, W)
+			}
 			wt := b.weight[k][i*3*n : (i+1)*3*n]
 			for y := 0; y < h; y++ {
 				for x := 0; x < w; x++ {
 					v := float32(1)
 					if mask[(oy+y)*W+ox+x] != 0 {
 						v += float32(c.ChangeWeight)
+					}
+					if c.BlockWeight > 0 && bmask[(oy+y)*W+ox+x] != 0 {
+						v += float32(c.BlockWeight)
 					}
 					j := y*w + x
 					wt[j], wt[n+j], wt[2*n+j] = v, v, v
@@ -375,3 +385,51 @@ func absDiff(a, b uint8) int {
 }
 
 func clampInt(v, lo, hi int) int { return max(lo, min(hi, v)) }
+
+// Palette of the PushT renderer: the block's share of a pixel is found by
+// unmixing its colour into white table, light-green goal and block fill.
+var blockUnmix = func() [3]float64 {
+	a := [3][3]float64{{255, 144, 143}, {255, 238, 163}, {255, 144, 184}} // columns white, goal, fill
+	det := a[0][0]*(a[1][1]*a[2][2]-a[1][2]*a[2][1]) - a[0][1]*(a[1][0]*a[2][2]-a[1][2]*a[2][0]) + a[0][2]*(a[1][0]*a[2][1]-a[1][1]*a[2][0])
+	// Row 2 of the inverse: cofactors of column 2.
+	return [3]float64{
+		(a[1][0]*a[2][1] - a[1][1]*a[2][0]) / det,
+		-(a[0][0]*a[2][1] - a[0][1]*a[2][0]) / det,
+		(a[0][0]*a[1][1] - a[0][1]*a[1][0]) / det,
+	}
+}()
+
+// blockShare is the block's share (about 0..1) of an RGB pixel.
+func blockShare(r, g, b uint8) float64 {
+	u := blockUnmix
+	return u[0]*float64(r) + u[1]*float64(g) + u[2]*float64(b)
+}
+
+// markBlock sets mask (H*W) to 1 on pixels where frame f0 or f1 shows the
+// block (share at least 0.5; the pusher's blue is left out), dilated by one.
+func markBlock(mask []uint8, f0, f1 []uint8, H, W int) {
+	clear(mask)
+	for p := 0; p < H*W; p++ {
+		on := false
+		for _, f := range [2][]uint8{f0, f1} {
+			r, g, b := f[3*p], f[3*p+1], f[3*p+2]
+			if int(b)-int(r) > 80 { // pusher
+				continue
+			}
+			if blockShare(r, g, b) >= 0.5 {
+				on = true
+			}
+		}
+		if !on {
+			continue
+		}
+		y, x := p/W, p%W
+		for dy := -1; dy <= 1; dy++ {
+			for dx := -1; dx <= 1; dx++ {
+				if yy, xx := y+dy, x+dx; yy >= 0 && yy < H && xx >= 0 && xx < W {
+					mask[yy*W+xx] = 1
+				}
+			}
+		}
+	}
+}
