@@ -70,23 +70,6 @@ func predictAll(t *testing.T, m worldmodel.Model, seed uint64) [][]worldmodel.Ob
 	return all
 }
 
-func sameObs(a, b [][]worldmodel.Observation) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if len(a[i]) != len(b[i]) {
-			return false
-		}
-		for k := range a[i] {
-			if !slices.Equal(a[i][k].Frame, b[i][k].Frame) || !slices.Equal(a[i][k].Proprio, b[i][k].Proprio) {
-				return false
-			}
-		}
-	}
-	return true
-}
-
 func TestCheckpointRoundTrip(t *testing.T) {
 	m, err := New(tinyConfig(), 2)
 	if err != nil {
@@ -104,7 +87,7 @@ func TestCheckpointRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !sameObs(predictAll(t, m, 5), predictAll(t, got, 5)) {
+		if !modeltest.Equal(predictAll(t, m, 5), predictAll(t, got, 5)) {
 			t.Fatalf("%s: reloaded model predicts differently", p)
 		}
 		d := got.Describe()

@@ -76,14 +76,14 @@ func Contract(t *testing.T, m worldmodel.Model) {
 	})
 	t.Run("deterministic", func(t *testing.T) {
 		a, b := run(t, m, contexts, actions), run(t, m, contexts, actions)
-		if !equal(a, b) {
+		if !Equal(a, b) {
 			t.Fatal("the same inputs gave different predictions")
 		}
 	})
 	t.Run("batch independent", func(t *testing.T) {
 		all := run(t, m, contexts, actions)
 		one := run(t, m, contexts[2:], actions[2:])
-		if !equal(all[2:], one) {
+		if !Equal(all[2:], one) {
 			t.Fatal("an episode's prediction depends on the other episodes of its batch")
 		}
 	})
@@ -141,7 +141,9 @@ func run(t *testing.T, m worldmodel.Model, contexts [][]worldmodel.Observation, 
 	return first
 }
 
-func equal(a, b [][]worldmodel.Observation) bool {
+// Equal reports whether two batches of predictions are identical, byte for
+// byte and bit for bit.
+func Equal(a, b [][]worldmodel.Observation) bool {
 	if len(a) != len(b) {
 		return false
 	}
