@@ -57,7 +57,13 @@ func (f *modelFlags) open(ctx context.Context) (worldmodel.Model, error) {
 
 func wmTrainCmd() *cobra.Command {
 	cfg := latent.DefaultTrainConfig()
-	var data string
+	var (
+		data          string
+		fineTuneSteps int
+	)
+	if cfg.FineTune != nil {
+		fineTuneSteps = cfg.FineTune.Steps
+	}
 	cmd := &cobra.Command{
 		Use:   "train",
 		Short: "Train the built-in world model on the episode store (resumes from --out when it holds a checkpoint)",
@@ -65,6 +71,12 @@ func wmTrainCmd() *cobra.Command {
 			store, err := episode.Open(data)
 			if err != nil {
 				return err
+			}
+			switch {
+			case fineTuneSteps <= 0:
+				cfg.FineTune = nil
+			case cfg.FineTune != nil:
+				cfg.FineTune.Steps = fineTuneSteps
 			}
 			bar, finish := progress.Bar(os.Stderr, "training")
 			var last latent.TrainProgress
@@ -82,6 +94,11 @@ func wmTrainCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if last.ExamplesPerSec == 0 {
+				// Resumed a finished run: nothing left to train.
+				fmt.Printf("already trained to step %d\ncheckpoint %s\n", last.Step, path)
+				return nil
+			}
 			fmt.Printf("trained to step %d, loss %.5f, %.1f examples/s\ncheckpoint %s\n", last.Step, last.Loss, last.ExamplesPerSec, path)
 			return nil
 		},
@@ -89,7 +106,8 @@ func wmTrainCmd() *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&data, "data", "data", "data directory holding the episode store")
 	f.StringVar(&cfg.OutDir, "out", "data/wm/pusht", "checkpoint directory (training resumes from it)")
-	f.IntVar(&cfg.Steps, "steps", cfg.Steps, "optimizer steps in all")
+	f.IntVar(&cfg.Steps, "steps", cfg.Steps, "optimizer steps of the first stage")
+	f.IntVar(&fineTuneSteps, "finetune-steps", fineTuneSteps, "steps of the long-unroll fine-tune stage after the first (0: none)")
 	f.IntVar(&cfg.Batch, "batch", cfg.Batch, "examples per optimizer step")
 	f.IntVar(&cfg.Unroll, "unroll", cfg.Unroll, "predicted steps per example (multi-step training)")
 	f.Float64Var(&cfg.LR, "lr", cfg.LR, "Adam learning rate")
