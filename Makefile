@@ -15,7 +15,8 @@ build: setup
 	$(GO) build -o $(BIN) ./cmd/dreamrank
 
 # The main job on the embedded default. Until the server lands it runs the
-# PushT robot with the scripted expert and writes an episode and its video.
+# PushT robot with the scripted expert, writes the episode and its videos, and
+# has the committed world model imagine the same episode beside the real one.
 run: build
 	./$(BIN) run --data $(DATA)
 

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 
@@ -12,6 +14,9 @@ import (
 	"dreamrank/robots/sim/pusht"
 	"dreamrank/scenarios"
 	"dreamrank/video"
+	"dreamrank/worldmodel"
+	"dreamrank/worldmodel/fidelity"
+	"dreamrank/worldmodel/latent"
 )
 
 // runCmd is the main job of `make run`. Until the evaluation server exists it
@@ -19,8 +24,9 @@ import (
 // writes the episode and its video to the store.
 func runCmd() *cobra.Command {
 	var (
-		data string
-		seed int64
+		data       string
+		seed       int64
+		checkpoint string
 	)
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -59,10 +65,48 @@ func runCmd() *cobra.Command {
 			fmt.Printf("episode       %s\n", store.Dir(ep.ID))
 			fmt.Printf("camera video  %s\n", store.VideoPath(ep.ID))
 			fmt.Printf("table video   %s\n", fullPath)
+			if checkpoint == "" {
+				return nil
+			}
+			if _, err := os.Stat(checkpoint); err != nil {
+				slog.Warn("no world model to imagine the episode with; pass --checkpoint", "err", err)
+				return nil
+			}
+			// The same episode imagined by the world model from its first
+			// observations under the expert's actions, beside reality.
+			dreamPath := filepath.Join(data, "videos", ep.ID+"_imagined.mp4")
+			if err := imagineEpisode(cmd.Context(), checkpoint, ep, dreamPath); err != nil {
+				return err
+			}
+			fmt.Printf("imagined      %s (world model left, real right)\n", dreamPath)
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&data, "data", "data", "data directory holding the episode store")
 	cmd.Flags().Int64Var(&seed, "seed", 100000, "legacy-reset seed of the episode")
+	cmd.Flags().StringVar(&checkpoint, "checkpoint", defaultCheckpoint, "world model that imagines the episode beside the real one (empty: skip)")
 	return cmd
+}
+
+// imagineEpisode rolls the built-in world model out over the whole episode
+// from its first observations and writes the side-by-side video.
+func imagineEpisode(ctx context.Context, checkpoint string, ep *episode.Episode, path string) error {
+	m, err := worldmodel.Open(ctx, latent.Name, worldmodel.Options{"checkpoint": checkpoint})
+	if err != nil {
+		return err
+	}
+	start := m.Spec().ContextLen - 1
+	steps := ep.Steps - 1 - start
+	if steps < 1 {
+		return nil
+	}
+	pred, err := fidelity.Imagine(ctx, m, ep, start, steps, 8)
+	if err != nil {
+		return err
+	}
+	imagined := make([][]uint8, len(pred))
+	for i, o := range pred {
+		imagined[i] = o.Frame
+	}
+	return fidelity.WriteRolloutVideo(path, imagined, ep.Frames[start+1:start+1+len(imagined)], ep.FrameW, ep.FrameH, scenarios.PushT().ControlHz)
 }

@@ -14,7 +14,7 @@ import (
 func TestRunWritesEpisodeAndVideos(t *testing.T) {
 	data := t.TempDir()
 	cmd := runCmd()
-	cmd.SetArgs([]string{"--data", data, "--seed", "100001"})
+	cmd.SetArgs([]string{"--data", data, "--seed", "100001", "--checkpoint", filepath.Join("..", "..", defaultCheckpoint)})
 	if err := cmd.ExecuteContext(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +30,7 @@ func TestRunWritesEpisodeAndVideos(t *testing.T) {
 	if m.Seed == nil || *m.Seed != 100001 || m.Outcome == nil || !m.Outcome.Success || m.FrameH != 96 {
 		t.Fatalf("episode meta %+v", m)
 	}
-	for _, p := range []string{store.VideoPath(m.ID), filepath.Join(data, "videos", m.ID+"_512.mp4")} {
+	for _, p := range []string{store.VideoPath(m.ID), filepath.Join(data, "videos", m.ID+"_512.mp4"), filepath.Join(data, "videos", m.ID+"_imagined.mp4")} {
 		if fi, err := os.Stat(p); err != nil || fi.Size() == 0 {
 			t.Errorf("video %s: %v", p, err)
 		}
