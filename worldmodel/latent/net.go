@@ -148,7 +148,7 @@ func (gn *graphNet) conv(name string, x *G.Node) (*G.Node, error) {
 		}
 	}
 	pad := spec.k / 2
-	y, err := G.Conv2d(x, gn.nodes[name+".w"], tensor.Shape{spec.k, spec.k}, []int{pad, pad}, []int{spec.str, spec.str}, []int{1, 1})
+	y, err := conv2d(x, gn.nodes[name+".w"], spec.k, pad, spec.str)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
