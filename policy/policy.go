@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
-	"sync"
+
+	"dreamrank/registry"
 )
 
 // Sentinel errors of policies.
@@ -170,30 +170,20 @@ type Options map[string]string
 // Opener opens a policy of one backend.
 type Opener func(ctx context.Context, opts Options) (Policy, error)
 
-var (
-	regMu    sync.RWMutex
-	registry = map[string]Opener{}
-)
+var backends = registry.New[Opener]("policy")
 
 // Register makes a policy backend available by name; backends call it from
 // init. Registering a name twice, an empty name or a nil Opener panics.
 func Register(name string, open Opener) {
-	if name == "" || open == nil {
-		panic("policy: Register with empty name or nil opener")
+	if open == nil {
+		panic("policy: Register with a nil opener")
 	}
-	regMu.Lock()
-	defer regMu.Unlock()
-	if _, dup := registry[name]; dup {
-		panic("policy: Register called twice for " + name)
-	}
-	registry[name] = open
+	backends.Register(name, open)
 }
 
 // Open opens a policy by backend name.
 func Open(ctx context.Context, name string, opts Options) (Policy, error) {
-	regMu.RLock()
-	open, ok := registry[name]
-	regMu.RUnlock()
+	open, ok := backends.Lookup(name)
 	if !ok {
 		return nil, fmt.Errorf("%w: %q (have %v)", ErrUnknownPolicy, name, Names())
 	}
@@ -201,13 +191,4 @@ func Open(ctx context.Context, name string, opts Options) (Policy, error) {
 }
 
 // Names lists the registered backend names, sorted.
-func Names() []string {
-	regMu.RLock()
-	defer regMu.RUnlock()
-	names := make([]string, 0, len(registry))
-	for n := range registry {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
+func Names() []string { return backends.Names() }
