@@ -32,21 +32,31 @@ func wrap(frame []uint8, w, h, c int) (gocv.Mat, error) {
 	return m, nil
 }
 
+// wrapPair wraps two frames of one size; on error nothing stays open.
+func wrapPair(a, b []uint8, w, h, c int) (gocv.Mat, gocv.Mat, error) {
+	ma, err := wrap(a, w, h, c)
+	if err != nil {
+		return gocv.Mat{}, gocv.Mat{}, err
+	}
+	mb, err := wrap(b, w, h, c)
+	if err != nil {
+		ma.Close()
+		return gocv.Mat{}, gocv.Mat{}, err
+	}
+	return ma, mb, nil
+}
+
 // matType is OpenCV's CV_MAKETYPE(depth, channels).
 func matType(depth gocv.MatType, c int) gocv.MatType { return depth + gocv.MatType((c-1)*8) }
 
 // PSNR is the peak signal-to-noise ratio of b against a in dB (peak 255,
 // all channel values), capped at PSNRCap.
 func PSNR(a, b []uint8, w, h, c int) (float64, error) {
-	ma, err := wrap(a, w, h, c)
+	ma, mb, err := wrapPair(a, b, w, h, c)
 	if err != nil {
 		return 0, err
 	}
 	defer ma.Close()
-	mb, err := wrap(b, w, h, c)
-	if err != nil {
-		return 0, err
-	}
 	defer mb.Close()
 	l2 := gocv.NormWithMats(ma, mb, gocv.NormL2)
 	mse := l2 * l2 / float64(w*h*c)
@@ -76,15 +86,11 @@ func (ms mats) close() {
 // border of half a window (5 pixels; the whole frame when it is smaller
 // than a window).
 func SSIM(a, b []uint8, w, h, c int) (float64, error) {
-	ma, err := wrap(a, w, h, c)
+	ma, mb, err := wrapPair(a, b, w, h, c)
 	if err != nil {
 		return 0, err
 	}
 	defer ma.Close()
-	mb, err := wrap(b, w, h, c)
-	if err != nil {
-		return 0, err
-	}
 	defer mb.Close()
 	var ms mats
 	defer ms.close()

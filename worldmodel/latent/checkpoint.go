@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -247,7 +248,7 @@ func readCheckpoint(path string, withOpt bool) (CheckpointMeta, *net, *optState,
 	total := 0
 	for i, ti := range meta.Tensors {
 		p := n.params[i]
-		if ti.Name != p.name || !equalInts(ti.Shape, p.shape) {
+		if ti.Name != p.name || !slices.Equal(ti.Shape, p.shape) {
 			return meta, nil, nil, fmt.Errorf("%w: %s: tensor %d is %s%v, want %s%v", ErrCorrupt, dir, i, ti.Name, ti.Shape, p.name, p.shape)
 		}
 		total += len(p.t.Data().([]float32))
@@ -327,18 +328,6 @@ func bytesFloats(b []byte) []float32 {
 		v[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
 	}
 	return v
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func writeFileSync(path string, data []byte) error {
