@@ -1,0 +1,9 @@
+package main
+
+import "github.com/spf13/cobra"
+
+func policyCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "policy", Short: "Train, list and evaluate policies"}
+	cmd.AddCommand(policyTrainCmd())
+	return cmd
+}

@@ -1,0 +1,110 @@
+package flow
+
+import (
+	"math"
+	"math/rand/v2"
+
+	"dreamrank/policy"
+)
+
+// batch is one training batch laid out like the graph's inputs.
+type batch struct {
+	img, proprio, obs, xt, temb, ctx, target []float32
+}
+
+// norm maps a position to the network's [-1, 1] range.
+func (c ModelConfig) norm(v float32) float32 { return float32(float64(v)/c.Scale*2 - 1) }
+
+// denorm is norm's inverse.
+func (c ModelConfig) denorm(v float32) float32 { return float32((float64(v) + 1) / 2 * c.Scale) }
+
+// sampleTime draws flow time t ~ Beta(1.5, 1) * 0.999 + 0.001 (openpi):
+// Beta(a, 1) is U^(1/a), skewed towards the noisy end.
+func sampleTime(rng *rand.Rand) float64 {
+	return math.Pow(rng.Float64(), 1/1.5)*0.999 + 0.001
+}
+
+// makeBatch samples the examples of optimizer step s; it depends only on
+// (seed, s), so a resumed run sees the same data. With feats (the frozen
+// encoder's features per clip and step) it fills obs instead of images.
+func makeBatch(d *dataset, cfg TrainConfig, s, size int, feats [][][]float32) *batch {
+	c := cfg.Model
+	rng := rand.New(rand.NewPCG(cfg.Seed, uint64(s)+1))
+	in := 3 * c.inH() * c.inW()
+	cd, cx, od := c.chunkDim(), c.ctxDim(), c.obsDim()
+	b := &batch{xt: make([]float32, size*cd), temb: make([]float32, size*c.TimeDim),
+		ctx: make([]float32, size*cx), target: make([]float32, size*cd)}
+	if feats != nil {
+		b.obs = make([]float32, size*od)
+	} else {
+		b.img, b.proprio = make([]float32, size*in), make([]float32, size*c.ProprioDim)
+	}
+	for k := 0; k < size; k++ {
+		ci, i := d.at(rng.IntN(d.steps()))
+		cl := d.clips[ci]
+		if feats != nil {
+			copy(b.obs[k*od:(k+1)*od], feats[ci][i])
+		} else {
+			bytesToUnit(b.img[k*in:(k+1)*in], cl.pooled[i])
+			for j, v := range cl.proprio[i] {
+				b.proprio[k*c.ProprioDim+j] = c.norm(v)
+			}
+		}
+		steer := policy.Context{Task: cl.task, Metadata: dropFields(rng, cl.meta, cfg.Dropout)}
+		if rng.Float64() < cfg.Dropout.Task {
+			steer.Task = ""
+		}
+		row := b.ctx[k*cx : (k+1)*cx]
+		c.encodeContext(row, steer, false)
+		var sub []uint8
+		if rng.Float64() < cfg.Dropout.SubgoalKeep {
+			sub = cl.small[min(i+c.Horizon, len(cl.small)-1)]
+		}
+		c.encodeSubgoal(row[metaDim+c.TaskDim:], sub)
+
+		t := sampleTime(rng)
+		timeEmbedding(b.temb[k*c.TimeDim:(k+1)*c.TimeDim], t)
+		for h := 0; h < c.Horizon; h++ {
+			a := cl.actions[min(i+h, len(cl.actions)-1)]
+			for j := 0; j < c.ActionDim; j++ {
+				idx := k*cd + h*c.ActionDim + j
+				eps := float32(rng.NormFloat64())
+				av := c.norm(a[j])
+				b.xt[idx] = float32(t)*eps + float32(1-t)*av
+				b.target[idx] = eps - av
+			}
+		}
+	}
+	return b
+}
+
+// dropFields hides metadata the way pi0.7 trains: all of it with
+// probability AllMetadata, else each field with probability Field.
+func dropFields(rng *rand.Rand, m policy.Metadata, d Dropout) policy.Metadata {
+	if rng.Float64() < d.AllMetadata {
+		return policy.Metadata{}
+	}
+	if rng.Float64() < d.Field {
+		m.Speed = ""
+	}
+	if rng.Float64() < d.Field {
+		m.Quality = 0
+	}
+	if rng.Float64() < d.Field {
+		m.Mistake = nil
+	}
+	return m
+}
+
+func (b *batch) load(tg *trainGraph) {
+	if tg.obs.n != nil {
+		copy(tg.obs.data(), b.obs)
+	} else {
+		copy(tg.img.data(), b.img)
+		copy(tg.proprio.data(), b.proprio)
+	}
+	copy(tg.xt.data(), b.xt)
+	copy(tg.temb.data(), b.temb)
+	copy(tg.ctx.data(), b.ctx)
+	copy(tg.target.data(), b.target)
+}

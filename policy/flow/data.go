@@ -1,0 +1,168 @@
+package flow
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"sort"
+	"sync"
+
+	"dreamrank/episode"
+	"dreamrank/policy"
+)
+
+// clip is one training episode in memory, frames already pooled.
+type clip struct {
+	id      string
+	pooled  [][]uint8 // per step, 3 x inH x inW, channel-major
+	small   [][]uint8 // per step, 3 x SubgoalSize^2: the subgoal view
+	proprio [][]float32
+	actions [][]float32
+	meta    policy.Metadata
+	task    string
+}
+
+// Manifest records the data a checkpoint was trained on.
+type Manifest struct {
+	TrainIDs []string       `json:"train_ids"`
+	Counts   map[string]int `json:"counts"`
+	// Hash is the SHA-256 of the sorted ids and their step counts.
+	Hash string `json:"hash"`
+}
+
+// dataset is the training episodes with an index over all their steps.
+type dataset struct {
+	clips    []*clip
+	cum      []int // cum[i] = steps in clips[:i+1]
+	manifest Manifest
+}
+
+func (d *dataset) steps() int { return d.cum[len(d.cum)-1] }
+
+// at maps a global step index to (clip index, step).
+func (d *dataset) at(k int) (int, int) {
+	i := sort.SearchInts(d.cum, k+1)
+	start := 0
+	if i > 0 {
+		start = d.cum[i-1]
+	}
+	return i, k - start
+}
+
+// usable reports whether an episode fits the model.
+func usable(m episode.Meta, c ModelConfig, sources []string) bool {
+	if len(sources) > 0 && !slices.Contains(sources, m.Source) {
+		return false
+	}
+	return m.FrameH == c.FrameH && m.FrameW == c.FrameW && m.Channels == 3 &&
+		m.ProprioDim == c.ProprioDim && m.ActionDim == c.ActionDim && m.Steps >= 2
+}
+
+// loadDataset reads the usable episodes of store (at most maxPerSource per
+// source when positive, in the store's order) and pools their frames.
+func loadDataset(ctx context.Context, store *episode.Store, cfg TrainConfig, progress func(done, total int)) (*dataset, error) {
+	metas, err := store.List(ctx, episode.Filter{})
+	if err != nil {
+		return nil, err
+	}
+	c := cfg.Model
+	var keep []episode.Meta
+	per := map[string]int{}
+	for _, m := range metas {
+		if !usable(m, c, cfg.Sources) || (cfg.MaxEpisodes > 0 && per[m.Source] >= cfg.MaxEpisodes) {
+			continue
+		}
+		per[m.Source]++
+		keep = append(keep, m)
+	}
+	if len(keep) == 0 {
+		return nil, fmt.Errorf("flow: no usable training episodes in %s", store.Root())
+	}
+	clips := make([]*clip, len(keep))
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+		done     int
+		next     = make(chan int)
+	)
+	for w := 0; w < max(1, cfg.Threads); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				cl, err := loadClip(ctx, store, keep[i].ID, c)
+				mu.Lock()
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				clips[i] = cl
+				done++
+				if progress != nil {
+					progress(done, len(keep))
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for i := range keep {
+		if ctx.Err() != nil {
+			break
+		}
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	if firstErr != nil {
+		return nil, fmt.Errorf("flow: load training data: %w", firstErr)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	d := &dataset{clips: clips, manifest: Manifest{Counts: map[string]int{}}}
+	type idSteps struct {
+		id    string
+		steps int
+	}
+	var ids []idSteps
+	total := 0
+	for i, cl := range clips {
+		total += len(cl.actions)
+		d.cum = append(d.cum, total)
+		ids = append(ids, idSteps{cl.id, len(cl.actions)})
+		d.manifest.TrainIDs = append(d.manifest.TrainIDs, cl.id)
+		d.manifest.Counts["episodes_"+keep[i].Source]++
+	}
+	d.manifest.Counts["episodes"] = len(clips)
+	d.manifest.Counts["steps"] = total
+	sort.Slice(ids, func(i, j int) bool { return ids[i].id < ids[j].id })
+	h := sha256.New()
+	for _, x := range ids {
+		fmt.Fprintf(h, "%s %d\n", x.id, x.steps)
+	}
+	d.manifest.Hash = hex.EncodeToString(h.Sum(nil))
+	sort.Strings(d.manifest.TrainIDs)
+	return d, nil
+}
+
+func loadClip(ctx context.Context, store *episode.Store, id string, c ModelConfig) (*clip, error) {
+	e, err := store.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	cl := &clip{id: e.ID, proprio: e.Proprio, actions: e.Actions, task: e.Instruction,
+		meta: policy.Metadata{Speed: e.Speed, Quality: e.Quality, Mistake: e.Mistake}}
+	in := 3 * c.inH() * c.inW()
+	buf := make([]uint8, len(e.Frames)*(in+c.subgoalDim()))
+	for _, f := range e.Frames {
+		p, s := buf[:in:in], buf[in:in+c.subgoalDim():in+c.subgoalDim()]
+		buf = buf[in+c.subgoalDim():]
+		poolFrame(p, f, c.FrameH, c.FrameW, c.Pool)
+		poolFrame(s, f, c.FrameH, c.FrameW, c.FrameH/c.SubgoalSize)
+		cl.pooled = append(cl.pooled, p)
+		cl.small = append(cl.small, s)
+	}
+	return cl, nil
+}

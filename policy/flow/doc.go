@@ -1,0 +1,18 @@
+// Package flow is the project's steerable generalist policy: a small
+// convolutional image encoder with spatial-softmax keypoints, plus a
+// flow-matching action head over action chunks (the openpi convention:
+// t = 1 is noise, x_t = t*eps + (1-t)*a, the network predicts u = eps - a,
+// sampling takes 10 Euler steps from t = 1 to 0), conditioned on a steering
+// context: task text (hashed words), episode metadata (speed, quality,
+// mistake flag) and an optional subgoal image.
+//
+// Training drops context fields the way pi0.7 does (all metadata 15% of the
+// time, each field 5%, the task 5%, subgoal images present in 25% of
+// examples), so every field is optional at run time, and classifier-free
+// guidance on the metadata sharpens steering: v = v_u + beta (v_c - v_u),
+// where v_u is the velocity with the metadata dropped.
+//
+// The backend registers as "flow"; its option "checkpoint" names a
+// checkpoint directory (or a training output directory: its latest), and
+// "cfg" the guidance weight (default 1.5; 1 disables guidance).
+package flow

@@ -1,0 +1,163 @@
+package flow
+
+import (
+	"fmt"
+	"strings"
+
+	G "gorgonia.org/gorgonia"
+
+	"dreamrank/nn"
+)
+
+// trainGraph is one training step's graph for a fixed batch size: the whole
+// network, or (headOnly) the flow head on precomputed observation features
+// with the encoder frozen.
+type trainGraph struct {
+	g                                *G.ExprGraph
+	b                                *nn.Bound
+	vm                               G.VM
+	img, proprio, obs, xt, temb, ctx input
+	target                           input
+	loss                             *G.Node
+	// trained[i] says whether parameter i gets a gradient.
+	trained []bool
+}
+
+func newTrainGraph(ps *nn.Params, c ModelConfig, batch int, headOnly bool) (*trainGraph, error) {
+	nn.BuildMu.Lock()
+	defer nn.BuildMu.Unlock()
+	g := G.NewGraph()
+	tg := &trainGraph{g: g, b: ps.Bind(g)}
+	tg.xt = newInput(g, "xt", batch, c.chunkDim())
+	tg.temb = newInput(g, "temb", batch, c.TimeDim)
+	tg.ctx = newInput(g, "ctx", batch, c.ctxDim())
+	tg.target = newInput(g, "target", batch, c.chunkDim())
+	var obs *G.Node
+	if headOnly {
+		tg.obs = newInput(g, "obs", batch, c.obsDim())
+		obs = tg.obs.n
+	} else {
+		tg.img = newInput(g, "img", batch, 3, c.inH(), c.inW())
+		tg.proprio = newInput(g, "proprio", batch, c.ProprioDim)
+		var err error
+		if obs, err = encode(tg.b, c, tg.img.n, tg.proprio.n); err != nil {
+			return nil, err
+		}
+	}
+	v, err := velocity(tg.b, c, tg.xt.n, tg.temb.n, obs, tg.ctx.n)
+	if err != nil {
+		return nil, err
+	}
+	d, err := G.Sub(v, tg.target.n)
+	if err == nil {
+		d, err = G.Square(d)
+	}
+	if err == nil {
+		tg.loss, err = G.Mean(d)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("flow: loss: %w", err)
+	}
+	var wrt G.Nodes
+	for i, p := range ps.List {
+		tr := !headOnly || !isEncoder(p.Name)
+		tg.trained = append(tg.trained, tr)
+		if tr {
+			wrt = append(wrt, tg.b.Nodes[i])
+		}
+	}
+	if _, err := G.Grad(tg.loss, wrt...); err != nil {
+		return nil, fmt.Errorf("flow: gradient: %w", err)
+	}
+	tg.vm = G.NewTapeMachine(g)
+	return tg, nil
+}
+
+// isEncoder reports whether a parameter belongs to the image encoder.
+func isEncoder(name string) bool { return strings.HasPrefix(name, "enc") }
+
+// run does one forward and backward pass and returns the loss and the
+// gradients (valid until the next run), in parameter order.
+func (tg *trainGraph) run() (float64, [][]float32, error) {
+	tg.vm.Reset()
+	if err := tg.vm.RunAll(); err != nil {
+		return 0, nil, err
+	}
+	grads := make([][]float32, len(tg.b.Nodes))
+	for i, n := range tg.b.Nodes {
+		if !tg.trained[i] {
+			continue // frozen: a nil gradient
+		}
+		gv, err := n.Grad()
+		if err != nil {
+			return 0, nil, fmt.Errorf("flow: gradient of %s: %w", n.Name(), err)
+		}
+		grads[i] = gv.Data().([]float32)
+	}
+	return float64(tg.loss.Value().Data().(float32)), grads, nil
+}
+
+func (tg *trainGraph) close() { tg.vm.Close() }
+
+// encodeGraph computes observation features for a batch.
+type encodeGraph struct {
+	vm           G.VM
+	img, proprio input
+	out          *G.Node
+}
+
+func newEncodeGraph(ps *nn.Params, c ModelConfig, batch int) (*encodeGraph, error) {
+	nn.BuildMu.Lock()
+	defer nn.BuildMu.Unlock()
+	g := G.NewGraph()
+	b := ps.Bind(g)
+	eg := &encodeGraph{img: newInput(g, "img", batch, 3, c.inH(), c.inW()), proprio: newInput(g, "proprio", batch, c.ProprioDim)}
+	var err error
+	if eg.out, err = encode(b, c, eg.img.n, eg.proprio.n); err != nil {
+		return nil, err
+	}
+	eg.vm = G.NewTapeMachine(g)
+	return eg, nil
+}
+
+func (eg *encodeGraph) run() ([]float32, error) {
+	eg.vm.Reset()
+	if err := eg.vm.RunAll(); err != nil {
+		return nil, err
+	}
+	return eg.out.Value().Data().([]float32), nil
+}
+
+// headGraph computes velocities for a batch of noisy chunks.
+type headGraph struct {
+	vm                 G.VM
+	xt, temb, obs, ctx input
+	out                *G.Node
+}
+
+func newHeadGraph(ps *nn.Params, c ModelConfig, batch int) (*headGraph, error) {
+	nn.BuildMu.Lock()
+	defer nn.BuildMu.Unlock()
+	g := G.NewGraph()
+	b := ps.Bind(g)
+	hg := &headGraph{
+		xt:   newInput(g, "xt", batch, c.chunkDim()),
+		temb: newInput(g, "temb", batch, c.TimeDim),
+		obs:  newInput(g, "obs", batch, c.obsDim()),
+		ctx:  newInput(g, "ctx", batch, c.ctxDim()),
+	}
+	var err error
+	if hg.out, err = velocity(b, c, hg.xt.n, hg.temb.n, hg.obs.n, hg.ctx.n); err != nil {
+		return nil, err
+	}
+	hg.vm = G.NewTapeMachine(g)
+	return hg, nil
+}
+
+func (hg *headGraph) run() ([]float32, error) {
+	hg.vm.Reset()
+	if err := hg.vm.RunAll(); err != nil {
+		return nil, err
+	}
+	return hg.out.Value().Data().([]float32), nil
+}

@@ -1,0 +1,243 @@
+package flow
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+
+	"dreamrank/checkpoint"
+	"dreamrank/nn"
+	"dreamrank/policy"
+)
+
+// Name is the backend name.
+const Name = "flow"
+
+// DefaultGuidance is the classifier-free guidance weight on metadata.
+const DefaultGuidance = 1.5
+
+// EulerSteps is the number of integration steps from noise to actions.
+const EulerSteps = 10
+
+func init() {
+	policy.Register(Name, func(ctx context.Context, opts policy.Options) (policy.Policy, error) {
+		path := opts["checkpoint"]
+		if path == "" {
+			return nil, fmt.Errorf("%w: flow needs option checkpoint", policy.ErrBadInput)
+		}
+		p, err := Load(path)
+		if err != nil {
+			return nil, err
+		}
+		if s, ok := opts["cfg"]; ok {
+			b, err := strconv.ParseFloat(s, 64)
+			if err != nil || b < 0 {
+				return nil, fmt.Errorf("%w: flow option cfg=%q: want a number >= 0", policy.ErrBadInput, s)
+			}
+			p.Guidance = b
+		}
+		if s, ok := opts["seed"]; ok {
+			v, err := strconv.ParseUint(s, 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("%w: flow option seed=%q: %v", policy.ErrBadInput, s, err)
+			}
+			p.Seed = v
+		}
+		return p, nil
+	})
+}
+
+// Policy is a trained flow-matching policy. It is safe for concurrent use.
+type Policy struct {
+	cfg  ModelConfig
+	ps   *nn.Params
+	info map[string]string
+	// Guidance is the classifier-free guidance weight on metadata: 1 uses
+	// the conditional velocity only, 0 ignores the metadata.
+	Guidance float64
+	// Seed makes the initial noise a function of (Seed, observation), so
+	// the same call gives the same chunk.
+	Seed uint64
+
+	mu     sync.Mutex
+	graphs map[int]*graphPair // by batch size
+}
+
+// graphPair is the encoder and head graphs for one batch size; mu guards
+// their input tensors during a call.
+type graphPair struct {
+	mu   sync.Mutex
+	enc  *encodeGraph
+	head *headGraph // batch 2n: conditional and unconditional rows
+}
+
+// Load opens a checkpoint directory, or a training output directory's
+// latest checkpoint.
+func Load(path string) (*Policy, error) {
+	c, err := checkpoint.Read(path, CheckpointFormat, CheckpointVersion, false)
+	if err != nil {
+		return nil, err
+	}
+	var sc savedConfig
+	if err := json.Unmarshal(c.Config, &sc); err != nil {
+		return nil, fmt.Errorf("%w: %s: config: %v", checkpoint.ErrCorrupt, c.Dir, err)
+	}
+	if err := sc.Model.validate(); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", checkpoint.ErrCorrupt, c.Dir, err)
+	}
+	ps := newParams(sc.Model, 0)
+	if err := ps.Load(c); err != nil {
+		return nil, err
+	}
+	p := newPolicy(sc.Model, ps)
+	p.info = map[string]string{
+		"backend": Name, "checkpoint": c.Dir, "step": strconv.Itoa(c.Step),
+		"checkpoint_format": c.Format, "checkpoint_version": strconv.Itoa(c.Version),
+		"data_hash": c.DataHash, "weights_sha256": c.Files[checkpoint.WeightsFile].SHA256,
+	}
+	return p, nil
+}
+
+func newPolicy(c ModelConfig, ps *nn.Params) *Policy {
+	return &Policy{cfg: c, ps: ps, Guidance: DefaultGuidance, graphs: map[int]*graphPair{},
+		info: map[string]string{"backend": Name}}
+}
+
+// Spec implements policy.Policy.
+func (p *Policy) Spec() policy.Spec {
+	c := p.cfg
+	return policy.Spec{FrameH: c.FrameH, FrameW: c.FrameW, Channels: 3, ProprioDim: c.ProprioDim,
+		ActionDim: c.ActionDim, ChunkLen: c.Horizon, ControlHz: 10}
+}
+
+// Describe implements policy.Describer.
+func (p *Policy) Describe() map[string]string {
+	out := map[string]string{"guidance": strconv.FormatFloat(p.Guidance, 'g', -1, 64)}
+	for k, v := range p.info {
+		out[k] = v
+	}
+	return out
+}
+
+func (p *Policy) pair(n int) (*graphPair, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if gp, ok := p.graphs[n]; ok {
+		return gp, nil
+	}
+	enc, err := newEncodeGraph(p.ps, p.cfg, n)
+	if err != nil {
+		return nil, err
+	}
+	head, err := newHeadGraph(p.ps, p.cfg, 2*n)
+	if err != nil {
+		return nil, err
+	}
+	gp := &graphPair{enc: enc, head: head}
+	p.graphs[n] = gp
+	return gp, nil
+}
+
+// Act implements policy.Policy: one action chunk per observation, sampled
+// with EulerSteps Euler steps from noise, with guidance on the metadata.
+func (p *Policy) Act(ctx context.Context, obs []policy.Observation, steer []policy.Context) ([]policy.Chunk, error) {
+	spec := p.Spec()
+	if err := spec.ValidateInput(obs, steer); err != nil {
+		return nil, err
+	}
+	n := len(obs)
+	if n == 0 {
+		return nil, nil
+	}
+	gp, err := p.pair(n)
+	if err != nil {
+		return nil, err
+	}
+	gp.mu.Lock()
+	defer gp.mu.Unlock()
+	c := p.cfg
+	in := 3 * c.inH() * c.inW()
+	pooled := make([]uint8, in)
+	img, prop := gp.enc.img.data(), gp.enc.proprio.data()
+	for i, o := range obs {
+		poolFrame(pooled, o.Image, c.FrameH, c.FrameW, c.Pool)
+		bytesToUnit(img[i*in:(i+1)*in], pooled)
+		for j, v := range o.Proprio {
+			prop[i*c.ProprioDim+j] = c.norm(v)
+		}
+	}
+	feat, err := gp.enc.run()
+	if err != nil {
+		return nil, fmt.Errorf("flow: encode: %w", err)
+	}
+	h := gp.head
+	od, cx, cd := c.obsDim(), c.ctxDim(), c.chunkDim()
+	// Rows 0..n-1 are conditional, n..2n-1 the same with metadata dropped.
+	hobs, hctx := h.obs.data(), h.ctx.data()
+	for i := 0; i < n; i++ {
+		copy(hobs[i*od:(i+1)*od], feat[i*od:(i+1)*od])
+		copy(hobs[(n+i)*od:(n+i+1)*od], feat[i*od:(i+1)*od])
+		var sc policy.Context
+		if steer != nil {
+			sc = steer[i]
+		}
+		c.encodeContext(hctx[i*cx:(i+1)*cx], sc, false)
+		c.encodeContext(hctx[(n+i)*cx:(n+i+1)*cx], sc, true)
+	}
+	x := make([]float32, n*cd)
+	rng := rand.New(rand.NewPCG(p.Seed, noiseKey(obs)))
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	xt, temb := h.xt.data(), h.temb.data()
+	dt := -1.0 / EulerSteps
+	beta := float32(p.Guidance)
+	for k := 0; k < EulerSteps; k++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		t := 1 + float64(k)*dt
+		copy(xt[:n*cd], x)
+		copy(xt[n*cd:], x)
+		for r := 0; r < 2*n; r++ {
+			timeEmbedding(temb[r*c.TimeDim:(r+1)*c.TimeDim], t)
+		}
+		v, err := h.run()
+		if err != nil {
+			return nil, fmt.Errorf("flow: velocity: %w", err)
+		}
+		for i := range x {
+			vc, vu := v[i], v[n*cd+i]
+			x[i] += float32(dt) * (vu + beta*(vc-vu))
+		}
+	}
+	out := make([]policy.Chunk, n)
+	for i := range out {
+		acts := make([][]float32, c.Horizon)
+		for hh := range acts {
+			a := make([]float32, c.ActionDim)
+			for j := range a {
+				a[j] = c.denorm(x[i*cd+hh*c.ActionDim+j])
+			}
+			acts[hh] = a
+		}
+		out[i].Actions = acts
+	}
+	return out, nil
+}
+
+// noiseKey hashes the observations' proprio so the initial noise depends on
+// what is seen (repeatable calls), not on call order.
+func noiseKey(obs []policy.Observation) uint64 {
+	h := uint64(14695981039346656037)
+	for _, o := range obs {
+		for _, v := range o.Proprio {
+			h ^= uint64(int64(v * 1024))
+			h *= 1099511628211
+		}
+	}
+	return h
+}

@@ -1,0 +1,269 @@
+package flow
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"reflect"
+	"time"
+
+	"dreamrank/checkpoint"
+	"dreamrank/episode"
+	"dreamrank/nn"
+)
+
+// Checkpoint format of this package (checkpoint.json's format and version).
+const (
+	CheckpointFormat  = "dreamrank-flow-policy"
+	CheckpointVersion = 1
+	checkpointPrefix  = "policy"
+)
+
+// savedConfig is checkpoint.json's config.
+type savedConfig struct {
+	Model ModelConfig `json:"model"`
+	Train TrainConfig `json:"train"`
+}
+
+// Progress is reported after every training step (and while loading).
+type Progress struct {
+	Step, Steps    int
+	Stage          string  // "end-to-end" or "head"
+	Loss, LastLoss float64 // Loss is a moving average
+	LR             float64
+	ExamplesPerSec float64
+	Elapsed, ETA   time.Duration
+	// Checkpoint is set when this step wrote one.
+	Checkpoint string
+	// Message is a one-off note (data loaded, resumed, ...).
+	Message string
+}
+
+// trainer is one training run.
+type trainer struct {
+	cfg      TrainConfig
+	d        *dataset
+	ps       *nn.Params
+	opt      *nn.Adam
+	step     int
+	wall     float64
+	manifest []byte
+	report   func(Progress)
+	last     string
+}
+
+// Train trains a policy on the episodes in store, resuming from the latest
+// checkpoint in cfg.OutDir when there is one: cfg.Steps end to end, then
+// cfg.HeadSteps of the head alone. It returns the last checkpoint written.
+func Train(ctx context.Context, store *episode.Store, cfg TrainConfig, report func(Progress)) (string, error) {
+	if err := cfg.validate(); err != nil {
+		return "", err
+	}
+	if report == nil {
+		report = func(Progress) {}
+	}
+	total := cfg.Steps + cfg.HeadSteps
+	report(Progress{Steps: total, Message: "loading episodes from " + store.Root()})
+	d, err := loadDataset(ctx, store, cfg, nil)
+	if err != nil {
+		return "", err
+	}
+	report(Progress{Steps: total, Message: fmt.Sprintf("%d episodes, %d steps (%v)", len(d.clips), d.steps(), d.manifest.Counts)})
+	tr := &trainer{cfg: cfg, d: d, ps: newParams(cfg.Model, cfg.Seed), report: report}
+	tr.opt = nn.NewAdam(tr.ps)
+	if tr.manifest, err = json.MarshalIndent(d.manifest, "", " "); err != nil {
+		return "", err
+	}
+	if err := tr.resume(); err != nil {
+		return "", err
+	}
+	if tr.step >= total {
+		return checkpoint.Resolve(cfg.OutDir)
+	}
+	if tr.step < cfg.Steps {
+		if err := tr.stage(ctx, cfg.Steps, cfg.Batch, nil, "end-to-end"); err != nil {
+			return tr.last, err
+		}
+	}
+	if tr.step < total {
+		report(Progress{Step: tr.step, Steps: total, Message: "computing the frozen encoder's features"})
+		feats, err := features(ctx, tr.ps, cfg.Model, d)
+		if err != nil {
+			return tr.last, err
+		}
+		if err := tr.stage(ctx, total, cfg.HeadBatch, feats, "head"); err != nil {
+			return tr.last, err
+		}
+	}
+	return tr.last, nil
+}
+
+func (tr *trainer) resume() error {
+	c, err := checkpoint.Read(tr.cfg.OutDir, CheckpointFormat, CheckpointVersion, true)
+	if errors.Is(err, checkpoint.ErrNone) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("flow: resume from %s: %w", tr.cfg.OutDir, err)
+	}
+	var sc savedConfig
+	if err := json.Unmarshal(c.Config, &sc); err != nil {
+		return fmt.Errorf("flow: resume: %w", err)
+	}
+	if !reflect.DeepEqual(sc.Model, tr.cfg.Model) {
+		return fmt.Errorf("flow: %s holds a checkpoint of another architecture (%+v, want %+v); use a new output directory", tr.cfg.OutDir, sc.Model, tr.cfg.Model)
+	}
+	if err := tr.ps.Load(c); err != nil {
+		return err
+	}
+	if c.Optimizer != nil && !tr.opt.Restore(c.Optimizer, c.Step) {
+		return fmt.Errorf("%w: %s: optimizer state of the wrong size", checkpoint.ErrCorrupt, c.Dir)
+	}
+	tr.step, tr.wall = c.Step, c.WallSeconds
+	tr.report(Progress{Step: tr.step, Steps: tr.cfg.Steps + tr.cfg.HeadSteps, Message: fmt.Sprintf("resumed from %s at step %d", c.Dir, tr.step)})
+	return nil
+}
+
+// stage trains until step end with batches of size; feats non-nil trains
+// the head alone on those features.
+func (tr *trainer) stage(ctx context.Context, end, size int, feats [][][]float32, name string) error {
+	cfg := tr.cfg
+	tg, err := newTrainGraph(tr.ps, cfg.Model, size, feats != nil)
+	if err != nil {
+		return err
+	}
+	defer tg.close()
+	batches := make(chan *batch, 2)
+	prepCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		defer close(batches)
+		for s := tr.step; s < end; s++ {
+			select {
+			case batches <- makeBatch(tr.d, cfg, s, size, feats):
+			case <-prepCtx.Done():
+				return
+			}
+		}
+	}()
+	total := cfg.Steps + cfg.HeadSteps
+	start, startStep := time.Now(), tr.step
+	ema := math.NaN()
+	for tr.step < end {
+		b, ok := <-batches
+		if !ok || ctx.Err() != nil {
+			return ctx.Err()
+		}
+		b.load(tg)
+		loss, grads, err := tg.run()
+		if err != nil {
+			return fmt.Errorf("flow: training step %d: %w", tr.step, err)
+		}
+		if math.IsNaN(loss) || math.IsInf(loss, 0) {
+			return fmt.Errorf("flow: training diverged at step %d (loss %v)", tr.step, loss)
+		}
+		lr := cfg.lr(tr.step)
+		tr.opt.Update(tr.ps, grads, lr, cfg.WeightDecay)
+		tr.step++
+		if math.IsNaN(ema) {
+			ema = loss
+		} else {
+			ema = 0.98*ema + 0.02*loss
+		}
+		el := time.Since(start)
+		p := Progress{Step: tr.step, Steps: total, Stage: name, Loss: ema, LastLoss: loss, LR: lr, Elapsed: el,
+			ExamplesPerSec: float64((tr.step-startStep)*size) / el.Seconds()}
+		p.ETA = time.Duration(float64(el) / float64(tr.step-startStep) * float64(end-tr.step))
+		if tr.step%cfg.CheckpointEvery == 0 || tr.step == end {
+			if p.Checkpoint, err = tr.save(ema, tr.wall+el.Seconds()); err != nil {
+				return err
+			}
+		}
+		tr.report(p)
+	}
+	tr.wall += time.Since(start).Seconds()
+	return nil
+}
+
+func (tr *trainer) save(loss, wall float64) (string, error) {
+	conf, err := json.Marshal(savedConfig{Model: tr.cfg.Model, Train: tr.cfg})
+	if err != nil {
+		return "", err
+	}
+	c := &checkpoint.Checkpoint{Meta: checkpoint.Meta{Format: CheckpointFormat, Version: CheckpointVersion,
+		Step: tr.step, Created: time.Now().UTC(), Config: conf, DataHash: tr.d.manifest.Hash, Loss: loss,
+		WallSeconds: wall}, Weights: tr.ps.Tensors(), Optimizer: tr.opt.Flat(), Manifest: tr.manifest}
+	path, err := checkpoint.Save(tr.cfg.OutDir, checkpointPrefix, c)
+	if err != nil {
+		return "", fmt.Errorf("flow: checkpoint: %w", err)
+	}
+	checkpoint.Prune(tr.cfg.OutDir, checkpointPrefix, tr.cfg.Keep)
+	tr.last = path
+	return path, nil
+}
+
+// lr is, within each stage, a linear warm-up (100 steps, or a tenth of
+// short stages), then a cosine decay to the stage's LR times LRFinal.
+func (c TrainConfig) lr(step int) float64 {
+	base, from, n := c.LR, 0, c.Steps
+	if step >= c.Steps {
+		base, from, n = c.HeadLR, c.Steps, c.HeadSteps
+	}
+	s := step - from
+	f := 0.5 * (1 + math.Cos(math.Pi*float64(s)/float64(n)))
+	lr := base * (c.LRFinal + (1-c.LRFinal)*f)
+	if warm := min(100, n/10); s < warm {
+		lr *= float64(s+1) / float64(warm)
+	}
+	return lr
+}
+
+// features runs the encoder over every frame of d, batched.
+func features(ctx context.Context, ps *nn.Params, c ModelConfig, d *dataset) ([][][]float32, error) {
+	const batch = 256
+	eg, err := newEncodeGraph(ps, c, batch)
+	if err != nil {
+		return nil, err
+	}
+	defer eg.vm.Close()
+	out := make([][][]float32, len(d.clips))
+	for i, cl := range d.clips {
+		out[i] = make([][]float32, len(cl.pooled))
+	}
+	in, od := 3*c.inH()*c.inW(), c.obsDim()
+	img, prop := eg.img.data(), eg.proprio.data()
+	type slot struct{ ci, i int }
+	var pending []slot
+	flush := func() error {
+		if len(pending) == 0 {
+			return nil
+		}
+		feat, err := eg.run()
+		if err != nil {
+			return fmt.Errorf("flow: features: %w", err)
+		}
+		for k, s := range pending {
+			out[s.ci][s.i] = append([]float32(nil), feat[k*od:(k+1)*od]...)
+		}
+		pending = pending[:0]
+		return ctx.Err()
+	}
+	for ci, cl := range d.clips {
+		for i := range cl.pooled {
+			k := len(pending)
+			bytesToUnit(img[k*in:(k+1)*in], cl.pooled[i])
+			for j, v := range cl.proprio[i] {
+				prop[k*c.ProprioDim+j] = c.norm(v)
+			}
+			pending = append(pending, slot{ci, i})
+			if len(pending) == batch {
+				if err := flush(); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	return out, flush()
+}
