@@ -45,10 +45,9 @@ and all are kept (the policy zoo uses checkpoints along training).`,
 			bar, finish := progress.Bar(os.Stderr, "training policy")
 			var last flow.Progress
 			path, err := flow.Train(cmd.Context(), store, cfg, func(p flow.Progress) {
-				if p.Message != "" {
-					slog.Info(p.Message)
-				}
 				switch {
+				case p.Message != "":
+					slog.Info(p.Message)
 				case p.Checkpoint != "":
 					slog.Info("checkpoint", "path", p.Checkpoint, "step", p.Step, "stage", p.Stage, "loss", p.Loss)
 				case p.Step > 0 && p.Step%logEvery == 0:

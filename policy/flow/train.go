@@ -89,7 +89,9 @@ func Train(ctx context.Context, store *episode.Store, cfg TrainConfig, report fu
 	}
 	if tr.step < total {
 		report(Progress{Step: tr.step, Steps: total, Message: "computing the frozen encoder's features"})
-		feats, err := features(ctx, tr.ps, cfg.Model, d)
+		feats, err := features(ctx, tr.ps, cfg.Model, d, func(done, frames int) {
+			report(Progress{Step: tr.step, Steps: total, Message: fmt.Sprintf("features of %d/%d frames", done, frames)})
+		})
 		if err != nil {
 			return tr.last, err
 		}
@@ -220,8 +222,9 @@ func (c TrainConfig) lr(step int) float64 {
 	return lr
 }
 
-// features runs the encoder over every frame of d, batched.
-func features(ctx context.Context, ps *nn.Params, c ModelConfig, d *dataset) ([][][]float32, error) {
+// features runs the encoder over every frame of d, batched, reporting
+// progress every tenth.
+func features(ctx context.Context, ps *nn.Params, c ModelConfig, d *dataset, progress func(done, total int)) ([][][]float32, error) {
 	const batch = 256
 	eg, err := newEncodeGraph(ps, c, batch)
 	if err != nil {
@@ -236,6 +239,7 @@ func features(ctx context.Context, ps *nn.Params, c ModelConfig, d *dataset) ([]
 	img, prop := eg.img.data(), eg.proprio.data()
 	type slot struct{ ci, i int }
 	var pending []slot
+	done, tenth := 0, 0
 	flush := func() error {
 		if len(pending) == 0 {
 			return nil
@@ -247,7 +251,12 @@ func features(ctx context.Context, ps *nn.Params, c ModelConfig, d *dataset) ([]
 		for k, s := range pending {
 			out[s.ci][s.i] = append([]float32(nil), feat[k*od:(k+1)*od]...)
 		}
+		done += len(pending)
 		pending = pending[:0]
+		if t := done * 10 / d.steps(); t > tenth {
+			tenth = t
+			progress(done, d.steps())
+		}
 		return ctx.Err()
 	}
 	for ci, cl := range d.clips {
