@@ -74,14 +74,14 @@ var smallSpec = policy.Spec{FrameH: 2, FrameW: 3, Channels: 3, ProprioDim: 2, Ac
 // quality + 10*len(subgoals) + subgoal byte), and its last action carries
 // the task length.
 type echo struct {
-	spec  policy.Spec
+	spec policy.Spec
 	// advertised, if set, is the Spec it claims (one that leaves sizes
 	// unknown, as some remote policies do); Act still checks spec.
 	advertised *policy.Spec
-	calls atomic.Int64
-	err   error
-	panic bool
-	delay time.Duration
+	calls      atomic.Int64
+	err        error
+	panic      bool
+	delay      time.Duration
 }
 
 func (e *echo) Spec() policy.Spec {
@@ -91,7 +91,9 @@ func (e *echo) Spec() policy.Spec {
 	return e.spec
 }
 
-func (e *echo) Describe() map[string]string { return map[string]string{"backend": "echo", "version": "7"} }
+func (e *echo) Describe() map[string]string {
+	return map[string]string{"backend": "echo", "version": "7"}
+}
 
 func (e *echo) Act(ctx context.Context, obs []policy.Observation, steer []policy.Context) ([]policy.Chunk, error) {
 	e.calls.Add(1)
