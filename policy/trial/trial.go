@@ -96,7 +96,7 @@ type Summary struct {
 	Chunks      int      `json:"chunks"`
 	ActSeconds  float64  `json:"act_seconds"`
 	WallSeconds float64  `json:"wall_seconds"`
-	Results     []Result `json:"results"`
+	Results     []Result `json:"results,omitempty"`
 }
 
 // Summarize aggregates results.
