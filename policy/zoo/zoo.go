@@ -3,7 +3,7 @@
 // steering context. The arms live in a committed file, zoo.yaml, embedded in
 // the binary; adding an arm is one entry there:
 //
-//	- {name: flow-step4000, backend: flow, options: {checkpoint: checkpoints/flow/step-4000}, description: "..."}
+//   - {name: flow-step4000, backend: flow, options: {checkpoint: checkpoints/flow/step-4000}, description: "..."}
 //
 // Open opens an arm's policy through the policy backend registry, so the
 // backend must be linked in (the command imports every backend). The arms'
