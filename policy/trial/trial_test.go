@@ -174,3 +174,29 @@ func TestSummarize(t *testing.T) {
 		t.Errorf("%+v", s)
 	}
 }
+
+// TestSteeringChangesBehaviour: the same scripted policy steered to move
+// fast finishes an episode in fewer steps than steered to move slowly.
+func TestSteeringChangesBehaviour(t *testing.T) {
+	if testing.Short() {
+		t.Skip("plays two full episodes")
+	}
+	p, err := scripted.New(scripted.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := map[string]float64{}
+	for _, speed := range []string{policy.SpeedFast, policy.SpeedSlow} {
+		s, err := Run(context.Background(), p, Config{Seeds: []int64{100002}, Steer: &policy.Context{Metadata: policy.Metadata{Speed: speed}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Successes != 1 {
+			t.Fatalf("%s: %+v", speed, s)
+		}
+		steps[speed] = s.MeanSteps
+	}
+	if steps[policy.SpeedFast] >= steps[policy.SpeedSlow] {
+		t.Errorf("fast took %v steps, slow %v", steps[policy.SpeedFast], steps[policy.SpeedSlow])
+	}
+}
