@@ -511,7 +511,11 @@ arm needs only its own evaluation.`,
 			if tf.execute > 0 {
 				table.Execute = strconv.Itoa(tf.execute)
 			}
-			table.Command = "dreamrank " + strings.Join(os.Args[1:], " ")
+			// A partial run adds rows to a table made by a full one, whose
+			// command still reproduces every row.
+			if table.Command == "" || len(arms) == len(z.Arms) {
+				table.Command = "dreamrank " + strings.Join(os.Args[1:], " ")
+			}
 			for i, name := range arms {
 				p, arm, err := z.Open(cmd.Context(), name)
 				if err != nil {
