@@ -507,9 +507,9 @@ arm needs only its own evaluation.`,
 				return err
 			}
 			table.Seeds = cfg.Seeds
-			table.Execute = "half the chunk"
+			table.Execute = "the first half"
 			if tf.execute > 0 {
-				table.Execute = strconv.Itoa(tf.execute)
+				table.Execute = "the first " + strconv.Itoa(tf.execute) + " actions"
 			}
 			// A partial run adds rows to a table made by a full one, whose
 			// command still reproduces every row.
@@ -582,7 +582,7 @@ func writeRates(out, md string, z *zoo.Zoo, t zoo.Rates) error {
 	if err != nil {
 		return err
 	}
-	mdText := fmt.Sprintf("# True success rates of the policy zoo\n\nMeasured in the PushT simulator over seeds %d..%d (legacy reset), executing %s of each chunk, by\n`%s`.\nIntervals are Wilson 95%%.\n\n%s",
+	mdText := fmt.Sprintf("# True success rates of the policy zoo\n\nMeasured in the PushT simulator over seeds %d..%d (legacy reset), executing %s of each action chunk, by\n`%s`.\nIntervals are Wilson 95%%.\n\n%s",
 		t.Seeds[0], t.Seeds[len(t.Seeds)-1], t.Execute, t.Command, t.Markdown())
 	for _, f := range []struct {
 		path string

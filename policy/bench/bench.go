@@ -1,9 +1,10 @@
 // Package bench measures policy inference speed: latency per action chunk at
 // batch 1 (median and 90th percentile over many calls) and throughput in
 // chunks per second at batch sizes 1, 2, 4, ... The observations are real
-// PushT camera frames (the reset states of the standard test seeds), so
-// policies whose cost depends on the scene (the scripted planner) are
-// measured on the scenes they are evaluated on.
+// PushT camera frames (the reset states of the standard test seeds and the
+// seeds after them), so policies whose cost depends on the scene (the
+// scripted planner) are measured on the scenes they are evaluated on; every
+// batch size cycles through the same 64 or more scenes.
 package bench
 
 import (
@@ -64,7 +65,9 @@ func Run(ctx context.Context, p policy.Policy, cfg Config) (Report, error) {
 	if slices.ContainsFunc(cfg.Batches, func(b int) bool { return b < 1 }) {
 		return Report{}, errors.New("bench: batch sizes must be positive")
 	}
-	pool, err := observations(max(slices.Max(cfg.Batches), cfg.LatencyCalls))
+	// Every batch size cycles through the same scenes, so that a cheap scene
+	// does not flatter small batches.
+	pool, err := observations(max(slices.Max(cfg.Batches), cfg.LatencyCalls, 64))
 	if err != nil {
 		return Report{}, err
 	}
@@ -107,9 +110,14 @@ func Run(ctx context.Context, p policy.Policy, cfg Config) (Report, error) {
 	rep.LatencyMsP90 = quantile(lat, 0.9)
 	for _, b := range cfg.Batches {
 		var total time.Duration
-		calls := 0
+		calls, off := 0, 0
 		for calls == 0 || total < cfg.Duration {
-			el, _, err := call(pool[:b])
+			batch := make([]policy.Observation, b)
+			for i := range batch {
+				batch[i] = pool[(off+i)%len(pool)]
+			}
+			off = (off + b) % len(pool)
+			el, _, err := call(batch)
 			if err != nil {
 				return rep, err
 			}

@@ -186,7 +186,8 @@ type Rate struct {
 
 // Rates is the table TRUE_RATES.json holds.
 type Rates struct {
-	// Seeds and Execute say how the rates were measured.
+	// Seeds and Execute (how much of each chunk was executed) say how the
+	// rates were measured; Command reproduces the table.
 	Seeds   []int64 `json:"seeds"`
 	Execute string  `json:"execute"`
 	Command string  `json:"command"`
