@@ -409,7 +409,11 @@ that send no steering context get the arm's (or the steering flags').`,
 				p = policy.WithDefaultContext(p, *steer)
 			}
 			if openpiAt != "" {
-				return serveOpenPI(ctx, p, label, openpiAt, apiKey)
+				ln, err := net.Listen("tcp", openpiAt)
+				if err != nil {
+					return fmt.Errorf("openpi: listen %s: %w", openpiAt, err)
+				}
+				return serveOpenPI(ctx, p, label, ln, apiKey)
 			}
 			if name == "" {
 				name = args[0]
@@ -443,11 +447,8 @@ that send no steering context get the arm's (or the steering flags').`,
 	return cmd
 }
 
-func serveOpenPI(ctx context.Context, p policy.Policy, label, addr, apiKey string) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("openpi: listen %s: %w", addr, err)
-	}
+// serveOpenPI serves p on ln until ctx is done.
+func serveOpenPI(ctx context.Context, p policy.Policy, label string, ln net.Listener, apiKey string) error {
 	srv := &http.Server{Handler: openpi.Serve(p, openpi.ServerOptions{APIKey: apiKey}), ReadHeaderTimeout: 10 * time.Second}
 	fmt.Printf("serving policy %s over openpi on ws://%s (GET /healthz); Ctrl-C stops\n", label, ln.Addr())
 	errc := make(chan error, 1)

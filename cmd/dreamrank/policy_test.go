@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,8 +14,10 @@ import (
 
 	"dreamrank/ops/bus"
 	"dreamrank/policy"
+	"dreamrank/policy/openpi"
 	"dreamrank/policy/remote"
 	"dreamrank/policy/zoo"
+	"dreamrank/robots/sim/pusht"
 )
 
 // captureStdout runs f with os.Stdout redirected and returns what it wrote.
@@ -175,4 +178,44 @@ func TestPolicyServeNATS(t *testing.T) {
 	if err := <-served; err != nil {
 		t.Errorf("serve: %v", err)
 	}
+}
+
+// TestPolicyServeOpenPI serves a steered backend over openpi and drives it
+// with the project's openpi client.
+func TestPolicyServeOpenPI(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := policy.Open(ctx, "scripted", policy.Options{"quality": "1", "chunk": "4"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() {
+		served <- serveOpenPI(ctx, policy.WithDefaultContext(p, policy.Context{Metadata: policy.Metadata{Quality: 2}}), "test", ln, "k")
+	}()
+	c, err := openpi.Dial(ctx, "ws://"+ln.Addr().String(), openpi.ClientOptions{APIKey: "k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	chunks, err := c.Act(ctx, []policy.Observation{resetObservation(100000)}, nil)
+	if err != nil || len(chunks) != 1 || len(chunks[0].Actions) != 4 {
+		t.Fatalf("act over openpi: %v %v", chunks, err)
+	}
+	cancel()
+	if err := <-served; err != nil {
+		t.Errorf("serve: %v", err)
+	}
+}
+
+// resetObservation is what the robot reports after the reset of seed.
+func resetObservation(seed int64) policy.Observation {
+	env := pusht.New(pusht.Config{})
+	env.ResetLegacy(seed)
+	o := env.Observe()
+	return policy.Observation{Image: o.Image, Proprio: []float32{float32(o.Agent.X), float32(o.Agent.Y)}}
 }
