@@ -393,7 +393,7 @@ with --openpi ADDR over the openpi websocket protocol (policy/openpi/PROTOCOL.md
 with --nats URL as a NATS micro service (policy/remote/PROTOCOL.md). Clients
 that send no steering context get the arm's (or the steering flags').`,
 		Example: `  dreamrank policy serve scripted-q5 --openpi :8000
-  dreamrank policy serve scripted-q2 --nats nats://127.0.0.1:4222 --name scripted-q2`,
+  dreamrank policy serve scripted-q1-noise20 --nats nats://127.0.0.1:4222 --name weak`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
