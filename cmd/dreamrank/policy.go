@@ -1,12 +1,11 @@
 package main
 
 import (
-	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -498,9 +497,10 @@ arm needs only its own evaluation.`,
 				md = strings.TrimSuffix(out, filepath.Ext(out)) + ".md"
 			}
 			var table zoo.Rates
-			if raw, err := os.ReadFile(out); err == nil && len(arms) < len(z.Arms) {
-				if err := json.Unmarshal(raw, &table); err != nil {
-					return fmt.Errorf("%s: %w", out, err)
+			if len(arms) < len(z.Arms) {
+				// A partial run adds to the table a full run made.
+				if table, err = zoo.ReadRates(out); err != nil && !errors.Is(err, fs.ErrNotExist) {
+					return err
 				}
 			}
 			cfg, err := tf.config(nil)
@@ -512,8 +512,8 @@ arm needs only its own evaluation.`,
 			if tf.execute > 0 {
 				table.Execute = "the first " + strconv.Itoa(tf.execute) + " actions"
 			}
-			// A partial run adds rows to a table made by a full one, whose
-			// command still reproduces every row.
+			// The command of the full run that made the table still
+			// reproduces every row.
 			if table.Command == "" || len(arms) == len(z.Arms) {
 				table.Command = "dreamrank " + strings.Join(os.Args[1:], " ")
 			}
@@ -534,10 +534,11 @@ arm needs only its own evaluation.`,
 				r := zoo.Rate{Arm: name, Backend: arm.Backend, Episodes: s.Episodes, Successes: s.Successes, SuccessRate: s.SuccessRate,
 					SuccessCI: s.SuccessCI, MeanMaxReward: s.MeanMaxReward, MeanSteps: s.MeanSteps, WallSeconds: s.WallSeconds}
 				slog.Info("arm measured", "arm", name, "success_rate", r.SuccessRate, "mean_steps", r.MeanSteps, "seconds", int(r.WallSeconds))
-				table.Arms = upsert(table.Arms, r)
+				table.Put(r)
+				table.SortLike(z)
 				// Write after every arm, so a long run that is interrupted
 				// keeps what it measured.
-				if err := writeRates(out, md, z, table); err != nil {
+				if err := table.Write(out, md); err != nil {
 					return err
 				}
 			}
@@ -552,50 +553,4 @@ arm needs only its own evaluation.`,
 	cmd.Flags().StringVar(&md, "md", "", "Markdown table to write (default: --out with .md)")
 	cmd.Flags().StringSliceVar(&arms, "arms", nil, "arms to evaluate (default: all)")
 	return cmd
-}
-
-// upsert replaces the row of r's arm or appends it.
-func upsert(rows []zoo.Rate, r zoo.Rate) []zoo.Rate {
-	for i := range rows {
-		if rows[i].Arm == r.Arm {
-			rows[i] = r
-			return rows
-		}
-	}
-	return append(rows, r)
-}
-
-// writeRates writes the table in zoo order (arms no longer in the zoo
-// last), atomically.
-func writeRates(out, md string, z *zoo.Zoo, t zoo.Rates) error {
-	order := map[string]int{}
-	for i, n := range z.Names() {
-		order[n] = i
-	}
-	rank := func(r zoo.Rate) int {
-		if i, ok := order[r.Arm]; ok {
-			return i
-		}
-		return len(order)
-	}
-	slices.SortStableFunc(t.Arms, func(a, b zoo.Rate) int { return cmp.Compare(rank(a), rank(b)) })
-	raw, err := json.MarshalIndent(t, "", "  ")
-	if err != nil {
-		return err
-	}
-	mdText := fmt.Sprintf("# True success rates of the policy zoo\n\nMeasured in the PushT simulator over seeds %d..%d (legacy reset), executing %s of each action chunk, by\n`%s`.\nIntervals are Wilson 95%%.\n\n%s",
-		t.Seeds[0], t.Seeds[len(t.Seeds)-1], t.Execute, t.Command, t.Markdown())
-	for _, f := range []struct {
-		path string
-		data []byte
-	}{{out, append(raw, '\n')}, {md, []byte(mdText)}} {
-		tmp := f.path + ".tmp"
-		if err := os.WriteFile(tmp, f.data, 0o644); err != nil {
-			return err
-		}
-		if err := os.Rename(tmp, f.path); err != nil {
-			return err
-		}
-	}
-	return nil
 }
