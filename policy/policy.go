@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"dreamrank/errcode"
 	"dreamrank/registry"
 )
 
@@ -15,6 +16,13 @@ var (
 	// ErrUnknownPolicy: no policy backend registered under that name.
 	ErrUnknownPolicy = errors.New("policy: unknown policy")
 )
+
+// The sentinels travel on the bus with these codes (errcode), so remote
+// callers can test errors.Is against them.
+func init() {
+	errcode.Register(ErrBadInput, errcode.BadRequest)
+	errcode.Register(ErrUnknownPolicy, errcode.UnknownPolicy)
+}
 
 // MaxSubgoalImages is how many subgoal images a Context may carry.
 const MaxSubgoalImages = 3

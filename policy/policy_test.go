@@ -104,3 +104,38 @@ func TestRegistry(t *testing.T) {
 	}()
 	Register("test-const", func(context.Context, Options) (Policy, error) { return nil, nil })
 }
+
+type steerLog struct {
+	constPolicy
+	got []Context
+}
+
+func (s *steerLog) Act(ctx context.Context, obs []Observation, steer []Context) ([]Chunk, error) {
+	s.got = steer
+	return s.constPolicy.Act(ctx, obs, steer)
+}
+
+func TestWithDefaultContext(t *testing.T) {
+	inner := &steerLog{constPolicy: constPolicy{testSpec}}
+	p := WithDefaultContext(inner, Context{Task: "arm", Metadata: Metadata{Quality: 2}})
+	obs := []Observation{{Image: make([]uint8, 12), Proprio: []float32{0, 0}}, {Image: make([]uint8, 12), Proprio: []float32{0, 0}}}
+	cases := []struct {
+		name  string
+		steer []Context
+		want  string
+	}{
+		{"unsteered calls get the default", nil, "arm"},
+		{"steered calls pass through", []Context{{Task: "mine"}, {Task: "mine"}}, "mine"},
+	}
+	for _, c := range cases {
+		if _, err := p.Act(context.Background(), obs, c.steer); err != nil {
+			t.Fatal(err)
+		}
+		if len(inner.got) != 2 || inner.got[1].Task != c.want {
+			t.Errorf("%s: policy saw %+v", c.name, inner.got)
+		}
+	}
+	if p.Spec() != testSpec {
+		t.Error("spec not forwarded")
+	}
+}

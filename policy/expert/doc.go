@@ -2,7 +2,9 @@
 // (robots/sim/pusht). It reads the ground-truth state and plans with the
 // simulator itself as its model, to generate demonstrations of chosen quality
 // and speed. Run plays one episode, Evaluate many in parallel, and Policy is
-// the step-by-step expert underneath.
+// the step-by-step expert underneath. Planner plans a chunk of actions from
+// any given state, for stateless policies that rebuild a state from what
+// they observe (policy/scripted).
 //
 // Planning is two-level. The upper level enumerates push primitives: a
 // contact point on the T's outline (several approach normals at convex

@@ -67,6 +67,11 @@ func NewPolicy(env *pusht.Env, seed int64, opts Options) (*Policy, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
+	return newPolicy(env.Clone(), seed, opts), nil
+}
+
+// newPolicy makes an expert that plans with model as its scratch simulator.
+func newPolicy(model *pusht.Env, seed int64, opts Options) *Policy {
 	prm := opts.params()
 	// Two seeds keep the policy's stream independent of other users of the
 	// same episode seed (e.g. the simulator's reset).
@@ -74,11 +79,11 @@ func NewPolicy(env *pusht.Env, seed int64, opts Options) (*Policy, error) {
 	return &Policy{
 		prm:   prm,
 		rng:   rng,
-		model: env.Clone(),
+		model: model,
 		goal:  toPose(pusht.Goal),
 		cons:  contacts(prm.spacing, prm.fan),
 		cons2: contacts(2*prm.spacing, 0),
-	}, nil
+	}
 }
 
 func toV2(v pusht.Vec2) v2     { return v2{v.X, v.Y} }

@@ -1,0 +1,547 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"dreamrank/episode"
+	"dreamrank/ops/bus"
+	"dreamrank/ops/progress"
+	"dreamrank/policy"
+	"dreamrank/policy/openpi" // backend "openpi"
+	"dreamrank/policy/remote" // backend "nats"
+	_ "dreamrank/policy/scripted"
+	"dreamrank/policy/trial"
+	"dreamrank/policy/zoo"
+	"dreamrank/scenarios"
+)
+
+// policyFlags choose a policy: a zoo arm by name, or a backend with --opt,
+// and override the steering context.
+type policyFlags struct {
+	zooFile string
+	opts    []string
+	quality int
+	speed   string
+	task    string
+	mistake string
+	noSteer bool
+}
+
+func (f *policyFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.zooFile, "zoo", "", "zoo file (default: the committed "+zoo.DefaultPath+")")
+	fl.StringArrayVar(&f.opts, "opt", nil, "backend option key=value (repeatable), when NAME is a backend, e.g. --opt quality=3 --opt noise=10")
+	fl.IntVar(&f.quality, "quality", 0, "steering: quality 1 (worst) .. 5 (best); overrides the arm's context")
+	fl.StringVar(&f.speed, "speed", "", "steering: speed slow, normal or fast; overrides the arm's context")
+	fl.StringVar(&f.task, "task", "", "steering: task text; overrides the arm's context")
+	fl.StringVar(&f.mistake, "mistake", "", "steering: mistake flag true or false; overrides the arm's context")
+	fl.BoolVar(&f.noSteer, "no-steer", false, "give the policy no steering context at all")
+}
+
+func (f *policyFlags) zoo() (*zoo.Zoo, error) {
+	if f.zooFile == "" {
+		return zoo.Default(), nil
+	}
+	return zoo.Load(f.zooFile)
+}
+
+// open opens NAME and returns it with its steering context (nil: none) and
+// a label for reports.
+func (f *policyFlags) open(cmd *cobra.Command, name string) (policy.Policy, *policy.Context, string, error) {
+	z, err := f.zoo()
+	if err != nil {
+		return nil, nil, "", err
+	}
+	var (
+		p     policy.Policy
+		steer *policy.Context
+		label = name
+	)
+	if arm, aerr := z.Arm(name); aerr == nil {
+		if len(f.opts) > 0 {
+			return nil, nil, "", fmt.Errorf("--opt applies to backends; %q is a zoo arm (its options are in the zoo file)", name)
+		}
+		p, arm, err = z.Open(cmd.Context(), name)
+		if err != nil {
+			return nil, nil, "", err
+		}
+		steer = arm.Steer()
+	} else {
+		if !slices.Contains(policy.Names(), name) {
+			return nil, nil, "", fmt.Errorf("%q is neither a zoo arm (%s) nor a policy backend (%s)",
+				name, strings.Join(z.Names(), ", "), strings.Join(policy.Names(), ", "))
+		}
+		opts, err := parseOpts(f.opts)
+		if err != nil {
+			return nil, nil, "", err
+		}
+		if p, err = policy.Open(cmd.Context(), name, opts); err != nil {
+			return nil, nil, "", err
+		}
+		label = name + optsLabel(f.opts)
+	}
+	steer, err = f.override(cmd, steer)
+	if err != nil {
+		closePolicy(p)
+		return nil, nil, "", err
+	}
+	return p, steer, label, nil
+}
+
+// override applies the steering flags that were given.
+func (f *policyFlags) override(cmd *cobra.Command, steer *policy.Context) (*policy.Context, error) {
+	fl := cmd.Flags()
+	if f.noSteer {
+		if fl.Changed("quality") || fl.Changed("speed") || fl.Changed("task") || fl.Changed("mistake") {
+			return nil, errors.New("--no-steer contradicts --quality, --speed, --task and --mistake")
+		}
+		return nil, nil
+	}
+	if !fl.Changed("quality") && !fl.Changed("speed") && !fl.Changed("task") && !fl.Changed("mistake") {
+		return steer, nil
+	}
+	var c policy.Context
+	if steer != nil {
+		c = *steer
+	}
+	if fl.Changed("quality") {
+		if f.quality < 1 || f.quality > 5 {
+			return nil, fmt.Errorf("--quality %d: want 1..5", f.quality)
+		}
+		c.Metadata.Quality = f.quality
+	}
+	if fl.Changed("speed") {
+		if !slices.Contains([]string{policy.SpeedSlow, policy.SpeedNormal, policy.SpeedFast}, f.speed) {
+			return nil, fmt.Errorf("--speed %q: want slow, normal or fast", f.speed)
+		}
+		c.Metadata.Speed = f.speed
+	}
+	if fl.Changed("task") {
+		c.Task = f.task
+	}
+	if fl.Changed("mistake") {
+		m, err := strconv.ParseBool(f.mistake)
+		if err != nil {
+			return nil, fmt.Errorf("--mistake %q: want true or false", f.mistake)
+		}
+		c.Metadata.Mistake = &m
+	}
+	return &c, nil
+}
+
+func parseOpts(kvs []string) (policy.Options, error) {
+	opts := policy.Options{}
+	for _, kv := range kvs {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("--opt %q: want key=value", kv)
+		}
+		opts[k] = v
+	}
+	return opts, nil
+}
+
+func optsLabel(kvs []string) string {
+	if len(kvs) == 0 {
+		return ""
+	}
+	return "(" + strings.Join(kvs, ",") + ")"
+}
+
+func closePolicy(p policy.Policy) {
+	if c, ok := p.(io.Closer); ok {
+		_ = c.Close()
+	}
+}
+
+func policyListCmd() *cobra.Command {
+	var (
+		zooFile string
+		asJSON  bool
+	)
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List the zoo's arms (backend, options, steering context) with their true success rates where measured",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			f := policyFlags{zooFile: zooFile}
+			z, err := f.zoo()
+			if err != nil {
+				return err
+			}
+			rates, err := zoo.TrueRates()
+			if err != nil {
+				return err
+			}
+			byArm := map[string]zoo.Rate{}
+			for _, r := range rates.Arms {
+				byArm[r.Arm] = r
+			}
+			type row struct {
+				zoo.Arm
+				TrueRate *zoo.Rate `json:"true_rate,omitempty"`
+			}
+			rows := make([]row, len(z.Arms))
+			for i, a := range z.Arms {
+				rows[i].Arm = a
+				if r, ok := byArm[a.Name]; ok {
+					rows[i].TrueRate = &r
+				}
+			}
+			if asJSON {
+				return printJSON(map[string]any{"arms": rows, "backends": policy.Names()})
+			}
+			w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "NAME\tBACKEND\tOPTIONS\tCONTEXT\tTRUE RATE\tDESCRIPTION")
+			for _, r := range rows {
+				rate := "-"
+				if r.TrueRate != nil {
+					rate = fmt.Sprintf("%.2f", r.TrueRate.SuccessRate)
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, r.Backend, kvString(r.Options), steerString(r.Steer()), rate, r.Description)
+			}
+			w.Flush()
+			fmt.Printf("\nbackends: %s\n", strings.Join(policy.Names(), ", "))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&zooFile, "zoo", "", "zoo file (default: the committed "+zoo.DefaultPath+")")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the zoo as JSON")
+	return cmd
+}
+
+func kvString(m map[string]string) string {
+	if len(m) == 0 {
+		return "-"
+	}
+	var kv []string
+	for k, v := range m {
+		kv = append(kv, k+"="+v)
+	}
+	slices.Sort(kv)
+	return strings.Join(kv, ",")
+}
+
+func steerString(c *policy.Context) string {
+	if c == nil {
+		return "-"
+	}
+	var parts []string
+	if c.Task != "" {
+		parts = append(parts, "task="+strconv.Quote(c.Task))
+	}
+	if c.Metadata.Quality != 0 {
+		parts = append(parts, fmt.Sprintf("quality=%d", c.Metadata.Quality))
+	}
+	if c.Metadata.Speed != "" {
+		parts = append(parts, "speed="+c.Metadata.Speed)
+	}
+	if c.Metadata.Mistake != nil {
+		parts = append(parts, fmt.Sprintf("mistake=%v", *c.Metadata.Mistake))
+	}
+	if len(parts) == 0 {
+		return "{}"
+	}
+	return strings.Join(parts, ",")
+}
+
+// trialFlags say how a policy is run in the simulator.
+type trialFlags struct {
+	seeds     int
+	firstSeed int64
+	execute   int
+	maxSteps  int
+	workers   int
+}
+
+func (f *trialFlags) register(cmd *cobra.Command) {
+	sc := scenarios.PushT()
+	cmd.Flags().IntVar(&f.seeds, "seeds", len(sc.TestSeeds), "number of episodes (consecutive legacy-reset seeds)")
+	cmd.Flags().Int64Var(&f.firstSeed, "first-seed", sc.TestSeeds[0], "first seed (default: the standard PushT test seeds)")
+	cmd.Flags().IntVar(&f.execute, "execute", 0, "actions executed per chunk before the policy is asked again (0: half the chunk)")
+	cmd.Flags().IntVar(&f.maxSteps, "max-steps", sc.Horizon, "step limit per episode")
+	cmd.Flags().IntVar(&f.workers, "workers", runtime.GOMAXPROCS(0), "episodes simulated and rendered in parallel")
+}
+
+func (f *trialFlags) config(steer *policy.Context) (trial.Config, error) {
+	if f.seeds < 1 {
+		return trial.Config{}, fmt.Errorf("--seeds must be at least 1, got %d", f.seeds)
+	}
+	if f.execute < 0 || f.maxSteps < 1 {
+		return trial.Config{}, fmt.Errorf("--execute %d and --max-steps %d: want >= 0 and >= 1", f.execute, f.maxSteps)
+	}
+	return trial.Config{Seeds: scenarios.SeedRange(f.firstSeed, f.seeds), Execute: f.execute, MaxSteps: f.maxSteps, Workers: f.workers, Steer: steer}, nil
+}
+
+// policyEvalJSON is what `policy eval --json` prints.
+type policyEvalJSON struct {
+	Policy    string            `json:"policy"`
+	Describe  map[string]string `json:"describe,omitempty"`
+	Steer     *policy.Context   `json:"context,omitempty"`
+	FirstSeed int64             `json:"first_seed"`
+	trial.Summary
+}
+
+func policyEvalCmd() *cobra.Command {
+	var (
+		pf        policyFlags
+		tf        trialFlags
+		asJSON    bool
+		results   bool
+		recordDir string
+	)
+	cmd := &cobra.Command{
+		Use:   "eval NAME",
+		Short: "Success rate of a policy in the PushT simulator (default: the 50 standard test seeds)",
+		Long: `Runs the policy NAME in the PushT simulator, one episode per seed, and prints
+success_rate with its Wilson 95% interval (success_ci), mean_max_reward and
+mean_steps. NAME is a zoo arm (dreamrank policy list) or a policy backend with
+--opt key=value options. The steering flags override the arm's context.`,
+		Example: `  dreamrank policy eval scripted-q5 --json
+  dreamrank policy eval scripted --opt quality=2 --opt noise=10 --seeds 10
+  dreamrank policy eval nats --opt nats_url=nats://host:4222 --opt policy=scripted-q5 --quality 3`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, steer, label, err := pf.open(cmd, args[0])
+			if err != nil {
+				return err
+			}
+			defer closePolicy(p)
+			cfg, err := tf.config(steer)
+			if err != nil {
+				return err
+			}
+			if recordDir != "" {
+				store, err := episode.Open(recordDir)
+				if err != nil {
+					return err
+				}
+				cfg.Record = &trial.Recording{Store: store, Policy: label}
+			}
+			bar, finish := progress.Bar(os.Stderr, label+" episodes")
+			cfg.Progress = bar
+			s, err := trial.Run(cmd.Context(), p, cfg)
+			finish()
+			if err != nil {
+				return err
+			}
+			out := policyEvalJSON{Policy: label, Steer: steer, FirstSeed: tf.firstSeed, Summary: s}
+			if d, ok := p.(policy.Describer); ok {
+				out.Describe = d.Describe()
+			}
+			if !results {
+				out.Results = nil
+			}
+			if asJSON {
+				return printJSON(out)
+			}
+			fmt.Printf("policy %s, context %s, seeds %d..%d\n", label, steerString(steer), tf.firstSeed, tf.firstSeed+int64(tf.seeds)-1)
+			fmt.Printf("success_rate %d/%d = %.3f (success_ci [%.3f, %.3f], Wilson 95%%), mean_max_reward %.3f, mean_steps %.1f, %d chunks, %.1f s\n",
+				s.Successes, s.Episodes, s.SuccessRate, s.SuccessCI[0], s.SuccessCI[1], s.MeanMaxReward, s.MeanSteps, s.Chunks, s.WallSeconds)
+			return nil
+		},
+	}
+	pf.register(cmd)
+	tf.register(cmd)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the summary as JSON")
+	cmd.Flags().BoolVar(&results, "results", false, "with --json, also list every episode")
+	cmd.Flags().StringVar(&recordDir, "record", "", "also write every episode to the episode store in this data directory")
+	return cmd
+}
+
+func policyServeCmd() *cobra.Command {
+	var (
+		pf       policyFlags
+		bf       busFlags
+		openpiAt string
+		name     string
+		apiKey   string
+		opts     remote.ServeOptions
+	)
+	cmd := &cobra.Command{
+		Use:   "serve NAME (--openpi ADDR | --nats URL)",
+		Short: "Serve a policy to robots (openpi websocket) or to workers (NATS micro service)",
+		Long: `Serves the policy NAME (a zoo arm, or a backend with --opt) until interrupted:
+with --openpi ADDR over the openpi websocket protocol (policy/openpi/PROTOCOL.md),
+with --nats URL as a NATS micro service (policy/remote/PROTOCOL.md). Clients
+that send no steering context get the arm's (or the steering flags').`,
+		Example: `  dreamrank policy serve scripted-q5 --openpi :8000
+  dreamrank policy serve scripted-q1-noise20 --nats nats://127.0.0.1:4222 --name weak`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			if (openpiAt == "") == (bf.cfg.URL == "") {
+				return errors.New("give exactly one of --openpi ADDR and --nats URL")
+			}
+			p, steer, label, err := pf.open(cmd, args[0])
+			if err != nil {
+				return err
+			}
+			defer closePolicy(p)
+			if steer != nil {
+				p = policy.WithDefaultContext(p, *steer)
+			}
+			if openpiAt != "" {
+				ln, err := net.Listen("tcp", openpiAt)
+				if err != nil {
+					return fmt.Errorf("openpi: listen %s: %w", openpiAt, err)
+				}
+				return serveOpenPI(ctx, p, label, ln, apiKey)
+			}
+			if name == "" {
+				name = args[0]
+			}
+			bf.cfg.Name = "dreamrank policy serve " + name
+			nc, err := bus.Connect(ctx, bf.cfg)
+			if err != nil {
+				return err
+			}
+			defer nc.Close()
+			srv, err := remote.Serve(ctx, nc, name, p, opts)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("serving policy %s as %q on %s (subjects %s.%s.*); Ctrl-C stops\n", label, name, bf.cfg.URL, remote.DefaultPrefix, name)
+			<-ctx.Done()
+			return srv.Stop()
+		},
+	}
+	pf.register(cmd)
+	fl := cmd.Flags()
+	fl.StringVar(&openpiAt, "openpi", "", "serve the openpi websocket protocol on this address, e.g. :8000")
+	fl.StringVar(&apiKey, "api-key", "", "openpi: require the header 'Authorization: Api-Key <key>'")
+	fl.StringVar(&bf.cfg.URL, "nats", "", "serve over NATS at this URL, e.g. nats://127.0.0.1:4222")
+	fl.StringVar(&bf.cfg.Creds, "creds", "", "NATS credentials file (JWT + nkey)")
+	fl.StringVar(&bf.cfg.Token, "token", "", "NATS token")
+	fl.StringVar(&bf.cfg.User, "user", "", "NATS user")
+	fl.StringVar(&bf.cfg.Password, "password", "", "NATS password")
+	fl.StringVar(&name, "name", "", "NATS: name the policy is served under (default NAME)")
+	fl.IntVar(&opts.Concurrency, "concurrency", 1, "NATS: Act calls run at once")
+	return cmd
+}
+
+// serveOpenPI serves p on ln until ctx is done.
+func serveOpenPI(ctx context.Context, p policy.Policy, label string, ln net.Listener, apiKey string) error {
+	srv := &http.Server{Handler: openpi.Serve(p, openpi.ServerOptions{APIKey: apiKey}), ReadHeaderTimeout: 10 * time.Second}
+	fmt.Printf("serving policy %s over openpi on ws://%s (GET /healthz); Ctrl-C stops\n", label, ln.Addr())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return srv.Shutdown(sctx)
+	}
+}
+
+func policyZooEvalCmd() *cobra.Command {
+	var (
+		pf   policyFlags
+		tf   trialFlags
+		out  string
+		md   string
+		arms []string
+	)
+	cmd := &cobra.Command{
+		Use:   "zoo-eval",
+		Short: "Measure every zoo arm's true success rate in the simulator and write the committed table",
+		Long: `Evaluates the zoo's arms (all, or --arms a,b) in the PushT simulator over the
+standard test seeds and writes the true-rates table as JSON (--out) and Markdown
+(--md). With --arms, rows of other arms already in --out are kept, so adding an
+arm needs only its own evaluation.`,
+		Example: `  dreamrank policy zoo-eval --out policy/zoo/TRUE_RATES.json
+  dreamrank policy zoo-eval --arms flow-step4000`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			z, err := pf.zoo()
+			if err != nil {
+				return err
+			}
+			if len(arms) == 0 {
+				arms = z.Names()
+			}
+			for _, a := range arms {
+				if _, err := z.Arm(a); err != nil {
+					return err
+				}
+			}
+			if md == "" {
+				md = strings.TrimSuffix(out, filepath.Ext(out)) + ".md"
+			}
+			var table zoo.Rates
+			if len(arms) < len(z.Arms) {
+				// A partial run adds to the table a full run made.
+				if table, err = zoo.ReadRates(out); err != nil && !errors.Is(err, fs.ErrNotExist) {
+					return err
+				}
+			}
+			cfg, err := tf.config(nil)
+			if err != nil {
+				return err
+			}
+			table.Seeds = cfg.Seeds
+			table.Execute = "the first half"
+			if tf.execute > 0 {
+				table.Execute = "the first " + strconv.Itoa(tf.execute) + " actions"
+			}
+			// The command of the full run that made the table still
+			// reproduces every row.
+			if table.Command == "" || len(arms) == len(z.Arms) {
+				table.Command = "dreamrank " + strings.Join(os.Args[1:], " ")
+			}
+			for i, name := range arms {
+				p, arm, err := z.Open(cmd.Context(), name)
+				if err != nil {
+					return err
+				}
+				cfg.Steer = arm.Steer()
+				bar, finish := progress.Bar(os.Stderr, fmt.Sprintf("arm %d/%d %s", i+1, len(arms), name))
+				cfg.Progress = bar
+				s, err := trial.Run(cmd.Context(), p, cfg)
+				finish()
+				closePolicy(p)
+				if err != nil {
+					return fmt.Errorf("arm %s: %w", name, err)
+				}
+				r := zoo.Rate{Arm: name, Backend: arm.Backend, Episodes: s.Episodes, Successes: s.Successes, SuccessRate: s.SuccessRate,
+					SuccessCI: s.SuccessCI, MeanMaxReward: s.MeanMaxReward, MeanSteps: s.MeanSteps, WallSeconds: s.WallSeconds}
+				slog.Info("arm measured", "arm", name, "success_rate", r.SuccessRate, "mean_steps", r.MeanSteps, "seconds", int(r.WallSeconds))
+				table.Put(r)
+				table.SortLike(z)
+				// Write after every arm, so a long run that is interrupted
+				// keeps what it measured.
+				if err := table.Write(out, md); err != nil {
+					return err
+				}
+			}
+			fmt.Print(table.Markdown())
+			fmt.Fprintf(os.Stderr, "wrote %s and %s\n", out, md)
+			return nil
+		},
+	}
+	pf.register(cmd)
+	tf.register(cmd)
+	cmd.Flags().StringVar(&out, "out", "policy/zoo/TRUE_RATES.json", "JSON table to write")
+	cmd.Flags().StringVar(&md, "md", "", "Markdown table to write (default: --out with .md)")
+	cmd.Flags().StringSliceVar(&arms, "arms", nil, "arms to evaluate (default: all)")
+	return cmd
+}

@@ -1,0 +1,284 @@
+// Package zoo is the policy zoo: the named policy arms that ranking
+// experiments evaluate, each a policy backend with options plus an optional
+// steering context. The arms live in a committed file, zoo.yaml, embedded in
+// the binary; adding an arm is one entry there:
+//
+//   - {name: flow-step4000, backend: flow, options: {checkpoint: checkpoints/flow/step-4000}, description: "..."}
+//
+// Open opens an arm's policy through the policy backend registry, so the
+// backend must be linked in (the command imports every backend). The arms'
+// true success rates in the simulator are in TRUE_RATES.json, written by
+// `dreamrank policy zoo-eval` (see the README).
+package zoo
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"dreamrank/policy"
+)
+
+// Sentinel errors.
+var (
+	// ErrInvalid reports a zoo file that cannot be used.
+	ErrInvalid = errors.New("zoo: invalid")
+	// ErrUnknownArm: no arm of that name in the zoo.
+	ErrUnknownArm = errors.New("zoo: unknown arm")
+)
+
+//go:embed zoo.yaml
+var defaultFile []byte
+
+//go:embed TRUE_RATES.json
+var trueRatesFile []byte
+
+// DefaultPath is where the committed zoo file lives in the repository.
+const DefaultPath = "policy/zoo/zoo.yaml"
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+
+// Steering is an arm's steering context as written in the zoo file.
+type Steering struct {
+	Task    string `yaml:"task,omitempty" json:"task,omitempty"`
+	Subtask string `yaml:"subtask,omitempty" json:"subtask,omitempty"`
+	Speed   string `yaml:"speed,omitempty" json:"speed,omitempty"`
+	Quality int    `yaml:"quality,omitempty" json:"quality,omitempty"`
+	Mistake *bool  `yaml:"mistake,omitempty" json:"mistake,omitempty"`
+}
+
+// Context is the policy.Context the steering describes.
+func (s Steering) Context() policy.Context {
+	return policy.Context{Task: s.Task, Subtask: s.Subtask,
+		Metadata: policy.Metadata{Speed: s.Speed, Quality: s.Quality, Mistake: s.Mistake}}
+}
+
+// Arm is one entry of the zoo: a policy and how it is steered.
+type Arm struct {
+	Name        string            `yaml:"name" json:"name"`
+	Backend     string            `yaml:"backend" json:"backend"`
+	Options     map[string]string `yaml:"options,omitempty" json:"options,omitempty"`
+	Context     *Steering         `yaml:"context,omitempty" json:"context,omitempty"`
+	Description string            `yaml:"description,omitempty" json:"description,omitempty"`
+}
+
+// Steer is the arm's steering context, nil when it has none.
+func (a Arm) Steer() *policy.Context {
+	if a.Context == nil {
+		return nil
+	}
+	c := a.Context.Context()
+	return &c
+}
+
+// Zoo is a list of arms with unique names.
+type Zoo struct {
+	Arms []Arm `yaml:"arms" json:"arms"`
+}
+
+// Parse reads a zoo file (YAML; JSON is YAML too); name is used in errors.
+func Parse(name string, raw []byte) (*Zoo, error) {
+	var z Zoo
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true) // a misspelt key must not silently drop an option
+	if err := dec.Decode(&z); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrInvalid, name, err)
+	}
+	seen := map[string]bool{}
+	for i, a := range z.Arms {
+		switch {
+		case !nameRE.MatchString(a.Name):
+			return nil, fmt.Errorf("%w: %s: arm %d: name %q, want [A-Za-z0-9_-]+", ErrInvalid, name, i, a.Name)
+		case seen[a.Name]:
+			return nil, fmt.Errorf("%w: %s: arm %q listed twice", ErrInvalid, name, a.Name)
+		case a.Backend == "":
+			return nil, fmt.Errorf("%w: %s: arm %q has no backend", ErrInvalid, name, a.Name)
+		}
+		if c := a.Context; c != nil {
+			if c.Quality < 0 || c.Quality > 5 {
+				return nil, fmt.Errorf("%w: %s: arm %q: quality %d outside 1..5", ErrInvalid, name, a.Name, c.Quality)
+			}
+			if !slices.Contains([]string{"", policy.SpeedSlow, policy.SpeedNormal, policy.SpeedFast}, c.Speed) {
+				return nil, fmt.Errorf("%w: %s: arm %q: speed %q (slow, normal, fast)", ErrInvalid, name, a.Name, c.Speed)
+			}
+		}
+		seen[a.Name] = true
+	}
+	return &z, nil
+}
+
+// Load reads a zoo file from disk.
+func Load(path string) (*Zoo, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("zoo: %w", err)
+	}
+	return Parse(path, raw)
+}
+
+// Default is the committed zoo (zoo.yaml, embedded).
+func Default() *Zoo {
+	z, err := Parse(DefaultPath, defaultFile)
+	if err != nil {
+		panic(err) // the committed file is checked by the package's tests
+	}
+	return z
+}
+
+// Names lists the arms in file order.
+func (z *Zoo) Names() []string {
+	out := make([]string, len(z.Arms))
+	for i, a := range z.Arms {
+		out[i] = a.Name
+	}
+	return out
+}
+
+// Arm returns the arm called name.
+func (z *Zoo) Arm(name string) (Arm, error) {
+	for _, a := range z.Arms {
+		if a.Name == name {
+			return a, nil
+		}
+	}
+	return Arm{}, fmt.Errorf("%w: %q (have %s)", ErrUnknownArm, name, strings.Join(z.Names(), ", "))
+}
+
+// Open opens arm name's policy; the arm says how to steer it.
+func (z *Zoo) Open(ctx context.Context, name string) (policy.Policy, Arm, error) {
+	a, err := z.Arm(name)
+	if err != nil {
+		return nil, a, err
+	}
+	p, err := policy.Open(ctx, a.Backend, policy.Options(a.Options))
+	if err != nil {
+		return nil, a, fmt.Errorf("zoo: open arm %q: %w", name, err)
+	}
+	return p, a, nil
+}
+
+// Open opens an arm of the committed zoo.
+func Open(ctx context.Context, name string) (policy.Policy, Arm, error) {
+	return Default().Open(ctx, name)
+}
+
+// Rate is an arm's measured true success rate in the simulator.
+type Rate struct {
+	Arm           string     `json:"arm"`
+	Backend       string     `json:"backend"`
+	Episodes      int        `json:"episodes"`
+	Successes     int        `json:"successes"`
+	SuccessRate   float64    `json:"success_rate"`
+	SuccessCI     [2]float64 `json:"success_ci"`
+	MeanMaxReward float64    `json:"mean_max_reward"`
+	MeanSteps     float64    `json:"mean_steps"`
+	WallSeconds   float64    `json:"wall_seconds"`
+}
+
+// Rates is the table TRUE_RATES.json holds.
+type Rates struct {
+	// Seeds and Execute (how much of each chunk was executed) say how the
+	// rates were measured; Command reproduces the table.
+	Seeds   []int64 `json:"seeds"`
+	Execute string  `json:"execute"`
+	Command string  `json:"command"`
+	Arms    []Rate  `json:"arms"`
+}
+
+// TrueRates is the committed table of true success rates (embedded).
+func TrueRates() (Rates, error) {
+	var r Rates
+	if err := json.Unmarshal(trueRatesFile, &r); err != nil {
+		return r, fmt.Errorf("%w: TRUE_RATES.json: %v", ErrInvalid, err)
+	}
+	return r, nil
+}
+
+// ReadRates reads a table written by Write.
+func ReadRates(path string) (Rates, error) {
+	var r Rates
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return r, fmt.Errorf("zoo: %w", err)
+	}
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return r, fmt.Errorf("%w: %s: %v", ErrInvalid, path, err)
+	}
+	return r, nil
+}
+
+// Put replaces the row of r's arm, or appends r.
+func (r *Rates) Put(row Rate) {
+	for i := range r.Arms {
+		if r.Arms[i].Arm == row.Arm {
+			r.Arms[i] = row
+			return
+		}
+	}
+	r.Arms = append(r.Arms, row)
+}
+
+// SortLike orders the rows as z lists its arms; rows of arms z does not
+// have go last, in their order.
+func (r *Rates) SortLike(z *Zoo) {
+	order := map[string]int{}
+	for i, n := range z.Names() {
+		order[n] = i
+	}
+	rank := func(a Rate) int {
+		if i, ok := order[a.Arm]; ok {
+			return i
+		}
+		return len(order)
+	}
+	slices.SortStableFunc(r.Arms, func(a, b Rate) int { return cmp.Compare(rank(a), rank(b)) })
+}
+
+// Write writes the table as JSON to path and as a Markdown document to md,
+// each atomically (a reader never sees half a table).
+func (r Rates) Write(path, md string) error {
+	raw, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	span := "no seeds"
+	if len(r.Seeds) > 0 {
+		span = fmt.Sprintf("seeds %d..%d", r.Seeds[0], r.Seeds[len(r.Seeds)-1])
+	}
+	doc := fmt.Sprintf("# True success rates of the policy zoo\n\nMeasured in the PushT simulator over %s (legacy reset), executing %s of each action chunk, by\n`%s`.\nIntervals are Wilson 95%%.\n\n%s",
+		span, r.Execute, r.Command, r.Markdown())
+	for _, f := range []struct {
+		path string
+		data []byte
+	}{{path, append(raw, '\n')}, {md, []byte(doc)}} {
+		tmp := f.path + ".tmp"
+		if err := os.WriteFile(tmp, f.data, 0o644); err != nil {
+			return fmt.Errorf("zoo: %w", err)
+		}
+		if err := os.Rename(tmp, f.path); err != nil {
+			return fmt.Errorf("zoo: %w", err)
+		}
+	}
+	return nil
+}
+
+// Markdown renders rates as a Markdown table.
+func (r Rates) Markdown() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "| arm | backend | success [Wilson 95%%] | mean max reward | mean steps |\n| --- | --- | --- | --- | --- |\n")
+	for _, a := range r.Arms {
+		fmt.Fprintf(&b, "| %s | %s | %d/%d = %.2f [%.2f, %.2f] | %.3f | %.1f |\n",
+			a.Arm, a.Backend, a.Successes, a.Episodes, a.SuccessRate, a.SuccessCI[0], a.SuccessCI[1], a.MeanMaxReward, a.MeanSteps)
+	}
+	return b.String()
+}
