@@ -14,7 +14,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
 	"dreamrank/ops/config"
+	"dreamrank/worldmodel/openblas"
 )
 
 func main() {
@@ -48,6 +52,10 @@ func main() {
 		slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl})))
 		return nil
 	}
+	// gorgonia's networks (the policy, the world model's training graph) use
+	// Debian's OpenBLAS instead of gonum's pure-Go BLAS: about 2x per step.
+	G.Use(openblas.Implementation{})
+	tensor.Use(openblas.Implementation{})
 	root.AddCommand(runCmd(), simCmd(), datasetCmd(), expertCmd(), episodesCmd(), wmCmd(), benchCmd(), policyCmd())
 
 	if err := root.ExecuteContext(ctx); err != nil {

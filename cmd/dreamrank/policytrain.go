@@ -8,11 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	G "gorgonia.org/gorgonia"
-	"gorgonia.org/tensor"
-
 	"dreamrank/episode"
-	"dreamrank/worldmodel/openblas"
 	"dreamrank/ops/progress"
 	"dreamrank/policy/flow"
 )
@@ -40,8 +36,6 @@ and all are kept (the policy zoo uses checkpoints along training).`,
 				return err
 			}
 			cfg.Data = data
-			G.Use(openblas.Implementation{})
-			tensor.Use(openblas.Implementation{})
 			bar, finish := progress.Bar(os.Stderr, "training policy")
 			var last flow.Progress
 			path, err := flow.Train(cmd.Context(), store, cfg, func(p flow.Progress) {
