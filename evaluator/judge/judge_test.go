@@ -115,31 +115,17 @@ func TestPushTBadInput(t *testing.T) {
 	}
 }
 
-// simulated plays expert episodes and returns each one's frames of every
-// state (including the final one, so a success is visible) and the true
-// coverage of each.
-func simulated(t *testing.T, seeds []int64, opts expert.Options) ([]Episode, [][]float64) {
+// simulated plays expert episodes capped at maxSteps.
+func simulated(t *testing.T, seeds []int64, maxSteps int) ([]Episode, [][]float64) {
 	t.Helper()
-	env := pusht.New(pusht.Config{})
 	var eps []Episode
 	var truth [][]float64
 	for _, seed := range seeds {
-		res, err := expert.Run(context.Background(), env, seed, opts)
+		e, tr, err := SimulatedPushT(context.Background(), seed, 1, []expert.Options{{MaxSteps: maxSteps}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		ep := Episode{FrameH: pusht.ObsSize, FrameW: pusht.ObsSize, Channels: 3}
-		var cov []float64
-		for _, s := range res.States {
-			f, err := pusht.RenderState(s.Agent, s.Block, pusht.ObsSize)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ep.Frames = append(ep.Frames, f)
-			ep.Proprio = append(ep.Proprio, []float32{float32(s.Agent.X), float32(s.Agent.Y)})
-			cov = append(cov, pusht.Coverage(s.Block))
-		}
-		eps, truth = append(eps, ep), append(truth, cov)
+		eps, truth = append(eps, e...), append(truth, tr...)
 	}
 	return eps, truth
 }
@@ -150,7 +136,7 @@ func TestPushTAgainstSimulator(t *testing.T) {
 	if testing.Short() {
 		t.Skip("plays expert episodes")
 	}
-	eps, truth := simulated(t, []int64{100000, 100001, 100002}, expert.Options{MaxSteps: 120})
+	eps, truth := simulated(t, []int64{100000, 100001, 100002}, 120)
 	j, err := Open(context.Background(), PushTName, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -187,7 +173,7 @@ func TestPushTAgainstSimulator(t *testing.T) {
 // TestPushTUnreadable blanks frames: a blank frame keeps the last pose, and
 // blank frames before any readable one score 0.
 func TestPushTUnreadable(t *testing.T) {
-	eps, truth := simulated(t, []int64{100003}, expert.Options{MaxSteps: 6})
+	eps, truth := simulated(t, []int64{100003}, 6)
 	ep := eps[0]
 	blank := make([]uint8, len(ep.Frames[0]))
 	for i := range blank {
@@ -214,7 +200,7 @@ func TestPushTUnreadable(t *testing.T) {
 }
 
 func TestPushTCancelled(t *testing.T) {
-	eps, _ := simulated(t, []int64{100004}, expert.Options{MaxSteps: 2})
+	eps, _ := simulated(t, []int64{100004}, 2)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := (PushT{Workers: 2}).Judge(ctx, []Episode{eps[0], eps[0]}); !errors.Is(err, context.Canceled) {
