@@ -19,6 +19,7 @@
 package ranking
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -69,14 +70,26 @@ func (o *Options) defaults() error {
 	return nil
 }
 
+// Number is a float64 that encodes NaN and infinities as JSON null (an
+// unknown mean, an unbounded interval), so a report always encodes.
+type Number float64
+
+// MarshalJSON implements json.Marshaler.
+func (n Number) MarshalJSON() ([]byte, error) {
+	if math.IsNaN(float64(n)) || math.IsInf(float64(n), 0) {
+		return []byte("null"), nil
+	}
+	return json.Marshal(float64(n))
+}
+
 // Interval is a two-sided confidence interval.
 type Interval struct {
-	Lo float64 `json:"lo"`
-	Hi float64 `json:"hi"`
+	Lo Number `json:"lo"`
+	Hi Number `json:"hi"`
 }
 
 // Contains reports whether x lies in the closed interval.
-func (i Interval) Contains(x float64) bool { return i.Lo <= x && x <= i.Hi }
+func (i Interval) Contains(x float64) bool { return float64(i.Lo) <= x && x <= float64(i.Hi) }
 
 // ArmResult is one arm's summary.
 type ArmResult struct {
@@ -86,7 +99,7 @@ type ArmResult struct {
 	SuccessRate float64  `json:"success_rate"`
 	SuccessCI   Interval `json:"success_ci"` // Wilson score
 	// MeanMaxReward and its t interval; NaN when rewards are unknown.
-	MeanMaxReward float64  `json:"mean_max_reward"`
+	MeanMaxReward Number   `json:"mean_max_reward"`
 	MaxRewardCI   Interval `json:"max_reward_ci"`
 	// Rank is 1 + the number of arms with a higher observed success rate
 	// (ties share a rank); RankCI is the central Confidence range of the
@@ -140,10 +153,12 @@ func Rank(arms []Arm, opts Options) (Result, error) {
 			}
 		}
 		r := ArmResult{Name: a.Name, Episodes: n, Successes: k, SuccessRate: float64(k) / float64(n)}
-		r.SuccessCI.Lo, r.SuccessCI.Hi = Wilson(k, n, z)
-		r.MeanMaxReward, r.MaxRewardCI = math.NaN(), Interval{math.NaN(), math.NaN()}
+		lo, hi := Wilson(k, n, z)
+		r.SuccessCI = Interval{Number(lo), Number(hi)}
+		r.MeanMaxReward, r.MaxRewardCI = Number(math.NaN()), Interval{Number(math.NaN()), Number(math.NaN())}
 		if a.MaxReward != nil {
-			r.MeanMaxReward, r.MaxRewardCI = MeanT(a.MaxReward, opts.Confidence)
+			m, ci := MeanT(a.MaxReward, opts.Confidence)
+			r.MeanMaxReward, r.MaxRewardCI = Number(m), ci
 		}
 		res.Arms[i] = r
 	}
@@ -156,7 +171,7 @@ func Rank(arms []Arm, opts Options) (Result, error) {
 		if a.SuccessRate != b.SuccessRate {
 			return a.SuccessRate > b.SuccessRate
 		}
-		if a.MeanMaxReward != b.MeanMaxReward && !math.IsNaN(a.MeanMaxReward) && !math.IsNaN(b.MeanMaxReward) {
+		if a.MeanMaxReward != b.MeanMaxReward && !math.IsNaN(float64(a.MeanMaxReward)) && !math.IsNaN(float64(b.MeanMaxReward)) {
 			return a.MeanMaxReward > b.MeanMaxReward
 		}
 		return a.Name < b.Name

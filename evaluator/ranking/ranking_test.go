@@ -1,7 +1,9 @@
 package ranking
 
 import (
+	"encoding/json"
 	"errors"
+	"strings"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -58,9 +60,9 @@ func TestMeanT(t *testing.T) {
 	// mean 2, sd 1, se 1/sqrt3, t(0.975, 2) = 4.302653.
 	m, ci := MeanT([]float64{1, 2, 3}, 0.95)
 	near(t, "mean", m, 2, 1e-12)
-	near(t, "lo", ci.Lo, 2-4.302653/math.Sqrt(3), 1e-5)
-	near(t, "hi", ci.Hi, 2+4.302653/math.Sqrt(3), 1e-5)
-	if _, ci := MeanT([]float64{0.7}, 0.95); !math.IsInf(ci.Hi, 1) {
+	near(t, "lo", float64(ci.Lo), 2-4.302653/math.Sqrt(3), 1e-5)
+	near(t, "hi", float64(ci.Hi), 2+4.302653/math.Sqrt(3), 1e-5)
+	if _, ci := MeanT([]float64{0.7}, 0.95); !math.IsInf(float64(ci.Hi), 1) {
 		t.Errorf("one value: %v, want unbounded", ci)
 	}
 }
@@ -119,9 +121,12 @@ func TestRank(t *testing.T) {
 				t.Errorf("%s: rank %d [%d,%d], want %d exactly", a.Name, a.Rank, a.RankLo, a.RankHi, want)
 			}
 		}
-		near(t, "mid mean reward", r.Arms[0].MeanMaxReward, 0.25, 1e-12)
-		if !math.IsNaN(r.Arms[1].MeanMaxReward) {
+		near(t, "mid mean reward", float64(r.Arms[0].MeanMaxReward), 0.25, 1e-12)
+		if !math.IsNaN(float64(r.Arms[1].MeanMaxReward)) {
 			t.Errorf("top has no rewards, mean %v", r.Arms[1].MeanMaxReward)
+		}
+		if js, err := json.Marshal(r); err != nil || !strings.Contains(string(js), `"mean_max_reward":null`) {
+			t.Errorf("JSON of an arm without rewards: %v %.300s", err, js)
 		}
 		near(t, "P(top beats low)", r.PBeats[1][2], 1, 1e-9)
 		// Reproducible for a seed.

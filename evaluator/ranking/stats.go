@@ -36,7 +36,7 @@ func Wilson(k, n int, z float64) (lo, hi float64) {
 func MeanT(xs []float64, confidence float64) (float64, Interval) {
 	n := len(xs)
 	if n == 0 {
-		return math.NaN(), Interval{math.NaN(), math.NaN()}
+		return math.NaN(), Interval{Number(math.NaN()), Number(math.NaN())}
 	}
 	var s float64
 	for _, x := range xs {
@@ -44,7 +44,7 @@ func MeanT(xs []float64, confidence float64) (float64, Interval) {
 	}
 	mean := s / float64(n)
 	if n == 1 {
-		return mean, Interval{math.Inf(-1), math.Inf(1)}
+		return mean, Interval{Number(math.Inf(-1)), Number(math.Inf(1))}
 	}
 	var ss float64
 	for _, x := range xs {
@@ -52,7 +52,7 @@ func MeanT(xs []float64, confidence float64) (float64, Interval) {
 	}
 	se := math.Sqrt(ss / float64(n-1) / float64(n))
 	half := TQuantile(1-(1-confidence)/2, float64(n-1)) * se
-	return mean, Interval{mean - half, mean + half}
+	return mean, Interval{Number(mean - half), Number(mean + half)}
 }
 
 // NormalQuantile is the standard normal quantile function.
