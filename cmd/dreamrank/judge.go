@@ -2,7 +2,10 @@ package main
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
+	"path/filepath"
+	"sort"
 	"strings"
 	"text/tabwriter"
 
@@ -10,7 +13,8 @@ import (
 
 	"dreamrank/episode"
 	"dreamrank/evaluator/judge"
-	// _ "dreamrank/evaluator/judge/remote" // the "remote" judge backend
+	"dreamrank/evaluator/judge/remote" // also registers the "remote" judge
+	"dreamrank/ops/bus" // the "remote" judge backend
 	"dreamrank/ops/progress"
 	"dreamrank/policy/expert"
 	"dreamrank/robots/sim/pusht"
@@ -19,7 +23,7 @@ import (
 
 func judgeCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "judge", Short: "Judges: measure them against simulator ground truth, serve them"}
-	cmd.AddCommand(judgeEvalCmd())
+	cmd.AddCommand(judgeEvalCmd(), judgeServeCmd())
 	return cmd
 }
 
@@ -100,14 +104,20 @@ episode) and the coverage error (MAE, median, p95, max).`,
 				}{jf.name, ev})
 			}
 			w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "SOURCE\tEPISODES\tFRAMES\tUNREADABLE\tCOV MAE\tCOV P95\tFRAME ACC\tEPISODE ACC\tEPISODE TP/FP/FN/TN")
+			fmt.Fprintln(w, "SOURCE\tEPISODES\tFRAMES\tUNREADABLE\tCOV MAE\tCOV P95\tFRAME ACC\tEPISODE ACC\tEPISODE TP/FP/FN/TN\tACC CLEAR OF 0.95±0.01")
 			row := func(name string, r judge.Report) {
 				c := r.EpisodeSuccess
-				fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%.4f\t%.4f\t%.4f\t%.4f\t%d/%d/%d/%d\n", name, r.Episodes, r.Frames, r.Unreadable,
-					r.CoverageMAE, r.CoverageP95, r.FrameAccuracy, r.EpisodeAccuracy, c.TP, c.FP, c.FN, c.TN)
+				fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%.4f\t%.4f\t%.4f\t%.4f\t%d/%d/%d/%d\t%.4f (%d)\n", name, r.Episodes, r.Frames, r.Unreadable,
+					r.CoverageMAE, r.CoverageP95, r.FrameAccuracy, r.EpisodeAccuracy, c.TP, c.FP, c.FN, c.TN,
+					r.EpisodeAccuracyClear, r.EpisodeSuccessClear.N())
 			}
-			for s, r := range ev.BySource {
-				row(s, r)
+			sources := make([]string, 0, len(ev.BySource))
+			for s := range ev.BySource {
+				sources = append(sources, s)
+			}
+			sort.Strings(sources)
+			for _, s := range sources {
+				row(s, ev.BySource[s])
 			}
 			row("all stored", ev.All)
 			if ev.Simulated != nil {
@@ -128,5 +138,61 @@ episode) and the coverage error (MAE, median, p95, max).`,
 	cmd.Flags().IntVar(&simN, "simulate", 0, "also judge this many fresh expert episodes on the test seeds from 100000, success frames included")
 	cmd.Flags().IntSliceVar(&simQ, "simulate-quality", []int{1, 2, 5}, "expert qualities the simulated episodes cycle through (low ones fail)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	return cmd
+}
+
+func judgeServeCmd() *cobra.Command {
+	var (
+		jf   judgeFlags
+		bf   busFlags
+		name string
+		data string
+		port int
+		opts remote.ServeOptions
+	)
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve a judge over NATS (protocol: evaluator/judge/remote/PROTOCOL.md)",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			if bf.cfg.URL == "" {
+				e, err := bus.StartEmbedded(ctx, bus.EmbeddedConfig{Port: port, StoreDir: filepath.Join(data, "nats")})
+				if err != nil {
+					return err
+				}
+				defer e.Shutdown()
+				bf.cfg.URL = e.URL()
+				slog.Info("embedded nats-server", "url", e.URL())
+			}
+			bf.cfg.Name = "dreamrank judge serve " + name
+			nc, err := bus.Connect(ctx, bf.cfg)
+			if err != nil {
+				return err
+			}
+			defer nc.Close()
+			jo, err := jf.options()
+			if err != nil {
+				return err
+			}
+			j, err := judge.Open(ctx, jf.name, jo)
+			if err != nil {
+				return err
+			}
+			opts.Describe = map[string]string{"judge": jf.name}
+			srv, err := remote.Serve(ctx, nc, name, j, opts)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("serving judge %q on %s (%s); Ctrl-C stops\n", name, bf.cfg.URL, jf.name)
+			<-ctx.Done()
+			return srv.Stop()
+		},
+	}
+	jf.register(cmd)
+	bf.register(cmd)
+	cmd.Flags().StringVar(&name, "name", judge.PushTName, "name the judge is served under (subjects dreamrank.judge.<name>.*)")
+	cmd.Flags().StringVar(&data, "data", "data", "data directory (the embedded server's JetStream files)")
+	cmd.Flags().IntVar(&port, "port", 4222, "port of the embedded server")
+	cmd.Flags().IntVar(&opts.Concurrency, "concurrency", 1, "requests judged at once")
 	return cmd
 }

@@ -70,6 +70,10 @@ func TestCompare(t *testing.T) {
 		t.Errorf("episode confusion %+v, want %+v", rep.EpisodeSuccess, want)
 	}
 	near("episode accuracy", rep.EpisodeAccuracy, 0)
+	// True best coverages 0.76 and 0.475 are both clear of 0.95 ± 0.01.
+	if want := (Confusion{FP: 2}); rep.EpisodeSuccessClear != want {
+		t.Errorf("clear episode confusion %+v, want %+v", rep.EpisodeSuccessClear, want)
+	}
 	near("frame accuracy", rep.FrameAccuracy, 0.6)
 	if rep.Unreadable != 1 || rep.Frames != 5 || rep.Episodes != 2 {
 		t.Errorf("counts %+v", rep)

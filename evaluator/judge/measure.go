@@ -58,11 +58,22 @@ type Report struct {
 	// number a success rate is made of.
 	EpisodeSuccess  Confusion `json:"episode_success"`
 	EpisodeAccuracy float64   `json:"episode_success_accuracy"`
+	// EpisodeSuccessClear is EpisodeSuccess over the episodes whose true
+	// best coverage lies farther than ClearBand from the threshold: the
+	// calls that a coverage error of about ClearBand cannot flip.
+	EpisodeSuccessClear  Confusion `json:"episode_success_clear"`
+	EpisodeAccuracyClear float64   `json:"episode_success_accuracy_clear"`
+	ClearBand            float64   `json:"clear_band"`
 	// SuccessStepMAE is the mean absolute difference of the first
 	// successful step over the SuccessStepN episodes where both succeed.
 	SuccessStepMAE float64 `json:"success_step_mae"`
 	SuccessStepN   int     `json:"success_step_n"`
 }
+
+// ClearBand is the half-width of the band around the success threshold in
+// which Report.EpisodeSuccessClear leaves episodes out: about the p95
+// coverage error of the PushT vision judge on real frames.
+const ClearBand = 0.01
 
 // Compare measures verdicts against the true per-step coverage of the same
 // episodes (truth[i][t] for frame t of episode i), with the success
@@ -71,7 +82,7 @@ func Compare(verdicts []Verdict, truth [][]float64, threshold float64) (Report, 
 	if len(verdicts) != len(truth) {
 		return Report{}, fmt.Errorf("%w: %d verdicts for %d episodes", ErrBadInput, len(verdicts), len(truth))
 	}
-	var rep Report
+	rep := Report{ClearBand: ClearBand}
 	var errs []float64
 	var rewardErr, stepErr float64
 	for i, v := range verdicts {
@@ -85,6 +96,13 @@ func Compare(verdicts []Verdict, truth [][]float64, threshold float64) (Report, 
 			rep.FrameSuccess.Add(v.Coverage[t] > threshold, tc[t] > threshold)
 		}
 		rep.EpisodeSuccess.Add(v.Success, tv.Success)
+		best := math.Inf(-1)
+		for _, c := range tc {
+			best = max(best, c)
+		}
+		if math.Abs(best-threshold) > ClearBand {
+			rep.EpisodeSuccessClear.Add(v.Success, tv.Success)
+		}
 		rewardErr += math.Abs(v.MaxReward - tv.MaxReward)
 		if v.Success && tv.Success {
 			stepErr += math.Abs(float64(v.SuccessStep - tv.SuccessStep))
@@ -108,6 +126,9 @@ func Compare(verdicts []Verdict, truth [][]float64, threshold float64) (Report, 
 	if rep.Episodes > 0 {
 		rep.MaxRewardMAE = rewardErr / float64(rep.Episodes)
 		rep.EpisodeAccuracy = rep.EpisodeSuccess.Accuracy()
+	}
+	if rep.EpisodeSuccessClear.N() > 0 {
+		rep.EpisodeAccuracyClear = rep.EpisodeSuccessClear.Accuracy()
 	}
 	if rep.SuccessStepN > 0 {
 		rep.SuccessStepMAE = stepErr / float64(rep.SuccessStepN)
