@@ -34,7 +34,7 @@ type Evaluation struct {
 	// Simulated, when asked for, is the judge on freshly simulated
 	// episodes that include the success frame (see EvaluateSimulated).
 	Simulated *Report `json:"simulated,omitempty"`
-	Seconds  float64           `json:"seconds"`
+	Seconds   float64 `json:"seconds"`
 	// FramesPerSecond is the judge's throughput over the whole run.
 	FramesPerSecond float64 `json:"frames_per_second"`
 }

@@ -3,9 +3,9 @@ package ranking
 import (
 	"encoding/json"
 	"errors"
-	"strings"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
