@@ -14,7 +14,7 @@ import (
 	"dreamrank/episode"
 	"dreamrank/evaluator/judge"
 	"dreamrank/evaluator/judge/remote" // also registers the "remote" judge
-	"dreamrank/ops/bus"                // the "remote" judge backend
+	"dreamrank/ops/bus"
 	"dreamrank/ops/progress"
 	"dreamrank/policy/expert"
 	"dreamrank/robots/sim/pusht"
