@@ -255,6 +255,24 @@ func TestDecodeRequestRoundTrip(t *testing.T) {
 	}
 }
 
+// TestProtocolExample decodes the worked example of PROTOCOL.md.
+func TestProtocolExample(t *testing.T) {
+	js := `{"request_id":"r1","episodes":[{"steps":1}],"arrays":[{"name":"frames","dtype":"uint8","shape":[1,1,1,3]},{"name":"proprio","dtype":"float32","shape":[1,0]}]}`
+	body := append(binary.BigEndian.AppendUint32(nil, uint32(len(js))), js...)
+	body = append(body, 0xff, 0xff, 0xff)
+	if len(js) != 0x9e || len(body) != 165 {
+		t.Fatalf("example is %d bytes with JSON of %d; PROTOCOL.md says 165 and 158", len(body), len(js))
+	}
+	req, eps, err := decodeRequest(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []judge.Episode{{Frames: [][]uint8{{255, 255, 255}}, FrameH: 1, FrameW: 1, Channels: 3}}
+	if req.RequestID != "r1" || !reflect.DeepEqual(eps, want) {
+		t.Errorf("decoded %+v %+v", req, eps)
+	}
+}
+
 // FuzzDecodeRequest: the decoder never panics, and what it accepts
 // encodes back to the same bytes' arrays.
 func FuzzDecodeRequest(f *testing.F) {
