@@ -91,6 +91,12 @@ func TestRegistry(t *testing.T) {
 	if _, err := Open(ctx, PushTName, Options{OptWorkers: "0"}); !errors.Is(err, ErrBadInput) {
 		t.Errorf("workers=0: %v", err)
 	}
+	if _, err := Open(ctx, PushTName, Options{OptMargin: "-0.01"}); !errors.Is(err, ErrBadInput) {
+		t.Errorf("negative margin: %v", err)
+	}
+	if j, err := Open(ctx, PushTName, Options{OptMargin: "0.005", OptWorkers: "2"}); err != nil || j.(PushT).Margin != 0.005 {
+		t.Errorf("margin option: %v %+v", err, j)
+	}
 	if _, err := Open(ctx, PushTName, Options{"colour": "red"}); !errors.Is(err, ErrBadInput) {
 		t.Errorf("unknown option: %v", err)
 	}
@@ -200,6 +206,30 @@ func TestPushTUnreadable(t *testing.T) {
 	}
 	if math.Abs(got.Coverage[4]-truth[0][4]) > 0.02 {
 		t.Errorf("frame 4 after the blank: %v, true %v", got.Coverage[4], truth[0][4])
+	}
+}
+
+// TestPushTMargin: a margin calls success earlier, never later, and leaves
+// rewards alone.
+func TestPushTMargin(t *testing.T) {
+	eps, _ := simulated(t, []int64{100001}, 300)
+	plain, err := (PushT{}).Judge(context.Background(), eps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wide, err := (PushT{Margin: 0.05}).Judge(context.Background(), eps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, w := plain[0], wide[0]
+	if !w.Success || (p.Success && w.SuccessStep > p.SuccessStep) {
+		t.Errorf("margin 0.05: success %v at %d; without: %v at %d", w.Success, w.SuccessStep, p.Success, p.SuccessStep)
+	}
+	if w.SuccessStep >= 0 && w.Coverage[w.SuccessStep] <= 0.9 {
+		t.Errorf("called at coverage %v", w.Coverage[w.SuccessStep])
+	}
+	if w.MaxReward != p.MaxReward {
+		t.Errorf("margin changed the max reward: %v vs %v", w.MaxReward, p.MaxReward)
 	}
 }
 
