@@ -35,7 +35,11 @@ var ErrBadInput = errors.New("ranking: bad input")
 // Arm is one policy under one steering context, with its episodes'
 // outcomes.
 type Arm struct {
-	Name string
+	// Name labels the arm in reports; Policy and Context say what it is
+	// (optional, carried through).
+	Name    string
+	Policy  string
+	Context string
 	// Success is each episode's success.
 	Success []bool
 	// MaxReward is each episode's max reward (the PushT score), in the
@@ -94,6 +98,8 @@ func (i Interval) Contains(x float64) bool { return float64(i.Lo) <= x && x <= f
 // ArmResult is one arm's summary.
 type ArmResult struct {
 	Name        string   `json:"name"`
+	Policy      string   `json:"policy,omitempty"`
+	Context     string   `json:"context,omitempty"`
 	Episodes    int      `json:"episodes"`
 	Successes   int      `json:"successes"`
 	SuccessRate float64  `json:"success_rate"`
@@ -152,7 +158,7 @@ func Rank(arms []Arm, opts Options) (Result, error) {
 				k++
 			}
 		}
-		r := ArmResult{Name: a.Name, Episodes: n, Successes: k, SuccessRate: float64(k) / float64(n)}
+		r := ArmResult{Name: a.Name, Policy: a.Policy, Context: a.Context, Episodes: n, Successes: k, SuccessRate: float64(k) / float64(n)}
 		lo, hi := Wilson(k, n, z)
 		r.SuccessCI = Interval{Number(lo), Number(hi)}
 		r.MeanMaxReward, r.MaxRewardCI = Number(math.NaN()), Interval{Number(math.NaN()), Number(math.NaN())}
