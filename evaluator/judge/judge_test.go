@@ -78,6 +78,15 @@ func TestCompare(t *testing.T) {
 	if rep.Unreadable != 1 || rep.Frames != 5 || rep.Episodes != 2 {
 		t.Errorf("counts %+v", rep)
 	}
+	// An episode whose true best coverage is within ClearBand of the
+	// threshold counts in EpisodeSuccess but not in EpisodeSuccessClear.
+	rep, err = Compare([]Verdict{Score([]float64{0.94}, 0.95)}, [][]float64{{0.955}}, 0.95)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.EpisodeSuccess != (Confusion{FN: 1}) || rep.EpisodeSuccessClear.N() != 0 {
+		t.Errorf("near the threshold: %+v, clear %+v", rep.EpisodeSuccess, rep.EpisodeSuccessClear)
+	}
 	if _, err := Compare(verdicts, truth[:1], 0.95); !errors.Is(err, ErrBadInput) {
 		t.Errorf("mismatched lengths: %v", err)
 	}
