@@ -47,6 +47,8 @@ const (
 	UnknownPolicy Code = "unknown_policy"
 	// UnknownModel: no world model is registered or served under that name.
 	UnknownModel Code = "unknown_model"
+	// UnknownJudge: no judge is registered or served under that name.
+	UnknownJudge Code = "unknown_judge"
 	// UnknownScenario: no scenario or suite under that name.
 	UnknownScenario Code = "unknown_scenario"
 	// JobNotFound: no evaluation job with that id.
@@ -81,6 +83,7 @@ var catalogue = map[Code]bool{ // code -> retryable
 	NotFound:        false,
 	UnknownPolicy:   false,
 	UnknownModel:    false,
+	UnknownJudge:    false,
 	UnknownScenario: false,
 	JobNotFound:     false,
 	TooLarge:        false,

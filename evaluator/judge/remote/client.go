@@ -1,0 +1,228 @@
+package remote
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+
+	"dreamrank/errcode"
+	"dreamrank/evaluator/judge"
+)
+
+// DialOptions tune a client; zero values take the defaults.
+type DialOptions struct {
+	Prefix string // default DefaultPrefix
+	// Timeout bounds each attempt; default 60 s (a VLM may be slow).
+	Timeout time.Duration
+	// Attempts per request, counting the first; default 3.
+	Attempts int
+	// MaxPartBytes bounds one NATS message of a request; default the
+	// connection's max_payload less 4 KiB.
+	MaxPartBytes int
+	// MaxMessageBytes bounds an assembled reply; default 256 MiB.
+	MaxMessageBytes int
+}
+
+func (o *DialOptions) defaults(nc *nats.Conn) {
+	if o.Prefix == "" {
+		o.Prefix = DefaultPrefix
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 60 * time.Second
+	}
+	if o.Attempts <= 0 {
+		o.Attempts = 3
+	}
+	if o.MaxPartBytes <= 0 {
+		o.MaxPartBytes = max(int(nc.MaxPayload())-partHeadroom, 1024)
+	}
+	if o.MaxMessageBytes <= 0 {
+		o.MaxMessageBytes = 256 << 20
+	}
+}
+
+// Client is a judge served over NATS; it implements judge.Judge and is
+// safe for concurrent use.
+type Client struct {
+	nc    *nats.Conn
+	name  string
+	opts  DialOptions
+	owned bool // Close closes nc
+
+	mu   sync.Mutex
+	info infoReply
+}
+
+// Dial finds a replica of the named judge. The connection stays the
+// caller's.
+func Dial(ctx context.Context, nc *nats.Conn, name string, opts DialOptions) (*Client, error) {
+	opts.defaults(nc)
+	c := &Client{nc: nc, name: name, opts: opts}
+	info, err := c.fetchInfo(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.info = info
+	return c, nil
+}
+
+// Describe is what the replica announced about its judge.
+func (c *Client) Describe() map[string]string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.info.Describe
+}
+
+// Close closes the connection when the client made it (Open); otherwise it
+// does nothing.
+func (c *Client) Close() error {
+	if c.owned {
+		c.nc.Close()
+	}
+	return nil
+}
+
+func (c *Client) fetchInfo(ctx context.Context) (infoReply, error) {
+	subj := c.opts.Prefix + "." + c.name + ".info"
+	actx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
+	defer cancel()
+	msg, err := c.nc.RequestWithContext(actx, subj, []byte("{}"))
+	switch {
+	case errors.Is(err, nats.ErrNoResponders):
+		return infoReply{}, fmt.Errorf("remote judge %q: %w: nobody serves %s", c.name, judge.ErrUnknownJudge, subj)
+	case err != nil:
+		return infoReply{}, fmt.Errorf("remote judge %q: info: %w", c.name, errcode.New(errcode.Unavailable, err.Error()))
+	}
+	var info infoReply
+	if err := json.Unmarshal(msg.Data, &info); err != nil {
+		return infoReply{}, fmt.Errorf("remote judge %q: info reply: %w", c.name, errcode.New(errcode.Internal, err.Error()))
+	}
+	if info.Protocol != Protocol {
+		return infoReply{}, fmt.Errorf("remote judge %q: replica speaks protocol %d, this client %d: %w", c.name, info.Protocol, Protocol, errcode.BadRequest)
+	}
+	return info, nil
+}
+
+// Judge sends the episodes in one request and returns the verdicts. It
+// retries after a timeout, a lost part or an unavailable replica (asking
+// for a replica again when the last one stopped answering); judging is
+// stateless, so a retry is always safe.
+func (c *Client) Judge(ctx context.Context, eps []judge.Episode) ([]judge.Verdict, error) {
+	id := uuid.NewString()
+	var err error
+	for try := range c.opts.Attempts {
+		if try > 0 {
+			if !errors.Is(err, errcode.Timeout) {
+				t := time.NewTimer(time.Duration(50<<try) * time.Millisecond)
+				select {
+				case <-t.C:
+				case <-ctx.Done():
+					t.Stop()
+					return nil, fmt.Errorf("remote judge %q: %w (after %w)", c.name, ctx.Err(), err)
+				}
+			}
+			if errors.Is(err, errcode.Unavailable) {
+				if info, ierr := c.fetchInfo(ctx); ierr == nil {
+					c.mu.Lock()
+					c.info = info
+					c.mu.Unlock()
+				}
+			}
+		}
+		actx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
+		deadline, _ := actx.Deadline()
+		var body []byte
+		body, err = encodeRequest(id, time.Until(deadline).Milliseconds(), eps)
+		if err != nil {
+			cancel()
+			return nil, fmt.Errorf("remote judge %q: %w", c.name, err)
+		}
+		c.mu.Lock()
+		subj := c.info.JudgeSubject
+		c.mu.Unlock()
+		var out []byte
+		out, err = c.attempt(actx, subj, body)
+		cancel()
+		if err == nil {
+			var rep judgeReply
+			if uerr := json.Unmarshal(out, &rep); uerr != nil {
+				return nil, fmt.Errorf("remote judge %q: reply: %w", c.name, errcode.New(errcode.Internal, uerr.Error()))
+			}
+			if cerr := checkVerdicts(rep.Verdicts, eps); cerr != nil {
+				return nil, fmt.Errorf("remote judge %q: reply: %w", c.name, errcode.New(errcode.Internal, cerr.Error()))
+			}
+			return rep.Verdicts, nil
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("remote judge %q: %w", c.name, ctx.Err())
+		}
+		if !errcode.CodeOf(err).Retryable() {
+			break
+		}
+	}
+	return nil, fmt.Errorf("remote judge %q: %w", c.name, err)
+}
+
+// attempt sends one request, in parts if it must, on a fresh inbox and
+// assembles the reply. Error replies come back as errcode.Error.
+func (c *Client) attempt(ctx context.Context, subject string, body []byte) ([]byte, error) {
+	inbox := c.nc.NewInbox()
+	sub, err := c.nc.SubscribeSync(inbox)
+	if err != nil {
+		return nil, errcode.New(errcode.Unavailable, err.Error())
+	}
+	defer sub.Unsubscribe()
+	sub.SetPendingLimits(-1, -1) // replies are bounded by MaxMessageBytes below
+	ps := parts(body, c.opts.MaxPartBytes)
+	for i, p := range ps {
+		msg := &nats.Msg{Subject: subject, Reply: inbox, Data: p}
+		if len(ps) > 1 {
+			msg.Header = nats.Header{HeaderPart: []string{fmt.Sprintf("%d/%d", i+1, len(ps))}}
+		}
+		if err := c.nc.PublishMsg(msg); err != nil {
+			return nil, errcode.New(errcode.Unavailable, err.Error())
+		}
+	}
+	var asm assembler
+	for {
+		msg, err := sub.NextMsgWithContext(ctx)
+		switch {
+		case errors.Is(err, nats.ErrNoResponders):
+			return nil, errcode.New(errcode.Unavailable, "no replica answers on "+subject)
+		case errors.Is(err, context.DeadlineExceeded):
+			return nil, errcode.New(errcode.Timeout, fmt.Sprintf("no reply on %s within %s", subject, c.opts.Timeout))
+		case err != nil:
+			return nil, errcode.New(errcode.Unavailable, err.Error())
+		}
+		if code := msg.Header.Get(HeaderErrorCode); code != "" {
+			var e errcode.Error
+			if json.Unmarshal(msg.Data, &e) != nil || e.Code == "" {
+				e = errcode.Error{Code: errcode.Code(code), Message: msg.Header.Get(HeaderError)}
+			}
+			return nil, e
+		}
+		i, n, multi, err := parsePart(msg.Header.Get(HeaderPart))
+		if err != nil {
+			return nil, err
+		}
+		if !multi {
+			if len(msg.Data) > c.opts.MaxMessageBytes {
+				return nil, errcode.New(errcode.TooLarge, fmt.Sprintf("reply of %d bytes exceeds %d", len(msg.Data), c.opts.MaxMessageBytes))
+			}
+			return msg.Data, nil
+		}
+		done, err := asm.add(i, n, msg.Data, c.opts.MaxMessageBytes)
+		if err != nil {
+			return nil, err
+		}
+		if done {
+			return asm.buf.Bytes(), nil
+		}
+	}
+}
