@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
-	"sync"
 
 	"dreamrank/checkpoint"
 	"dreamrank/nn"
@@ -50,7 +49,8 @@ func init() {
 	})
 }
 
-// Policy is a trained flow-matching policy. It is safe for concurrent use.
+// Policy is a trained flow-matching policy. It is safe for concurrent use
+// (Guidance and Seed are set before use).
 type Policy struct {
 	cfg  ModelConfig
 	ps   *nn.Params
@@ -61,17 +61,6 @@ type Policy struct {
 	// Seed makes the initial noise a function of (Seed, observation), so
 	// the same call gives the same chunk.
 	Seed uint64
-
-	mu     sync.Mutex
-	graphs map[int]*graphPair // by batch size
-}
-
-// graphPair is the encoder and head graphs for one batch size; mu guards
-// their input tensors during a call.
-type graphPair struct {
-	mu   sync.Mutex
-	enc  *encodeGraph
-	head *headGraph // batch 2n: conditional and unconditional rows
 }
 
 // Load opens a checkpoint directory, or a training output directory's
@@ -102,8 +91,7 @@ func Load(path string) (*Policy, error) {
 }
 
 func newPolicy(c ModelConfig, ps *nn.Params) *Policy {
-	return &Policy{cfg: c, ps: ps, Guidance: DefaultGuidance, graphs: map[int]*graphPair{},
-		info: map[string]string{"backend": Name}}
+	return &Policy{cfg: c, ps: ps, Guidance: DefaultGuidance, info: map[string]string{"backend": Name}}
 }
 
 // Spec implements policy.Policy.
@@ -122,25 +110,6 @@ func (p *Policy) Describe() map[string]string {
 	return out
 }
 
-func (p *Policy) pair(n int) (*graphPair, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if gp, ok := p.graphs[n]; ok {
-		return gp, nil
-	}
-	enc, err := newEncodeGraph(p.ps, p.cfg, n)
-	if err != nil {
-		return nil, err
-	}
-	head, err := newHeadGraph(p.ps, p.cfg, 2*n)
-	if err != nil {
-		return nil, err
-	}
-	gp := &graphPair{enc: enc, head: head}
-	p.graphs[n] = gp
-	return gp, nil
-}
-
 // Act implements policy.Policy: one action chunk per observation, sampled
 // with EulerSteps Euler steps from noise, with guidance on the metadata.
 func (p *Policy) Act(ctx context.Context, obs []policy.Observation, steer []policy.Context) ([]policy.Chunk, error) {
@@ -152,47 +121,46 @@ func (p *Policy) Act(ctx context.Context, obs []policy.Observation, steer []poli
 	if n == 0 {
 		return nil, nil
 	}
-	gp, err := p.pair(n)
-	if err != nil {
-		return nil, err
-	}
-	gp.mu.Lock()
-	defer gp.mu.Unlock()
 	c := p.cfg
-	in := 3 * c.inH() * c.inW()
+	f := newFastNet(c, p.ps)
+	in, od, cx, cd := 3*c.inH()*c.inW(), c.obsDim(), c.ctxDim(), c.chunkDim()
 	pooled := make([]uint8, in)
-	img, prop := gp.enc.img.data(), gp.enc.proprio.data()
+	img, prop := make([]float32, in), make([]float32, c.ProprioDim)
+	feat := make([]float32, n*od)
 	for i, o := range obs {
 		poolFrame(pooled, o.Image, c.FrameH, c.FrameW, c.Pool)
-		bytesToUnit(img[i*in:(i+1)*in], pooled)
+		bytesToUnit(img, pooled)
 		for j, v := range o.Proprio {
-			prop[i*c.ProprioDim+j] = c.norm(v)
+			prop[j] = c.norm(v)
 		}
+		f.encode(feat[i*od:(i+1)*od], img, prop)
 	}
-	feat, err := gp.enc.run()
-	if err != nil {
-		return nil, fmt.Errorf("flow: encode: %w", err)
+	// Guidance needs a second, metadata-free row per observation, unless
+	// it cannot change anything.
+	guided := p.Guidance != 1 && steer != nil
+	rows := n
+	if guided {
+		rows = 2 * n
 	}
-	h := gp.head
-	od, cx, cd := c.obsDim(), c.ctxDim(), c.chunkDim()
-	// Rows 0..n-1 are conditional, n..2n-1 the same with metadata dropped.
-	hobs, hctx := h.obs.data(), h.ctx.data()
+	hobs, hctx := make([]float32, rows*od), make([]float32, rows*cx)
 	for i := 0; i < n; i++ {
-		copy(hobs[i*od:(i+1)*od], feat[i*od:(i+1)*od])
-		copy(hobs[(n+i)*od:(n+i+1)*od], feat[i*od:(i+1)*od])
 		var sc policy.Context
 		if steer != nil {
 			sc = steer[i]
 		}
+		copy(hobs[i*od:(i+1)*od], feat[i*od:(i+1)*od])
 		c.encodeContext(hctx[i*cx:(i+1)*cx], sc, false)
-		c.encodeContext(hctx[(n+i)*cx:(n+i+1)*cx], sc, true)
+		if guided {
+			copy(hobs[(n+i)*od:(n+i+1)*od], feat[i*od:(i+1)*od])
+			c.encodeContext(hctx[(n+i)*cx:(n+i+1)*cx], sc, true)
+		}
 	}
 	x := make([]float32, n*cd)
 	rng := rand.New(rand.NewPCG(p.Seed, noiseKey(obs)))
 	for i := range x {
 		x[i] = float32(rng.NormFloat64())
 	}
-	xt, temb := h.xt.data(), h.temb.data()
+	xt, temb := make([]float32, rows*cd), make([]float32, rows*c.TimeDim)
 	dt := -1.0 / EulerSteps
 	beta := float32(p.Guidance)
 	for k := 0; k < EulerSteps; k++ {
@@ -200,18 +168,24 @@ func (p *Policy) Act(ctx context.Context, obs []policy.Observation, steer []poli
 			return nil, err
 		}
 		t := 1 + float64(k)*dt
-		copy(xt[:n*cd], x)
-		copy(xt[n*cd:], x)
-		for r := 0; r < 2*n; r++ {
+		copy(xt, x)
+		if guided {
+			copy(xt[n*cd:], x)
+		}
+		for r := 0; r < rows; r++ {
 			timeEmbedding(temb[r*c.TimeDim:(r+1)*c.TimeDim], t)
 		}
-		v, err := h.run()
+		v, err := f.velocity(xt, temb, hobs, hctx, rows)
 		if err != nil {
-			return nil, fmt.Errorf("flow: velocity: %w", err)
+			return nil, err
 		}
 		for i := range x {
-			vc, vu := v[i], v[n*cd+i]
-			x[i] += float32(dt) * (vu + beta*(vc-vu))
+			vel := v[i]
+			if guided {
+				vu := v[n*cd+i]
+				vel = vu + beta*(vel-vu)
+			}
+			x[i] += float32(dt) * vel
 		}
 	}
 	out := make([]policy.Chunk, n)

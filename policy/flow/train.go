@@ -222,57 +222,33 @@ func (c TrainConfig) lr(step int) float64 {
 	return lr
 }
 
-// features runs the encoder over every frame of d, batched, reporting
-// progress every tenth.
+// features runs the encoder over every frame of d, reporting progress
+// every tenth.
 func features(ctx context.Context, ps *nn.Params, c ModelConfig, d *dataset, progress func(done, total int)) ([][][]float32, error) {
-	const batch = 256
-	eg, err := newEncodeGraph(ps, c, batch)
-	if err != nil {
-		return nil, err
-	}
-	defer eg.vm.Close()
-	out := make([][][]float32, len(d.clips))
-	for i, cl := range d.clips {
-		out[i] = make([][]float32, len(cl.pooled))
-	}
+	f := newFastNet(c, ps)
 	in, od := 3*c.inH()*c.inW(), c.obsDim()
-	img, prop := eg.img.data(), eg.proprio.data()
-	type slot struct{ ci, i int }
-	var pending []slot
+	img, prop := make([]float32, in), make([]float32, c.ProprioDim)
+	out := make([][][]float32, len(d.clips))
 	done, tenth := 0, 0
-	flush := func() error {
-		if len(pending) == 0 {
-			return nil
+	for ci, cl := range d.clips {
+		if err := ctx.Err(); err != nil {
+			return nil, err
 		}
-		feat, err := eg.run()
-		if err != nil {
-			return fmt.Errorf("flow: features: %w", err)
+		flat := make([]float32, len(cl.pooled)*od)
+		out[ci] = make([][]float32, len(cl.pooled))
+		for i := range cl.pooled {
+			bytesToUnit(img, cl.pooled[i])
+			for j, v := range cl.proprio[i] {
+				prop[j] = c.norm(v)
+			}
+			out[ci][i] = flat[i*od : (i+1)*od : (i+1)*od]
+			f.encode(out[ci][i], img, prop)
 		}
-		for k, s := range pending {
-			out[s.ci][s.i] = append([]float32(nil), feat[k*od:(k+1)*od]...)
-		}
-		done += len(pending)
-		pending = pending[:0]
+		done += len(cl.pooled)
 		if t := done * 10 / d.steps(); t > tenth {
 			tenth = t
 			progress(done, d.steps())
 		}
-		return ctx.Err()
 	}
-	for ci, cl := range d.clips {
-		for i := range cl.pooled {
-			k := len(pending)
-			bytesToUnit(img[k*in:(k+1)*in], cl.pooled[i])
-			for j, v := range cl.proprio[i] {
-				prop[k*c.ProprioDim+j] = c.norm(v)
-			}
-			pending = append(pending, slot{ci, i})
-			if len(pending) == batch {
-				if err := flush(); err != nil {
-					return nil, err
-				}
-			}
-		}
-	}
-	return out, flush()
+	return out, nil
 }

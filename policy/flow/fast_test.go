@@ -1,0 +1,87 @@
+package flow
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestFastMatchesGraph checks the inference pass against the gorgonia
+// graphs that train the network, on random weights and inputs.
+func TestFastMatchesGraph(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		cfg   ModelConfig
+		batch int
+	}{
+		{"tiny", tinyModel(), 3},
+		{"default", DefaultModelConfig(), 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := tc.cfg
+			ps := newParams(c, 11)
+			rng := rand.New(rand.NewPCG(5, 6))
+			fill := func(v []float32, scale float64) {
+				for i := range v {
+					v[i] = float32(rng.Float64() * scale)
+				}
+			}
+			// Non-zero biases, so their handling is tested too.
+			for _, p := range ps.List {
+				if len(p.Shape) == 1 {
+					fill(p.Data(), 0.1)
+				}
+			}
+			eg, err := newEncodeGraph(ps, c, tc.batch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fill(eg.img.data(), 1)
+			fill(eg.proprio.data(), 2)
+			want, err := eg.run()
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := newFastNet(c, ps)
+			in, od := 3*c.inH()*c.inW(), c.obsDim()
+			got := make([]float32, tc.batch*od)
+			for b := 0; b < tc.batch; b++ {
+				f.encode(got[b*od:(b+1)*od], eg.img.data()[b*in:(b+1)*in], eg.proprio.data()[b*c.ProprioDim:(b+1)*c.ProprioDim])
+			}
+			if d := maxDiff(got, want); d > 1e-4 {
+				t.Errorf("encoder: max |fast - graph| = %g", d)
+			}
+
+			hg, err := newHeadGraph(ps, c, tc.batch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fill(hg.xt.data(), 2)
+			fill(hg.temb.data(), 1)
+			fill(hg.obs.data(), 1)
+			fill(hg.ctx.data(), 1)
+			wantV, err := hg.run()
+			if err != nil {
+				t.Fatal(err)
+			}
+			gotV, err := f.velocity(hg.xt.data(), hg.temb.data(), hg.obs.data(), hg.ctx.data(), tc.batch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := maxDiff(gotV, wantV); d > 1e-4 {
+				t.Errorf("head: max |fast - graph| = %g", d)
+			}
+		})
+	}
+}
+
+func maxDiff(a, b []float32) float64 {
+	if len(a) != len(b) {
+		return math.Inf(1)
+	}
+	d := 0.0
+	for i := range a {
+		d = max(d, math.Abs(float64(a[i]-b[i])))
+	}
+	return d
+}
