@@ -98,4 +98,3 @@ func (tg *trainGraph) run() (float64, [][]float32, error) {
 }
 
 func (tg *trainGraph) close() { tg.vm.Close() }
-
