@@ -10,6 +10,7 @@ import (
 // batch is one training batch laid out like the graph's inputs.
 type batch struct {
 	img, proprio, obs, xt, temb, ctx, target []float32
+	auxLabel, auxMask                        []float32
 }
 
 // norm maps a position to the network's [-1, 1] range.
@@ -38,6 +39,9 @@ func makeBatch(d *dataset, cfg TrainConfig, s, size int, feats [][][]float32) *b
 		b.obs = make([]float32, size*od)
 	} else {
 		b.img, b.proprio = make([]float32, size*in), make([]float32, size*c.ProprioDim)
+		if c.AuxPose {
+			b.auxLabel, b.auxMask = make([]float32, size*auxDim), make([]float32, size*auxDim)
+		}
 	}
 	for k := 0; k < size; k++ {
 		ci, i := d.at(rng.IntN(d.steps()))
@@ -48,6 +52,14 @@ func makeBatch(d *dataset, cfg TrainConfig, s, size int, feats [][][]float32) *b
 			bytesToUnit(b.img[k*in:(k+1)*in], cl.pooled[i])
 			for j, v := range cl.proprio[i] {
 				b.proprio[k*c.ProprioDim+j] = c.norm(v)
+			}
+			if b.auxLabel != nil {
+				if label, ok := cl.pose(c, i); ok {
+					copy(b.auxLabel[k*auxDim:(k+1)*auxDim], label[:])
+					for j := 0; j < auxDim; j++ {
+						b.auxMask[k*auxDim+j] = 1
+					}
+				}
 			}
 		}
 		steer := policy.Context{Task: cl.task, Metadata: dropFields(rng, cl.meta, cfg.Dropout)}
@@ -102,6 +114,10 @@ func (b *batch) load(tg *trainGraph) {
 	} else {
 		copy(tg.img.data(), b.img)
 		copy(tg.proprio.data(), b.proprio)
+	}
+	if tg.auxLabel.n != nil {
+		copy(tg.auxLabel.data(), b.auxLabel)
+		copy(tg.auxMask.data(), b.auxMask)
 	}
 	copy(tg.xt.data(), b.xt)
 	copy(tg.temb.data(), b.temb)

@@ -17,7 +17,7 @@ func BenchmarkTrainStep(b *testing.B) {
 	tensor.Use(openblas.Implementation{})
 	c := DefaultModelConfig()
 	ps := newParams(c, 1)
-	tg, err := newTrainGraph(ps, c, 64, false)
+	tg, err := newTrainGraph(ps, c, 64, false, 1)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -5,12 +5,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"sync"
 
 	"dreamrank/episode"
 	"dreamrank/policy"
+	"dreamrank/robots/sim/pusht"
 )
 
 // clip is one training episode in memory, frames already pooled.
@@ -22,6 +24,46 @@ type clip struct {
 	actions [][]float32
 	meta    policy.Metadata
 	task    string
+	// poses caches the auxiliary pose labels, read on first use (only the
+	// batch goroutine reads them).
+	poses []*poseLabel
+}
+
+// poseLabel is the block pose read from a frame: normalised x, y, then
+// sin and cos of the angle; ok is false when the reader could not read it.
+type poseLabel struct {
+	v  [auxDim]float32
+	ok bool
+}
+
+// pose returns the auxiliary label of step i, reading it from the pooled
+// frame (the pose reader accepts any size; at 48 px its error is about one
+// pixel, plenty for a training signal).
+func (cl *clip) pose(c ModelConfig, i int) ([auxDim]float32, bool) {
+	if cl.poses == nil {
+		cl.poses = make([]*poseLabel, len(cl.pooled))
+	}
+	if l := cl.poses[i]; l != nil {
+		return l.v, l.ok
+	}
+	h, w := c.inH(), c.inW()
+	hwc := make([]uint8, h*w*3)
+	src := cl.pooled[i]
+	for ch := 0; ch < 3; ch++ {
+		for p := 0; p < h*w; p++ {
+			hwc[p*3+ch] = src[ch*h*w+p]
+		}
+	}
+	l := &poseLabel{}
+	if h == w {
+		if block, _, ok, _ := pusht.ReadPoses(hwc, h); ok {
+			sin, cos := math.Sincos(block.Angle)
+			l.v = [auxDim]float32{c.norm(float32(block.X)), c.norm(float32(block.Y)), float32(sin), float32(cos)}
+			l.ok = true
+		}
+	}
+	cl.poses[i] = l
+	return l.v, l.ok
 }
 
 // Manifest records the data a checkpoint was trained on.

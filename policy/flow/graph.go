@@ -18,12 +18,13 @@ type trainGraph struct {
 	vm                               G.VM
 	img, proprio, obs, xt, temb, ctx input
 	target                           input
+	auxLabel, auxMask                input // the pose labels and which are valid
 	loss                             *G.Node
 	// trained[i] says whether parameter i gets a gradient.
 	trained []bool
 }
 
-func newTrainGraph(ps *nn.Params, c ModelConfig, batch int, headOnly bool) (*trainGraph, error) {
+func newTrainGraph(ps *nn.Params, c ModelConfig, batch int, headOnly bool, auxWeight float64) (*trainGraph, error) {
 	nn.BuildMu.Lock()
 	defer nn.BuildMu.Unlock()
 	g := G.NewGraph()
@@ -32,16 +33,24 @@ func newTrainGraph(ps *nn.Params, c ModelConfig, batch int, headOnly bool) (*tra
 	tg.temb = newInput(g, "temb", batch, c.TimeDim)
 	tg.ctx = newInput(g, "ctx", batch, c.ctxDim())
 	tg.target = newInput(g, "target", batch, c.chunkDim())
-	var obs *G.Node
+	var obs, aux *G.Node
 	if headOnly {
 		tg.obs = newInput(g, "obs", batch, c.obsDim())
 		obs = tg.obs.n
 	} else {
 		tg.img = newInput(g, "img", batch, 3, c.inH(), c.inW())
 		tg.proprio = newInput(g, "proprio", batch, c.ProprioDim)
-		var err error
-		if obs, err = encode(tg.b, c, tg.img.n, tg.proprio.n); err != nil {
+		kp, err := keypoints(tg.b, c, tg.img.n)
+		if err == nil {
+			obs, err = G.Concat(1, kp, tg.proprio.n)
+		}
+		if err != nil {
 			return nil, err
+		}
+		if c.AuxPose && auxWeight > 0 {
+			if aux, err = tg.auxLoss(kp, batch, auxWeight); err != nil {
+				return nil, err
+			}
 		}
 	}
 	v, err := velocity(tg.b, c, tg.xt.n, tg.temb.n, obs, tg.ctx.n)
@@ -54,6 +63,9 @@ func newTrainGraph(ps *nn.Params, c ModelConfig, batch int, headOnly bool) (*tra
 	}
 	if err == nil {
 		tg.loss, err = G.Mean(d)
+	}
+	if err == nil && aux != nil {
+		tg.loss, err = G.Add(tg.loss, aux)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("flow: loss: %w", err)
@@ -73,8 +85,35 @@ func newTrainGraph(ps *nn.Params, c ModelConfig, batch int, headOnly bool) (*tra
 	return tg, nil
 }
 
-// isEncoder reports whether a parameter belongs to the image encoder.
-func isEncoder(name string) bool { return strings.HasPrefix(name, "enc") }
+// auxLoss is weight * the masked mean squared error of the pose head.
+func (tg *trainGraph) auxLoss(kp *G.Node, batch int, weight float64) (*G.Node, error) {
+	tg.auxLabel = newInput(tg.g, "aux_label", batch, auxDim)
+	tg.auxMask = newInput(tg.g, "aux_mask", batch, auxDim)
+	pred, err := tg.b.Linear("aux", kp)
+	if err != nil {
+		return nil, err
+	}
+	d, err := G.Sub(pred, tg.auxLabel.n)
+	if err == nil {
+		d, err = G.Square(d)
+	}
+	if err == nil {
+		d, err = G.HadamardProd(d, tg.auxMask.n)
+	}
+	if err == nil {
+		d, err = G.Mean(d)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("flow: aux loss: %w", err)
+	}
+	return G.Mul(d, G.NewConstant(float32(weight)))
+}
+
+// isEncoder reports whether a parameter belongs to the image encoder or
+// its auxiliary head, frozen in the head stage.
+func isEncoder(name string) bool {
+	return strings.HasPrefix(name, "enc") || strings.HasPrefix(name, "aux")
+}
 
 // run does one forward and backward pass and returns the loss and the
 // gradients (valid until the next run), in parameter order.

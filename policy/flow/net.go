@@ -17,6 +17,9 @@ func newParams(c ModelConfig, seed uint64) *nn.Params {
 	ps.AddConv(rng, "enc1", 3, c.C1, 3)
 	ps.AddConv(rng, "enc2", c.C1, c.C2, 3)
 	ps.AddConv(rng, "enc3", c.C2, c.C3, 3)
+	if c.AuxPose {
+		ps.AddLinear(rng, "aux", 2*c.C3, auxDim, 1)
+	}
 	in := c.chunkDim() + c.TimeDim + c.obsDim() + c.ctxDim()
 	ps.AddLinear(rng, "in", in, c.Hidden, 1)
 	for l := 1; l < c.Layers; l++ {
@@ -57,10 +60,26 @@ func keypointGrid(g *G.ExprGraph, h, w int) *G.Node {
 	return G.NewMatrix(g, tensor.Float32, G.WithShape(h*w, 2), G.WithName("grid"), G.WithValue(t))
 }
 
+// auxDim is the auxiliary pose head's output: x, y, sin, cos.
+const auxDim = 4
+
 // encode maps pooled frames (B, 3, h, w) and normalised proprio (B, P) to
 // the observation feature (B, 2*C3 + P): the expected image position of
 // each of C3 learned keypoints (a spatial softmax), then the proprio.
 func encode(b *nn.Bound, c ModelConfig, img, proprio *G.Node) (*G.Node, error) {
+	kp, err := keypoints(b, c, img)
+	if err != nil {
+		return nil, err
+	}
+	obs, err := G.Concat(1, kp, proprio)
+	if err != nil {
+		return nil, fmt.Errorf("flow: keypoints: %w", err)
+	}
+	return obs, nil
+}
+
+// keypoints is the encoder without the proprio: (B, 2*C3).
+func keypoints(b *nn.Bound, c ModelConfig, img *G.Node) (*G.Node, error) {
 	batch := img.Shape()[0]
 	x, err := b.Conv("enc1", img, 1)
 	if err == nil {
@@ -88,9 +107,6 @@ func encode(b *nn.Bound, c ModelConfig, img, proprio *G.Node) (*G.Node, error) {
 	}
 	if err == nil {
 		x, err = G.Reshape(x, tensor.Shape{batch, 2 * c.C3})
-	}
-	if err == nil {
-		x, err = G.Concat(1, x, proprio)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("flow: keypoints: %w", err)

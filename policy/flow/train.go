@@ -132,7 +132,7 @@ func (tr *trainer) resume() error {
 // the head alone on those features.
 func (tr *trainer) stage(ctx context.Context, end, size int, feats [][][]float32, name string) error {
 	cfg := tr.cfg
-	tg, err := newTrainGraph(tr.ps, cfg.Model, size, feats != nil)
+	tg, err := newTrainGraph(tr.ps, cfg.Model, size, feats != nil, cfg.AuxWeight)
 	if err != nil {
 		return err
 	}
