@@ -1,0 +1,196 @@
+package estimate
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+)
+
+// stratumData is one stratum's real episodes and imagined-feature summary.
+type stratumData struct {
+	f   []float64
+	x   [][]float64
+	img moments
+}
+
+// fitted is the cross-fitted control-variate estimate over strata.
+type fitted struct {
+	mu, v float64
+	// coef[h][j] is the coefficient vector applied to fold j of stratum h
+	// (fitted on the other fold), after the k/(k+n) shrink.
+	coef [][2][]float64
+	// fold[h][i] is the fold of real episode i of stratum h.
+	fold [][]int
+	// pooled counts (stratum, fold) coefficients that fell back to the
+	// pooled within-stratum fit; zero those that fell back to no control
+	// variate at all.
+	pooled, zero int
+	// floored counts strata whose binary outcomes were all equal and got
+	// the Agresti-Coull variance floor; noImagined strata without imagined
+	// episodes.
+	floored, noImagined int
+}
+
+// crossFit computes mu = Σ_h w_h mu_h with
+//
+//	mu_h = (1/n_h) Σ_i (f_i - x_i·β_{h,fold(i)}) + x̄'_h·β̄_h,
+//
+// where β_{h,j} is fitted on the other fold only, x̄'_h is the imagined
+// feature mean and β̄_h the fold-size-weighted mean coefficient. Because each
+// coefficient is independent of the episodes it is applied to, and the
+// imagined episodes are independent of both, mu is exactly unbiased. The
+// variance is Σ_h w_h² [Var(r_h)/n_h + β̄_h' Σ'_h β̄_h / k_h] with r the
+// cross-fitted residuals (their pooled sample variance, which also counts
+// any difference between the folds' residual means, so it errs high).
+//
+// Each β_{h,j} is the least-squares slope on stratum h's other fold, scaled
+// by the variance-optimal k_h/(k_h+n_h). When that fold is too small to fit
+// (fewer than p+3 episodes) the slope pooled over all strata's other fold,
+// centred per stratum, is used instead; when that fails too, no control
+// variate (β = 0).
+func crossFit(strata []stratumData, w []float64, p int, rng *rand.Rand) fitted {
+	out := fitted{coef: make([][2][]float64, len(strata)), fold: make([][]int, len(strata))}
+	for h, s := range strata {
+		fold := make([]int, len(s.f))
+		for i, idx := range rng.Perm(len(s.f)) {
+			fold[idx] = i % 2
+		}
+		out.fold[h] = fold
+	}
+	// pooledSlope[j] is fitted on fold 1-j of every stratum; computed lazily.
+	var pooledSlope [2][]float64
+	var pooledOK [2]bool
+	var pooledDone [2]bool
+	pooled := func(j int) ([]float64, bool) {
+		if !pooledDone[j] {
+			var xs [][]float64
+			var fs []float64
+			var gs []int
+			for h, s := range strata {
+				if w[h] == 0 {
+					continue
+				}
+				for i := range s.f {
+					if out.fold[h][i] != j {
+						xs = append(xs, s.x[i])
+						fs = append(fs, s.f[i])
+						gs = append(gs, h)
+					}
+				}
+			}
+			pooledSlope[j], pooledOK[j] = slope(xs, fs, gs, p)
+			pooledDone[j] = true
+		}
+		return pooledSlope[j], pooledOK[j]
+	}
+	for h, s := range strata {
+		if w[h] == 0 {
+			continue
+		}
+		n := len(s.f)
+		shrink := float64(s.img.k) / float64(s.img.k+n)
+		if s.img.k == 0 {
+			out.noImagined++
+		}
+		for j := range 2 {
+			var xs [][]float64
+			var fs []float64
+			for i := range s.f {
+				if out.fold[h][i] != j {
+					xs = append(xs, s.x[i])
+					fs = append(fs, s.f[i])
+				}
+			}
+			b, ok := slope(xs, fs, make([]int, len(xs)), p)
+			if !ok {
+				if b, ok = pooled(j); ok {
+					out.pooled++
+				} else {
+					out.zero++
+				}
+			}
+			c := make([]float64, p)
+			for q := range p {
+				c[q] = shrink * b[q]
+			}
+			out.coef[h][j] = c
+		}
+	}
+	for h, s := range strata {
+		if w[h] == 0 {
+			continue
+		}
+		n := len(s.f)
+		r := make([]float64, n)
+		var nj [2]int
+		for i := range s.f {
+			j := out.fold[h][i]
+			nj[j]++
+			r[i] = s.f[i] - dot(s.x[i], out.coef[h][j])
+		}
+		bbar := make([]float64, p)
+		for q := range p {
+			bbar[q] = (float64(nj[0])*out.coef[h][0][q] + float64(nj[1])*out.coef[h][1][q]) / float64(n)
+		}
+		muH := mean(r)
+		vr := variance(r)
+		if binary(s.f) && constant(s.f) {
+			// All-equal binary outcomes: the sample variance (about 0) is no
+			// evidence that the stratum cannot fail, so floor it.
+			succ := 0
+			if s.f[0] == 1 {
+				succ = n
+			}
+			vr = math.Max(vr, binaryVarianceFloor(succ, n))
+			out.floored++
+		}
+		vH := vr / float64(n)
+		if s.img.k > 0 {
+			muH += dot(s.img.mean, bbar)
+			vH += quad(bbar, s.img.cov) / float64(s.img.k)
+		}
+		out.mu += w[h] * muH
+		out.v += w[h] * w[h] * vH
+	}
+	return out
+}
+
+// bootstrapCrossFit returns the percentile interval of crossFit over reps
+// resamples: real episodes are drawn with replacement within each stratum
+// (keeping n_h), each imagined feature mean moves by a normal draw with its
+// sampling covariance Σ'_h/k_h, and every resample gets a fresh fold split,
+// so the interval includes the coefficients' fitting noise.
+func bootstrapCrossFit(strata []stratumData, w []float64, p int, level float64, reps int, rng *rand.Rand) (lo, hi float64) {
+	mus := make([]float64, 0, reps)
+	rs := make([]stratumData, len(strata))
+	for range reps {
+		for h, s := range strata {
+			n := len(s.f)
+			f := make([]float64, n)
+			x := make([][]float64, n)
+			for i := range n {
+				k := rng.IntN(n)
+				f[i], x[i] = s.f[k], s.x[k]
+			}
+			img := s.img
+			if img.k > 0 {
+				m := slices.Clone(img.mean)
+				zs := make([]float64, p)
+				for q := range zs {
+					zs[q] = rng.NormFloat64()
+				}
+				for q := range p {
+					for l := 0; l <= q; l++ {
+						m[q] += img.chol[q][l] * zs[l]
+					}
+				}
+				img.mean = m
+			}
+			rs[h] = stratumData{f: f, x: x, img: img}
+		}
+		mus = append(mus, crossFit(rs, w, p, rng).mu)
+	}
+	slices.Sort(mus)
+	a := (1 - level) / 2
+	return percentile(mus, a), percentile(mus, 1-a)
+}
