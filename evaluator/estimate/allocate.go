@@ -18,6 +18,10 @@ type Cell struct {
 	Var float64 `json:"var"`
 }
 
+// VariancePriorN is the weight, in episodes, of the pooled variance a
+// cell's own variance estimate is shrunk towards in Allocate.
+const VariancePriorN = 10
+
 // Allocate splits budget more real episodes over cells to minimise the sum
 // over arms of the variances of their stratified estimates, Σ_c w_c² σ_c² /
 // n_c, given the episodes cells already have: first every cell of positive
@@ -28,6 +32,10 @@ type Cell struct {
 // the largest known variance, or the Bernoulli maximum 1/4 when none is known,
 // so a first round is proportional to the weights. Cells of weight 0 get
 // nothing.
+//
+// Known variances are shrunk towards their episode-weighted mean as if it
+// had been seen in VariancePriorN episodes: (N·σ² + VariancePriorN·σ̄²)/(N +
+// VariancePriorN).
 //
 // Called once per round with the variances from the outcomes so far, it is
 // an adaptive design; it is a pure function of its arguments.
@@ -50,13 +58,33 @@ func Allocate(cells []Cell, budget, minPer int) ([]int, error) {
 		return nil, fmt.Errorf("%w: %d episodes needed to reach %d per stratum, budget %d", ErrBudget, need, minPer, budget)
 	}
 	known := math.NaN()
+	// pooled is the N-weighted mean of the known variances, the target of
+	// the shrinkage below.
+	pooled, pooledN := 0.0, 0
 	for _, c := range cells {
-		if c.Weight > 0 && !math.IsNaN(c.Var) && (math.IsNaN(known) || c.Var > known) {
-			known = c.Var
+		if c.Weight > 0 && !math.IsNaN(c.Var) {
+			if math.IsNaN(known) || c.Var > known {
+				known = c.Var
+			}
+			pooled += float64(c.N) * c.Var
+			pooledN += c.N
 		}
 	}
 	if math.IsNaN(known) || known <= 0 {
 		known = 0.25
+	}
+	if pooledN > 0 {
+		pooled /= float64(pooledN)
+	}
+	// A variance estimated from a handful of binary outcomes is mostly
+	// noise, and Neyman allocation on noise loses to proportional
+	// allocation; shrink each towards the pooled variance with
+	// VariancePriorN pseudo-episodes.
+	shrunk := func(c Cell) float64 {
+		if math.IsNaN(c.Var) {
+			return known
+		}
+		return (float64(c.N)*c.Var + VariancePriorN*pooled) / (float64(c.N) + VariancePriorN)
 	}
 	// gain is the variance removed by one more episode in cell i.
 	gain := func(i int) float64 {
@@ -64,10 +92,7 @@ func Allocate(cells []Cell, budget, minPer int) ([]int, error) {
 		if c.Weight == 0 {
 			return -1
 		}
-		v := c.Var
-		if math.IsNaN(v) {
-			v = known
-		}
+		v := shrunk(c)
 		n := float64(c.N + add[i])
 		if n == 0 {
 			return math.Inf(1)

@@ -8,10 +8,20 @@ import (
 
 // stratumData is one stratum's real episodes and imagined-feature summary.
 type stratumData struct {
-	f   []float64
-	x   [][]float64
+	f []float64
+	x [][]float64
+	// id[i] names the original episode of row i (nil: row i is episode
+	// i). Folds are split by episode, so the copies a bootstrap resample
+	// makes of one episode never sit in both folds.
+	id  []int
 	img moments
 }
+
+// minPerFeature is the number of episodes per feature a stratum's fitting
+// fold needs for its own slope; the pooled slope uses the first
+// max(1, n/minPerFeature) features (Features[0], the predicted outcome,
+// first), so the number of control variates grows with the data.
+const minPerFeature = 10
 
 // fitted is the cross-fitted control-variate estimate over strata.
 type fitted struct {
@@ -25,6 +35,9 @@ type fitted struct {
 	// pooled within-stratum fit; zero those that fell back to no control
 	// variate at all.
 	pooled, zero int
+	// flat counts (stratum, fold) coefficients set to zero because the
+	// fitting fold's outcomes in the stratum were all equal.
+	flat int
 	// floored counts strata whose binary outcomes were all equal and got
 	// the Agresti-Coull variance floor; noImagined strata without imagined
 	// episodes.
@@ -44,16 +57,37 @@ type fitted struct {
 // any difference between the folds' residual means, so it errs high).
 //
 // Each β_{h,j} is the least-squares slope on stratum h's other fold, scaled
-// by the variance-optimal k_h/(k_h+n_h). When that fold is too small to fit
-// (fewer than p+3 episodes) the slope pooled over all strata's other fold,
-// centred per stratum, is used instead; when that fails too, no control
-// variate (β = 0).
+// by the variance-optimal k_h/(k_h+n_h). When that fold has fewer than
+// minPerFeature episodes per feature (a regression on fewer overfits, and
+// cross-fitting then turns the overfit into variance) the slope pooled over
+// all strata's other fold, centred per stratum, on the leading features it
+// can afford (see minPerFeature), is used instead; when that fails too
+// (fewer than 2 residual degrees of freedom), no control variate (β = 0).
+// When the fitting fold's outcomes in the stratum are all equal, β = 0.
 func crossFit(strata []stratumData, w []float64, p int, rng *rand.Rand) fitted {
 	out := fitted{coef: make([][2][]float64, len(strata)), fold: make([][]int, len(strata))}
 	for h, s := range strata {
 		fold := make([]int, len(s.f))
-		for i, idx := range rng.Perm(len(s.f)) {
-			fold[idx] = i % 2
+		if s.id == nil {
+			for i, idx := range rng.Perm(len(s.f)) {
+				fold[idx] = i % 2
+			}
+		} else {
+			// Distinct episodes in a random order, alternating folds.
+			seen := map[int]int{}
+			var uniq []int
+			for _, id := range s.id {
+				if _, ok := seen[id]; !ok {
+					seen[id] = 0
+					uniq = append(uniq, id)
+				}
+			}
+			for i, j := range rng.Perm(len(uniq)) {
+				seen[uniq[j]] = i % 2
+			}
+			for i, id := range s.id {
+				fold[i] = seen[id]
+			}
 		}
 		out.fold[h] = fold
 	}
@@ -78,7 +112,15 @@ func crossFit(strata []stratumData, w []float64, p int, rng *rand.Rand) fitted {
 					}
 				}
 			}
-			pooledSlope[j], pooledOK[j] = slope(xs, fs, gs, p)
+			// Lead features only, one more per minPerFeature episodes:
+			// the first is always tried.
+			q := max(1, min(p, len(xs)/minPerFeature))
+			lead := make([][]float64, len(xs))
+			for i, row := range xs {
+				lead[i] = row[:q]
+			}
+			b, ok := slope(lead, fs, gs, q)
+			pooledSlope[j], pooledOK[j] = append(b, make([]float64, p-q)...), ok
 			pooledDone[j] = true
 		}
 		return pooledSlope[j], pooledOK[j]
@@ -101,7 +143,16 @@ func crossFit(strata []stratumData, w []float64, p int, rng *rand.Rand) fitted {
 					fs = append(fs, s.f[i])
 				}
 			}
-			b, ok := slope(xs, fs, make([]int, len(xs)), p)
+			b, ok := make([]float64, p), false
+			switch {
+			case len(fs) > 0 && constant(fs):
+				// The other fold shows no variation in this stratum's
+				// outcome: a control variate could only add noise here.
+				ok = true
+				out.flat++
+			case len(xs) >= minPerFeature*p:
+				b, ok = slope(xs, fs, make([]int, len(xs)), p)
+			}
 			if !ok {
 				if b, ok = pooled(j); ok {
 					out.pooled++
@@ -133,7 +184,19 @@ func crossFit(strata []stratumData, w []float64, p int, rng *rand.Rand) fitted {
 			bbar[q] = (float64(nj[0])*out.coef[h][0][q] + float64(nj[1])*out.coef[h][1][q]) / float64(n)
 		}
 		muH := mean(r)
+		// Conditional on the coefficients the folds are independent samples
+		// with their own residual means: Var(mean r) = Σ_j n_j s_j² / n².
+		// A fold of one episode has no s_j; then the pooled sample variance
+		// of all residuals stands in (it also counts the folds' mean
+		// difference, so it errs high).
 		vr := variance(r)
+		if nj[0] >= 2 && nj[1] >= 2 {
+			var rj [2][]float64
+			for i := range r {
+				rj[out.fold[h][i]] = append(rj[out.fold[h][i]], r[i])
+			}
+			vr = (float64(nj[0])*variance(rj[0]) + float64(nj[1])*variance(rj[1])) / float64(n)
+		}
 		if binary(s.f) && constant(s.f) {
 			// All-equal binary outcomes: the sample variance (about 0) is no
 			// evidence that the stratum cannot fail, so floor it.
@@ -168,9 +231,10 @@ func bootstrapCrossFit(strata []stratumData, w []float64, p int, level float64, 
 			n := len(s.f)
 			f := make([]float64, n)
 			x := make([][]float64, n)
+			id := make([]int, n)
 			for i := range n {
 				k := rng.IntN(n)
-				f[i], x[i] = s.f[k], s.x[k]
+				f[i], x[i], id[i] = s.f[k], s.x[k], k
 			}
 			img := s.img
 			if img.k > 0 {
@@ -186,7 +250,7 @@ func bootstrapCrossFit(strata []stratumData, w []float64, p int, level float64, 
 				}
 				img.mean = m
 			}
-			rs[h] = stratumData{f: f, x: x, img: img}
+			rs[h] = stratumData{f: f, x: x, id: id, img: img}
 		}
 		mus = append(mus, crossFit(rs, w, p, rng).mu)
 	}

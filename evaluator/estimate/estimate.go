@@ -38,6 +38,13 @@ const (
 	// resampled real episodes (within strata for Stratified), with fresh
 	// fold splits per resample.
 	Bootstrap Interval = "bootstrap-percentile"
+	// Wilson is the score interval for a binomial proportion, the CLT
+	// interval the real-only mean of binary outcomes uses from SmallSample
+	// episodes on: it inverts the normal test with the variance at the
+	// hypothesised rate instead of the estimate, which keeps its coverage
+	// near nominal where the plain CLT interval falls short (0.935 at n 100,
+	// p 0.39).
+	Wilson Interval = "wilson"
 	// ClopperPearson is the exact binomial interval, used for the real-only
 	// mean of binary outcomes when n < SmallSample or all outcomes are equal.
 	ClopperPearson Interval = "clopper-pearson"
@@ -152,6 +159,17 @@ func clopperPearson(s, n int, level float64) (lo, hi float64) {
 		hi = distuv.Beta{Alpha: float64(s + 1), Beta: float64(n - s)}.Quantile(1 - a)
 	}
 	return lo, hi
+}
+
+// wilson is the Wilson score interval for s successes in n trials.
+func wilson(s, n int, level float64) (lo, hi float64) {
+	zz := z(level)
+	nf := float64(n)
+	p := float64(s) / nf
+	d := 1 + zz*zz/nf
+	c := (p + zz*zz/(2*nf)) / d
+	h := zz * math.Sqrt(p*(1-p)/nf+zz*zz/(4*nf*nf)) / d
+	return math.Max(0, c-h), math.Min(1, c+h)
 }
 
 // binaryVarianceFloor is the variance used for a group of binary outcomes

@@ -18,8 +18,8 @@ const (
 //
 // Intervals: for binary outcomes, the exact Clopper-Pearson interval when
 // n < SmallSample or when all outcomes are equal (the CLT interval would
-// have zero width at 0 violations in n); otherwise CLT with the sample
-// standard deviation. Non-binary outcomes use the percentile bootstrap of
+// have zero width at 0 violations in n), otherwise the Wilson score
+// interval (the CLT interval for a proportion with better coverage). Non-binary outcomes use the percentile bootstrap of
 // the mean below SmallSample; all-equal non-binary outcomes get a zero-width
 // interval and a note. Binary outcomes need n >= 1, others n >= 2.
 func RealOnly(real []float64, opts Options) (Result, error) {
@@ -39,6 +39,9 @@ func RealOnly(real []float64, opts Options) (Result, error) {
 		if constant(real) {
 			r.note("all %d real outcomes equal %g: exact binomial interval", n, real[0])
 		}
+	case bin:
+		r.Lo, r.Hi = wilson(int(math.Round(r.Estimate*float64(n))), n, opts.Level)
+		r.Interval = Wilson
 	case n < SmallSample && !constant(real):
 		rng := rand.New(rand.NewPCG(opts.Seed, 0x5eed))
 		mus := make([]float64, opts.BootstrapReps)
@@ -210,6 +213,9 @@ func finish(name string, sd []stratumData, w []float64, p, n, k int, opts Option
 	r := Result{Estimator: name, Estimate: fit.mu, SE: math.Sqrt(fit.v), Level: opts.Level, NReal: n, NImagined: k}
 	if fit.pooled > 0 {
 		r.note("%d stratum-fold coefficient fits used the pooled within-stratum slope (fold too small)", fit.pooled)
+	}
+	if fit.flat > 0 {
+		r.note("%d stratum-fold coefficients are 0: the fitting fold's outcomes in the stratum were all equal", fit.flat)
 	}
 	if fit.zero > 0 {
 		r.note("%d stratum-fold coefficient fits failed: no control variate there", fit.zero)
