@@ -53,10 +53,10 @@ the synthetic PushT keep-out-zone pool (validation.Synthetic).`,
 			}
 			fmt.Printf("pool %s: %d records, truth %.4f, %d strata; %d experiments per budget (%.1fs)\n",
 				rep.Pool, rep.PoolSize, rep.Truth, rep.Strata, rep.Experiments, time.Since(start).Seconds())
-			fmt.Printf("%-22s %6s %9s %10s %10s %12s %10s\n", "estimator", "budget", "coverage", "mean_width", "var_reduc", "multiplier", "bias")
+			fmt.Printf("%-22s %6s %9s %10s %10s %11s %8s %9s\n", "estimator", "budget", "coverage", "mean_width", "var_reduc", "multiplier", "ceiling", "bias")
 			for _, r := range rep.Rows {
-				fmt.Printf("%-22s %6d %9.3f %10.4f %10.3f %12.2f %10.4f\n", r.Estimator, r.Budget, r.Coverage, r.MeanWidth,
-					r.VarianceReduction, r.EffectiveRealMultiplier, r.Bias)
+				fmt.Printf("%-22s %6d %9.3f %10.4f %10.3f %11.2f %8.2f %9.4f\n", r.Estimator, r.Budget, r.Coverage, r.MeanWidth,
+					r.VarianceReduction, r.EffectiveRealMultiplier, r.CeilingMultiplier, r.Bias)
 			}
 			return nil
 		},
@@ -70,9 +70,12 @@ the synthetic PushT keep-out-zone pool (validation.Synthetic).`,
 	f.IntVar(&cfg.BootstrapReps, "bootstrap", 1000, "bootstrap resamples for intervals below 30 real episodes")
 	f.IntVar(&cfg.Rounds, "rounds", 2, "adaptive allocation rounds of the stratified estimator (1: proportional to the stratum weights)")
 	f.Uint64Var(&cfg.Seed, "seed", 1, "seed of the experiments")
-	f.IntVar(&synth.N, "synthetic-n", 20000, "records in the synthetic pool")
-	f.Float64Var(&synth.WMNoisePx, "wm-noise-px", 12, "synthetic pool: world-model clearance error (px, at no rotation)")
-	f.Float64Var(&synth.WMLostRate, "wm-lost-rate", 0.08, "synthetic pool: fraction of episodes the world model gets wrong altogether")
+	def := validation.DefaultSynthetic()
+	f.IntVar(&synth.N, "synthetic-n", def.N, "records in the synthetic pool")
+	f.Uint64Var(&synth.Seed, "synthetic-seed", def.Seed, "seed of the synthetic pool")
+	f.Float64Var(&synth.WMBiasPx, "wm-bias-px", def.WMBiasPx, "synthetic pool: world-model optimism about clearance (px)")
+	f.Float64Var(&synth.WMNoisePx, "wm-noise-px", def.WMNoisePx, "synthetic pool: world-model clearance error (px, at no rotation)")
+	f.Float64Var(&synth.WMLostRate, "wm-lost-rate", def.WMLostRate, "synthetic pool: fraction of episodes the world model gets wrong altogether")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	return cmd
 }

@@ -26,6 +26,9 @@ const minPerFeature = 10
 // fitted is the cross-fitted control-variate estimate over strata.
 type fitted struct {
 	mu, v float64
+	// df is the Welch-Satterthwaite effective degrees of freedom of v (see
+	// effectiveDF); +Inf when v is 0.
+	df float64
 	// coef[h][j] is the coefficient vector applied to fold j of stratum h
 	// (fitted on the other fold), after the k/(k+n) shrink.
 	coef [][2][]float64
@@ -167,6 +170,7 @@ func crossFit(strata []stratumData, w []float64, p int, rng *rand.Rand) fitted {
 			out.coef[h][j] = c
 		}
 	}
+	wsNum, wsDen := 0.0, 0.0
 	for h, s := range strata {
 		if w[h] == 0 {
 			continue
@@ -208,6 +212,13 @@ func crossFit(strata []stratumData, w []float64, p int, rng *rand.Rand) fitted {
 			out.floored++
 		}
 		vH := vr / float64(n)
+		// Welch-Satterthwaite: accumulate (w²V_h)²/df_h for the paired
+		// part; the imagined part has k_h >> n_h episodes and is taken as
+		// exact.
+		if vp := w[h] * w[h] * vH; vp > 0 {
+			wsNum += vp
+			wsDen += vp * vp / effectiveDF(r)
+		}
 		if s.img.k > 0 {
 			muH += dot(s.img.mean, bbar)
 			vH += quad(bbar, s.img.cov) / float64(s.img.k)
@@ -215,7 +226,39 @@ func crossFit(strata []stratumData, w []float64, p int, rng *rand.Rand) fitted {
 		out.mu += w[h] * muH
 		out.v += w[h] * w[h] * vH
 	}
+	out.df = math.Inf(1)
+	if wsDen > 0 {
+		out.df = wsNum * wsNum / wsDen
+	}
 	return out
+}
+
+// effectiveDF is the number of degrees of freedom of a chi-square whose
+// relative variance matches that of the sample variance of r:
+// Var(s²)/σ⁴ ≈ (κ - 1 + 2/(n-1))/n with κ the kurtosis, so
+// df = 2n/(κ - 1 + 2/(n-1)). It is n-1 for normal residuals and small
+// when a few large residuals carry the variance, as when the world model
+// and the real outcome rarely disagree: then the variance estimate rests on
+// those few disagreements and the interval must say so.
+func effectiveDF(r []float64) float64 {
+	n := float64(len(r))
+	if n < 2 {
+		return 1
+	}
+	m := mean(r)
+	m2, m4 := 0.0, 0.0
+	for _, x := range r {
+		d := (x - m) * (x - m)
+		m2 += d
+		m4 += d * d
+	}
+	m2 /= n
+	m4 /= n
+	if m2 == 0 {
+		return n - 1
+	}
+	kappa := m4 / (m2 * m2)
+	return max(1, min(n-1, 2*n/(kappa-1+2/(n-1))))
 }
 
 // bootstrapCrossFit returns the percentile interval of crossFit over reps

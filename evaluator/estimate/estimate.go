@@ -32,7 +32,13 @@ const SmallSample = 30
 type Interval string
 
 const (
-	// CLT is estimate ± z_{1-α/2}·SE with the analytic standard error.
+	// CLT is estimate ± q·SE with the analytic standard error. For the real
+	// outcomes' mean q is the normal quantile; for the control-variate
+	// estimators it is the Student-t quantile on Result.DF, the effective
+	// degrees of freedom of the variance estimate (Welch-Satterthwaite over
+	// strata, kurtosis-corrected within), which is the normal quantile for
+	// large well-behaved samples and wider when a few residuals carry the
+	// variance.
 	CLT Interval = "clt"
 	// Bootstrap is the percentile interval of the estimator recomputed on
 	// resampled real episodes (within strata for Stratified), with fresh
@@ -100,6 +106,9 @@ type Result struct {
 	Hi       float64  `json:"hi"`
 	Level    float64  `json:"level"`
 	Interval Interval `json:"interval"`
+	// DF is the effective degrees of freedom behind a control-variate CLT
+	// interval (0 when not used).
+	DF float64 `json:"df,omitempty"`
 	// NReal and NImagined count the episodes used.
 	NReal     int `json:"n_real"`
 	NImagined int `json:"n_imagined"`

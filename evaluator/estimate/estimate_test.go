@@ -346,7 +346,9 @@ func TestDegenerate(t *testing.T) {
 		{name: "stratified empty stratum of positive weight", run: func() (Result, error) {
 			return Stratified(testStrata{}, w, ones(60, 0)[:1], im(100), Options{})
 		}, wantErr: ErrTooFew},
-		{name: "stratified bad weights", run: func() (Result, error) { return Stratified(testStrata{}, []float64{0.5, 0.6, 0}, ones(60, 0), im(100), Options{}) },
+		{name: "stratified bad weights", run: func() (Result, error) {
+			return Stratified(testStrata{}, []float64{0.5, 0.6, 0}, ones(60, 0), im(100), Options{})
+		},
 			wantErr: ErrWeights},
 		{name: "stratified feature count mismatch", run: func() (Result, error) {
 			ps := ones(60, 0)

@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+
+	"gonum.org/v1/gonum/stat/distuv"
 )
 
 // Estimator names as they appear in Result.Estimator and in reports.
@@ -228,6 +230,10 @@ func finish(name string, sd []stratumData, w []float64, p, n, k int, opts Option
 	}
 	if n >= SmallSample {
 		h := z(opts.Level) * r.SE
+		if !math.IsInf(fit.df, 1) {
+			h = distuv.StudentsT{Mu: 0, Sigma: 1, Nu: fit.df}.Quantile(1-(1-opts.Level)/2) * r.SE
+		}
+		r.DF = fit.df
 		r.Lo, r.Hi, r.Interval = r.Estimate-h, r.Estimate+h, CLT
 	} else {
 		r.Lo, r.Hi = bootstrapCrossFit(sd, w, p, opts.Level, opts.BootstrapReps, rng)

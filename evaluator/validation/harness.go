@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"sort"
 
+	"gonum.org/v1/gonum/stat"
+
 	"dreamrank/evaluator/estimate"
 )
 
@@ -70,6 +72,14 @@ type Row struct {
 	VarianceReduction       float64 `json:"variance_reduction"`
 	EffectiveRealMultiplier float64 `json:"effective_real_multiplier"`
 	EquivalentRealEpisodes  float64 `json:"equivalent_real_episodes"`
+	// CeilingMultiplier is what the estimator's multiplier would be with
+	// its coefficients known exactly and infinitely many imagined episodes,
+	// from the whole pool: 1/(1-ρ²) of the predicted outcome for the control
+	// variate, the outcome variance over the weighted within-stratum
+	// residual variance of the per-stratum regression on all features for
+	// the stratified estimator. It separates what the world model allows
+	// from what the estimator achieves at this budget.
+	CeilingMultiplier float64 `json:"ceiling_multiplier"`
 	// Intervals counts the interval kinds used.
 	Intervals map[estimate.Interval]int `json:"intervals"`
 	// Failures counts experiments where the estimator returned an error
@@ -133,6 +143,10 @@ func Run(ctx context.Context, pool Pool, cfg Config) (Report, error) {
 	rep := Report{Pool: pool.Name, PoolSize: len(pool.Records), Truth: truth,
 		TruthSource: "mean real outcome of the whole pool; experiments draw from the pool with replacement",
 		Experiments: cfg.Experiments, Level: cfg.Level, Strata: len(w), Weights: w}
+	ceiling, err := ceilings(pool, w, varF)
+	if err != nil {
+		return Report{}, err
+	}
 	for _, n := range cfg.Budgets {
 		tallies := map[string]*tally{}
 		for _, name := range Estimators {
@@ -169,7 +183,7 @@ func Run(ctx context.Context, pool Pool, cfg Config) (Report, error) {
 			t := tallies[name]
 			ok := cfg.Experiments - t.failures
 			row := Row{Estimator: name, Budget: n, Imagined: cfg.Imagined, Failures: t.failures, Intervals: t.kinds,
-				RealOnlyVariance: varF / float64(n)}
+				RealOnlyVariance: varF / float64(n), CeilingMultiplier: ceiling[name]}
 			if name == estimate.NameRealOnly {
 				row.Imagined = 0
 			}
@@ -189,6 +203,34 @@ func Run(ctx context.Context, pool Pool, cfg Config) (Report, error) {
 		}
 	}
 	return rep, nil
+}
+
+// ceilings computes Row.CeilingMultiplier per estimator from the pool.
+func ceilings(pool Pool, w []float64, varF float64) (map[string]float64, error) {
+	f := make([]float64, len(pool.Records))
+	g := make([]float64, len(pool.Records))
+	paired := make([]estimate.Paired, len(pool.Records))
+	for i, r := range pool.Records {
+		f[i], g[i], paired[i] = r.Real, r.Features[0], r.paired()
+	}
+	out := map[string]float64{estimate.NameRealOnly: 1}
+	if rho := stat.Correlation(f, g, nil); !math.IsNaN(rho) {
+		out[estimate.NameControlVariate] = 1 / (1 - rho*rho)
+	}
+	vars, err := estimate.ResidualVariances(pool.Strata, paired)
+	if err != nil {
+		return nil, err
+	}
+	within := 0.0
+	for h, v := range vars {
+		if w[h] > 0 {
+			within += w[h] * v
+		}
+	}
+	if within > 0 {
+		out[estimate.NameStratified] = varF / within
+	}
+	return out, nil
 }
 
 // stratifiedDraw spends n real episodes over strata in rounds with

@@ -11,8 +11,8 @@ import (
 )
 
 func TestSyntheticDeterministic(t *testing.T) {
-	a := Synthetic(SyntheticConfig{N: 500, Seed: 3})
-	b := Synthetic(SyntheticConfig{N: 500, Seed: 3})
+	a := Synthetic(synth(500, 3))
+	b := Synthetic(synth(500, 3))
 	if err := a.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -27,7 +27,7 @@ func TestSyntheticDeterministic(t *testing.T) {
 }
 
 func TestPoolRoundTrip(t *testing.T) {
-	p := Synthetic(SyntheticConfig{N: 200})
+	p := Synthetic(synth(200, 0))
 	path := filepath.Join(t.TempDir(), "pool.json")
 	if err := p.Save(path); err != nil {
 		t.Fatal(err)
@@ -42,7 +42,7 @@ func TestPoolRoundTrip(t *testing.T) {
 }
 
 func TestValidate(t *testing.T) {
-	good := Synthetic(SyntheticConfig{N: 200})
+	good := Synthetic(synth(200, 0))
 	tests := []struct {
 		name   string
 		mutate func(p *Pool)
@@ -73,7 +73,7 @@ func TestValidate(t *testing.T) {
 // nominal rate, and the control variates do reduce variance on the
 // synthetic pool.
 func TestRun(t *testing.T) {
-	p := Synthetic(SyntheticConfig{N: 5000})
+	p := Synthetic(synth(5000, 0))
 	rep, err := Run(context.Background(), p, Config{Experiments: 200, Budgets: []int{40, 80}, Imagined: 500})
 	if err != nil {
 		t.Fatal(err)
@@ -105,8 +105,14 @@ func TestRun(t *testing.T) {
 func TestRunCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := Run(ctx, Synthetic(SyntheticConfig{N: 500}), Config{Experiments: 5})
+	_, err := Run(ctx, Synthetic(synth(500, 0)), Config{Experiments: 5})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v", err)
 	}
+}
+
+func synth(n int, seed uint64) SyntheticConfig {
+	c := DefaultSynthetic()
+	c.N, c.Seed = n, seed
+	return c
 }
