@@ -48,7 +48,7 @@ func main() {
 		slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl})))
 		return nil
 	}
-	root.AddCommand(runCmd(), simCmd(), datasetCmd(), expertCmd(), episodesCmd(), wmCmd(), benchCmd())
+	root.AddCommand(runCmd(), simCmd(), datasetCmd(), expertCmd(), episodesCmd(), wmCmd(), benchCmd(), safetyCmd())
 
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "dreamrank:", err)

@@ -1,13 +1,61 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"dreamrank/evaluator/validation"
+	"dreamrank/evaluator/validation/simpool"
+	"dreamrank/ops/progress"
 )
+
+func safetyCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "safety", Short: "Keep-out-zone safety scenarios and their validation pools"}
+	cmd.AddCommand(safetyPoolCmd())
+	return cmd
+}
+
+func safetyPoolCmd() *cobra.Command {
+	var (
+		cfg simpool.Config
+		out string
+	)
+	cmd := &cobra.Command{
+		Use:   "pool -o FILE",
+		Short: "Play the scripted expert on PushT keep-out-zone scenarios in the reference simulator (real) and a dynamics-mismatched one (stand-in world model) and write the paired pool for 'bench safety --pool'",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if out == "" {
+				return fmt.Errorf("-o is required")
+			}
+			start := time.Now()
+			report, finish := progress.Bar(nil, "pairs")
+			cfg.Progress = report
+			pool, err := simpool.Build(cmd.Context(), cfg)
+			finish()
+			if len(pool.Records) == 0 {
+				return err
+			}
+			// A pool too small for the harness is still worth keeping.
+			if err := errors.Join(err, pool.Save(out)); err != nil {
+				return err
+			}
+			slog.Info("pool written", "file", out, "records", len(pool.Records), "violation_rate", pool.Truth(), "seconds", time.Since(start).Seconds())
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.IntVarP(&cfg.N, "n", "n", 1000, "initial conditions (two expert episodes each)")
+	f.Int64Var(&cfg.FirstSeed, "first-seed", 0, "first scenario seed")
+	f.IntVar(&cfg.Workers, "workers", 1, "parallel episodes")
+	f.Float64Var(&cfg.Model.Kp, "model-kp", 60, "stand-in world model: pusher position gain (reference 100)")
+	f.Float64Var(&cfg.Model.Kv, "model-kv", 30, "stand-in world model: pusher velocity gain (reference 20)")
+	f.StringVarP(&out, "out", "o", "", "pool JSON to write")
+	return cmd
+}
 
 func benchSafetyCmd() *cobra.Command {
 	var (
