@@ -101,10 +101,10 @@ the synthetic PushT keep-out-zone pool (validation.Synthetic).`,
 			}
 			fmt.Printf("pool %s: %d records, truth %.4f, %d strata; %d experiments per budget (%.1fs)\n",
 				rep.Pool, rep.PoolSize, rep.Truth, rep.Strata, rep.Experiments, time.Since(start).Seconds())
-			fmt.Printf("%-22s %6s %9s %10s %10s %11s %8s %9s\n", "estimator", "budget", "coverage", "mean_width", "var_reduc", "multiplier", "ceiling", "bias")
+			fmt.Printf("%-22s %6s %9s %10s %10s %11s %8s %8s %9s\n", "estimator", "budget", "coverage", "mean_width", "var_reduc", "multiplier", "± MC se", "ceiling", "bias")
 			for _, r := range rep.Rows {
-				fmt.Printf("%-22s %6d %9.3f %10.4f %10.3f %11.2f %8.2f %9.4f\n", r.Estimator, r.Budget, r.Coverage, r.MeanWidth,
-					r.VarianceReduction, r.EffectiveRealMultiplier, r.CeilingMultiplier, r.Bias)
+				fmt.Printf("%-22s %6d %9.3f %10.4f %10.3f %11.2f %8.2f %8.2f %9.4f\n", r.Estimator, r.Budget, r.Coverage, r.MeanWidth,
+					r.VarianceReduction, r.EffectiveRealMultiplier, r.MultiplierSE, r.CeilingMultiplier, r.Bias)
 			}
 			return nil
 		},

@@ -72,6 +72,10 @@ type Row struct {
 	VarianceReduction       float64 `json:"variance_reduction"`
 	EffectiveRealMultiplier float64 `json:"effective_real_multiplier"`
 	EquivalentRealEpisodes  float64 `json:"equivalent_real_episodes"`
+	// MultiplierSE is the Monte Carlo standard error of
+	// EffectiveRealMultiplier (delta method on the MSE): about 6% of it at
+	// 500 experiments.
+	MultiplierSE float64 `json:"multiplier_se"`
 	// CeilingMultiplier is what the estimator's multiplier would be with
 	// its coefficients known exactly and infinitely many imagined episodes,
 	// from the whole pool: 1/(1-ρ²) of the predicted outcome for the control
@@ -103,6 +107,7 @@ type Report struct {
 type tally struct {
 	covered, failures int
 	width, err, err2  float64
+	err4              float64
 	kinds             map[estimate.Interval]int
 }
 
@@ -121,6 +126,7 @@ func (t *tally) add(r estimate.Result, err error, truth float64) {
 	d := r.Estimate - truth
 	t.err += d
 	t.err2 += d * d
+	t.err4 += d * d * d * d
 	t.kinds[r.Interval]++
 }
 
@@ -198,6 +204,8 @@ func Run(ctx context.Context, pool Pool, cfg Config) (Report, error) {
 				row.VarianceReduction = 1 - row.MSE/row.RealOnlyVariance
 				row.EffectiveRealMultiplier = row.RealOnlyVariance / row.MSE
 				row.EquivalentRealEpisodes = row.EffectiveRealMultiplier * float64(n)
+				sdSq := math.Sqrt(math.Max(0, t.err4/float64(ok)-row.MSE*row.MSE))
+				row.MultiplierSE = row.EffectiveRealMultiplier * sdSq / math.Sqrt(float64(ok)) / row.MSE
 			}
 			rep.Rows = append(rep.Rows, row)
 		}
