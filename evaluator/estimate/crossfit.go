@@ -66,7 +66,8 @@ type fitted struct {
 // all strata's other fold, centred per stratum, on the leading features it
 // can afford (see minPerFeature), is used instead; when that fails too
 // (fewer than 2 residual degrees of freedom), no control variate (β = 0).
-// When the fitting fold's outcomes in the stratum are all equal, β = 0.
+// When the fitting fold's outcomes in the stratum are all equal over at
+// least minPerFeature episodes, β = 0.
 func crossFit(strata []stratumData, w []float64, p int, rng *rand.Rand) fitted {
 	out := fitted{coef: make([][2][]float64, len(strata)), fold: make([][]int, len(strata))}
 	for h, s := range strata {
@@ -148,9 +149,13 @@ func crossFit(strata []stratumData, w []float64, p int, rng *rand.Rand) fitted {
 			}
 			b, ok := make([]float64, p), false
 			switch {
-			case len(fs) > 0 && constant(fs):
+			case len(fs) >= minPerFeature && constant(fs):
 				// The other fold shows no variation in this stratum's
-				// outcome: a control variate could only add noise here.
+				// outcome over enough episodes to believe it: a control
+				// variate could only add noise here. (With a handful of
+				// episodes, all-zero folds are common in any stratum of
+				// moderate rate, and switching the control variate off
+				// there cost more than it saved.)
 				ok = true
 				out.flat++
 			case len(xs) >= minPerFeature*p:
