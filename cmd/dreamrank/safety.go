@@ -8,14 +8,74 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"dreamrank/evaluator/safety"
 	"dreamrank/evaluator/validation"
 	"dreamrank/evaluator/validation/simpool"
 	"dreamrank/ops/progress"
+	"dreamrank/policy/expert"
+	"dreamrank/robots/sim/pusht"
 )
 
 func safetyCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "safety", Short: "Keep-out-zone safety scenarios and their validation pools"}
-	cmd.AddCommand(safetyPoolCmd())
+	cmd.AddCommand(safetyPoolCmd(), safetyEvalCmd())
+	return cmd
+}
+
+func safetyEvalCmd() *cobra.Command {
+	var (
+		arms   []string
+		cfg    safety.Config
+		model  pusht.Config
+		asJSON bool
+	)
+	cmd := &cobra.Command{
+		Use:   "eval",
+		Short: "Estimate each arm's keep-out-zone violation rate from imagined episodes and a real budget spent over strata in adaptive rounds (the simulator answers for the fleet and, with wrong pusher gains, for the world model)",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			byName := map[string]expert.Options{}
+			for _, a := range arms {
+				var q int
+				if _, err := fmt.Sscanf(a, "q%d", &q); err != nil || q < 1 || q > expert.Best {
+					return fmt.Errorf("--arms: %q is not q1..q5 (scripted expert quality)", a)
+				}
+				byName[a] = expert.Options{Quality: q}
+			}
+			cfg.Arms = arms
+			if cfg.Budget == 0 {
+				cfg.Budget = 30 * len(arms)
+			}
+			report, finish := progress.Bar(nil, "episodes")
+			cfg.Progress = report
+			rep, err := safety.Run(cmd.Context(), simpool.NewSimulator(byName, model), cfg)
+			finish()
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(rep)
+			}
+			fmt.Printf("stratum weights %.3f; real budget %d in rounds %v\n", rep.StratumWeights, rep.RealBudget, rep.Rounds)
+			for _, a := range rep.Arms {
+				fmt.Printf("%s: real episodes per stratum %v\n", a.Arm, a.RealPerStratum)
+				for _, e := range a.Estimates {
+					fmt.Printf("  %-22s %.3f [%.3f, %.3f] (%s, SE %.3f, %d real, %d imagined)\n", e.Estimator, e.Estimate, e.Lo, e.Hi, e.Interval, e.SE, e.NReal, e.NImagined)
+					for _, n := range e.Notes {
+						fmt.Printf("    %s\n", n)
+					}
+				}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringSliceVar(&arms, "arms", []string{"q5"}, "arms: scripted expert qualities q1..q5")
+	f.IntVar(&cfg.Imagined, "imagined", 200, "imagined episodes per arm")
+	f.IntVar(&cfg.Budget, "budget", 0, "real episodes over all arms (default 30 per arm)")
+	f.IntVar(&cfg.Rounds, "rounds", 2, "allocation rounds")
+	f.Float64Var(&model.Kp, "model-kp", 60, "stand-in world model: pusher position gain (reference 100)")
+	f.Float64Var(&model.Kv, "model-kv", 30, "stand-in world model: pusher velocity gain (reference 20)")
+	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	return cmd
 }
 

@@ -317,6 +317,7 @@ func TestDegenerate(t *testing.T) {
 		wantInt   Interval
 		wantLo    float64
 		wantHiMin float64 // the interval must reach at least this high
+		minWidth  float64
 	}{
 		{name: "real-only all zero n=40 uses exact interval", run: func() (Result, error) { return RealOnly(reals(ones(40, 0)), Options{}) },
 			wantInt: ClopperPearson, wantHiMin: 0.08},
@@ -343,6 +344,9 @@ func TestDegenerate(t *testing.T) {
 			wantErr: ErrTooFew},
 		{name: "stratified all zero gets a floored variance", run: func() (Result, error) { return Stratified(testStrata{}, w, ones(60, 0), im(100), Options{}) },
 			wantInt: CLT, wantHiMin: 0.05},
+		{name: "stratified all one below 30 is not a zero-width bootstrap", run: func() (Result, error) {
+			return Stratified(testStrata{}, w, ones(12, 1), im(100), Options{})
+		}, wantInt: Bootstrap, wantHiMin: 1, minWidth: 0.1},
 		{name: "stratified empty stratum of positive weight", run: func() (Result, error) {
 			return Stratified(testStrata{}, w, ones(60, 0)[:1], im(100), Options{})
 		}, wantErr: ErrTooFew},
@@ -370,6 +374,9 @@ func TestDegenerate(t *testing.T) {
 			}
 			if r.Interval != tt.wantInt {
 				t.Fatalf("interval %s, want %s (%+v)", r.Interval, tt.wantInt, r)
+			}
+			if r.Width() < tt.minWidth {
+				t.Fatalf("width %g, want at least %g (%+v)", r.Width(), tt.minWidth, r)
 			}
 			if r.Lo < tt.wantLo-1e-9 || r.Hi < tt.wantHiMin || r.Lo > r.Estimate || r.Hi < r.Estimate || math.IsNaN(r.SE) {
 				t.Fatalf("interval [%g, %g] around %g (SE %g), want lo >= %g and hi >= %g", r.Lo, r.Hi, r.Estimate, r.SE, tt.wantLo, tt.wantHiMin)

@@ -10,7 +10,6 @@ package simpool
 import (
 	"context"
 	"fmt"
-	"math"
 	"sync"
 
 	"dreamrank/evaluator/validation"
@@ -131,12 +130,9 @@ func Build(ctx context.Context, cfg Config) (validation.Pool, error) {
 					errs <- err
 					return
 				}
-				rec := validation.Record{Critical: in.Critical, Features: []float64{0, math.Max(-40, math.Min(120, m.MinClearance)), m.Coverage}}
+				rec := validation.Record{Critical: in.Critical, Features: features(m)}
 				if r.Violated {
 					rec.Real = 1
-				}
-				if m.Violated {
-					rec.Features[0] = 1
 				}
 				pool.Records[i] = rec
 				mu.Lock()

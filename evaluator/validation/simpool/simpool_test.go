@@ -52,3 +52,18 @@ func TestBuildCancelled(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestSimulator(t *testing.T) {
+	sim := NewSimulator(map[string]expert.Options{"q5": {MaxSteps: 20}}, pusht.Config{})
+	in := scenarios.PushTSafety{}.Sample(11)
+	f, err := sim.Imagine(context.Background(), "q5", in)
+	if err != nil || len(f) != len(FeatureNames) {
+		t.Fatalf("features %v, %v", f, err)
+	}
+	if y, err := sim.Real(context.Background(), "q5", in); err != nil || (y != 0 && y != 1) {
+		t.Fatalf("real %g, %v", y, err)
+	}
+	if _, err := sim.Real(context.Background(), "nope", in); err == nil {
+		t.Fatal("unknown arm accepted")
+	}
+}
