@@ -45,6 +45,9 @@ type fitted struct {
 	// the Agresti-Coull variance floor; noImagined strata without imagined
 	// episodes.
 	floored, noImagined int
+	// flooredV is the part of v that comes from floored strata,
+	// Σ w_h² V_h over them: variance the bootstrap cannot see.
+	flooredV float64
 }
 
 // crossFit computes mu = Σ_h w_h mu_h with
@@ -215,6 +218,7 @@ func crossFit(strata []stratumData, w []float64, p int, rng *rand.Rand) fitted {
 			}
 			vr = math.Max(vr, binaryVarianceFloor(succ, n))
 			out.floored++
+			out.flooredV += w[h] * w[h] * vr / float64(n)
 		}
 		vH := vr / float64(n)
 		// Welch-Satterthwaite: accumulate (w²V_h)²/df_h for the paired

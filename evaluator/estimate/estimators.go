@@ -238,14 +238,16 @@ func finish(name string, sd []stratumData, w []float64, p, n, k int, opts Option
 	} else {
 		r.Lo, r.Hi = bootstrapCrossFit(sd, w, p, opts.Level, opts.BootstrapReps, rng)
 		r.Interval = Bootstrap
-		if fit.floored > 0 {
+		if fit.flooredV > 0 {
 			// A stratum whose outcomes are all equal looks the same in
 			// every resample, so the bootstrap sees none of its variance
-			// (10 violations in 10 gave [1, 1]). Widen to the t interval on
-			// the floored variance.
-			h := distuv.StudentsT{Mu: 0, Sigma: 1, Nu: math.Max(1, fit.df)}.Quantile(1-(1-opts.Level)/2) * r.SE
-			r.Lo, r.Hi = math.Min(r.Lo, r.Estimate-h), math.Max(r.Hi, r.Estimate+h)
-			r.note("bootstrap interval widened to the t interval on the floored variance")
+			// (10 violations in 10 gave [1, 1]). Add the floored strata's
+			// variance to each half-width in quadrature.
+			hz := z(opts.Level) * math.Sqrt(fit.flooredV)
+			lo, hi := r.Estimate-r.Lo, r.Hi-r.Estimate
+			r.Lo = r.Estimate - math.Sqrt(math.Max(lo, 0)*math.Max(lo, 0)+hz*hz)
+			r.Hi = r.Estimate + math.Sqrt(math.Max(hi, 0)*math.Max(hi, 0)+hz*hz)
+			r.note("bootstrap half-widths widened by the floored strata's variance (the bootstrap cannot see it)")
 		}
 	}
 	all := true
