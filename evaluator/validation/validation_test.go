@@ -116,3 +116,15 @@ func synth(n int, seed uint64) SyntheticConfig {
 	c.N, c.Seed = n, seed
 	return c
 }
+
+// TestCommittedSimPool: the simulator pool the README's numbers come from
+// loads and is what the README says.
+func TestCommittedSimPool(t *testing.T) {
+	p, err := Load(filepath.Join("testdata", "sim-pusht-safety-1000.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Records) != 1000 || p.Truth() != 0.632 || p.Strata.Len() != 4 {
+		t.Fatalf("%d records, truth %g, %d strata", len(p.Records), p.Truth(), p.Strata.Len())
+	}
+}
