@@ -84,8 +84,11 @@ func RealOnly(real []float64, opts Options) (Result, error) {
 // Degenerate cases: when all real outcomes are equal Cov(g,f) is 0, b is 0
 // and the result is RealOnly's (exact interval for binary outcomes), noted;
 // when a fold has fewer than 4 episodes or the prediction is constant in it,
-// b is 0 for the other fold (noted). With no imagined episodes b is 0. Below
-// SmallSample real episodes the interval is the bootstrap percentile one.
+// or its outcomes are all equal over 10 or more episodes, b is 0 for the
+// other fold (noted). With no imagined episodes b is 0. Below SmallSample
+// real episodes the interval is the bootstrap percentile one; from
+// SmallSample on, the t interval on the effective degrees of freedom (see
+// CLT).
 func ControlVariate(paired []Paired, imagined []Imagined, opts Options) (Result, error) {
 	opts = opts.withDefaults()
 	n := len(paired)
@@ -138,14 +141,17 @@ type Strata interface {
 // their critical variables.
 //
 // Degenerate cases: every stratum of positive weight needs 2 real episodes
-// (ErrTooFew otherwise); strata of weight 0 are ignored. A fold too small to
-// fit p features (fewer than p+3 episodes) uses the slope pooled over all
-// strata, centred per stratum, fitted on the same other fold (still
-// cross-fitted); if that fails, no control variate. A stratum without
-// imagined episodes uses its real mean. A stratum whose real outcomes are
-// binary and all equal gets the Agresti-Coull variance floor p(1-p) at
-// p = (s+2)/(n+4) instead of its near-zero sample variance. Notes count the
-// fallbacks taken. The bootstrap below SmallSample resamples within strata.
+// (ErrTooFew otherwise); strata of weight 0 are ignored. A stratum's fitting
+// fold with fewer than 10 episodes per feature uses the slope pooled over
+// all strata, centred per stratum, fitted on the same other fold (still
+// cross-fitted), on as many leading features as that fold affords (one per
+// 10 episodes, at least one); if that fails, no control variate (see
+// crossFit). A stratum without imagined episodes uses its real mean. A
+// stratum whose real outcomes are binary and all equal gets the
+// Agresti-Coull variance floor p(1-p) at p = (s+2)/(n+4) instead of its
+// near-zero sample variance, and below SmallSample that floored variance is
+// added to the bootstrap half-widths (no resample can show it). Notes count
+// the fallbacks taken. The bootstrap resamples within strata.
 func Stratified(strata Strata, weights []float64, paired []Paired, imagined []Imagined, opts Options) (Result, error) {
 	opts = opts.withDefaults()
 	H := strata.Len()
