@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 
 	"dreamrank/evaluator/estimate"
 	"dreamrank/scenarios"
@@ -235,6 +236,13 @@ func realOnlyStratified(grid scenarios.Grid, w []float64, paired []estimate.Pair
 	}
 	r, err := estimate.Stratified(grid, w, blind, nil, opts)
 	r.Estimator = NameStratifiedRealOnly
-	r.Notes = []string{"stratified mean of the real outcomes, no world-model information"}
+	notes := []string{"stratified mean of the real outcomes, no world-model information"}
+	for _, n := range r.Notes {
+		// Its coefficient fits fail by construction; other notes stand.
+		if !strings.Contains(n, "coefficient") {
+			notes = append(notes, n)
+		}
+	}
+	r.Notes = notes
 	return r, err
 }
