@@ -492,3 +492,68 @@ func TestResidualVariances(t *testing.T) {
 		t.Fatalf("one episode gave variances %v (%d)", v, n)
 	}
 }
+
+// TestRandomInputsNeverBreak: small random inputs, with constant features,
+// rare outcomes and lopsided strata, never panic and always give a finite
+// interval around the estimate.
+func TestRandomInputsNeverBreak(t *testing.T) {
+	rng := rand.New(rand.NewPCG(42, 42))
+	for trial := range 300 {
+		n, k, p := 6+rng.IntN(40), rng.IntN(60), 1+rng.IntN(3)
+		rate := []float64{0, 0.02, 0.5, 0.98, 1}[rng.IntN(5)]
+		rec := func() ([]float64, []float64) {
+			c := []float64{rng.Float64() * rng.Float64()}
+			x := make([]float64, p)
+			for j := range x {
+				if rng.IntN(3) > 0 {
+					x[j] = math.Round(rng.Float64()*3) / 3
+				}
+			}
+			return c, x
+		}
+		var paired []Paired
+		for h := range 3 {
+			for range 2 {
+				c, x := rec()
+				c[0] = []float64{0.1, 0.4, 0.8}[h]
+				paired = append(paired, Paired{Critical: c, Features: x})
+			}
+		}
+		for len(paired) < n {
+			c, x := rec()
+			paired = append(paired, Paired{Critical: c, Features: x})
+		}
+		for i := range paired {
+			if rng.Float64() < rate {
+				paired[i].Real = 1
+			}
+		}
+		var im []Imagined
+		for range k {
+			c, x := rec()
+			im = append(im, Imagined{Critical: c, Features: x})
+		}
+		opts := Options{Seed: uint64(trial), BootstrapReps: 50}
+		results := []func() (Result, error){
+			func() (Result, error) { return RealOnly(reals(paired), opts) },
+			func() (Result, error) { return ControlVariate(paired, im, opts) },
+			func() (Result, error) {
+				return Stratified(testStrata{}, []float64{0.2, 0.4, 0.4}, paired, im, opts)
+			},
+		}
+		for i, run := range results {
+			r, err := run()
+			if err != nil {
+				t.Fatalf("trial %d estimator %d: %v", trial, i, err)
+			}
+			for _, v := range []float64{r.Estimate, r.SE, r.Lo, r.Hi} {
+				if math.IsNaN(v) || math.IsInf(v, 0) {
+					t.Fatalf("trial %d estimator %d: %+v", trial, i, r)
+				}
+			}
+			if r.Lo > r.Hi || (r.Lo > r.Estimate && r.Estimate >= 0) || (r.Hi < r.Estimate && r.Estimate <= 1) {
+				t.Fatalf("trial %d estimator %d: interval [%g, %g] around %g", trial, i, r.Lo, r.Hi, r.Estimate)
+			}
+		}
+	}
+}
