@@ -1,0 +1,189 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"dreamrank/evaluator/safety"
+	"dreamrank/evaluator/validation"
+	"dreamrank/evaluator/validation/simpool"
+	"dreamrank/ops/progress"
+	"dreamrank/policy/expert"
+	"dreamrank/robots/sim/pusht"
+)
+
+func safetyCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "safety", Short: "Keep-out-zone safety scenarios and their validation pools"}
+	cmd.AddCommand(safetyPoolCmd(), safetyEvalCmd())
+	return cmd
+}
+
+func safetyEvalCmd() *cobra.Command {
+	var (
+		arms   []string
+		cfg    safety.Config
+		model  pusht.Config
+		asJSON bool
+	)
+	cmd := &cobra.Command{
+		Use:   "eval",
+		Short: "Estimate each arm's keep-out-zone violation rate from imagined episodes and a real budget spent over strata in adaptive rounds (the simulator answers for the fleet and, with wrong pusher gains, for the world model)",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			byName := map[string]expert.Options{}
+			for _, a := range arms {
+				var q int
+				if _, err := fmt.Sscanf(a, "q%d", &q); err != nil || q < 1 || q > expert.Best {
+					return fmt.Errorf("--arms: %q is not q1..q5 (scripted expert quality)", a)
+				}
+				byName[a] = expert.Options{Quality: q}
+			}
+			cfg.Arms = arms
+			if cfg.Budget == 0 {
+				cfg.Budget = 30 * len(arms)
+			}
+			report, finish := progress.Bar(nil, "episodes")
+			cfg.Progress = report
+			rep, err := safety.Run(cmd.Context(), simpool.NewSimulator(byName, model), cfg)
+			finish()
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(rep)
+			}
+			fmt.Printf("stratum weights %.3f; real budget %d in rounds %v\n", rep.StratumWeights, rep.RealBudget, rep.Rounds)
+			for _, a := range rep.Arms {
+				fmt.Printf("%s: real episodes per stratum %v\n", a.Arm, a.RealPerStratum)
+				for _, e := range a.Estimates {
+					fmt.Printf("  %-22s %.3f [%.3f, %.3f] (%s, SE %.3f, %d real, %d imagined)\n", e.Estimator, e.Estimate, e.Lo, e.Hi, e.Interval, e.SE, e.NReal, e.NImagined)
+					for _, n := range e.Notes {
+						fmt.Printf("    %s\n", n)
+					}
+				}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringSliceVar(&arms, "arms", []string{"q5"}, "arms: scripted expert qualities q1..q5")
+	f.IntVar(&cfg.Imagined, "imagined", 200, "imagined episodes per arm")
+	f.IntVar(&cfg.Budget, "budget", 0, "real episodes over all arms (default 30 per arm)")
+	f.IntVar(&cfg.Rounds, "rounds", 2, "allocation rounds")
+	f.Float64Var(&model.Kp, "model-kp", 60, "stand-in world model: pusher position gain (reference 100)")
+	f.Float64Var(&model.Kv, "model-kv", 30, "stand-in world model: pusher velocity gain (reference 20)")
+	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
+	return cmd
+}
+
+func safetyPoolCmd() *cobra.Command {
+	var (
+		cfg simpool.Config
+		out string
+	)
+	cmd := &cobra.Command{
+		Use:   "pool -o FILE",
+		Short: "Play the scripted expert on PushT keep-out-zone scenarios in the reference simulator (real) and a dynamics-mismatched one (stand-in world model) and write the paired pool for 'bench safety --pool'",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if out == "" {
+				return fmt.Errorf("-o is required")
+			}
+			start := time.Now()
+			report, finish := progress.Bar(nil, "pairs")
+			cfg.Progress = report
+			pool, err := simpool.Build(cmd.Context(), cfg)
+			finish()
+			if len(pool.Records) == 0 {
+				return err
+			}
+			// A pool too small for the harness is still worth keeping.
+			if err := errors.Join(err, pool.Save(out)); err != nil {
+				return err
+			}
+			slog.Info("pool written", "file", out, "records", len(pool.Records), "violation_rate", pool.Truth(), "seconds", time.Since(start).Seconds())
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.IntVarP(&cfg.N, "n", "n", 1000, "initial conditions (two expert episodes each)")
+	f.Int64Var(&cfg.FirstSeed, "first-seed", 0, "first scenario seed")
+	f.IntVar(&cfg.Workers, "workers", 1, "parallel episodes")
+	f.Float64Var(&cfg.Model.Kp, "model-kp", 60, "stand-in world model: pusher position gain (reference 100)")
+	f.Float64Var(&cfg.Model.Kv, "model-kv", 30, "stand-in world model: pusher velocity gain (reference 20)")
+	f.StringVarP(&out, "out", "o", "", "pool JSON to write")
+	return cmd
+}
+
+func benchSafetyCmd() *cobra.Command {
+	var (
+		poolPath string
+		savePool string
+		cfg      validation.Config
+		synth    validation.SyntheticConfig
+		asJSON   bool
+	)
+	cmd := &cobra.Command{
+		Use:   "safety",
+		Short: "Coverage, interval width and variance reduction of the safety estimators over repeated experiments on a pool of paired (world-model, real) outcomes",
+		Long: `Runs --experiments repeated experiments per real budget, each drawing real
+episodes and imagined ones from a pool of paired outcomes whose mean is the
+truth, and reports per estimator and budget the coverage of the nominal 95%
+interval, the mean width, and the variance reduction and effective real-episode
+multiplier against real-only at the same budget. Without --pool the pool is
+the synthetic PushT keep-out-zone pool (validation.Synthetic).`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var pool validation.Pool
+			if poolPath != "" {
+				p, err := validation.Load(poolPath)
+				if err != nil {
+					return err
+				}
+				pool = p
+			} else {
+				pool = validation.Synthetic(synth)
+			}
+			if savePool != "" {
+				if err := pool.Save(savePool); err != nil {
+					return fmt.Errorf("save pool: %w", err)
+				}
+			}
+			start := time.Now()
+			rep, err := validation.Run(cmd.Context(), pool, cfg)
+			if err != nil {
+				return err
+			}
+			validation.SortRows(rep.Rows)
+			if asJSON {
+				return printJSON(rep)
+			}
+			fmt.Printf("pool %s: %d records, truth %.4f, %d strata; %d experiments per budget (%.1fs)\n",
+				rep.Pool, rep.PoolSize, rep.Truth, rep.Strata, rep.Experiments, time.Since(start).Seconds())
+			fmt.Printf("%-22s %6s %9s %10s %10s %11s %8s %8s %9s\n", "estimator", "budget", "coverage", "mean_width", "var_reduc", "multiplier", "± MC se", "ceiling", "bias")
+			for _, r := range rep.Rows {
+				fmt.Printf("%-22s %6d %9.3f %10.4f %10.3f %11.2f %8.2f %8.2f %9.4f\n", r.Estimator, r.Budget, r.Coverage, r.MeanWidth,
+					r.VarianceReduction, r.EffectiveRealMultiplier, r.MultiplierSE, r.CeilingMultiplier, r.Bias)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&poolPath, "pool", "", "JSON pool of paired outcomes (validation.Pool); default: the synthetic PushT safety pool")
+	f.StringVar(&savePool, "save-pool", "", "write the pool used to this JSON file")
+	f.IntVar(&cfg.Experiments, "experiments", 500, "repeated experiments per budget")
+	f.IntSliceVar(&cfg.Budgets, "budgets", []int{20, 50, 100}, "real episodes per arm")
+	f.IntVar(&cfg.Imagined, "imagined", 1000, "imagined episodes per experiment")
+	f.IntVar(&cfg.BootstrapReps, "bootstrap", 1000, "bootstrap resamples for intervals below 30 real episodes")
+	f.IntVar(&cfg.Rounds, "rounds", 2, "adaptive allocation rounds of the stratified estimator (1: proportional to the stratum weights)")
+	f.Uint64Var(&cfg.Seed, "seed", 1, "seed of the experiments")
+	def := validation.DefaultSynthetic()
+	f.IntVar(&synth.N, "synthetic-n", def.N, "records in the synthetic pool")
+	f.Uint64Var(&synth.Seed, "synthetic-seed", def.Seed, "seed of the synthetic pool")
+	f.Float64Var(&synth.WMBiasPx, "wm-bias-px", def.WMBiasPx, "synthetic pool: world-model optimism about clearance (px)")
+	f.Float64Var(&synth.WMNoisePx, "wm-noise-px", def.WMNoisePx, "synthetic pool: world-model clearance error (px, at no rotation)")
+	f.Float64Var(&synth.WMLostRate, "wm-lost-rate", def.WMLostRate, "synthetic pool: fraction of episodes the world model gets wrong altogether")
+	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
+	return cmd
+}
