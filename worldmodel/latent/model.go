@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"dreamrank/worldmodel"
 )
@@ -20,7 +21,18 @@ func init() {
 		if path == "" {
 			return nil, fmt.Errorf("latent: option checkpoint (a checkpoint directory, or a training directory with a latest pointer) is required")
 		}
-		return Load(path)
+		m, err := Load(path)
+		if err != nil {
+			return nil, err
+		}
+		switch opts["inference"] {
+		case "", "fast":
+		case "graph":
+			m.UseGraph(true)
+		default:
+			return nil, fmt.Errorf("latent: option inference %q: want fast or graph", opts["inference"])
+		}
+		return m, nil
 	})
 }
 
@@ -39,8 +51,13 @@ type Model struct {
 	head proprioHead
 	info map[string]string // Describe
 
+	// useGraph steps rollouts through the gorgonia graph (the reference)
+	// instead of the fast forward pass.
+	useGraph atomic.Bool
+
 	mu     sync.Mutex
 	graphs []*inferGraph // idle batch-1 inference graphs
+	fast   []*fastNet    // idle fast forward passes
 	// running is read-held while graphs run and write-held while one is
 	// built: building a tape machine re-sets the engine of the weight
 	// tensors all of this model's graphs share.
@@ -58,6 +75,11 @@ func New(cfg ModelConfig, seed uint64) (*Model, error) {
 func newModel(cfg ModelConfig, n *net, head proprioHead, info map[string]string) *Model {
 	return &Model{cfg: cfg, net: n, head: head, info: info}
 }
+
+// UseGraph makes rollouts started afterwards step through the gorgonia
+// inference graph, the reference the default fast forward pass (fastNet)
+// is tested against, instead of the fast pass (false, the default).
+func (m *Model) UseGraph(on bool) { m.useGraph.Store(on) }
 
 // Config returns the model's architecture.
 func (m *Model) Config() ModelConfig { return m.cfg }
@@ -137,19 +159,21 @@ func (m *Model) Start(ctx context.Context, contexts [][]worldmodel.Observation) 
 		}
 		eps[i] = s
 	}
-	return &rollout{m: m, eps: eps}, nil
+	return &rollout{m: m, eps: eps, graph: m.useGraph.Load()}, nil
 }
 
 type rollout struct {
 	m      *Model
+	graph  bool // step through the gorgonia graph
 	mu     sync.Mutex
 	eps    []*episodeState
 	closed bool
 }
 
-// Step implements worldmodel.Rollout. Episodes are predicted one at a time
-// (in parallel over the cores), so an episode's prediction never depends on
-// the rest of the batch.
+// Step implements worldmodel.Rollout. The fast forward pass predicts the
+// whole batch with one gemm per layer tile; the graph predicts episodes one
+// at a time (in parallel over the cores). Either way an episode's
+// prediction does not depend on the rest of the batch (TestFastMatchesGraph).
 func (r *rollout) Step(ctx context.Context, actions [][][]float32) ([][]worldmodel.Observation, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -162,6 +186,9 @@ func (r *rollout) Step(ctx context.Context, actions [][][]float32) ([][]worldmod
 	chunk, err := r.m.Spec().ValidateActions(actions, len(r.eps))
 	if err != nil {
 		return nil, err
+	}
+	if !r.graph {
+		return r.m.stepFast(ctx, r.eps, actions, chunk)
 	}
 	out := make([][]worldmodel.Observation, len(r.eps))
 	errs := make([]error, len(r.eps))
