@@ -2,6 +2,9 @@ package latent
 
 import (
 	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
 )
 
 // fastNet is the inference-only forward pass of the network for up to cap
@@ -30,7 +33,7 @@ type fastNet struct {
 	d0   planes // full size
 	pred planes // full size, 3 channels: the predicted frame (0..1)
 	gate []float32
-	col  []float32 // columns of one tile
+	cols [][]float32 // per worker: the columns of one tile
 }
 
 // tileFloats bounds the columns matrix of one gemm (floats): the batch's
@@ -68,7 +71,10 @@ func (f *fastNet) grow(capacity int) {
 		_, ow := g.outHW()
 		maxCol = max(maxCol, g.kdim()*ow*f.tileRows(g))
 	}
-	f.col = make([]float32, maxCol)
+	f.cols = make([][]float32, runtime.GOMAXPROCS(0))
+	for i := range f.cols {
+		f.cols[i] = make([]float32, maxCol)
+	}
 	f.cap = capacity
 }
 
@@ -132,7 +138,7 @@ func (f *fastNet) conv(name string, src planes, c0 int, dst planes, d0 int, epi 
 	kd := g.kdim()
 	rows, step := f.batch*oh, f.tileRows(g)
 	direct := g.k == 1 && g.stride == 1 && g.pad == 0 // the input is the columns matrix
-	for r0 := 0; r0 < rows; r0 += step {
+	tile := func(r0 int, col []float32) {
 		r1 := min(rows, r0+step)
 		p0, n := r0*ow, (r1-r0)*ow
 		var b []float32
@@ -140,7 +146,7 @@ func (f *fastNet) conv(name string, src planes, c0 int, dst planes, d0 int, epi 
 		if direct {
 			b, ldb = src.data[c0*src.ld+p0:], src.ld
 		} else {
-			b = f.col[:kd*n]
+			b = col[:kd*n]
 			im2colRows(g, src, c0, r0, r1, b)
 		}
 		sgemm(g.cout, n, kd, wt, kd, b, ldb, dst.data[d0*dst.ld+p0:], dst.ld)
@@ -154,6 +160,28 @@ func (f *fastNet) conv(name string, src planes, c0 int, dst planes, d0 int, epi 
 			f.output(out, dst.ld, p0, n, bias)
 		}
 	}
+	// Tiles are independent: each worker takes the next one (the machine
+	// is shared, so a static split would wait for the slower core). Each
+	// tile's gemm runs on one OpenBLAS thread (stepFast opens an
+	// openblas.Serial section): the parallelism is here.
+	tiles := (rows + step - 1) / step
+	workers := min(len(f.cols), tiles)
+	var next atomic.Int64
+	work := func(col []float32) {
+		for t := int(next.Add(1)) - 1; t < tiles; t = int(next.Add(1)) - 1 {
+			tile(t*step, col)
+		}
+	}
+	var wg sync.WaitGroup
+	for wk := 1; wk < workers; wk++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			work(f.cols[wk])
+		}()
+	}
+	work(f.cols[0])
+	wg.Wait()
 	return nil
 }
 
@@ -187,9 +215,9 @@ func (f *fastNet) forward() error {
 			func() error { return f.conv(b, f.ab, 0, f.rb, 0, epiResidual) })
 	}
 	steps = append(steps,
-		func() error { upsample2Into(f.cat1, 0, f.hb, cfg.C2, f.batch); return nil },
+		func() error { f.upsample(f.cat1, f.hb, cfg.C2); return nil },
 		func() error { return f.conv("dec1", f.cat1, 0, f.d1, 0, epiLeaky) },
-		func() error { upsample2Into(f.cat0, 0, f.d1, cfg.C1, f.batch); return nil },
+		func() error { f.upsample(f.cat0, f.d1, cfg.C1); return nil },
 		func() error { return f.conv("dec0", f.cat0, 0, f.d0, 0, epiLeaky) },
 		func() error { return f.conv("out", f.d0, 0, f.pred, 0, epiOutput) },
 	)
@@ -199,4 +227,12 @@ func (f *fastNet) forward() error {
 		}
 	}
 	return nil
+}
+
+// upsample writes up2(src) (c channels) into dst's first channels, a
+// channel per task over the cores.
+func (f *fastNet) upsample(dst, src planes, c int) {
+	parallel(c, func(ch int) {
+		upsample2Into(dst, ch, planes{data: src.channel(ch), ld: src.ld, h: src.h, w: src.w}, 1, f.batch)
+	})
 }

@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"dreamrank/worldmodel"
+	"dreamrank/worldmodel/openblas"
 )
 
 // maxFastBatch is the most episodes one fast forward pass takes; larger
@@ -47,6 +48,8 @@ func (m *Model) stepFast(ctx context.Context, eps []*episodeState, actions [][][
 	}
 	f := m.acquireFast(min(len(eps), maxFastBatch))
 	defer m.releaseFast(f)
+	// The forward pass spreads its gemms over the cores itself.
+	defer openblas.Serial()()
 	for g0 := 0; g0 < len(eps); g0 += maxFastBatch {
 		g1 := min(len(eps), g0+maxFastBatch)
 		f.setBatch(g1 - g0)
