@@ -171,3 +171,49 @@ func TestFastRolloutMatchesGraph(t *testing.T) {
 		t.Errorf("%d of %d frame bytes differ, by at most %d", differ, total, maxDiff)
 	}
 }
+
+// im2colStride1 writes what the row-by-row im2col writes, for tiles that
+// start and end inside images and span several of them.
+func TestIm2colStride1(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	for _, g := range []convGeom{
+		{cin: 2, cout: 1, k: 3, stride: 1, pad: 1, h: 5, w: 4},
+		{cin: 3, cout: 1, k: 5, stride: 1, pad: 2, h: 6, w: 7},
+		{cin: 1, cout: 1, k: 1, stride: 1, pad: 0, h: 3, w: 3},
+	} {
+		const batch = 3
+		src := planes{data: make([]float32, g.cin*batch*g.h*g.w), ld: batch * g.h * g.w, h: g.h, w: g.w}
+		for i := range src.data {
+			src.data[i] = rng.Float32() + 1 // never zero: zeros come from padding
+		}
+		rows := batch * g.h
+		for _, span := range [][2]int{{0, rows}, {1, rows - 2}, {g.h - 1, g.h + 1}, {2, 3}} {
+			n := (span[1] - span[0]) * g.w
+			want := make([]float32, g.kdim()*n)
+			got := make([]float32, g.kdim()*n)
+			for i := range got {
+				got[i] = -1 // every element must be written
+			}
+			for r := span[0]; r < span[1]; r++ { // reference: one row at a time
+				oy, b := r%g.h, r/g.h
+				for ci := 0; ci < g.cin; ci++ {
+					for ky := 0; ky < g.k; ky++ {
+						for kx := 0; kx < g.k; kx++ {
+							row := want[((ci*g.k+ky)*g.k+kx)*n+(r-span[0])*g.w:][:g.w]
+							iy := oy + ky - g.pad
+							if iy >= 0 && iy < g.h {
+								shiftRow(row, src.channel(ci)[b*g.h*g.w+iy*g.w:][:g.w], kx-g.pad, 1)
+							}
+						}
+					}
+				}
+			}
+			im2colStride1(g, src, 0, span[0], span[1], got)
+			for i := range want {
+				if got[i] != want[i] {
+					t.Fatalf("%+v rows %v: element %d = %v, want %v", g, span, i, got[i], want[i])
+				}
+			}
+		}
+	}
+}

@@ -49,6 +49,10 @@ func (g convGeom) kdim() int { return g.cin * g.k * g.k }
 // src[c0:c0+cin] into col (kdim x n, n = (r1-r0)*ow, row-major). Padding
 // reads as zero.
 func im2colRows(g convGeom, src planes, c0 int, r0, r1 int, col []float32) {
+	if g.stride == 1 {
+		im2colStride1(g, src, c0, r0, r1, col)
+		return
+	}
 	oh, ow := g.outHW()
 	n := (r1 - r0) * ow
 	hw := g.h * g.w
@@ -67,6 +71,63 @@ func im2colRows(g convGeom, src planes, c0 int, r0, r1 int, col []float32) {
 					}
 					in := plane[b*hw+iy*g.w:][:g.w]
 					shiftRow(row, in, kx-g.pad, g.stride)
+				}
+			}
+		}
+	}
+}
+
+// im2colStride1 is im2colRows for stride 1 with "same" padding (output
+// size = input size). Within one image, the row of kernel tap (ky, kx) is
+// the image's plane shifted by (ky-pad)*w + kx-pad elements: one copy per
+// image and tap, then zeros where the shift wrapped around a row edge or
+// left the image. Short per-row copies cost more than the data moved.
+func im2colStride1(g convGeom, src planes, c0 int, r0, r1 int, col []float32) {
+	h, w := g.h, g.w
+	hw := h * w
+	n := (r1 - r0) * w
+	for ci := 0; ci < g.cin; ci++ {
+		plane := src.channel(c0 + ci)
+		for ky := 0; ky < g.k; ky++ {
+			dy := ky - g.pad
+			for kx := 0; kx < g.k; kx++ {
+				dx := kx - g.pad
+				dst := col[((ci*g.k+ky)*g.k+kx)*n:][:n]
+				// One image's run of output rows [ra, rb) at a time.
+				for ra := r0; ra < r1; {
+					b, oya := ra/h, ra%h
+					rb := min(r1, (b+1)*h)
+					oyb := oya + rb - ra
+					out := dst[(ra-r0)*w:][:(rb-ra)*w]
+					// Output rows whose source row iy = oy+dy is inside.
+					va, vb := max(oya, -dy), min(oyb, h-dy)
+					if va >= vb {
+						clear(out)
+						ra = rb
+						continue
+					}
+					clear(out[:(va-oya)*w])
+					clear(out[(vb-oya)*w:])
+					seg := out[(va-oya)*w : (vb-oya)*w]
+					// seg[i] = image[(va+dy)*w + i + dx], trimmed to the
+					// image; the trimmed ends are edge columns zeroed below.
+					img := plane[b*hw:][:hw]
+					start := (va+dy)*w + dx
+					lo, hi := max(0, -start), min(len(seg), hw-start)
+					copy(seg[lo:hi], img[start+lo:])
+					clear(seg[:lo])
+					clear(seg[hi:])
+					// Columns whose source x+dx is outside the row.
+					if dx < 0 {
+						for y := 0; y < len(seg); y += w {
+							clear(seg[y : y-dx])
+						}
+					} else if dx > 0 {
+						for y := w - dx; y < len(seg); y += w {
+							clear(seg[y : y+dx])
+						}
+					}
+					ra = rb
 				}
 			}
 		}
