@@ -217,3 +217,41 @@ func TestIm2colStride1(t *testing.T) {
 		}
 	}
 }
+
+// im2colStride2 writes what the general row-by-row im2col writes.
+func TestIm2colStride2(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	g := convGeom{cin: 2, cout: 1, k: 3, stride: 2, pad: 1, h: 6, w: 8}
+	const batch = 2
+	src := planes{data: make([]float32, g.cin*batch*g.h*g.w), ld: batch * g.h * g.w, h: g.h, w: g.w}
+	for i := range src.data {
+		src.data[i] = rng.Float32() + 1
+	}
+	oh, ow := g.outHW()
+	for _, span := range [][2]int{{0, batch * oh}, {1, 4}} {
+		n := (span[1] - span[0]) * ow
+		want, got := make([]float32, g.kdim()*n), make([]float32, g.kdim()*n)
+		for i := range got {
+			got[i] = -1
+		}
+		for r := span[0]; r < span[1]; r++ {
+			oy, b := r%oh, r/oh
+			for ci := 0; ci < g.cin; ci++ {
+				for ky := 0; ky < 3; ky++ {
+					for kx := 0; kx < 3; kx++ {
+						row := want[((ci*3+ky)*3+kx)*n+(r-span[0])*ow:][:ow]
+						if iy := 2*oy + ky - 1; iy >= 0 && iy < g.h {
+							shiftRow(row, src.channel(ci)[b*g.h*g.w+iy*g.w:][:g.w], kx-1, 2)
+						}
+					}
+				}
+			}
+		}
+		im2colStride2(g, src, 0, span[0], span[1], got)
+		for i := range want {
+			if got[i] != want[i] {
+				t.Fatalf("rows %v: element %d = %v, want %v", span, i, got[i], want[i])
+			}
+		}
+	}
+}

@@ -2,6 +2,7 @@ package latent
 
 import (
 	"fmt"
+	"math"
 
 	"gonum.org/v1/gonum/blas"
 
@@ -56,6 +57,10 @@ func im2colRows(g convGeom, src planes, c0 int, r0, r1 int, col []float32) {
 	oh, ow := g.outHW()
 	n := (r1 - r0) * ow
 	hw := g.h * g.w
+	if g.k == 3 && g.pad == 1 && g.stride == 2 && g.w == 2*ow {
+		im2colStride2(g, src, c0, r0, r1, col)
+		return
+	}
 	for ci := 0; ci < g.cin; ci++ {
 		plane := src.channel(c0 + ci)
 		for ky := 0; ky < g.k; ky++ {
@@ -117,17 +122,64 @@ func im2colStride1(g convGeom, src planes, c0 int, r0, r1 int, col []float32) {
 					copy(seg[lo:hi], img[start+lo:])
 					clear(seg[:lo])
 					clear(seg[hi:])
-					// Columns whose source x+dx is outside the row.
+					// Columns whose source x+dx is outside the row (one
+					// or two per row: stores, not clear calls).
 					if dx < 0 {
 						for y := 0; y < len(seg); y += w {
-							clear(seg[y : y-dx])
+							for x := range seg[y : y-dx] {
+								seg[y+x] = 0
+							}
 						}
 					} else if dx > 0 {
 						for y := w - dx; y < len(seg); y += w {
-							clear(seg[y : y+dx])
+							for x := range seg[y : y+dx] {
+								seg[y+x] = 0
+							}
 						}
 					}
 					ra = rb
+				}
+			}
+		}
+	}
+}
+
+// im2colStride2 is im2colRows for the encoder's 3x3 stride-2 convolutions
+// of even-sized images (output half the size): tight loops per tap instead
+// of shiftRow's general bounds.
+func im2colStride2(g convGeom, src planes, c0 int, r0, r1 int, col []float32) {
+	oh, ow := g.outHW()
+	w, hw := g.w, g.h*g.w
+	n := (r1 - r0) * ow
+	for ci := 0; ci < g.cin; ci++ {
+		plane := src.channel(c0 + ci)
+		for ky := 0; ky < 3; ky++ {
+			for kx := 0; kx < 3; kx++ {
+				dst := col[((ci*3+ky)*3+kx)*n:][:n]
+				for r := r0; r < r1; r++ {
+					b, oy := r/oh, r%oh
+					row := dst[(r-r0)*ow:][:ow]
+					iy := 2*oy + ky - 1
+					if iy < 0 || iy >= g.h {
+						clear(row)
+						continue
+					}
+					in := plane[b*hw+iy*w:][:w]
+					switch kx {
+					case 0: // in[2x-1]: x = 0 reads the padding
+						row[0] = 0
+						for x := 1; x < ow; x++ {
+							row[x] = in[2*x-1]
+						}
+					case 1:
+						for x := range row {
+							row[x] = in[2*x]
+						}
+					case 2:
+						for x := range row {
+							row[x] = in[2*x+1]
+						}
+					}
 				}
 			}
 		}
@@ -169,6 +221,16 @@ func sgemm(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32,
 // leak is the leaky ReLU's negative slope (as the graph's LeakyRelu).
 const leak = float32(0.1)
 
+// lrelu is x*leak for x < 0, else x, chosen by the sign bit instead of a
+// branch: about half the activations are negative, so a branch is
+// mispredicted half the time (and Go's float max, with its NaN and
+// signed-zero rules, was slower still).
+func lrelu(x float32) float32 {
+	xb := math.Float32bits(x)
+	neg := uint32(int32(xb) >> 31) // all ones when the sign bit is set
+	return math.Float32frombits(xb&^neg | math.Float32bits(x*leak)&neg)
+}
+
 // biasLeaky sets v = lrelu(v + bias) on n values of each of the planes
 // out[c*ld+off:], as the graph's BroadcastAdd then LeakyRelu.
 func biasLeaky(out []float32, ld, off, n int, bias []float32) {
@@ -176,10 +238,7 @@ func biasLeaky(out []float32, ld, off, n int, bias []float32) {
 		v := out[c*ld+off:][:n]
 		for i, x := range v {
 			x += b
-			if x < 0 {
-				x *= leak
-			}
-			v[i] = x
+			v[i] = lrelu(x)
 		}
 	}
 }
@@ -192,10 +251,7 @@ func residualLeaky(h []float32, y []float32, ld, off, n int, bias []float32) {
 		yv := y[c*ld+off:][:n]
 		for i, x := range yv {
 			x = hv[i] + (x + b)
-			if x < 0 {
-				x *= leak
-			}
-			hv[i] = x
+			hv[i] = lrelu(x)
 		}
 	}
 }

@@ -94,7 +94,10 @@ func (m *Model) Spec() worldmodel.Spec {
 
 // Describe implements worldmodel.Describer.
 func (m *Model) Describe() map[string]string {
-	out := map[string]string{"params": strconv.Itoa(m.NumParams())}
+	out := map[string]string{"params": strconv.Itoa(m.NumParams()), "inference": "fast"}
+	if m.useGraph.Load() {
+		out["inference"] = "graph"
+	}
 	for k, v := range m.info {
 		out[k] = v
 	}
@@ -144,6 +147,28 @@ type episodeState struct {
 
 // Start implements worldmodel.Model.
 func (m *Model) Start(ctx context.Context, contexts [][]worldmodel.Observation) (worldmodel.Rollout, error) {
+	return m.start(ctx, contexts, m.useGraph.Load())
+}
+
+// Reference implements worldmodel.Referencer: the same model whose
+// rollouts always step through the gorgonia graph.
+func (m *Model) Reference() worldmodel.Model { return graphModel{m} }
+
+// graphModel is a Model whose rollouts step through the graph.
+type graphModel struct{ *Model }
+
+func (g graphModel) Start(ctx context.Context, contexts [][]worldmodel.Observation) (worldmodel.Rollout, error) {
+	return g.start(ctx, contexts, true)
+}
+
+// Describe implements worldmodel.Describer.
+func (g graphModel) Describe() map[string]string {
+	d := g.Model.Describe()
+	d["inference"] = "graph"
+	return d
+}
+
+func (m *Model) start(ctx context.Context, contexts [][]worldmodel.Observation, graph bool) (worldmodel.Rollout, error) {
 	if err := m.Spec().ValidateContexts(contexts); err != nil {
 		return nil, err
 	}
@@ -159,7 +184,7 @@ func (m *Model) Start(ctx context.Context, contexts [][]worldmodel.Observation) 
 		}
 		eps[i] = s
 	}
-	return &rollout{m: m, eps: eps, graph: m.useGraph.Load()}, nil
+	return &rollout{m: m, eps: eps, graph: graph}, nil
 }
 
 type rollout struct {
