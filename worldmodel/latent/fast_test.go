@@ -29,7 +29,7 @@ func loadCommitted(t *testing.T) *Model {
 
 // scenes are rendered PushT contexts (agent and block at random poses) and
 // actions near the agent: the inputs the model sees in evaluations.
-func scenes(t *testing.T, m *Model, batch, chunk int, seed uint64) ([][]worldmodel.Observation, [][][]float32) {
+func scenes(t testing.TB, m *Model, batch, chunk int, seed uint64) ([][]worldmodel.Observation, [][][]float32) {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, 11))
 	ctxs := make([][]worldmodel.Observation, batch)
@@ -253,5 +253,46 @@ func TestIm2colStride2(t *testing.T) {
 				t.Fatalf("rows %v: element %d = %v, want %v", span, i, got[i], want[i])
 			}
 		}
+	}
+}
+
+// The backend's inference option picks the forward pass (fast by default).
+func TestInferenceOption(t *testing.T) {
+	if _, err := os.Stat(committedCheckpoint); err != nil {
+		t.Skip("no committed checkpoint")
+	}
+	tests := []struct {
+		name, value, want string
+		wantErr           bool
+	}{
+		{"default", "", "fast", false},
+		{"fast", "fast", "fast", false},
+		{"graph", "graph", "graph", false},
+		{"unknown", "gpu", "", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := worldmodel.Options{"checkpoint": committedCheckpoint}
+			if tc.value != "" {
+				opts["inference"] = tc.value
+			}
+			m, err := worldmodel.Open(context.Background(), Name, opts)
+			if tc.wantErr {
+				if err == nil {
+					t.Fatal("no error")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := m.(*Model).Describe()["inference"]; got != tc.want {
+				t.Errorf("inference = %q, want %q", got, tc.want)
+			}
+		})
+	}
+	m := loadCommitted(t)
+	if got := m.Reference().(worldmodel.Describer).Describe()["inference"]; got != "graph" {
+		t.Errorf("Reference() describes inference %q", got)
 	}
 }
