@@ -42,7 +42,7 @@ type fastNet struct {
 // 32 the full-resolution layer's would be 230 MB, written and read through
 // DRAM). Measured in CPU time per frame at batch 8: 2^16 floats beat 2^15
 // by 10% and 2^18 by 20%; 2^20 was 40% slower.
-var tileFloats = 1 << 16
+const tileFloats = 1 << 16
 
 func newFastNet(n *net, capacity int) *fastNet {
 	f := &fastNet{n: n}

@@ -20,7 +20,7 @@ import (
 // or 2 episodes 1.8-2.2 ms, 4: 1.8-2.3 ms, 8: 2.2-2.3 ms, 16: 2.4-2.5
 // ms; bench wm's frames/s favoured 2 as well. The gemms stay large enough:
 // a tile (256 KiB of columns) is at most a few rows of one image anyway.
-var maxFastBatch = 2
+const maxFastBatch = 2
 
 // acquireFast takes an idle fast forward pass (or makes one) able to hold
 // b episodes.
