@@ -86,43 +86,48 @@ func im2colRows(g convGeom, src planes, c0 int, r0, r1 int, col []float32) {
 // the image's plane shifted by (ky-pad)*w + kx-pad elements: one copy per
 // image and tap, then zeros where the shift wrapped around a row edge or
 // left the image. Short per-row copies cost more than the data moved.
+// Channels are the inner loop, so that geometry is worked out once per tap
+// and image, not per channel.
 func im2colStride1(g convGeom, src planes, c0 int, r0, r1 int, col []float32) {
 	h, w := g.h, g.w
 	hw := h * w
 	n := (r1 - r0) * w
-	for ci := 0; ci < g.cin; ci++ {
-		plane := src.channel(c0 + ci)
-		for ky := 0; ky < g.k; ky++ {
-			dy := ky - g.pad
-			for kx := 0; kx < g.k; kx++ {
-				dx := kx - g.pad
-				dst := col[((ci*g.k+ky)*g.k+kx)*n:][:n]
-				// One image's run of output rows [ra, rb) at a time.
-				for ra := r0; ra < r1; {
-					b, oya := ra/h, ra%h
-					rb := min(r1, (b+1)*h)
-					oyb := oya + rb - ra
-					out := dst[(ra-r0)*w:][:(rb-ra)*w]
-					// Output rows whose source row iy = oy+dy is inside.
-					va, vb := max(oya, -dy), min(oyb, h-dy)
-					if va >= vb {
-						clear(out)
-						ra = rb
-						continue
+	kk := g.k * g.k
+	for ky := 0; ky < g.k; ky++ {
+		dy := ky - g.pad
+		for kx := 0; kx < g.k; kx++ {
+			dx := kx - g.pad
+			tap := ky*g.k + kx
+			// One image's run of output rows [ra, rb) at a time; it fills
+			// [o0, o1) of every column row.
+			for ra := r0; ra < r1; {
+				b, oya := ra/h, ra%h
+				rb := min(r1, (b+1)*h)
+				oyb := oya + rb - ra
+				o0, o1 := (ra-r0)*w, (rb-r0)*w
+				// Output rows whose source row iy = oy+dy is inside.
+				va, vb := max(oya, -dy), min(oyb, h-dy)
+				if va >= vb {
+					for ci := 0; ci < g.cin; ci++ {
+						clear(col[(ci*kk+tap)*n:][o0:o1])
 					}
-					clear(out[:(va-oya)*w])
-					clear(out[(vb-oya)*w:])
-					seg := out[(va-oya)*w : (vb-oya)*w]
-					// seg[i] = image[(va+dy)*w + i + dx], trimmed to the
-					// image; the trimmed ends are edge columns zeroed below.
-					img := plane[b*hw:][:hw]
-					start := (va+dy)*w + dx
-					lo, hi := max(0, -start), min(len(seg), hw-start)
-					copy(seg[lo:hi], img[start+lo:])
-					clear(seg[:lo])
-					clear(seg[hi:])
+					ra = rb
+					continue
+				}
+				// [s0, s0+hi) of a row is the image from element first on,
+				// minus [s0, s0+lo) where that starts before the image and
+				// the end past it: edge columns, zeroed below.
+				s0, s1 := o0+(va-oya)*w, o0+(vb-oya)*w
+				first := (va+dy)*w + dx
+				lo, hi := max(0, -first), min(s1-s0, hw-first)
+				for ci := 0; ci < g.cin; ci++ {
+					row := col[(ci*kk+tap)*n:][:n]
+					clear(row[o0 : s0+lo])
+					copy(row[s0+lo:s0+hi], src.channel(c0 + ci)[b*hw+first+lo:])
+					clear(row[s0+hi : o1])
 					// Columns whose source x+dx is outside the row (one
 					// or two per row: stores, not clear calls).
+					seg := row[s0:s1]
 					if dx < 0 {
 						for y := 0; y < len(seg); y += w {
 							for x := range seg[y : y-dx] {
@@ -136,8 +141,8 @@ func im2colStride1(g convGeom, src planes, c0 int, r0, r1 int, col []float32) {
 							}
 						}
 					}
-					ra = rb
 				}
+				ra = rb
 			}
 		}
 	}
