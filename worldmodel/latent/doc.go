@@ -13,8 +13,9 @@
 // blurred block does not stay blurred) and fed back.
 //
 // Rollouts run on an inference-only forward pass (fastNet), not on the
-// gorgonia graph: activations are channel-major over the whole batch, every
-// convolution is im2col plus one OpenBLAS sgemm per tile of output rows
+// gorgonia graph: activations are channel-major over a group of two
+// episodes (a batch is stepped group by group, so activations stay in cache
+// from layer to layer), every convolution is im2col plus one OpenBLAS sgemm per tile of output rows
 // (256 KiB of columns, so they stay in L2; tiles split over the cores with
 // OpenBLAS single-threaded, openblas.Serial), bias and leaky ReLU fused
 // into one pass over the tile the gemm wrote, channel concatenation free

@@ -14,12 +14,14 @@ import (
 // maxFastBatch is the most episodes one fast forward pass takes; larger
 // batches are stepped in groups of this size, one group after the other.
 // Small groups win because a pass runs layer by layer over its whole
-// group: two episodes' activations (4.6 MB at 96x96) stay in the caches
-// from one layer to the next, 16 episodes' (37 MB) stream through L3 and
-// memory. Measured at batch 16, CPU time per imagined frame: groups of 1
-// or 2 episodes 1.8-2.2 ms, 4: 1.8-2.3 ms, 8: 2.2-2.3 ms, 16: 2.4-2.5
-// ms; bench wm's frames/s favoured 2 as well. The gemms stay large enough:
-// a tile (256 KiB of columns) is at most a few rows of one image anyway.
+// group: two episodes' activations (4.4 MB at 96x96) stay in the caches
+// from one layer to the next, 16 episodes' (35 MB) stream through L3 and
+// memory. Measured at batch 16 on the shared machine (two runs), CPU time
+// per imagined frame: groups of 1 episode 2.8-3.1 ms, 2: 2.6-3.5 ms, 4:
+// 2.8-3.7 ms, 8: 3.4-3.6 ms, 16: 3.8-3.9 ms; bench wm's frames/s at
+// batches 8 and 32 favoured groups of 2 or 4 over 32 by about a third.
+// The gemms do not shrink with the group: a tile (256 KiB of columns) is
+// at most a few rows of one image anyway.
 const maxFastBatch = 2
 
 // acquireFast takes an idle fast forward pass (or makes one) able to hold
