@@ -3,6 +3,7 @@ package latent
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -10,6 +11,7 @@ import (
 
 	"dreamrank/robots/sim/pusht"
 	"dreamrank/worldmodel"
+	"dreamrank/worldmodel/modeltest"
 )
 
 const committedCheckpoint = "../../checkpoints/pusht-wm"
@@ -294,5 +296,29 @@ func TestInferenceOption(t *testing.T) {
 	m := loadCommitted(t)
 	if got := m.Reference().(worldmodel.Describer).Describe()["inference"]; got != "graph" {
 		t.Errorf("Reference() describes inference %q", got)
+	}
+}
+
+// Rollouts stepped concurrently on one model (each on its own fast pass,
+// sharing the weights and the openblas.Serial section) predict what they
+// predict alone.
+func TestFastConcurrentRollouts(t *testing.T) {
+	m, err := New(tinyConfig(), 6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	randomise(m, 6)
+	const n = 3
+	want := make([][][]worldmodel.Observation, n)
+	for i := range want {
+		want[i] = predictAll(t, m, uint64(10+i))
+	}
+	for i := range n {
+		t.Run(fmt.Sprint("rollout", i), func(t *testing.T) {
+			t.Parallel() // the subtests step their rollouts at the same time
+			if !modeltest.Equal(predictAll(t, m, uint64(10+i)), want[i]) {
+				t.Fatal("differs when stepped concurrently")
+			}
+		})
 	}
 }
