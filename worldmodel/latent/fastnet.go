@@ -93,10 +93,12 @@ func (f *fastNet) setBatch(b int) {
 // geom is the geometry of conv c in this network (input size by layer).
 func (f *fastNet) geom(c convSpec) convGeom {
 	cfg := f.n.cfg
-	div := map[string]int{"enc1": 1, "enc2": 2, "dec1": 2, "dec0": 1, "out": 1}
-	d, ok := div[c.name]
-	if !ok {
-		d = 4 // residual blocks
+	d := 4 // residual blocks
+	switch c.name {
+	case "enc1", "dec0", "out":
+		d = 1
+	case "enc2", "dec1":
+		d = 2
 	}
 	return convGeom{cin: c.in, cout: c.out, k: c.k, stride: c.str, pad: c.k / 2, h: cfg.FrameH / d, w: cfg.FrameW / d}
 }
