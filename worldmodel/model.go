@@ -83,6 +83,13 @@ type (
 	FLOPsCounter interface {
 		FLOPsPerStep() float64
 	}
+	// Referencer is a model with a second, slower implementation of the
+	// same predictions that its fast one is checked against (the built-in
+	// model's gorgonia graph), so benchmarks can measure it as a same-run
+	// baseline.
+	Referencer interface {
+		Reference() Model
+	}
 )
 
 // ValidateContexts checks Start's input against the spec.

@@ -44,6 +44,10 @@ func benchWMCmd() *cobra.Command {
 				fmt.Printf("%6d %10.1f %12.1f %10.2f\n", b.Batch, b.FPS, b.MsPerCall, b.GFLOPS)
 			}
 			fmt.Printf("best batch %d: %.1f frames/s, %.2f GFLOP/s = %.1f%% of peak\n", rep.BestBatch, rep.FPSBest, rep.GFLOPSBest, rep.PercentOfPeak)
+			if b := rep.Baseline; b != nil {
+				fmt.Printf("reference implementation (same run): batch 1 %.1f frames/s; best batch %d: %.1f frames/s, %.2f GFLOP/s = %.1f%% of peak; speedup %.1fx at batch 1, %.1fx best\n",
+					b.FPSBatch1, b.BestBatch, b.FPSBest, b.GFLOPSBest, b.PercentOfPeak, rep.SpeedupBatch1, rep.SpeedupBest)
+			}
 			return nil
 		},
 	}
@@ -51,6 +55,8 @@ func benchWMCmd() *cobra.Command {
 	cmd.Flags().IntSliceVar(&cfg.Batches, "batches", nil, "batch sizes besides 1 (default 2,4,8,16,32)")
 	cmd.Flags().DurationVar(&cfg.Duration, "duration", 0, "timed stepping per batch size (default 2s)")
 	cmd.Flags().IntVar(&cfg.Chunk, "chunk", 0, "actions per Step call (default 8)")
+	cmd.Flags().IntSliceVar(&cfg.BaselineBatches, "baseline-batches", nil, "batch sizes besides 1 and the best at which the reference implementation (the built-in model's gorgonia graph) is measured (default 2,4,8)")
+	cmd.Flags().BoolVar(&cfg.SkipBaseline, "no-baseline", false, "do not measure the reference implementation")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
 	return cmd
 }

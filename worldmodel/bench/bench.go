@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"time"
 
 	"dreamrank/worldmodel"
@@ -36,6 +37,11 @@ type Config struct {
 	PeakSizes    []int
 	PeakDuration time.Duration
 	SkipPeak     bool
+	// BaselineBatches are the batch sizes besides 1 and the model's best
+	// at which a worldmodel.Referencer's reference implementation is
+	// measured (default 2, 4, 8); SkipBaseline leaves it out.
+	BaselineBatches []int
+	SkipBaseline    bool
 	// Seed for the synthetic contexts and actions.
 	Seed uint64
 }
@@ -61,6 +67,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.PeakDuration <= 0 {
 		c.PeakDuration = time.Second
+	}
+	if c.BaselineBatches == nil {
+		c.BaselineBatches = []int{2, 4, 8}
 	}
 	return c
 }
@@ -92,6 +101,24 @@ type Report struct {
 	OpenBLASThreads int                `json:"openblas_threads,omitempty"`
 	GOMAXPROCS      int                `json:"gomaxprocs"`
 	Model           map[string]string  `json:"model,omitempty"`
+	// Baseline is the model's reference implementation measured in the
+	// same run (models implementing worldmodel.Referencer), and Speedup*
+	// the model's frames per second over the baseline's (-1 without one).
+	Baseline      *Baseline `json:"baseline,omitempty"`
+	SpeedupBatch1 float64   `json:"speedup_batch1"`
+	SpeedupBest   float64   `json:"speedup_best"`
+}
+
+// Baseline is the reference implementation's measurement; its GFLOP/s
+// count the same FLOPs per step and its percentage is of the same peak.
+type Baseline struct {
+	FPSBatch1     float64           `json:"fps_batch1"`
+	BestBatch     int               `json:"best_batch"`
+	FPSBest       float64           `json:"fps_best"`
+	GFLOPSBest    float64           `json:"gflops_best"`
+	PercentOfPeak float64           `json:"percent_of_peak"`
+	Batches       []BatchResult     `json:"batches"`
+	Model         map[string]string `json:"model,omitempty"`
 }
 
 // Run benchmarks m (see the package doc).
@@ -117,44 +144,103 @@ func Run(ctx context.Context, m worldmodel.Model, cfg Config) (Report, error) {
 	if d, ok := m.(worldmodel.Describer); ok {
 		rep.Model = d.Describe()
 	}
-	fc, hasFLOPs := m.(worldmodel.FLOPsCounter)
-	if hasFLOPs {
+	if fc, ok := m.(worldmodel.FLOPsCounter); ok {
 		rep.FLOPsPerStep = fc.FLOPsPerStep()
-	}
-	rng := rand.New(rand.NewPCG(cfg.Seed, 0xbe4c))
-	for _, b := range batches {
-		res, err := measure(ctx, m, spec, b, cfg, rng)
-		if err != nil {
-			return Report{}, fmt.Errorf("batch %d: %w", b, err)
-		}
-		res.GFLOPS = -1
-		if hasFLOPs {
-			res.GFLOPS = rep.FLOPsPerStep * res.FPS / 1e9
-		}
-		rep.Batches = append(rep.Batches, res)
-		if b == 1 {
-			rep.FPSBatch1 = res.FPS
-		}
-		if res.FPS > rep.FPSBest {
-			rep.FPSBest, rep.BestBatch, rep.GFLOPSBest = res.FPS, b, res.GFLOPS
-		}
 	}
 	if !cfg.SkipPeak {
 		rep.SgemmBySize = map[string]float64{}
-		for _, n := range cfg.PeakSizes {
-			g := openblas.PeakGFLOPS(ctx, n, cfg.PeakDuration)
-			if err := ctx.Err(); err != nil {
-				return Report{}, fmt.Errorf("sgemm peak: %w", err)
+		if err := measurePeak(ctx, cfg, &rep); err != nil {
+			return Report{}, err
+		}
+	}
+	rng := rand.New(rand.NewPCG(cfg.Seed, 0xbe4c))
+	var err error
+	if rep.Batches, err = measureAll(ctx, m, batches, cfg, rng, rep.FLOPsPerStep); err != nil {
+		return Report{}, err
+	}
+	rep.FPSBatch1, rep.BestBatch, rep.FPSBest, rep.GFLOPSBest = summarize(rep.Batches)
+	rep.SpeedupBatch1, rep.SpeedupBest = -1, -1
+	if r, ok := m.(worldmodel.Referencer); ok && !cfg.SkipBaseline {
+		bb := []int{1}
+		for _, b := range append(slices.Clone(cfg.BaselineBatches), rep.BestBatch) {
+			if b >= 1 && !slices.Contains(bb, b) {
+				bb = append(bb, b)
 			}
-			rep.SgemmBySize[fmt.Sprint(n)] = g
-			rep.SgemmPeakGFLOPS = max(rep.SgemmPeakGFLOPS, g)
+		}
+		ref := r.Reference()
+		res, err := measureAll(ctx, ref, bb, cfg, rng, rep.FLOPsPerStep)
+		if err != nil {
+			return Report{}, fmt.Errorf("baseline: %w", err)
+		}
+		base := &Baseline{Batches: res, PercentOfPeak: -1}
+		base.FPSBatch1, base.BestBatch, base.FPSBest, base.GFLOPSBest = summarize(res)
+		if d, ok := ref.(worldmodel.Describer); ok {
+			base.Model = d.Describe()
+		}
+		rep.Baseline = base
+		rep.SpeedupBatch1 = rep.FPSBatch1 / base.FPSBatch1
+		rep.SpeedupBest = rep.FPSBest / base.FPSBest
+	}
+	if !cfg.SkipPeak {
+		if err := measurePeak(ctx, cfg, &rep); err != nil {
+			return Report{}, err
 		}
 		rep.OpenBLASCore, rep.OpenBLASThreads = openblas.CoreName(), openblas.Threads()
 		if rep.GFLOPSBest >= 0 && rep.SgemmPeakGFLOPS > 0 {
 			rep.PercentOfPeak = 100 * rep.GFLOPSBest / rep.SgemmPeakGFLOPS
+			if b := rep.Baseline; b != nil && b.GFLOPSBest >= 0 {
+				b.PercentOfPeak = 100 * b.GFLOPSBest / rep.SgemmPeakGFLOPS
+			}
 		}
 	}
 	return rep, nil
+}
+
+// measurePeak measures the sgemm peak at every size and keeps the best of
+// this and earlier measurements: Run measures before and after the model,
+// so a peak depressed by other work on a shared machine during one of them
+// does not flatter the model's percentage.
+func measurePeak(ctx context.Context, cfg Config, rep *Report) error {
+	for _, n := range cfg.PeakSizes {
+		g := openblas.PeakGFLOPS(ctx, n, cfg.PeakDuration)
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("sgemm peak: %w", err)
+		}
+		k := fmt.Sprint(n)
+		rep.SgemmBySize[k] = max(rep.SgemmBySize[k], g)
+		rep.SgemmPeakGFLOPS = max(rep.SgemmPeakGFLOPS, g)
+	}
+	return nil
+}
+
+// measureAll measures m at every batch size; GFLOPS is -1 when flops is.
+func measureAll(ctx context.Context, m worldmodel.Model, batches []int, cfg Config, rng *rand.Rand, flops float64) ([]BatchResult, error) {
+	var out []BatchResult
+	for _, b := range batches {
+		res, err := measure(ctx, m, m.Spec(), b, cfg, rng)
+		if err != nil {
+			return nil, fmt.Errorf("batch %d: %w", b, err)
+		}
+		res.GFLOPS = -1
+		if flops >= 0 {
+			res.GFLOPS = flops * res.FPS / 1e9
+		}
+		out = append(out, res)
+	}
+	return out, nil
+}
+
+// summarize picks batch 1's frames per second and the best batch.
+func summarize(res []BatchResult) (fps1 float64, best int, fpsBest, gflopsBest float64) {
+	for _, r := range res {
+		if r.Batch == 1 {
+			fps1 = r.FPS
+		}
+		if r.FPS > fpsBest {
+			fpsBest, best, gflopsBest = r.FPS, r.Batch, r.GFLOPS
+		}
+	}
+	return fps1, best, fpsBest, gflopsBest
 }
 
 // measure times Step calls at batch b after the warm-up calls.

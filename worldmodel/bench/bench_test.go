@@ -174,3 +174,48 @@ func TestReportJSONKeys(t *testing.T) {
 		}
 	}
 }
+
+// refModel is a fast model whose reference implementation is slower.
+type refModel struct {
+	*fakeModel
+	ref *fakeModel
+}
+
+func (r refModel) Reference() worldmodel.Model { return r.ref }
+
+func TestRunBaseline(t *testing.T) {
+	m := refModel{
+		fakeModel: &fakeModel{perCall: time.Millisecond, perFrame: 5 * time.Microsecond, flops: 1e8},
+		ref:       &fakeModel{perCall: 3 * time.Millisecond, perFrame: 20 * time.Microsecond, flops: 1e8},
+	}
+	cfg := fast()
+	cfg.Batches = []int{4, 16}
+	rep, err := Run(context.Background(), m, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := rep.Baseline
+	if b == nil {
+		t.Fatal("no baseline for a Referencer")
+	}
+	var got []int
+	for _, r := range b.Batches {
+		got = append(got, r.Batch)
+	}
+	// Batch 1, the default baseline batches and the model's best batch.
+	want := []int{1, 2, 4, 8}
+	if !slices.Contains(want, rep.BestBatch) {
+		want = append(want, rep.BestBatch)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("baseline batches %v, want %v", got, want)
+	}
+	if rep.SpeedupBatch1 <= 1 || rep.SpeedupBest <= 1 || b.PercentOfPeak <= 0 || b.PercentOfPeak >= rep.PercentOfPeak {
+		t.Errorf("speedups %v %v, baseline %.2f%% vs %.2f%% of peak", rep.SpeedupBatch1, rep.SpeedupBest, b.PercentOfPeak, rep.PercentOfPeak)
+	}
+
+	cfg.SkipBaseline = true
+	if rep, err = Run(context.Background(), m, cfg); err != nil || rep.Baseline != nil || rep.SpeedupBest != -1 {
+		t.Errorf("SkipBaseline: baseline %v, speedup %v, err %v", rep.Baseline, rep.SpeedupBest, err)
+	}
+}

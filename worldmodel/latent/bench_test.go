@@ -1,6 +1,10 @@
 package latent
 
-import "testing"
+import (
+	"testing"
+
+	"dreamrank/worldmodel/openblas"
+)
 
 // BenchmarkTrainStep times one optimizer step of the default model at the
 // default training shape (batch 8, unroll 4, 56x56 crops) and reports the
@@ -20,4 +24,21 @@ func BenchmarkTrainStep(b *testing.B) {
 	flops := 3 * n.flops(56, 56) * 8 * 4
 	b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 	b.ReportMetric(8*float64(b.N)/b.Elapsed().Seconds(), "examples/s")
+}
+
+// BenchmarkFastForward times the fast forward pass of the default model at
+// batch 8 and reports the achieved GFLOP/s.
+func BenchmarkFastForward(b *testing.B) {
+	n := newNet(DefaultModelConfig(), 1)
+	const batch = 8
+	f := newFastNet(n, batch)
+	f.setBatch(batch)
+	defer openblas.Serial()()
+	for b.Loop() {
+		if err := f.forward(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(n.flops(96, 96)*batch*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	b.ReportMetric(batch*float64(b.N)/b.Elapsed().Seconds(), "frames/s")
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"dreamrank/worldmodel"
 )
@@ -20,7 +21,18 @@ func init() {
 		if path == "" {
 			return nil, fmt.Errorf("latent: option checkpoint (a checkpoint directory, or a training directory with a latest pointer) is required")
 		}
-		return Load(path)
+		m, err := Load(path)
+		if err != nil {
+			return nil, err
+		}
+		switch opts["inference"] {
+		case "", "fast":
+		case "graph":
+			m.UseGraph(true)
+		default:
+			return nil, fmt.Errorf("latent: option inference %q: want fast or graph", opts["inference"])
+		}
+		return m, nil
 	})
 }
 
@@ -39,8 +51,13 @@ type Model struct {
 	head proprioHead
 	info map[string]string // Describe
 
+	// useGraph steps rollouts through the gorgonia graph (the reference)
+	// instead of the fast forward pass.
+	useGraph atomic.Bool
+
 	mu     sync.Mutex
 	graphs []*inferGraph // idle batch-1 inference graphs
+	fast   []*fastNet    // idle fast forward passes
 	// running is read-held while graphs run and write-held while one is
 	// built: building a tape machine re-sets the engine of the weight
 	// tensors all of this model's graphs share.
@@ -59,6 +76,11 @@ func newModel(cfg ModelConfig, n *net, head proprioHead, info map[string]string)
 	return &Model{cfg: cfg, net: n, head: head, info: info}
 }
 
+// UseGraph makes rollouts started afterwards step through the gorgonia
+// inference graph, the reference the default fast forward pass (fastNet)
+// is tested against, instead of the fast pass (false, the default).
+func (m *Model) UseGraph(on bool) { m.useGraph.Store(on) }
+
 // Config returns the model's architecture.
 func (m *Model) Config() ModelConfig { return m.cfg }
 
@@ -72,7 +94,10 @@ func (m *Model) Spec() worldmodel.Spec {
 
 // Describe implements worldmodel.Describer.
 func (m *Model) Describe() map[string]string {
-	out := map[string]string{"params": strconv.Itoa(m.NumParams())}
+	out := map[string]string{"params": strconv.Itoa(m.NumParams()), "inference": "fast"}
+	if m.useGraph.Load() {
+		out["inference"] = "graph"
+	}
 	for k, v := range m.info {
 		out[k] = v
 	}
@@ -122,6 +147,28 @@ type episodeState struct {
 
 // Start implements worldmodel.Model.
 func (m *Model) Start(ctx context.Context, contexts [][]worldmodel.Observation) (worldmodel.Rollout, error) {
+	return m.start(ctx, contexts, m.useGraph.Load())
+}
+
+// Reference implements worldmodel.Referencer: the same model whose
+// rollouts always step through the gorgonia graph.
+func (m *Model) Reference() worldmodel.Model { return graphModel{m} }
+
+// graphModel is a Model whose rollouts step through the graph.
+type graphModel struct{ *Model }
+
+func (g graphModel) Start(ctx context.Context, contexts [][]worldmodel.Observation) (worldmodel.Rollout, error) {
+	return g.start(ctx, contexts, true)
+}
+
+// Describe implements worldmodel.Describer.
+func (g graphModel) Describe() map[string]string {
+	d := g.Model.Describe()
+	d["inference"] = "graph"
+	return d
+}
+
+func (m *Model) start(ctx context.Context, contexts [][]worldmodel.Observation, graph bool) (worldmodel.Rollout, error) {
 	if err := m.Spec().ValidateContexts(contexts); err != nil {
 		return nil, err
 	}
@@ -137,19 +184,21 @@ func (m *Model) Start(ctx context.Context, contexts [][]worldmodel.Observation) 
 		}
 		eps[i] = s
 	}
-	return &rollout{m: m, eps: eps}, nil
+	return &rollout{m: m, eps: eps, graph: graph}, nil
 }
 
 type rollout struct {
 	m      *Model
+	graph  bool // step through the gorgonia graph
 	mu     sync.Mutex
 	eps    []*episodeState
 	closed bool
 }
 
-// Step implements worldmodel.Rollout. Episodes are predicted one at a time
-// (in parallel over the cores), so an episode's prediction never depends on
-// the rest of the batch.
+// Step implements worldmodel.Rollout. The fast forward pass predicts the
+// whole batch with one gemm per layer tile; the graph predicts episodes one
+// at a time (in parallel over the cores). Either way an episode's
+// prediction does not depend on the rest of the batch (TestFastMatchesGraph).
 func (r *rollout) Step(ctx context.Context, actions [][][]float32) ([][]worldmodel.Observation, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -162,6 +211,9 @@ func (r *rollout) Step(ctx context.Context, actions [][][]float32) ([][]worldmod
 	chunk, err := r.m.Spec().ValidateActions(actions, len(r.eps))
 	if err != nil {
 		return nil, err
+	}
+	if !r.graph {
+		return r.m.stepFast(ctx, r.eps, actions, chunk)
 	}
 	out := make([][]worldmodel.Observation, len(r.eps))
 	errs := make([]error, len(r.eps))

@@ -47,13 +47,19 @@ func fillPlanes(dst []float32, h, w, ox, oy int, before, after [2]float32, actio
 // toCHW converts an HWC uint8 frame window to CHW float32 in 0..1.
 func toCHW(dst []float32, frame []uint8, fw, ox, oy, h, w int) {
 	n := h * w
+	toPlanes(dst[:n], dst[n:2*n], dst[2*n:3*n], frame, fw, ox, oy, h, w)
+}
+
+// toPlanes is toCHW with each channel's plane given separately.
+func toPlanes(r, g, b []float32, frame []uint8, fw, ox, oy, h, w int) {
+	r, g, b = r[:h*w], g[:h*w], b[:h*w]
 	for y := 0; y < h; y++ {
-		src := frame[((oy+y)*fw+ox)*3:]
+		src := frame[((oy+y)*fw+ox)*3:][:3*w]
 		for x := 0; x < w; x++ {
 			i := y*w + x
-			dst[i] = float32(src[3*x]) / 255
-			dst[n+i] = float32(src[3*x+1]) / 255
-			dst[2*n+i] = float32(src[3*x+2]) / 255
+			r[i] = float32(src[3*x]) / 255
+			g[i] = float32(src[3*x+1]) / 255
+			b[i] = float32(src[3*x+2]) / 255
 		}
 	}
 }
@@ -61,17 +67,29 @@ func toCHW(dst []float32, frame []uint8, fw, ox, oy, h, w int) {
 // fromCHW converts a CHW float32 frame (0..1) to HWC bytes, rounding.
 func fromCHW(dst []uint8, src []float32, h, w int) {
 	n := h * w
+	fromPlanes(dst, src[:n], src[n:2*n], src[2*n:3*n])
+}
+
+// fromPlanes is fromCHW with each channel's plane given separately.
+func fromPlanes(dst []uint8, r, g, b []float32) {
+	n := len(r)
+	dst, g, b = dst[:3*n], g[:n], b[:n]
 	for i := 0; i < n; i++ {
-		for c := 0; c < 3; c++ {
-			v := math.Round(float64(src[c*n+i]) * 255)
-			if v < 0 {
-				v = 0
-			} else if v > 255 {
-				v = 255
-			}
-			dst[3*i+c] = uint8(v)
-		}
+		dst[3*i] = toByte(r[i])
+		dst[3*i+1] = toByte(g[i])
+		dst[3*i+2] = toByte(b[i])
 	}
+}
+
+// toByte rounds a 0..1 value to 0..255.
+func toByte(v float32) uint8 {
+	f := math.Round(float64(v) * 255)
+	if f < 0 {
+		f = 0
+	} else if f > 255 {
+		f = 255
+	}
+	return uint8(f)
 }
 
 // fillGate writes the change gate of one step (3*h*w, the same for every
@@ -79,8 +97,16 @@ func fromCHW(dst []uint8, src []float32, h, w int) {
 // else 0; all ones when the gate is disabled.
 func fillGate(dst []float32, h, w, ox, oy int, before, after [2]float32, cfg ModelConfig) {
 	n := h * w
+	gatePlane(dst[:n], h, w, ox, oy, before, after, cfg)
+	copy(dst[n:2*n], dst[:n])
+	copy(dst[2*n:3*n], dst[:n])
+}
+
+// gatePlane writes one channel's plane of the gate (h*w).
+func gatePlane(dst []float32, h, w, ox, oy int, before, after [2]float32, cfg ModelConfig) {
+	dst = dst[:h*w]
 	if cfg.GateRadius <= 0 {
-		for i := range dst[:3*n] {
+		for i := range dst {
 			dst[i] = 1
 		}
 		return
@@ -99,8 +125,7 @@ func fillGate(dst []float32, h, w, ox, oy int, before, after [2]float32, cfg Mod
 					v = 1
 				}
 			}
-			i := y*w + x
-			dst[i], dst[n+i], dst[2*n+i] = v, v, v
+			dst[y*w+x] = v
 		}
 	}
 }

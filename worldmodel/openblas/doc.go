@@ -18,8 +18,10 @@
 // Threads: OpenBLAS's pthread build starts one worker per core (2 on the
 // project machine) and this package leaves that default. Go itself also uses
 // every core, so code that already runs several gemms in parallel goroutines
-// may prefer SetThreads(1) to avoid oversubscription; the measured peak
-// (PeakGFLOPS) uses whatever Threads reports.
+// may prefer SetThreads(1) to avoid oversubscription; Serial scopes that to
+// the sections that need it (counted, so overlapping sections are fine) and
+// restores the previous count afterwards. The measured peak (PeakGFLOPS)
+// uses whatever Threads reports.
 //
 // Kernels: Debian's OpenBLAS chooses CPU-specific kernels at load time from
 // CPUID. Version 0.3.21 does not know recent Intel models (the project VM

@@ -239,3 +239,21 @@ func TestPeakGFLOPS(t *testing.T) {
 func BenchmarkSgemm512(b *testing.B) {
 	b.ReportMetric(PeakGFLOPS(context.Background(), 512, time.Second), "GFLOP/s")
 }
+
+func TestSerial(t *testing.T) {
+	old := Threads()
+	r1 := Serial()
+	r2 := Serial() // overlapping sections
+	if got := Threads(); got != 1 {
+		t.Errorf("in Serial sections, Threads() = %d", got)
+	}
+	r1()
+	r1() // a second release is a no-op
+	if got := Threads(); got != 1 {
+		t.Errorf("with one section still open, Threads() = %d", got)
+	}
+	r2()
+	if got := Threads(); got != old {
+		t.Errorf("after the last release, Threads() = %d, want %d", got, old)
+	}
+}
