@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"strconv"
+	"sync"
 
 	"dreamrank/checkpoint"
 	"dreamrank/nn"
 	"dreamrank/policy"
+	"dreamrank/worldmodel/openblas"
 )
 
 // Name is the backend name.
@@ -122,19 +125,33 @@ func (p *Policy) Act(ctx context.Context, obs []policy.Observation, steer []poli
 		return nil, nil
 	}
 	c := p.cfg
-	f := newFastNet(c, p.ps)
-	in, od, cx, cd := 3*c.inH()*c.inW(), c.obsDim(), c.ctxDim(), c.chunkDim()
-	pooled := make([]uint8, in)
-	img, prop := make([]float32, in), make([]float32, c.ProprioDim)
+	// The gemms are small: one OpenBLAS thread each, the observations
+	// spread over the cores.
+	defer openblas.Serial()()
+	od, cx, cd := c.obsDim(), c.ctxDim(), c.chunkDim()
 	feat := make([]float32, n*od)
-	for i, o := range obs {
-		poolFrame(pooled, o.Image, c.FrameH, c.FrameW, c.Pool)
-		bytesToUnit(img, pooled)
-		for j, v := range o.Proprio {
-			prop[j] = c.norm(v)
-		}
-		f.encode(feat[i*od:(i+1)*od], img, prop)
+	workers := min(n, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			f := newFastNet(c, p.ps)
+			in := 3 * c.inH() * c.inW()
+			pooled := make([]uint8, in)
+			img, prop := make([]float32, in), make([]float32, c.ProprioDim)
+			for i := w; i < n; i += workers {
+				poolFrame(pooled, obs[i].Image, c.FrameH, c.FrameW, c.Pool)
+				bytesToUnit(img, pooled)
+				for j, v := range obs[i].Proprio {
+					prop[j] = c.norm(v)
+				}
+				f.encode(feat[i*od:(i+1)*od], img, prop)
+			}
+		}(w)
 	}
+	wg.Wait()
+	f := newFastNet(c, p.ps)
 	// Guidance needs a second, metadata-free row per observation, unless
 	// it cannot change anything.
 	guided := p.Guidance != 1 && steer != nil

@@ -7,11 +7,14 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"runtime"
+	"sync"
 	"time"
 
 	"dreamrank/checkpoint"
 	"dreamrank/episode"
 	"dreamrank/nn"
+	"dreamrank/worldmodel/openblas"
 )
 
 // Checkpoint format of this package (checkpoint.json's format and version).
@@ -222,33 +225,51 @@ func (c TrainConfig) lr(step int) float64 {
 	return lr
 }
 
-// features runs the encoder over every frame of d, reporting progress
+// features runs the encoder over every frame of d, clips spread over the
+// cores (one OpenBLAS thread each: the gemms are small), reporting progress
 // every tenth.
 func features(ctx context.Context, ps *nn.Params, c ModelConfig, d *dataset, progress func(done, total int)) ([][][]float32, error) {
-	f := newFastNet(c, ps)
-	in, od := 3*c.inH()*c.inW(), c.obsDim()
-	img, prop := make([]float32, in), make([]float32, c.ProprioDim)
+	defer openblas.Serial()()
 	out := make([][][]float32, len(d.clips))
-	done, tenth := 0, 0
-	for ci, cl := range d.clips {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		flat := make([]float32, len(cl.pooled)*od)
-		out[ci] = make([][]float32, len(cl.pooled))
-		for i := range cl.pooled {
-			bytesToUnit(img, cl.pooled[i])
-			for j, v := range cl.proprio[i] {
-				prop[j] = c.norm(v)
+	var (
+		mu          sync.Mutex
+		done, tenth int
+		wg          sync.WaitGroup
+	)
+	workers := runtime.GOMAXPROCS(0)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			f := newFastNet(c, ps)
+			in, od := 3*c.inH()*c.inW(), c.obsDim()
+			img, prop := make([]float32, in), make([]float32, c.ProprioDim)
+			for ci := w; ci < len(d.clips) && ctx.Err() == nil; ci += workers {
+				cl := d.clips[ci]
+				flat := make([]float32, len(cl.pooled)*od)
+				rows := make([][]float32, len(cl.pooled))
+				for i := range cl.pooled {
+					bytesToUnit(img, cl.pooled[i])
+					for j, v := range cl.proprio[i] {
+						prop[j] = c.norm(v)
+					}
+					rows[i] = flat[i*od : (i+1)*od : (i+1)*od]
+					f.encode(rows[i], img, prop)
+				}
+				mu.Lock()
+				out[ci] = rows
+				done += len(cl.pooled)
+				if t := done * 10 / d.steps(); t > tenth {
+					tenth = t
+					progress(done, d.steps())
+				}
+				mu.Unlock()
 			}
-			out[ci][i] = flat[i*od : (i+1)*od : (i+1)*od]
-			f.encode(out[ci][i], img, prop)
-		}
-		done += len(cl.pooled)
-		if t := done * 10 / d.steps(); t > tenth {
-			tenth = t
-			progress(done, d.steps())
-		}
+		}(w)
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
