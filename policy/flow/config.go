@@ -107,7 +107,7 @@ type TrainConfig struct {
 	Dropout Dropout  `json:"dropout"`
 	// AuxWeight weighs the auxiliary pose loss (ModelConfig.AuxPose).
 	AuxWeight float64 `json:"aux_weight,omitempty"`
-	Threads int      `json:"threads"`
+	Threads   int     `json:"threads"`
 }
 
 // Dropout is how often training hides context fields (pi0.7's recipe).
