@@ -10,8 +10,11 @@ import (
 	"dreamrank/episode"
 	"dreamrank/ops/progress"
 	"dreamrank/worldmodel/fidelity"
-	"dreamrank/worldmodel/objects" // backend "objects"
+	"dreamrank/worldmodel/objects"
 )
+
+// defaultObjectsCheckpoint is the committed structured PushT world model.
+const defaultObjectsCheckpoint = "checkpoints/pusht-objects"
 
 func wmTrainObjectsCmd() *cobra.Command {
 	cfg := objects.DefaultTrainConfig()

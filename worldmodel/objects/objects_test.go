@@ -196,3 +196,25 @@ func predict(t *testing.T, m worldmodel.Model, contexts [][]worldmodel.Observati
 	}
 	return out
 }
+
+// The committed checkpoint loads, keeps the contract and pushes the block
+// when the pusher drives into it.
+func TestCommittedCheckpoint(t *testing.T) {
+	m, err := Load(filepath.Join("..", "..", "checkpoints", "pusht-objects"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	modeltest.Contract(t, m)
+	f := newForward(m.ps, m.cfg)
+	// The pusher below the stem's foot of an upright T, driven upwards.
+	s := state{agent: [3][2]float64{{256, 400}, {256, 400}, {256, 400}}, block: pose{256, 250, 0}}
+	for range 15 {
+		m.step(f, &s, [2]float64{256, 300})
+	}
+	if dy := 250 - s.block.y; dy < 10 {
+		t.Fatalf("the block moved %.1f px up, want at least 10: %+v", dy, s.block)
+	}
+	if math.Abs(s.block.x-256) > 10 || math.Abs(s.block.a) > 0.3 {
+		t.Fatalf("a straight push turned or shifted the block sideways: %+v", s.block)
+	}
+}
