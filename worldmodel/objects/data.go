@@ -93,7 +93,9 @@ func loadDataset(ctx context.Context, store *episode.Store, outDir string, maxPe
 						if err := cache.write(cachePath); err != nil && firstErr == nil {
 							firstErr = err
 						}
-						report(fmt.Sprintf("read block poses of %d new episodes", read))
+						if report != nil {
+							report(fmt.Sprintf("read block poses of %d new episodes", read))
+						}
 					}
 				}
 				mu.Unlock()

@@ -47,7 +47,6 @@ type trainGraph struct {
 	loss          *G.Node
 	trained       []bool
 	batch, unroll int
-	perStepLoss   []*G.Node
 }
 
 // graphBuilder wraps gorgonia's error-returning ops so the unrolled graph
@@ -157,7 +156,6 @@ func newTrainGraph(ps *nn.Params, c ModelConfig, batch, unroll int) (*trainGraph
 		d := gb.sub(pred, si.target.n)
 		l := gb.op(func() (*G.Node, error) { return G.Square(d) })
 		l = gb.op(func() (*G.Node, error) { return G.Mean(l) })
-		tg.perStepLoss = append(tg.perStepLoss, l)
 		if total == nil {
 			total = l
 		} else {
