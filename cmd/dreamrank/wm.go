@@ -15,6 +15,7 @@ import (
 	_ "dreamrank/worldmodel/copylast" // backend "copylast"
 	"dreamrank/worldmodel/fidelity"
 	"dreamrank/worldmodel/latent"
+	"dreamrank/worldmodel/objects"
 	_ "dreamrank/worldmodel/remote" // backend "remote"
 )
 
@@ -23,7 +24,7 @@ const defaultCheckpoint = "checkpoints/pusht-wm"
 
 func wmCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "wm", Short: "World models: train, evaluate, serve, render rollouts"}
-	cmd.AddCommand(wmTrainCmd(), wmEvalCmd(), wmVideoCmd(), wmServeCmd())
+	cmd.AddCommand(wmTrainCmd(), wmTrainObjectsCmd(), wmEvalCmd(), wmHorizonCmd(), wmVideoCmd(), wmServeCmd())
 	return cmd
 }
 
@@ -42,8 +43,11 @@ func (f *modelFlags) register(cmd *cobra.Command) {
 
 func (f *modelFlags) open(ctx context.Context) (worldmodel.Model, error) {
 	opts := worldmodel.Options{}
-	if f.backend == latent.Name {
+	switch f.backend {
+	case latent.Name:
 		opts["checkpoint"] = f.checkpoint
+	case objects.Name:
+		opts["checkpoint"] = defaultObjectsCheckpoint // --opt checkpoint=DIR overrides
 	}
 	for _, kv := range f.opts {
 		k, v, ok := strings.Cut(kv, "=")
