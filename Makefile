@@ -6,7 +6,7 @@ BIN     := bin/dreamrank
 DATA    ?= data
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: setup build run test vet fmt clean wm-data wm-train wm-eval bench
+.PHONY: setup build run test vet fmt clean wm-data wm-train wm-eval bench bench-ranking
 
 setup:
 	@ops/setup/deps.sh
@@ -53,3 +53,9 @@ wm-eval: build
 
 bench: build
 	./$(BIN) bench wm --checkpoint checkpoints/pusht-wm --json
+
+# The headline agreement benchmark: every zoo arm over the 50 test seeds in
+# the simulator and in the structured world model (about 15-20 min).
+bench-ranking: build
+	mkdir -p results
+	./$(BIN) bench ranking --backend objects --json > results/bench_ranking.json
