@@ -109,18 +109,18 @@ func dropFields(rng *rand.Rand, m policy.Metadata, d Dropout) policy.Metadata {
 }
 
 func (b *batch) load(tg *trainGraph) {
-	if tg.obs.n != nil {
-		copy(tg.obs.data(), b.obs)
+	if tg.obs.N != nil {
+		copy(tg.obs.Data(), b.obs)
 	} else {
-		copy(tg.img.data(), b.img)
-		copy(tg.proprio.data(), b.proprio)
+		copy(tg.img.Data(), b.img)
+		copy(tg.proprio.Data(), b.proprio)
 	}
-	if tg.auxLabel.n != nil {
-		copy(tg.auxLabel.data(), b.auxLabel)
-		copy(tg.auxMask.data(), b.auxMask)
+	if tg.auxLabel.N != nil {
+		copy(tg.auxLabel.Data(), b.auxLabel)
+		copy(tg.auxMask.Data(), b.auxMask)
 	}
-	copy(tg.xt.data(), b.xt)
-	copy(tg.temb.data(), b.temb)
-	copy(tg.ctx.data(), b.ctx)
-	copy(tg.target.data(), b.target)
+	copy(tg.xt.Data(), b.xt)
+	copy(tg.temb.Data(), b.temb)
+	copy(tg.ctx.Data(), b.ctx)
+	copy(tg.target.Data(), b.target)
 }

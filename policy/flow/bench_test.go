@@ -7,6 +7,7 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
+	"dreamrank/nn"
 	"dreamrank/worldmodel/openblas"
 )
 
@@ -23,14 +24,14 @@ func BenchmarkTrainStep(b *testing.B) {
 	}
 	defer tg.close()
 	rng := rand.New(rand.NewPCG(1, 2))
-	for _, in := range []input{tg.img, tg.proprio, tg.xt, tg.temb, tg.ctx, tg.target} {
-		for i := range in.data() {
-			in.data()[i] = float32(rng.Float64())
+	for _, in := range []nn.Input{tg.img, tg.proprio, tg.xt, tg.temb, tg.ctx, tg.target} {
+		for i := range in.Data() {
+			in.Data()[i] = float32(rng.Float64())
 		}
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, _, err := tg.run(); err != nil {
+		if _, _, err := tg.prog.Run(); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -36,8 +36,8 @@ func TestFastMatchesGraph(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			fill(eg.img.data(), 1)
-			fill(eg.proprio.data(), 2)
+			fill(eg.img.Data(), 1)
+			fill(eg.proprio.Data(), 2)
 			want, err := eg.run()
 			if err != nil {
 				t.Fatal(err)
@@ -46,7 +46,7 @@ func TestFastMatchesGraph(t *testing.T) {
 			in, od := 3*c.inH()*c.inW(), c.obsDim()
 			got := make([]float32, tc.batch*od)
 			for b := 0; b < tc.batch; b++ {
-				f.encode(got[b*od:(b+1)*od], eg.img.data()[b*in:(b+1)*in], eg.proprio.data()[b*c.ProprioDim:(b+1)*c.ProprioDim])
+				f.encode(got[b*od:(b+1)*od], eg.img.Data()[b*in:(b+1)*in], eg.proprio.Data()[b*c.ProprioDim:(b+1)*c.ProprioDim])
 			}
 			if d := maxDiff(got, want); d > 1e-4 {
 				t.Errorf("encoder: max |fast - graph| = %g", d)
@@ -56,15 +56,15 @@ func TestFastMatchesGraph(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			fill(hg.xt.data(), 2)
-			fill(hg.temb.data(), 1)
-			fill(hg.obs.data(), 1)
-			fill(hg.ctx.data(), 1)
+			fill(hg.xt.Data(), 2)
+			fill(hg.temb.Data(), 1)
+			fill(hg.obs.Data(), 1)
+			fill(hg.ctx.Data(), 1)
 			wantV, err := hg.run()
 			if err != nil {
 				t.Fatal(err)
 			}
-			gotV, err := f.velocity(hg.xt.data(), hg.temb.data(), hg.obs.data(), hg.ctx.data(), tc.batch)
+			gotV, err := f.velocity(hg.xt.Data(), hg.temb.Data(), hg.obs.Data(), hg.ctx.Data(), tc.batch)
 			if err != nil {
 				t.Fatal(err)
 			}

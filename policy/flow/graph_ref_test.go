@@ -12,7 +12,7 @@ import (
 // encodeGraph computes observation features for a batch.
 type encodeGraph struct {
 	vm           G.VM
-	img, proprio input
+	img, proprio nn.Input
 	out          *G.Node
 }
 
@@ -21,9 +21,9 @@ func newEncodeGraph(ps *nn.Params, c ModelConfig, batch int) (*encodeGraph, erro
 	defer nn.BuildMu.Unlock()
 	g := G.NewGraph()
 	b := ps.Bind(g)
-	eg := &encodeGraph{img: newInput(g, "img", batch, 3, c.inH(), c.inW()), proprio: newInput(g, "proprio", batch, c.ProprioDim)}
+	eg := &encodeGraph{img: nn.NewInput(g, "img", batch, 3, c.inH(), c.inW()), proprio: nn.NewInput(g, "proprio", batch, c.ProprioDim)}
 	var err error
-	if eg.out, err = encode(b, c, eg.img.n, eg.proprio.n); err != nil {
+	if eg.out, err = encode(b, c, eg.img.N, eg.proprio.N); err != nil {
 		return nil, err
 	}
 	eg.vm = G.NewTapeMachine(g)
@@ -41,7 +41,7 @@ func (eg *encodeGraph) run() ([]float32, error) {
 // headGraph computes velocities for a batch of noisy chunks.
 type headGraph struct {
 	vm                 G.VM
-	xt, temb, obs, ctx input
+	xt, temb, obs, ctx nn.Input
 	out                *G.Node
 }
 
@@ -51,13 +51,13 @@ func newHeadGraph(ps *nn.Params, c ModelConfig, batch int) (*headGraph, error) {
 	g := G.NewGraph()
 	b := ps.Bind(g)
 	hg := &headGraph{
-		xt:   newInput(g, "xt", batch, c.chunkDim()),
-		temb: newInput(g, "temb", batch, c.TimeDim),
-		obs:  newInput(g, "obs", batch, c.obsDim()),
-		ctx:  newInput(g, "ctx", batch, c.ctxDim()),
+		xt:   nn.NewInput(g, "xt", batch, c.chunkDim()),
+		temb: nn.NewInput(g, "temb", batch, c.TimeDim),
+		obs:  nn.NewInput(g, "obs", batch, c.obsDim()),
+		ctx:  nn.NewInput(g, "ctx", batch, c.ctxDim()),
 	}
 	var err error
-	if hg.out, err = velocity(b, c, hg.xt.n, hg.temb.n, hg.obs.n, hg.ctx.n); err != nil {
+	if hg.out, err = velocity(b, c, hg.xt.N, hg.temb.N, hg.obs.N, hg.ctx.N); err != nil {
 		return nil, err
 	}
 	hg.vm = G.NewTapeMachine(g)

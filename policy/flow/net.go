@@ -29,23 +29,6 @@ func newParams(c ModelConfig, seed uint64) *nn.Params {
 	return ps
 }
 
-// input is a graph input with its backing tensor, filled before each run.
-type input struct {
-	n *G.Node
-	t *tensor.Dense
-}
-
-func newInput(g *G.ExprGraph, name string, shape ...int) input {
-	size := 1
-	for _, d := range shape {
-		size *= d
-	}
-	t := tensor.New(tensor.WithShape(shape...), tensor.WithBacking(make([]float32, size)))
-	return input{n: G.NewTensor(g, tensor.Float32, len(shape), G.WithShape(shape...), G.WithName(name), G.WithValue(t)), t: t}
-}
-
-func (in input) data() []float32 { return in.t.Data().([]float32) }
-
 // keypointGrid is the (h*w, 2) matrix of pixel coordinates in [-1, 1] that
 // turns a spatial softmax into expected keypoint positions.
 func keypointGrid(g *G.ExprGraph, h, w int) *G.Node {

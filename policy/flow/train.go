@@ -162,7 +162,7 @@ func (tr *trainer) stage(ctx context.Context, end, size int, feats [][][]float32
 			return ctx.Err()
 		}
 		b.load(tg)
-		loss, grads, err := tg.run()
+		loss, grads, err := tg.prog.Run()
 		if err != nil {
 			return fmt.Errorf("flow: training step %d: %w", tr.step, err)
 		}

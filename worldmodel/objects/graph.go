@@ -9,31 +9,14 @@ import (
 	"dreamrank/nn"
 )
 
-// input is a graph input whose tensor the trainer fills.
-type input struct {
-	n *G.Node
-	t *tensor.Dense
-}
-
-func newInput(g *G.ExprGraph, name string, shape ...int) input {
-	size := 1
-	for _, d := range shape {
-		size *= d
-	}
-	t := tensor.New(tensor.WithShape(shape...), tensor.WithBacking(make([]float32, size)))
-	return input{n: G.NewTensor(g, tensor.Float32, len(shape), G.WithShape(shape...), G.WithName(name), G.WithValue(t)), t: t}
-}
-
-func (in input) data() []float32 { return in.t.Data().([]float32) }
-
 // stepInputs are one unrolled step's inputs, each (batch, 1) in table px:
 // the pusher now and after the step (recorded: the pusher is kinematic and
 // the block never pushes it back), and the action target.
 type stepInputs struct {
-	nowX, nowY, nextX, nextY, uX, uY input
+	nowX, nowY, nextX, nextY, uX, uY nn.Input
 	// target is the recorded block's keypoints after the step,
 	// (batch, 2*len(keypoints)), x then y per keypoint.
-	target input
+	target nn.Input
 }
 
 // trainGraph is the multi-step training graph: the block pose is unrolled
@@ -41,11 +24,10 @@ type stepInputs struct {
 // the recorded poses at every step.
 type trainGraph struct {
 	b             *nn.Bound
-	vm            G.VM
-	x0, y0, a0    input
+	prog          *nn.Program
+	x0, y0, a0    nn.Input
 	steps         []stepInputs
 	loss          *G.Node
-	trained       []bool
 	batch, unroll int
 }
 
@@ -119,9 +101,9 @@ func newTrainGraph(ps *nn.Params, c ModelConfig, batch, unroll int) (*trainGraph
 	g := G.NewGraph()
 	gb := &graphBuilder{g: g}
 	tg := &trainGraph{b: ps.Bind(g), batch: batch, unroll: unroll}
-	col := func(name string) input { return newInput(g, name, batch, 1) }
+	col := func(name string) nn.Input { return nn.NewInput(g, name, batch, 1) }
 	tg.x0, tg.y0, tg.a0 = col("x0"), col("y0"), col("a0")
-	x, y, a := tg.x0.n, tg.y0.n, tg.a0.n
+	x, y, a := tg.x0.N, tg.y0.N, tg.a0.N
 	cs, sn := gb.cos(a), gb.sin(a)
 	var total *G.Node
 	for k := range unroll {
@@ -129,12 +111,12 @@ func newTrainGraph(ps *nn.Params, c ModelConfig, batch, unroll int) (*trainGraph
 		si := stepInputs{
 			nowX: col(name("nowx")), nowY: col(name("nowy")), nextX: col(name("nextx")), nextY: col(name("nexty")),
 			uX: col(name("ux")), uY: col(name("uy")),
-			target: newInput(g, name("target"), batch, 2*len(keypoints)),
+			target: nn.NewInput(g, name("target"), batch, 2*len(keypoints)),
 		}
 		tg.steps = append(tg.steps, si)
 		var feats []*G.Node
-		for _, pt := range [3][2]input{{si.nowX, si.nowY}, {si.nextX, si.nextY}, {si.uX, si.uY}} {
-			lx, ly := gb.local(cs, sn, x, y, pt[0].n, pt[1].n)
+		for _, pt := range [3][2]nn.Input{{si.nowX, si.nowY}, {si.nextX, si.nextY}, {si.uX, si.uY}} {
+			lx, ly := gb.local(cs, sn, x, y, pt[0].N, pt[1].N)
 			feats = append(feats, lx, ly)
 		}
 		feat := gb.op(func() (*G.Node, error) { return G.Concat(1, feats...) })
@@ -153,7 +135,7 @@ func newTrainGraph(ps *nn.Params, c ModelConfig, batch, unroll int) (*trainGraph
 			kps = append(kps, kx, ky)
 		}
 		pred := gb.op(func() (*G.Node, error) { return G.Concat(1, kps...) })
-		d := gb.sub(pred, si.target.n)
+		d := gb.sub(pred, si.target.N)
 		l := gb.op(func() (*G.Node, error) { return G.Square(d) })
 		l = gb.op(func() (*G.Node, error) { return G.Mean(l) })
 		if total == nil {
@@ -167,40 +149,13 @@ func newTrainGraph(ps *nn.Params, c ModelConfig, batch, unroll int) (*trainGraph
 	if gb.err != nil {
 		return nil, fmt.Errorf("objects: build training graph: %w", gb.err)
 	}
-	var wrt G.Nodes
-	for i, p := range ps.List {
-		tr := p.Name != agentParam // fitted by least squares, not descended
-		tg.trained = append(tg.trained, tr)
-		if tr {
-			wrt = append(wrt, tg.b.Nodes[i])
-		}
+	// The pusher head is fitted by least squares, not descended.
+	prog, err := nn.Compile(tg.b, ps, tg.loss, func(name string) bool { return name != agentParam })
+	if err != nil {
+		return nil, fmt.Errorf("objects: %w", err)
 	}
-	if _, err := G.Grad(tg.loss, wrt...); err != nil {
-		return nil, fmt.Errorf("objects: gradient: %w", err)
-	}
-	tg.vm = G.NewTapeMachine(g)
+	tg.prog = prog
 	return tg, nil
 }
 
-// run does one forward and backward pass and returns the loss and the
-// gradients (valid until the next run), in parameter order.
-func (tg *trainGraph) run() (float64, [][]float32, error) {
-	tg.vm.Reset()
-	if err := tg.vm.RunAll(); err != nil {
-		return 0, nil, err
-	}
-	grads := make([][]float32, len(tg.b.Nodes))
-	for i, n := range tg.b.Nodes {
-		if !tg.trained[i] {
-			continue
-		}
-		gv, err := n.Grad()
-		if err != nil {
-			return 0, nil, fmt.Errorf("objects: gradient of %s: %w", n.Name(), err)
-		}
-		grads[i] = gv.Data().([]float32)
-	}
-	return float64(tg.loss.Value().Data().(float32)), grads, nil
-}
-
-func (tg *trainGraph) close() { tg.vm.Close() }
+func (tg *trainGraph) close() { tg.prog.Close() }

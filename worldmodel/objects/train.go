@@ -186,7 +186,7 @@ func trainOn(ctx context.Context, ds *dataset, cfg TrainConfig, report func(Trai
 			return "", err
 		}
 		tr.fill(tg)
-		loss, grads, err := tg.run()
+		loss, grads, err := tg.prog.Run()
 		if err != nil {
 			return "", fmt.Errorf("objects: step %d: %w", tr.step, err)
 		}
@@ -248,7 +248,7 @@ func clipGrads(grads [][]float32, maxNorm float64) {
 // fill draws the step's batch (a function of seed and step) into the graph.
 func (tr *trainer) fill(tg *trainGraph) {
 	rng := rand.New(rand.NewPCG(tr.cfg.Seed, uint64(tr.step)))
-	x0, y0, a0 := tg.x0.data(), tg.y0.data(), tg.a0.data()
+	x0, y0, a0 := tg.x0.Data(), tg.y0.Data(), tg.a0.Data()
 	for b := range tg.batch {
 		var w window
 		if rng.Float64() < tr.cfg.MovingFrac {
@@ -262,13 +262,13 @@ func (tr *trainer) fill(tg *trainGraph) {
 		prev := float64(p.Angle)
 		for k, si := range tg.steps {
 			s := w.s + k
-			si.nowX.data()[b], si.nowY.data()[b] = t.agent[s][0], t.agent[s][1]
-			si.nextX.data()[b], si.nextY.data()[b] = t.agent[s+1][0], t.agent[s+1][1]
-			si.uX.data()[b], si.uY.data()[b] = t.actions[s][0], t.actions[s][1]
+			si.nowX.Data()[b], si.nowY.Data()[b] = t.agent[s][0], t.agent[s][1]
+			si.nextX.Data()[b], si.nextY.Data()[b] = t.agent[s+1][0], t.agent[s+1][1]
+			si.uX.Data()[b], si.uY.Data()[b] = t.actions[s][0], t.actions[s][1]
 			q := t.poses[s+1]
 			prev = unwrap(float64(q.Angle), prev)
 			target := pose{float64(q.X), float64(q.Y), prev}
-			row := si.target.data()[b*2*len(keypoints):]
+			row := si.target.Data()[b*2*len(keypoints):]
 			for j, kp := range keypoints {
 				kx, ky := target.world(kp[0], kp[1])
 				row[2*j], row[2*j+1] = float32(kx), float32(ky)
