@@ -91,16 +91,6 @@ func Name(prefix string, version, step int) string {
 // Save writes c as <outDir>/<Name(prefix,...)> atomically and points
 // <outDir>/latest at it. It fills c.Tensors and c.Files.
 func Save(outDir, prefix string, c *Checkpoint) (string, error) {
-	if err := os.MkdirAll(outDir, 0o755); err != nil {
-		return "", err
-	}
-	name := Name(prefix, c.Version, c.Step)
-	tmp, err := os.MkdirTemp(outDir, ".tmp-"+name+"-")
-	if err != nil {
-		return "", err
-	}
-	defer os.RemoveAll(tmp)
-	c.Files = map[string]FileChecksum{}
 	c.Tensors = nil
 	var weights []float32
 	for _, t := range c.Weights {
@@ -110,25 +100,46 @@ func Save(outDir, prefix string, c *Checkpoint) (string, error) {
 		c.Tensors = append(c.Tensors, TensorInfo{Name: t.Name, Shape: t.Shape})
 		weights = append(weights, t.Data...)
 	}
-	write := func(file string, data []byte) error {
-		sum := sha256.Sum256(data)
-		c.Files[file] = FileChecksum{Size: int64(len(data)), SHA256: hex.EncodeToString(sum[:])}
-		return writeFileSync(filepath.Join(tmp, file), data)
-	}
-	if err := write(WeightsFile, floatsBytes(weights)); err != nil {
-		return "", err
-	}
+	files := map[string][]byte{WeightsFile: Bytes(weights)}
 	if c.Optimizer != nil {
-		if err := write(OptimizerFile, floatsBytes(c.Optimizer)); err != nil {
-			return "", err
-		}
+		files[OptimizerFile] = Bytes(c.Optimizer)
 	}
 	if c.Manifest != nil {
-		if err := write(ManifestFile, c.Manifest); err != nil {
+		files[ManifestFile] = c.Manifest
+	}
+	final, err := Write(outDir, Name(prefix, c.Version, c.Step), files, func(sums map[string]FileChecksum) ([]byte, error) {
+		c.Files = sums
+		return json.MarshalIndent(c.Meta, "", "  ")
+	})
+	if err != nil {
+		return "", err
+	}
+	c.Dir = final
+	return final, nil
+}
+
+// Write is the format-agnostic part of Save, for models whose
+// checkpoint.json has its own layout: it writes files into a temporary
+// directory, then the checkpoint.json that meta returns given their
+// checksums, renames the directory to <outDir>/<name> and points latest at it.
+func Write(outDir, name string, files map[string][]byte, meta func(map[string]FileChecksum) ([]byte, error)) (string, error) {
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return "", err
+	}
+	tmp, err := os.MkdirTemp(outDir, ".tmp-"+name+"-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(tmp)
+	sums := map[string]FileChecksum{}
+	for file, data := range files {
+		sum := sha256.Sum256(data)
+		sums[file] = FileChecksum{Size: int64(len(data)), SHA256: hex.EncodeToString(sum[:])}
+		if err := writeFileSync(filepath.Join(tmp, file), data); err != nil {
 			return "", err
 		}
 	}
-	b, err := json.MarshalIndent(c.Meta, "", "  ")
+	b, err := meta(sums)
 	if err != nil {
 		return "", err
 	}
@@ -149,7 +160,6 @@ func Save(outDir, prefix string, c *Checkpoint) (string, error) {
 	if err := os.Rename(lt, filepath.Join(outDir, LatestFile)); err != nil {
 		return "", err
 	}
-	c.Dir = final
 	return final, nil
 }
 
@@ -226,21 +236,7 @@ func Read(path, format string, maxVersion int, withOpt bool) (*Checkpoint, error
 	if c.Version < 1 || c.Version > maxVersion {
 		return nil, fmt.Errorf("%w: %s: version %d, this build reads 1..%d", ErrUnsupported, dir, c.Version, maxVersion)
 	}
-	read := func(file string) ([]byte, error) {
-		sum, ok := c.Files[file]
-		if !ok {
-			return nil, fmt.Errorf("%w: %s: no checksum for %s", ErrCorrupt, dir, file)
-		}
-		data, err := os.ReadFile(filepath.Join(dir, file))
-		if err != nil {
-			return nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, dir, err)
-		}
-		got := sha256.Sum256(data)
-		if int64(len(data)) != sum.Size || hex.EncodeToString(got[:]) != sum.SHA256 {
-			return nil, fmt.Errorf("%w: %s: %s fails its checksum (%d bytes, want %d)", ErrCorrupt, dir, file, len(data), sum.Size)
-		}
-		return data, nil
-	}
+	read := func(file string) ([]byte, error) { return ReadFile(dir, c.Files, file) }
 	wb, err := read(WeightsFile)
 	if err != nil {
 		return nil, err
@@ -252,7 +248,7 @@ func Read(path, format string, maxVersion int, withOpt bool) (*Checkpoint, error
 	if len(wb) != 4*total {
 		return nil, fmt.Errorf("%w: %s: %s has %d bytes, the tensors need %d", ErrCorrupt, dir, WeightsFile, len(wb), 4*total)
 	}
-	ws := bytesFloats(wb)
+	ws := Floats(wb)
 	for _, ti := range c.Tensors {
 		n := size(ti.Shape)
 		c.Weights = append(c.Weights, Tensor{Name: ti.Name, Shape: ti.Shape, Data: ws[:n:n]})
@@ -268,9 +264,27 @@ func Read(path, format string, maxVersion int, withOpt bool) (*Checkpoint, error
 		if err != nil {
 			return nil, err
 		}
-		c.Optimizer = bytesFloats(ob)
+		c.Optimizer = Floats(ob)
 	}
 	return c, nil
+}
+
+// ReadFile reads file of checkpoint directory dir and checks it against its
+// entry in sums.
+func ReadFile(dir string, sums map[string]FileChecksum, file string) ([]byte, error) {
+	sum, ok := sums[file]
+	if !ok {
+		return nil, fmt.Errorf("%w: %s: no checksum for %s", ErrCorrupt, dir, file)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, file))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, dir, err)
+	}
+	got := sha256.Sum256(data)
+	if int64(len(data)) != sum.Size || hex.EncodeToString(got[:]) != sum.SHA256 {
+		return nil, fmt.Errorf("%w: %s: %s fails its checksum (%d bytes, want %d)", ErrCorrupt, dir, file, len(data), sum.Size)
+	}
+	return data, nil
 }
 
 // Match checks that the checkpoint's tensors are exactly want, by name and
@@ -295,7 +309,8 @@ func size(shape []int) int {
 	return n
 }
 
-func floatsBytes(v []float32) []byte {
+// Bytes encodes float32 values little-endian, the layout of weights.bin.
+func Bytes(v []float32) []byte {
 	b := make([]byte, 4*len(v))
 	for i, f := range v {
 		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(f))
@@ -303,7 +318,8 @@ func floatsBytes(v []float32) []byte {
 	return b
 }
 
-func bytesFloats(b []byte) []float32 {
+// Floats decodes Bytes' layout (a trailing partial value is ignored).
+func Floats(b []byte) []float32 {
 	v := make([]float32, len(b)/4)
 	for i := range v {
 		v[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
