@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
+	"dreamrank/envelope"
 	"dreamrank/errcode"
 	"dreamrank/policy"
 )
@@ -375,7 +376,7 @@ func TestDecodeRejects(t *testing.T) {
 			t.Fatal(err)
 		}
 		f(&req)
-		b, err := envelope(req, 0)
+		b, err := envelope.Seal(req, 0)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -2,13 +2,13 @@ package remote
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"math"
 	"regexp"
 	"slices"
 	"strings"
 
+	"dreamrank/envelope"
 	"dreamrank/errcode"
 	"dreamrank/policy"
 )
@@ -21,14 +21,14 @@ const DefaultPrefix = "dreamrank.policy"
 
 // Header names of error replies (the NATS micro convention; exact case).
 const (
-	HeaderError     = "Nats-Service-Error"
-	HeaderErrorCode = "Nats-Service-Error-Code"
+	HeaderError     = envelope.HeaderError
+	HeaderErrorCode = envelope.HeaderErrorCode
 )
 
 // Array element types, numpy names; float32 is little-endian.
 const (
-	dtypeUint8   = "uint8"
-	dtypeFloat32 = "float32"
+	dtypeUint8   = envelope.DTypeUint8
+	dtypeFloat32 = envelope.DTypeFloat32
 )
 
 // Array names of the act messages.
@@ -50,30 +50,7 @@ const maxBatch = 1 << 16
 
 // arrayHeader describes one array in an envelope's blob; arrays lie back to
 // back in the order listed, C order, no padding.
-type arrayHeader struct {
-	Name  string `json:"name"`
-	DType string `json:"dtype"`
-	Shape []int  `json:"shape"`
-}
-
-func (a arrayHeader) bytes() (int, error) {
-	size := 1
-	switch a.DType {
-	case dtypeUint8:
-	case dtypeFloat32:
-		size = 4
-	default:
-		return 0, fmt.Errorf("array %q: dtype %q, want uint8 or float32", a.Name, a.DType)
-	}
-	n := size
-	for _, d := range a.Shape {
-		if d < 0 || (d > 0 && n > math.MaxInt32/d) {
-			return 0, fmt.Errorf("array %q: bad shape %v", a.Name, a.Shape)
-		}
-		n *= d
-	}
-	return n, nil
-}
+type arrayHeader = envelope.Array
 
 // Message bodies.
 type (
@@ -105,51 +82,6 @@ type (
 		Arrays       []arrayHeader `json:"arrays"`
 	}
 )
-
-// envelope assembles "u32 big-endian JSON length | JSON | blob", leaving room
-// for a blob of blobLen bytes.
-func envelope(meta any, blobLen int) ([]byte, error) {
-	js, err := json.Marshal(meta)
-	if err != nil {
-		return nil, err
-	}
-	buf := make([]byte, 4, 4+len(js)+blobLen)
-	binary.BigEndian.PutUint32(buf, uint32(len(js)))
-	return append(buf, js...), nil
-}
-
-// openEnvelope parses an envelope's JSON into meta and returns each listed
-// array's bytes, checked against the blob's length.
-func openEnvelope(body []byte, meta any, arrays func() []arrayHeader) ([][]byte, error) {
-	if len(body) < 4 {
-		return nil, fmt.Errorf("envelope of %d bytes, shorter than its length prefix", len(body))
-	}
-	n := int(binary.BigEndian.Uint32(body))
-	if n > len(body)-4 {
-		return nil, fmt.Errorf("envelope JSON length %d exceeds the %d bytes that follow", n, len(body)-4)
-	}
-	if err := json.Unmarshal(body[4:4+n], meta); err != nil {
-		return nil, fmt.Errorf("envelope JSON: %v", err)
-	}
-	blob := body[4+n:]
-	var out [][]byte
-	off := 0
-	for _, a := range arrays() {
-		size, err := a.bytes()
-		if err != nil {
-			return nil, err
-		}
-		if size > len(blob)-off {
-			return nil, fmt.Errorf("array %q of %d bytes overruns the blob (%d bytes left)", a.Name, size, len(blob)-off)
-		}
-		out = append(out, blob[off:off+size:off+size])
-		off += size
-	}
-	if off != len(blob) {
-		return nil, fmt.Errorf("%d bytes after the last array", len(blob)-off)
-	}
-	return out, nil
-}
 
 func appendFloats(buf []byte, vs []float32) []byte {
 	for _, v := range vs {
@@ -228,7 +160,7 @@ func encodeAct(spec policy.Spec, obs []policy.Observation, steer []policy.Contex
 			req.Arrays = append(req.Arrays, arrayHeader{Name: arrSubgoals, DType: dtypeUint8, Shape: append([]int{goals}, shape...)})
 		}
 	}
-	buf, err := envelope(req, n*(fl*(1+len(cams))+4*pd)+goals*fl)
+	buf, err := envelope.Seal(req, n*(fl*(1+len(cams))+4*pd)+goals*fl)
 	if err != nil {
 		return nil, err
 	}
@@ -255,7 +187,7 @@ func encodeAct(spec policy.Spec, obs []policy.Observation, steer []policy.Contex
 // every size before it slices). Frames alias body. The result is not yet
 // checked against a policy's spec; the policy's Act does that.
 func decodeAct(body []byte) (req actRequest, obs []policy.Observation, steer []policy.Context, err error) {
-	blobs, err := openEnvelope(body, &req, func() []arrayHeader { return req.Arrays })
+	blobs, err := envelope.Open(body, &req, func() []arrayHeader { return req.Arrays })
 	if err != nil {
 		return req, nil, nil, bad(err.Error())
 	}
@@ -358,7 +290,7 @@ func encodeReply(chunks []policy.Chunk, policyMillis float64) ([]byte, error) {
 		}
 	}
 	rep := actReply{PolicyMillis: policyMillis, Arrays: []arrayHeader{{Name: arrActions, DType: dtypeFloat32, Shape: []int{n, k, d}}}}
-	buf, err := envelope(rep, 4*n*k*d)
+	buf, err := envelope.Seal(rep, 4*n*k*d)
 	if err != nil {
 		return nil, err
 	}
@@ -373,7 +305,7 @@ func encodeReply(chunks []policy.Chunk, policyMillis float64) ([]byte, error) {
 // decodeReply decodes an act reply for a batch of n.
 func decodeReply(body []byte, n int) ([]policy.Chunk, actReply, error) {
 	var rep actReply
-	blobs, err := openEnvelope(body, &rep, func() []arrayHeader { return rep.Arrays })
+	blobs, err := envelope.Open(body, &rep, func() []arrayHeader { return rep.Arrays })
 	if err != nil {
 		return nil, rep, err
 	}

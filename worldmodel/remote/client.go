@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 
+	"dreamrank/envelope"
 	"dreamrank/errcode"
 	"dreamrank/worldmodel"
 )
@@ -151,7 +152,7 @@ func (m *Model) Start(ctx context.Context, contexts [][]worldmodel.Observation) 
 	req := startRequest{RequestID: uuid.NewString(), ContextLens: lens, Arrays: observationArrays(spec, len(flat))}
 	encode := func(deadline int64) ([]byte, error) {
 		req.DeadlineMillis = deadline
-		buf, err := envelope(req, observationsBytes(spec, len(flat)))
+		buf, err := envelope.Seal(req, observationsBytes(spec, len(flat)))
 		if err != nil {
 			return nil, err
 		}
@@ -226,7 +227,7 @@ func (r *rollout) Step(ctx context.Context, actions [][][]float32) ([][]worldmod
 		Arrays: []arrayHeader{{Name: "actions", DType: dtypeFloat32, Shape: []int{r.batch, chunk, r.spec.ActionDim}}}}
 	body, err := r.m.retry(ctx, "step", func(ctx context.Context, deadline int64) ([]byte, error) {
 		req.DeadlineMillis = deadline
-		buf, err := envelope(req, 4*r.batch*chunk*r.spec.ActionDim)
+		buf, err := envelope.Seal(req, 4*r.batch*chunk*r.spec.ActionDim)
 		if err != nil {
 			return nil, err
 		}
@@ -236,7 +237,7 @@ func (r *rollout) Step(ctx context.Context, actions [][][]float32) ([][]worldmod
 		return nil, err
 	}
 	var rep stepReply
-	blobs, err := openEnvelope(body, &rep, func() []arrayHeader { return rep.Arrays })
+	blobs, err := envelope.Open(body, &rep, func() []arrayHeader { return rep.Arrays })
 	if err == nil {
 		err = expect(rep.Arrays, observationArrays(r.spec, r.batch, chunk)...)
 	}
@@ -339,7 +340,7 @@ func (m *Model) attempt(ctx context.Context, subject string, body []byte, noResp
 	}
 	defer sub.Unsubscribe()
 	sub.SetPendingLimits(-1, -1) // replies are bounded by MaxMessageBytes below
-	ps := parts(body, m.opts.MaxPartBytes)
+	ps := envelope.Parts(body, m.opts.MaxPartBytes)
 	for i, p := range ps {
 		msg := &nats.Msg{Subject: subject, Reply: inbox, Data: p}
 		if len(ps) > 1 {
@@ -349,7 +350,7 @@ func (m *Model) attempt(ctx context.Context, subject string, body []byte, noResp
 			return nil, errcode.New(errcode.Unavailable, err.Error())
 		}
 	}
-	var asm assembler
+	var asm envelope.Assembler
 	for {
 		msg, err := sub.NextMsgWithContext(ctx)
 		switch {
@@ -367,7 +368,7 @@ func (m *Model) attempt(ctx context.Context, subject string, body []byte, noResp
 			}
 			return nil, e
 		}
-		i, n, multi, err := parsePart(msg.Header.Get(HeaderPart))
+		i, n, multi, err := envelope.ParsePart(msg.Header.Get(HeaderPart))
 		if err != nil {
 			return nil, err
 		}
@@ -377,12 +378,12 @@ func (m *Model) attempt(ctx context.Context, subject string, body []byte, noResp
 			}
 			return msg.Data, nil
 		}
-		done, err := asm.add(i, n, msg.Data, m.opts.MaxMessageBytes)
+		done, err := asm.Add(i, n, msg.Data, m.opts.MaxMessageBytes)
 		if err != nil {
 			return nil, err
 		}
 		if done {
-			return asm.buf.Bytes(), nil
+			return asm.Message(), nil
 		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
+	"dreamrank/envelope"
 	"dreamrank/errcode"
 	"dreamrank/worldmodel"
 	"dreamrank/worldmodel/copylast"
@@ -174,7 +175,7 @@ func rawCall(t *testing.T, nc *nats.Conn, subject string, body []byte) ([]byte, 
 
 func rawStart(t *testing.T, nc *nats.Conn, subject, requestID string, spec worldmodel.Spec, ctxs []worldmodel.Observation) (startReply, errcode.Code) {
 	t.Helper()
-	body, err := envelope(startRequest{RequestID: requestID, ContextLens: []int{len(ctxs)}, Arrays: observationArrays(spec, len(ctxs))}, 0)
+	body, err := envelope.Seal(startRequest{RequestID: requestID, ContextLens: []int{len(ctxs)}, Arrays: observationArrays(spec, len(ctxs))}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +192,7 @@ func rawStart(t *testing.T, nc *nats.Conn, subject, requestID string, spec world
 
 func rawStep(t *testing.T, nc *nats.Conn, subject, session string, seq uint64, actions [][][]float32) ([]byte, errcode.Code) {
 	t.Helper()
-	body, err := envelope(stepRequest{Session: session, Seq: seq, Arrays: []arrayHeader{{Name: "actions", DType: dtypeFloat32, Shape: []int{len(actions), len(actions[0]), len(actions[0][0])}}}}, 0)
+	body, err := envelope.Seal(stepRequest{Session: session, Seq: seq, Arrays: []arrayHeader{{Name: "actions", DType: dtypeFloat32, Shape: []int{len(actions), len(actions[0]), len(actions[0][0])}}}}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,32 +227,32 @@ func TestProtocolErrors(t *testing.T) {
 		{"frames shape off spec", startSubj, func() []byte {
 			s := spec
 			s.FrameW++
-			b, _ := envelope(startRequest{ContextLens: []int{1}, Arrays: observationArrays(s, 1)}, 0)
+			b, _ := envelope.Seal(startRequest{ContextLens: []int{1}, Arrays: observationArrays(s, 1)}, 0)
 			return append(b, make([]byte, observationsBytes(s, 1))...)
 		}, errcode.BadRequest},
 		{"blob shorter than arrays", startSubj, func() []byte {
-			b, _ := envelope(startRequest{ContextLens: []int{1}, Arrays: observationArrays(spec, 1)}, 0)
+			b, _ := envelope.Seal(startRequest{ContextLens: []int{1}, Arrays: observationArrays(spec, 1)}, 0)
 			return append(b, 1, 2, 3)
 		}, errcode.BadRequest},
 		{"too many context observations", startSubj, func() []byte {
 			obs := modeltest.Observations(spec, spec.ContextLen+1, rng)
-			b, _ := envelope(startRequest{ContextLens: []int{len(obs)}, Arrays: observationArrays(spec, len(obs))}, 0)
+			b, _ := envelope.Seal(startRequest{ContextLens: []int{len(obs)}, Arrays: observationArrays(spec, len(obs))}, 0)
 			return appendObservations(b, obs)
 		}, errcode.BadRequest},
 		{"unknown session", DefaultPrefix + ".drift.r." + srv.Replica() + ".step", func() []byte {
-			b, _ := envelope(stepRequest{Session: "nope", Seq: 1, Arrays: []arrayHeader{{Name: "actions", DType: dtypeFloat32, Shape: []int{1, 2, 2}}}}, 0)
+			b, _ := envelope.Seal(stepRequest{Session: "nope", Seq: 1, Arrays: []arrayHeader{{Name: "actions", DType: dtypeFloat32, Shape: []int{1, 2, 2}}}}, 0)
 			return appendActions(b, goodActions)
 		}, errcode.SessionExpired},
 		{"seq skips ahead", rep.StepSubject, func() []byte {
-			b, _ := envelope(stepRequest{Session: rep.Session, Seq: 2, Arrays: []arrayHeader{{Name: "actions", DType: dtypeFloat32, Shape: []int{1, 2, 2}}}}, 0)
+			b, _ := envelope.Seal(stepRequest{Session: rep.Session, Seq: 2, Arrays: []arrayHeader{{Name: "actions", DType: dtypeFloat32, Shape: []int{1, 2, 2}}}}, 0)
 			return appendActions(b, goodActions)
 		}, errcode.Conflict},
 		{"actions of the wrong dim", rep.StepSubject, func() []byte {
-			b, _ := envelope(stepRequest{Session: rep.Session, Seq: 1, Arrays: []arrayHeader{{Name: "actions", DType: dtypeFloat32, Shape: []int{1, 1, 4}}}}, 0)
+			b, _ := envelope.Seal(stepRequest{Session: rep.Session, Seq: 1, Arrays: []arrayHeader{{Name: "actions", DType: dtypeFloat32, Shape: []int{1, 1, 4}}}}, 0)
 			return append(b, make([]byte, 16)...)
 		}, errcode.BadRequest},
 		{"unknown dtype", rep.StepSubject, func() []byte {
-			b, _ := envelope(stepRequest{Session: rep.Session, Seq: 1, Arrays: []arrayHeader{{Name: "actions", DType: "float64", Shape: []int{1, 2, 2}}}}, 0)
+			b, _ := envelope.Seal(stepRequest{Session: rep.Session, Seq: 1, Arrays: []arrayHeader{{Name: "actions", DType: "float64", Shape: []int{1, 2, 2}}}}, 0)
 			return append(b, make([]byte, 32)...)
 		}, errcode.BadRequest},
 		{"close is not JSON", rep.CloseSubject, func() []byte { return []byte("x") }, errcode.BadRequest},

@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
 
+	"dreamrank/envelope"
 	"dreamrank/errcode"
 	"dreamrank/worldmodel"
 )
@@ -115,7 +116,7 @@ type session struct {
 }
 
 type partial struct {
-	assembler
+	envelope.Assembler
 	started time.Time
 }
 
@@ -356,7 +357,7 @@ func (s *Server) guard(fn handlerFunc, body []byte) (out []byte, err error) {
 }
 
 func (s *Server) assemble(reply, partHdr string, data []byte) ([]byte, bool, error) {
-	i, n, multi, err := parsePart(partHdr)
+	i, n, multi, err := envelope.ParsePart(partHdr)
 	if err != nil {
 		return nil, false, err
 	}
@@ -373,7 +374,7 @@ func (s *Server) assemble(reply, partHdr string, data []byte) ([]byte, bool, err
 		p = &partial{started: time.Now()}
 		s.partials[reply] = p
 	}
-	done, err := p.add(i, n, data, s.opts.MaxMessageBytes)
+	done, err := p.Add(i, n, data, s.opts.MaxMessageBytes)
 	if err != nil || done {
 		delete(s.partials, reply)
 	}
@@ -383,11 +384,11 @@ func (s *Server) assemble(reply, partHdr string, data []byte) ([]byte, bool, err
 	if !done {
 		return nil, false, nil
 	}
-	return p.buf.Bytes(), true, nil
+	return p.Message(), true, nil
 }
 
 func (s *Server) respond(reply string, msg []byte) {
-	ps := parts(msg, s.opts.MaxPartBytes)
+	ps := envelope.Parts(msg, s.opts.MaxPartBytes)
 	for i, p := range ps {
 		m := &nats.Msg{Subject: reply, Data: p}
 		if len(ps) > 1 {
@@ -448,7 +449,7 @@ func badRequest(format string, args ...any) error {
 
 func (s *Server) start(ctx context.Context, body []byte) ([]byte, error) {
 	var req startRequest
-	blobs, err := openEnvelope(body, &req, func() []arrayHeader { return req.Arrays })
+	blobs, err := envelope.Open(body, &req, func() []arrayHeader { return req.Arrays })
 	if err != nil {
 		return nil, badRequest("start: %v", err)
 	}
@@ -531,7 +532,7 @@ func (s *Server) expiredError(id string) error {
 
 func (s *Server) step(ctx context.Context, body []byte) ([]byte, error) {
 	var req stepRequest
-	blobs, err := openEnvelope(body, &req, func() []arrayHeader { return req.Arrays })
+	blobs, err := envelope.Open(body, &req, func() []arrayHeader { return req.Arrays })
 	if err != nil {
 		return nil, badRequest("step: %v", err)
 	}
@@ -594,7 +595,7 @@ func (s *Server) step(ctx context.Context, body []byte) ([]byte, error) {
 		flat = append(flat, ep...)
 	}
 	meta := stepReply{Session: sess.id, Seq: req.Seq, Arrays: observationArrays(s.spec, batch, chunk)}
-	out, err := envelope(meta, observationsBytes(s.spec, len(flat)))
+	out, err := envelope.Seal(meta, observationsBytes(s.spec, len(flat)))
 	if err != nil {
 		return nil, err
 	}

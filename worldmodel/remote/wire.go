@@ -1,15 +1,12 @@
 package remote
 
 import (
-	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"math"
-	"strconv"
 	"strings"
 
-	"dreamrank/errcode"
+	"dreamrank/envelope"
 	"dreamrank/worldmodel"
 )
 
@@ -23,48 +20,25 @@ const DefaultPrefix = "dreamrank.wm"
 const (
 	// HeaderPart marks one part of a message split to fit max_payload:
 	// "i/n", 1-based. Absent on single-part messages.
-	HeaderPart = "Dreamrank-Part"
+	HeaderPart = envelope.HeaderPart
 	// HeaderError and HeaderErrorCode mark an error reply (the NATS micro
 	// convention); the code is from the errcode catalogue.
-	HeaderError     = "Nats-Service-Error"
-	HeaderErrorCode = "Nats-Service-Error-Code"
+	HeaderError     = envelope.HeaderError
+	HeaderErrorCode = envelope.HeaderErrorCode
 )
 
 // partHeadroom is what a part leaves of max_payload for its headers.
-const partHeadroom = 4 << 10
+const partHeadroom = envelope.PartHeadroom
 
 // Array element types, numpy names; multi-byte types are little-endian.
 const (
-	dtypeUint8   = "uint8"
-	dtypeFloat32 = "float32"
+	dtypeUint8   = envelope.DTypeUint8
+	dtypeFloat32 = envelope.DTypeFloat32
 )
 
 // arrayHeader describes one array in an envelope's blob. Arrays lie back to
 // back in the order listed, C order, no padding.
-type arrayHeader struct {
-	Name  string `json:"name"`
-	DType string `json:"dtype"`
-	Shape []int  `json:"shape"`
-}
-
-func (a arrayHeader) bytes() (int, error) {
-	size := 1
-	switch a.DType {
-	case dtypeUint8:
-	case dtypeFloat32:
-		size = 4
-	default:
-		return 0, fmt.Errorf("array %q: dtype %q, want uint8 or float32", a.Name, a.DType)
-	}
-	n := size
-	for _, d := range a.Shape {
-		if d < 0 || (d > 0 && n > math.MaxInt32/d) {
-			return 0, fmt.Errorf("array %q: bad shape %v", a.Name, a.Shape)
-		}
-		n *= d
-	}
-	return n, nil
-}
+type arrayHeader = envelope.Array
 
 // Message metadata: the JSON part of envelopes, and the plain JSON bodies.
 type (
@@ -111,51 +85,6 @@ type (
 		Closed bool `json:"closed"`
 	}
 )
-
-// envelope assembles "u32 big-endian JSON length | JSON | blob".
-func envelope(meta any, blobLen int) ([]byte, error) {
-	js, err := json.Marshal(meta)
-	if err != nil {
-		return nil, err
-	}
-	buf := make([]byte, 4, 4+len(js)+blobLen)
-	binary.BigEndian.PutUint32(buf, uint32(len(js)))
-	return append(buf, js...), nil
-}
-
-// openEnvelope parses an envelope's JSON into meta (which must have an
-// Arrays field listed by arrays) and returns each array's bytes, checked
-// against the blob's length.
-func openEnvelope(body []byte, meta any, arrays func() []arrayHeader) ([][]byte, error) {
-	if len(body) < 4 {
-		return nil, fmt.Errorf("envelope of %d bytes, shorter than its length prefix", len(body))
-	}
-	n := int(binary.BigEndian.Uint32(body))
-	if n > len(body)-4 {
-		return nil, fmt.Errorf("envelope JSON length %d exceeds the %d bytes that follow", n, len(body)-4)
-	}
-	if err := json.Unmarshal(body[4:4+n], meta); err != nil {
-		return nil, fmt.Errorf("envelope JSON: %v", err)
-	}
-	blob := body[4+n:]
-	var out [][]byte
-	off := 0
-	for _, a := range arrays() {
-		size, err := a.bytes()
-		if err != nil {
-			return nil, err
-		}
-		if size > len(blob)-off {
-			return nil, fmt.Errorf("array %q of %d bytes overruns the blob (%d bytes left)", a.Name, size, len(blob)-off)
-		}
-		out = append(out, blob[off:off+size:off+size])
-		off += size
-	}
-	if off != len(blob) {
-		return nil, fmt.Errorf("%d bytes after the last array", len(blob)-off)
-	}
-	return out, nil
-}
 
 // expect checks that arrays are exactly the named ones with these dtypes
 // and shapes (-1 in want matches any size).
@@ -258,59 +187,3 @@ func readActions(b []byte, batch, chunk, dim int) [][][]float32 {
 	}
 	return out
 }
-
-// parts splits a message into pieces of at most size bytes (views, no copy).
-func parts(msg []byte, size int) [][]byte {
-	if len(msg) <= size {
-		return [][]byte{msg}
-	}
-	var ps [][]byte
-	for len(msg) > 0 {
-		n := min(size, len(msg))
-		ps = append(ps, msg[:n:n])
-		msg = msg[n:]
-	}
-	return ps
-}
-
-// parsePart reads a Dreamrank-Part header: ok=false when absent.
-func parsePart(h string) (i, n int, ok bool, err error) {
-	if h == "" {
-		return 1, 1, false, nil
-	}
-	a, b, found := strings.Cut(h, "/")
-	i, err1 := strconv.Atoi(a)
-	n, err2 := strconv.Atoi(b)
-	if !found || err1 != nil || err2 != nil || n < 1 || i < 1 || i > n {
-		return 0, 0, true, errcode.New(errcode.BadRequest, fmt.Sprintf("%s header %q, want i/n with 1 <= i <= n", HeaderPart, h))
-	}
-	return i, n, true, nil
-}
-
-// assembler joins the parts of one message in order.
-type assembler struct {
-	buf  bytes.Buffer
-	next int // next expected part, 1-based
-	n    int
-}
-
-// add takes part i/n; done reports the message complete. A gap (a lost or
-// reordered part) is errLostPart.
-func (a *assembler) add(i, n int, data []byte, limit int) (done bool, err error) {
-	if a.next == 0 {
-		a.next, a.n = 1, n
-		// Every part but the last is as long as the first: one allocation.
-		a.buf.Grow(min(len(data)*n, limit))
-	}
-	if i != a.next || n != a.n {
-		return false, errLostPart
-	}
-	if a.buf.Len()+len(data) > limit {
-		return false, errcode.New(errcode.TooLarge, fmt.Sprintf("message exceeds %d bytes", limit))
-	}
-	a.buf.Write(data)
-	a.next++
-	return a.next > a.n, nil
-}
-
-var errLostPart = errcode.New(errcode.Unavailable, "a part of the message was lost or reordered; resend it")

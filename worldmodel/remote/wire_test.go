@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"dreamrank/envelope"
 	"dreamrank/worldmodel"
 )
 
@@ -24,14 +25,14 @@ func TestWireGolden(t *testing.T) {
 	}
 	start := func() []byte {
 		flat := []worldmodel.Observation{obs(0, 1, 2), obs(10, 3, 4), obs(20, 5, 6)}
-		b, err := envelope(startRequest{RequestID: "5f0c7a52-9a4e-4d4e-8f1e-3b1d2c0a9e77", ContextLens: []int{2, 1}, DeadlineMillis: 30000, Arrays: observationArrays(spec, 3)}, 0)
+		b, err := envelope.Seal(startRequest{RequestID: "5f0c7a52-9a4e-4d4e-8f1e-3b1d2c0a9e77", ContextLens: []int{2, 1}, DeadlineMillis: 30000, Arrays: observationArrays(spec, 3)}, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return appendObservations(b, flat)
 	}
 	step := func() []byte {
-		b, err := envelope(stepRequest{Session: "0b6c1a8e-2d0f-4c55-9a61-7f3e2b1c0d4a", Seq: 1, DeadlineMillis: 30000,
+		b, err := envelope.Seal(stepRequest{Session: "0b6c1a8e-2d0f-4c55-9a61-7f3e2b1c0d4a", Seq: 1, DeadlineMillis: 30000,
 			Arrays: []arrayHeader{{Name: "actions", DType: dtypeFloat32, Shape: []int{2, 1, 2}}}}, 0)
 		if err != nil {
 			t.Fatal(err)
@@ -40,7 +41,7 @@ func TestWireGolden(t *testing.T) {
 	}
 	reply := func() []byte {
 		flat := []worldmodel.Observation{obs(10, 1.5, -2), obs(20, 3.25, 4)}
-		b, err := envelope(stepReply{Session: "0b6c1a8e-2d0f-4c55-9a61-7f3e2b1c0d4a", Seq: 1, Arrays: observationArrays(spec, 2, 1)}, 0)
+		b, err := envelope.Seal(stepReply{Session: "0b6c1a8e-2d0f-4c55-9a61-7f3e2b1c0d4a", Seq: 1, Arrays: observationArrays(spec, 2, 1)}, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -81,24 +82,24 @@ func TestParts(t *testing.T) {
 	}{{"fits", 10, 1}, {"exact", 5, 2}, {"ragged", 4, 3}, {"bytewise", 1, 10}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ps := parts(msg, tt.size)
+			ps := envelope.Parts(msg, tt.size)
 			if len(ps) != tt.parts {
 				t.Fatalf("%d parts, want %d", len(ps), tt.parts)
 			}
-			var a assembler
+			var a envelope.Assembler
 			for i, p := range ps {
-				done, err := a.add(i+1, len(ps), p, 100)
+				done, err := a.Add(i+1, len(ps), p, 100)
 				if err != nil || done != (i == len(ps)-1) {
 					t.Fatalf("part %d: done %v err %v", i+1, done, err)
 				}
 			}
-			if !bytes.Equal(a.buf.Bytes(), msg) {
-				t.Fatalf("reassembled %v", a.buf.Bytes())
+			if !bytes.Equal(a.Message(), msg) {
+				t.Fatalf("reassembled %v", a.Message())
 			}
 		})
 	}
-	var a assembler
-	if _, err := a.add(2, 3, msg, 100); err != errLostPart {
+	var a envelope.Assembler
+	if _, err := a.Add(2, 3, msg, 100); err != envelope.ErrLostPart {
 		t.Fatalf("a gap: %v", err)
 	}
 }
@@ -111,13 +112,13 @@ func FuzzOpenEnvelope(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var req startRequest
-		blobs, err := openEnvelope(body, &req, func() []arrayHeader { return req.Arrays })
+		blobs, err := envelope.Open(body, &req, func() []arrayHeader { return req.Arrays })
 		if err != nil {
 			return
 		}
 		total := 0
 		for i, a := range req.Arrays {
-			n, _ := a.bytes()
+			n, _ := a.Bytes()
 			if len(blobs[i]) != n {
 				t.Fatalf("array %d: %d bytes, header says %d", i, len(blobs[i]), n)
 			}

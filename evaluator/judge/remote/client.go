@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 
+	"dreamrank/envelope"
 	"dreamrank/errcode"
 	"dreamrank/evaluator/judge"
 )
@@ -179,7 +180,7 @@ func (c *Client) attempt(ctx context.Context, subject string, body []byte) ([]by
 	}
 	defer sub.Unsubscribe()
 	sub.SetPendingLimits(-1, -1) // replies are bounded by MaxMessageBytes below
-	ps := parts(body, c.opts.MaxPartBytes)
+	ps := envelope.Parts(body, c.opts.MaxPartBytes)
 	for i, p := range ps {
 		msg := &nats.Msg{Subject: subject, Reply: inbox, Data: p}
 		if len(ps) > 1 {
@@ -189,7 +190,7 @@ func (c *Client) attempt(ctx context.Context, subject string, body []byte) ([]by
 			return nil, errcode.New(errcode.Unavailable, err.Error())
 		}
 	}
-	var asm assembler
+	var asm envelope.Assembler
 	for {
 		msg, err := sub.NextMsgWithContext(ctx)
 		switch {
@@ -207,7 +208,7 @@ func (c *Client) attempt(ctx context.Context, subject string, body []byte) ([]by
 			}
 			return nil, e
 		}
-		i, n, multi, err := parsePart(msg.Header.Get(HeaderPart))
+		i, n, multi, err := envelope.ParsePart(msg.Header.Get(HeaderPart))
 		if err != nil {
 			return nil, err
 		}
@@ -217,12 +218,12 @@ func (c *Client) attempt(ctx context.Context, subject string, body []byte) ([]by
 			}
 			return msg.Data, nil
 		}
-		done, err := asm.add(i, n, msg.Data, c.opts.MaxMessageBytes)
+		done, err := asm.Add(i, n, msg.Data, c.opts.MaxMessageBytes)
 		if err != nil {
 			return nil, err
 		}
 		if done {
-			return asm.buf.Bytes(), nil
+			return asm.Message(), nil
 		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
 
+	"dreamrank/envelope"
 	"dreamrank/errcode"
 	"dreamrank/evaluator/judge"
 )
@@ -83,7 +84,7 @@ type Server struct {
 }
 
 type partial struct {
-	assembler
+	envelope.Assembler
 	started time.Time
 }
 
@@ -255,7 +256,7 @@ func (s *Server) judge(body []byte) (out []byte, err error) {
 }
 
 func (s *Server) assemble(reply, partHdr string, data []byte) ([]byte, bool, error) {
-	i, n, multi, err := parsePart(partHdr)
+	i, n, multi, err := envelope.ParsePart(partHdr)
 	if err != nil {
 		return nil, false, err
 	}
@@ -272,18 +273,18 @@ func (s *Server) assemble(reply, partHdr string, data []byte) ([]byte, bool, err
 		p = &partial{started: time.Now()}
 		s.partials[reply] = p
 	}
-	done, err := p.add(i, n, data, s.opts.MaxMessageBytes)
+	done, err := p.Add(i, n, data, s.opts.MaxMessageBytes)
 	if err != nil || done {
 		delete(s.partials, reply)
 	}
 	if err != nil || !done {
 		return nil, false, err
 	}
-	return p.buf.Bytes(), true, nil
+	return p.Message(), true, nil
 }
 
 func (s *Server) respond(reply string, msg []byte) {
-	ps := parts(msg, s.opts.MaxPartBytes)
+	ps := envelope.Parts(msg, s.opts.MaxPartBytes)
 	for i, p := range ps {
 		m := &nats.Msg{Subject: reply, Data: p}
 		if len(ps) > 1 {

@@ -1,15 +1,12 @@
 package remote
 
 import (
-	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"math"
-	"strconv"
-	"strings"
 
-	"dreamrank/errcode"
+	"dreamrank/envelope"
 	"dreamrank/evaluator/judge"
 )
 
@@ -24,15 +21,15 @@ const DefaultPrefix = "dreamrank.judge"
 const (
 	// HeaderPart marks one part of a message split to fit max_payload:
 	// "i/n", 1-based. Absent on single-part messages.
-	HeaderPart = "Dreamrank-Part"
+	HeaderPart = envelope.HeaderPart
 	// HeaderError and HeaderErrorCode mark an error reply (the NATS micro
 	// convention); the code is from the errcode catalogue.
-	HeaderError     = "Nats-Service-Error"
-	HeaderErrorCode = "Nats-Service-Error-Code"
+	HeaderError     = envelope.HeaderError
+	HeaderErrorCode = envelope.HeaderErrorCode
 )
 
 // partHeadroom is what a part leaves of max_payload for its headers.
-const partHeadroom = 4 << 10
+const partHeadroom = envelope.PartHeadroom
 
 // maxEpisodeSteps bounds one episode's steps and maxArrayBytes one array's
 // bytes, so a hostile header cannot make the decoder allocate much before
@@ -65,12 +62,10 @@ type (
 		RequestID string          `json:"request_id"`
 		Verdicts  []judge.Verdict `json:"verdicts"`
 	}
-	arrayHeader struct {
-		Name  string `json:"name"`
-		DType string `json:"dtype"`
-		Shape []int  `json:"shape"`
-	}
 )
+
+// arrayHeader describes one array of a message blob.
+type arrayHeader = envelope.Array
 
 // encodeRequest builds the judge request envelope: u32 big-endian JSON
 // length, the JSON, then frames (uint8 [N,H,W,C]) and proprio (float32
@@ -232,57 +227,3 @@ func checkVerdicts(vs []judge.Verdict, eps []judge.Episode) error {
 	}
 	return nil
 }
-
-// parts splits a message into pieces of at most size bytes (views, no copy).
-func parts(msg []byte, size int) [][]byte {
-	if len(msg) <= size {
-		return [][]byte{msg}
-	}
-	var ps [][]byte
-	for len(msg) > 0 {
-		n := min(size, len(msg))
-		ps = append(ps, msg[:n:n])
-		msg = msg[n:]
-	}
-	return ps
-}
-
-// parsePart reads a Dreamrank-Part header: multi=false when absent.
-func parsePart(h string) (i, n int, multi bool, err error) {
-	if h == "" {
-		return 1, 1, false, nil
-	}
-	a, b, found := strings.Cut(h, "/")
-	i, err1 := strconv.Atoi(a)
-	n, err2 := strconv.Atoi(b)
-	if !found || err1 != nil || err2 != nil || n < 1 || i < 1 || i > n {
-		return 0, 0, true, errcode.New(errcode.BadRequest, fmt.Sprintf("%s header %q, want i/n with 1 <= i <= n", HeaderPart, h))
-	}
-	return i, n, true, nil
-}
-
-// assembler joins the parts of one message in order.
-type assembler struct {
-	buf  bytes.Buffer
-	next int // next expected part, 1-based
-	n    int
-}
-
-// add takes part i/n; done reports the message complete. A gap (a lost or
-// reordered part) is errLostPart.
-func (a *assembler) add(i, n int, data []byte, limit int) (done bool, err error) {
-	if a.next == 0 {
-		a.next, a.n = 1, n
-	}
-	if i != a.next || n != a.n {
-		return false, errLostPart
-	}
-	if a.buf.Len()+len(data) > limit {
-		return false, errcode.New(errcode.TooLarge, fmt.Sprintf("message exceeds %d bytes", limit))
-	}
-	a.buf.Write(data)
-	a.next++
-	return a.next > a.n, nil
-}
-
-var errLostPart = errcode.New(errcode.Unavailable, "a part of the message was lost or reordered; resend it")
