@@ -7,7 +7,6 @@ import (
 	"regexp"
 	"runtime/debug"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -97,7 +96,7 @@ type Server struct {
 	stopping  bool
 	sessions  map[string]*session
 	byRequest map[string]*session // live and closed sessions, for retried starts
-	partials  map[string]*partial // by reply subject
+	partials  envelope.Partials   // multi-part requests by reply subject
 
 	stats serverStats
 }
@@ -113,11 +112,6 @@ type session struct {
 	lastActions   []byte // the actions array of step seq, for retries
 	lastReply     []byte // the reply of step seq
 	used          atomic.Int64
-}
-
-type partial struct {
-	envelope.Assembler
-	started time.Time
 }
 
 type serverStats struct {
@@ -139,7 +133,6 @@ func Serve(ctx context.Context, nc *nats.Conn, name string, m worldmodel.Model, 
 		done:      make(chan struct{}),
 		sessions:  map[string]*session{},
 		byRequest: map[string]*session{},
-		partials:  map[string]*partial{},
 	}
 	s.base, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	svc, err := micro.AddService(nc, micro.Config{
@@ -275,11 +268,7 @@ func (s *Server) sweep(now time.Time) {
 			delete(s.byRequest, rid)
 		}
 	}
-	for reply, p := range s.partials {
-		if p.started.UnixNano() < cutoff {
-			delete(s.partials, reply)
-		}
-	}
+	s.partials.Expire(time.Unix(0, cutoff))
 	s.mu.Unlock()
 	for _, sess := range idle {
 		s.release(sess)
@@ -357,71 +346,20 @@ func (s *Server) guard(fn handlerFunc, body []byte) (out []byte, err error) {
 }
 
 func (s *Server) assemble(reply, partHdr string, data []byte) ([]byte, bool, error) {
-	i, n, multi, err := envelope.ParsePart(partHdr)
-	if err != nil {
-		return nil, false, err
-	}
-	if !multi || n == 1 {
-		if len(data) > s.opts.MaxMessageBytes {
-			return nil, false, errcode.New(errcode.TooLarge, fmt.Sprintf("message of %d bytes exceeds %d", len(data), s.opts.MaxMessageBytes))
-		}
-		return data, true, nil
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p := s.partials[reply]
-	if p == nil {
-		p = &partial{started: time.Now()}
-		s.partials[reply] = p
-	}
-	done, err := p.Add(i, n, data, s.opts.MaxMessageBytes)
-	if err != nil || done {
-		delete(s.partials, reply)
-	}
-	if err != nil {
-		return nil, false, err
-	}
-	if !done {
-		return nil, false, nil
-	}
-	return p.Message(), true, nil
+	return s.partials.Add(reply, partHdr, data, s.opts.MaxMessageBytes)
 }
 
 func (s *Server) respond(reply string, msg []byte) {
-	ps := envelope.Parts(msg, s.opts.MaxPartBytes)
-	for i, p := range ps {
-		m := &nats.Msg{Subject: reply, Data: p}
-		if len(ps) > 1 {
-			m.Header = nats.Header{HeaderPart: []string{fmt.Sprintf("%d/%d", i+1, len(ps))}}
-		}
-		if err := s.nc.PublishMsg(m); err != nil {
-			s.stats.errors.Add(1)
-			return
-		}
+	if err := envelope.Reply(s.nc, reply, msg, s.opts.MaxPartBytes); err != nil {
+		s.stats.errors.Add(1)
+		return
 	}
 	s.stats.bytesOut.Add(int64(len(msg)))
 }
 
 func (s *Server) respondError(reply string, err error) {
 	s.stats.errors.Add(1)
-	e := errcode.FromError(err)
-	body, _ := json.Marshal(e)
-	desc := strings.Map(func(r rune) rune {
-		if r == '\r' || r == '\n' {
-			return ' '
-		}
-		return r
-	}, e.Message)
-	if len(desc) > 1024 {
-		desc = desc[:1024]
-	}
-	if desc == "" {
-		desc = string(e.Code)
-	}
-	s.nc.PublishMsg(&nats.Msg{Subject: reply, Data: body, Header: nats.Header{
-		HeaderError:     []string{desc},
-		HeaderErrorCode: []string{string(e.Code)},
-	}})
+	s.nc.PublishMsg(envelope.ErrorReply(reply, err))
 }
 
 // withDeadline bounds the model's work by the caller's remaining time.

@@ -170,60 +170,8 @@ func (c *Client) Judge(ctx context.Context, eps []judge.Episode) ([]judge.Verdic
 	return nil, fmt.Errorf("remote judge %q: %w", c.name, err)
 }
 
-// attempt sends one request, in parts if it must, on a fresh inbox and
-// assembles the reply. Error replies come back as errcode.Error.
+// attempt sends one request (see envelope.Request).
 func (c *Client) attempt(ctx context.Context, subject string, body []byte) ([]byte, error) {
-	inbox := c.nc.NewInbox()
-	sub, err := c.nc.SubscribeSync(inbox)
-	if err != nil {
-		return nil, errcode.New(errcode.Unavailable, err.Error())
-	}
-	defer sub.Unsubscribe()
-	sub.SetPendingLimits(-1, -1) // replies are bounded by MaxMessageBytes below
-	ps := envelope.Parts(body, c.opts.MaxPartBytes)
-	for i, p := range ps {
-		msg := &nats.Msg{Subject: subject, Reply: inbox, Data: p}
-		if len(ps) > 1 {
-			msg.Header = nats.Header{HeaderPart: []string{fmt.Sprintf("%d/%d", i+1, len(ps))}}
-		}
-		if err := c.nc.PublishMsg(msg); err != nil {
-			return nil, errcode.New(errcode.Unavailable, err.Error())
-		}
-	}
-	var asm envelope.Assembler
-	for {
-		msg, err := sub.NextMsgWithContext(ctx)
-		switch {
-		case errors.Is(err, nats.ErrNoResponders):
-			return nil, errcode.New(errcode.Unavailable, "no replica answers on "+subject)
-		case errors.Is(err, context.DeadlineExceeded):
-			return nil, errcode.New(errcode.Timeout, fmt.Sprintf("no reply on %s within %s", subject, c.opts.Timeout))
-		case err != nil:
-			return nil, errcode.New(errcode.Unavailable, err.Error())
-		}
-		if code := msg.Header.Get(HeaderErrorCode); code != "" {
-			var e errcode.Error
-			if json.Unmarshal(msg.Data, &e) != nil || e.Code == "" {
-				e = errcode.Error{Code: errcode.Code(code), Message: msg.Header.Get(HeaderError)}
-			}
-			return nil, e
-		}
-		i, n, multi, err := envelope.ParsePart(msg.Header.Get(HeaderPart))
-		if err != nil {
-			return nil, err
-		}
-		if !multi {
-			if len(msg.Data) > c.opts.MaxMessageBytes {
-				return nil, errcode.New(errcode.TooLarge, fmt.Sprintf("reply of %d bytes exceeds %d", len(msg.Data), c.opts.MaxMessageBytes))
-			}
-			return msg.Data, nil
-		}
-		done, err := asm.Add(i, n, msg.Data, c.opts.MaxMessageBytes)
-		if err != nil {
-			return nil, err
-		}
-		if done {
-			return asm.Message(), nil
-		}
-	}
+	lim := envelope.Limits{MaxPartBytes: c.opts.MaxPartBytes, MaxMessageBytes: c.opts.MaxMessageBytes, Timeout: c.opts.Timeout}
+	return envelope.Request(ctx, c.nc, subject, body, lim, errcode.Unavailable)
 }

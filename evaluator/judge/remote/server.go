@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"regexp"
 	"runtime/debug"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -78,14 +77,9 @@ type Server struct {
 
 	mu       sync.Mutex
 	stopping bool
-	partials map[string]*partial // by reply subject
+	partials envelope.Partials // multi-part requests by reply subject
 
 	requests, episodes, errors atomic.Int64
-}
-
-type partial struct {
-	envelope.Assembler
-	started time.Time
 }
 
 // Serve serves j under name until ctx is done or Stop is called. name must
@@ -95,7 +89,7 @@ func Serve(ctx context.Context, nc *nats.Conn, name string, j judge.Judge, opts 
 		return nil, fmt.Errorf("remote judge: name %q: want [A-Za-z0-9_-]+: %w", name, judge.ErrBadInput)
 	}
 	opts.defaults(nc)
-	s := &Server{nc: nc, name: name, j: j, opts: opts, sem: make(chan struct{}, opts.Concurrency), partials: map[string]*partial{}}
+	s := &Server{nc: nc, name: name, j: j, opts: opts, sem: make(chan struct{}, opts.Concurrency)}
 	s.base, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	svc, err := micro.AddService(nc, micro.Config{
 		Name:        ServiceName,
@@ -170,13 +164,7 @@ func (s *Server) janitor(ctx context.Context) {
 		case <-s.base.Done():
 			return
 		case now := <-tick.C:
-			s.mu.Lock()
-			for reply, p := range s.partials {
-				if now.Sub(p.started) > s.opts.PartialTTL {
-					delete(s.partials, reply)
-				}
-			}
-			s.mu.Unlock()
+			s.partials.Expire(now.Add(-s.opts.PartialTTL))
 		}
 	}
 }
@@ -256,68 +244,19 @@ func (s *Server) judge(body []byte) (out []byte, err error) {
 }
 
 func (s *Server) assemble(reply, partHdr string, data []byte) ([]byte, bool, error) {
-	i, n, multi, err := envelope.ParsePart(partHdr)
-	if err != nil {
-		return nil, false, err
-	}
-	if !multi || n == 1 {
-		if len(data) > s.opts.MaxMessageBytes {
-			return nil, false, errcode.New(errcode.TooLarge, fmt.Sprintf("message of %d bytes exceeds %d", len(data), s.opts.MaxMessageBytes))
-		}
-		return data, true, nil
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p := s.partials[reply]
-	if p == nil {
-		p = &partial{started: time.Now()}
-		s.partials[reply] = p
-	}
-	done, err := p.Add(i, n, data, s.opts.MaxMessageBytes)
-	if err != nil || done {
-		delete(s.partials, reply)
-	}
-	if err != nil || !done {
-		return nil, false, err
-	}
-	return p.Message(), true, nil
+	return s.partials.Add(reply, partHdr, data, s.opts.MaxMessageBytes)
 }
 
 func (s *Server) respond(reply string, msg []byte) {
-	ps := envelope.Parts(msg, s.opts.MaxPartBytes)
-	for i, p := range ps {
-		m := &nats.Msg{Subject: reply, Data: p}
-		if len(ps) > 1 {
-			m.Header = nats.Header{HeaderPart: []string{fmt.Sprintf("%d/%d", i+1, len(ps))}}
-		}
-		if err := s.nc.PublishMsg(m); err != nil {
-			s.errors.Add(1)
-			return
-		}
+	if err := envelope.Reply(s.nc, reply, msg, s.opts.MaxPartBytes); err != nil {
+		s.errors.Add(1)
 	}
 }
 
 func (s *Server) respondError(reply string, err error) {
 	s.errors.Add(1)
-	e := errcode.FromError(err)
-	if e.Code == errcode.Internal {
+	if errcode.CodeOf(err) == errcode.Internal {
 		slog.Warn("judge request failed", "judge", s.name, "err", err)
 	}
-	body, _ := json.Marshal(e)
-	desc := strings.Map(func(r rune) rune {
-		if r == '\r' || r == '\n' {
-			return ' '
-		}
-		return r
-	}, e.Message)
-	if len(desc) > 1024 {
-		desc = desc[:1024]
-	}
-	if desc == "" {
-		desc = string(e.Code)
-	}
-	s.nc.PublishMsg(&nats.Msg{Subject: reply, Data: body, Header: nats.Header{
-		HeaderError:     []string{desc},
-		HeaderErrorCode: []string{string(e.Code)},
-	}})
+	s.nc.PublishMsg(envelope.ErrorReply(reply, err))
 }
