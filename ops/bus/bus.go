@@ -11,6 +11,8 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+
+	"dreamrank/errcode"
 )
 
 // ErrNotReady: the embedded server did not start accepting connections.
@@ -30,7 +32,8 @@ type Config struct {
 }
 
 // Connect dials NATS, reconnecting forever after the first success, which is
-// what long-running servers and workers want.
+// what long-running servers, workers and their clients want. A failure wraps
+// errcode.Unauthorized (bad credentials) or errcode.Unavailable.
 func Connect(ctx context.Context, c Config) (*nats.Conn, error) {
 	opts := []nats.Option{nats.Name(c.Name), nats.MaxReconnects(-1), nats.ReconnectWait(time.Second)}
 	if c.Creds != "" {
@@ -51,7 +54,13 @@ func Connect(ctx context.Context, c Config) (*nats.Conn, error) {
 	}
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("bus: connect %s: %w", url, err)
+		// The codes say, on the bus and to callers, whether to fix the
+		// credentials or to retry later.
+		code := errcode.Unavailable
+		if errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrAuthExpired) || errors.Is(err, nats.ErrAuthRevoked) {
+			code = errcode.Unauthorized
+		}
+		return nil, fmt.Errorf("bus: connect %s: %w: %w", url, code, err)
 	}
 	return nc, nil
 }

@@ -2,15 +2,13 @@ package remote
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go"
-
 	"dreamrank/errcode"
+	"dreamrank/ops/bus"
 	"dreamrank/worldmodel"
 )
 
@@ -63,29 +61,12 @@ func Open(ctx context.Context, opts worldmodel.Options) (worldmodel.Model, error
 		}
 		dial.Attempts = n
 	}
-	url := opts[OptNATSURL]
-	if url == "" {
-		url = nats.DefaultURL
-	}
-	nopts := []nats.Option{nats.Name("dreamrank worldmodel client " + name)}
-	if v := opts[OptCreds]; v != "" {
-		nopts = append(nopts, nats.UserCredentials(v))
-	}
-	if v := opts[OptToken]; v != "" {
-		nopts = append(nopts, nats.Token(v))
-	}
-	if u, p := opts[OptUser], opts[OptPassword]; u != "" || p != "" {
-		nopts = append(nopts, nats.UserInfo(u, p))
-	}
-	if dl, ok := ctx.Deadline(); ok {
-		nopts = append(nopts, nats.Timeout(max(time.Until(dl), time.Millisecond)))
-	}
-	nc, err := nats.Connect(url, nopts...)
+	nc, err := bus.Connect(ctx, bus.Config{
+		URL: opts[OptNATSURL], Creds: opts[OptCreds], Token: opts[OptToken],
+		User: opts[OptUser], Password: opts[OptPassword], Name: "dreamrank worldmodel client " + name,
+	})
 	if err != nil {
-		if errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrAuthExpired) || errors.Is(err, nats.ErrAuthRevoked) {
-			return nil, fmt.Errorf("remote: connect %s: %w: %w", url, errcode.Unauthorized, err)
-		}
-		return nil, fmt.Errorf("remote: connect %s: %w: %w", url, errcode.Unavailable, err)
+		return nil, fmt.Errorf("remote: %w", err)
 	}
 	m, err := Dial(ctx, nc, name, dial)
 	if err != nil {
