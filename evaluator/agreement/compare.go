@@ -1,12 +1,13 @@
 package agreement
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
+
+	"dreamrank/evaluator/ranking"
 )
 
 // Arm is one policy arm's per-episode outcomes in the real world (or
@@ -77,23 +78,12 @@ func (o *Options) defaults() error {
 	return nil
 }
 
-// Number is a float64 that encodes NaN and infinities as JSON null, so an
-// undefined statistic does not break a report.
-type Number float64
-
-// MarshalJSON implements json.Marshaler.
-func (n Number) MarshalJSON() ([]byte, error) {
-	if math.IsNaN(float64(n)) || math.IsInf(float64(n), 0) {
-		return []byte("null"), nil
-	}
-	return json.Marshal(float64(n))
-}
-
-// Interval is a two-sided confidence interval.
-type Interval struct {
-	Lo Number `json:"lo"`
-	Hi Number `json:"hi"`
-}
+// Number and Interval are the ranking package's: NaN and infinities
+// encode as JSON null, so a report always encodes.
+type (
+	Number   = ranking.Number
+	Interval = ranking.Interval
+)
 
 // Report is the agreement of predicted with real outcomes over arms.
 type Report struct {
@@ -187,7 +177,7 @@ func mean(xs []float64) float64 {
 // pearsonCI bootstraps r (see Resample) and returns the BCa interval
 // (bias-corrected percentiles when arms are not resampled).
 func pearsonCI(arms []Arm, r float64, opts Options) (Interval, int) {
-	nan := Interval{Number(math.NaN()), Number(math.NaN())}
+	nan := Interval{Lo: Number(math.NaN()), Hi: Number(math.NaN())}
 	if math.IsNaN(r) {
 		return nan, 0
 	}
@@ -229,14 +219,14 @@ func pearsonCI(arms []Arm, r float64, opts Options) (Interval, int) {
 		}
 	}
 	p0 := min(max(below/float64(len(stats)), 0.5/float64(len(stats))), 1-0.5/float64(len(stats)))
-	z0 := normQuantile(p0)
+	z0 := ranking.NormalQuantile(p0)
 	acc := 0.0
 	if opts.Resample != ResampleEpisodes {
 		acc = jackknifeAcceleration(arms)
 	}
 	alpha := (1 - opts.Confidence) / 2
 	adjust := func(q float64) float64 {
-		zq := normQuantile(q)
+		zq := ranking.NormalQuantile(q)
 		return normCDF(z0 + (z0+zq)/(1-acc*(z0+zq)))
 	}
 	return Interval{
@@ -301,8 +291,7 @@ func jackknifeAcceleration(arms []Arm) float64 {
 	return s3 / (6 * math.Pow(s2, 1.5))
 }
 
-func normQuantile(p float64) float64 { return math.Sqrt2 * math.Erfinv(2*p-1) }
-func normCDF(x float64) float64      { return 0.5 * math.Erfc(-x/math.Sqrt2) }
+func normCDF(x float64) float64 { return 0.5 * math.Erfc(-x/math.Sqrt2) }
 
 // quantile of sorted xs with linear interpolation.
 func quantile(sorted []float64, p float64) float64 {
