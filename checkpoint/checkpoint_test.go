@@ -2,6 +2,8 @@ package checkpoint
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"os"
@@ -119,5 +121,13 @@ func TestPruneKeepsNewest(t *testing.T) {
 	c, err := Read(dir, "test-format", 1, false)
 	if err != nil || c.Step != 300 {
 		t.Errorf("latest: %v %v", c, err)
+	}
+}
+
+func TestDataHashSortsByID(t *testing.T) {
+	got := DataHash(map[string]int{"b": 7, "a": 12})
+	sum := sha256.Sum256([]byte("a 12\nb 7\n"))
+	if want := hex.EncodeToString(sum[:]); got != want {
+		t.Errorf("DataHash = %s, want %s", got, want)
 	}
 }

@@ -2,14 +2,13 @@ package flow
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"math"
 	"slices"
 	"sort"
 	"sync"
 
+	"dreamrank/checkpoint"
 	"dreamrank/episode"
 	"dreamrank/policy"
 	"dreamrank/robots/sim/pusht"
@@ -164,27 +163,18 @@ func loadDataset(ctx context.Context, store *episode.Store, cfg TrainConfig, pro
 		return nil, err
 	}
 	d := &dataset{clips: clips, manifest: Manifest{Counts: map[string]int{}}}
-	type idSteps struct {
-		id    string
-		steps int
-	}
-	var ids []idSteps
+	steps := map[string]int{}
 	total := 0
 	for i, cl := range clips {
 		total += len(cl.actions)
 		d.cum = append(d.cum, total)
-		ids = append(ids, idSteps{cl.id, len(cl.actions)})
+		steps[cl.id] = len(cl.actions)
 		d.manifest.TrainIDs = append(d.manifest.TrainIDs, cl.id)
 		d.manifest.Counts["episodes_"+keep[i].Source]++
 	}
 	d.manifest.Counts["episodes"] = len(clips)
 	d.manifest.Counts["steps"] = total
-	sort.Slice(ids, func(i, j int) bool { return ids[i].id < ids[j].id })
-	h := sha256.New()
-	for _, x := range ids {
-		fmt.Fprintf(h, "%s %d\n", x.id, x.steps)
-	}
-	d.manifest.Hash = hex.EncodeToString(h.Sum(nil))
+	d.manifest.Hash = checkpoint.DataHash(steps)
 	sort.Strings(d.manifest.TrainIDs)
 	return d, nil
 }

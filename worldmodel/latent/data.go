@@ -2,14 +2,13 @@ package latent
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"hash/fnv"
 	"sort"
 	"strconv"
 	"sync"
 
+	"dreamrank/checkpoint"
 	"dreamrank/episode"
 )
 
@@ -143,11 +142,7 @@ func loadDataset(ctx context.Context, store *episode.Store, cfg ModelConfig, max
 		return nil, err
 	}
 	ds := &dataset{}
-	type idSteps struct {
-		id    string
-		steps int
-	}
-	var ids []idSteps
+	steps := map[string]int{}
 	for _, c := range clips {
 		if c.human {
 			ds.human = append(ds.human, c)
@@ -157,17 +152,12 @@ func loadDataset(ctx context.Context, store *episode.Store, cfg ModelConfig, max
 		man.TrainIDs = append(man.TrainIDs, c.id)
 		man.Counts["train_episodes"]++
 		man.Counts["train_steps"] += len(c.frames)
-		ids = append(ids, idSteps{c.id, len(c.frames)})
+		steps[c.id] = len(c.frames)
 	}
 	for _, m := range train {
 		man.Counts["train_episodes_"+m.Source]++
 	}
-	sort.Slice(ids, func(i, j int) bool { return ids[i].id < ids[j].id })
-	h := sha256.New()
-	for _, x := range ids {
-		fmt.Fprintf(h, "%s %d\n", x.id, x.steps)
-	}
-	man.Hash = hex.EncodeToString(h.Sum(nil))
+	man.Hash = checkpoint.DataHash(steps)
 	sort.Strings(man.TrainIDs)
 	sort.Strings(man.HeldOutIDs)
 	ds.manifest = man

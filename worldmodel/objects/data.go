@@ -2,13 +2,12 @@ package objects
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"path/filepath"
 	"sort"
 	"sync"
 
+	"dreamrank/checkpoint"
 	"dreamrank/episode"
 	"dreamrank/worldmodel/latent"
 )
@@ -122,17 +121,13 @@ func loadDataset(ctx context.Context, store *episode.Store, outDir string, maxPe
 		}
 	}
 	ds := &dataset{tracks: tracks}
-	type idSteps struct {
-		id    string
-		steps int
-	}
-	var ids []idSteps
+	steps := map[string]int{}
 	for i, t := range tracks {
 		man.TrainIDs = append(man.TrainIDs, t.id)
 		man.Counts["train_episodes"]++
 		man.Counts["train_episodes_"+train[i].Source]++
 		man.Counts["train_steps"] += len(t.poses)
-		ids = append(ids, idSteps{t.id, len(t.poses)})
+		steps[t.id] = len(t.poses)
 		for _, p := range t.poses {
 			ds.frames++
 			if !p.OK() {
@@ -141,12 +136,7 @@ func loadDataset(ctx context.Context, store *episode.Store, outDir string, maxPe
 		}
 	}
 	man.Counts["unreadable_frames"] = ds.unreadable
-	sort.Slice(ids, func(i, j int) bool { return ids[i].id < ids[j].id })
-	h := sha256.New()
-	for _, x := range ids {
-		fmt.Fprintf(h, "%s %d\n", x.id, x.steps)
-	}
-	man.Hash = hex.EncodeToString(h.Sum(nil))
+	man.Hash = checkpoint.DataHash(steps)
 	sort.Strings(man.TrainIDs)
 	sort.Strings(man.HeldOutIDs)
 	ds.manifest = man
