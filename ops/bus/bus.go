@@ -4,9 +4,11 @@
 package bus
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -78,6 +80,21 @@ type EmbeddedConfig struct {
 	StoreDir string
 	// MaxPayload raises NATS's 1 MB message limit (0: server default).
 	MaxPayload int32
+	// ServerName names the node (required in a cluster; default random).
+	ServerName string
+	// Cluster joins other nodes over routes; nil runs alone.
+	Cluster *ClusterConfig
+	// Clients must present these credentials when set.
+	User, Password, Token string
+}
+
+// ClusterConfig makes the embedded server a node of a JetStream cluster.
+type ClusterConfig struct {
+	Name string // the cluster's name, the same on every node
+	Host string // route listen host, default 127.0.0.1
+	Port int    // route listen port
+	// Routes are the other nodes' route URLs (nats-route://host:port).
+	Routes []string
 }
 
 // StartEmbedded starts a nats-server with JetStream and waits until it
@@ -93,10 +110,22 @@ func StartEmbedded(ctx context.Context, c EmbeddedConfig) (*Embedded, error) {
 	if port == 0 {
 		port = server.RANDOM_PORT
 	}
-	srv, err := server.NewServer(&server.Options{
-		Host: host, Port: port, JetStream: true, StoreDir: c.StoreDir,
+	opts := &server.Options{
+		Host: host, Port: port, JetStream: true, StoreDir: c.StoreDir, ServerName: c.ServerName,
 		MaxPayload: c.MaxPayload, NoSigs: true, NoLog: true,
-	})
+		Username: c.User, Password: c.Password, Authorization: c.Token,
+	}
+	if cl := c.Cluster; cl != nil {
+		opts.Cluster = server.ClusterOpts{Name: cl.Name, Host: cmp.Or(cl.Host, "127.0.0.1"), Port: cl.Port}
+		for _, r := range cl.Routes {
+			u, err := url.Parse(r)
+			if err != nil {
+				return nil, fmt.Errorf("bus: route %q: %w", r, err)
+			}
+			opts.Routes = append(opts.Routes, u)
+		}
+	}
+	srv, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("bus: embedded server: %w", err)
 	}

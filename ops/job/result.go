@@ -1,0 +1,87 @@
+package job
+
+import (
+	"fmt"
+
+	"dreamrank/evaluator/ranking"
+)
+
+// Result is a finished job's answer: per scenario, the arms ranked from
+// their imagined outcomes with intervals, and the tasks that failed.
+type Result struct {
+	Scenarios   []ScenarioResult `json:"scenarios"`
+	FailedTasks []TaskFailure    `json:"failed_tasks,omitempty"`
+}
+
+// ScenarioResult ranks every arm on one scenario.
+type ScenarioResult struct {
+	Scenario string         `json:"scenario"`
+	Ranking  ranking.Result `json:"ranking"`
+}
+
+// TaskFailure is a task that failed for good, and why.
+type TaskFailure struct {
+	Task     int    `json:"task"`
+	Arm      string `json:"arm"`
+	Attempts int    `json:"attempts"`
+	Code     string `json:"code"`
+	Message  string `json:"message"`
+}
+
+// Aggregate ranks the arms of plan p from its tasks' outcomes (by task
+// index; each index once). Episodes are taken in task order, so the arms
+// see their seeds in the spec's order. Arms with no successful episode in a
+// scenario are left out of its ranking and their failures listed.
+func Aggregate(p Plan, id string, outcomes map[int]Outcome) (Result, error) {
+	var res Result
+	tasks := p.Tasks(id)
+	arms := make([][]ranking.Arm, len(p.Scenarios)) // per scenario, per arm
+	for si := range p.Scenarios {
+		arms[si] = make([]ranking.Arm, len(p.Arms))
+		for ai, a := range p.Arms {
+			arms[si][ai] = ranking.Arm{Name: a.Name, Policy: a.Backend}
+		}
+	}
+	armIndex := map[string]int{}
+	for i, a := range p.Arms {
+		armIndex[a.Name] = i
+	}
+	scIndex := map[string]int{}
+	for i, s := range p.Scenarios {
+		scIndex[s.Name] = i
+	}
+	for _, t := range tasks {
+		o, ok := outcomes[t.Index]
+		if !ok {
+			return res, fmt.Errorf("%w: job %s: no outcome for task %d", ErrConflict, id, t.Index)
+		}
+		if o.Failed() {
+			res.FailedTasks = append(res.FailedTasks, TaskFailure{Task: t.Index, Arm: t.Arm.Name,
+				Attempts: o.Attempts, Code: string(o.Error.Code), Message: o.Error.Message})
+			continue
+		}
+		a := &arms[scIndex[t.Scenario]][armIndex[t.Arm.Name]]
+		for _, e := range o.Episodes {
+			a.Success = append(a.Success, e.Success)
+			a.MaxReward = append(a.MaxReward, e.MaxReward)
+		}
+	}
+	for si, sc := range p.Scenarios {
+		var ranked []ranking.Arm
+		for _, a := range arms[si] {
+			if len(a.Success) > 0 {
+				ranked = append(ranked, a)
+			}
+		}
+		sr := ScenarioResult{Scenario: sc.Name}
+		if len(ranked) > 0 {
+			r, err := ranking.Rank(ranked, ranking.Options{})
+			if err != nil {
+				return res, fmt.Errorf("job %s: rank %s: %w", id, sc.Name, err)
+			}
+			sr.Ranking = r
+		}
+		res.Scenarios = append(res.Scenarios, sr)
+	}
+	return res, nil
+}

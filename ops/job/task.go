@@ -1,0 +1,63 @@
+package job
+
+import (
+	"time"
+
+	"dreamrank/errcode"
+	"dreamrank/evaluator/imagine"
+	"dreamrank/policy/zoo"
+)
+
+// Task is one unit of work: one arm over a batch of one scenario's seeds,
+// imagined in the job's world model and judged. Tasks are idempotent: the
+// same task run twice gives the same outcome, and the server counts each
+// index once.
+type Task struct {
+	Job          string            `json:"job"`
+	Index        int               `json:"index"`
+	Arm          zoo.Arm           `json:"arm"`
+	Scenario     string            `json:"scenario"`
+	Seeds        []int64           `json:"seeds"`
+	Horizon      int               `json:"horizon"`
+	Execute      int               `json:"execute,omitempty"`
+	WorldModel   ModelRef          `json:"world_model"`
+	Judge        string            `json:"judge"`
+	JudgeOptions map[string]string `json:"judge_options,omitempty"`
+	Deadline     time.Time         `json:"deadline,omitzero"`
+}
+
+// Tasks expands the plan for job id, arm-major, then scenario, then seed
+// batch, so task indices are stable across restarts.
+func (p Plan) Tasks(id string) []Task {
+	out := make([]Task, 0, p.TaskCount)
+	for _, a := range p.Arms {
+		for si, sc := range p.Scenarios {
+			seeds := p.Seeds[si]
+			per := p.Spec.SeedsPerTask
+			if per <= 0 || per > len(seeds) {
+				per = len(seeds)
+			}
+			for lo := 0; lo < len(seeds); lo += per {
+				out = append(out, Task{Job: id, Index: len(out), Arm: a, Scenario: sc.Name,
+					Seeds: seeds[lo:min(lo+per, len(seeds))], Horizon: sc.Horizon, Execute: p.Spec.Execute,
+					WorldModel: p.Spec.WorldModel, Judge: p.Judge, JudgeOptions: p.Spec.JudgeOption, Deadline: p.Deadline})
+			}
+		}
+	}
+	return out
+}
+
+// Outcome is what a worker reports for a task: the judged episodes, or why
+// the task failed for good.
+type Outcome struct {
+	Job      string            `json:"job"`
+	Task     int               `json:"task"`
+	Worker   string            `json:"worker,omitempty"`
+	Attempts int               `json:"attempts"`
+	Episodes []imagine.Outcome `json:"episodes,omitempty"`
+	Error    *errcode.Error    `json:"error,omitempty"`
+	Seconds  float64           `json:"seconds"`
+}
+
+// Failed reports whether the task failed for good.
+func (o Outcome) Failed() bool { return o.Error != nil }

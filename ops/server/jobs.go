@@ -1,0 +1,240 @@
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"dreamrank/ops/job"
+	"dreamrank/ops/jobapi"
+	"dreamrank/ops/queue"
+)
+
+// submit validates a spec, creates its job (or finds the job an earlier
+// submission with the same idempotency key created) and queues its tasks.
+func (s *Server) submit(ctx context.Context, raw []byte, key string) (jobapi.SubmitReply, error) {
+	spec, err := job.Parse(raw, s.cfg.Limits.MaxSpecBytes)
+	if err != nil {
+		return jobapi.SubmitReply{}, err
+	}
+	if key == "" {
+		key = spec.IdempotencyKey
+	}
+	now := s.cfg.Now()
+	plan, err := job.Prepare(spec, s.cfg.Catalog, s.cfg.Limits, now)
+	if err != nil {
+		return jobapi.SubmitReply{}, err
+	}
+	id := uuid.NewString()
+	if key != "" {
+		existing, found, err := s.claimKey(ctx, key, spec, id)
+		if err != nil {
+			return jobapi.SubmitReply{}, err
+		}
+		if found {
+			r, _, err := s.get(ctx, existing)
+			if err != nil {
+				return jobapi.SubmitReply{}, err
+			}
+			return jobapi.SubmitReply{Status: r.Status(now), Existing: true}, nil
+		}
+	}
+	if err := s.reserve(id, plan); err != nil {
+		if key != "" {
+			_ = s.res.Idem.Delete(ctx, keyHash(key)) // let a later retry claim it
+		}
+		return jobapi.SubmitReply{}, err
+	}
+	rec := job.NewRecord(id, plan, now)
+	raw, err = json.Marshal(rec)
+	if err != nil {
+		s.untrack(id)
+		return jobapi.SubmitReply{}, err
+	}
+	if _, err := s.res.Jobs.Create(ctx, id, raw); err != nil {
+		s.untrack(id)
+		return jobapi.SubmitReply{}, errorf(id, err)
+	}
+	if err := s.dispatch(ctx, rec); err != nil {
+		// The record stays queued; a restart dispatches the rest.
+		return jobapi.SubmitReply{}, errorf(id, err)
+	}
+	r, _, err := s.get(ctx, id)
+	if err != nil {
+		return jobapi.SubmitReply{}, err
+	}
+	s.log.Info("job submitted", "job", id, "name", plan.Spec.Name, "tasks", plan.TaskCount, "priority", plan.Priority)
+	return jobapi.SubmitReply{Status: r.Status(now)}, nil
+}
+
+// reserve counts a new job against the quota of unfinished jobs.
+func (s *Server) reserve(id string, p job.Plan) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.active) >= s.cfg.MaxActive {
+		return fmt.Errorf("%w: %d unfinished jobs, limit %d; retry later", job.ErrQuota, len(s.active), s.cfg.MaxActive)
+	}
+	s.active[id] = p.Deadline
+	return nil
+}
+
+// idemEntry is what the idempotency bucket keeps per key.
+type idemEntry struct {
+	Job      string `json:"job"`
+	SpecHash string `json:"spec_hash"`
+}
+
+func keyHash(key string) string {
+	h := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(h[:])
+}
+
+// claimKey records key -> id unless the key is taken; a taken key returns
+// its job when the spec is the same, and a conflict when it is not.
+func (s *Server) claimKey(ctx context.Context, key string, spec job.Spec, id string) (string, bool, error) {
+	spec.IdempotencyKey = ""
+	canon, _ := json.Marshal(spec)
+	h := sha256.Sum256(canon)
+	entry := idemEntry{Job: id, SpecHash: hex.EncodeToString(h[:])}
+	raw, _ := json.Marshal(entry)
+	_, err := s.res.Idem.Create(ctx, keyHash(key), raw)
+	if err == nil {
+		return "", false, nil
+	}
+	if !errors.Is(err, jetstream.ErrKeyExists) {
+		return "", false, err
+	}
+	e, err := s.res.Idem.Get(ctx, keyHash(key))
+	if err != nil {
+		return "", false, err
+	}
+	var prev idemEntry
+	if err := json.Unmarshal(e.Value(), &prev); err != nil {
+		return "", false, err
+	}
+	if prev.SpecHash != entry.SpecHash {
+		return "", false, fmt.Errorf("%w: idempotency key %q was used for a different spec (job %s)", job.ErrConflict, key, prev.Job)
+	}
+	return prev.Job, true, nil
+}
+
+// dispatchBatch is how many tasks are published between record updates.
+const dispatchBatch = 256
+
+// dispatch publishes r's tasks from r.Dispatched on, recording progress so
+// a restart continues where it stopped, and marks the job running.
+func (s *Server) dispatch(ctx context.Context, r job.Record) error {
+	tasks := r.Plan.Tasks(r.ID)
+	for lo := r.Dispatched; lo < len(tasks); lo += dispatchBatch {
+		hi := min(lo+dispatchBatch, len(tasks))
+		if _, err := s.res.PublishTasks(ctx, r.Plan.Priority, tasks[lo:hi]); err != nil {
+			return err
+		}
+		var stop bool
+		if _, err := s.update(ctx, r.ID, func(rec *job.Record) error {
+			if rec.State.Final() {
+				stop = true // cancelled while dispatching
+				return errSkip
+			}
+			rec.Dispatched = max(rec.Dispatched, hi)
+			if rec.Dispatched == rec.Tasks && rec.State == job.Queued {
+				rec.State = job.Running
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		if stop {
+			return s.purge(ctx, r.ID)
+		}
+	}
+	return nil
+}
+
+// end moves an unfinished job to a final state (cancelled or expired) and
+// removes its queued tasks; running tasks finish and are ignored.
+func (s *Server) end(ctx context.Context, id string, state job.State, reason string) (job.Record, error) {
+	r, err := s.update(ctx, id, func(rec *job.Record) error {
+		if rec.State.Final() {
+			return errSkip
+		}
+		rec.State, rec.Reason, rec.Finished = state, reason, s.cfg.Now()
+		return nil
+	})
+	if err != nil {
+		return r, err
+	}
+	s.untrack(id)
+	if r.State == state {
+		s.log.Info("job ended", "job", id, "state", state, "reason", reason, "done", r.Done, "tasks", r.Tasks)
+	}
+	return r, s.purge(ctx, id)
+}
+
+func (s *Server) purge(ctx context.Context, id string) error {
+	err := s.res.Tasks.Purge(ctx, jetstream.WithPurgeSubject(queue.JobTasks(id)))
+	if err != nil {
+		return errorf(id, fmt.Errorf("purge queued tasks: %w", err))
+	}
+	return nil
+}
+
+// status is a job's status with its result once written.
+func (s *Server) status(ctx context.Context, id string) (job.Status, error) {
+	r, _, err := s.get(ctx, id)
+	if err != nil {
+		return job.Status{}, err
+	}
+	st := r.Status(s.cfg.Now())
+	if r.ResultKey != "" {
+		raw, err := s.res.Artifacts.GetBytes(ctx, r.ResultKey)
+		if err != nil {
+			return job.Status{}, errorf(id, fmt.Errorf("read result: %w", err))
+		}
+		var res job.Result
+		if err := json.Unmarshal(raw, &res); err != nil {
+			return job.Status{}, errorf(id, fmt.Errorf("corrupt result: %w", err))
+		}
+		st.Result = &res
+	}
+	return st, nil
+}
+
+
+// list lists jobs, newest first.
+func (s *Server) list(ctx context.Context, req jobapi.ListRequest) (jobapi.ListReply, error) {
+	recs, err := s.records(ctx)
+	if err != nil {
+		return jobapi.ListReply{}, err
+	}
+	slices.SortFunc(recs, func(a, b job.Record) int {
+		if c := b.Created.Compare(a.Created); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	limit := req.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	rep := jobapi.ListReply{Jobs: []job.Status{}}
+	now := s.cfg.Now()
+	for _, r := range recs {
+		if req.State != "" && r.State != req.State {
+			continue
+		}
+		rep.Total++
+		if len(rep.Jobs) < limit {
+			rep.Jobs = append(rep.Jobs, r.Status(now))
+		}
+	}
+	return rep, nil
+}
