@@ -16,7 +16,8 @@ import (
 // aggregator opens the durable consumer the server counts outcomes with.
 func (s *Server) aggregator(ctx context.Context) (jetstream.Consumer, error) {
 	c, err := s.res.Outcomes.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
-		Durable: queue.Aggregator, AckPolicy: jetstream.AckExplicitPolicy, AckWait: 30 * time.Second,
+		// A crashed server's unacknowledged outcomes come back after AckWait.
+		Durable: queue.Aggregator, AckPolicy: jetstream.AckExplicitPolicy, AckWait: s.res.AckWait,
 		MaxDeliver: -1, MaxAckPending: 4096, Replicas: s.cfg.Queue.Replicas,
 	})
 	if err != nil {
@@ -30,7 +31,7 @@ func (s *Server) aggregator(ctx context.Context) (jetstream.Consumer, error) {
 // redelivers it, and the record's done bits make the recount a no-op.
 func (s *Server) aggregate(ctx context.Context, c jetstream.Consumer) {
 	for ctx.Err() == nil {
-		batch, err := c.Fetch(256, jetstream.FetchMaxWait(500*time.Millisecond))
+		batch, err := c.Fetch(64, jetstream.FetchMaxWait(500*time.Millisecond))
 		if err != nil {
 			if ctx.Err() == nil {
 				s.log.Warn("aggregator: fetch", "err", err)
@@ -39,9 +40,14 @@ func (s *Server) aggregate(ctx context.Context, c jetstream.Consumer) {
 			continue
 		}
 		for m := range batch.Messages() {
+			if ctx.Err() != nil {
+				_ = m.Nak() // stopping: leave it to the next server at once
+				continue
+			}
 			if err := s.count(ctx, m.Data()); err != nil {
 				if ctx.Err() != nil {
-					return
+					_ = m.Nak()
+					continue
 				}
 				s.log.Error("aggregator: count outcome", "subject", m.Subject(), "err", err)
 				_ = m.NakWithDelay(time.Second)

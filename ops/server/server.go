@@ -62,6 +62,7 @@ type Server struct {
 	log  *slog.Logger
 	stop context.CancelFunc
 	wg   sync.WaitGroup
+	once sync.Once
 	sem  chan struct{} // bounds concurrent API handlers
 
 	mu     sync.Mutex
@@ -107,15 +108,17 @@ func (s *Server) Resources() *queue.Resources { return s.res }
 // unfinished jobs stay in JetStream for the next start.
 func (s *Server) Stop() error {
 	var err error
-	if s.svc != nil {
-		err = s.svc.Stop()
-	}
-	s.stop()
-	s.wg.Wait()
-	// Wait for in-flight API handlers.
-	for range cap(s.sem) {
-		s.sem <- struct{}{}
-	}
+	s.once.Do(func() {
+		if s.svc != nil {
+			err = s.svc.Stop()
+		}
+		s.stop()
+		s.wg.Wait()
+		// Wait for in-flight API handlers.
+		for range cap(s.sem) {
+			s.sem <- struct{}{}
+		}
+	})
 	return err
 }
 
