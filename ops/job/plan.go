@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"dreamrank/evaluator/judge"
 	"dreamrank/policy"
 	"dreamrank/policy/zoo"
 )
@@ -58,7 +59,7 @@ type Plan struct {
 var armNameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
 
 // DefaultJudge judges PushT frames.
-const DefaultJudge = "pusht"
+const DefaultJudge = judge.PushTName
 
 // Prepare validates s against the catalogue and the limits and resolves it
 // into a Plan. Errors wrap ErrBadSpec, ErrTooLarge or an ErrUnknown...

@@ -208,7 +208,6 @@ func (s *Server) status(ctx context.Context, id string) (job.Status, error) {
 	return st, nil
 }
 
-
 // list lists jobs, newest first.
 func (s *Server) list(ctx context.Context, req jobapi.ListRequest) (jobapi.ListReply, error) {
 	recs, err := s.records(ctx)

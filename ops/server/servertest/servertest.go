@@ -25,7 +25,7 @@ import (
 )
 
 // Catalog has three zoo arms (a, b, c) on a "fake" backend, a "fake" world
-// model, the pusht judge and a "toy" scenario of 4 default episodes.
+// model, the PushT judge and a "toy" scenario of 4 default episodes.
 func Catalog() job.Catalog {
 	z, err := zoo.Parse("servertest", []byte(`arms:
   - {name: a, backend: fake}
@@ -36,7 +36,7 @@ func Catalog() job.Catalog {
 		panic(err)
 	}
 	return job.Catalog{Zoo: z, PolicyBackends: []string{"fake"}, ModelBackends: []string{"fake"},
-		Judges: []string{"pusht"}, Scenarios: []job.ScenarioInfo{{Name: "toy", FirstSeed: 0, Horizon: 10, DefaultEpisodes: 4}}}
+		Judges: []string{job.DefaultJudge}, Scenarios: []job.ScenarioInfo{{Name: "toy", FirstSeed: 0, Horizon: 10, DefaultEpisodes: 4}}}
 }
 
 // Spec is a valid spec over the catalogue's arms.

@@ -1,0 +1,291 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"dreamrank/ops/bus"
+	"dreamrank/ops/job"
+	"dreamrank/ops/jobapi"
+	"dreamrank/ops/progress"
+)
+
+// defaultNATS is where clients look for a server: $DREAMRANK_NATS, or the
+// embedded default of `dreamrank serve`.
+func defaultNATS() string {
+	if u := os.Getenv("DREAMRANK_NATS"); u != "" {
+		return u
+	}
+	return "nats://127.0.0.1:4222"
+}
+
+// registerClient registers the flags of commands that talk to a running
+// server.
+func (f *busFlags) registerClient(cmd *cobra.Command) {
+	f.register(cmd)
+	cmd.Flags().Lookup("nats").DefValue = defaultNATS()
+	_ = cmd.Flags().Set("nats", defaultNATS())
+	cmd.Flags().Lookup("nats").Usage = "NATS URL of the job server ($DREAMRANK_NATS)"
+}
+
+func (f *busFlags) client(ctx context.Context, name string) (jobapi.Client, func(), error) {
+	f.cfg.Name = name
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	nc, err := bus.Connect(cctx, f.cfg)
+	if err != nil {
+		return jobapi.Client{}, nil, fmt.Errorf("%w (is 'dreamrank serve' running?)", err)
+	}
+	return jobapi.Client{NC: nc}, nc.Close, nil
+}
+
+// maxSpecFile is the largest spec file the CLI reads; the server's own
+// limit is lower and gives the precise error.
+const maxSpecFile = 1 << 20
+
+func submitCmd() *cobra.Command {
+	var (
+		bf     busFlags
+		key    string
+		watch  bool
+		asJSON bool
+	)
+	cmd := &cobra.Command{
+		Use:   "submit JOB.yaml",
+		Short: "Submit an evaluation job (YAML or JSON spec; see examples/) and optionally watch it to the end",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			spec, err := readSpec(args[0])
+			if err != nil {
+				return err
+			}
+			c, closeNC, err := bf.client(ctx, "dreamrank submit")
+			if err != nil {
+				return err
+			}
+			defer closeNC()
+			rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			rep, err := c.Submit(rctx, spec, key)
+			cancel()
+			if err != nil {
+				return err
+			}
+			if rep.Existing {
+				fmt.Fprintf(os.Stderr, "idempotency key matched job %s, submitted earlier\n", rep.ID)
+			}
+			if !watch {
+				if asJSON {
+					return printJSON(rep)
+				}
+				fmt.Printf("job %s %s: %d tasks (dreamrank status %s)\n", rep.ID, rep.State, rep.Tasks, rep.ID)
+				return nil
+			}
+			fmt.Fprintf(os.Stderr, "job %s: %d tasks\n", rep.ID, rep.Tasks)
+			st, err := watchJob(ctx, c, rep.ID)
+			if err != nil {
+				return err
+			}
+			return printStatus(st, asJSON)
+		},
+	}
+	bf.registerClient(cmd)
+	cmd.Flags().StringVar(&key, "key", "", "idempotency key: resubmitting with it returns the same job")
+	cmd.Flags().BoolVar(&watch, "watch", false, "show progress until the job ends, then print its ranking")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+// readSpec reads and parses a spec file, refusing absurd sizes unread.
+func readSpec(path string) (job.Spec, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return job.Spec{}, err
+	}
+	if fi.Size() > maxSpecFile {
+		return job.Spec{}, fmt.Errorf("%s: %w: %d bytes, limit %d", path, job.ErrTooLarge, fi.Size(), maxSpecFile)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return job.Spec{}, err
+	}
+	s, err := job.Parse(raw, maxSpecFile)
+	if err != nil {
+		return job.Spec{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return s, nil
+}
+
+// watchJob polls a job until it ends, drawing progress with counts and ETA.
+func watchJob(ctx context.Context, c jobapi.Client, id string) (job.Status, error) {
+	bar, finish := progress.Bar(os.Stderr, "job "+id[:8])
+	defer finish()
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		st, err := c.Status(rctx, id)
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			fmt.Fprintln(os.Stderr, "status:", err, "(retrying)")
+		}
+		if err == nil {
+			bar(st.Done, st.Tasks)
+			if st.State.Final() {
+				return st, nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return st, fmt.Errorf("stopped watching job %s (it keeps running): %w", id, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+func printStatus(st job.Status, asJSON bool) error {
+	if asJSON {
+		return printJSON(st)
+	}
+	fmt.Printf("job %s %s", st.ID, st.State)
+	if st.Name != "" {
+		fmt.Printf(" (%s)", st.Name)
+	}
+	fmt.Printf(": %d/%d tasks done, %d failed, %d episodes", st.Done, st.Tasks, st.Failed, st.Episodes)
+	if st.Reason != "" {
+		fmt.Printf("; %s", st.Reason)
+	}
+	if st.ETASeconds > 0 {
+		fmt.Printf("; about %s left", time.Duration(st.ETASeconds*float64(time.Second)).Round(time.Second))
+	}
+	fmt.Println()
+	if st.Result == nil {
+		return nil
+	}
+	for _, sc := range st.Result.Scenarios {
+		fmt.Printf("\nscenario %s\n%-4s %-24s %-9s %-18s %-12s %s\n", sc.Scenario, "rank", "arm", "episodes", "success [95% CI]", "rank range", "mean max reward")
+		for _, i := range sc.Ranking.Order {
+			a := sc.Ranking.Arms[i]
+			fmt.Printf("%-4d %-24s %-9d %.2f [%.2f, %.2f]   %-12s %.3f\n", a.Rank, a.Name, a.Episodes,
+				a.SuccessRate, a.SuccessCI.Lo, a.SuccessCI.Hi, fmt.Sprintf("%d-%d", a.RankLo, a.RankHi), float64(a.MeanMaxReward))
+		}
+	}
+	for _, f := range st.Result.FailedTasks {
+		fmt.Printf("failed task %d (%s) after %d attempts: %s: %s\n", f.Task, f.Arm, f.Attempts, f.Code, f.Message)
+	}
+	return nil
+}
+
+func statusCmd() *cobra.Command {
+	var (
+		bf     busFlags
+		asJSON bool
+		watch  bool
+	)
+	cmd := &cobra.Command{
+		Use:   "status JOB_ID",
+		Short: "Show a job's state, progress and, once done, its ranking",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, closeNC, err := bf.client(cmd.Context(), "dreamrank status")
+			if err != nil {
+				return err
+			}
+			defer closeNC()
+			var st job.Status
+			if watch {
+				st, err = watchJob(cmd.Context(), c, args[0])
+			} else {
+				ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
+				st, err = c.Status(ctx, args[0])
+				cancel()
+			}
+			if err != nil {
+				return err
+			}
+			return printStatus(st, asJSON)
+		},
+	}
+	bf.registerClient(cmd)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().BoolVar(&watch, "watch", false, "show progress until the job ends")
+	return cmd
+}
+
+func jobsCmd() *cobra.Command {
+	var (
+		bf     busFlags
+		req    jobapi.ListRequest
+		state  string
+		asJSON bool
+	)
+	cmd := &cobra.Command{
+		Use:   "jobs",
+		Short: "List evaluation jobs, newest first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, closeNC, err := bf.client(cmd.Context(), "dreamrank jobs")
+			if err != nil {
+				return err
+			}
+			defer closeNC()
+			req.State = job.State(state)
+			ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
+			defer cancel()
+			rep, err := c.List(ctx, req)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(rep)
+			}
+			fmt.Printf("%-36s %-10s %-8s %-9s %-20s %s\n", "id", "state", "priority", "tasks", "created", "name")
+			for _, j := range rep.Jobs {
+				fmt.Printf("%-36s %-10s %-8s %4d/%-4d %-20s %s\n", j.ID, j.State, j.Priority, j.Done, j.Tasks,
+					j.Created.Local().Format("2006-01-02 15:04:05"), j.Name)
+			}
+			if rep.Total > len(rep.Jobs) {
+				fmt.Printf("(%d of %d shown; --limit shows more)\n", len(rep.Jobs), rep.Total)
+			}
+			return nil
+		},
+	}
+	bf.registerClient(cmd)
+	cmd.Flags().StringVar(&state, "state", "", "only jobs in this state (queued, running, succeeded, failed, canceled, expired)")
+	cmd.Flags().IntVar(&req.Limit, "limit", 50, "jobs to show")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func cancelCmd() *cobra.Command {
+	var (
+		bf     busFlags
+		reason string
+	)
+	cmd := &cobra.Command{
+		Use:   "cancel JOB_ID",
+		Short: "Cancel a job: its queued tasks are removed and it is marked canceled",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, closeNC, err := bf.client(cmd.Context(), "dreamrank cancel")
+			if err != nil {
+				return err
+			}
+			defer closeNC()
+			ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
+			defer cancel()
+			st, err := c.Cancel(ctx, args[0], reason)
+			if err != nil {
+				return err
+			}
+			return printStatus(st, false)
+		},
+	}
+	bf.registerClient(cmd)
+	cmd.Flags().StringVar(&reason, "reason", "", "why, recorded on the job")
+	return cmd
+}
