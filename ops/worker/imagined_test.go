@@ -1,0 +1,78 @@
+package worker_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"dreamrank/evaluator/bench"
+	"dreamrank/evaluator/judge"
+	"dreamrank/ops/job"
+	"dreamrank/ops/jobapi"
+	"dreamrank/ops/queue"
+	"dreamrank/ops/server"
+	"dreamrank/ops/server/servertest"
+	"dreamrank/ops/worker"
+	"dreamrank/policy/expert"
+	_ "dreamrank/policy/scripted"
+	"dreamrank/policy/zoo"
+	"dreamrank/worldmodel"
+	"dreamrank/worldmodel/objects"
+)
+
+const objectsCheckpoint = "../../checkpoints/pusht-objects"
+
+// A job's ranking equals what `dreamrank bench ranking` predicts for the
+// same arms and seeds: the server path adds distribution, not a different
+// evaluation.
+func TestJobMatchesBenchRanking(t *testing.T) {
+	if testing.Short() {
+		t.Skip("imagined rollouts in the committed world model")
+	}
+	arms := []string{"scripted-q3", "scripted-q1-noise20"}
+	seeds := expert.TestSeeds()[:3]
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+
+	m, err := worldmodel.Open(ctx, objects.Name, worldmodel.Options{"checkpoint": objectsCheckpoint})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := judge.Open(ctx, judge.PushTName, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	direct, err := bench.Run(ctx, bench.Config{Arms: arms, Seeds: seeds}, m, j)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	e := servertest.NATS(t, "", 0)
+	nc := servertest.Connect(t, e.URL())
+	servertest.Server(t, nc, server.Config{Catalog: worker.Catalog(zoo.Default()), Queue: queue.Config{AckWait: 30 * time.Second}})
+	run := worker.NewImagined()
+	defer run.Close()
+	servertest.Workers(t, nc, 1, run, worker.Config{})
+	spec := job.Spec{Version: job.SpecVersion, Seeds: seeds,
+		WorldModel: job.ModelRef{Backend: objects.Name, Options: map[string]string{"checkpoint": objectsCheckpoint}}}
+	for _, a := range arms {
+		spec.Policies = append(spec.Policies, job.PolicyRef{Arm: a})
+	}
+	c := jobapi.Client{NC: nc}
+	rep, err := c.Submit(ctx, spec, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := servertest.Wait(t, c, rep.ID, 4*time.Minute)
+	if st.State != job.Succeeded {
+		t.Fatalf("job %+v", st)
+	}
+	got, _ := json.Marshal(st.Result.Scenarios[0].Ranking)
+	want, _ := json.Marshal(direct.PredictedRanking)
+	if string(got) != string(want) {
+		t.Fatalf("job ranking differs from bench ranking:\njob   %s\nbench %s", got, want)
+	}
+	t.Logf("predicted success: %s %.2f, %s %.2f", direct.Arms[0].Name, direct.Arms[0].Predicted.SuccessRate,
+		direct.Arms[1].Name, direct.Arms[1].Predicted.SuccessRate)
+}
