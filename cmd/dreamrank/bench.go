@@ -12,7 +12,7 @@ import (
 
 func benchCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "bench", Short: "Benchmarks that print JSON"}
-	cmd.AddCommand(benchWMCmd(), benchPolicyCmd(), benchRankingCmd(), benchSafetyCmd())
+	cmd.AddCommand(benchWMCmd(), benchPolicyCmd(), benchRankingCmd(), benchSafetyCmd(), benchDispatchCmd())
 	return cmd
 }
 

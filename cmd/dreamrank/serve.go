@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"dreamrank/ops/bus"
+	"dreamrank/ops/loadgen"
 	"dreamrank/ops/queue"
 	"dreamrank/ops/server"
 	"dreamrank/ops/worker"
@@ -161,4 +162,27 @@ func openZoo(path string) (*zoo.Zoo, error) {
 		return zoo.Default(), nil
 	}
 	return zoo.Load(path)
+}
+
+func benchDispatchCmd() *cobra.Command {
+	var cfg loadgen.Config
+	cmd := &cobra.Command{
+		Use:   "dispatch",
+		Short: "Job-server overhead: tasks that do no work through embedded NATS, the work queue and workers (JSON)",
+		Long: `Runs one job of --tasks tasks that do no work through the real path
+(embedded NATS + JetStream on loopback, job API, work queue, --workers
+workers, aggregation) and --jobs one-task jobs timed end to end, next to a
+plain NATS request-reply and a JetStream publish measured in the same run.`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			rep, err := loadgen.Run(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			return printJSON(rep)
+		},
+	}
+	cmd.Flags().IntVar(&cfg.Tasks, "tasks", 2000, "tasks in the throughput job")
+	cmd.Flags().IntVar(&cfg.Workers, "workers", 2, "workers")
+	cmd.Flags().IntVar(&cfg.Jobs, "jobs", 30, "one-task jobs timed end to end")
+	return cmd
 }

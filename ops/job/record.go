@@ -46,7 +46,10 @@ type Record struct {
 	State State  `json:"state"`
 	// Reason says why a job failed, was cancelled or expired.
 	Reason string `json:"reason,omitempty"`
-	Plan   Plan   `json:"plan"`
+	// Priority and Deadline come from the plan, which is stored apart
+	// (it can be large and never changes).
+	Priority string    `json:"priority"`
+	Deadline time.Time `json:"deadline,omitzero"`
 	// Dispatched counts tasks published to the work queue, in index order.
 	Dispatched int `json:"dispatched"`
 	// Tasks, Done and Failed count tasks; Done includes Failed.
@@ -66,7 +69,7 @@ type Record struct {
 
 // NewRecord is a queued job for plan p.
 func NewRecord(id string, p Plan, now time.Time) Record {
-	return Record{ID: id, Name: p.Spec.Name, State: Queued, Plan: p, Tasks: p.TaskCount,
+	return Record{ID: id, Name: p.Spec.Name, State: Queued, Priority: p.Priority, Deadline: p.Deadline, Tasks: p.TaskCount,
 		DoneBits: make([]byte, (p.TaskCount+7)/8), Created: now, Updated: now}
 }
 
@@ -120,9 +123,9 @@ type Status struct {
 
 // Status summarises the record at now.
 func (r Record) Status(now time.Time) Status {
-	s := Status{ID: r.ID, Name: r.Name, State: r.State, Reason: r.Reason, Priority: r.Plan.Priority,
+	s := Status{ID: r.ID, Name: r.Name, State: r.State, Reason: r.Reason, Priority: r.Priority,
 		Tasks: r.Tasks, Done: r.Done, Failed: r.Failed, Episodes: r.Episodes,
-		Created: r.Created, Updated: r.Updated, Finished: r.Finished, Deadline: r.Plan.Deadline}
+		Created: r.Created, Updated: r.Updated, Finished: r.Finished, Deadline: r.Deadline}
 	if !r.State.Final() && r.Done > 0 {
 		elapsed := now.Sub(r.Created).Seconds()
 		s.ETASeconds = elapsed / float64(r.Done) * float64(r.Tasks-r.Done)

@@ -23,6 +23,7 @@ const (
 	TaskStream     = "DREAMRANK_TASKS"
 	OutcomeStream  = "DREAMRANK_OUTCOMES"
 	JobBucket      = "dreamrank_jobs"
+	PlanBucket     = "dreamrank_plans"
 	IdemBucket     = "dreamrank_idempotency"
 	ArtifactBucket = "dreamrank_artifacts"
 	// Aggregator is the durable consumer the server counts outcomes with.
@@ -71,6 +72,7 @@ type Resources struct {
 	Tasks     jetstream.Stream
 	Outcomes  jetstream.Stream
 	Jobs      jetstream.KeyValue
+	Plans     jetstream.KeyValue
 	Idem      jetstream.KeyValue
 	Artifacts jetstream.ObjectStore
 	Workers   []jetstream.Consumer // by priority, highest first
@@ -112,6 +114,11 @@ func Ensure(ctx context.Context, nc *nats.Conn, c Config) (*Resources, error) {
 		Bucket: JobBucket, Storage: jetstream.FileStorage, Replicas: c.Replicas, History: 1,
 	}); err != nil {
 		return nil, fmt.Errorf("queue: job bucket: %w", err)
+	}
+	if r.Plans, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: PlanBucket, Storage: jetstream.FileStorage, Replicas: c.Replicas, History: 1,
+	}); err != nil {
+		return nil, fmt.Errorf("queue: plan bucket: %w", err)
 	}
 	if r.Idem, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket: IdemBucket, Storage: jetstream.FileStorage, Replicas: c.Replicas, History: 1,

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"dreamrank/ops/job"
@@ -26,57 +27,100 @@ func (s *Server) aggregator(ctx context.Context) (jetstream.Consumer, error) {
 	return c, nil
 }
 
-// aggregate counts outcomes as they arrive until ctx ends. An outcome is
-// acknowledged only after its count is stored, so a crash in between
-// redelivers it, and the record's done bits make the recount a no-op.
+// aggregate counts outcomes as they arrive until ctx ends. Outcomes are
+// taken in batches and counted with one record update per job and batch.
+// An outcome is acknowledged only after its count is stored, so a crash in
+// between redelivers it, and the record's done bits make the recount a
+// no-op.
 func (s *Server) aggregate(ctx context.Context, c jetstream.Consumer) {
 	for ctx.Err() == nil {
-		batch, err := c.Fetch(64, jetstream.FetchMaxWait(500*time.Millisecond))
-		if err != nil {
-			if ctx.Err() == nil {
-				s.log.Warn("aggregator: fetch", "err", err)
-				sleep(ctx, 200*time.Millisecond)
-			}
+		// Wait for one outcome, then take whatever else is waiting: a
+		// batch when busy, no added latency when not.
+		msgs, err := take(c.Fetch(1, jetstream.FetchMaxWait(500*time.Millisecond)))
+		if err == nil && len(msgs) > 0 {
+			var more []jetstream.Msg
+			more, err = take(c.FetchNoWait(127))
+			msgs = append(msgs, more...)
+		}
+		if err != nil && ctx.Err() == nil {
+			s.log.Warn("aggregator: fetch", "err", err)
+			sleep(ctx, 200*time.Millisecond)
+		}
+		s.countBatch(ctx, msgs)
+	}
+}
+
+// take drains a fetched batch.
+func take(b jetstream.MessageBatch, err error) ([]jetstream.Msg, error) {
+	if err != nil {
+		return nil, err
+	}
+	var msgs []jetstream.Msg
+	for m := range b.Messages() {
+		msgs = append(msgs, m)
+	}
+	if err := b.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, nats.ErrTimeout) {
+		return msgs, err
+	}
+	return msgs, nil
+}
+
+// countBatch counts a batch of outcome messages, grouped by job, and acks
+// (or naks) each.
+func (s *Server) countBatch(ctx context.Context, msgs []jetstream.Msg) {
+	byJob := map[string][]job.Outcome{}
+	msgsOf := map[string][]jetstream.Msg{}
+	var order []string
+	for _, m := range msgs {
+		var o job.Outcome
+		if err := json.Unmarshal(m.Data(), &o); err != nil {
+			s.log.Error("aggregator: dropping undecodable outcome", "subject", m.Subject(), "err", err)
+			_ = m.Term()
 			continue
 		}
-		for m := range batch.Messages() {
-			if ctx.Err() != nil {
-				_ = m.Nak() // stopping: leave it to the next server at once
-				continue
-			}
-			if err := s.count(ctx, m.Data()); err != nil {
-				if ctx.Err() != nil {
-					_ = m.Nak()
-					continue
-				}
-				s.log.Error("aggregator: count outcome", "subject", m.Subject(), "err", err)
-				_ = m.NakWithDelay(time.Second)
-				continue
-			}
-			_ = m.Ack()
+		if _, ok := byJob[o.Job]; !ok {
+			order = append(order, o.Job)
 		}
-		if err := batch.Error(); err != nil && ctx.Err() == nil && !errors.Is(err, jetstream.ErrNoMessages) {
-			s.log.Warn("aggregator: batch", "err", err)
+		byJob[o.Job] = append(byJob[o.Job], o)
+		msgsOf[o.Job] = append(msgsOf[o.Job], m)
+	}
+	for _, id := range order {
+		err := ctx.Err()
+		if err == nil {
+			err = s.count(ctx, id, byJob[id])
+		}
+		for _, m := range msgsOf[id] {
+			switch {
+			case err == nil:
+				_ = m.Ack()
+			case ctx.Err() != nil:
+				_ = m.Nak() // stopping: leave it to the next server at once
+			default:
+				_ = m.NakWithDelay(time.Second)
+			}
+		}
+		if err != nil && ctx.Err() == nil {
+			s.log.Error("aggregator: count outcomes", "job", id, "err", err)
 		}
 	}
 }
 
-// count adds one outcome to its job and finalizes the job when it was the
-// last.
-func (s *Server) count(ctx context.Context, raw []byte) error {
-	var o job.Outcome
-	if err := json.Unmarshal(raw, &o); err != nil {
-		s.log.Error("aggregator: dropping undecodable outcome", "err", err)
-		return nil
-	}
+// count adds outcomes of one job to its record and finalizes the job when
+// they were its last.
+func (s *Server) count(ctx context.Context, id string, outs []job.Outcome) error {
 	var complete bool
-	_, err := s.update(ctx, o.Job, func(r *job.Record) error {
+	_, err := s.update(ctx, id, func(r *job.Record) error {
 		if r.State.Final() {
 			return errSkip // cancelled or expired: late outcomes are ignored
 		}
-		added, err := r.Count(o)
-		if err != nil {
-			return err
+		added := false
+		for _, o := range outs {
+			ok, err := r.Count(o)
+			if err != nil {
+				s.log.Error("aggregator: dropping outcome", "job", id, "task", o.Task, "err", err)
+				continue
+			}
+			added = added || ok
 		}
 		complete = r.Complete()
 		if !added {
@@ -84,15 +128,15 @@ func (s *Server) count(ctx context.Context, raw []byte) error {
 		}
 		return nil
 	})
-	if errors.Is(err, job.ErrNotFound) || errors.Is(err, job.ErrConflict) {
-		s.log.Error("aggregator: dropping outcome", "job", o.Job, "task", o.Task, "err", err)
+	if errors.Is(err, job.ErrNotFound) {
+		s.log.Error("aggregator: dropping outcomes of an unknown job", "job", id, "n", len(outs))
 		return nil
 	}
 	if err != nil {
 		return err
 	}
 	if complete {
-		return s.finalize(ctx, o.Job)
+		return s.finalize(ctx, id)
 	}
 	return nil
 }
@@ -111,7 +155,11 @@ func (s *Server) finalize(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	res, err := job.Aggregate(r.Plan, id, outcomes)
+	plan, err := s.plan(ctx, id)
+	if err != nil {
+		return err
+	}
+	res, err := job.Aggregate(plan, id, outcomes)
 	if err != nil {
 		return err
 	}

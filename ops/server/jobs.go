@@ -54,6 +54,14 @@ func (s *Server) submit(ctx context.Context, raw []byte, key string) (jobapi.Sub
 		return jobapi.SubmitReply{}, err
 	}
 	rec := job.NewRecord(id, plan, now)
+	// The plan first: a record is never without its plan.
+	if raw, err = json.Marshal(plan); err == nil {
+		_, err = s.res.Plans.Put(ctx, id, raw)
+	}
+	if err != nil {
+		s.untrack(id)
+		return jobapi.SubmitReply{}, errorf(id, fmt.Errorf("store plan: %w", err))
+	}
 	raw, err = json.Marshal(rec)
 	if err != nil {
 		s.untrack(id)
@@ -132,10 +140,14 @@ const dispatchBatch = 256
 // dispatch publishes r's tasks from r.Dispatched on, recording progress so
 // a restart continues where it stopped, and marks the job running.
 func (s *Server) dispatch(ctx context.Context, r job.Record) error {
-	tasks := r.Plan.Tasks(r.ID)
+	plan, err := s.plan(ctx, r.ID)
+	if err != nil {
+		return err
+	}
+	tasks := plan.Tasks(r.ID)
 	for lo := r.Dispatched; lo < len(tasks); lo += dispatchBatch {
 		hi := min(lo+dispatchBatch, len(tasks))
-		if _, err := s.res.PublishTasks(ctx, r.Plan.Priority, tasks[lo:hi]); err != nil {
+		if _, err := s.res.PublishTasks(ctx, r.Priority, tasks[lo:hi]); err != nil {
 			return err
 		}
 		var stop bool

@@ -59,6 +59,19 @@ func (s *Server) update(ctx context.Context, id string, change func(*job.Record)
 
 var errSkip = errors.New("no change")
 
+// plan reads a job's plan.
+func (s *Server) plan(ctx context.Context, id string) (job.Plan, error) {
+	e, err := s.res.Plans.Get(ctx, id)
+	if err != nil {
+		return job.Plan{}, errorf(id, fmt.Errorf("read plan: %w", err))
+	}
+	var p job.Plan
+	if err := json.Unmarshal(e.Value(), &p); err != nil {
+		return job.Plan{}, errorf(id, fmt.Errorf("corrupt plan: %w", err))
+	}
+	return p, nil
+}
+
 // records reads every job record.
 func (s *Server) records(ctx context.Context) ([]job.Record, error) {
 	lister, err := s.res.Jobs.ListKeys(ctx)

@@ -152,7 +152,7 @@ func (s *Server) resume(ctx context.Context) error {
 func (s *Server) track(r job.Record) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.active[r.ID] = r.Plan.Deadline
+	s.active[r.ID] = r.Deadline
 }
 
 func (s *Server) untrack(id string) {
