@@ -6,7 +6,7 @@ BIN     := bin/dreamrank
 DATA    ?= data
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: setup build run test vet fmt clean wm-data wm-train wm-eval bench bench-ranking
+.PHONY: setup build run demo test vet fmt clean wm-data wm-train wm-eval bench bench-ranking
 
 setup:
 	@ops/setup/deps.sh
@@ -14,10 +14,16 @@ setup:
 build: setup
 	$(GO) build -o $(BIN) ./cmd/dreamrank
 
-# The main job on the embedded default. Until the server lands it runs the
-# PushT robot with the scripted expert, writes the episode and its videos, and
-# has the committed world model imagine the same episode beside the real one.
+# The main job on the embedded default: the evaluation server with an
+# embedded NATS + JetStream under $(DATA)/jetstream, the job API and local
+# workers using the committed checkpoints. In a second terminal:
+#   bin/dreamrank submit examples/ranking.yaml --watch
 run: build
+	./$(BIN) serve --data $(DATA)
+
+# One PushT episode with the scripted expert, its videos and the world
+# model's imagined version beside it (what `make run` did before the server).
+demo: build
 	./$(BIN) run --data $(DATA)
 
 vet: setup
