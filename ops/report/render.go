@@ -162,6 +162,39 @@ func Files(r Report) (map[string][]byte, error) {
 	return out, nil
 }
 
+// File renders one of the files Files would return, by the same name,
+// without rendering the others; ok is false for an unknown name.
+func File(r Report, name string) (data []byte, ok bool, err error) {
+	switch {
+	case name == "report.json":
+		data, err = JSON(r)
+		return data, true, err
+	case name == "report.html":
+		data, err = HTML(r, HTMLOptions{Links: []Link{{"JSON", "report.json"}, {"Markdown", "report.md"}}})
+		return data, true, err
+	case name == "report.md":
+		data, err = Markdown(r)
+		return data, true, err
+	case strings.HasPrefix(name, "plots/"):
+		plots, err := Plots(r)
+		if err != nil {
+			return nil, false, err
+		}
+		for _, p := range plots {
+			if p.File() == name {
+				return p.SVG, true, nil
+			}
+		}
+	case strings.HasPrefix(name, "previews/"):
+		for _, p := range r.Previews {
+			if p.File == name {
+				return p.Media, true, nil
+			}
+		}
+	}
+	return nil, false, nil
+}
+
 // WriteDir writes Files into dir (created if needed) and returns the
 // names written.
 func WriteDir(dir string, r Report) ([]string, error) {

@@ -8,6 +8,7 @@ import (
 	"image"
 	"image/color"
 	"image/gif"
+	"image/png"
 	"math"
 	"os"
 	"path/filepath"
@@ -514,6 +515,20 @@ func TestRender(t *testing.T) {
 		}
 	}
 	t.Logf("rendered report in %s", dir)
+
+	files, err := Files(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range append(want, "plots/nope.svg", "previews/nope.gif", "other.txt") {
+		data, ok, err := File(r, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if wantData, exists := files[name]; ok != exists || !bytes.Equal(data, wantData) {
+			t.Errorf("File(%q): ok %v, %d bytes; Files has %v, %d bytes", name, ok, len(data), exists, len(wantData))
+		}
+	}
 }
 
 func TestFirstNight(t *testing.T) {
@@ -540,3 +555,74 @@ func TestFirstNight(t *testing.T) {
 		}
 	}
 }
+
+func TestPreviews(t *testing.T) {
+	var png bytes.Buffer
+	if err := pngEncode(&png, frames(1, color.RGBA{R: 1})[0]); err != nil {
+		t.Fatal(err)
+	}
+	long := frames(2*MaxPreviewFrames+3, color.RGBA{B: 1})
+	for _, tc := range []struct {
+		name   string
+		p      Preview
+		frames int // GIF frames; 0 for a PNG
+		width  int
+		file   string
+	}{
+		{"imagined only", Preview{Arm: "a/b", Seed: 7, Imagined: frames(4, color.RGBA{R: 1})}, 4, 8, "previews/01-a_b-7.gif"},
+		{"real longer than imagined holds the last frame", Preview{Arm: "a", Imagined: frames(2, color.RGBA{R: 1}), Real: frames(5, color.RGBA{G: 1})}, 5, 20, "previews/01-a-0.gif"},
+		{"long rollouts are subsampled", Preview{Arm: "a", Imagined: long}, MaxPreviewFrames, 8, "previews/01-a-0.gif"},
+		{"encoded PNG still", Preview{Arm: "a", Media: png.Bytes()}, 0, 8, "previews/01-a-0.png"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := buildPreviews([]Preview{tc.p}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := out[0]
+			if p.File != tc.file {
+				t.Errorf("file %s, want %s", p.File, tc.file)
+			}
+			if tc.frames == 0 {
+				if p.MediaType != "image/png" {
+					t.Errorf("media type %s", p.MediaType)
+				}
+				return
+			}
+			g, err := gif.DecodeAll(bytes.NewReader(p.Media))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(g.Image) != tc.frames || g.Image[0].Bounds().Dx() != tc.width || g.Delay[0] != 10 {
+				t.Errorf("%d frames %d wide, delay %d; want %d frames %d wide, delay 10", len(g.Image), g.Image[0].Bounds().Dx(), g.Delay[0], tc.frames, tc.width)
+			}
+		})
+	}
+}
+
+func TestPlotsLongHistory(t *testing.T) {
+	r, err := Build(Input{RunID: "n40", Time: time.Date(2026, 11, 27, 2, 0, 0, 0, time.UTC),
+		Ranking: rank(t, map[string][2]int{"a1": {3, 5}, "b2": {1, 1}}, "a1", "b2")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hist []Night
+	for i := range 70 {
+		hist = append(hist, Night{RunID: "n" + strconv.Itoa(i), Time: r.Time.Add(-time.Duration(70-i) * 24 * time.Hour),
+			Ranks: []NightRank{{Arm: "a1", Rank: 1 + i%2}, {Arm: "b2", Rank: 2 - i%2}, {Arm: "gone", Rank: 3}}})
+	}
+	r.History = history(hist, r)
+	if len(r.History) != MaxHistory || r.History[MaxHistory-1].RunID != "n40" {
+		t.Fatalf("history of %d nights ending %s, want %d ending with tonight", len(r.History), r.History[len(r.History)-1].RunID, MaxHistory)
+	}
+	r.Leaderboard[1].SuccessCI = Interval{Lo: Number(math.NaN()), Hi: Number(math.Inf(1))}
+	plots, err := Plots(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plots) != 2 || plots[1].Name != "history" || !strings.Contains(plots[1].Inline(), "<svg") || strings.Contains(plots[1].Inline(), "<?xml") {
+		t.Errorf("plots %d", len(plots))
+	}
+}
+
+func pngEncode(w *bytes.Buffer, img image.Image) error { return png.Encode(w, img) }

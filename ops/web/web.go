@@ -278,12 +278,11 @@ func (h *handler) reportFile(w http.ResponseWriter, r *http.Request) {
 		h.reportPage(w, rep)
 		return
 	}
-	files, err := report.Files(rep)
+	body, ok, err := report.File(rep, file)
 	if err != nil {
 		h.fail(w, "report "+id, err)
 		return
 	}
-	body, ok := files[file]
 	if !ok {
 		h.fail(w, "report "+id+" file "+file, ErrNotFound)
 		return
