@@ -626,3 +626,19 @@ func TestPlotsLongHistory(t *testing.T) {
 }
 
 func pngEncode(w *bytes.Buffer, img image.Image) error { return png.Encode(w, img) }
+
+func TestEscaping(t *testing.T) {
+	evil := `<script>alert(1)</script>`
+	r, err := Build(Input{RunID: "x", Title: evil, WorldModel: WorldModel{Checkpoint: map[string]string{"path": evil}},
+		Ranking: rank(t, map[string][2]int{evil + "1": {1, 2}, "b2": {2, 2}}, evil+"1", "b2")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	html, err := HTML(r, HTMLOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(html), "<script") {
+		t.Error("an arm name, title or checkpoint field reached the page unescaped (in the tables or the inline SVG)")
+	}
+}

@@ -158,6 +158,9 @@ type Config struct {
 	// Retry is how long to wait after a failed run (or a failure of State)
 	// before trying again; default 15 minutes.
 	Retry time.Duration
+	// MaxSleep caps one sleep between checks, so a wall clock that jumps
+	// (NTP, a suspended VM) is noticed; default one hour.
+	MaxSleep time.Duration
 	// Clock; default Real.
 	Clock Clock
 	// OnRun, when set, is told of every finished run (err nil on success),
@@ -183,6 +186,9 @@ func New(cfg Config, state State, job Job) (*Scheduler, error) {
 	if cfg.Retry <= 0 {
 		cfg.Retry = 15 * time.Minute
 	}
+	if cfg.MaxSleep <= 0 {
+		cfg.MaxSleep = time.Hour
+	}
 	if cfg.Clock == nil {
 		cfg.Clock = Real{}
 	}
@@ -207,6 +213,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		if err != nil {
 			wait = s.cfg.Retry
 		}
+		wait = min(wait, s.cfg.MaxSleep)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -238,7 +245,7 @@ func (s *Scheduler) tick(ctx context.Context) (time.Duration, error) {
 	}
 	next := s.sched.Next(now)
 	if next.IsZero() {
-		return 24 * time.Hour, nil // an expression that never fires: idle
+		return s.cfg.MaxSleep, nil // an expression that never fires: idle
 	}
 	return next.Sub(now), nil
 }

@@ -196,7 +196,7 @@ func TestSchedulerCatchesUpOnce(t *testing.T) {
 	state := &MemoryState{}
 	state.SetLastRun(context.Background(), at("2026-11-24T02:00:00Z")) // down since the 24th
 	rec := &recorder{}
-	s, err := New(Config{Clock: clock}, state, rec.job)
+	s, err := New(Config{Clock: clock, MaxSleep: 24 * time.Hour}, state, rec.job)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -333,5 +333,27 @@ func TestTrigger(t *testing.T) {
 	}
 	if next := s.Next(); !next.Equal(at("2026-11-28T02:00:00Z")) {
 		t.Errorf("next %s", next)
+	}
+}
+
+func TestSchedulerWakesHourly(t *testing.T) {
+	// The default MaxSleep: a check every hour however far the next slot
+	// is, so a wall clock that jumps forward is noticed within the hour.
+	clock := newFakeClock(at("2026-11-27T10:00:00Z"))
+	state := &MemoryState{}
+	state.SetLastRun(context.Background(), at("2026-11-27T02:00:00Z"))
+	rec := &recorder{}
+	s, err := New(Config{Clock: clock}, state, rec.job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start(t, s)
+	if wake := clock.waitSleeping(t); !wake.Equal(at("2026-11-27T11:00:00Z")) {
+		t.Errorf("sleeps until %s, want 11:00", wake)
+	}
+	clock.Advance(36 * time.Hour) // the clock jumps past the next slot and beyond
+	clock.waitSleeping(t)
+	if runs := rec.get(); len(runs) != 1 || !runs[0].Slot.Equal(at("2026-11-28T02:00:00Z")) {
+		t.Errorf("runs after the jump %+v, want one for the 28th", runs)
 	}
 }
