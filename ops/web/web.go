@@ -51,36 +51,49 @@ type Reports interface {
 	Get(ctx context.Context, id string) (report.Report, error)
 }
 
-// JobState is where a job is in its life.
+// JobState is where a job is in its life; the names are ops/job's.
 type JobState string
 
 // Job states.
 const (
 	JobQueued    JobState = "queued"
 	JobRunning   JobState = "running"
-	JobDone      JobState = "done"
+	JobSucceeded JobState = "succeeded"
 	JobFailed    JobState = "failed"
-	JobCancelled JobState = "cancelled"
+	JobCanceled  JobState = "canceled"
+	JobExpired   JobState = "expired"
 )
 
-// Job is an evaluation job as the UI shows it.
+// Job is an evaluation job as the UI shows it (the server fills it from
+// its job status record).
 type Job struct {
 	ID    string
 	Name  string
 	State JobState
+	// Reason says why a job failed, was canceled or expired.
+	Reason string
 	// WorldModel evaluated in and the arms (policy x steering context).
 	WorldModel string
 	Arms       []string
-	Submitted  time.Time
-	Started    time.Time // zero until started
+	Created    time.Time
+	Updated    time.Time
 	Finished   time.Time // zero until finished
-	// Done and Total count the job's rollout tasks.
-	Done, Total int
-	Error       string
-	// Ranking is the job's result once done (nil before).
-	Ranking *ranking.Result
+	// Tasks counts the job's rollout tasks; Done of them finished, Failed
+	// of them failed for good. Episodes counts imagined episodes so far.
+	Tasks, Done, Failed int
+	Episodes            int
+	// ETA is the estimated time left (0 when unknown).
+	ETA time.Duration
+	// Results are the rankings per scenario once the job finished.
+	Results []ScenarioResult
 	// ReportID links the report made from the job, if any.
 	ReportID string
+}
+
+// ScenarioResult is a job's ranking of the arms on one scenario.
+type ScenarioResult struct {
+	Scenario string
+	Ranking  ranking.Result
 }
 
 // Jobs is the job store the UI reads.
@@ -163,6 +176,12 @@ func New(opts Options) http.Handler {
 		"mul100": func(f float64) float64 { return 100 * f },
 		"join":   func(s []string) string { return strings.Join(s, ", ") },
 		"rows":   leaderboard,
+		"dur": func(d time.Duration) string {
+			if d <= 0 {
+				return "—"
+			}
+			return d.Round(time.Second).String()
+		},
 		"ci": func(i ranking.Interval) string {
 			return fmt.Sprintf("[%.2f, %.2f]", float64(i.Lo), float64(i.Hi))
 		},
@@ -341,10 +360,7 @@ func (h *handler) fleet(w http.ResponseWriter, r *http.Request) {
 }
 
 // leaderboard lists a ranking's arms best first.
-func leaderboard(r *ranking.Result) []ranking.ArmResult {
-	if r == nil {
-		return nil
-	}
+func leaderboard(r ranking.Result) []ranking.ArmResult {
 	out := make([]ranking.ArmResult, 0, len(r.Order))
 	for _, i := range r.Order {
 		if i >= 0 && i < len(r.Arms) {

@@ -126,11 +126,11 @@ func testJobs(t testing.TB) memJobs {
 	}
 	return memJobs{
 		{ID: "job-2", Name: "zoo on objects", State: JobRunning, WorldModel: "objects v3", Arms: []string{"q5", "q1", "q3"},
-			Submitted: now.Add(-time.Hour), Started: now.Add(-50 * time.Minute), Done: 120, Total: 300},
-		{ID: "job-1", Name: "smoke", State: JobDone, WorldModel: "objects v3", Arms: []string{"q5", "q1"},
-			Submitted: now.Add(-3 * time.Hour), Started: now.Add(-3 * time.Hour), Finished: now.Add(-2 * time.Hour), Done: 8, Total: 8,
-			Ranking: &res, ReportID: "nightly-2026-11-27"},
-		{ID: "job-0", Name: "broken", State: JobFailed, Error: "world model <objects> unavailable", Submitted: now.Add(-4 * time.Hour)},
+			Created: now.Add(-time.Hour), Updated: now.Add(-time.Minute), Tasks: 300, Done: 120, Failed: 2, Episodes: 480, ETA: 75 * time.Minute},
+		{ID: "job-1", Name: "smoke", State: JobSucceeded, WorldModel: "objects v3", Arms: []string{"q5", "q1"},
+			Created: now.Add(-3 * time.Hour), Finished: now.Add(-2 * time.Hour), Tasks: 8, Done: 8,
+			Results: []ScenarioResult{{Scenario: "pusht", Ranking: res}}, ReportID: "nightly-2026-11-27"},
+		{ID: "job-0", Name: "broken", State: JobFailed, Reason: "world model <objects> unavailable", Created: now.Add(-4 * time.Hour)},
 	}
 }
 
@@ -170,9 +170,9 @@ func TestRoutes(t *testing.T) {
 		{"report preview", "/reports/nightly-2026-11-27/previews/01-q1-100007.gif", 200, "image/gif", []string{"GIF89a"}},
 		{"unknown report", "/reports/nope/", 404, "text/html", []string{"Not found"}},
 		{"unknown report file", "/reports/nightly-2026-11-27/secrets.txt", 404, "text/html", []string{"Not found"}},
-		{"jobs", "/jobs", 200, "text/html", []string{`<table id="jobs">`, `href="/jobs/job-2"`, `<progress max="300" value="120">`, `class="state-failed">failed`}},
-		{"running job", "/jobs/job-2", 200, "text/html", []string{`<progress id="progress" max="300" value="120">`, "120/300 rollout tasks (40%)", "No results yet."}},
-		{"finished job with results", "/jobs/job-1", 200, "text/html", []string{`<table id="results">`, "3/4 = 0.75", `href="/reports/nightly-2026-11-27/"`}},
+		{"jobs", "/jobs", 200, "text/html", []string{`<table id="jobs">`, `href="/jobs/job-2"`, `<progress max="300" value="120">`, "120/300 (2 failed)", `class="state-failed">failed`}},
+		{"running job", "/jobs/job-2", 200, "text/html", []string{`<progress id="progress" max="300" value="120">`, "120/300 rollout tasks (40%), 2 failed; 480 episodes; ETA 1h15m0s", "No results yet."}},
+		{"finished job with results", "/jobs/job-1", 200, "text/html", []string{"<h2>Results: pusht</h2>", `<table class="results">`, "3/4 = 0.75", `href="/reports/nightly-2026-11-27/"`}},
 		{"failed job escapes its error", "/jobs/job-0", 200, "text/html", []string{"world model &lt;objects&gt; unavailable"}},
 		{"unknown job", "/jobs/nope", 404, "text/html", []string{"Not found"}},
 		{"fleet", "/fleet", 200, "text/html", []string{`<table id="fleet">`, "pusht-sim-0", "just now", "3 h ago"}},
