@@ -6,10 +6,14 @@ BIN     := bin/dreamrank
 DATA    ?= data
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: setup build run demo test vet fmt clean wm-data wm-train wm-eval bench bench-ranking
+.PHONY: setup setup-test build run demo test vet fmt clean wm-data wm-train wm-eval bench bench-ranking
 
 setup:
 	@ops/setup/deps.sh
+
+# What the tests need on top: chromium for the browser test of the report UI.
+setup-test:
+	@ops/setup/deps.sh --test
 
 build: setup
 	$(GO) build -o $(BIN) ./cmd/dreamrank
@@ -30,7 +34,7 @@ vet: setup
 	$(GO) vet ./...
 
 # Tests use tiny configurations; long training and benchmarks are commands.
-test: setup vet
+test: setup-test vet
 	$(GO) test -timeout 18m ./...
 
 fmt:

@@ -86,6 +86,23 @@ func (n Number) MarshalJSON() ([]byte, error) {
 	return json.Marshal(float64(n))
 }
 
+// UnmarshalJSON implements json.Unmarshaler: null decodes as NaN, so a
+// result read back from JSON (a stored report) keeps its unknown values
+// unknown instead of turning them into 0. An unbounded interval end comes
+// back as NaN too.
+func (n *Number) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*n = Number(math.NaN())
+		return nil
+	}
+	var f float64
+	if err := json.Unmarshal(b, &f); err != nil {
+		return err
+	}
+	*n = Number(f)
+	return nil
+}
+
 // Interval is a two-sided confidence interval.
 type Interval struct {
 	Lo Number `json:"lo"`

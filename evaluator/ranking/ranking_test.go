@@ -267,3 +267,35 @@ func TestPosteriorCalibration(t *testing.T) {
 	}
 	t.Logf("confident calls %d right %.3f; rank coverage %.3f", confident, float64(right)/float64(confident), float64(rankCovered)/float64(rankTotal))
 }
+
+func TestNumberJSON(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		in   Number
+		js   string
+		nan  bool
+	}{
+		{"value", 0.25, "0.25", false},
+		{"zero", 0, "0", false},
+		{"NaN is null and back", Number(math.NaN()), "null", true},
+		{"infinity is null, comes back NaN", Number(math.Inf(1)), "null", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			js, err := json.Marshal(tc.in)
+			if err != nil || string(js) != tc.js {
+				t.Fatalf("marshal: %s %v, want %s", js, err, tc.js)
+			}
+			var back Number
+			if err := json.Unmarshal(js, &back); err != nil {
+				t.Fatal(err)
+			}
+			if math.IsNaN(float64(back)) != tc.nan || (!tc.nan && back != tc.in) {
+				t.Errorf("round trip %v -> %s -> %v", tc.in, js, back)
+			}
+		})
+	}
+	var n Number
+	if err := json.Unmarshal([]byte(`"x"`), &n); err == nil {
+		t.Error("a string decoded as a number")
+	}
+}

@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
 # Installs the system packages dreamrank needs (OpenCV for gocv, OpenBLAS for
 # fast matrix work, ffmpeg-backed video I/O comes with libopencv-dev).
+# With --test it also installs what the tests need beyond that: Debian's
+# chromium, which the browser test of the report UI (ops/web) drives headless.
+# Other arguments name further Debian packages to install.
 # Idempotent: it does nothing when everything is present.
 set -euo pipefail
 
 need=()
+if [ "${1:-}" = "--test" ]; then
+  shift
+  [ -x /usr/bin/chromium ] || need+=(chromium)
+fi
 pkg-config --exists opencv4 2>/dev/null || need+=(libopencv-dev)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 [ -e /usr/include/x86_64-linux-gnu/openblas-pthread/cblas.h ] || [ -e /usr/include/openblas/cblas.h ] || dpkg -s libopenblas-dev >/dev/null 2>&1 || need+=(libopenblas-dev)

@@ -1,0 +1,148 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"image/png"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// chromiumPath is where Debian's chromium package installs the browser.
+const chromiumPath = "/usr/bin/chromium"
+
+// chromium finds the browser, running the project's test setup
+// (ops/setup/deps.sh --test, which apt-get installs Debian's chromium) when
+// it is missing. It fails the test when the browser is still missing: the
+// browser test is part of `make test` and CI, not optional.
+func chromium(t *testing.T) string {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err == nil {
+		return chromiumPath
+	}
+	root, err := moduleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	setup := filepath.Join(root, "ops", "setup", "deps.sh")
+	t.Logf("%s missing: running %s --test", chromiumPath, setup)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "bash", setup, "--test").CombinedOutput()
+	if err != nil {
+		t.Fatalf("setup failed (%v); install chromium with `make setup-test` or `apt-get install chromium`:\n%s", err, out)
+	}
+	if _, err := os.Stat(chromiumPath); err != nil {
+		t.Fatalf("chromium still missing after setup: %v\n%s", err, out)
+	}
+	return chromiumPath
+}
+
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", os.ErrNotExist
+		}
+		dir = parent
+	}
+}
+
+// headless runs chromium headless with the flags the issue names, and its
+// own profile directory so parallel runs do not share a profile lock.
+func headless(t *testing.T, bin string, args ...string) []byte {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	base := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+		"--no-first-run", "--user-data-dir=" + t.TempDir()}
+	cmd := exec.CommandContext(ctx, bin, append(base, args...)...)
+	cmd.WaitDelay = 5 * time.Second
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("chromium %v: %v\n%s", args, err, tail(stderr.String(), 2000))
+	}
+	return stdout.Bytes()
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+// TestBrowser serves a report through the UI and loads it in headless
+// chromium: the leaderboard and the plots must be in the DOM the browser
+// built, and a screenshot is saved under the test's temp dir (and copied to
+// $DREAMRANK_ARTIFACTS when set, for CI).
+func TestBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser test skipped under -short: it drives headless chromium (installed by ops/setup/deps.sh --test)")
+	}
+	bin := chromium(t)
+	reports := &memReports{}
+	reports.Add(sampleReport(t))
+	srv := httptest.NewServer(New(Options{Reports: reports, Jobs: testJobs(t), Fleet: memFleet{}}))
+	defer srv.Close()
+
+	start := time.Now()
+	dom := string(headless(t, bin, "--dump-dom", srv.URL+"/"))
+	t.Logf("dump-dom took %v, %d bytes", time.Since(start).Round(time.Millisecond), len(dom))
+	rowRe := regexp.MustCompile(`(?s)<table id="leaderboard">.*?</table>`)
+	table := rowRe.FindString(dom)
+	if table == "" {
+		t.Fatalf("no leaderboard table in the DOM: %.500s", dom)
+	}
+	if rows := strings.Count(table, "<tr>"); rows != 6 { // header + 5 arms
+		t.Errorf("leaderboard has %d rows, want a header and 5 arms", rows)
+	}
+	for _, id := range []string{"plot-success", "plot-agreement", "plot-history"} {
+		re := regexp.MustCompile(`(?s)<figure class="plot" id="` + id + `"><svg[^>]*>.+?</svg>`)
+		if !re.MatchString(dom) {
+			t.Errorf("plot %s missing from the DOM or without an <svg>", id)
+		}
+	}
+	if !strings.Contains(dom, `src="data:image/gif;base64,`) {
+		t.Error("no rollout preview in the DOM")
+	}
+
+	shot := filepath.Join(t.TempDir(), "report.png")
+	headless(t, bin, "--window-size=1280,2600", "--hide-scrollbars", "--screenshot="+shot, srv.URL+"/")
+	data, err := os.ReadFile(shot)
+	if err != nil {
+		t.Fatalf("no screenshot: %v", err)
+	}
+	img, err := png.Decode(bytes.NewReader(data))
+	if err != nil {
+		t.Fatalf("screenshot is not a PNG: %v", err)
+	}
+	if b := img.Bounds(); b.Dx() < 800 || b.Dy() < 1000 {
+		t.Errorf("screenshot is %v", b)
+	}
+	t.Logf("screenshot: %s (%d bytes)", shot, len(data))
+	if dir := os.Getenv("DREAMRANK_ARTIFACTS"); dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err == nil {
+			dst := filepath.Join(dir, "report-ui.png")
+			if err := os.WriteFile(dst, data, 0o644); err != nil {
+				t.Errorf("artifact: %v", err)
+			} else {
+				t.Logf("screenshot copied to %s", dst)
+			}
+		}
+	}
+}
