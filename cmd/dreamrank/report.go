@@ -13,7 +13,7 @@ import (
 
 func reportCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "report", Short: "Nightly ranking reports: HTML, Markdown and JSON (schema: ops/report/SCHEMA.md)"}
-	cmd.AddCommand(reportRenderCmd())
+	cmd.AddCommand(reportRenderCmd(), reportNightlyCmd())
 	return cmd
 }
 

@@ -16,8 +16,10 @@ import (
 
 	"dreamrank/ops/bus"
 	"dreamrank/ops/loadgen"
+	"dreamrank/ops/nightly"
 	"dreamrank/ops/queue"
 	"dreamrank/ops/server"
+	"dreamrank/ops/web"
 	"dreamrank/ops/worker"
 	"dreamrank/policy/zoo"
 )
@@ -53,6 +55,8 @@ func serveCmd() *cobra.Command {
 	var (
 		bf     busFlags
 		wf     workerFlags
+		nf     nightlyFlags
+		httpA  string
 		data   string
 		listen string
 		zooF   string
@@ -97,12 +101,29 @@ with 'dreamrank worker --nats URL'. Unfinished jobs resume after a restart.`,
 				return err
 			}
 			cfg.Catalog = worker.Catalog(z)
+			nf.cfg.Zoo = z
 			srv, err := server.Start(ctx, nc, cfg)
 			if err != nil {
 				return err
 			}
 			wctx, stopWorkers := context.WithCancel(ctx)
 			wg := wf.run(wctx, nc, srv.Resources(), "local")
+			sched, err := nf.start(ctx, nc, srv.Resources())
+			if err != nil {
+				stopWorkers()
+				return err
+			}
+			if httpA != "" {
+				opts := web.Options{Reports: nightly.Store{Objects: srv.Resources().Artifacts}, Jobs: srv.WebJobs()}
+				if sched != nil {
+					opts.NextRun = sched.Next
+				}
+				if err := serveHTTP(ctx, httpA, opts); err != nil {
+					stopWorkers()
+					return err
+				}
+				fmt.Printf("web UI on http://%s/ (reports, jobs, fleet)\n", httpA)
+			}
 			fmt.Printf("dreamrank serving jobs on %s with %d local workers; Ctrl-C stops.\n", bf.cfg.URL, wf.n)
 			fmt.Printf("Submit the example: bin/dreamrank submit examples/ranking.yaml --watch --nats %s\n", bf.cfg.URL)
 			<-ctx.Done()
@@ -117,6 +138,8 @@ with 'dreamrank worker --nats URL'. Unfinished jobs resume after a restart.`,
 	f := cmd.Flags()
 	f.StringVar(&data, "data", "data", "data directory (the embedded server's JetStream files)")
 	f.StringVar(&listen, "listen", "127.0.0.1:4222", "host:port of the embedded NATS server")
+	nf.register(cmd, true)
+	f.StringVar(&httpA, "http", "127.0.0.1:8080", "address of the web UI (\"\" disables)")
 	f.StringVar(&zooF, "zoo", "", "policy zoo file jobs may name arms of (default: the built-in zoo)")
 	f.IntVar(&cfg.MaxActive, "max-active", 1000, "unfinished jobs allowed at once (more: quota_exceeded)")
 	f.IntVar(&cfg.Queue.Replicas, "replicas", 1, "JetStream replicas of streams and buckets (3 on a cluster)")

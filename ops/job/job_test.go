@@ -182,6 +182,9 @@ func TestAggregateKeepsSeedOrderAndFailures(t *testing.T) {
 	if len(arms) != 2 || arms[0].Episodes != 4 || arms[1].Episodes != 2 || arms[0].Successes != 2 {
 		t.Fatalf("arms %+v", arms)
 	}
+	if e, ok := res.Scenarios[0].Arm("a"); !ok || len(e.Seeds) != 4 || e.Seeds[0] != 100 || e.Seeds[3] != 103 || !e.Success[0] || e.Success[1] {
+		t.Fatalf("episodes of a: %+v", e)
+	}
 	if len(res.FailedTasks) != 1 || res.FailedTasks[0].Arm != "b" || res.FailedTasks[0].Attempts != 3 {
 		t.Fatalf("failures %+v", res.FailedTasks)
 	}

@@ -13,10 +13,30 @@ type Result struct {
 	FailedTasks []TaskFailure    `json:"failed_tasks,omitempty"`
 }
 
-// ScenarioResult ranks every arm on one scenario.
+// ScenarioResult ranks every arm on one scenario and keeps each arm's
+// episodes, for pairing with real ones and for users' own analyses.
 type ScenarioResult struct {
 	Scenario string         `json:"scenario"`
 	Ranking  ranking.Result `json:"ranking"`
+	Episodes []ArmEpisodes  `json:"episodes"`
+}
+
+// ArmEpisodes are one arm's imagined episodes in seed order of the spec.
+type ArmEpisodes struct {
+	Arm       string    `json:"arm"`
+	Seeds     []int64   `json:"seeds"`
+	Success   []bool    `json:"success"`
+	MaxReward []float64 `json:"max_reward"`
+}
+
+// Arm returns the episodes of the named arm.
+func (s ScenarioResult) Arm(name string) (ArmEpisodes, bool) {
+	for _, a := range s.Episodes {
+		if a.Arm == name {
+			return a, true
+		}
+	}
+	return ArmEpisodes{}, false
 }
 
 // TaskFailure is a task that failed for good, and why.
@@ -36,8 +56,10 @@ func Aggregate(p Plan, id string, outcomes map[int]Outcome) (Result, error) {
 	var res Result
 	tasks := p.Tasks(id)
 	arms := make([][]ranking.Arm, len(p.Scenarios)) // per scenario, per arm
+	seeds := make([][][]int64, len(p.Scenarios))
 	for si := range p.Scenarios {
 		arms[si] = make([]ranking.Arm, len(p.Arms))
+		seeds[si] = make([][]int64, len(p.Arms))
 		for ai, a := range p.Arms {
 			arms[si][ai] = ranking.Arm{Name: a.Name, Policy: a.Backend}
 		}
@@ -60,20 +82,23 @@ func Aggregate(p Plan, id string, outcomes map[int]Outcome) (Result, error) {
 				Attempts: o.Attempts, Code: string(o.Error.Code), Message: o.Error.Message})
 			continue
 		}
-		a := &arms[scIndex[t.Scenario]][armIndex[t.Arm.Name]]
+		si, ai := scIndex[t.Scenario], armIndex[t.Arm.Name]
+		a := &arms[si][ai]
 		for _, e := range o.Episodes {
+			seeds[si][ai] = append(seeds[si][ai], e.Seed)
 			a.Success = append(a.Success, e.Success)
 			a.MaxReward = append(a.MaxReward, e.MaxReward)
 		}
 	}
 	for si, sc := range p.Scenarios {
 		var ranked []ranking.Arm
-		for _, a := range arms[si] {
+		sr := ScenarioResult{Scenario: sc.Name, Episodes: []ArmEpisodes{}}
+		for ai, a := range arms[si] {
 			if len(a.Success) > 0 {
 				ranked = append(ranked, a)
+				sr.Episodes = append(sr.Episodes, ArmEpisodes{Arm: a.Name, Seeds: seeds[si][ai], Success: a.Success, MaxReward: a.MaxReward})
 			}
 		}
-		sr := ScenarioResult{Scenario: sc.Name}
 		if len(ranked) > 0 {
 			r, err := ranking.Rank(ranked, ranking.Options{})
 			if err != nil {

@@ -26,6 +26,8 @@ const (
 	PlanBucket     = "dreamrank_plans"
 	IdemBucket     = "dreamrank_idempotency"
 	ArtifactBucket = "dreamrank_artifacts"
+	// StateBucket keeps small server state (the scheduler's last run).
+	StateBucket = "dreamrank_state"
 	// Aggregator is the durable consumer the server counts outcomes with.
 	Aggregator = "aggregator"
 	// DupWindow is how long JetStream remembers message ids.
@@ -75,6 +77,7 @@ type Resources struct {
 	Plans     jetstream.KeyValue
 	Idem      jetstream.KeyValue
 	Artifacts jetstream.ObjectStore
+	State     jetstream.KeyValue
 	Workers   []jetstream.Consumer // by priority, highest first
 	AckWait   time.Duration
 }
@@ -130,11 +133,16 @@ func Ensure(ctx context.Context, nc *nats.Conn, c Config) (*Resources, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("queue: artifact store: %w", err)
 	}
+	if r.State, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: StateBucket, Storage: jetstream.FileStorage, Replicas: c.Replicas, History: 1,
+	}); err != nil {
+		return nil, fmt.Errorf("queue: state bucket: %w", err)
+	}
 	return r, nil
 }
 
-// Open opens resources a server created, for workers (which must not
-// reconfigure them).
+// Open opens resources a server created, for workers and clients (which
+// must not reconfigure them).
 func Open(ctx context.Context, nc *nats.Conn) (*Resources, error) {
 	js, err := jetstream.New(nc)
 	if err != nil {
@@ -146,6 +154,12 @@ func Open(ctx context.Context, nc *nats.Conn) (*Resources, error) {
 	}
 	if r.Jobs, err = js.KeyValue(ctx, JobBucket); err != nil {
 		return nil, fmt.Errorf("queue: job bucket: %w", err)
+	}
+	if r.Artifacts, err = js.ObjectStore(ctx, ArtifactBucket); err != nil {
+		return nil, fmt.Errorf("queue: artifact store: %w", err)
+	}
+	if r.State, err = js.KeyValue(ctx, StateBucket); err != nil {
+		return nil, fmt.Errorf("queue: state bucket: %w", err)
 	}
 	for _, p := range job.Priorities() {
 		cons, err := r.Tasks.Consumer(ctx, WorkerConsumer(p))

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/spf13/cobra"
+
+	"dreamrank/ops/bus"
+	"dreamrank/ops/job"
+	"dreamrank/ops/jobapi"
+	"dreamrank/ops/nightly"
+	"dreamrank/ops/queue"
+	"dreamrank/ops/report"
+	"dreamrank/ops/schedule"
+	"dreamrank/ops/web"
+	"dreamrank/worldmodel/objects"
+)
+
+// nightlyFlags configure the nightly re-ranking.
+type nightlyFlags struct {
+	cron       string
+	firstRun   bool
+	cfg        nightly.Config
+	backend    string
+	checkpoint string
+}
+
+func (f *nightlyFlags) register(cmd *cobra.Command, withSchedule bool) {
+	fl := cmd.Flags()
+	if withSchedule {
+		fl.StringVar(&f.cron, "nightly", schedule.DefaultSpec, "cron expression of the nightly re-ranking (UTC; \"\" disables)")
+		fl.BoolVar(&f.firstRun, "nightly-first-run", true, "when no night ever ran, run one at start (a first report within minutes)")
+	}
+	fl.IntVar(&f.cfg.Episodes, "nightly-episodes", 10, "imagined episodes per zoo arm each night")
+	fl.IntVar(&f.cfg.RealBudget, "nightly-real", 10, "of those, real (simulated-robot) episodes per arm, paired, for the agreement section (-1: none)")
+	fl.IntVar(&f.cfg.Previews, "nightly-previews", 4, "imagined-beside-real previews per report, failures first")
+	fl.StringVar(&f.backend, "nightly-backend", objects.Name, "world-model backend the arms are imagined in")
+	fl.StringVar(&f.checkpoint, "nightly-checkpoint", defaultObjectsCheckpoint, "its checkpoint")
+}
+
+func (f *nightlyFlags) config() nightly.Config {
+	c := f.cfg
+	c.WorldModel = job.ModelRef{Backend: f.backend, Options: map[string]string{"checkpoint": f.checkpoint}}
+	return c
+}
+
+// deps are the night's side effects: jobs through the API on nc, reports
+// in the artifact store, the simulator standing in for the fleet.
+func (f *nightlyFlags) deps(nc *nats.Conn, res *queue.Resources) nightly.Deps {
+	return nightly.Deps{Jobs: jobapi.Client{NC: nc}, Reports: nightly.Store{NC: nc, Objects: res.Artifacts},
+		Real: nightly.Simulator{}, Preview: nightly.Simulator{}, Describe: nightly.Describe}
+}
+
+// startNightly runs the scheduler until ctx ends; it returns the
+// scheduler (nil when disabled).
+func (f *nightlyFlags) start(ctx context.Context, nc *nats.Conn, res *queue.Resources) (*schedule.Scheduler, error) {
+	if f.cron == "" {
+		return nil, nil
+	}
+	deps := f.deps(nc, res)
+	run := func(ctx context.Context, r schedule.Run) error {
+		_, err := nightly.Run(ctx, f.config(), deps, nightly.RunID(r.Slot, r.Manual))
+		return err
+	}
+	s, err := schedule.New(schedule.Config{Spec: f.cron, FirstRun: f.firstRun, OnRun: func(r schedule.Run, err error) {
+		if err != nil {
+			slog.Error("nightly run failed", "slot", r.Slot, "err", err)
+			return
+		}
+		slog.Info("nightly run done", "slot", r.Slot, "missed", r.Missed, "seconds", time.Since(r.Started).Seconds())
+	}}, nightly.State{KV: res.State}, run)
+	if err != nil {
+		return nil, err
+	}
+	go func() { _ = s.Run(ctx) }()
+	return s, nil
+}
+
+// serveHTTP serves the UI on addr until ctx ends.
+func serveHTTP(ctx context.Context, addr string, opts web.Options) error {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("--http %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: web.New(opts), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	go func() {
+		if err := srv.Serve(l); err != nil && err != http.ErrServerClosed {
+			slog.Error("http", "err", err)
+		}
+	}()
+	return nil
+}
+
+func reportNightlyCmd() *cobra.Command {
+	var (
+		bf  busFlags
+		nf  nightlyFlags
+		now bool
+	)
+	cmd := &cobra.Command{
+		Use:   "nightly --now",
+		Short: "Run the nightly re-ranking now against a running server: every zoo arm imagined, paired real episodes, the report stored and announced",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !now {
+				return fmt.Errorf("the server runs nights on its schedule (dreamrank serve --nightly); --now runs one here and now")
+			}
+			ctx := cmd.Context()
+			bf.cfg.Name = "dreamrank report nightly"
+			nc, err := bus.Connect(ctx, bf.cfg)
+			if err != nil {
+				return err
+			}
+			defer nc.Close()
+			res, err := queue.Open(ctx, nc)
+			if err != nil {
+				return err
+			}
+			r, err := nightly.Run(ctx, nf.config(), nf.deps(nc, res), nightly.RunID(time.Now(), true))
+			if err != nil {
+				return err
+			}
+			md, err := report.Markdown(r)
+			if err != nil {
+				return err
+			}
+			fmt.Print(string(md))
+			return nil
+		},
+	}
+	bf.registerClient(cmd)
+	nf.register(cmd, false)
+	cmd.Flags().BoolVar(&now, "now", false, "run now")
+	return cmd
+}

@@ -1,0 +1,229 @@
+package nightly
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"log/slog"
+	"time"
+
+	"dreamrank/evaluator/agreement"
+	"dreamrank/evaluator/ranking"
+	"dreamrank/ops/job"
+	"dreamrank/ops/jobapi"
+	"dreamrank/ops/report"
+	"dreamrank/ops/web"
+	"dreamrank/policy/zoo"
+)
+
+// Config says what a night evaluates. Zero values take the defaults.
+type Config struct {
+	Zoo        *zoo.Zoo     // default zoo.Default()
+	WorldModel job.ModelRef // required
+	Scenario   string       // default "pusht"
+	// Episodes imagined per arm (default 20), and the first RealBudget of
+	// their seeds also run for real, paired (default 10; 0 disables with
+	// a negative value).
+	Episodes   int
+	RealBudget int
+	// Previews is how many arms get an imagined-beside-real preview,
+	// failures first (default 4).
+	Previews int
+	// Poll is how often the job is polled (default 2s).
+	Poll  time.Duration
+	Title string
+}
+
+func (c *Config) defaults() {
+	if c.Zoo == nil {
+		c.Zoo = zoo.Default()
+	}
+	if c.Scenario == "" {
+		c.Scenario = "pusht"
+	}
+	if c.Episodes <= 0 {
+		c.Episodes = 20
+	}
+	switch {
+	case c.RealBudget == 0:
+		c.RealBudget = min(10, c.Episodes)
+	case c.RealBudget < 0:
+		c.RealBudget = 0
+	}
+	if c.Previews == 0 {
+		c.Previews = 4
+	}
+	if c.Poll <= 0 {
+		c.Poll = 2 * time.Second
+	}
+}
+
+// Real plays real episodes: the fleet, or the simulator standing in.
+type Real interface {
+	// Episodes runs arm on seeds and returns success per seed.
+	Episodes(ctx context.Context, arm zoo.Arm, seeds []int64) ([]bool, error)
+}
+
+// Previewer renders one seed of an arm imagined and for real.
+type Previewer interface {
+	Preview(ctx context.Context, arm zoo.Arm, model job.ModelRef, seed int64) (imagined, real []image.Image, realSuccess bool, err error)
+}
+
+// Deps are the night's side effects.
+type Deps struct {
+	Jobs    jobapi.Client
+	Reports Store
+	Real    Real      // nil: no agreement section
+	Preview Previewer // nil: no previews
+	// Describe returns the world model's checkpoint description and
+	// fidelity numbers.
+	Describe func(ctx context.Context, m job.ModelRef) report.WorldModel
+	Log      *slog.Logger
+}
+
+// Run evaluates every zoo arm for the slot and stores the report. The job
+// carries an idempotency key per slot, so a retried night reuses its job.
+func Run(ctx context.Context, cfg Config, d Deps, id string) (report.Report, error) {
+	cfg.defaults()
+	if d.Log == nil {
+		d.Log = slog.Default()
+	}
+	spec := job.Spec{Version: job.SpecVersion, Name: "nightly " + id, WorldModel: cfg.WorldModel,
+		Scenarios: []string{cfg.Scenario}, Episodes: cfg.Episodes, SeedsPerTask: 10}
+	for _, a := range cfg.Zoo.Arms {
+		spec.Policies = append(spec.Policies, job.PolicyRef{Arm: a.Name})
+	}
+	sub, err := d.Jobs.Submit(ctx, spec, "nightly-"+id)
+	if err != nil {
+		return report.Report{}, fmt.Errorf("nightly %s: submit: %w", id, err)
+	}
+	d.Log.Info("nightly: job submitted", "run", id, "job", sub.ID, "arms", len(spec.Policies), "tasks", sub.Tasks)
+	st, err := wait(ctx, d.Jobs, sub.ID, cfg.Poll)
+	if err != nil {
+		return report.Report{}, err
+	}
+	if st.Result == nil || len(st.Result.Scenarios) == 0 {
+		return report.Report{}, fmt.Errorf("nightly %s: job %s ended %s without a result: %s", id, st.ID, st.State, st.Reason)
+	}
+	sc := st.Result.Scenarios[0]
+	res := report.Results{RunID: id, Time: time.Now().UTC(), Title: cfg.Title}
+	if d.Describe != nil {
+		res.WorldModel = d.Describe(ctx, cfg.WorldModel)
+	}
+	for _, e := range sc.Episodes {
+		res.Arms = append(res.Arms, ranking.Arm{Name: e.Arm, Policy: armBackend(cfg.Zoo, e.Arm), Success: e.Success, MaxReward: e.MaxReward})
+	}
+	if d.Real != nil && cfg.RealBudget > 0 {
+		if res.Paired, err = pair(ctx, cfg, d, sc); err != nil {
+			return report.Report{}, err
+		}
+	}
+	if d.Preview != nil {
+		res.Previews = previews(ctx, cfg, d, sc)
+	}
+	prev, err := d.Reports.Latest(ctx)
+	switch {
+	case err == nil:
+		res.Previous = &prev
+	case !errors.Is(err, web.ErrNotFound):
+		return report.Report{}, err
+	}
+	in, err := report.FromResults(res)
+	if err != nil {
+		return report.Report{}, err
+	}
+	r, err := report.Build(in)
+	if err != nil {
+		return report.Report{}, err
+	}
+	if err := d.Reports.Put(ctx, r); err != nil {
+		return report.Report{}, err
+	}
+	d.Log.Info("nightly: report stored", "run", id, "job", sub.ID, "arms", len(r.Leaderboard))
+	return r, nil
+}
+
+func armBackend(z *zoo.Zoo, name string) string {
+	a, err := z.Arm(name)
+	if err != nil {
+		return ""
+	}
+	return a.Backend
+}
+
+// wait polls a job until it ends.
+func wait(ctx context.Context, c jobapi.Client, id string, every time.Duration) (job.Status, error) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		st, err := c.Status(ctx, id)
+		if err == nil && st.State.Final() {
+			return st, nil
+		}
+		select {
+		case <-ctx.Done():
+			return st, fmt.Errorf("nightly: waiting for job %s: %w", id, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// pair runs the first RealBudget seeds of every arm for real and pairs
+// them with the imagined outcomes on the same seeds.
+func pair(ctx context.Context, cfg Config, d Deps, sc job.ScenarioResult) ([]agreement.Arm, error) {
+	var out []agreement.Arm
+	for _, e := range sc.Episodes {
+		arm, err := cfg.Zoo.Arm(e.Arm)
+		if err != nil {
+			return nil, err
+		}
+		n := min(cfg.RealBudget, len(e.Seeds))
+		real, err := d.Real.Episodes(ctx, arm, e.Seeds[:n])
+		if err != nil {
+			return nil, fmt.Errorf("nightly: real episodes of %s: %w", e.Arm, err)
+		}
+		out = append(out, agreement.Arm{Name: e.Arm, Real: ones(real), Pred: ones(e.Success[:n])})
+	}
+	return out, nil
+}
+
+// previews renders up to cfg.Previews arms, failing arms first.
+func previews(ctx context.Context, cfg Config, d Deps, sc job.ScenarioResult) []report.Preview {
+	var picks []report.Preview
+	for _, wantFail := range []bool{true, false} {
+		for _, e := range sc.Episodes {
+			if len(picks) >= cfg.Previews {
+				return picks
+			}
+			for i, ok := range e.Success {
+				if ok == wantFail {
+					continue
+				}
+				arm, err := cfg.Zoo.Arm(e.Arm)
+				if err != nil {
+					break
+				}
+				im, re, realOK, err := d.Preview.Preview(ctx, arm, cfg.WorldModel, e.Seeds[i])
+				if err != nil {
+					d.Log.Warn("nightly: preview", "arm", e.Arm, "seed", e.Seeds[i], "err", err)
+					break
+				}
+				picks = append(picks, report.Preview{Arm: e.Arm, Seed: e.Seeds[i], ImaginedSuccess: ok,
+					RealSuccess: &realOK, Imagined: im, Real: re})
+				break
+			}
+		}
+	}
+	return picks
+}
+
+func ones(b []bool) []float64 {
+	out := make([]float64, len(b))
+	for i, v := range b {
+		if v {
+			out[i] = 1
+		}
+	}
+	return out
+}

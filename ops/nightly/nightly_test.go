@@ -1,0 +1,116 @@
+package nightly_test
+
+import (
+	"context"
+	"encoding/json"
+	"image"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"dreamrank/ops/job"
+	"dreamrank/ops/jobapi"
+	"dreamrank/ops/nightly"
+	"dreamrank/ops/report"
+	"dreamrank/ops/server"
+	"dreamrank/ops/server/servertest"
+	"dreamrank/ops/worker"
+	"dreamrank/policy/zoo"
+)
+
+// fakeReal plays "real" episodes that agree with the fake runner (even
+// seeds succeed) except for arm c, which always fails for real.
+type fakeReal struct{}
+
+func (fakeReal) Episodes(_ context.Context, arm zoo.Arm, seeds []int64) ([]bool, error) {
+	out := make([]bool, len(seeds))
+	for i, s := range seeds {
+		out[i] = s%2 == 0 && arm.Name != "c"
+	}
+	return out, nil
+}
+
+func (fakeReal) Preview(_ context.Context, _ zoo.Arm, _ job.ModelRef, _ int64) ([]image.Image, []image.Image, bool, error) {
+	im := []image.Image{image.NewRGBA(image.Rect(0, 0, 8, 8)), image.NewRGBA(image.Rect(0, 0, 8, 8))}
+	return im, im, false, nil
+}
+
+func TestNightlyRunStoresAndAnnouncesReports(t *testing.T) {
+	e := servertest.NATS(t, "", 0)
+	nc := servertest.Connect(t, e.URL())
+	srv := servertest.Server(t, nc, server.Config{})
+	servertest.Workers(t, nc, 2, &servertest.Runner{}, worker.Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	announced := make(chan *nats.Msg, 4)
+	if _, err := nc.ChanSubscribe(nightly.Subject, announced); err != nil {
+		t.Fatal(err)
+	}
+	store := nightly.Store{NC: nc, Objects: srv.Resources().Artifacts}
+	cfg := nightly.Config{Zoo: servertest.Catalog().Zoo, WorldModel: job.ModelRef{Backend: "fake"}, Scenario: "toy",
+		Episodes: 6, RealBudget: 4, Previews: 2, Poll: 20 * time.Millisecond}
+	deps := nightly.Deps{Jobs: jobapi.Client{NC: nc}, Reports: store, Real: fakeReal{}, Preview: fakeReal{}}
+
+	first, err := nightly.Run(ctx, cfg, deps, "20261127T020000Z")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(first.Leaderboard) != 3 || first.Agreement == nil || len(first.Previews) != 2 || first.Changes != nil {
+		t.Fatalf("first report: %d rows, agreement %v, %d previews, changes %v", len(first.Leaderboard), first.Agreement != nil, len(first.Previews), first.Changes)
+	}
+	select {
+	case m := <-announced:
+		var sum report.Summary
+		if err := json.Unmarshal(m.Data, &sum); err != nil || sum.ID != "20261127T020000Z" || sum.Arms != 3 {
+			t.Fatalf("announcement %s: %v", m.Data, err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no announcement")
+	}
+	second, err := nightly.Run(ctx, cfg, deps, "20261128T020000Z")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.Changes == nil {
+		t.Fatal("the second night has no change section")
+	}
+	latest, err := store.Latest(ctx)
+	if err != nil || latest.ID != "20261128T020000Z" {
+		t.Fatalf("latest %q, %v", latest.ID, err)
+	}
+	list, err := store.List(ctx)
+	if err != nil || len(list) != 2 || list[0].ID != "20261128T020000Z" {
+		t.Fatalf("list %+v, %v", list, err)
+	}
+	// A retried night reuses its job (idempotency key per slot).
+	jobs, err := jobapi.Client{NC: nc}.List(ctx, jobapi.ListRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nightly.Run(ctx, cfg, deps, "20261128T020000Z"); err != nil {
+		t.Fatal(err)
+	}
+	again, err := jobapi.Client{NC: nc}.List(ctx, jobapi.ListRequest{})
+	if err != nil || again.Total != jobs.Total {
+		t.Fatalf("retried night: %d jobs, was %d (%v)", again.Total, jobs.Total, err)
+	}
+}
+
+func TestStateRoundTrip(t *testing.T) {
+	e := servertest.NATS(t, "", 0)
+	nc := servertest.Connect(t, e.URL())
+	srv := servertest.Server(t, nc, server.Config{})
+	st := nightly.State{KV: srv.Resources().State}
+	ctx := context.Background()
+	if last, err := st.LastRun(ctx); err != nil || !last.IsZero() {
+		t.Fatalf("fresh state: %v, %v", last, err)
+	}
+	slot := time.Date(2026, 11, 27, 2, 0, 0, 0, time.UTC)
+	if err := st.SetLastRun(ctx, slot); err != nil {
+		t.Fatal(err)
+	}
+	if last, err := st.LastRun(ctx); err != nil || !last.Equal(slot) {
+		t.Fatalf("got %v, %v", last, err)
+	}
+}

@@ -1,0 +1,136 @@
+package nightly
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"os"
+
+	"dreamrank/episode"
+	"dreamrank/evaluator/imagine"
+	"dreamrank/evaluator/judge"
+	"dreamrank/ops/job"
+	"dreamrank/ops/report"
+	"dreamrank/policy"
+	"dreamrank/policy/trial"
+	"dreamrank/policy/zoo"
+	"dreamrank/robots/sim/pusht"
+	"dreamrank/worldmodel"
+)
+
+// Simulator answers for the fleet until robots take real-episode requests:
+// real episodes are PushT simulator episodes, and previews pair an
+// imagined rollout with the simulator's.
+type Simulator struct{}
+
+func openArm(ctx context.Context, arm zoo.Arm) (policy.Policy, func(), error) {
+	p, err := policy.Open(ctx, arm.Backend, policy.Options(arm.Options))
+	if err != nil {
+		return nil, nil, fmt.Errorf("nightly: open %s: %w", arm.Name, err)
+	}
+	return p, func() {
+		if c, ok := p.(interface{ Close() error }); ok {
+			_ = c.Close()
+		}
+	}, nil
+}
+
+// Episodes implements Real.
+func (Simulator) Episodes(ctx context.Context, arm zoo.Arm, seeds []int64) ([]bool, error) {
+	p, done, err := openArm(ctx, arm)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	sum, err := trial.Run(ctx, p, trial.Config{Seeds: seeds, Steer: arm.Steer(), Workers: 1})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]bool, len(sum.Results))
+	for i, r := range sum.Results {
+		out[i] = r.Success
+	}
+	return out, nil
+}
+
+// Preview implements Previewer.
+func (Simulator) Preview(ctx context.Context, arm zoo.Arm, ref job.ModelRef, seed int64) ([]image.Image, []image.Image, bool, error) {
+	p, done, err := openArm(ctx, arm)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	defer done()
+	m, err := worldmodel.Open(ctx, ref.Backend, worldmodel.Options(ref.Options))
+	if err != nil {
+		return nil, nil, false, err
+	}
+	if c, ok := m.(interface{ Close() error }); ok {
+		defer c.Close()
+	}
+	j, err := judge.Open(ctx, judge.PushTName, nil)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	img, err := imagine.Run(ctx, imagine.Unit{Arm: arm.Name, Seeds: []int64{seed}, Steer: arm.Steer(),
+		Horizon: pusht.MaxSteps, KeepFrames: true}, p, m, j, imagine.PushTStart, nil)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	spec := m.Spec()
+	imagined := toImages(img.Outcomes[0].Frames, spec.FrameW, spec.FrameH)
+	dir, err := os.MkdirTemp("", "dreamrank-preview-")
+	if err != nil {
+		return nil, nil, false, err
+	}
+	defer os.RemoveAll(dir)
+	store, err := episode.Open(dir)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	sum, err := trial.Run(ctx, p, trial.Config{Seeds: []int64{seed}, Steer: arm.Steer(), Workers: 1,
+		Record: &trial.Recording{Store: store, Policy: arm.Name}})
+	if err != nil {
+		return nil, nil, false, err
+	}
+	r := sum.Results[0]
+	ep, err := store.Get(ctx, r.EpisodeID)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	return imagined, toImages(ep.Frames, spec.FrameW, spec.FrameH), r.Success, nil
+}
+
+// toImages turns packed RGB frames into images.
+func toImages(frames [][]uint8, w, h int) []image.Image {
+	out := make([]image.Image, 0, len(frames))
+	for _, f := range frames {
+		im := image.NewRGBA(image.Rect(0, 0, w, h))
+		for i := 0; i < w*h && 3*i+2 < len(f); i++ {
+			im.Pix[4*i], im.Pix[4*i+1], im.Pix[4*i+2], im.Pix[4*i+3] = f[3*i], f[3*i+1], f[3*i+2], 255
+		}
+		out = append(out, im)
+	}
+	return out
+}
+
+// Describe opens the world model to read its checkpoint description.
+func Describe(ctx context.Context, ref job.ModelRef) report.WorldModel {
+	wm := report.WorldModel{Checkpoint: map[string]string{"backend": ref.Backend}}
+	for k, v := range ref.Options {
+		wm.Checkpoint[k] = v
+	}
+	m, err := worldmodel.Open(ctx, ref.Backend, worldmodel.Options(ref.Options))
+	if err != nil {
+		wm.Checkpoint["error"] = err.Error()
+		return wm
+	}
+	if c, ok := m.(interface{ Close() error }); ok {
+		defer c.Close()
+	}
+	if d, ok := m.(worldmodel.Describer); ok {
+		for k, v := range d.Describe() {
+			wm.Checkpoint[k] = v
+		}
+	}
+	return wm
+}

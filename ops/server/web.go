@@ -1,0 +1,59 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"dreamrank/ops/job"
+	"dreamrank/ops/jobapi"
+	"dreamrank/ops/web"
+)
+
+// WebJobs serves the UI's job pages from the server's records.
+func (s *Server) WebJobs() web.Jobs { return webJobs{s} }
+
+type webJobs struct{ s *Server }
+
+func (w webJobs) List(ctx context.Context) ([]web.Job, error) {
+	rep, err := w.s.list(ctx, jobapi.ListRequest{Limit: 200})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]web.Job, 0, len(rep.Jobs))
+	for _, st := range rep.Jobs {
+		out = append(out, w.job(ctx, st))
+	}
+	return out, nil
+}
+
+func (w webJobs) Get(ctx context.Context, id string) (web.Job, error) {
+	st, err := w.s.status(ctx, id)
+	if errors.Is(err, job.ErrNotFound) {
+		return web.Job{}, fmt.Errorf("%w: %w", web.ErrNotFound, err)
+	}
+	if err != nil {
+		return web.Job{}, err
+	}
+	return w.job(ctx, st), nil
+}
+
+// job maps a status (and its plan, when readable) to the UI's view.
+func (w webJobs) job(ctx context.Context, st job.Status) web.Job {
+	j := web.Job{ID: st.ID, Name: st.Name, State: web.JobState(st.State), Reason: st.Reason,
+		Created: st.Created, Updated: st.Updated, Finished: st.Finished, Tasks: st.Tasks, Done: st.Done,
+		Failed: st.Failed, Episodes: st.Episodes, ETA: time.Duration(st.ETASeconds * float64(time.Second))}
+	if p, err := w.s.plan(ctx, st.ID); err == nil {
+		j.WorldModel = p.Spec.WorldModel.Backend
+		for _, a := range p.Arms {
+			j.Arms = append(j.Arms, a.Name)
+		}
+	}
+	if st.Result != nil {
+		for _, sc := range st.Result.Scenarios {
+			j.Results = append(j.Results, web.ScenarioResult{Scenario: sc.Scenario, Ranking: sc.Ranking})
+		}
+	}
+	return j
+}
