@@ -168,8 +168,8 @@ func runArm(ctx context.Context, cfg Config, name string, m worldmodel.Model, j 
 		return ar, ranking.Arm{}, ranking.Arm{}, fmt.Errorf("bench: %s in the world model: %w", name, err)
 	}
 	ar.WMSeconds = time.Since(tw).Seconds()
-	truth := ranking.Arm{Name: name, Policy: arm.Backend}
-	pred := ranking.Arm{Name: name, Policy: arm.Backend}
+	truth := ranking.Arm{Name: name, Policy: arm.Backend, Context: arm.Context.String()}
+	pred := ranking.Arm{Name: name, Policy: arm.Backend, Context: arm.Context.String()}
 	frames, unreadable := 0, 0
 	byseed := map[int64]trial.Result{}
 	for _, r := range sim.Results {

@@ -61,7 +61,7 @@ func Aggregate(p Plan, id string, outcomes map[int]Outcome) (Result, error) {
 		arms[si] = make([]ranking.Arm, len(p.Arms))
 		seeds[si] = make([][]int64, len(p.Arms))
 		for ai, a := range p.Arms {
-			arms[si][ai] = ranking.Arm{Name: a.Name, Policy: a.Backend}
+			arms[si][ai] = ranking.Arm{Name: a.Name, Policy: a.Backend, Context: a.Context.String()}
 		}
 	}
 	armIndex := map[string]int{}

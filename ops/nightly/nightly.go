@@ -112,7 +112,8 @@ func Run(ctx context.Context, cfg Config, d Deps, id string) (report.Report, err
 		res.WorldModel = d.Describe(ctx, cfg.WorldModel)
 	}
 	for _, e := range sc.Episodes {
-		res.Arms = append(res.Arms, ranking.Arm{Name: e.Arm, Policy: armBackend(cfg.Zoo, e.Arm), Success: e.Success, MaxReward: e.MaxReward})
+		a, _ := cfg.Zoo.Arm(e.Arm)
+		res.Arms = append(res.Arms, ranking.Arm{Name: e.Arm, Policy: a.Backend, Context: a.Context.String(), Success: e.Success, MaxReward: e.MaxReward})
 	}
 	if d.Real != nil && cfg.RealBudget > 0 {
 		if res.Paired, err = pair(ctx, cfg, d, sc); err != nil {
@@ -142,14 +143,6 @@ func Run(ctx context.Context, cfg Config, d Deps, id string) (report.Report, err
 	}
 	d.Log.Info("nightly: report stored", "run", id, "job", sub.ID, "arms", len(r.Leaderboard))
 	return r, nil
-}
-
-func armBackend(z *zoo.Zoo, name string) string {
-	a, err := z.Arm(name)
-	if err != nil {
-		return ""
-	}
-	return a.Backend
 }
 
 // wait polls a job until it ends.

@@ -22,6 +22,7 @@ import (
 	"os"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -61,6 +62,30 @@ type Steering struct {
 func (s Steering) Context() policy.Context {
 	return policy.Context{Task: s.Task, Subtask: s.Subtask,
 		Metadata: policy.Metadata{Speed: s.Speed, Quality: s.Quality, Mistake: s.Mistake}}
+}
+
+// String renders the steering for reports: "speed=fast quality=2", or ""
+// for none.
+func (s *Steering) String() string {
+	if s == nil {
+		return ""
+	}
+	var parts []string
+	add := func(k, v string) {
+		if v != "" {
+			parts = append(parts, k+"="+v)
+		}
+	}
+	add("task", s.Task)
+	add("subtask", s.Subtask)
+	add("speed", s.Speed)
+	if s.Quality > 0 {
+		add("quality", strconv.Itoa(s.Quality))
+	}
+	if s.Mistake != nil {
+		add("mistake", strconv.FormatBool(*s.Mistake))
+	}
+	return strings.Join(parts, " ")
 }
 
 // Arm is one entry of the zoo: a policy and how it is steered.
