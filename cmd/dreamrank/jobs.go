@@ -6,12 +6,14 @@ import (
 	"os"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
 
 	"dreamrank/ops/bus"
 	"dreamrank/ops/job"
 	"dreamrank/ops/jobapi"
 	"dreamrank/ops/progress"
+	"dreamrank/ops/queue"
 )
 
 // defaultNATS is where clients look for a server: $DREAMRANK_NATS, or the
@@ -41,6 +43,22 @@ func (f *busFlags) client(ctx context.Context, name string) (jobapi.Client, func
 		return jobapi.Client{}, nil, fmt.Errorf("%w (is 'dreamrank serve' running?)", err)
 	}
 	return jobapi.Client{NC: nc}, nc.Close, nil
+}
+
+// queue connects as name and opens the server's JetStream resources; close
+// the connection when done.
+func (f *busFlags) queue(ctx context.Context, name string) (*nats.Conn, *queue.Resources, error) {
+	f.cfg.Name = name
+	nc, err := bus.Connect(ctx, f.cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	res, err := queue.Open(ctx, nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	return nc, res, nil
 }
 
 // maxSpecFile is the largest spec file the CLI reads; the server's own

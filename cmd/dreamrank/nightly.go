@@ -11,7 +11,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
 
-	"dreamrank/ops/bus"
 	"dreamrank/ops/job"
 	"dreamrank/ops/jobapi"
 	"dreamrank/ops/nightly"
@@ -117,16 +116,11 @@ func reportNightlyCmd() *cobra.Command {
 				return fmt.Errorf("the server runs nights on its schedule (dreamrank serve --nightly); --now runs one here and now")
 			}
 			ctx := cmd.Context()
-			bf.cfg.Name = "dreamrank report nightly"
-			nc, err := bus.Connect(ctx, bf.cfg)
+			nc, res, err := bf.queue(ctx, "dreamrank report nightly")
 			if err != nil {
 				return err
 			}
 			defer nc.Close()
-			res, err := queue.Open(ctx, nc)
-			if err != nil {
-				return err
-			}
 			r, err := nightly.Run(ctx, nf.config(), nf.deps(nc, res), nightly.RunID(time.Now(), true))
 			if err != nil {
 				return err

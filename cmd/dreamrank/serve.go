@@ -157,16 +157,11 @@ func workerCmd() *cobra.Command {
 		Short: "Run task workers against a job server's NATS (imagined rollouts in the named world models)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			bf.cfg.Name = "dreamrank worker"
-			nc, err := bus.Connect(ctx, bf.cfg)
+			nc, res, err := bf.queue(ctx, "dreamrank worker")
 			if err != nil {
 				return err
 			}
 			defer nc.Close()
-			res, err := queue.Open(ctx, nc)
-			if err != nil {
-				return err
-			}
 			host, _ := os.Hostname()
 			wg := wf.run(ctx, nc, res, host)
 			fmt.Printf("%d workers pulling tasks from %s; Ctrl-C stops.\n", wf.n, bf.cfg.URL)

@@ -233,3 +233,14 @@ func Episodes(real, pred []bool) (EpisodeAgreement, error) {
 	}
 	return a, nil
 }
+
+// Successes turns per-episode success into the 1/0 outcomes Arm holds.
+func Successes(b []bool) []float64 {
+	out := make([]float64, len(b))
+	for i, v := range b {
+		if v {
+			out[i] = 1
+		}
+	}
+	return out
+}

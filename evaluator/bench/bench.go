@@ -101,7 +101,7 @@ func Run(ctx context.Context, cfg Config, m worldmodel.Model, j judge.Judge) (Re
 		rep.SimSeconds += ar.SimSeconds
 		rep.WMSeconds += ar.WMSeconds
 		truthArms, predArms = append(truthArms, truth), append(predArms, pred)
-		cmp = append(cmp, agreement.Arm{Name: name, Real: ones(truth.Success), Pred: ones(pred.Success)})
+		cmp = append(cmp, agreement.Arm{Name: name, Real: agreement.Successes(truth.Success), Pred: agreement.Successes(pred.Success)})
 		slog.Info("bench ranking: arm done", "arm", name, "n", k+1, "of", len(cfg.Arms),
 			"true", truth.Success, "predicted", pred.Success)
 	}
@@ -189,16 +189,6 @@ func runArm(ctx context.Context, cfg Config, name string, m worldmodel.Model, j 
 		ar.UnreadableFrames = float64(unreadable) / float64(frames)
 	}
 	return ar, truth, pred, nil
-}
-
-func ones(b []bool) []float64 {
-	out := make([]float64, len(b))
-	for i, v := range b {
-		if v {
-			out[i] = 1
-		}
-	}
-	return out
 }
 
 func nan() float64 { return math.NaN() }

@@ -176,7 +176,7 @@ func pair(ctx context.Context, cfg Config, d Deps, sc job.ScenarioResult) ([]agr
 		if err != nil {
 			return nil, fmt.Errorf("nightly: real episodes of %s: %w", e.Arm, err)
 		}
-		out = append(out, agreement.Arm{Name: e.Arm, Real: ones(real), Pred: ones(e.Success[:n])})
+		out = append(out, agreement.Arm{Name: e.Arm, Real: agreement.Successes(real), Pred: agreement.Successes(e.Success[:n])})
 	}
 	return out, nil
 }
@@ -209,14 +209,4 @@ func previews(ctx context.Context, cfg Config, d Deps, sc job.ScenarioResult) []
 		}
 	}
 	return picks
-}
-
-func ones(b []bool) []float64 {
-	out := make([]float64, len(b))
-	for i, v := range b {
-		if v {
-			out[i] = 1
-		}
-	}
-	return out
 }

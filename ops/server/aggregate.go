@@ -44,7 +44,10 @@ func (s *Server) aggregate(ctx context.Context, c jetstream.Consumer) {
 		}
 		if err != nil && ctx.Err() == nil {
 			s.log.Warn("aggregator: fetch", "err", err)
-			sleep(ctx, 200*time.Millisecond)
+			select {
+			case <-ctx.Done():
+			case <-time.After(200 * time.Millisecond):
+			}
 		}
 		s.countBatch(ctx, msgs)
 	}
@@ -221,14 +224,4 @@ func (s *Server) outcomes(ctx context.Context, r job.Record) (map[int]job.Outcom
 		}
 	}
 	return out, nil
-}
-
-// sleep waits d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
 }

@@ -81,7 +81,10 @@ func (w *Worker) Run(ctx context.Context) error {
 				break
 			}
 			w.log.Warn("fetch", "err", err)
-			sleep(ctx, w.cfg.IdleWait)
+			select {
+			case <-ctx.Done():
+			case <-time.After(w.cfg.IdleWait):
+			}
 			continue
 		}
 		if m == nil {
@@ -251,13 +254,4 @@ func (w *Worker) runWithHeartbeat(ctx context.Context, m jetstream.Msg, t job.Ta
 	close(done)
 	o.Seconds = time.Since(start).Seconds()
 	return o, err
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
 }
