@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -81,13 +82,22 @@ func (f *nightlyFlags) start(ctx context.Context, nc *nats.Conn, res *queue.Reso
 	return s, nil
 }
 
-// serveHTTP serves the UI on addr until ctx ends.
-func serveHTTP(ctx context.Context, addr string, opts web.Options) error {
+// serveHTTP serves the UI on addr, and the server's metrics on /metrics
+// (Prometheus text format), until ctx ends.
+func serveHTTP(ctx context.Context, addr string, opts web.Options, metrics func(context.Context, io.Writer) error) error {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("--http %s: %w", addr, err)
 	}
-	srv := &http.Server{Handler: web.New(opts), ReadHeaderTimeout: 10 * time.Second}
+	mux := http.NewServeMux()
+	mux.Handle("/", web.New(opts))
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		if err := metrics(r.Context(), w); err != nil {
+			slog.Warn("metrics", "err", err)
+		}
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

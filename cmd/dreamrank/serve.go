@@ -118,11 +118,11 @@ with 'dreamrank worker --nats URL'. Unfinished jobs resume after a restart.`,
 				if sched != nil {
 					opts.NextRun = sched.Next
 				}
-				if err := serveHTTP(ctx, httpA, opts); err != nil {
+				if err := serveHTTP(ctx, httpA, opts, srv.WriteMetrics); err != nil {
 					stopWorkers()
 					return err
 				}
-				fmt.Printf("web UI on http://%s/ (reports, jobs, fleet)\n", httpA)
+				fmt.Printf("web UI on http://%s/ (reports, jobs, fleet; metrics on /metrics)\n", httpA)
 			}
 			fmt.Printf("dreamrank serving jobs on %s with %d local workers; Ctrl-C stops.\n", bf.cfg.URL, wf.n)
 			fmt.Printf("Submit the example: bin/dreamrank submit examples/ranking.yaml --watch --nats %s\n", bf.cfg.URL)

@@ -112,7 +112,9 @@ func (s *Server) countBatch(ctx context.Context, msgs []jetstream.Msg) {
 // they were its last.
 func (s *Server) count(ctx context.Context, id string, outs []job.Outcome) error {
 	var complete bool
+	var newly int
 	_, err := s.update(ctx, id, func(r *job.Record) error {
+		newly = 0 // a compare-and-set retry counts again
 		if r.State.Final() {
 			return errSkip // cancelled or expired: late outcomes are ignored
 		}
@@ -122,6 +124,9 @@ func (s *Server) count(ctx context.Context, id string, outs []job.Outcome) error
 			if err != nil {
 				s.log.Error("aggregator: dropping outcome", "job", id, "task", o.Task, "err", err)
 				continue
+			}
+			if ok {
+				newly++
 			}
 			added = added || ok
 		}
@@ -138,6 +143,8 @@ func (s *Server) count(ctx context.Context, id string, outs []job.Outcome) error
 	if err != nil {
 		return err
 	}
+	s.metrics.counted.Add(int64(newly))
+	s.metrics.repeats.Add(int64(len(outs) - newly))
 	if complete {
 		return s.finalize(ctx, id)
 	}
@@ -189,6 +196,7 @@ func (s *Server) finalize(ctx context.Context, id string) error {
 		return err
 	}
 	s.untrack(id)
+	s.metrics.finish(final.State)
 	s.log.Info("job finished", "job", id, "state", final.State, "tasks", final.Tasks, "failed", final.Failed,
 		"seconds", final.Finished.Sub(final.Created).Seconds())
 	return nil

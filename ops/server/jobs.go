@@ -21,6 +21,14 @@ import (
 // submit validates a spec, creates its job (or finds the job an earlier
 // submission with the same idempotency key created) and queues its tasks.
 func (s *Server) submit(ctx context.Context, raw []byte, key string) (jobapi.SubmitReply, error) {
+	rep, err := s.create(ctx, raw, key)
+	if err != nil {
+		s.metrics.reject(err)
+	}
+	return rep, err
+}
+
+func (s *Server) create(ctx context.Context, raw []byte, key string) (jobapi.SubmitReply, error) {
 	spec, err := job.Parse(raw, s.cfg.Limits.MaxSpecBytes)
 	if err != nil {
 		return jobapi.SubmitReply{}, err
@@ -79,6 +87,7 @@ func (s *Server) submit(ctx context.Context, raw []byte, key string) (jobapi.Sub
 	if err != nil {
 		return jobapi.SubmitReply{}, err
 	}
+	s.metrics.submitted.Add(1)
 	s.log.Info("job submitted", "job", id, "name", plan.Spec.Name, "tasks", plan.TaskCount, "priority", plan.Priority)
 	return jobapi.SubmitReply{Status: r.Status(now)}, nil
 }
@@ -150,6 +159,7 @@ func (s *Server) dispatch(ctx context.Context, r job.Record) error {
 		if _, err := s.res.PublishTasks(ctx, r.Priority, tasks[lo:hi]); err != nil {
 			return err
 		}
+		s.metrics.dispatched.Add(int64(hi - lo))
 		var stop bool
 		if _, err := s.update(ctx, r.ID, func(rec *job.Record) error {
 			if rec.State.Final() {
@@ -186,6 +196,7 @@ func (s *Server) end(ctx context.Context, id string, state job.State, reason str
 	}
 	s.untrack(id)
 	if r.State == state {
+		s.metrics.finish(state)
 		s.log.Info("job ended", "job", id, "state", state, "reason", reason, "done", r.Done, "tasks", r.Tasks)
 	}
 	return r, s.purge(ctx, id)

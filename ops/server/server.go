@@ -65,8 +65,9 @@ type Server struct {
 	once sync.Once
 	sem  chan struct{} // bounds concurrent API handlers
 
-	mu     sync.Mutex
-	active map[string]time.Time // unfinished jobs -> deadline (zero: none)
+	mu      sync.Mutex
+	active  map[string]time.Time // unfinished jobs -> deadline (zero: none)
+	metrics metrics
 }
 
 // Start creates the JetStream resources, resumes unfinished jobs and starts

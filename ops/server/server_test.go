@@ -240,3 +240,36 @@ func TestPoisonTaskFailsAfterAttempts(t *testing.T) {
 		t.Fatalf("ranking %+v", arms)
 	}
 }
+
+func TestMetrics(t *testing.T) {
+	e := servertest.NATS(t, "", 0)
+	nc := servertest.Connect(t, e.URL())
+	s := servertest.Server(t, nc, server.Config{})
+	servertest.Workers(t, nc, 1, &servertest.Runner{}, worker.Config{})
+	c := jobapi.Client{NC: nc}
+	rep, err := c.Submit(ctx(t), servertest.Spec("a", "b"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	servertest.Wait(t, c, rep.ID, 30*time.Second)
+	if _, err := c.SubmitRaw(ctx(t), []byte("{"), ""); err == nil {
+		t.Fatal("bad spec accepted")
+	}
+	var b strings.Builder
+	if err := s.WriteMetrics(ctx(t), &b); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"dreamrank_jobs_submitted_total 1\n",
+		"dreamrank_tasks_dispatched_total 2\n",
+		"dreamrank_outcomes_counted_total 2\n",
+		`dreamrank_submissions_rejected_total{code="bad_spec"} 1` + "\n",
+		`dreamrank_jobs_finished_total{state="succeeded"} 1` + "\n",
+		"dreamrank_jobs_active 0\n",
+		`dreamrank_tasks_queued{priority="normal"} 0` + "\n",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("metrics lack %q:\n%s", want, b.String())
+		}
+	}
+}
