@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -271,5 +272,39 @@ func TestMetrics(t *testing.T) {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("metrics lack %q:\n%s", want, b.String())
 		}
+	}
+}
+
+func TestHighPriorityRunsFirst(t *testing.T) {
+	e := servertest.NATS(t, "", 0)
+	nc := servertest.Connect(t, e.URL())
+	servertest.Server(t, nc, server.Config{})
+	c := jobapi.Client{NC: nc}
+	low := servertest.Spec("a")
+	low.Priority, low.Episodes, low.SeedsPerTask = job.PriorityLow, 8, 1
+	lowRep, err := c.Submit(ctx(t), low, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	high := servertest.Spec("b")
+	high.Priority, high.Episodes, high.SeedsPerTask = job.PriorityHigh, 2, 1
+	highRep, err := c.Submit(ctx(t), high, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	var mu sync.Mutex
+	run := &servertest.Runner{Hook: func(_ context.Context, tk job.Task) error {
+		mu.Lock()
+		defer mu.Unlock()
+		order = append(order, tk.Job)
+		return nil
+	}}
+	servertest.Workers(t, nc, 1, run, worker.Config{})
+	servertest.Wait(t, c, lowRep.ID, 30*time.Second)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(order) != 10 || order[0] != highRep.ID || order[1] != highRep.ID {
+		t.Fatalf("run order %v: the high-priority job's 2 tasks should run first", order)
 	}
 }
