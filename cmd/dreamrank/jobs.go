@@ -192,10 +192,34 @@ func printStatus(st job.Status, asJSON bool) error {
 				a.SuccessRate, a.SuccessCI.Lo, a.SuccessCI.Hi, fmt.Sprintf("%d-%d", a.RankLo, a.RankHi), float64(a.MeanMaxReward))
 		}
 	}
+	for _, sc := range st.Result.Scenarios {
+		printCalibration(sc)
+	}
 	for _, f := range st.Result.FailedTasks {
 		fmt.Printf("failed task %d (%s) after %d attempts: %s: %s\n", f.Task, f.Arm, f.Attempts, f.Code, f.Message)
 	}
 	return nil
+}
+
+// printCalibration shows what a job's real budget bought.
+func printCalibration(sc job.ScenarioResult) {
+	c := sc.Calibration
+	if c == nil {
+		return
+	}
+	fmt.Printf("\nreal episodes on %s: success rate from real episodes alone and with every imagined one as control variate (95%%)\n", sc.Scenario)
+	fmt.Printf("%-24s %-6s %-9s %-22s %s\n", "arm", "real", "imagined", "real only", "control variate")
+	for _, e := range c.Estimates {
+		fmt.Printf("%-24s %-6d %-9d %.2f [%.2f, %.2f]     %.2f [%.2f, %.2f]\n", e.Arm, e.RealBudget, e.Imagined,
+			e.RealOnly.Estimate, e.RealOnly.Lo, e.RealOnly.Hi, e.ControlVariate.Estimate, e.ControlVariate.Lo, e.ControlVariate.Hi)
+	}
+	if a := c.Agreement; a != nil {
+		fmt.Printf("imagined vs real over %d arms: pearson %.2f [%.2f, %.2f], mmrv %.3f\n", a.Arms,
+			float64(a.Pearson), float64(a.PearsonCI.Lo), float64(a.PearsonCI.Hi), float64(a.MMRV))
+	}
+	for _, n := range c.Notes {
+		fmt.Println("note:", n)
+	}
 }
 
 func statusCmd() *cobra.Command {

@@ -19,6 +19,7 @@ import (
 	"dreamrank/ops/report"
 	"dreamrank/ops/schedule"
 	"dreamrank/ops/web"
+	"dreamrank/robots/standin"
 	"dreamrank/worldmodel/objects"
 )
 
@@ -38,7 +39,7 @@ func (f *nightlyFlags) register(cmd *cobra.Command, withSchedule bool) {
 		fl.BoolVar(&f.firstRun, "nightly-first-run", true, "when no night ever ran, run one at start (a first report within minutes)")
 	}
 	fl.IntVar(&f.cfg.Episodes, "nightly-episodes", 10, "imagined episodes per zoo arm each night")
-	fl.IntVar(&f.cfg.RealBudget, "nightly-real", 10, "of those, real (simulated-robot) episodes per arm, paired, for the agreement section (-1: none)")
+	fl.IntVar(&f.cfg.RealBudget, "nightly-real", 10, "of those, real episodes per arm played by the fleet (the simulator when no robots), paired, for the agreement section (-1: none)")
 	fl.IntVar(&f.cfg.Previews, "nightly-previews", 4, "imagined-beside-real previews per report, failures first")
 	fl.StringVar(&f.backend, "nightly-backend", objects.Name, "world-model backend the arms are imagined in")
 	fl.StringVar(&f.checkpoint, "nightly-checkpoint", defaultObjectsCheckpoint, "its checkpoint")
@@ -54,7 +55,7 @@ func (f *nightlyFlags) config() nightly.Config {
 // in the artifact store, the simulator standing in for the fleet.
 func (f *nightlyFlags) deps(nc *nats.Conn, res *queue.Resources) nightly.Deps {
 	return nightly.Deps{Jobs: jobapi.Client{NC: nc}, Reports: nightly.Store{NC: nc, Objects: res.Artifacts},
-		Real: nightly.Simulator{}, Preview: nightly.Simulator{}, Describe: nightly.Describe}
+		Preview: standin.Simulator{}, Describe: standin.Describe}
 }
 
 // startNightly runs the scheduler until ctx ends; it returns the

@@ -22,6 +22,7 @@ import (
 	"dreamrank/ops/web"
 	"dreamrank/ops/worker"
 	"dreamrank/policy/zoo"
+	"dreamrank/robots/standin"
 )
 
 // workerFlags configure local task workers.
@@ -101,6 +102,7 @@ with 'dreamrank worker --nats URL'. Unfinished jobs resume after a restart.`,
 				return err
 			}
 			cfg.Catalog = worker.Catalog(z)
+			cfg.Real = standin.Simulator{} // until robots join (issue 9)
 			nf.cfg.Zoo = z
 			srv, err := server.Start(ctx, nc, cfg)
 			if err != nil {

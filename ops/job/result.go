@@ -19,6 +19,8 @@ type ScenarioResult struct {
 	Scenario string         `json:"scenario"`
 	Ranking  ranking.Result `json:"ranking"`
 	Episodes []ArmEpisodes  `json:"episodes"`
+	// Calibration is set when the job had a real budget.
+	Calibration *Calibration `json:"calibration,omitempty"`
 }
 
 // ArmEpisodes are one arm's imagined episodes in seed order of the spec.

@@ -23,8 +23,8 @@ type Config struct {
 	WorldModel job.ModelRef // required
 	Scenario   string       // default "pusht"
 	// Episodes imagined per arm (default 20), and the first RealBudget of
-	// their seeds also run for real, paired (default 10; 0 disables with
-	// a negative value).
+	// their seeds also played for real by the server's fleet, paired, for
+	// the agreement section (default 10; a negative value plays none).
 	Episodes   int
 	RealBudget int
 	// Previews is how many arms get an imagined-beside-real preview,
@@ -59,12 +59,6 @@ func (c *Config) defaults() {
 	}
 }
 
-// Real plays real episodes: the fleet, or the simulator standing in.
-type Real interface {
-	// Episodes runs arm on seeds and returns success per seed.
-	Episodes(ctx context.Context, arm zoo.Arm, seeds []int64) ([]bool, error)
-}
-
 // Previewer renders one seed of an arm imagined and for real.
 type Previewer interface {
 	Preview(ctx context.Context, arm zoo.Arm, model job.ModelRef, seed int64) (imagined, real []image.Image, realSuccess bool, err error)
@@ -74,7 +68,6 @@ type Previewer interface {
 type Deps struct {
 	Jobs    jobapi.Client
 	Reports Store
-	Real    Real      // nil: no agreement section
 	Preview Previewer // nil: no previews
 	// Describe returns the world model's checkpoint description and
 	// fidelity numbers.
@@ -90,7 +83,7 @@ func Run(ctx context.Context, cfg Config, d Deps, id string) (report.Report, err
 		d.Log = slog.Default()
 	}
 	spec := job.Spec{Version: job.SpecVersion, Name: "nightly " + id, WorldModel: cfg.WorldModel,
-		Scenarios: []string{cfg.Scenario}, Episodes: cfg.Episodes, SeedsPerTask: 10}
+		Scenarios: []string{cfg.Scenario}, Episodes: cfg.Episodes, SeedsPerTask: 10, RealBudget: cfg.RealBudget}
 	for _, a := range cfg.Zoo.Arms {
 		spec.Policies = append(spec.Policies, job.PolicyRef{Arm: a.Name})
 	}
@@ -115,10 +108,8 @@ func Run(ctx context.Context, cfg Config, d Deps, id string) (report.Report, err
 		a, _ := cfg.Zoo.Arm(e.Arm)
 		res.Arms = append(res.Arms, ranking.Arm{Name: e.Arm, Policy: a.Backend, Context: a.Context.String(), Success: e.Success, MaxReward: e.MaxReward})
 	}
-	if d.Real != nil && cfg.RealBudget > 0 {
-		if res.Paired, err = pair(ctx, cfg, d, sc); err != nil {
-			return report.Report{}, err
-		}
+	if cal := sc.Calibration; cal != nil {
+		res.Paired = paired(sc, cal.Real)
 	}
 	if d.Preview != nil {
 		res.Previews = previews(ctx, cfg, d, sc)
@@ -162,23 +153,29 @@ func wait(ctx context.Context, c jobapi.Client, id string, every time.Duration) 
 	}
 }
 
-// pair runs the first RealBudget seeds of every arm for real and pairs
-// them with the imagined outcomes on the same seeds.
-func pair(ctx context.Context, cfg Config, d Deps, sc job.ScenarioResult) ([]agreement.Arm, error) {
+// paired lines up each arm's real episodes with its imagined ones on the
+// same seeds.
+func paired(sc job.ScenarioResult, real []job.RealEpisodes) []agreement.Arm {
 	var out []agreement.Arm
-	for _, e := range sc.Episodes {
-		arm, err := cfg.Zoo.Arm(e.Arm)
-		if err != nil {
-			return nil, err
+	for _, r := range real {
+		im, ok := sc.Arm(r.Arm)
+		if !ok {
+			continue
 		}
-		n := min(cfg.RealBudget, len(e.Seeds))
-		real, err := d.Real.Episodes(ctx, arm, e.Seeds[:n])
-		if err != nil {
-			return nil, fmt.Errorf("nightly: real episodes of %s: %w", e.Arm, err)
+		at := map[int64]bool{}
+		for i, s := range im.Seeds {
+			at[s] = im.Success[i]
 		}
-		out = append(out, agreement.Arm{Name: e.Arm, Real: agreement.Successes(real), Pred: agreement.Successes(e.Success[:n])})
+		a := agreement.Arm{Name: r.Arm}
+		for k, s := range r.Seeds {
+			if pred, ok := at[s]; ok {
+				a.Real = append(a.Real, agreement.Successes(r.Success[k : k+1])[0])
+				a.Pred = append(a.Pred, agreement.Successes([]bool{pred})[0])
+			}
+		}
+		out = append(out, a)
 	}
-	return out, nil
+	return out
 }
 
 // previews renders up to cfg.Previews arms, failing arms first.

@@ -23,12 +23,13 @@ import (
 // seeds succeed) except for arm c, which always fails for real.
 type fakeReal struct{}
 
-func (fakeReal) Episodes(_ context.Context, arm zoo.Arm, seeds []int64) ([]bool, error) {
-	out := make([]bool, len(seeds))
-	for i, s := range seeds {
-		out[i] = s%2 == 0 && arm.Name != "c"
+func (fakeReal) Play(_ context.Context, _, _ string, arm zoo.Arm, seeds []int64) (job.RealEpisodes, error) {
+	r := job.RealEpisodes{Arm: arm.Name, Seeds: seeds}
+	for _, s := range seeds {
+		r.Success = append(r.Success, s%2 == 0 && arm.Name != "c")
+		r.MaxReward = append(r.MaxReward, 1)
 	}
-	return out, nil
+	return r, nil
 }
 
 func (fakeReal) Preview(_ context.Context, _ zoo.Arm, _ job.ModelRef, _ int64) ([]image.Image, []image.Image, bool, error) {
@@ -39,7 +40,7 @@ func (fakeReal) Preview(_ context.Context, _ zoo.Arm, _ job.ModelRef, _ int64) (
 func TestNightlyRunStoresAndAnnouncesReports(t *testing.T) {
 	e := servertest.NATS(t, "", 0)
 	nc := servertest.Connect(t, e.URL())
-	srv := servertest.Server(t, nc, server.Config{})
+	srv := servertest.Server(t, nc, server.Config{Real: fakeReal{}})
 	servertest.Workers(t, nc, 2, &servertest.Runner{}, worker.Config{})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -50,7 +51,7 @@ func TestNightlyRunStoresAndAnnouncesReports(t *testing.T) {
 	store := nightly.Store{NC: nc, Objects: srv.Resources().Artifacts}
 	cfg := nightly.Config{Zoo: servertest.Catalog().Zoo, WorldModel: job.ModelRef{Backend: "fake"}, Scenario: "toy",
 		Episodes: 6, RealBudget: 4, Previews: 2, Poll: 20 * time.Millisecond}
-	deps := nightly.Deps{Jobs: jobapi.Client{NC: nc}, Reports: store, Real: fakeReal{}, Preview: fakeReal{}}
+	deps := nightly.Deps{Jobs: jobapi.Client{NC: nc}, Reports: store, Preview: fakeReal{}}
 
 	first, err := nightly.Run(ctx, cfg, deps, "20261127T020000Z")
 	if err != nil {

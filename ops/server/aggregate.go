@@ -146,7 +146,7 @@ func (s *Server) count(ctx context.Context, id string, outs []job.Outcome) error
 	s.metrics.counted.Add(int64(newly))
 	s.metrics.repeats.Add(int64(len(outs) - newly))
 	if complete {
-		return s.finalize(ctx, id)
+		s.finalizeLater(id)
 	}
 	return nil
 }
@@ -173,6 +173,11 @@ func (s *Server) finalize(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
+	if plan.Spec.RealBudget > 0 {
+		if err := s.calibrate(ctx, id, plan, &res); err != nil {
+			return err
+		}
+	}
 	raw, err := json.Marshal(res)
 	if err != nil {
 		return err
@@ -185,7 +190,7 @@ func (s *Server) finalize(ctx context.Context, id string) error {
 		if rec.State.Final() {
 			return errSkip
 		}
-		rec.State, rec.ResultKey, rec.Finished = job.Succeeded, key, s.cfg.Now()
+		rec.State, rec.ResultKey, rec.Finished, rec.Reason = job.Succeeded, key, s.cfg.Now(), ""
 		if rec.Failed > 0 {
 			rec.State = job.Failed
 			rec.Reason = fmt.Sprintf("%d of %d tasks failed", rec.Failed, rec.Tasks)

@@ -29,6 +29,9 @@ type Config struct {
 	// 1000); more is refused with quota_exceeded.
 	MaxActive int
 	Queue     queue.Config
+	// Real plays jobs' real budgets; nil leaves them unspent (noted in
+	// the result).
+	Real Real
 	// ExpireEvery is how often deadlines are checked (default 1s).
 	ExpireEvery time.Duration
 	Logger      *slog.Logger
@@ -55,19 +58,21 @@ func (c *Config) defaults() {
 
 // Server is a running job server.
 type Server struct {
-	cfg  Config
-	nc   *nats.Conn
-	res  *queue.Resources
-	svc  micro.Service
-	log  *slog.Logger
-	stop context.CancelFunc
-	wg   sync.WaitGroup
-	once sync.Once
-	sem  chan struct{} // bounds concurrent API handlers
+	cfg    Config
+	nc     *nats.Conn
+	res    *queue.Resources
+	svc    micro.Service
+	log    *slog.Logger
+	stop   context.CancelFunc
+	runCtx context.Context // ends with Stop
+	wg     sync.WaitGroup
+	once   sync.Once
+	sem    chan struct{} // bounds concurrent API handlers
 
-	mu      sync.Mutex
-	active  map[string]time.Time // unfinished jobs -> deadline (zero: none)
-	metrics metrics
+	mu         sync.Mutex
+	active     map[string]time.Time // unfinished jobs -> deadline (zero: none)
+	finalizing map[string]bool      // jobs with a finalizer running
+	metrics    metrics
 }
 
 // Start creates the JetStream resources, resumes unfinished jobs and starts
@@ -79,8 +84,8 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	runCtx, stop := context.WithCancel(context.Background())
-	s := &Server{cfg: cfg, nc: nc, res: res, log: cfg.Logger, stop: stop,
-		sem: make(chan struct{}, 16), active: map[string]time.Time{}}
+	s := &Server{cfg: cfg, nc: nc, res: res, log: cfg.Logger, stop: stop, runCtx: runCtx,
+		sem: make(chan struct{}, 16), active: map[string]time.Time{}, finalizing: map[string]bool{}}
 	if err := s.resume(ctx); err != nil {
 		stop()
 		return nil, err
@@ -137,9 +142,7 @@ func (s *Server) resume(ctx context.Context) error {
 		s.track(r)
 		switch {
 		case r.Complete():
-			if err := s.finalize(ctx, r.ID); err != nil {
-				s.log.Error("resume: finalize", "job", r.ID, "err", err)
-			}
+			s.finalizeLater(r.ID)
 		case r.Dispatched < r.Tasks:
 			s.log.Info("resume: dispatching the rest", "job", r.ID, "dispatched", r.Dispatched, "tasks", r.Tasks)
 			if err := s.dispatch(ctx, r); err != nil {

@@ -1,4 +1,9 @@
-package nightly
+// Package standin is the PushT simulator standing in for the robot fleet:
+// it plays requested real episodes directly, and renders a seed imagined
+// beside its simulator episode for report previews. Servers use it when no
+// robots are connected; the fleet (robots/fleet) plays the same requests
+// through real robot agents.
+package standin
 
 import (
 	"context"
@@ -18,15 +23,13 @@ import (
 	"dreamrank/worldmodel"
 )
 
-// Simulator answers for the fleet until robots take real-episode requests:
-// real episodes are PushT simulator episodes, and previews pair an
-// imagined rollout with the simulator's.
+// Simulator plays real episodes in the PushT simulator.
 type Simulator struct{}
 
 func openArm(ctx context.Context, arm zoo.Arm) (policy.Policy, func(), error) {
 	p, err := policy.Open(ctx, arm.Backend, policy.Options(arm.Options))
 	if err != nil {
-		return nil, nil, fmt.Errorf("nightly: open %s: %w", arm.Name, err)
+		return nil, nil, fmt.Errorf("standin: open %s: %w", arm.Name, err)
 	}
 	return p, func() {
 		if c, ok := p.(interface{ Close() error }); ok {
@@ -35,25 +38,29 @@ func openArm(ctx context.Context, arm zoo.Arm) (policy.Policy, func(), error) {
 	}, nil
 }
 
-// Episodes implements Real.
-func (Simulator) Episodes(ctx context.Context, arm zoo.Arm, seeds []int64) ([]bool, error) {
+// Play plays arm on seeds of the scenario (server.Real).
+func (Simulator) Play(ctx context.Context, _, scenario string, arm zoo.Arm, seeds []int64) (job.RealEpisodes, error) {
+	if scenario != "pusht" {
+		return job.RealEpisodes{}, fmt.Errorf("%w: the stand-in simulator plays pusht, not %q", job.ErrUnknownScenario, scenario)
+	}
 	p, done, err := openArm(ctx, arm)
 	if err != nil {
-		return nil, err
+		return job.RealEpisodes{}, err
 	}
 	defer done()
 	sum, err := trial.Run(ctx, p, trial.Config{Seeds: seeds, Steer: arm.Steer(), Workers: 1})
 	if err != nil {
-		return nil, err
+		return job.RealEpisodes{}, err
 	}
-	out := make([]bool, len(sum.Results))
-	for i, r := range sum.Results {
-		out[i] = r.Success
+	r := job.RealEpisodes{Arm: arm.Name, Source: "simulator"}
+	for _, e := range sum.Results {
+		r.Seeds, r.Success, r.MaxReward = append(r.Seeds, e.Seed), append(r.Success, e.Success), append(r.MaxReward, e.MaxReward)
 	}
-	return out, nil
+	return r, nil
 }
 
-// Preview implements Previewer.
+// Preview renders one seed imagined in the model and in the simulator
+// (nightly.Previewer).
 func (Simulator) Preview(ctx context.Context, arm zoo.Arm, ref job.ModelRef, seed int64) ([]image.Image, []image.Image, bool, error) {
 	p, done, err := openArm(ctx, arm)
 	if err != nil {
