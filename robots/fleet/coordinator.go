@@ -192,7 +192,7 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Coordinator, error)
 		return nil, fmt.Errorf("fleet: subscribe status: %w", err)
 	}
 	c.subs = append(c.subs, sub)
-	if err := nc.FlushWithContext(ctx); err != nil {
+	if err := nc.FlushTimeout(10 * time.Second); err != nil {
 		c.Stop()
 		return nil, fmt.Errorf("fleet: %w", err)
 	}
