@@ -77,8 +77,14 @@ func TestParseRejects(t *testing.T) {
 		err  error
 	}{
 		{"other robot's register", func() error { _, err := fleet.ParseRegister("r1", mustJSON(t, simbot.Register("r2"))); return err }()},
-		{"bad robot id", func() error { _, err := fleet.ParseHeartbeat("R.1", []byte(`{"robot":"R.1","state":"idle"}`)); return err }()},
-		{"bad state", func() error { _, err := fleet.ParseHeartbeat("r1", []byte(`{"robot":"r1","state":"sleepy"}`)); return err }()},
+		{"bad robot id", func() error {
+			_, err := fleet.ParseHeartbeat("R.1", []byte(`{"robot":"R.1","state":"idle"}`))
+			return err
+		}()},
+		{"bad state", func() error {
+			_, err := fleet.ParseHeartbeat("r1", []byte(`{"robot":"r1","state":"sleepy"}`))
+			return err
+		}()},
 		{"not json", func() error { _, err := fleet.ParseProgress("r1", []byte(`{`)); return err }()},
 		{"assignment not a uuid", func() error {
 			_, err := fleet.ParseProgress("r1", []byte(`{"robot":"r1","assignment":"../../x"}`))
@@ -277,7 +283,7 @@ func TestUploadByHand(t *testing.T) {
 	for i := half; i < ref.Chunks; i++ {
 		send(nc2, i)
 	}
-	send(nc2, 0) // a repeated chunk is harmless
+	send(nc2, 0)  // a repeated chunk is harmless
 	for range 2 { // the report, and its retry after a lost reply
 		or = fleet.OutcomeReply{}
 		if err := request(nc2, fleet.RobotSubject("hand", fleet.VerbOutcome), outcome, &or); err != nil || or.Error != nil {
