@@ -61,7 +61,8 @@ type Agent struct {
 type job struct {
 	a        fleet.Assignment
 	cancel   context.CancelFunc
-	reported bool // the outcome is being sent: do not abandon
+	reported bool          // the outcome is being sent: do not abandon
+	done     chan struct{} // closed when the job has ended
 }
 
 // Run runs the agent on nc until ctx ends.
@@ -226,6 +227,16 @@ func (ag *Agent) onAssign(ctx context.Context, wg *sync.WaitGroup, m *nats.Msg) 
 		return
 	}
 	ag.mu.Lock()
+	if j := ag.current; j != nil && j.reported && j.a.ID != a.ID {
+		// The coordinator took the outcome and sent the next assignment
+		// before the reply reached the job: let the job end first.
+		ag.mu.Unlock()
+		select {
+		case <-j.done:
+		case <-time.After(ag.cfg.RequestTimeout / 2):
+		}
+		ag.mu.Lock()
+	}
 	if j := ag.current; j != nil {
 		ag.mu.Unlock()
 		if j.a.ID == a.ID { // a repeated delivery
@@ -236,7 +247,7 @@ func (ag *Agent) onAssign(ctx context.Context, wg *sync.WaitGroup, m *nats.Msg) 
 		return
 	}
 	jctx, cancel := context.WithDeadline(ctx, a.Deadline)
-	j := &job{a: a, cancel: cancel}
+	j := &job{a: a, cancel: cancel, done: make(chan struct{})}
 	ag.current = j
 	ag.mu.Unlock()
 	ag.reply(m, fleet.AssignReply{Accepted: true})
@@ -254,6 +265,7 @@ func (ag *Agent) onAssign(ctx context.Context, wg *sync.WaitGroup, m *nats.Msg) 
 			ag.current = nil
 		}
 		ag.mu.Unlock()
+		close(j.done)
 	}()
 }
 

@@ -243,3 +243,23 @@ func (c *Client) Wait(ctx context.Context, ids []string) ([]Result, error) {
 	}
 	return out, nil
 }
+
+// Paired builds the requests for paired episodes: every arm on every seed
+// of scenario, so the arms are compared on the same initial conditions.
+// Ids are <group>-<arm>-<scenario>-<seed> (PairedID), so asking again for
+// the same pairs is idempotent.
+func Paired(group string, arms []zoo.Arm, scenario string, seeds []int64, maxSteps int) []EpisodeRequest {
+	out := make([]EpisodeRequest, 0, len(arms)*len(seeds))
+	for _, s := range seeds {
+		for _, a := range arms {
+			out = append(out, EpisodeRequest{ID: PairedID(group, a.Name, scenario, s), Group: group,
+				Arm: &a, Scenario: scenario, Seed: s, MaxSteps: maxSteps})
+		}
+	}
+	return out
+}
+
+// PairedID is the request id Paired gives arm's episode on seed.
+func PairedID(group, arm, scenario string, seed int64) string {
+	return fmt.Sprintf("%s-%s-%s-%d", group, arm, scenario, seed)
+}

@@ -27,7 +27,7 @@ import (
 // Scenes the simulated robot can set up.
 const (
 	ScenePushT  = "pusht"
-	SceneSafety = "pusht-safety"
+	SceneSafety = fleet.SafetyScenario
 )
 
 // Embodiment names the simulated robot's body.
