@@ -139,6 +139,8 @@ type Subjects struct {
 // ErrAuthConfig: the embedded server's users cannot be configured as given.
 var ErrAuthConfig = errors.New("bus: bad authorisation config")
 
+func init() { errcode.Register(ErrAuthConfig, errcode.BadRequest) }
+
 // authOptions installs c's users into opts.
 func (c EmbeddedConfig) authOptions(opts *server.Options) error {
 	if len(c.Users) == 0 {

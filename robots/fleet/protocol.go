@@ -106,8 +106,6 @@ var (
 	ErrBusy = errors.New("fleet: robot busy")
 	// ErrIncomplete: the log upload misses chunks or fails its checksum.
 	ErrIncomplete = errors.New("fleet: log upload incomplete")
-	// ErrStopped: the coordinator is stopping.
-	ErrStopped = errors.New("fleet: coordinator stopped")
 )
 
 func init() {
@@ -116,7 +114,7 @@ func init() {
 	errcode.Register(ErrUnknownRobot, errcode.NotFound)
 	errcode.Register(ErrBusy, errcode.QuotaExceeded)
 	errcode.Register(ErrIncomplete, errcode.Unavailable)
-	errcode.Register(ErrStopped, errcode.Unavailable)
+	errcode.Register(ErrCredentials, errcode.Unauthorized)
 }
 
 var (
