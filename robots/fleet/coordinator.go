@@ -107,7 +107,9 @@ type Coordinator struct {
 	cc      jetstream.ConsumeContext
 	subs    []*nats.Subscription
 	log     *slog.Logger
-	Client  *Client
+	// Client requests episodes and reads results (Request, Results,
+	// Wait) on the coordinator's connection.
+	*Client
 
 	mu          sync.Mutex
 	robots      map[string]*robot
@@ -218,6 +220,18 @@ func (c *Coordinator) Stop() {
 		}
 		c.stop()
 		c.wg.Wait()
+		// Hand the requests not yet answered to the next coordinator now
+		// rather than after the ack wait.
+		c.mu.Lock()
+		held := make([]jetstream.Msg, 0, len(c.byRequest))
+		for _, p := range c.byRequest {
+			held = append(held, p.msg)
+		}
+		c.byRequest = map[string]*pending{}
+		c.mu.Unlock()
+		for _, m := range held {
+			_ = m.Nak()
+		}
 	})
 }
 

@@ -80,3 +80,23 @@ func TestSafetyReal(t *testing.T) {
 		}
 	}
 }
+
+// TestCoordinatorRestart: requests queued under one coordinator are served
+// by the next one.
+func TestCoordinatorRestart(t *testing.T) {
+	f := startFleet(t, []string{"r1"}, fleet.Config{})
+	reqs := fleet.Paired("job", []zoo.Arm{armGoal, armCorner}, simbot.ScenePushT, []int64{1, 2}, 3)
+	if err := f.client.Request(ctxT(t, 5*time.Second), reqs); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "4 requests queued", func() bool { return f.coord.Status().Queued == 4 })
+	f.coord.Stop()
+	c2, err := fleet.Start(ctxT(t, 10*time.Second), f.admin, fleet.Config{HeartbeatEvery: 100 * time.Millisecond, Episodes: f.store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c2.Stop)
+	runRobot(t, robotConn(t, f.url, f.creds, "r1"), "r1", &simbot.Robot{}, nil)
+	got := collect(t, c2.Client, reqs, 20*time.Second)
+	checkStored(t, f, reqs, got)
+}
