@@ -346,6 +346,9 @@ func (c *Coordinator) schedule(ctx context.Context) {
 		now := c.cfg.Now()
 		for _, r := range idle {
 			p := c.take(r)
+			for p != nil && c.byRequest[p.req.ID] != p {
+				p = c.take(r) // answered while it waited (a late outcome of an earlier attempt)
+			}
 			if p == nil {
 				continue
 			}
@@ -424,6 +427,9 @@ func (c *Coordinator) retire(as *assignment, why error, cancelRobot bool) {
 		_ = c.nc.Publish(RobotSubject(as.robot, VerbCancel), raw)
 	}
 	p.lastErr = why
+	if c.byRequest[p.req.ID] != p {
+		return // answered already (or being answered by an earlier attempt)
+	}
 	if p.attempts >= c.cfg.MaxAttempts {
 		c.log.Error("fleet: request failed on every attempt", "request", p.req.ID, "attempts", p.attempts, "err", why)
 		res := c.resultOf(p, as)
@@ -744,7 +750,8 @@ func (c *Coordinator) resultOf(p *pending, as *assignment) Result {
 // record stores a request's result once and acknowledges the request.
 func (c *Coordinator) record(ctx context.Context, p *pending, res Result) error {
 	raw, _ := json.Marshal(res)
-	if _, err := c.results.Create(ctx, p.req.ID, raw); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
+	_, err := c.results.Create(ctx, p.req.ID, raw)
+	if err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
 		return fmt.Errorf("%w: record result: %w", errcode.Unavailable, err)
 	}
 	_ = p.msg.Ack()
@@ -754,6 +761,9 @@ func (c *Coordinator) record(ctx context.Context, p *pending, res Result) error 
 		delete(c.byRequest, p.req.ID)
 	}
 	p.current = nil
+	if err != nil {
+		return nil // recorded before, by an earlier attempt
+	}
 	c.done++
 	now := c.cfg.Now()
 	c.finished = append(c.finished, now)
