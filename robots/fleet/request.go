@@ -259,7 +259,22 @@ func Paired(group string, arms []zoo.Arm, scenario string, seeds []int64, maxSte
 	return out
 }
 
-// PairedID is the request id Paired gives arm's episode on seed.
+// PairedID is the request id Paired gives arm's episode on seed:
+// <group>-<arm>-<scenario>-<seed> when that is a valid id, else (names with
+// dots, say, or too long) a readable prefix and a hash of the four.
 func PairedID(group, arm, scenario string, seed int64) string {
-	return fmt.Sprintf("%s-%s-%s-%d", group, arm, scenario, seed)
+	id := fmt.Sprintf("%s-%s-%s-%d", group, arm, scenario, seed)
+	if tokenRE.MatchString(id) {
+		return id
+	}
+	clean := []rune{}
+	for _, r := range id {
+		if r == '-' || r == '_' || ('a' <= r && r <= 'z') || ('A' <= r && r <= 'Z') || ('0' <= r && r <= '9') {
+			clean = append(clean, r)
+		} else {
+			clean = append(clean, '_')
+		}
+	}
+	prefix := string(clean[:min(len(clean), 100)])
+	return prefix + "-" + SHA256([]byte(fmt.Sprintf("%q %q %q %d", group, arm, scenario, seed)))[:16]
 }
