@@ -18,9 +18,11 @@ import (
 
 	"dreamrank/episode"
 	"dreamrank/ops/bus"
+	"dreamrank/policy/zoo"
 	"dreamrank/robots/agent"
 	"dreamrank/robots/fleet"
 	"dreamrank/robots/sim/simbot"
+	"dreamrank/scenarios"
 )
 
 // defaultRobotsDir is where `dreamrank robot add` writes credentials and
@@ -266,18 +268,15 @@ func fleetRequestCmd() *cobra.Command {
 			if group == "" {
 				group = "cli-" + time.Now().UTC().Format("20060102T150405")
 			}
-			var reqs []fleet.EpisodeRequest
-			for s := range n {
-				seed := firstSeed + int64(s)
-				for _, name := range arms {
-					a, err := z.Arm(name)
-					if err != nil {
-						return err
-					}
-					reqs = append(reqs, fleet.EpisodeRequest{ID: fmt.Sprintf("%s-%s-%s-%d", group, name, scenario, seed), Group: group,
-						Arm: &a, Scenario: scenario, Seed: seed, MaxSteps: maxSteps})
+			var zarms []zoo.Arm
+			for _, name := range arms {
+				a, err := z.Arm(name)
+				if err != nil {
+					return err
 				}
+				zarms = append(zarms, a)
 			}
+			reqs := fleet.Paired(group, zarms, scenario, scenarios.SeedRange(firstSeed, n), maxSteps)
 			bf.cfg.Name = "dreamrank fleet request"
 			nc, err := bus.Connect(ctx, bf.cfg)
 			if err != nil {
