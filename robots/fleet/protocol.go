@@ -100,8 +100,6 @@ var (
 	ErrBadMessage = errors.New("fleet: bad message")
 	// ErrNotYours: the assignment is not (or no longer) the sender's.
 	ErrNotYours = errors.New("fleet: assignment not held by this robot")
-	// ErrUnknownRobot: the robot has not registered.
-	ErrUnknownRobot = errors.New("fleet: robot not registered")
 	// ErrBusy: the robot is already running an assignment.
 	ErrBusy = errors.New("fleet: robot busy")
 	// ErrIncomplete: the log upload misses chunks or fails its checksum.
@@ -111,7 +109,6 @@ var (
 func init() {
 	errcode.Register(ErrBadMessage, errcode.BadRequest)
 	errcode.Register(ErrNotYours, errcode.Conflict)
-	errcode.Register(ErrUnknownRobot, errcode.NotFound)
 	errcode.Register(ErrBusy, errcode.QuotaExceeded)
 	errcode.Register(ErrIncomplete, errcode.Unavailable)
 	errcode.Register(ErrCredentials, errcode.Unauthorized)
