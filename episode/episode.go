@@ -40,6 +40,10 @@ type Meta struct {
 	Outcome *Outcome          `json:"outcome,omitempty"`
 	Created time.Time         `json:"created"`
 	Extra   map[string]string `json:"extra,omitempty"`
+	// Provenance says how a fleet episode was asked for and recorded
+	// (RobotID, Policy, Scenario and Seed say who, with what, where); nil
+	// for other sources.
+	Provenance *Provenance `json:"provenance,omitempty"`
 
 	// Shapes of the step arrays. Put fills Steps and the dims from the
 	// arrays; the frame size must be given unless frames are square RGB
@@ -53,6 +57,29 @@ type Meta struct {
 	ActionDim      int  `json:"action_dim"`
 	GroundTruthDim int  `json:"ground_truth_dim,omitempty"`
 	HasRewards     bool `json:"has_rewards,omitempty"`
+}
+
+// Provenance records where a fleet episode came from. The fleet
+// coordinator writes it from its own records of the assignment, not from
+// what the robot claims, except the robot's clock times.
+type Provenance struct {
+	// Assignment is the fleet assignment id (also the episode id, so a
+	// retried upload lands on the same episode); Request the id of the
+	// episode request it answered.
+	Assignment string `json:"assignment"`
+	Request    string `json:"request,omitempty"`
+	Embodiment string `json:"embodiment,omitempty"`
+	// PolicyBackend and PolicyOptions say how the policy was opened (a zoo
+	// arm's backend and options), or PolicyEndpoint where it was served
+	// (openpi).
+	PolicyBackend  string            `json:"policy_backend,omitempty"`
+	PolicyOptions  map[string]string `json:"policy_options,omitempty"`
+	PolicyEndpoint string            `json:"policy_endpoint,omitempty"`
+	// Started and Finished are the robot's clock; Received the
+	// coordinator's when the log was stored.
+	Started  time.Time `json:"started"`
+	Finished time.Time `json:"finished"`
+	Received time.Time `json:"received"`
 }
 
 // Episode is T steps of a robot's life. Every per-step slice has length T.

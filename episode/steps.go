@@ -76,6 +76,18 @@ func zstdEncoder() *zstd.Encoder {
 	return encoder
 }
 
+// EncodeSteps serialises e's per-step arrays as a steps.zst file
+// (FORMAT.md), filling e's shape fields from the arrays first. Robots
+// upload their episode logs in this form.
+func EncodeSteps(e *Episode) ([]byte, error) {
+	e.fillShapes()
+	return encodeSteps(e)
+}
+
+// DecodeSteps parses a steps.zst file into e's arrays and shape fields; a
+// damaged or hostile file is ErrCorrupt.
+func DecodeSteps(b []byte, e *Episode) error { return decodeSteps(b, e) }
+
 // encodeSteps serialises the episode's arrays (shape fields must be filled).
 func encodeSteps(e *Episode) ([]byte, error) {
 	t := e.Steps

@@ -30,8 +30,16 @@ type Config struct {
 	Token    string
 	User     string
 	Password string
+	// Nkey is the path of an nkey seed file (an "SU..." user seed, as
+	// `dreamrank robot add` writes): the client signs the server's nonce
+	// with it instead of sending a password.
+	Nkey string
 	// Name identifies the connection in the server's monitoring.
 	Name string
+	// InboxPrefix replaces "_INBOX" for the replies to this connection's
+	// requests; users whose permissions allow only their own inboxes
+	// (robots) need it.
+	InboxPrefix string
 }
 
 // Connect dials NATS, reconnecting forever after the first success, which is
@@ -54,6 +62,16 @@ func Connect(ctx context.Context, c Config) (*nats.Conn, error) {
 	}
 	if c.User != "" || c.Password != "" {
 		opts = append(opts, nats.UserInfo(c.User, c.Password))
+	}
+	if c.Nkey != "" {
+		o, err := nats.NkeyOptionFromSeed(c.Nkey)
+		if err != nil {
+			return nil, fmt.Errorf("bus: nkey %s: %w: %w", c.Nkey, errcode.Unauthorized, err)
+		}
+		opts = append(opts, o)
+	}
+	if c.InboxPrefix != "" {
+		opts = append(opts, nats.CustomInboxPrefix(c.InboxPrefix))
 	}
 	if dl, ok := ctx.Deadline(); ok {
 		opts = append(opts, nats.Timeout(max(time.Until(dl), time.Millisecond)))
@@ -94,6 +112,99 @@ type EmbeddedConfig struct {
 	Cluster *ClusterConfig
 	// Clients must present these credentials when set.
 	User, Password, Token string
+	// Users, when set, turns on per-user authorisation: every client must
+	// log in as one of them (User/Password above, if also set, becomes one
+	// more user with every permission; Token cannot be combined with
+	// Users).
+	Users []User
+}
+
+// User is one login of the embedded server: a name and password, or an
+// nkey (public "U..." key; the client proves it holds the seed).
+type User struct {
+	Name, Password string
+	Nkey           string
+	// Permissions restricts what the user may publish and subscribe to;
+	// nil allows everything.
+	Permissions *Permissions
+}
+
+// Permissions are a user's allowed subjects. A subject matches if an Allow
+// pattern matches it and no Deny pattern does; empty Allow with a non-nil
+// Permissions allows nothing in that direction.
+type Permissions struct {
+	Publish, Subscribe Subjects
+	// AllowResponses lets the user publish one reply to each request it
+	// received on a subscription it is allowed (any reply subject).
+	AllowResponses bool
+}
+
+// Subjects lists subject patterns (NATS wildcards * and >).
+type Subjects struct {
+	Allow, Deny []string
+}
+
+// ErrAuthConfig: the embedded server's users cannot be configured as given.
+var ErrAuthConfig = errors.New("bus: bad authorisation config")
+
+func init() { errcode.Register(ErrAuthConfig, errcode.BadRequest) }
+
+// authOptions installs c's users into opts.
+func (c EmbeddedConfig) authOptions(opts *server.Options) error {
+	if len(c.Users) == 0 {
+		opts.Username, opts.Password, opts.Authorization = c.User, c.Password, c.Token
+		return nil
+	}
+	if c.Token != "" {
+		return fmt.Errorf("%w: a token cannot be combined with users", ErrAuthConfig)
+	}
+	users := c.Users
+	if c.User != "" {
+		users = append([]User{{Name: c.User, Password: c.Password}}, users...)
+	}
+	seen := map[string]bool{}
+	for _, u := range users {
+		key := "user " + u.Name
+		if u.Nkey != "" {
+			key = "nkey " + u.Nkey
+		}
+		switch {
+		case (u.Name == "") == (u.Nkey == ""):
+			return fmt.Errorf("%w: a user needs a name or an nkey, not both (%q, %q)", ErrAuthConfig, u.Name, u.Nkey)
+		case seen[key]:
+			return fmt.Errorf("%w: %s listed twice", ErrAuthConfig, key)
+		}
+		seen[key] = true
+		perms := u.Permissions.server()
+		if u.Nkey != "" {
+			opts.Nkeys = append(opts.Nkeys, &server.NkeyUser{Nkey: u.Nkey, Permissions: perms})
+		} else {
+			opts.Users = append(opts.Users, &server.User{Username: u.Name, Password: u.Password, Permissions: perms})
+		}
+	}
+	return nil
+}
+
+func (p *Permissions) server() *server.Permissions {
+	if p == nil {
+		return nil
+	}
+	sp := &server.Permissions{
+		Publish:   &server.SubjectPermission{Allow: p.Publish.Allow, Deny: p.Publish.Deny},
+		Subscribe: &server.SubjectPermission{Allow: p.Subscribe.Allow, Deny: p.Subscribe.Deny},
+	}
+	// nats-server reads an empty Allow as "everything"; a user given
+	// Permissions with nothing allowed must get nothing.
+	if len(sp.Publish.Allow) == 0 {
+		sp.Publish.Allow = []string{"_dreamrank_nothing_"}
+	}
+	if len(sp.Subscribe.Allow) == 0 {
+		sp.Subscribe.Allow = []string{"_dreamrank_nothing_"}
+	}
+	if p.AllowResponses {
+		sp.Response = &server.ResponsePermission{MaxMsgs: 1, Expires: time.Minute}
+	}
+	return sp
 }
 
 // ClusterConfig makes the embedded server a node of a JetStream cluster.
@@ -121,7 +232,9 @@ func StartEmbedded(ctx context.Context, c EmbeddedConfig) (*Embedded, error) {
 	opts := &server.Options{
 		Host: host, Port: port, JetStream: true, StoreDir: c.StoreDir, ServerName: c.ServerName,
 		MaxPayload: c.MaxPayload, NoSigs: true, NoLog: true,
-		Username: c.User, Password: c.Password, Authorization: c.Token,
+	}
+	if err := c.authOptions(opts); err != nil {
+		return nil, err
 	}
 	if cl := c.Cluster; cl != nil {
 		opts.Cluster = server.ClusterOpts{Name: cl.Name, Host: cmp.Or(cl.Host, "127.0.0.1"), Port: cl.Port}

@@ -1,0 +1,102 @@
+package fleet_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"dreamrank/policy/zoo"
+	"dreamrank/robots/fleet"
+	"dreamrank/robots/sim/simbot"
+	"dreamrank/scenarios"
+)
+
+// TestFairAcrossGroups: with one robot, a group that queued first does not
+// starve one that queued later; the groups take turns.
+func TestFairAcrossGroups(t *testing.T) {
+	f := startFleet(t, []string{"solo"}, fleet.Config{})
+	big := fleet.Paired("big", []zoo.Arm{armGoal}, simbot.ScenePushT, []int64{1, 2, 3, 4}, 3)
+	small := fleet.Paired("small", []zoo.Arm{armGoal}, simbot.ScenePushT, []int64{1, 2}, 3)
+	for _, reqs := range [][]fleet.EpisodeRequest{big, small} {
+		if err := f.client.Request(ctxT(t, 5*time.Second), reqs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, 5*time.Second, "6 requests queued", func() bool { return f.coord.Status().Queued == 6 })
+	runRobot(t, robotConn(t, f.url, f.creds, "solo"), "solo", &simbot.Robot{}, nil)
+	got := collect(t, f.client, append(big, small...), 30*time.Second)
+	var order []fleet.Result
+	for _, r := range got {
+		order = append(order, r)
+	}
+	slices.SortFunc(order, func(a, b fleet.Result) int { return a.Finished.Compare(b.Finished) })
+	var groups []string
+	for _, r := range order {
+		groups = append(groups, r.Group)
+	}
+	if want := []string{"big", "small", "big", "small", "big", "big"}; !slices.Equal(groups, want) {
+		t.Fatalf("groups ran in order %v, want %v", groups, want)
+	}
+}
+
+// TestOverrunReassigned: a robot that does not finish in time loses the
+// episode to another robot, and the result arrives once.
+func TestOverrunReassigned(t *testing.T) {
+	f := startFleet(t, []string{"slow", "fast"}, fleet.Config{EpisodeTimeout: time.Second})
+	runRobot(t, robotConn(t, f.url, f.creds, "slow"), "slow", &simbot.Robot{StepDelay: time.Hour}, nil)
+	waitFor(t, 5*time.Second, "slow registered", func() bool { return len(f.coord.Status().Robots) == 1 })
+	runRobot(t, robotConn(t, f.url, f.creds, "fast"), "fast", &simbot.Robot{}, nil)
+	waitFor(t, 5*time.Second, "fast registered", func() bool { return len(f.coord.Status().Robots) == 2 })
+	reqs := fleet.Paired("job", []zoo.Arm{armGoal}, simbot.ScenePushT, []int64{5}, 4)
+	if err := f.client.Request(ctxT(t, 5*time.Second), reqs); err != nil {
+		t.Fatal(err)
+	}
+	got := collect(t, f.client, reqs, 20*time.Second)[reqs[0].ID]
+	if got.Robot != "fast" || got.Attempts != 2 || got.Error != nil {
+		t.Fatalf("result %+v, want the fast robot's on the second attempt", got)
+	}
+	checkStored(t, f, reqs, map[string]fleet.Result{reqs[0].ID: got})
+}
+
+// TestSafetyReal answers safety.Episodes' Real from the fleet and agrees
+// with the robot's own judgement of the zone.
+func TestSafetyReal(t *testing.T) {
+	f := startFleet(t, []string{"r1"}, fleet.Config{})
+	runRobot(t, robotConn(t, f.url, f.creds, "r1"), "r1", &simbot.Robot{}, nil)
+	z := &zoo.Zoo{Arms: []zoo.Arm{armGoal, armCorner}}
+	s := fleet.Safety{Client: f.client, Zoo: z, Group: "safety-job", MaxSteps: 20}
+	for _, seed := range []int64{21, 22} {
+		in := scenarios.PushTSafety{}.Sample(seed)
+		for _, arm := range []string{armGoal.Name, armCorner.Name} {
+			y, err := s.Real(ctxT(t, 20*time.Second), arm, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, ok, err := f.client.Result(context.Background(), fleet.PairedID("safety-job", arm, fleet.SafetyScenario, seed))
+			if err != nil || !ok || r.Violated == nil || (y == 1) != *r.Violated {
+				t.Fatalf("%s seed %d: Real %v, result %+v %v", arm, seed, y, r, err)
+			}
+		}
+	}
+}
+
+// TestCoordinatorRestart: requests queued under one coordinator are served
+// by the next one.
+func TestCoordinatorRestart(t *testing.T) {
+	f := startFleet(t, []string{"r1"}, fleet.Config{})
+	reqs := fleet.Paired("job", []zoo.Arm{armGoal, armCorner}, simbot.ScenePushT, []int64{1, 2}, 3)
+	if err := f.client.Request(ctxT(t, 5*time.Second), reqs); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "4 requests queued", func() bool { return f.coord.Status().Queued == 4 })
+	f.coord.Stop()
+	c2, err := fleet.Start(ctxT(t, 10*time.Second), f.admin, fleet.Config{HeartbeatEvery: 100 * time.Millisecond, Episodes: f.store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c2.Stop)
+	runRobot(t, robotConn(t, f.url, f.creds, "r1"), "r1", &simbot.Robot{}, nil)
+	got := collect(t, c2.Client, reqs, 20*time.Second)
+	checkStored(t, f, reqs, got)
+}

@@ -1,0 +1,72 @@
+package simbot
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"testing"
+
+	"dreamrank/episode"
+	"dreamrank/errcode"
+	"dreamrank/policy/zoo"
+	"dreamrank/robots/fleet"
+
+	_ "dreamrank/policy/scripted"
+)
+
+func assignment(scene string, seed int64) fleet.Assignment {
+	arm := zoo.Arm{Name: "scripted-q5", Backend: "scripted", Options: map[string]string{"quality": "5"}}
+	return fleet.Assignment{ID: "6f1d7c4e-8f5e-4a39-9d8e-2f1f4b1d2c3a", Policy: fleet.PolicySpec{Arm: &arm}, Scenario: scene, Seed: seed, MaxSteps: 12}
+}
+
+func TestRunScenes(t *testing.T) {
+	r := &Robot{}
+	tests := []struct {
+		name  string
+		scene string
+		zone  bool
+	}{
+		{"pusht", ScenePushT, false},
+		{"safety", SceneSafety, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			steps := 0
+			res, log, err := r.Run(context.Background(), assignment(tt.scene, 3), func(s, max int) { steps = s })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Steps != 12 || steps != 12 || (res.Violated != nil) != tt.zone || (res.MinClearance != nil) != tt.zone {
+				t.Fatalf("result %+v, %d progress steps", res, steps)
+			}
+			var ep episode.Episode
+			if err := episode.DecodeSteps(log, &ep); err != nil || ep.Steps != 12 || ep.FrameH != 96 || ep.ActionDim != 2 || ep.GroundTruthDim != 5 {
+				t.Fatalf("log: %v, %+v", err, ep.Meta)
+			}
+			// The same assignment plays the same episode (paired episodes
+			// compare policies, not luck).
+			_, again, err := r.Run(context.Background(), assignment(tt.scene, 3), func(int, int) {})
+			if err != nil || !bytes.Equal(log, again) {
+				t.Fatalf("a second run differs (%v)", err)
+			}
+		})
+	}
+}
+
+func TestRunRefuses(t *testing.T) {
+	r := &Robot{}
+	_, _, err := r.Run(context.Background(), assignment("mars", 1), func(int, int) {})
+	if !errors.Is(err, ErrUnknownScene) || errcode.CodeOf(err) != errcode.UnknownScenario {
+		t.Fatalf("unknown scene: %v", err)
+	}
+	a := assignment(ScenePushT, 1)
+	a.Policy.Arm.Backend = "nope"
+	if _, _, err := r.Run(context.Background(), a, func(int, int) {}); errcode.CodeOf(err) != errcode.UnknownPolicy {
+		t.Fatalf("unknown backend: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, _, err := r.Run(ctx, assignment(ScenePushT, 1), func(int, int) {}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled: %v", err)
+	}
+}
