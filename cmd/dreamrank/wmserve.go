@@ -19,7 +19,7 @@ type busFlags struct {
 func (f *busFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.cfg.URL, "nats", "", "NATS URL of an existing deployment (empty: start an embedded server)")
 	cmd.Flags().StringVar(&f.cfg.Creds, "creds", "", "NATS credentials file (JWT + nkey)")
-	cmd.Flags().StringVar(&f.cfg.NkeySeed, "nkey", "", "file with an NATS nkey seed (the user's private key)")
+	cmd.Flags().StringVar(&f.cfg.Nkey, "nkey", "", "file with an NATS nkey seed (the user's private key)")
 	cmd.Flags().StringVar(&f.cfg.Token, "token", "", "NATS token")
 	cmd.Flags().StringVar(&f.cfg.User, "user", "", "NATS user")
 	cmd.Flags().StringVar(&f.cfg.Password, "password", "", "NATS password")

@@ -23,10 +23,9 @@ var ErrNotReady = errors.New("bus: embedded nats-server not ready")
 // Config says how to reach NATS.
 type Config struct {
 	URL string // nats://host:4222 (comma-separated for a cluster)
-	// Credentials: at most one of Creds (a JWT+nkey file), NkeySeed (a
-	// file holding an nkey seed), Token, or User/Password is usually set.
+	// Credentials: at most one of Creds (a JWT+nkey file), Nkey, Token, or
+	// User/Password is usually set.
 	Creds    string
-	NkeySeed string
 	Token    string
 	User     string
 	Password string
@@ -49,13 +48,6 @@ func Connect(ctx context.Context, c Config) (*nats.Conn, error) {
 	opts := []nats.Option{nats.Name(c.Name), nats.MaxReconnects(-1), nats.ReconnectWait(time.Second)}
 	if c.Creds != "" {
 		opts = append(opts, nats.UserCredentials(c.Creds))
-	}
-	if c.NkeySeed != "" {
-		opt, err := nats.NkeyOptionFromSeed(c.NkeySeed)
-		if err != nil {
-			return nil, fmt.Errorf("bus: nkey seed %s: %w: %w", c.NkeySeed, errcode.Unauthorized, err)
-		}
-		opts = append(opts, opt)
 	}
 	if c.Token != "" {
 		opts = append(opts, nats.Token(c.Token))
