@@ -23,7 +23,7 @@ build: setup
 # workers using the committed checkpoints. In a second terminal:
 #   bin/dreamrank submit examples/ranking.yaml --watch
 run: build
-	./$(BIN) serve --data $(DATA)
+	./$(BIN) serve --data $(DATA) --sim-robots 2
 
 # One PushT episode with the scripted expert, its videos and the world
 # model's imagined version beside it (what `make run` did before the server).

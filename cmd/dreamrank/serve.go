@@ -22,7 +22,6 @@ import (
 	"dreamrank/ops/web"
 	"dreamrank/ops/worker"
 	"dreamrank/policy/zoo"
-	"dreamrank/robots/standin"
 )
 
 // workerFlags configure local task workers.
@@ -57,6 +56,7 @@ func serveCmd() *cobra.Command {
 		bf     busFlags
 		wf     workerFlags
 		nf     nightlyFlags
+		rf     robotFlags
 		httpA  string
 		data   string
 		listen string
@@ -74,6 +74,8 @@ Jobs are submitted with 'dreamrank submit'; more workers join from anywhere
 with 'dreamrank worker --nats URL'. Unfinished jobs resume after a restart.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
+			rf.defaults(cmd, data)
+			var robotLogins int
 			if bf.cfg.URL == "" {
 				host, portS, err := net.SplitHostPort(listen)
 				if err != nil {
@@ -83,8 +85,14 @@ with 'dreamrank worker --nats URL'. Unfinished jobs resume after a restart.`,
 				if err != nil {
 					return fmt.Errorf("--listen %q: %w", listen, err)
 				}
+				users, noAuth, err := rf.embeddedAuth(&bf, host)
+				if err != nil {
+					return err
+				}
+				robotLogins = len(users)
 				e, err := bus.StartEmbedded(ctx, bus.EmbeddedConfig{Host: host, Port: port,
-					StoreDir: filepath.Join(data, "jetstream"), User: bf.cfg.User, Password: bf.cfg.Password, Token: bf.cfg.Token})
+					StoreDir: filepath.Join(data, "jetstream"), User: bf.cfg.User, Password: bf.cfg.Password, Token: bf.cfg.Token,
+					Users: users, NoAuthUser: noAuth})
 				if err != nil {
 					return err
 				}
@@ -102,7 +110,12 @@ with 'dreamrank worker --nats URL'. Unfinished jobs resume after a restart.`,
 				return err
 			}
 			cfg.Catalog = worker.Catalog(z)
-			cfg.Real = standin.Simulator{} // until robots join (issue 9)
+			real, fleetView, stopFleet, err := rf.start(ctx, nc, bf.cfg.URL, robotLogins)
+			if err != nil {
+				return err
+			}
+			defer stopFleet()
+			cfg.Real = real
 			nf.cfg.Zoo = z
 			srv, err := server.Start(ctx, nc, cfg)
 			if err != nil {
@@ -116,7 +129,7 @@ with 'dreamrank worker --nats URL'. Unfinished jobs resume after a restart.`,
 				return err
 			}
 			if httpA != "" {
-				opts := web.Options{Reports: nightly.Store{Objects: srv.Resources().Artifacts}, Jobs: srv.WebJobs()}
+				opts := web.Options{Reports: nightly.Store{Objects: srv.Resources().Artifacts}, Jobs: srv.WebJobs(), Fleet: fleetView}
 				if sched != nil {
 					opts.NextRun = sched.Next
 				}
@@ -141,6 +154,7 @@ with 'dreamrank worker --nats URL'. Unfinished jobs resume after a restart.`,
 	f.StringVar(&data, "data", "data", "data directory (the embedded server's JetStream files)")
 	f.StringVar(&listen, "listen", "127.0.0.1:4222", "host:port of the embedded NATS server")
 	nf.register(cmd, true)
+	rf.register(cmd)
 	f.StringVar(&httpA, "http", "127.0.0.1:8080", "address of the web UI (\"\" disables)")
 	f.StringVar(&zooF, "zoo", "", "policy zoo file jobs may name arms of (default: the built-in zoo)")
 	f.IntVar(&cfg.MaxActive, "max-active", 1000, "unfinished jobs allowed at once (more: quota_exceeded)")

@@ -109,6 +109,10 @@ type EmbeddedConfig struct {
 	// more user with every permission; Token cannot be combined with
 	// Users).
 	Users []User
+	// NoAuthUser logs clients that present no credentials in as this user
+	// (User, or a name in Users): local clients of a loopback-only server
+	// need no login while robots must present their own.
+	NoAuthUser string
 }
 
 // User is one login of the embedded server: a name and password, or an
@@ -223,7 +227,7 @@ func StartEmbedded(ctx context.Context, c EmbeddedConfig) (*Embedded, error) {
 	}
 	opts := &server.Options{
 		Host: host, Port: port, JetStream: true, StoreDir: c.StoreDir, ServerName: c.ServerName,
-		MaxPayload: c.MaxPayload, NoSigs: true, NoLog: true,
+		MaxPayload: c.MaxPayload, NoSigs: true, NoLog: true, NoAuthUser: c.NoAuthUser,
 	}
 	if err := c.authOptions(opts); err != nil {
 		return nil, err

@@ -1,0 +1,46 @@
+package fleet
+
+import (
+	"context"
+	"fmt"
+
+	"dreamrank/ops/job"
+	"dreamrank/policy/zoo"
+)
+
+// JobReal plays an evaluation job's paired real episodes on the fleet (the
+// server's Real). Request ids are <job>-<arm>-<scenario>-<seed>, so asking
+// again after a server restart returns the same episodes.
+type JobReal struct {
+	Client *Client
+	// MaxSteps caps each episode (0: the scenario's own).
+	MaxSteps int
+}
+
+// Play requests arm on seeds and waits for every result. Seeds no robot
+// could run (after every attempt) are left out of the episodes, so the
+// real budget reported is what was really spent.
+func (j JobReal) Play(ctx context.Context, jobID, scenario string, arm zoo.Arm, seeds []int64) (job.RealEpisodes, error) {
+	reqs := Paired(jobID, []zoo.Arm{arm}, scenario, seeds, j.MaxSteps)
+	ids := make([]string, len(reqs))
+	for i, r := range reqs {
+		ids[i] = r.ID
+	}
+	if err := j.Client.Request(ctx, reqs); err != nil {
+		return job.RealEpisodes{}, fmt.Errorf("fleet: request %d episodes of %s: %w", len(reqs), arm.Name, err)
+	}
+	res, err := j.Client.Wait(ctx, ids)
+	if err != nil {
+		return job.RealEpisodes{}, err
+	}
+	out := job.RealEpisodes{Arm: arm.Name, Source: "fleet"}
+	for _, r := range res {
+		if r.Error != nil {
+			continue
+		}
+		out.Seeds = append(out.Seeds, r.Seed)
+		out.Success = append(out.Success, r.Success)
+		out.MaxReward = append(out.MaxReward, r.MaxReward)
+	}
+	return out, nil
+}
