@@ -1,0 +1,104 @@
+package fleet_test
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"dreamrank/ops/job"
+	"dreamrank/ops/jobapi"
+	"dreamrank/ops/server"
+	"dreamrank/ops/server/servertest"
+	"dreamrank/ops/worker"
+	"dreamrank/policy/zoo"
+	"dreamrank/robots/fleet"
+	"dreamrank/robots/sim/simbot"
+)
+
+// An evaluation job with a real budget: the server imagines (fake runner)
+// and asks the fleet for the paired real episodes, which 4 robot processes
+// play; one is SIGKILLed mid-episode. Every requested episode arrives once,
+// is stored once, and the job's calibration counts each once.
+func TestJobRealBudgetThroughFleet(t *testing.T) {
+	robots := []string{"doomed", "r2", "r3", "r4"}
+	f := startFleet(t, robots, fleet.Config{})
+	z := &zoo.Zoo{Arms: []zoo.Arm{armGoal, armCorner}}
+	cat := job.Catalog{Zoo: z, PolicyBackends: []string{"fleettest"}, ModelBackends: []string{"fake"}, Judges: []string{job.DefaultJudge},
+		Scenarios: []job.ScenarioInfo{{Name: simbot.ScenePushT, FirstSeed: 21, Horizon: 40, DefaultEpisodes: 6}}}
+	servertest.Server(t, f.admin, server.Config{Catalog: cat, Real: fleet.JobReal{Client: f.client, MaxSteps: 40}})
+	servertest.Workers(t, f.admin, 2, &servertest.Runner{}, worker.Config{})
+
+	started := make(chan string, 64)
+	procs := map[string]*exec.Cmd{}
+	for _, id := range robots {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperRobotProcess$", "-test.timeout=3m")
+		cmd.Env = append(os.Environ(), "DREAMRANK_TEST_ROBOT_URL="+f.url, "DREAMRANK_TEST_ROBOT_ID="+id, "DREAMRANK_TEST_ROBOT_CREDS="+f.creds)
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		procs[id] = cmd
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		go func() {
+			sc := bufio.NewScanner(out)
+			for sc.Scan() {
+				if strings.HasPrefix(sc.Text(), "STARTED ") {
+					started <- sc.Text()
+				}
+			}
+		}()
+	}
+	waitFor(t, 30*time.Second, "4 robots registered", func() bool { return len(f.coord.Status().Robots) == 4 })
+
+	c := jobapi.Client{NC: f.admin}
+	spec := job.Spec{Version: job.SpecVersion, WorldModel: job.ModelRef{Backend: "fake"}, Episodes: 6, RealBudget: 6,
+		Policies: []job.PolicyRef{{Arm: armGoal.Name}, {Arm: armCorner.Name}}}
+	rep, err := c.Submit(ctxT(t, 10*time.Second), spec, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var killedReq string
+	for killedReq == "" {
+		select {
+		case line := <-started:
+			var id, req string
+			if _, err := fmt.Sscanf(line, "STARTED %s %s", &id, &req); err != nil {
+				t.Fatalf("line %q", line)
+			}
+			if id == "doomed" {
+				if err := procs[id].Process.Kill(); err != nil {
+					t.Fatal(err)
+				}
+				killedReq = req
+			}
+		case <-time.After(60 * time.Second):
+			t.Fatal("the doomed robot never started an episode")
+		}
+	}
+	st := servertest.Wait(t, c, rep.ID, 2*time.Minute)
+	if st.State != job.Succeeded {
+		t.Fatalf("job %+v", st)
+	}
+	cal := st.Result.Scenarios[0].Calibration
+	if cal == nil || len(cal.Real) != 2 || len(cal.Estimates) != 2 {
+		t.Fatalf("calibration %+v", cal)
+	}
+	for _, r := range cal.Real {
+		if len(r.Seeds) != 6 || r.Source != "fleet" {
+			t.Fatalf("real episodes of %s: %+v", r.Arm, r)
+		}
+	}
+	reqs := fleet.Paired(rep.ID, z.Arms, simbot.ScenePushT, []int64{21, 22, 23, 24, 25, 26}, 40)
+	got := collect(t, f.client, reqs, 10*time.Second)
+	checkStored(t, f, reqs, got)
+	if k, ok := got[killedReq]; !ok || k.Robot == "doomed" || k.Attempts < 2 {
+		t.Fatalf("the killed robot's episode %s: %+v", killedReq, k)
+	}
+}
