@@ -1,12 +1,10 @@
 package fleet_test
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -114,29 +112,7 @@ func TestHelperRobotProcess(t *testing.T) {
 func TestRobotKilledMidEpisode(t *testing.T) {
 	robots := []string{"doomed", "r2", "r3", "r4"}
 	f := startFleet(t, robots, fleet.Config{})
-	started := make(chan string, len(robots))
-	procs := map[string]*exec.Cmd{}
-	for _, id := range robots {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperRobotProcess$", "-test.timeout=3m")
-		cmd.Env = append(os.Environ(), "DREAMRANK_TEST_ROBOT_URL="+f.url, "DREAMRANK_TEST_ROBOT_ID="+id, "DREAMRANK_TEST_ROBOT_CREDS="+f.creds)
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		procs[id] = cmd
-		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-		go func() {
-			sc := bufio.NewScanner(out)
-			for sc.Scan() {
-				if strings.HasPrefix(sc.Text(), "STARTED ") {
-					started <- sc.Text()
-				}
-			}
-		}()
-	}
+	procs, started := spawnRobots(t, f, robots)
 	waitFor(t, 30*time.Second, "4 robots registered", func() bool { return len(f.coord.Status().Robots) == 4 })
 	reqs := pairs("job", simbot.ScenePushT, []int64{11, 12, 13, 14, 15, 16}, 40)
 	t0 := time.Now()

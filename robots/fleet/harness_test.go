@@ -1,11 +1,15 @@
 package fleet_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -234,4 +238,35 @@ func request(nc *nats.Conn, subject string, v, out any) error {
 		return err
 	}
 	return json.Unmarshal(msg.Data, out)
+}
+
+// spawnRobots starts each robot as its own process (the test binary
+// running TestHelperRobotProcess); started receives "STARTED <id> <request>"
+// as each robot starts its first episode. The processes die with the test.
+func spawnRobots(t *testing.T, f *testFleet, robots []string) (map[string]*exec.Cmd, <-chan string) {
+	t.Helper()
+	started := make(chan string, 64)
+	procs := map[string]*exec.Cmd{}
+	for _, id := range robots {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperRobotProcess$", "-test.timeout=3m")
+		cmd.Env = append(os.Environ(), "DREAMRANK_TEST_ROBOT_URL="+f.url, "DREAMRANK_TEST_ROBOT_ID="+id, "DREAMRANK_TEST_ROBOT_CREDS="+f.creds)
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		procs[id] = cmd
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		go func() {
+			sc := bufio.NewScanner(out)
+			for sc.Scan() {
+				if strings.HasPrefix(sc.Text(), "STARTED ") {
+					started <- sc.Text()
+				}
+			}
+		}()
+	}
+	return procs, started
 }

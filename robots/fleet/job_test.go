@@ -1,11 +1,7 @@
 package fleet_test
 
 import (
-	"bufio"
 	"fmt"
-	"os"
-	"os/exec"
-	"strings"
 	"testing"
 	"time"
 
@@ -32,29 +28,7 @@ func TestJobRealBudgetThroughFleet(t *testing.T) {
 	servertest.Server(t, f.admin, server.Config{Catalog: cat, Real: fleet.JobReal{Client: f.client, MaxSteps: 40}})
 	servertest.Workers(t, f.admin, 2, &servertest.Runner{}, worker.Config{})
 
-	started := make(chan string, 64)
-	procs := map[string]*exec.Cmd{}
-	for _, id := range robots {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperRobotProcess$", "-test.timeout=3m")
-		cmd.Env = append(os.Environ(), "DREAMRANK_TEST_ROBOT_URL="+f.url, "DREAMRANK_TEST_ROBOT_ID="+id, "DREAMRANK_TEST_ROBOT_CREDS="+f.creds)
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		procs[id] = cmd
-		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-		go func() {
-			sc := bufio.NewScanner(out)
-			for sc.Scan() {
-				if strings.HasPrefix(sc.Text(), "STARTED ") {
-					started <- sc.Text()
-				}
-			}
-		}()
-	}
+	procs, started := spawnRobots(t, f, robots)
 	waitFor(t, 30*time.Second, "4 robots registered", func() bool { return len(f.coord.Status().Robots) == 4 })
 
 	c := jobapi.Client{NC: f.admin}
