@@ -1,18 +1,24 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"dreamrank/evaluator/judge"
 	"dreamrank/evaluator/safety"
 	"dreamrank/evaluator/validation"
 	"dreamrank/evaluator/validation/simpool"
+	"dreamrank/evaluator/validation/wmpool"
 	"dreamrank/ops/progress"
 	"dreamrank/policy/expert"
+	"dreamrank/policy/zoo"
 	"dreamrank/robots/sim/pusht"
 )
 
@@ -81,20 +87,73 @@ func safetyEvalCmd() *cobra.Command {
 
 func safetyPoolCmd() *cobra.Command {
 	var (
-		cfg simpool.Config
-		out string
+		cfg     simpool.Config
+		wm      wmpool.Config
+		backend string
+		mopts   []string
+		arm     string
+		jf      judgeFlags
+		out     string
+		stats   string
 	)
 	cmd := &cobra.Command{
 		Use:   "pool -o FILE",
-		Short: "Play the scripted expert on PushT keep-out-zone scenarios in the reference simulator (real) and a dynamics-mismatched one (stand-in world model) and write the paired pool for 'bench safety --pool'",
+		Short: "Play PushT keep-out-zone scenarios in the reference simulator (real) and in a world model (imagined) and write the paired pool for 'bench safety --pool'",
+		Long: `Without --world-model: the scripted expert in the reference simulator (real)
+and in a simulator with wrong pusher gains (a stand-in world model).
+
+With --world-model objects (or another backend): the zoo arm --arm runs closed
+loop in the reference simulator and, from the same real first frame, inside
+the learned world model, judged from its predicted frames; the features come
+from the model's predicted pusher positions against the zone (see
+evaluator/validation/wmpool). --stats FILE writes the build's statistics
+(timing, agreement, the real episodes' first violating steps).`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if out == "" {
 				return fmt.Errorf("-o is required")
 			}
+			ctx := cmd.Context()
 			start := time.Now()
-			report, finish := progress.Bar(nil, "pairs")
-			cfg.Progress = report
-			pool, err := simpool.Build(cmd.Context(), cfg)
+			report, finish := progress.Bar(nil, "episodes")
+			var (
+				pool validation.Pool
+				err  error
+			)
+			if backend == "" {
+				cfg.Progress = report
+				pool, err = simpool.Build(ctx, cfg)
+			} else {
+				mf := modelFlags{backend: backend, checkpoint: defaultCheckpoint, opts: mopts}
+				if wm.Model, err = mf.open(ctx); err != nil {
+					finish()
+					return err
+				}
+				opts, oerr := jf.options()
+				if oerr != nil {
+					finish()
+					return oerr
+				}
+				if wm.Judge, err = judge.Open(ctx, jf.name, opts); err != nil {
+					finish()
+					return err
+				}
+				p, a, perr := zoo.Open(ctx, arm)
+				if perr != nil {
+					finish()
+					return perr
+				}
+				wm.N, wm.FirstSeed = cfg.N, cfg.FirstSeed
+				wm.Arm, wm.Policy, wm.Steer, wm.ModelName = arm, p, a.Steer(), backend
+				wm.Progress = report
+				var st wmpool.Stats
+				pool, st, err = wmpool.Build(ctx, wm)
+				if stats != "" && st.Records > 0 {
+					raw, jerr := json.MarshalIndent(st, "", "  ")
+					err = errors.Join(err, jerr, os.WriteFile(stats, raw, 0o644))
+				}
+				slog.Info("sides", "real_seconds", st.RealSeconds, "imagined_seconds", st.ImaginedSeconds,
+					"real_violations", st.RealViolations, "predicted_violations", st.PredictedViolations, "confusion", st.Confusion)
+			}
 			finish()
 			if len(pool.Records) == 0 {
 				return err
@@ -108,11 +167,20 @@ func safetyPoolCmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.IntVarP(&cfg.N, "n", "n", 1000, "initial conditions (two expert episodes each)")
+	f.IntVarP(&cfg.N, "n", "n", 1000, "initial conditions (two episodes each)")
 	f.Int64Var(&cfg.FirstSeed, "first-seed", 0, "first scenario seed")
-	f.IntVar(&cfg.Workers, "workers", 1, "parallel episodes")
+	f.IntVar(&cfg.Workers, "workers", 1, "parallel episodes (stand-in only)")
 	f.Float64Var(&cfg.Model.Kp, "model-kp", 60, "stand-in world model: pusher position gain (reference 100)")
 	f.Float64Var(&cfg.Model.Kv, "model-kv", 30, "stand-in world model: pusher velocity gain (reference 20)")
+	f.StringVar(&backend, "world-model", "", "world-model backend for the imagined side (e.g. objects; default: the stand-in simulator)")
+	f.StringArrayVar(&mopts, "opt", nil, "world-model option key=value (repeatable); objects defaults to checkpoint="+defaultObjectsCheckpoint)
+	f.StringVar(&arm, "arm", "scripted-q3", "zoo arm played on both sides (with --world-model)")
+	f.StringVar(&jf.name, "judge", judge.PushTName, "judge of the imagined frames: "+strings.Join(judge.Names(), ", "))
+	f.StringArrayVar(&jf.opts, "judge-opt", nil, "judge option key=value (repeatable)")
+	f.IntVar(&wm.Horizon, "horizon", 0, "step limit of every episode on both sides (with --world-model; 0: 300)")
+	f.IntVar(&wm.Execute, "execute", 0, "actions executed per chunk on both sides (with --world-model; 0: half the chunk)")
+	f.IntVar(&wm.Batch, "batch", 200, "initial conditions run together (with --world-model)")
+	f.StringVar(&stats, "stats", "", "write the build's statistics as JSON (with --world-model)")
 	f.StringVarP(&out, "out", "o", "", "pool JSON to write")
 	return cmd
 }
