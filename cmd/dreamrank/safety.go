@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,6 +19,7 @@ import (
 	"dreamrank/evaluator/validation/simpool"
 	"dreamrank/evaluator/validation/wmpool"
 	"dreamrank/ops/progress"
+	"dreamrank/policy"
 	"dreamrank/policy/expert"
 	"dreamrank/policy/zoo"
 	"dreamrank/robots/sim/pusht"
@@ -95,6 +98,7 @@ func safetyPoolCmd() *cobra.Command {
 		jf      judgeFlags
 		out     string
 		stats   string
+		draws   int
 	)
 	cmd := &cobra.Command{
 		Use:   "pool -o FILE",
@@ -142,15 +146,38 @@ evaluator/validation/wmpool). --stats FILE writes the build's statistics
 					finish()
 					return perr
 				}
+				for k := 1; k <= draws; k++ {
+					o := maps.Clone(a.Options)
+					if o == nil {
+						o = map[string]string{}
+					}
+					o["seed"] = strconv.Itoa(k)
+					d, derr := policy.Open(ctx, a.Backend, policy.Options(o))
+					if derr != nil {
+						finish()
+						return fmt.Errorf("--draws: arm %s with seed %d: %w", arm, k, derr)
+					}
+					wm.Draws = append(wm.Draws, d)
+				}
 				wm.N, wm.FirstSeed = cfg.N, cfg.FirstSeed
 				wm.Arm, wm.Policy, wm.Steer, wm.ModelName = arm, p, a.Steer(), backend
 				wm.Progress = report
+				save := func(p validation.Pool, st wmpool.Stats) error {
+					if stats != "" {
+						raw, err := json.MarshalIndent(st, "", "  ")
+						if err != nil {
+							return err
+						}
+						if err := os.WriteFile(stats, raw, 0o644); err != nil {
+							return err
+						}
+					}
+					return p.Save(out)
+				}
+				// Every finished batch is saved, so a stopped build keeps them.
+				wm.Batched = save
 				var st wmpool.Stats
 				pool, st, err = wmpool.Build(ctx, wm)
-				if stats != "" && st.Records > 0 {
-					raw, jerr := json.MarshalIndent(st, "", "  ")
-					err = errors.Join(err, jerr, os.WriteFile(stats, raw, 0o644))
-				}
 				slog.Info("sides", "real_seconds", st.RealSeconds, "imagined_seconds", st.ImaginedSeconds,
 					"real_violations", st.RealViolations, "predicted_violations", st.PredictedViolations, "confusion", st.Confusion)
 			}
@@ -180,6 +207,7 @@ evaluator/validation/wmpool). --stats FILE writes the build's statistics
 	f.IntVar(&wm.Horizon, "horizon", 0, "step limit of every episode on both sides (with --world-model; 0: 300)")
 	f.IntVar(&wm.Execute, "execute", 0, "actions executed per chunk on both sides (with --world-model; 0: half the chunk)")
 	f.IntVar(&wm.Batch, "batch", 200, "initial conditions run together (with --world-model)")
+	f.IntVar(&draws, "draws", 0, "extra imagined episodes per initial condition, the arm with random seeds 1..K (with --world-model; adds the ens_* features)")
 	f.StringVar(&stats, "stats", "", "write the build's statistics as JSON (with --world-model)")
 	f.StringVarP(&out, "out", "o", "", "pool JSON to write")
 	return cmd
@@ -189,6 +217,7 @@ func benchSafetyCmd() *cobra.Command {
 	var (
 		poolPath string
 		savePool string
+		features []string
 		cfg      validation.Config
 		synth    validation.SyntheticConfig
 		asJSON   bool
@@ -212,6 +241,13 @@ the synthetic PushT keep-out-zone pool (validation.Synthetic).`,
 				pool = p
 			} else {
 				pool = validation.Synthetic(synth)
+			}
+			if len(features) > 0 {
+				p, err := pool.Select(features)
+				if err != nil {
+					return err
+				}
+				pool = p
 			}
 			if savePool != "" {
 				if err := pool.Save(savePool); err != nil {
@@ -240,6 +276,7 @@ the synthetic PushT keep-out-zone pool (validation.Synthetic).`,
 	f := cmd.Flags()
 	f.StringVar(&poolPath, "pool", "", "JSON pool of paired outcomes (validation.Pool); default: the synthetic PushT safety pool")
 	f.StringVar(&savePool, "save-pool", "", "write the pool used to this JSON file")
+	f.StringSliceVar(&features, "features", nil, "use only these world-model features of the pool, in this order (the first is the control variate's predicted outcome; default: all)")
 	f.IntVar(&cfg.Experiments, "experiments", 500, "repeated experiments per budget")
 	f.IntSliceVar(&cfg.Budgets, "budgets", []int{20, 50, 100}, "real episodes per arm")
 	f.IntVar(&cfg.Imagined, "imagined", 1000, "imagined episodes per experiment")

@@ -25,6 +25,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 	"time"
 
 	"dreamrank/evaluator/imagine"
@@ -36,6 +38,10 @@ import (
 	"dreamrank/scenarios"
 	"dreamrank/worldmodel"
 )
+
+// Total episodes of a build, for progress: N real and N*(1+len(Draws))
+// imagined.
+func (c Config) total() int { return c.N * (2 + len(c.Draws)) }
 
 // ErrConfig is returned for a build that cannot run as configured.
 var ErrConfig = errors.New("wmpool: bad configuration")
@@ -49,6 +55,13 @@ type Config struct {
 	Arm    string
 	Policy policy.Policy
 	Steer  *policy.Context
+	// Draws are extra imagined episodes per initial condition, one per
+	// policy: for a stochastic policy (the scripted arms below quality 5
+	// draw noise and mistakes) the same policy with other random seeds,
+	// so that the mean over Policy and Draws estimates the chance of a
+	// violation from that initial condition rather than one draw of it.
+	// With draws the pool also has the EnsembleFeatureNames.
+	Draws []policy.Policy
 	// Model is the world model and ModelName its name in the description
 	// [required: Model]; Judge reads its predicted frames [required].
 	Model     worldmodel.Model
@@ -63,8 +76,11 @@ type Config struct {
 	// Batch is how many initial conditions run together on each side [200].
 	Batch int
 	// Progress, if set, is told about finished episodes (both sides: total
-	// is 2N).
+	// is N*(2+len(Draws))).
 	Progress func(done, total int)
+	// Batched, if set, gets the pool so far after every batch (to save
+	// it, so that a stopped build keeps its finished batches).
+	Batched func(validation.Pool, Stats) error
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -102,6 +118,17 @@ var FeatureNames = []string{
 	"pred_max_reward",           // judge's best coverage reward over the imagined frames
 	"pred_success",              // 1 if the judge saw success
 }
+
+// EnsembleFeatureNames are the features of a pool built with draws: each
+// FeatureNames entry's mean over the 1+len(Draws) imagined episodes of the
+// initial condition (ens_violation is the fraction predicted to violate).
+var EnsembleFeatureNames = func() []string {
+	out := make([]string, len(FeatureNames))
+	for i, n := range FeatureNames {
+		out[i] = "ens_" + strings.TrimPrefix(n, "pred_")
+	}
+	return out
+}()
 
 // Feature constants.
 const (
@@ -197,22 +224,31 @@ func Build(ctx context.Context, cfg Config) (validation.Pool, Stats, error) {
 		FeatureNames:  FeatureNames,
 		Strata:        scenarios.SafetyStrata(),
 	}
+	if len(cfg.Draws) > 0 {
+		pool.FeatureNames = append(slices.Clone(FeatureNames), EnsembleFeatureNames...)
+		pool.Description += fmt.Sprintf("; ens_* features: means over %d imagined episodes per initial condition (the policy and %d more random seeds of it)", 1+len(cfg.Draws), len(cfg.Draws))
+	}
 	var st Stats
 	done := 0
 	for lo := 0; lo < cfg.N; lo += cfg.Batch {
 		hi := min(cfg.N, lo+cfg.Batch)
 		recs, err := batch(ctx, cfg, lo, hi, &st, func(n int) {
 			if cfg.Progress != nil {
-				cfg.Progress(done+n, 2*cfg.N)
+				cfg.Progress(done+n, cfg.total())
 			}
 		})
 		if err != nil {
 			return validation.Pool{}, st, err
 		}
-		done += 2 * (hi - lo)
+		done += (hi - lo) * (2 + len(cfg.Draws))
 		pool.Records = append(pool.Records, recs...)
+		st.Records = len(pool.Records)
+		if cfg.Batched != nil {
+			if err := cfg.Batched(pool, st); err != nil {
+				return pool, st, err
+			}
+		}
 	}
-	st.Records = len(pool.Records)
 	return pool, st, pool.Validate()
 }
 
@@ -240,27 +276,47 @@ func batch(ctx context.Context, cfg Config, lo, hi int, st *Stats, prog func(don
 	start := func(ctx context.Context, seed int64) (worldmodel.Observation, error) {
 		return Start(ins[seed]), ctx.Err()
 	}
-	rep, err := imagine.Run(ctx, imagine.Unit{Arm: cfg.Arm, Seeds: seeds, Steer: cfg.Steer, Horizon: cfg.Horizon, Execute: cfg.Execute, KeepProprio: true},
-		cfg.Policy, cfg.Model, cfg.Judge, start, func(done, _ int) { prog(len(seeds) + done) })
-	if err != nil {
-		return nil, fmt.Errorf("wmpool: imagined episodes: %w", err)
+	var draws [][]imagine.Outcome
+	for k, p := range append([]policy.Policy{cfg.Policy}, cfg.Draws...) {
+		rep, err := imagine.Run(ctx, imagine.Unit{Arm: cfg.Arm, Seeds: seeds, Steer: cfg.Steer, Horizon: cfg.Horizon, Execute: cfg.Execute, KeepProprio: true},
+			p, cfg.Model, cfg.Judge, start, func(done, _ int) { prog((1+k)*len(seeds) + done) })
+		if err != nil {
+			return nil, fmt.Errorf("wmpool: imagined episodes (draw %d): %w", k, err)
+		}
+		if len(rep.Outcomes) != len(seeds) {
+			return nil, fmt.Errorf("wmpool: %d imagined episodes for %d seeds", len(rep.Outcomes), len(seeds))
+		}
+		draws = append(draws, rep.Outcomes)
 	}
 	st.ImaginedSeconds += time.Since(t0).Seconds()
-	if len(sum.Results) != len(seeds) || len(rep.Outcomes) != len(seeds) {
-		return nil, fmt.Errorf("wmpool: %d real and %d imagined episodes for %d seeds", len(sum.Results), len(rep.Outcomes), len(seeds))
+	if len(sum.Results) != len(seeds) {
+		return nil, fmt.Errorf("wmpool: %d real episodes for %d seeds", len(sum.Results), len(seeds))
 	}
 	recs := make([]validation.Record, len(seeds))
 	for i, seed := range seeds {
-		in, r, o := ins[seed], sum.Results[i], rep.Outcomes[i]
-		if r.Seed != seed || o.Seed != seed {
-			return nil, fmt.Errorf("wmpool: seed %d paired with real %d and imagined %d", seed, r.Seed, o.Seed)
+		in, r, o := ins[seed], sum.Results[i], draws[0][i]
+		if r.Seed != seed {
+			return nil, fmt.Errorf("wmpool: seed %d paired with real %d", seed, r.Seed)
 		}
 		violated, first, _ := in.Zone.Violation(realPath[seed])
-		path := make([][2]float64, len(o.Proprio))
-		for t, p := range o.Proprio {
-			path[t] = [2]float64{float64(p[0]), float64(p[1])}
+		rec := validation.Record{Critical: in.Critical}
+		ens := make([]float64, len(FeatureNames))
+		for _, d := range draws {
+			if d[i].Seed != seed {
+				return nil, fmt.Errorf("wmpool: seed %d paired with imagined %d", seed, d[i].Seed)
+			}
+			f := Features(in.Zone, path(d[i].Proprio), d[i].MaxReward, d[i].Success, cfg.Horizon)
+			if rec.Features == nil {
+				rec.Features = f
+			}
+			for k, v := range f {
+				ens[k] += v / float64(len(draws))
+			}
+			st.ImaginedSteps += d[i].Steps
 		}
-		rec := validation.Record{Critical: in.Critical, Features: Features(in.Zone, path, o.MaxReward, o.Success, cfg.Horizon)}
+		if len(draws) > 1 {
+			rec.Features = append(rec.Features, ens...)
+		}
 		if violated {
 			rec.Real = 1
 		}
@@ -270,7 +326,6 @@ func batch(ctx context.Context, cfg Config, lo, hi int, st *Stats, prog func(don
 		st.RealViolations += int(rec.Real)
 		st.PredictedViolations += pred
 		st.RealSteps += r.Steps
-		st.ImaginedSteps += o.Steps
 		st.FirstViolation = append(st.FirstViolation, first)
 		if r.Success {
 			st.RealSuccesses++
@@ -280,4 +335,14 @@ func batch(ctx context.Context, cfg Config, lo, hi int, st *Stats, prog func(don
 		}
 	}
 	return recs, nil
+}
+
+// path converts imagined PushT proprioception (pusher x, y per step) to
+// positions.
+func path(proprio [][]float32) [][2]float64 {
+	out := make([][2]float64, len(proprio))
+	for t, p := range proprio {
+		out[t] = [2]float64{float64(p[0]), float64(p[1])}
+	}
+	return out
 }

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"math"
 	"reflect"
+	"slices"
 	"testing"
 
 	"dreamrank/evaluator/judge"
 	"dreamrank/evaluator/validation"
+	"dreamrank/policy"
 	"dreamrank/policy/scripted"
 	"dreamrank/scenarios"
 	"dreamrank/worldmodel/objects"
@@ -60,22 +62,38 @@ func TestBuildObjects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := Config{N: 3, FirstSeed: 7, Arm: "scripted-q3", Policy: p, Model: m, ModelName: objects.Name, Judge: j, Horizon: 24, Batch: 2}
+	other, err := scripted.New(scripted.Config{Quality: 3, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{N: 3, FirstSeed: 7, Arm: "scripted-q3", Policy: p, Draws: []policy.Policy{other},
+		Model: m, ModelName: objects.Name, Judge: j, Horizon: 24, Batch: 2}
 	var calls int
 	cfg.Progress = func(done, total int) {
 		calls++
-		if total != 6 || done > total {
+		if total != 9 || done > total {
 			t.Errorf("progress %d/%d", done, total)
 		}
 	}
+	var saved []int
+	cfg.Batched = func(p validation.Pool, st Stats) error {
+		saved = append(saved, len(p.Records))
+		if st.Records != len(p.Records) {
+			t.Errorf("batch stats say %d records, pool has %d", st.Records, len(p.Records))
+		}
+		return nil
+	}
 	pool, st, err := Build(ctx, cfg)
+	if !slices.Equal(saved, []int{2, 3}) {
+		t.Errorf("pool saved with %v records, want [2 3] (batches of 2)", saved)
+	}
 	if !errors.Is(err, validation.ErrBadPool) {
 		t.Fatalf("err = %v, want ErrBadPool (too few records)", err)
 	}
 	if len(pool.Records) != 3 || st.Records != 3 || len(st.FirstViolation) != 3 || calls == 0 {
 		t.Fatalf("%d records, stats %+v, %d progress calls", len(pool.Records), st, calls)
 	}
-	if !reflect.DeepEqual(pool.FeatureNames, FeatureNames) || !reflect.DeepEqual(pool.CriticalNames, scenarios.SafetyCriticalNames) {
+	if !reflect.DeepEqual(pool.FeatureNames, append(slices.Clone(FeatureNames), EnsembleFeatureNames...)) || !reflect.DeepEqual(pool.CriticalNames, scenarios.SafetyCriticalNames) {
 		t.Fatalf("names %v %v", pool.FeatureNames, pool.CriticalNames)
 	}
 	pairs := 0
@@ -84,8 +102,13 @@ func TestBuildObjects(t *testing.T) {
 		if !reflect.DeepEqual(r.Critical, in.Critical) || pool.Strata.Stratum(r.Critical) < 0 {
 			t.Errorf("record %d: critical %v, seed's %v", i, r.Critical, in.Critical)
 		}
-		if r.Real != 0 && r.Real != 1 || len(r.Features) != len(FeatureNames) {
+		if r.Real != 0 && r.Real != 1 || len(r.Features) != 2*len(FeatureNames) {
 			t.Fatalf("record %d: %+v", i, r)
+		}
+		// The first draw is the real side's policy; the ensemble mean of
+		// two draws lies halfway between them.
+		if ev := r.Features[len(FeatureNames)]; ev != 0 && ev != 0.5 && ev != 1 || ev == 0 && r.Features[0] != 0 || ev == 1 && r.Features[0] != 1 {
+			t.Errorf("record %d: ens_violation %g, first draw %g", i, ev, r.Features[0])
 		}
 		if r.Features[0] != 0 && r.Features[0] != 1 || (r.Features[0] == 1) != (r.Features[1] < 0) {
 			t.Errorf("record %d: predicted violation %g with min clearance %g", i, r.Features[0], r.Features[1])
@@ -102,9 +125,10 @@ func TestBuildObjects(t *testing.T) {
 	for _, row := range st.Confusion {
 		pairs += row[0] + row[1]
 	}
-	if pairs != 3 || st.RealSteps == 0 || st.RealSteps > 3*24 || st.ImaginedSteps == 0 || st.ImaginedSteps > 3*24 {
+	if pairs != 3 || st.RealSteps == 0 || st.RealSteps > 3*24 || st.ImaginedSteps == 0 || st.ImaginedSteps > 2*3*24 {
 		t.Errorf("stats %+v", st)
 	}
+	cfg.Batched = nil
 	again, _, _ := Build(ctx, cfg)
 	if !reflect.DeepEqual(again.Records, pool.Records) {
 		t.Errorf("two builds differ:\n%+v\n%+v", pool.Records, again.Records)
