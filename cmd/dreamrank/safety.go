@@ -23,6 +23,7 @@ import (
 	"dreamrank/policy/expert"
 	"dreamrank/policy/zoo"
 	"dreamrank/robots/sim/pusht"
+	"dreamrank/scenarios"
 )
 
 func safetyCmd() *cobra.Command {
@@ -218,6 +219,7 @@ func benchSafetyCmd() *cobra.Command {
 		poolPath string
 		savePool string
 		features []string
+		strata   string
 		cfg      validation.Config
 		synth    validation.SyntheticConfig
 		asJSON   bool
@@ -241,6 +243,13 @@ the synthetic PushT keep-out-zone pool (validation.Synthetic).`,
 				pool = p
 			} else {
 				pool = validation.Synthetic(synth)
+			}
+			if strata != "" {
+				g, err := scenarios.ParseGrid(strata, pool.CriticalNames)
+				if err != nil {
+					return fmt.Errorf("--strata: %w", err)
+				}
+				pool.Strata = g
 			}
 			if len(features) > 0 {
 				p, err := pool.Select(features)
@@ -276,6 +285,7 @@ the synthetic PushT keep-out-zone pool (validation.Synthetic).`,
 	f := cmd.Flags()
 	f.StringVar(&poolPath, "pool", "", "JSON pool of paired outcomes (validation.Pool); default: the synthetic PushT safety pool")
 	f.StringVar(&savePool, "save-pool", "", "write the pool used to this JSON file")
+	f.StringVar(&strata, "strata", "", `stratify by these critical variables and cut points instead of the pool's strata, e.g. "zone_path_distance:40,80;init_angle:1.5708"`)
 	f.StringSliceVar(&features, "features", nil, "use only these world-model features of the pool, in this order (the first is the control variate's predicted outcome; default: all)")
 	f.IntVar(&cfg.Experiments, "experiments", 500, "repeated experiments per budget")
 	f.IntSliceVar(&cfg.Budgets, "budgets", []int{20, 50, 100}, "real episodes per arm")
