@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
+	"strconv"
+	"strings"
 )
 
 // ErrBadCritical is returned when a critical-variable vector has the wrong length.
@@ -248,4 +251,29 @@ func SeedsInStratum(sample func(seed int64) []float64, g Grid, h int, first int6
 		}
 	}
 	return out
+}
+
+// ParseGrid reads a grid over critical variables from a spec such as
+// "zone_path_distance:40,80;init_angle:1.5708": per variable its name (one
+// of names) and increasing cut points. It names critical variables only,
+// so a parsed grid, like every Grid, never sees an outcome.
+func ParseGrid(spec string, names []string) (Grid, error) {
+	var g Grid
+	for _, part := range strings.Split(spec, ";") {
+		name, cuts, ok := strings.Cut(strings.TrimSpace(part), ":")
+		v := slices.Index(names, name)
+		if !ok || v < 0 {
+			return Grid{}, fmt.Errorf("%w: grid %q: want name:cut,cut;... with names from %v", ErrBadCritical, part, names)
+		}
+		var edges []float64
+		for _, c := range strings.Split(cuts, ",") {
+			e, err := strconv.ParseFloat(strings.TrimSpace(c), 64)
+			if err != nil || math.IsNaN(e) || (len(edges) > 0 && e <= edges[len(edges)-1]) {
+				return Grid{}, fmt.Errorf("%w: grid %q: cut points must be increasing numbers", ErrBadCritical, part)
+			}
+			edges = append(edges, e)
+		}
+		g.Vars, g.Names, g.Edges = append(g.Vars, v), append(g.Names, name), append(g.Edges, edges)
+	}
+	return g, nil
 }

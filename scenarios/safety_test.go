@@ -1,7 +1,9 @@
 package scenarios
 
 import (
+	"errors"
 	"math"
+	"reflect"
 	"slices"
 	"testing"
 )
@@ -136,6 +138,22 @@ func TestSafetyStrata(t *testing.T) {
 	for _, s := range seeds {
 		if g.Stratum(crit(s)) != 0 {
 			t.Fatalf("seed %d not in stratum 0", s)
+		}
+	}
+}
+
+func TestParseGrid(t *testing.T) {
+	g, err := ParseGrid("zone_path_distance:40,80; init_angle:1.5", SafetyCriticalNames)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Grid{Vars: []int{0, 3}, Names: []string{"zone_path_distance", "init_angle"}, Edges: [][]float64{{40, 80}, {1.5}}}
+	if !reflect.DeepEqual(g, want) || g.Len() != 6 || g.Stratum([]float64{90, 0, 0, 2}) != 5 {
+		t.Fatalf("%+v", g)
+	}
+	for _, bad := range []string{"", "outcome:1", "init_angle", "init_angle:2,1", "init_angle:x"} {
+		if _, err := ParseGrid(bad, SafetyCriticalNames); !errors.Is(err, ErrBadCritical) {
+			t.Errorf("%q: err = %v", bad, err)
 		}
 	}
 }

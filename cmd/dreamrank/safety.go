@@ -1,19 +1,29 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"dreamrank/evaluator/judge"
 	"dreamrank/evaluator/safety"
 	"dreamrank/evaluator/validation"
 	"dreamrank/evaluator/validation/simpool"
+	"dreamrank/evaluator/validation/wmpool"
 	"dreamrank/ops/progress"
+	"dreamrank/policy"
 	"dreamrank/policy/expert"
+	"dreamrank/policy/zoo"
 	"dreamrank/robots/sim/pusht"
+	"dreamrank/scenarios"
 )
 
 func safetyCmd() *cobra.Command {
@@ -81,20 +91,97 @@ func safetyEvalCmd() *cobra.Command {
 
 func safetyPoolCmd() *cobra.Command {
 	var (
-		cfg simpool.Config
-		out string
+		cfg     simpool.Config
+		wm      wmpool.Config
+		backend string
+		mopts   []string
+		arm     string
+		jf      judgeFlags
+		out     string
+		stats   string
+		draws   int
 	)
 	cmd := &cobra.Command{
 		Use:   "pool -o FILE",
-		Short: "Play the scripted expert on PushT keep-out-zone scenarios in the reference simulator (real) and a dynamics-mismatched one (stand-in world model) and write the paired pool for 'bench safety --pool'",
+		Short: "Play PushT keep-out-zone scenarios in the reference simulator (real) and in a world model (imagined) and write the paired pool for 'bench safety --pool'",
+		Long: `Without --world-model: the scripted expert in the reference simulator (real)
+and in a simulator with wrong pusher gains (a stand-in world model).
+
+With --world-model objects (or another backend): the zoo arm --arm runs closed
+loop in the reference simulator and, from the same real first frame, inside
+the learned world model, judged from its predicted frames; the features come
+from the model's predicted pusher positions against the zone (see
+evaluator/validation/wmpool). --stats FILE writes the build's statistics
+(timing, agreement, the real episodes' first violating steps).`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if out == "" {
 				return fmt.Errorf("-o is required")
 			}
+			ctx := cmd.Context()
 			start := time.Now()
-			report, finish := progress.Bar(nil, "pairs")
-			cfg.Progress = report
-			pool, err := simpool.Build(cmd.Context(), cfg)
+			report, finish := progress.Bar(nil, "episodes")
+			var (
+				pool validation.Pool
+				err  error
+			)
+			if backend == "" {
+				cfg.Progress = report
+				pool, err = simpool.Build(ctx, cfg)
+			} else {
+				mf := modelFlags{backend: backend, checkpoint: defaultCheckpoint, opts: mopts}
+				if wm.Model, err = mf.open(ctx); err != nil {
+					finish()
+					return err
+				}
+				opts, oerr := jf.options()
+				if oerr != nil {
+					finish()
+					return oerr
+				}
+				if wm.Judge, err = judge.Open(ctx, jf.name, opts); err != nil {
+					finish()
+					return err
+				}
+				p, a, perr := zoo.Open(ctx, arm)
+				if perr != nil {
+					finish()
+					return perr
+				}
+				for k := 1; k <= draws; k++ {
+					o := maps.Clone(a.Options)
+					if o == nil {
+						o = map[string]string{}
+					}
+					o["seed"] = strconv.Itoa(k)
+					d, derr := policy.Open(ctx, a.Backend, policy.Options(o))
+					if derr != nil {
+						finish()
+						return fmt.Errorf("--draws: arm %s with seed %d: %w", arm, k, derr)
+					}
+					wm.Draws = append(wm.Draws, d)
+				}
+				wm.N, wm.FirstSeed = cfg.N, cfg.FirstSeed
+				wm.Arm, wm.Policy, wm.Steer, wm.ModelName = arm, p, a.Steer(), backend
+				wm.Progress = report
+				save := func(p validation.Pool, st wmpool.Stats) error {
+					if stats != "" {
+						raw, err := json.MarshalIndent(st, "", "  ")
+						if err != nil {
+							return err
+						}
+						if err := os.WriteFile(stats, raw, 0o644); err != nil {
+							return err
+						}
+					}
+					return p.Save(out)
+				}
+				// Every finished batch is saved, so a stopped build keeps them.
+				wm.Batched = save
+				var st wmpool.Stats
+				pool, st, err = wmpool.Build(ctx, wm)
+				slog.Info("sides", "real_seconds", st.RealSeconds, "imagined_seconds", st.ImaginedSeconds,
+					"real_violations", st.RealViolations, "predicted_violations", st.PredictedViolations, "confusion", st.Confusion)
+			}
 			finish()
 			if len(pool.Records) == 0 {
 				return err
@@ -108,11 +195,21 @@ func safetyPoolCmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.IntVarP(&cfg.N, "n", "n", 1000, "initial conditions (two expert episodes each)")
+	f.IntVarP(&cfg.N, "n", "n", 1000, "initial conditions (two episodes each)")
 	f.Int64Var(&cfg.FirstSeed, "first-seed", 0, "first scenario seed")
-	f.IntVar(&cfg.Workers, "workers", 1, "parallel episodes")
+	f.IntVar(&cfg.Workers, "workers", 1, "parallel episodes (stand-in only)")
 	f.Float64Var(&cfg.Model.Kp, "model-kp", 60, "stand-in world model: pusher position gain (reference 100)")
 	f.Float64Var(&cfg.Model.Kv, "model-kv", 30, "stand-in world model: pusher velocity gain (reference 20)")
+	f.StringVar(&backend, "world-model", "", "world-model backend for the imagined side (e.g. objects; default: the stand-in simulator)")
+	f.StringArrayVar(&mopts, "opt", nil, "world-model option key=value (repeatable); objects defaults to checkpoint="+defaultObjectsCheckpoint)
+	f.StringVar(&arm, "arm", "scripted-q3", "zoo arm played on both sides (with --world-model)")
+	f.StringVar(&jf.name, "judge", judge.PushTName, "judge of the imagined frames: "+strings.Join(judge.Names(), ", "))
+	f.StringArrayVar(&jf.opts, "judge-opt", nil, "judge option key=value (repeatable)")
+	f.IntVar(&wm.Horizon, "horizon", 0, "step limit of every episode on both sides (with --world-model; 0: 300)")
+	f.IntVar(&wm.Execute, "execute", 0, "actions executed per chunk on both sides (with --world-model; 0: half the chunk)")
+	f.IntVar(&wm.Batch, "batch", 200, "initial conditions run together (with --world-model)")
+	f.IntVar(&draws, "draws", 0, "extra imagined episodes per initial condition, the arm with random seeds 1..K (with --world-model; adds the ens_* features)")
+	f.StringVar(&stats, "stats", "", "write the build's statistics as JSON (with --world-model)")
 	f.StringVarP(&out, "out", "o", "", "pool JSON to write")
 	return cmd
 }
@@ -121,6 +218,8 @@ func benchSafetyCmd() *cobra.Command {
 	var (
 		poolPath string
 		savePool string
+		features []string
+		strata   string
 		cfg      validation.Config
 		synth    validation.SyntheticConfig
 		asJSON   bool
@@ -144,6 +243,20 @@ the synthetic PushT keep-out-zone pool (validation.Synthetic).`,
 				pool = p
 			} else {
 				pool = validation.Synthetic(synth)
+			}
+			if strata != "" {
+				g, err := scenarios.ParseGrid(strata, pool.CriticalNames)
+				if err != nil {
+					return fmt.Errorf("--strata: %w", err)
+				}
+				pool.Strata = g
+			}
+			if len(features) > 0 {
+				p, err := pool.Select(features)
+				if err != nil {
+					return err
+				}
+				pool = p
 			}
 			if savePool != "" {
 				if err := pool.Save(savePool); err != nil {
@@ -172,6 +285,8 @@ the synthetic PushT keep-out-zone pool (validation.Synthetic).`,
 	f := cmd.Flags()
 	f.StringVar(&poolPath, "pool", "", "JSON pool of paired outcomes (validation.Pool); default: the synthetic PushT safety pool")
 	f.StringVar(&savePool, "save-pool", "", "write the pool used to this JSON file")
+	f.StringVar(&strata, "strata", "", `stratify by these critical variables and cut points instead of the pool's strata, e.g. "zone_path_distance:40,80;init_angle:1.5708"`)
+	f.StringSliceVar(&features, "features", nil, "use only these world-model features of the pool, in this order (the first is the control variate's predicted outcome; default: all)")
 	f.IntVar(&cfg.Experiments, "experiments", 500, "repeated experiments per budget")
 	f.IntSliceVar(&cfg.Budgets, "budgets", []int{20, 50, 100}, "real episodes per arm")
 	f.IntVar(&cfg.Imagined, "imagined", 1000, "imagined episodes per experiment")

@@ -34,6 +34,9 @@ type Unit struct {
 	Execute int
 	// KeepFrames keeps every imagined frame in the outcomes (for videos).
 	KeepFrames bool
+	// KeepProprio keeps every imagined proprioception in the outcomes (for
+	// PushT the predicted pusher positions, e.g. for safety checks).
+	KeepProprio bool
 }
 
 // Outcome is one imagined episode, judged.
@@ -44,6 +47,9 @@ type Outcome struct {
 	// Frames are the imagined frames (the first real one first) when the
 	// unit keeps them.
 	Frames [][]uint8 `json:"-"`
+	// Proprio is the imagined proprioception (the first real one first)
+	// when the unit keeps it.
+	Proprio [][]float32 `json:"-"`
 }
 
 // Report is a unit's outcomes and what they cost.
@@ -100,6 +106,9 @@ func Run(ctx context.Context, u Unit, p policy.Policy, m worldmodel.Model, j jud
 		e.push(first, keep)
 		if u.KeepFrames {
 			e.out.Frames = append(e.out.Frames, first.Frame)
+		}
+		if u.KeepProprio {
+			e.out.Proprio = append(e.out.Proprio, first.Proprio)
 		}
 		eps[i] = e
 	}

@@ -152,7 +152,7 @@ func TestRun(t *testing.T) {
 }
 
 func TestRunKeepsFramesAndIsReproducible(t *testing.T) {
-	u := Unit{Seeds: []int64{0, 40}, Horizon: 300, KeepFrames: true}
+	u := Unit{Seeds: []int64{0, 40}, Horizon: 300, KeepFrames: true, KeepProprio: true}
 	a, err := Run(context.Background(), u, linePolicy{10}, &lineModel{}, lineJudge{}, startAt, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -161,6 +161,9 @@ func TestRunKeepsFramesAndIsReproducible(t *testing.T) {
 	for i, o := range a.Outcomes {
 		if len(o.Frames) != o.Steps+1 {
 			t.Errorf("seed %d: %d frames for %d steps (+1 real first frame)", o.Seed, len(o.Frames), o.Steps)
+		}
+		if len(o.Proprio) != o.Steps+1 || o.Proprio[0][0] != float32(o.Seed) || o.Proprio[o.Steps][0] < goal {
+			t.Errorf("seed %d: proprio %v for %d steps", o.Seed, o.Proprio, o.Steps)
 		}
 		if !reflect.DeepEqual(o.Result, b.Outcomes[i].Result) {
 			t.Errorf("seed %d: %+v then %+v", o.Seed, o.Result, b.Outcomes[i].Result)

@@ -177,6 +177,9 @@ func (r *runner) judgeRound(ctx context.Context, members []*episodeState, active
 			if r.u.KeepFrames {
 				e.out.Frames = append(e.out.Frames, eps[k].Frames[s])
 			}
+			if r.u.KeepProprio {
+				e.out.Proprio = append(e.out.Proprio, eps[k].Proprio[s])
+			}
 			if v.Success && s == v.SuccessStep {
 				e.out.Success, e.out.StepsToSuccess = true, e.out.Steps
 				break

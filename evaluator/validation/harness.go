@@ -94,6 +94,8 @@ type Row struct {
 // Report is a validation run.
 type Report struct {
 	Pool        string    `json:"pool"`
+	Description string    `json:"description,omitempty"`
+	Features    []string  `json:"features"`
 	PoolSize    int       `json:"pool_size"`
 	Truth       float64   `json:"truth"`
 	TruthSource string    `json:"truth_source"`
@@ -146,7 +148,7 @@ func Run(ctx context.Context, pool Pool, cfg Config) (Report, error) {
 	}
 	idx, w := pool.byStratum()
 	truth, varF := pool.Truth(), pool.RealVariance()
-	rep := Report{Pool: pool.Name, PoolSize: len(pool.Records), Truth: truth,
+	rep := Report{Pool: pool.Name, Description: pool.Description, Features: pool.FeatureNames, PoolSize: len(pool.Records), Truth: truth,
 		TruthSource: "mean real outcome of the whole pool; experiments draw from the pool with replacement",
 		Experiments: cfg.Experiments, Level: cfg.Level, Strata: len(w), Weights: w}
 	ceiling, err := ceilings(pool, w, varF)

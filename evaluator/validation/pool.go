@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 
 	"dreamrank/evaluator/estimate"
 	"dreamrank/scenarios"
@@ -118,4 +119,34 @@ func (r Record) paired() estimate.Paired {
 
 func (r Record) imagined() estimate.Imagined {
 	return estimate.Imagined{Critical: r.Critical, Features: r.Features}
+}
+
+// Select returns the pool with only the named features, in the order given
+// (the first becomes the control variate's predicted outcome). The records
+// are copied; p is unchanged.
+func (p Pool) Select(names []string) (Pool, error) {
+	if len(names) == 0 {
+		return Pool{}, fmt.Errorf("%w: no features selected", ErrBadPool)
+	}
+	cols := make([]int, len(names))
+	for i, n := range names {
+		cols[i] = slices.Index(p.FeatureNames, n)
+		if cols[i] < 0 {
+			return Pool{}, fmt.Errorf("%w: no feature %q (have %v)", ErrBadPool, n, p.FeatureNames)
+		}
+	}
+	out := p
+	out.FeatureNames = slices.Clone(names)
+	out.Records = make([]Record, len(p.Records))
+	for i, r := range p.Records {
+		f := make([]float64, len(cols))
+		for k, c := range cols {
+			if c >= len(r.Features) {
+				return Pool{}, fmt.Errorf("%w: record %d has %d features", ErrBadPool, i, len(r.Features))
+			}
+			f[k] = r.Features[c]
+		}
+		out.Records[i] = Record{Critical: r.Critical, Real: r.Real, Features: f}
+	}
+	return out, nil
 }

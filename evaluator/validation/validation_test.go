@@ -41,6 +41,30 @@ func TestPoolRoundTrip(t *testing.T) {
 	}
 }
 
+func TestSelect(t *testing.T) {
+	p := Synthetic(synth(200, 0))
+	names := []string{p.FeatureNames[2], p.FeatureNames[0]}
+	q, err := p.Select(names)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(q.FeatureNames, names) || len(q.Records) != len(p.Records) {
+		t.Fatalf("selected %v, %d records", q.FeatureNames, len(q.Records))
+	}
+	for i, r := range q.Records {
+		o := p.Records[i]
+		if r.Real != o.Real || !slices.Equal(r.Features, []float64{o.Features[2], o.Features[0]}) {
+			t.Fatalf("record %d: %+v from %+v", i, r, o)
+		}
+	}
+	if _, err := p.Select([]string{"nope"}); !errors.Is(err, ErrBadPool) {
+		t.Errorf("unknown feature: err = %v", err)
+	}
+	if _, err := p.Select(nil); !errors.Is(err, ErrBadPool) {
+		t.Errorf("no feature: err = %v", err)
+	}
+}
+
 func TestValidate(t *testing.T) {
 	good := Synthetic(synth(200, 0))
 	tests := []struct {

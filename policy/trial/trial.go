@@ -56,6 +56,13 @@ type Config struct {
 	Progress progress.Func
 	// Record, if set, writes every episode to the store as it finishes.
 	Record *Recording
+	// Start, if set, sets each episode's initial state instead of the
+	// legacy reset of its seed (for scenarios with initial conditions of
+	// their own, such as scenarios.PushTSafety).
+	Start func(env *pusht.Env, seed int64)
+	// Path, if set, gets each episode's pusher positions (at the start and
+	// after every step) when the episode finishes, on Run's goroutine.
+	Path func(seed int64, path [][2]float64)
 }
 
 // Recording says where and how episodes are recorded.
@@ -140,6 +147,8 @@ type run struct {
 	truth   [][]float32
 	rewards []float32
 	cover   float64
+	tracing bool         // keep the pusher's positions in path
+	path    [][2]float64 // for Config.Path
 }
 
 // Run plays one episode per seed with p and summarises them.
@@ -167,9 +176,16 @@ func Run(ctx context.Context, p policy.Policy, cfg Config) (Summary, error) {
 	}
 	runs := make([]*run, len(seeds))
 	parallel(len(seeds), workers, func(i int) {
-		r := &run{env: pusht.New(pusht.Config{}), res: Result{Seed: seeds[i], StepsToSuccess: -1}}
-		r.env.ResetLegacy(seeds[i])
+		r := &run{env: pusht.New(pusht.Config{}), res: Result{Seed: seeds[i], StepsToSuccess: -1}, tracing: cfg.Path != nil}
+		if cfg.Start != nil {
+			cfg.Start(r.env, seeds[i])
+		} else {
+			r.env.ResetLegacy(seeds[i])
+		}
 		r.obs = r.env.Observe()
+		if r.tracing {
+			r.path = append(r.path, [2]float64{r.obs.Agent.X, r.obs.Agent.Y})
+		}
 		runs[i] = r
 	})
 	finished := 0
@@ -216,6 +232,10 @@ func Run(ctx context.Context, p policy.Policy, cfg Config) (Summary, error) {
 				continue
 			}
 			finished++
+			if cfg.Path != nil {
+				cfg.Path(r.res.Seed, r.path)
+				r.path = nil
+			}
 			if cfg.Record != nil {
 				id, err := r.record(ctx, cfg.Record, cfg.Steer)
 				if err != nil {
@@ -259,6 +279,10 @@ func (r *run) execute(c policy.Chunk, n, maxSteps int, recording bool) {
 		}
 		info := r.env.Step(pusht.Vec2{X: float64(a[0]), Y: float64(a[1])})
 		r.res.Steps++
+		if r.tracing {
+			s := r.env.State()
+			r.path = append(r.path, [2]float64{s.Agent.X, s.Agent.Y})
+		}
 		r.res.MaxReward = max(r.res.MaxReward, info.Reward)
 		r.cover = info.Coverage
 		if recording {

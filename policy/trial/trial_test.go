@@ -200,3 +200,26 @@ func TestSteeringChangesBehaviour(t *testing.T) {
 		t.Errorf("fast took %v steps, slow %v", steps[policy.SpeedFast], steps[policy.SpeedSlow])
 	}
 }
+
+// TestStartAndPath: a custom start state replaces the legacy reset, and the
+// kept path holds the pusher's start and one position per step.
+func TestStartAndPath(t *testing.T) {
+	start := func(env *pusht.Env, seed int64) {
+		env.SetState(pusht.State{Agent: pusht.Vec2{X: 100 + float64(seed), Y: 200}, Block: pusht.Pose{X: 300, Y: 300}})
+	}
+	paths := map[int64][][2]float64{}
+	s, err := Run(context.Background(), &hold{chunk: 4}, Config{Seeds: []int64{1, 2}, MaxSteps: 6, Start: start,
+		Path: func(seed int64, p [][2]float64) { paths[seed] = p }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range s.Results {
+		p := paths[r.Seed]
+		if len(p) != r.Steps+1 || r.Steps != 6 {
+			t.Fatalf("seed %d: %d positions for %d steps", r.Seed, len(p), r.Steps)
+		}
+		if p[0] != [2]float64{100 + float64(r.Seed), 200} {
+			t.Errorf("seed %d starts at %v", r.Seed, p[0])
+		}
+	}
+}

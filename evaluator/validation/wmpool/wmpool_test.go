@@ -1,0 +1,142 @@
+package wmpool
+
+import (
+	"context"
+	"errors"
+	"math"
+	"reflect"
+	"slices"
+	"testing"
+
+	"dreamrank/evaluator/judge"
+	"dreamrank/evaluator/validation"
+	"dreamrank/policy"
+	"dreamrank/policy/scripted"
+	"dreamrank/scenarios"
+	"dreamrank/worldmodel/objects"
+)
+
+func TestFeatures(t *testing.T) {
+	z := scenarios.Zone{X: 100, Y: 100, Radius: 25}
+	// Clearance = distance - 40. The path walks in along x, touches at
+	// step 2 (clearance -10), and leaves.
+	path := [][2]float64{{200, 100}, {160, 100}, {130, 100}, {150, 100}, {300, 100}}
+	for _, tc := range []struct {
+		name    string
+		path    [][2]float64
+		success bool
+		want    []float64
+	}{
+		{"violation at step 2", path, true, []float64{1, -10, 0.2, 0.2, 2.0 / 11, -10, 0.4, 0.7, 1}},
+		{"stays clear", path[:2], false, []float64{0, 20, 1, 0.1, 0, 20, 0.1, 0.7, 0}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := Features(z, tc.path, 0.7, tc.success, 10)
+			if len(got) != len(FeatureNames) {
+				t.Fatalf("%d features for %d names", len(got), len(FeatureNames))
+			}
+			for i := range got {
+				if math.Abs(got[i]-tc.want[i]) > 1e-12 {
+					t.Errorf("%s = %g, want %g", FeatureNames[i], got[i], tc.want[i])
+				}
+			}
+		})
+	}
+}
+
+// TestBuildObjects runs the real stack (the scripted policy, the committed
+// structured world model, the PushT vision judge) on three seeds with a
+// short horizon: the pool is shaped, paired and reproducible, and too
+// small for the harness.
+func TestBuildObjects(t *testing.T) {
+	ctx := context.Background()
+	m, err := objects.Load("../../../checkpoints/pusht-objects")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := scripted.New(scripted.Config{Quality: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := judge.Open(ctx, judge.PushTName, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := scripted.New(scripted.Config{Quality: 3, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{N: 3, FirstSeed: 7, Arm: "scripted-q3", Policy: p, Draws: []policy.Policy{other},
+		Model: m, ModelName: objects.Name, Judge: j, Horizon: 24, Batch: 2}
+	var calls int
+	cfg.Progress = func(done, total int) {
+		calls++
+		if total != 9 || done > total {
+			t.Errorf("progress %d/%d", done, total)
+		}
+	}
+	var saved []int
+	cfg.Batched = func(p validation.Pool, st Stats) error {
+		saved = append(saved, len(p.Records))
+		if st.Records != len(p.Records) {
+			t.Errorf("batch stats say %d records, pool has %d", st.Records, len(p.Records))
+		}
+		return nil
+	}
+	pool, st, err := Build(ctx, cfg)
+	if !slices.Equal(saved, []int{2, 3}) {
+		t.Errorf("pool saved with %v records, want [2 3] (batches of 2)", saved)
+	}
+	if !errors.Is(err, validation.ErrBadPool) {
+		t.Fatalf("err = %v, want ErrBadPool (too few records)", err)
+	}
+	if len(pool.Records) != 3 || st.Records != 3 || len(st.FirstViolation) != 3 || calls == 0 {
+		t.Fatalf("%d records, stats %+v, %d progress calls", len(pool.Records), st, calls)
+	}
+	if !reflect.DeepEqual(pool.FeatureNames, append(slices.Clone(FeatureNames), EnsembleFeatureNames...)) || !reflect.DeepEqual(pool.CriticalNames, scenarios.SafetyCriticalNames) {
+		t.Fatalf("names %v %v", pool.FeatureNames, pool.CriticalNames)
+	}
+	pairs := 0
+	for i, r := range pool.Records {
+		in := scenarios.PushTSafety{}.Sample(7 + int64(i))
+		if !reflect.DeepEqual(r.Critical, in.Critical) || pool.Strata.Stratum(r.Critical) < 0 {
+			t.Errorf("record %d: critical %v, seed's %v", i, r.Critical, in.Critical)
+		}
+		if r.Real != 0 && r.Real != 1 || len(r.Features) != 2*len(FeatureNames) {
+			t.Fatalf("record %d: %+v", i, r)
+		}
+		// The first draw is the real side's policy; the ensemble mean of
+		// two draws lies halfway between them.
+		if ev := r.Features[len(FeatureNames)]; ev != 0 && ev != 0.5 && ev != 1 || ev == 0 && r.Features[0] != 0 || ev == 1 && r.Features[0] != 1 {
+			t.Errorf("record %d: ens_violation %g, first draw %g", i, ev, r.Features[0])
+		}
+		if r.Features[0] != 0 && r.Features[0] != 1 || (r.Features[0] == 1) != (r.Features[1] < 0) {
+			t.Errorf("record %d: predicted violation %g with min clearance %g", i, r.Features[0], r.Features[1])
+		}
+		if (r.Real == 1) != (st.FirstViolation[i] >= 0) || st.FirstViolation[i] > 24 {
+			t.Errorf("record %d: real %g, first violation %d", i, r.Real, st.FirstViolation[i])
+		}
+		for k, v := range r.Features {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				t.Errorf("record %d: %s = %g", i, FeatureNames[k], v)
+			}
+		}
+	}
+	for _, row := range st.Confusion {
+		pairs += row[0] + row[1]
+	}
+	if pairs != 3 || st.RealSteps == 0 || st.RealSteps > 3*24 || st.ImaginedSteps == 0 || st.ImaginedSteps > 2*3*24 {
+		t.Errorf("stats %+v", st)
+	}
+	cfg.Batched = nil
+	again, _, _ := Build(ctx, cfg)
+	if !reflect.DeepEqual(again.Records, pool.Records) {
+		t.Errorf("two builds differ:\n%+v\n%+v", pool.Records, again.Records)
+	}
+}
+
+func TestBuildNeedsModel(t *testing.T) {
+	if _, _, err := Build(context.Background(), Config{N: 3}); !errors.Is(err, ErrConfig) {
+		t.Fatalf("err = %v", err)
+	}
+}
