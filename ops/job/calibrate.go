@@ -1,11 +1,13 @@
 package job
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 
 	"dreamrank/evaluator/agreement"
 	"dreamrank/evaluator/estimate"
+	"dreamrank/scenarios"
 )
 
 // RealEpisodes are one arm's real episodes, on seeds it was also imagined
@@ -15,13 +17,17 @@ type RealEpisodes struct {
 	Seeds     []int64   `json:"seeds"`
 	Success   []bool    `json:"success"`
 	MaxReward []float64 `json:"max_reward"`
+	// Violated is set for safety scenarios: did the pusher enter the
+	// keep-out zone.
+	Violated []bool `json:"violated,omitempty"`
 	// Source says who played them ("fleet", "simulator").
 	Source string `json:"source,omitempty"`
 }
 
-// ArmEstimate is an arm's success rate from its real episodes alone and
-// from the control variate that adds every imagined episode (PPI++,
-// evaluator/estimate), with the real budget used.
+// ArmEstimate is an arm's rate of the scenario's event (success, or a
+// safety violation) from its real episodes alone and from estimators that
+// add every imagined episode (evaluator/estimate), with the real budget
+// used.
 type ArmEstimate struct {
 	Arm            string          `json:"arm"`
 	Event          string          `json:"event"`
@@ -29,71 +35,64 @@ type ArmEstimate struct {
 	Imagined       int             `json:"imagined"`
 	RealOnly       estimate.Result `json:"real_only"`
 	ControlVariate estimate.Result `json:"control_variate"`
+	// Stratified is the stratified sparse control variate, for scenarios
+	// with strata, when every stratum got 2 real episodes.
+	Stratified *estimate.Result `json:"stratified,omitempty"`
 }
 
 // Calibration is what a job's real budget bought: the real episodes, each
-// arm's control-variate estimate, and how well the imagined outcomes
-// agreed with the real ones.
+// arm's estimates, and how well the imagined outcomes agreed with the real
+// ones.
 type Calibration struct {
+	Event     string            `json:"event"`
 	Real      []RealEpisodes    `json:"real"`
 	Estimates []ArmEstimate     `json:"estimates"`
 	Agreement *agreement.Report `json:"agreement,omitempty"`
 	Notes     []string          `json:"notes,omitempty"`
 }
 
-// ErrUnpaired: a real episode ran a seed the arm was not imagined on.
+// ErrUnpaired: a real episode ran a seed the arm was not imagined on, or
+// lacks what the scenario's event needs.
 var ErrUnpaired = errors.New("job: real episode without an imagined twin")
 
 // Calibrate pairs real episodes with the scenario's imagined ones and
-// estimates each arm's success rate. The imagined prediction (success,
-// then max reward) is the control variate; the arm's imagined episodes on
+// estimates each arm's rate of the scenario's event. For success, the
+// imagined success and max reward are the features; for violations, the
+// world model's safety features (the predicted violation first) and the
+// critical variables that pick strata. The arm's imagined episodes on
 // other seeds are the unlabelled sample.
-func Calibrate(sc ScenarioResult, real []RealEpisodes) (Calibration, error) {
-	c := Calibration{Real: real}
-	var cmp []agreement.Arm
+func Calibrate(info ScenarioInfo, sc ScenarioResult, real []RealEpisodes) (Calibration, error) {
+	event := cmp.Or(info.Event, EventSuccess)
+	c := Calibration{Event: event, Real: real}
+	var cmpArms []agreement.Arm
 	for _, r := range real {
-		im, ok := sc.Arm(r.Arm)
-		if !ok {
-			return c, fmt.Errorf("%w: arm %s was not imagined", ErrUnpaired, r.Arm)
+		p, err := pairArm(event, sc, r)
+		if err != nil {
+			return c, err
 		}
-		at := make(map[int64]int, len(im.Seeds))
-		for i, s := range im.Seeds {
-			at[s] = i
-		}
-		var paired []estimate.Paired
-		var reals, preds []float64
-		used := map[int64]bool{}
-		for k, s := range r.Seeds {
-			i, ok := at[s]
-			if !ok {
-				return c, fmt.Errorf("%w: arm %s seed %d", ErrUnpaired, r.Arm, s)
-			}
-			used[s] = true
-			y, f := b2f(r.Success[k]), b2f(im.Success[i])
-			paired = append(paired, estimate.Paired{Real: y, Features: []float64{f, im.MaxReward[i]}})
-			reals, preds = append(reals, y), append(preds, f)
-		}
-		var imagined []estimate.Imagined
-		for i, s := range im.Seeds {
-			if !used[s] {
-				imagined = append(imagined, estimate.Imagined{Features: []float64{b2f(im.Success[i]), im.MaxReward[i]}})
-			}
-		}
-		e := ArmEstimate{Arm: r.Arm, Event: "success", RealBudget: len(paired), Imagined: len(imagined)}
-		var err error
-		if e.RealOnly, err = estimate.RealOnly(reals, estimate.Options{}); err != nil {
+		e := ArmEstimate{Arm: r.Arm, Event: event, RealBudget: len(p.paired), Imagined: len(p.imagined)}
+		if e.RealOnly, err = estimate.RealOnly(p.reals, estimate.Options{}); err != nil {
 			c.Notes = append(c.Notes, fmt.Sprintf("%s: %v", r.Arm, err))
 			continue
 		}
-		if e.ControlVariate, err = estimate.ControlVariate(paired, imagined, estimate.Options{}); err != nil {
+		if e.ControlVariate, err = estimate.ControlVariate(p.paired, p.imagined, estimate.Options{}); err != nil {
 			c.Notes = append(c.Notes, fmt.Sprintf("%s: control variate: %v (real-only kept)", r.Arm, err))
 			e.ControlVariate = e.RealOnly
 		}
+		if info.Strata != nil && event == EventViolation {
+			w := stratumWeights(*info.Strata, p.critical)
+			st, err := estimate.Stratified(info.Strata, w, p.paired, p.imagined, estimate.Options{})
+			if err != nil {
+				c.Notes = append(c.Notes, fmt.Sprintf("%s: stratified: %v", r.Arm, err))
+			} else {
+				e.Stratified = &st
+			}
+		}
 		c.Estimates = append(c.Estimates, e)
-		cmp = append(cmp, agreement.Arm{Name: r.Arm, Real: reals, Pred: preds})
+		cmpArms = append(cmpArms, agreement.Arm{Name: r.Arm, Real: p.reals, Pred: p.preds})
 	}
-	if len(cmp) >= 2 {
-		a, err := agreement.Compare(cmp, agreement.Options{Paired: true})
+	if len(cmpArms) >= 2 {
+		a, err := agreement.Compare(cmpArms, agreement.Options{Paired: true})
 		switch {
 		case err == nil:
 			c.Agreement = &a
@@ -104,6 +103,78 @@ func Calibrate(sc ScenarioResult, real []RealEpisodes) (Calibration, error) {
 		}
 	}
 	return c, nil
+}
+
+// armPairs is one arm's real episodes lined up with its imagined ones.
+type armPairs struct {
+	paired       []estimate.Paired
+	imagined     []estimate.Imagined
+	reals, preds []float64
+	critical     [][]float64 // of every imagined seed, for stratum weights
+}
+
+func pairArm(event string, sc ScenarioResult, r RealEpisodes) (armPairs, error) {
+	var p armPairs
+	im, ok := sc.Arm(r.Arm)
+	if !ok {
+		return p, fmt.Errorf("%w: arm %s was not imagined", ErrUnpaired, r.Arm)
+	}
+	safety := event == EventViolation
+	if safety && (len(im.Features) != len(im.Seeds) || len(r.Violated) != len(r.Seeds)) {
+		return p, fmt.Errorf("%w: arm %s: safety features or violations missing", ErrUnpaired, r.Arm)
+	}
+	features := func(i int) []float64 {
+		if safety {
+			return im.Features[i]
+		}
+		return []float64{b2f(im.Success[i]), im.MaxReward[i]}
+	}
+	critical := func(i int) []float64 {
+		if safety {
+			return im.Critical[i]
+		}
+		return nil
+	}
+	at := make(map[int64]int, len(im.Seeds))
+	for i, s := range im.Seeds {
+		at[s] = i
+		p.critical = append(p.critical, critical(i))
+	}
+	used := map[int64]bool{}
+	for k, s := range r.Seeds {
+		i, ok := at[s]
+		if !ok {
+			return p, fmt.Errorf("%w: arm %s seed %d", ErrUnpaired, r.Arm, s)
+		}
+		used[s] = true
+		y := b2f(r.Success[k])
+		if safety {
+			y = b2f(r.Violated[k])
+		}
+		f := features(i)
+		p.paired = append(p.paired, estimate.Paired{Critical: critical(i), Real: y, Features: f})
+		p.reals, p.preds = append(p.reals, y), append(p.preds, f[0])
+	}
+	for i, s := range im.Seeds {
+		if !used[s] {
+			p.imagined = append(p.imagined, estimate.Imagined{Critical: critical(i), Features: features(i)})
+		}
+	}
+	return p, nil
+}
+
+// stratumWeights are the strata's shares of the arm's imagined initial
+// conditions: drawn from the scenario's distribution, they estimate its
+// stratum probabilities from critical variables alone.
+func stratumWeights(g scenarios.Grid, critical [][]float64) []float64 {
+	w := make([]float64, g.Len())
+	for _, c := range critical {
+		w[g.Stratum(c)]++
+	}
+	for h := range w {
+		w[h] /= float64(max(1, len(critical)))
+	}
+	return w
 }
 
 func b2f(b bool) float64 {

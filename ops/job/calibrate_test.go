@@ -4,6 +4,8 @@ import (
 	"errors"
 	"math/rand/v2"
 	"testing"
+
+	"dreamrank/scenarios"
 )
 
 // scenario imagines arms over seeds 0..n-1 with the given success per seed.
@@ -54,7 +56,7 @@ func TestCalibratePairsBySeed(t *testing.T) {
 	const reps = 30
 	for range reps {
 		sc, real := draw(rng)
-		c, err := Calibrate(sc, real)
+		c, err := Calibrate(ScenarioInfo{Name: "pusht"}, sc, real)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -86,8 +88,61 @@ func TestCalibrateRejectsUnpaired(t *testing.T) {
 		"unknown arm":  {Arm: "b", Seeds: []int64{0}, Success: []bool{true}},
 		"unknown seed": {Arm: "a", Seeds: []int64{7}, Success: []bool{true}},
 	} {
-		if _, err := Calibrate(sc, []RealEpisodes{r}); !errors.Is(err, ErrUnpaired) {
+		if _, err := Calibrate(ScenarioInfo{Name: "pusht"}, sc, []RealEpisodes{r}); !errors.Is(err, ErrUnpaired) {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+}
+
+func TestCalibrateSafetyEvent(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	grid := scenarios.SafetyStrata()
+	info := ScenarioInfo{Name: "pusht-safety", Event: EventViolation, Strata: &grid}
+	sc := ScenarioResult{Scenario: info.Name}
+	var real []RealEpisodes
+	for _, arm := range []struct {
+		name string
+		p    float64
+	}{{"careful", 0.1}, {"bold", 0.4}} {
+		e := ArmEpisodes{Arm: arm.name}
+		r := RealEpisodes{Arm: arm.name}
+		for s := range int64(400) {
+			in := scenarios.PushTSafety{}.Sample(s)
+			pred := rng.Float64() < arm.p
+			e.Seeds, e.Success, e.MaxReward = append(e.Seeds, s), append(e.Success, true), append(e.MaxReward, 1)
+			e.Critical = append(e.Critical, in.Critical)
+			e.Features = append(e.Features, []float64{b2f(pred), rng.Float64() * 50})
+			if s < 80 {
+				v := pred
+				if rng.Float64() < 0.1 {
+					v = !v
+				}
+				r.Seeds, r.Success, r.Violated = append(r.Seeds, s), append(r.Success, true), append(r.Violated, v)
+			}
+		}
+		sc.Episodes, real = append(sc.Episodes, e), append(real, r)
+	}
+	c, err := Calibrate(info, sc, real)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Event != EventViolation || len(c.Estimates) != 2 || c.Agreement == nil {
+		t.Fatalf("calibration %+v", c)
+	}
+	for _, e := range c.Estimates {
+		if e.Event != EventViolation || e.RealBudget != 80 || e.Imagined != 320 {
+			t.Fatalf("estimate %+v", e)
+		}
+		if e.Stratified == nil && len(c.Notes) == 0 {
+			t.Fatalf("%s: no stratified estimate and no note why", e.Arm)
+		}
+	}
+	if bold, careful := c.Estimates[1].ControlVariate.Estimate, c.Estimates[0].ControlVariate.Estimate; bold <= careful {
+		t.Fatalf("bold arm's violation rate %.3f not above the careful one's %.3f", bold, careful)
+	}
+	// Violations missing on a safety scenario are an error, not a silent 0.
+	real[0].Violated = nil
+	if _, err := Calibrate(info, sc, real); !errors.Is(err, ErrUnpaired) {
+		t.Fatalf("missing violations: %v", err)
 	}
 }

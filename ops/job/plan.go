@@ -10,6 +10,7 @@ import (
 	"dreamrank/evaluator/judge"
 	"dreamrank/policy"
 	"dreamrank/policy/zoo"
+	"dreamrank/scenarios"
 )
 
 // Catalog is what a deployment can run, to check a spec's references
@@ -31,7 +32,20 @@ type ScenarioInfo struct {
 	// DefaultEpisodes is used when the spec gives neither episodes nor
 	// seeds.
 	DefaultEpisodes int `json:"default_episodes"`
+	// Event is what real episodes are scored on: EventSuccess (default)
+	// or EventViolation for safety scenarios, whose imagined episodes
+	// carry critical variables and world-model features (FeatureNames,
+	// the predicted event first) and whose strata are Strata.
+	Event        string          `json:"event,omitempty"`
+	FeatureNames []string        `json:"feature_names,omitempty"`
+	Strata       *scenarios.Grid `json:"strata,omitempty"`
 }
+
+// Events real episodes are scored on.
+const (
+	EventSuccess   = "success"
+	EventViolation = "violation"
+)
 
 func (c Catalog) scenario(name string) (ScenarioInfo, bool) {
 	for _, s := range c.Scenarios {

@@ -29,6 +29,9 @@ type ArmEpisodes struct {
 	Seeds     []int64   `json:"seeds"`
 	Success   []bool    `json:"success"`
 	MaxReward []float64 `json:"max_reward"`
+	// Critical and Features are set for safety scenarios.
+	Critical [][]float64 `json:"critical,omitempty"`
+	Features [][]float64 `json:"features,omitempty"`
 }
 
 // Arm returns the episodes of the named arm.
@@ -59,9 +62,11 @@ func Aggregate(p Plan, id string, outcomes map[int]Outcome) (Result, error) {
 	tasks := p.Tasks(id)
 	arms := make([][]ranking.Arm, len(p.Scenarios)) // per scenario, per arm
 	seeds := make([][][]int64, len(p.Scenarios))
+	extra := make([][]ArmEpisodes, len(p.Scenarios)) // critical and features
 	for si := range p.Scenarios {
 		arms[si] = make([]ranking.Arm, len(p.Arms))
 		seeds[si] = make([][]int64, len(p.Arms))
+		extra[si] = make([]ArmEpisodes, len(p.Arms))
 		for ai, a := range p.Arms {
 			arms[si][ai] = ranking.Arm{Name: a.Name, Policy: a.Backend, Context: a.Context.String()}
 		}
@@ -86,6 +91,10 @@ func Aggregate(p Plan, id string, outcomes map[int]Outcome) (Result, error) {
 		}
 		si, ai := scIndex[t.Scenario], armIndex[t.Arm.Name]
 		a := &arms[si][ai]
+		if len(o.Features) == len(o.Episodes) && len(o.Critical) == len(o.Episodes) {
+			extra[si][ai].Critical = append(extra[si][ai].Critical, o.Critical...)
+			extra[si][ai].Features = append(extra[si][ai].Features, o.Features...)
+		}
 		for _, e := range o.Episodes {
 			seeds[si][ai] = append(seeds[si][ai], e.Seed)
 			a.Success = append(a.Success, e.Success)
@@ -98,7 +107,11 @@ func Aggregate(p Plan, id string, outcomes map[int]Outcome) (Result, error) {
 		for ai, a := range arms[si] {
 			if len(a.Success) > 0 {
 				ranked = append(ranked, a)
-				sr.Episodes = append(sr.Episodes, ArmEpisodes{Arm: a.Name, Seeds: seeds[si][ai], Success: a.Success, MaxReward: a.MaxReward})
+				ae := ArmEpisodes{Arm: a.Name, Seeds: seeds[si][ai], Success: a.Success, MaxReward: a.MaxReward}
+				if x := extra[si][ai]; len(x.Features) == len(ae.Seeds) {
+					ae.Critical, ae.Features = x.Critical, x.Features
+				}
+				sr.Episodes = append(sr.Episodes, ae)
 			}
 		}
 		if len(ranked) > 0 {

@@ -55,8 +55,12 @@ type Outcome struct {
 	Worker   string            `json:"worker,omitempty"`
 	Attempts int               `json:"attempts"`
 	Episodes []imagine.Outcome `json:"episodes,omitempty"`
-	Error    *errcode.Error    `json:"error,omitempty"`
-	Seconds  float64           `json:"seconds"`
+	// Critical and Features, for safety scenarios, hold each episode's
+	// critical variables and world-model features, aligned with Episodes.
+	Critical [][]float64    `json:"critical,omitempty"`
+	Features [][]float64    `json:"features,omitempty"`
+	Error    *errcode.Error `json:"error,omitempty"`
+	Seconds  float64        `json:"seconds"`
 }
 
 // Failed reports whether the task failed for good.

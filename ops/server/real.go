@@ -82,7 +82,7 @@ func (s *Server) calibrate(ctx context.Context, id string, plan job.Plan, res *j
 			}
 			real = append(real, r)
 		}
-		cal, err := job.Calibrate(sc, real)
+		cal, err := job.Calibrate(plan.Scenarios[i], sc, real)
 		if err != nil {
 			return errorf(id, err)
 		}
