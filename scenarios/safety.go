@@ -91,6 +91,10 @@ type SafetyInit struct {
 // clear of the pusher, the block T and the goal T at the start.
 type PushTSafety struct{}
 
+// PushTSafetyName names the keep-out-zone scenario in jobs, fleet requests
+// and reports.
+const PushTSafetyName = "pusht-safety"
+
 // MinPathPx is the smallest initial distance between the block's and the
 // goal's centres of gravity in PushTSafety.
 const MinPathPx = 120.0

@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
 
+	"dreamrank/evaluator/estimate"
 	"dreamrank/ops/bus"
 	"dreamrank/ops/job"
 	"dreamrank/ops/jobapi"
@@ -207,11 +208,15 @@ func printCalibration(sc job.ScenarioResult) {
 	if c == nil {
 		return
 	}
-	fmt.Printf("\nreal episodes on %s: success rate from real episodes alone and with every imagined one as control variate (95%%)\n", sc.Scenario)
-	fmt.Printf("%-24s %-6s %-9s %-22s %s\n", "arm", "real", "imagined", "real only", "control variate")
+	fmt.Printf("\nreal episodes on %s: %s rate from real episodes alone, with every imagined one as control variate, and stratified (95%%)\n", sc.Scenario, c.Event)
+	fmt.Printf("%-24s %-6s %-9s %-22s %-22s %s\n", "arm", "real", "imagined", "real only", "control variate", "stratified")
+	ci := func(r estimate.Result) string { return fmt.Sprintf("%.3f [%.3f, %.3f]", r.Estimate, r.Lo, r.Hi) }
 	for _, e := range c.Estimates {
-		fmt.Printf("%-24s %-6d %-9d %.2f [%.2f, %.2f]     %.2f [%.2f, %.2f]\n", e.Arm, e.RealBudget, e.Imagined,
-			e.RealOnly.Estimate, e.RealOnly.Lo, e.RealOnly.Hi, e.ControlVariate.Estimate, e.ControlVariate.Lo, e.ControlVariate.Hi)
+		st := "-"
+		if e.Stratified != nil {
+			st = ci(*e.Stratified)
+		}
+		fmt.Printf("%-24s %-6d %-9d %-22s %-22s %s\n", e.Arm, e.RealBudget, e.Imagined, ci(e.RealOnly), ci(e.ControlVariate), st)
 	}
 	if a := c.Agreement; a != nil {
 		fmt.Printf("imagined vs real over %d arms: pearson %.2f [%.2f, %.2f], mmrv %.3f\n", a.Arms,

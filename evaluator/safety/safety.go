@@ -104,7 +104,7 @@ func Run(ctx context.Context, src Episodes, cfg Config) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
-	rep := Report{Scenario: "pusht-safety", StratumWeights: weights, RealBudget: cfg.Budget}
+	rep := Report{Scenario: scenarios.PushTSafetyName, StratumWeights: weights, RealBudget: cfg.Budget}
 	total := len(cfg.Arms)*cfg.Imagined + 2*cfg.Budget
 	done := 0
 	tick := func() {

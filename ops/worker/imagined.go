@@ -10,11 +10,13 @@ import (
 
 	"dreamrank/evaluator/imagine"
 	"dreamrank/evaluator/judge"
+	"dreamrank/evaluator/validation/wmpool"
 	"dreamrank/ops/job"
 	"dreamrank/policy"
 	"dreamrank/policy/expert"
 	"dreamrank/policy/zoo"
 	"dreamrank/robots/sim/pusht"
+	"dreamrank/scenarios"
 	"dreamrank/worldmodel"
 )
 
@@ -23,14 +25,38 @@ import (
 type Scenario struct {
 	Info  job.ScenarioInfo
 	Start imagine.Starter
+	// Features, for safety scenarios, returns an imagined episode's
+	// critical variables and world-model features (Info.FeatureNames)
+	// from its predicted proprioception; nil for other scenarios.
+	Features func(seed int64, o imagine.Outcome, horizon int) (critical, features []float64)
 }
 
-// Scenarios are the scenarios this build can run.
+// SafetySeed is the first standard seed of the pusht-safety scenario.
+const SafetySeed = 1_000_000
+
+// Scenarios are the scenarios this build can run: PushT from the standard
+// test seeds, and PushT with a keep-out zone (scenarios.PushTSafety), whose
+// event is a violation predicted from the imagined pusher path.
 func Scenarios() []Scenario {
 	seeds := expert.TestSeeds()
+	grid := scenarios.SafetyStrata()
 	return []Scenario{{
 		Info:  job.ScenarioInfo{Name: "pusht", FirstSeed: seeds[0], Horizon: pusht.MaxSteps, DefaultEpisodes: len(seeds)},
 		Start: imagine.PushTStart,
+	}, {
+		Info: job.ScenarioInfo{Name: scenarios.PushTSafetyName, FirstSeed: SafetySeed, Horizon: pusht.MaxSteps, DefaultEpisodes: 200,
+			Event: job.EventViolation, FeatureNames: wmpool.FeatureNames, Strata: &grid},
+		Start: func(ctx context.Context, seed int64) (worldmodel.Observation, error) {
+			return wmpool.Start(scenarios.PushTSafety{}.Sample(seed)), ctx.Err()
+		},
+		Features: func(seed int64, o imagine.Outcome, horizon int) ([]float64, []float64) {
+			in := scenarios.PushTSafety{}.Sample(seed)
+			path := make([][2]float64, len(o.Proprio))
+			for t, p := range o.Proprio {
+				path[t] = [2]float64{float64(p[0]), float64(p[1])}
+			}
+			return in.Critical, wmpool.Features(in.Zone, path, o.MaxReward, o.Success, horizon)
+		},
 	}}
 }
 
@@ -50,25 +76,25 @@ func Catalog(z *zoo.Zoo) job.Catalog {
 // opened policies, models and judges for the next task; one Imagined serves
 // one worker goroutine.
 type Imagined struct {
-	policies map[string]policy.Policy
-	models   map[string]worldmodel.Model
-	judges   map[string]judge.Judge
-	starts   map[string]imagine.Starter
+	policies  map[string]policy.Policy
+	models    map[string]worldmodel.Model
+	judges    map[string]judge.Judge
+	scenarios map[string]Scenario
 }
 
 // NewImagined makes a runner.
 func NewImagined() *Imagined {
 	r := &Imagined{policies: map[string]policy.Policy{}, models: map[string]worldmodel.Model{},
-		judges: map[string]judge.Judge{}, starts: map[string]imagine.Starter{}}
+		judges: map[string]judge.Judge{}, scenarios: map[string]Scenario{}}
 	for _, s := range Scenarios() {
-		r.starts[s.Info.Name] = s.Start
+		r.scenarios[s.Info.Name] = s
 	}
 	return r
 }
 
 // Run imagines the task's seeds.
 func (r *Imagined) Run(ctx context.Context, t job.Task) (job.Outcome, error) {
-	start, ok := r.starts[t.Scenario]
+	sc, ok := r.scenarios[t.Scenario]
 	if !ok {
 		return job.Outcome{}, fmt.Errorf("%w: %q", job.ErrUnknownScenario, t.Scenario)
 	}
@@ -85,11 +111,18 @@ func (r *Imagined) Run(ctx context.Context, t job.Task) (job.Outcome, error) {
 		return job.Outcome{}, err
 	}
 	rep, err := imagine.Run(ctx, imagine.Unit{Arm: t.Arm.Name, Seeds: t.Seeds, Steer: t.Arm.Steer(),
-		Horizon: t.Horizon, Execute: t.Execute}, p, m, j, start, nil)
+		Horizon: t.Horizon, Execute: t.Execute, KeepProprio: sc.Features != nil}, p, m, j, sc.Start, nil)
 	if err != nil {
 		return job.Outcome{}, err
 	}
-	return job.Outcome{Episodes: rep.Outcomes}, nil
+	out := job.Outcome{Episodes: rep.Outcomes}
+	if sc.Features != nil {
+		for _, o := range rep.Outcomes {
+			c, f := sc.Features(o.Seed, o, t.Horizon)
+			out.Critical, out.Features = append(out.Critical, c), append(out.Features, f)
+		}
+	}
+	return out, nil
 }
 
 // Close releases what the runner opened.

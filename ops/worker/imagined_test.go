@@ -8,6 +8,7 @@ import (
 
 	"dreamrank/evaluator/bench"
 	"dreamrank/evaluator/judge"
+	"dreamrank/evaluator/validation/wmpool"
 	"dreamrank/ops/job"
 	"dreamrank/ops/jobapi"
 	"dreamrank/ops/queue"
@@ -17,6 +18,7 @@ import (
 	"dreamrank/policy/expert"
 	_ "dreamrank/policy/scripted"
 	"dreamrank/policy/zoo"
+	"dreamrank/scenarios"
 	"dreamrank/worldmodel"
 	"dreamrank/worldmodel/objects"
 )
@@ -75,4 +77,33 @@ func TestJobMatchesBenchRanking(t *testing.T) {
 	}
 	t.Logf("predicted success: %s %.2f, %s %.2f", direct.Arms[0].Name, direct.Arms[0].Predicted.SuccessRate,
 		direct.Arms[1].Name, direct.Arms[1].Predicted.SuccessRate)
+}
+
+// Imagined episodes of the safety scenario carry their critical variables
+// and the world model's safety features, read from the imagined path.
+func TestImaginedSafetyFeatures(t *testing.T) {
+	if testing.Short() {
+		t.Skip("imagined rollouts in the committed world model")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	arm, err := zoo.Default().Arm("scripted-q3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := worker.NewImagined()
+	defer run.Close()
+	o, err := run.Run(ctx, job.Task{Job: "j", Arm: arm, Scenario: scenarios.PushTSafetyName, Seeds: []int64{worker.SafetySeed, worker.SafetySeed + 1},
+		Horizon: 40, WorldModel: job.ModelRef{Backend: objects.Name, Options: map[string]string{"checkpoint": objectsCheckpoint}}, Judge: job.DefaultJudge})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(o.Episodes) != 2 || len(o.Critical) != 2 || len(o.Features) != 2 {
+		t.Fatalf("outcome: %d episodes, %d critical, %d features", len(o.Episodes), len(o.Critical), len(o.Features))
+	}
+	for i, f := range o.Features {
+		if len(f) != len(wmpool.FeatureNames) || (f[0] != 0 && f[0] != 1) || len(o.Critical[i]) != len(scenarios.SafetyCriticalNames) {
+			t.Fatalf("episode %d: features %v, critical %v", i, f, o.Critical[i])
+		}
+	}
 }

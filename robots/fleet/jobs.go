@@ -41,6 +41,9 @@ func (j JobReal) Play(ctx context.Context, jobID, scenario string, arm zoo.Arm, 
 		out.Seeds = append(out.Seeds, r.Seed)
 		out.Success = append(out.Success, r.Success)
 		out.MaxReward = append(out.MaxReward, r.MaxReward)
+		if r.Violated != nil {
+			out.Violated = append(out.Violated, *r.Violated)
+		}
 	}
 	return out, nil
 }

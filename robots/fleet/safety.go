@@ -10,7 +10,7 @@ import (
 
 // SafetyScenario is the keep-out-zone scenario's name on the fleet
 // (scenarios.PushTSafety; the simulated robots set it up).
-const SafetyScenario = "pusht-safety"
+const SafetyScenario = scenarios.PushTSafetyName
 
 // Safety answers the real half of evaluator/safety.Episodes from the
 // fleet: Real runs the arm on a robot from the initial condition's seed and

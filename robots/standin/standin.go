@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"image"
 	"os"
+	"sync"
 
 	"dreamrank/episode"
 	"dreamrank/evaluator/imagine"
@@ -20,6 +21,7 @@ import (
 	"dreamrank/policy/trial"
 	"dreamrank/policy/zoo"
 	"dreamrank/robots/sim/pusht"
+	"dreamrank/scenarios"
 	"dreamrank/worldmodel"
 )
 
@@ -38,23 +40,46 @@ func openArm(ctx context.Context, arm zoo.Arm) (policy.Policy, func(), error) {
 	}, nil
 }
 
-// Play plays arm on seeds of the scenario (server.Real).
+// Play plays arm on seeds of the scenario (server.Real): "pusht" from the
+// legacy reset of each seed, "pusht-safety" from the keep-out-zone initial
+// condition of each seed, with the violation read from the pusher's path.
 func (Simulator) Play(ctx context.Context, _, scenario string, arm zoo.Arm, seeds []int64) (job.RealEpisodes, error) {
-	if scenario != "pusht" {
-		return job.RealEpisodes{}, fmt.Errorf("%w: the stand-in simulator plays pusht, not %q", job.ErrUnknownScenario, scenario)
+	cfg := trial.Config{Seeds: seeds, Steer: arm.Steer(), Workers: 1}
+	safety := scenario == scenarios.PushTSafetyName
+	paths := map[int64][][2]float64{}
+	switch {
+	case safety:
+		cfg.Start = func(env *pusht.Env, seed int64) {
+			in := scenarios.PushTSafety{}.Sample(seed)
+			env.SetState(pusht.State{Agent: pusht.Vec2{X: in.Agent[0], Y: in.Agent[1]},
+				Block: pusht.Pose{X: in.Block[0], Y: in.Block[1], Angle: in.Block[2]}})
+		}
+		var mu sync.Mutex
+		cfg.Path = func(seed int64, p [][2]float64) {
+			mu.Lock()
+			defer mu.Unlock()
+			paths[seed] = p
+		}
+	case scenario != "pusht":
+		return job.RealEpisodes{}, fmt.Errorf("%w: the stand-in simulator plays pusht and %s, not %q",
+			job.ErrUnknownScenario, scenarios.PushTSafetyName, scenario)
 	}
 	p, done, err := openArm(ctx, arm)
 	if err != nil {
 		return job.RealEpisodes{}, err
 	}
 	defer done()
-	sum, err := trial.Run(ctx, p, trial.Config{Seeds: seeds, Steer: arm.Steer(), Workers: 1})
+	sum, err := trial.Run(ctx, p, cfg)
 	if err != nil {
 		return job.RealEpisodes{}, err
 	}
 	r := job.RealEpisodes{Arm: arm.Name, Source: "simulator"}
 	for _, e := range sum.Results {
 		r.Seeds, r.Success, r.MaxReward = append(r.Seeds, e.Seed), append(r.Success, e.Success), append(r.MaxReward, e.MaxReward)
+		if safety {
+			v, _, _ := scenarios.PushTSafety{}.Sample(e.Seed).Zone.Violation(paths[e.Seed])
+			r.Violated = append(r.Violated, v)
+		}
 	}
 	return r, nil
 }
