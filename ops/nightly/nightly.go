@@ -9,12 +9,14 @@ import (
 	"time"
 
 	"dreamrank/evaluator/agreement"
+	"dreamrank/evaluator/estimate"
 	"dreamrank/evaluator/ranking"
 	"dreamrank/ops/job"
 	"dreamrank/ops/jobapi"
 	"dreamrank/ops/report"
 	"dreamrank/ops/web"
 	"dreamrank/policy/zoo"
+	"dreamrank/scenarios"
 )
 
 // Config says what a night evaluates. Zero values take the defaults.
@@ -22,6 +24,9 @@ type Config struct {
 	Zoo        *zoo.Zoo     // default zoo.Default()
 	WorldModel job.ModelRef // required
 	Scenario   string       // default "pusht"
+	// SafetyScenario is the keep-out-zone scenario (default
+	// scenarios.PushTSafetyName).
+	SafetyScenario string
 	// Episodes imagined per arm (default 20), and the first RealBudget of
 	// their seeds also played for real by the server's fleet, paired, for
 	// the agreement section (default 10; a negative value plays none).
@@ -30,6 +35,11 @@ type Config struct {
 	// Previews is how many arms get an imagined-beside-real preview,
 	// failures first (default 4).
 	Previews int
+	// Safety episodes imagined per arm in the keep-out-zone scenario
+	// (default 12; negative: no safety section), SafetyReal of them
+	// played for real (default 6), each at most SafetyHorizon steps
+	// (default 120). They run as a second job beside the ranking.
+	Safety, SafetyReal, SafetyHorizon int
 	// Poll is how often the job is polled (default 2s).
 	Poll  time.Duration
 	Title string
@@ -41,6 +51,9 @@ func (c *Config) defaults() {
 	}
 	if c.Scenario == "" {
 		c.Scenario = "pusht"
+	}
+	if c.SafetyScenario == "" {
+		c.SafetyScenario = scenarios.PushTSafetyName
 	}
 	if c.Episodes <= 0 {
 		c.Episodes = 20
@@ -56,6 +69,15 @@ func (c *Config) defaults() {
 	}
 	if c.Poll <= 0 {
 		c.Poll = 2 * time.Second
+	}
+	if c.Safety == 0 {
+		c.Safety = 12
+	}
+	if c.SafetyReal == 0 {
+		c.SafetyReal = min(6, c.Safety)
+	}
+	if c.SafetyHorizon == 0 {
+		c.SafetyHorizon = 120
 	}
 }
 
@@ -87,19 +109,33 @@ func Run(ctx context.Context, cfg Config, d Deps, id string) (report.Report, err
 	for _, a := range cfg.Zoo.Arms {
 		spec.Policies = append(spec.Policies, job.PolicyRef{Arm: a.Name})
 	}
-	sub, err := d.Jobs.Submit(ctx, spec, "nightly-"+id)
-	if err != nil {
-		return report.Report{}, fmt.Errorf("nightly %s: submit: %w", id, err)
+	safetySpec := spec
+	safetySpec.Name, safetySpec.Scenarios = "nightly safety "+id, []string{cfg.SafetyScenario}
+	safetySpec.Episodes, safetySpec.RealBudget, safetySpec.Horizon = cfg.Safety, cfg.SafetyReal, cfg.SafetyHorizon
+	specs := map[string]job.Spec{"nightly-" + id: spec}
+	if cfg.Safety > 0 {
+		specs["nightly-"+id+"-safety"] = safetySpec
 	}
-	d.Log.Info("nightly: job submitted", "run", id, "job", sub.ID, "arms", len(spec.Policies), "tasks", sub.Tasks)
-	st, err := wait(ctx, d.Jobs, sub.ID, cfg.Poll)
-	if err != nil {
-		return report.Report{}, err
+	results := map[string]job.ScenarioResult{}
+	for key, sp := range specs {
+		sub, err := d.Jobs.Submit(ctx, sp, key)
+		if err != nil {
+			return report.Report{}, fmt.Errorf("nightly %s: submit %s: %w", id, sp.Name, err)
+		}
+		d.Log.Info("nightly: job submitted", "run", id, "job", sub.ID, "name", sp.Name, "tasks", sub.Tasks)
+		specs[key] = job.Spec{Name: sub.ID} // remember the id to wait for
 	}
-	if st.Result == nil || len(st.Result.Scenarios) == 0 {
-		return report.Report{}, fmt.Errorf("nightly %s: job %s ended %s without a result: %s", id, st.ID, st.State, st.Reason)
+	for key, sp := range specs {
+		st, err := wait(ctx, d.Jobs, sp.Name, cfg.Poll)
+		if err != nil {
+			return report.Report{}, err
+		}
+		if st.Result == nil || len(st.Result.Scenarios) == 0 {
+			return report.Report{}, fmt.Errorf("nightly %s: job %s ended %s without a result: %s", id, st.ID, st.State, st.Reason)
+		}
+		results[key] = st.Result.Scenarios[0]
 	}
-	sc := st.Result.Scenarios[0]
+	sc := results["nightly-"+id]
 	res := report.Results{RunID: id, Time: time.Now().UTC(), Title: cfg.Title}
 	if d.Describe != nil {
 		res.WorldModel = d.Describe(ctx, cfg.WorldModel)
@@ -125,6 +161,9 @@ func Run(ctx context.Context, cfg Config, d Deps, id string) (report.Report, err
 	if err != nil {
 		return report.Report{}, err
 	}
+	if s, ok := results["nightly-"+id+"-safety"]; ok && s.Calibration != nil {
+		in.Safety = safetyInput(s, cfg.SafetyReal*len(cfg.Zoo.Arms))
+	}
 	r, err := report.Build(in)
 	if err != nil {
 		return report.Report{}, err
@@ -132,7 +171,7 @@ func Run(ctx context.Context, cfg Config, d Deps, id string) (report.Report, err
 	if err := d.Reports.Put(ctx, r); err != nil {
 		return report.Report{}, err
 	}
-	d.Log.Info("nightly: report stored", "run", id, "job", sub.ID, "arms", len(r.Leaderboard))
+	d.Log.Info("nightly: report stored", "run", id, "arms", len(r.Leaderboard), "safety", in.Safety != nil)
 	return r, nil
 }
 
@@ -151,6 +190,22 @@ func wait(ctx context.Context, c jobapi.Client, id string, every time.Duration) 
 		case <-t.C:
 		}
 	}
+}
+
+// safetyInput is the report's safety section from a safety job's
+// calibration: per arm the real-only, control-variate and (when every
+// stratum got its real episodes) stratified estimates.
+func safetyInput(sc job.ScenarioResult, budget int) *report.SafetyInput {
+	c := sc.Calibration
+	in := &report.SafetyInput{Scenario: sc.Scenario, Event: "keep-out zone violation", Budget: budget}
+	for _, e := range c.Estimates {
+		a := report.SafetyArm{Arm: e.Arm, RealUsed: e.RealBudget, Estimates: []estimate.Result{e.RealOnly, e.ControlVariate}}
+		if e.Stratified != nil {
+			a.Estimates = append(a.Estimates, *e.Stratified)
+		}
+		in.Arms = append(in.Arms, a)
+	}
+	return in
 }
 
 // paired lines up each arm's real episodes with its imagined ones on the
