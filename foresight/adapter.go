@@ -1,0 +1,252 @@
+package foresight
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+
+	"gonum.org/v1/gonum/blas"
+	G "gorgonia.org/gorgonia"
+
+	"dreamrank/checkpoint"
+	"dreamrank/nn"
+	"dreamrank/policy"
+	"dreamrank/policy/flow"
+)
+
+// Name is the backend name of adapted flow policies.
+const Name = "foresight"
+
+// Checkpoint formats of this package.
+const (
+	AdapterFormat  = "dreamrank-foresight-adapter"
+	TeacherFormat  = "dreamrank-foresight-teacher"
+	FormatVersion  = 1
+	adapterPrefix  = "adapter"
+	teacherPrefix  = "teacher"
+	AdaptersDir    = "adapters"
+	TeacherAdapter = "teacher"
+)
+
+func init() {
+	policy.Register(Name, func(ctx context.Context, opts policy.Options) (policy.Policy, error) {
+		return Open(ctx, opts)
+	})
+}
+
+// Open opens a flow policy with an adapter: the "flow" backend's options
+// plus "adapter", a name under <checkpoint>/adapters/ or a path (a
+// checkpoint directory or an output directory's latest).
+func Open(ctx context.Context, opts policy.Options) (*flow.Policy, error) {
+	name := opts["adapter"]
+	if name == "" {
+		return nil, fmt.Errorf("%w: foresight needs option adapter (a name under <checkpoint>/%s/ or a path)", policy.ErrBadInput, AdaptersDir)
+	}
+	p, err := flow.New(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	path := name
+	if !strings.ContainsRune(name, os.PathSeparator) {
+		path = filepath.Join(opts["checkpoint"], AdaptersDir, name)
+	}
+	a, err := LoadAdapter(path, p)
+	if err != nil {
+		return nil, err
+	}
+	p.Adapter = a
+	return p, nil
+}
+
+// AdapterConfig is the adapter's architecture.
+type AdapterConfig struct {
+	// Hidden is the MLP's width, Layers its hidden layers (at least 1).
+	Hidden int `json:"hidden"`
+	Layers int `json:"layers"`
+}
+
+// Adapter is g(v_base, t): a SiLU MLP on the head's velocity and the flow
+// time embedding whose last layer starts at zero. It implements
+// flow.Adapter and is safe for concurrent use.
+type Adapter struct {
+	cfg   AdapterConfig
+	chunk int // ChunkDim of the base policy
+	tdim  int // TimeDim
+	ps    *nn.Params
+	info  map[string]string
+	pool  sync.Pool // *scratch
+}
+
+// NewAdapter makes a zero-initialised adapter for base.
+func NewAdapter(base *flow.Policy, cfg AdapterConfig, seed uint64) (*Adapter, error) {
+	c := base.Config()
+	if cfg.Hidden <= 0 || cfg.Layers <= 0 {
+		return nil, fmt.Errorf("foresight: adapter hidden %d x %d", cfg.Hidden, cfg.Layers)
+	}
+	rng := rand.New(rand.NewPCG(seed, 0x61646170))
+	ps := &nn.Params{}
+	ps.AddLinear(rng, "adapter.in", c.ChunkDim()+c.TimeDim, cfg.Hidden, 1)
+	for l := 1; l < cfg.Layers; l++ {
+		ps.AddLinear(rng, fmt.Sprintf("adapter.h%d", l), cfg.Hidden, cfg.Hidden, 1)
+	}
+	ps.AddLinear(rng, "adapter.out", cfg.Hidden, c.ChunkDim(), 0) // zero: starts as no change
+	return &Adapter{cfg: cfg, chunk: c.ChunkDim(), tdim: c.TimeDim, ps: ps, info: map[string]string{}}, nil
+}
+
+// Params is the adapter's weights.
+func (a *Adapter) Params() *nn.Params { return a.ps }
+
+// Describe implements policy.Describer (the policy reports it as
+// adapter_*).
+func (a *Adapter) Describe() map[string]string { return a.info }
+
+type scratch struct{ x, h, r []float32 }
+
+// Correction writes g(v, t) for rows rows into dst (rows x ChunkDim).
+func (a *Adapter) Correction(dst, v []float32, t float64, rows int) {
+	in := a.chunk + a.tdim
+	s, _ := a.pool.Get().(*scratch)
+	if s == nil {
+		s = &scratch{}
+	}
+	defer a.pool.Put(s)
+	s.x = grow(s.x, rows*in)
+	temb := make([]float32, a.tdim)
+	flow.TimeEmbedding(temb, t)
+	for r := 0; r < rows; r++ {
+		copy(s.x[r*in:], v[r*a.chunk:(r+1)*a.chunk])
+		copy(s.x[r*in+a.chunk:], temb)
+	}
+	s.h = grow(s.h, rows*a.cfg.Hidden)
+	a.dense("adapter.in", s.x, s.h, rows, true)
+	for l := 1; l < a.cfg.Layers; l++ {
+		s.r = grow(s.r, rows*a.cfg.Hidden)
+		a.dense(fmt.Sprintf("adapter.h%d", l), s.h, s.r, rows, true)
+		s.h, s.r = s.r, s.h
+	}
+	a.dense("adapter.out", s.h, dst[:rows*a.chunk], rows, false)
+}
+
+// Adapt implements flow.Adapter: v += g(v, t).
+func (a *Adapter) Adapt(v []float32, t float64, rows int) {
+	g := make([]float32, rows*a.chunk)
+	a.Correction(g, v, t, rows)
+	for i, d := range g {
+		v[i] += d
+	}
+}
+
+// dense computes y = act(x W + b) for rows rows.
+func (a *Adapter) dense(name string, x, y []float32, rows int, act bool) {
+	w, bias := a.ps.Get(name+".w"), a.ps.Get(name+".b").Data()
+	in, out := w.Shape[0], w.Shape[1]
+	for r := 0; r < rows; r++ {
+		copy(y[r*out:(r+1)*out], bias)
+	}
+	gemm.Sgemm(blas.NoTrans, blas.NoTrans, rows, out, in, 1, x, in, w.Data(), out, 1, y, out)
+	if act {
+		for i, v := range y[:rows*out] {
+			y[i] = v / (1 + float32(math.Exp(float64(-v))))
+		}
+	}
+}
+
+func grow(b []float32, n int) []float32 {
+	if cap(b) < n {
+		return make([]float32, n)
+	}
+	return b[:n]
+}
+
+// graph builds g(vb, temb) into a graph bound to b.
+func (a *Adapter) graph(b *nn.Bound, vb, temb *G.Node) (*G.Node, error) {
+	x, err := G.Concat(1, vb, temb)
+	if err != nil {
+		return nil, err
+	}
+	h, err := b.Linear("adapter.in", x)
+	if err == nil {
+		h, err = nn.SiLU(h)
+	}
+	for l := 1; l < a.cfg.Layers && err == nil; l++ {
+		h, err = b.Linear(fmt.Sprintf("adapter.h%d", l), h)
+		if err == nil {
+			h, err = nn.SiLU(h)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("foresight: adapter: %w", err)
+	}
+	return b.Linear("adapter.out", h)
+}
+
+// savedAdapter is an adapter checkpoint's config.
+type savedAdapter struct {
+	Adapter AdapterConfig `json:"adapter"`
+	Train   Config        `json:"train"`
+	// Base identifies the policy the adapter was trained on (its weights'
+	// SHA-256); Teacher the teacher's checkpoint, when one was used.
+	Base    string `json:"base_weights_sha256"`
+	Teacher string `json:"teacher,omitempty"`
+}
+
+// LoadAdapter reads an adapter checkpoint and checks it fits base.
+func LoadAdapter(path string, base *flow.Policy) (*Adapter, error) {
+	c, err := checkpoint.Read(path, AdapterFormat, FormatVersion, false)
+	if err != nil {
+		return nil, fmt.Errorf("foresight: adapter %s: %w", path, err)
+	}
+	var sa savedAdapter
+	if err := json.Unmarshal(c.Config, &sa); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", checkpoint.ErrCorrupt, c.Dir, err)
+	}
+	if want := base.Describe()["weights_sha256"]; sa.Base != "" && want != "" && sa.Base != want {
+		return nil, fmt.Errorf("foresight: adapter %s was trained on another policy (weights %.12s, this one %.12s)", c.Dir, sa.Base, want)
+	}
+	a, err := NewAdapter(base, sa.Adapter, 0)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", checkpoint.ErrCorrupt, c.Dir, err)
+	}
+	if err := a.ps.Load(c); err != nil {
+		return nil, err
+	}
+	a.info = map[string]string{"checkpoint": c.Dir, "step": strconv.Itoa(c.Step), "mode": string(sa.Train.Mode),
+		"weights_sha256": c.Files[checkpoint.WeightsFile].SHA256}
+	return a, nil
+}
+
+// LoadTeacher reads a teacher checkpoint for base.
+func LoadTeacher(path string, base *flow.Policy) (*Teacher, string, error) {
+	c, err := checkpoint.Read(path, TeacherFormat, FormatVersion, false)
+	if err != nil {
+		return nil, "", err
+	}
+	var st savedTeacher
+	if err := json.Unmarshal(c.Config, &st); err != nil {
+		return nil, "", fmt.Errorf("%w: %s: %v", checkpoint.ErrCorrupt, c.Dir, err)
+	}
+	if want := base.Describe()["weights_sha256"]; st.Base != "" && want != "" && st.Base != want {
+		return nil, "", fmt.Errorf("foresight: teacher %s was trained on another policy", c.Dir)
+	}
+	t := NewTeacher(base, st.Offsets)
+	ps := &nn.Params{}
+	ps.Add(futureName, []int{FutureDim(base.Config(), st.Offsets), base.Config().Hidden}, t.W)
+	if err := ps.Load(c); err != nil {
+		return nil, "", err
+	}
+	return t, c.Dir, nil
+}
+
+// savedTeacher is a teacher checkpoint's config.
+type savedTeacher struct {
+	Offsets []int  `json:"offsets"`
+	Train   Config `json:"train"`
+	Base    string `json:"base_weights_sha256"`
+}
