@@ -69,7 +69,7 @@ type Config struct {
 // on two shared cores.
 func DefaultConfig() Config {
 	return Config{Mode: ModeForesight, Offsets: []int{8, 16}, Adapter: AdapterConfig{Hidden: 128, Layers: 2},
-		Steps: 6000, Batch: 256, LR: 1e-3, LRFinal: 0.05, TeacherSteps: 6000, TeacherLR: 1e-3,
+		Steps: 20000, Batch: 256, LR: 1e-3, LRFinal: 0.05, TeacherSteps: 6000, TeacherLR: 1e-3,
 		WeightGT: 1, WeightRes: 0.5, WeightTeacher: 0.1, Seed: 1, HeldOut: 10, EvalBatches: 20,
 		CheckpointEvery: 1000, Keep: 1}
 }
@@ -371,16 +371,18 @@ func (ag *adapterGraph) load(d distilBatch) {
 type Result struct {
 	Checkpoint string `json:"checkpoint"`
 	Steps      int    `json:"steps"`
+	// ResumedAt is the step this run started from (Steps: nothing to do).
+	ResumedAt int `json:"resumed_at"`
 	// Before and After are the held-out losses of the untrained (zero)
 	// adapter and the trained one.
 	Before Losses `json:"before"`
 	After  Losses `json:"after"`
 }
 
-// TrainAdapter trains an adapter for base on train as cfg.Mode says
-// (teacher nil only for ModeNone), writing checkpoints to outDir and
-// resuming from its latest, and measures the held-out losses before and
-// after.
+// TrainAdapter trains an adapter for base on train as cfg.Mode says,
+// writing checkpoints to outDir and resuming from its latest, and measures
+// the held-out losses before and after. The teacher may be nil only for
+// ModeNone, whose training never uses it (given, it is measured against).
 func TrainAdapter(ctx context.Context, train, held *flow.Examples, base *flow.Policy, t *Teacher, teacherDir string,
 	cfg Config, outDir string, report func(Progress)) (*Adapter, Result, error) {
 	var res Result
@@ -411,7 +413,7 @@ func TrainAdapter(ctx context.Context, train, held *flow.Examples, base *flow.Po
 		if c.Optimizer != nil && !opt.Restore(c.Optimizer, c.Step) {
 			return nil, res, fmt.Errorf("%w: %s: optimizer state of the wrong size", checkpoint.ErrCorrupt, c.Dir)
 		}
-		from, res.Checkpoint = c.Step, c.Dir
+		from, res.Checkpoint, res.ResumedAt = c.Step, c.Dir, c.Step
 		report(Progress{Stage: "adapter", Step: from, Steps: cfg.Steps, Message: fmt.Sprintf("adapter resumed from %s at step %d", c.Dir, from)})
 	} else if !errors.Is(err, checkpoint.ErrNone) {
 		return nil, res, err
@@ -515,8 +517,9 @@ func (l Losses) String() string {
 		l.FlowBase, l.FlowTeacher, l.FlowAdapted, l.Residual, l.ResidualZero)
 }
 
-// Measure computes the held-out losses of adapter a (t may be nil: no
-// teacher terms) over cfg.EvalBatches fixed batches of held.
+// Measure computes the held-out losses of adapter a over cfg.EvalBatches
+// fixed batches of held; the teacher terms are measured against the
+// true-future teacher t (nil: none).
 func Measure(held *flow.Examples, base *flow.Policy, t *Teacher, a *Adapter, cfg Config) (Losses, error) {
 	var l Losses
 	if held.Episodes() == 0 {

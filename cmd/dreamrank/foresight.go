@@ -118,14 +118,19 @@ batches. The frozen encoder's features are cached in <data>/foresight/.`,
 				teacher    *foresight.Teacher
 				teacherDir string
 			)
+			tdir := filepath.Join(ckpt, foresight.AdaptersDir, foresight.TeacherAdapter)
 			if cfg.Mode != foresight.ModeNone {
 				rep, finish := report("training the teacher")
-				teacher, teacherDir, err = foresight.TrainTeacher(cmd.Context(), train, base, cfg,
-					filepath.Join(ckpt, foresight.AdaptersDir, foresight.TeacherAdapter), rep)
+				teacher, teacherDir, err = foresight.TrainTeacher(cmd.Context(), train, base, cfg, tdir, rep)
 				finish()
 				if err != nil {
 					return err
 				}
+			} else if teacher, _, err = foresight.LoadTeacher(tdir, base); err != nil {
+				// The no-teacher control trains without one; a teacher, when
+				// there is one, only measures the held-out residual.
+				slog.Info("no teacher to measure the held-out residual against", "err", err)
+				teacher = nil
 			}
 			rep, finish := report("training adapter " + name)
 			start := time.Now()
