@@ -82,6 +82,14 @@ type Adapter struct {
 	ps    *nn.Params
 	info  map[string]string
 	pool  sync.Pool // *scratch
+	// layers are the MLP's weights in order, sharing ps's values.
+	layers []layer
+}
+
+// layer is one dense layer's weights (in x out, row-major) and bias.
+type layer struct {
+	w, b    []float32
+	in, out int
 }
 
 // NewAdapter makes a zero-initialised adapter for base.
@@ -97,7 +105,12 @@ func NewAdapter(base *flow.Policy, cfg AdapterConfig, seed uint64) (*Adapter, er
 		ps.AddLinear(rng, fmt.Sprintf("adapter.h%d", l), cfg.Hidden, cfg.Hidden, 1)
 	}
 	ps.AddLinear(rng, "adapter.out", cfg.Hidden, c.ChunkDim(), 0) // zero: starts as no change
-	return &Adapter{cfg: cfg, chunk: c.ChunkDim(), tdim: c.TimeDim, ps: ps, info: map[string]string{}}, nil
+	a := &Adapter{cfg: cfg, chunk: c.ChunkDim(), tdim: c.TimeDim, ps: ps, info: map[string]string{}}
+	for i := 0; i < len(ps.List); i += 2 {
+		w, b := ps.List[i], ps.List[i+1]
+		a.layers = append(a.layers, layer{w: w.Data(), b: b.Data(), in: w.Shape[0], out: w.Shape[1]})
+	}
+	return a, nil
 }
 
 // Params is the adapter's weights.
@@ -107,52 +120,66 @@ func (a *Adapter) Params() *nn.Params { return a.ps }
 // adapter_*).
 func (a *Adapter) Describe() map[string]string { return a.info }
 
-type scratch struct{ x, h, r []float32 }
+type scratch struct{ x, h, r, g, temb []float32 }
 
 // Correction writes g(v, t) for rows rows into dst (rows x ChunkDim).
 func (a *Adapter) Correction(dst, v []float32, t float64, rows int) {
-	in := a.chunk + a.tdim
 	s, _ := a.pool.Get().(*scratch)
 	if s == nil {
 		s = &scratch{}
 	}
 	defer a.pool.Put(s)
+	a.correction(s, dst, v, t, rows)
+}
+
+func (a *Adapter) correction(s *scratch, dst, v []float32, t float64, rows int) {
+	in := a.chunk + a.tdim
 	s.x = grow(s.x, rows*in)
-	temb := make([]float32, a.tdim)
-	flow.TimeEmbedding(temb, t)
+	s.temb = grow(s.temb, a.tdim)
+	flow.TimeEmbedding(s.temb, t)
 	for r := 0; r < rows; r++ {
 		copy(s.x[r*in:], v[r*a.chunk:(r+1)*a.chunk])
-		copy(s.x[r*in+a.chunk:], temb)
+		copy(s.x[r*in+a.chunk:], s.temb)
 	}
-	s.h = grow(s.h, rows*a.cfg.Hidden)
-	a.dense("adapter.in", s.x, s.h, rows, true)
-	for l := 1; l < a.cfg.Layers; l++ {
-		s.r = grow(s.r, rows*a.cfg.Hidden)
-		a.dense(fmt.Sprintf("adapter.h%d", l), s.h, s.r, rows, true)
-		s.h, s.r = s.r, s.h
+	x := s.x
+	for i, l := range a.layers {
+		last := i == len(a.layers)-1
+		var y []float32
+		if last {
+			y = dst[:rows*l.out]
+		} else {
+			s.h = grow(s.h, rows*l.out)
+			y = s.h
+		}
+		dense(l, x, y, rows, !last)
+		if !last {
+			x, s.h, s.r = y, s.r, y
+		}
 	}
-	a.dense("adapter.out", s.h, dst[:rows*a.chunk], rows, false)
 }
 
 // Adapt implements flow.Adapter: v += g(v, t).
 func (a *Adapter) Adapt(v []float32, t float64, rows int) {
-	g := make([]float32, rows*a.chunk)
-	a.Correction(g, v, t, rows)
-	for i, d := range g {
+	s, _ := a.pool.Get().(*scratch)
+	if s == nil {
+		s = &scratch{}
+	}
+	defer a.pool.Put(s)
+	s.g = grow(s.g, rows*a.chunk)
+	a.correction(s, s.g, v, t, rows)
+	for i, d := range s.g {
 		v[i] += d
 	}
 }
 
-// dense computes y = act(x W + b) for rows rows.
-func (a *Adapter) dense(name string, x, y []float32, rows int, act bool) {
-	w, bias := a.ps.Get(name+".w"), a.ps.Get(name+".b").Data()
-	in, out := w.Shape[0], w.Shape[1]
+// dense computes y = act(x W + b) for rows rows, act SiLU when act.
+func dense(l layer, x, y []float32, rows int, act bool) {
 	for r := 0; r < rows; r++ {
-		copy(y[r*out:(r+1)*out], bias)
+		copy(y[r*l.out:(r+1)*l.out], l.b)
 	}
-	gemm.Sgemm(blas.NoTrans, blas.NoTrans, rows, out, in, 1, x, in, w.Data(), out, 1, y, out)
+	gemm.Sgemm(blas.NoTrans, blas.NoTrans, rows, l.out, l.in, 1, x, l.in, l.w, l.out, 1, y, l.out)
 	if act {
-		for i, v := range y[:rows*out] {
+		for i, v := range y[:rows*l.out] {
 			y[i] = v / (1 + float32(math.Exp(float64(-v))))
 		}
 	}

@@ -7,7 +7,10 @@ import (
 	"slices"
 	"testing"
 
+	G "gorgonia.org/gorgonia"
+
 	"dreamrank/episode"
+	"dreamrank/nn"
 	"dreamrank/policy"
 	"dreamrank/policy/flow"
 )
@@ -244,5 +247,54 @@ func TestTrainingReducesHeldOutResidual(t *testing.T) {
 	// The teacher reloads as trained.
 	if tt, _, err := LoadTeacher(teacherDir, p); err != nil || slices.Equal(tt.W, teacher.W) {
 		t.Errorf("reloaded teacher: %v", err)
+	}
+}
+
+// TestAdapterInferenceMatchesGraph: the inference path computes the
+// training graph's g(v, t).
+func TestAdapterInferenceMatchesGraph(t *testing.T) {
+	p, _, _ := tinyPolicy(t, 2)
+	a, err := NewAdapter(p, AdapterConfig{Hidden: 16, Layers: 3}, 9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(5, 5))
+	for _, prm := range a.ps.List {
+		for i := range prm.Data() {
+			prm.Data()[i] = float32(rng.NormFloat64() * 0.3)
+		}
+	}
+	const rows = 5
+	c := p.Config()
+	nn.BuildMu.Lock()
+	g := G.NewGraph()
+	b := a.ps.Bind(g)
+	vb, temb := nn.NewInput(g, "vb", rows, c.ChunkDim()), nn.NewInput(g, "temb", rows, c.TimeDim)
+	out, err := a.graph(b, vb.N, temb.N)
+	nn.BuildMu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm := G.NewTapeMachine(g)
+	defer vm.Close()
+	v := make([]float32, rows*c.ChunkDim())
+	for i := range v {
+		v[i] = float32(rng.NormFloat64())
+	}
+	copy(vb.Data(), v)
+	const ft = 0.37
+	for r := 0; r < rows; r++ {
+		flow.TimeEmbedding(temb.Data()[r*c.TimeDim:(r+1)*c.TimeDim], ft)
+	}
+	if err := vm.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	want := out.Value().Data().([]float32)
+	got := make([]float32, len(v))
+	a.Correction(got, v, ft, rows)
+	for i := range got {
+		if d := got[i] - want[i]; d > 1e-4 || d < -1e-4 {
+			t.Fatalf("value %d: inference %v, graph %v", i, got[i], want[i])
+		}
 	}
 }
