@@ -69,7 +69,19 @@ type Report struct {
 	Execute      string      `json:"execute"`
 	LatencyCalls int         `json:"latency_calls"`
 	Arms         []ArmResult `json:"arms"`
-	Command      string      `json:"command,omitempty"`
+	// Pairs are the paired differences in max reward between every two
+	// arms after the base (A minus B on the same seeds, t 95%): the
+	// adapter against each control.
+	Pairs   []Pair `json:"pairs"`
+	Command string `json:"command,omitempty"`
+}
+
+// Pair is a paired difference in max reward, A minus B.
+type Pair struct {
+	A    string     `json:"a"`
+	B    string     `json:"b"`
+	Mean float64    `json:"mean"`
+	CI   [2]float64 `json:"ci"`
 }
 
 // Compare runs every arm of z named in arms (the first is the base) in the
@@ -128,6 +140,16 @@ func Compare(ctx context.Context, z *zoo.Zoo, arms []string, cfg EvalConfig) (Re
 		}
 		rep.Arms[i].DiffVsBase, rep.Arms[i].DiffVsBaseCI = m, [2]float64{float64(ci.Lo), float64(ci.Hi)}
 	}
+	for i := 1; i < len(rep.Arms); i++ {
+		for j := i + 1; j < len(rep.Arms); j++ {
+			d := make([]float64, len(base))
+			for k := range d {
+				d[k] = rep.Arms[i].MaxRewards[k] - rep.Arms[j].MaxRewards[k]
+			}
+			m, ci := ranking.MeanT(d, 0.95)
+			rep.Pairs = append(rep.Pairs, Pair{A: rep.Arms[i].Arm, B: rep.Arms[j].Arm, Mean: m, CI: [2]float64{float64(ci.Lo), float64(ci.Hi)}})
+		}
+	}
 	if cfg.LatencyCalls > 0 {
 		if err := latency(ctx, &rep, pols, steers, cfg.LatencyCalls); err != nil {
 			return rep, err
@@ -136,18 +158,23 @@ func Compare(ctx context.Context, z *zoo.Zoo, arms []string, cfg EvalConfig) (Re
 	return rep, nil
 }
 
-// latency times batch-1 chunks of every arm, interleaved, and the
-// adapters' own corrections per chunk.
+// latency times batch-1 chunks of every arm, interleaved call by call
+// (the arms taking turns to go first), on the reset frames of up to 200
+// test seeds, and the adapters' own corrections per chunk.
 func latency(ctx context.Context, rep *Report, pols []policy.Policy, steers []*policy.Context, calls int) error {
-	obs, err := bench.Observations(calls)
+	obs, err := bench.Observations(min(calls, 200))
 	if err != nil {
 		return err
 	}
 	lat := make([][]float64, len(pols))
 	adapt := make([][]float64, len(pols))
 	for k := -1; k < calls; k++ { // k = -1 warms up
-		o := obs[max(k, 0) : max(k, 0)+1]
-		for i, p := range pols {
+		o := obs[max(k, 0)%len(obs) : max(k, 0)%len(obs)+1]
+		// The arms take turns going first, so none is favoured by its
+		// place in the round.
+		for n := range pols {
+			i := (n + max(k, 0)) % len(pols)
+			p := pols[i]
 			var steer []policy.Context
 			if steers[i] != nil {
 				steer = []policy.Context{*steers[i]}
@@ -235,6 +262,12 @@ func (r Report) Markdown() string {
 		fmt.Fprintf(&b, "| %s | %d/%d = %.2f [%.2f, %.2f] | %.3f [%.3f, %.3f] | %s | %.2f ms (%.2f) | %s |\n",
 			a.Arm, a.Successes, a.Episodes, a.SuccessRate, a.SuccessCI[0], a.SuccessCI[1],
 			a.MeanMaxReward, a.MeanMaxRewardCI[0], a.MeanMaxRewardCI[1], diff, a.LatencyMs, a.LatencyMsP90, ad)
+	}
+	if len(r.Pairs) > 0 {
+		b.WriteString("\n| paired difference in max reward | mean [t 95%] |\n| --- | --- |\n")
+		for _, p := range r.Pairs {
+			fmt.Fprintf(&b, "| %s - %s | %+.3f [%+.3f, %+.3f] |\n", p.A, p.B, p.Mean, p.CI[0], p.CI[1])
+		}
 	}
 	return b.String()
 }

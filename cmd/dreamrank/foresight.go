@@ -263,7 +263,7 @@ plus the adapter's own time per chunk as a fraction of the base's latency.`,
 	f.StringSliceVar(&arms, "arms", foresight.DefaultArms, "zoo arms to compare, the base first")
 	f.IntVar(&seeds, "seeds", 50, "episodes (seeds first-seed..)")
 	f.IntVar(&first, "first-seed", 100000, "first seed (default: the 50 standard test seeds)")
-	f.IntVar(&calls, "latency-calls", 200, "timed batch-1 chunks per arm (0: no latency)")
+	f.IntVar(&calls, "latency-calls", 1000, "timed batch-1 chunks per arm (0: no latency)")
 	f.BoolVar(&asJSON, "json", false, "print JSON")
 	f.StringVar(&out, "out", "", "also write the JSON report to this file")
 	f.StringVar(&zooFile, "zoo", "", "zoo file (default: the committed "+zoo.DefaultPath+")")
