@@ -259,9 +259,13 @@ func (r Report) Markdown() string {
 		if a.AdapterMs > 0 {
 			ad = fmt.Sprintf("%.3f ms (%.2f%%)", a.AdapterMs, 100*a.AdapterFraction)
 		}
-		fmt.Fprintf(&b, "| %s | %d/%d = %.2f [%.2f, %.2f] | %.3f [%.3f, %.3f] | %s | %.2f ms (%.2f) | %s |\n",
+		lat := "-"
+		if a.LatencyMs > 0 {
+			lat = fmt.Sprintf("%.2f ms (%.2f)", a.LatencyMs, a.LatencyMsP90)
+		}
+		fmt.Fprintf(&b, "| %s | %d/%d = %.2f [%.2f, %.2f] | %.3f [%.3f, %.3f] | %s | %s | %s |\n",
 			a.Arm, a.Successes, a.Episodes, a.SuccessRate, a.SuccessCI[0], a.SuccessCI[1],
-			a.MeanMaxReward, a.MeanMaxRewardCI[0], a.MeanMaxRewardCI[1], diff, a.LatencyMs, a.LatencyMsP90, ad)
+			a.MeanMaxReward, a.MeanMaxRewardCI[0], a.MeanMaxRewardCI[1], diff, lat, ad)
 	}
 	if len(r.Pairs) > 0 {
 		b.WriteString("\n| paired difference in max reward | mean [t 95%] |\n| --- | --- |\n")
