@@ -70,6 +70,10 @@ type AdapterConfig struct {
 	// Hidden is the MLP's width, Layers its hidden layers (at least 1).
 	Hidden int `json:"hidden"`
 	Layers int `json:"layers"`
+	// Obs also feeds the adapter the observation feature (keypoints and
+	// pusher position): g(v_base, t, obs), an extension beyond the
+	// method's g(v_base, t), off by default.
+	Obs bool `json:"obs,omitempty"`
 }
 
 // Adapter is g(v_base, t): a SiLU MLP on the head's velocity and the flow
@@ -79,6 +83,7 @@ type Adapter struct {
 	cfg   AdapterConfig
 	chunk int // ChunkDim of the base policy
 	tdim  int // TimeDim
+	odim  int // ObsDim when the adapter reads observations, else 0
 	ps    *nn.Params
 	info  map[string]string
 	pool  sync.Pool // *scratch
@@ -100,12 +105,16 @@ func NewAdapter(base *flow.Policy, cfg AdapterConfig, seed uint64) (*Adapter, er
 	}
 	rng := rand.New(rand.NewPCG(seed, 0x61646170))
 	ps := &nn.Params{}
-	ps.AddLinear(rng, "adapter.in", c.ChunkDim()+c.TimeDim, cfg.Hidden, 1)
+	odim := 0
+	if cfg.Obs {
+		odim = c.ObsDim()
+	}
+	ps.AddLinear(rng, "adapter.in", c.ChunkDim()+c.TimeDim+odim, cfg.Hidden, 1)
 	for l := 1; l < cfg.Layers; l++ {
 		ps.AddLinear(rng, fmt.Sprintf("adapter.h%d", l), cfg.Hidden, cfg.Hidden, 1)
 	}
 	ps.AddLinear(rng, "adapter.out", cfg.Hidden, c.ChunkDim(), 0) // zero: starts as no change
-	a := &Adapter{cfg: cfg, chunk: c.ChunkDim(), tdim: c.TimeDim, ps: ps, info: map[string]string{}}
+	a := &Adapter{cfg: cfg, chunk: c.ChunkDim(), tdim: c.TimeDim, odim: odim, ps: ps, info: map[string]string{}}
 	for i := 0; i < len(ps.List); i += 2 {
 		w, b := ps.List[i], ps.List[i+1]
 		a.layers = append(a.layers, layer{w: w.Data(), b: b.Data(), in: w.Shape[0], out: w.Shape[1]})
@@ -122,24 +131,31 @@ func (a *Adapter) Describe() map[string]string { return a.info }
 
 type scratch struct{ x, h, r, g, temb []float32 }
 
-// Correction writes g(v, t) for rows rows into dst (rows x ChunkDim).
-func (a *Adapter) Correction(dst, v []float32, t float64, rows int) {
+// Correction writes g(v, t) for rows rows into dst (rows x ChunkDim); obs
+// (rows x ObsDim) is read only by adapters configured with Obs.
+func (a *Adapter) Correction(dst, v, obs []float32, t float64, rows int) {
 	s, _ := a.pool.Get().(*scratch)
 	if s == nil {
 		s = &scratch{}
 	}
 	defer a.pool.Put(s)
-	a.correction(s, dst, v, t, rows)
+	a.correction(s, dst, v, obs, t, rows)
 }
 
-func (a *Adapter) correction(s *scratch, dst, v []float32, t float64, rows int) {
-	in := a.chunk + a.tdim
+func (a *Adapter) correction(s *scratch, dst, v, obs []float32, t float64, rows int) {
+	if a.odim > 0 && len(obs) < rows*a.odim {
+		panic(fmt.Sprintf("foresight: adapter reads observations; got %d values for %d rows", len(obs), rows))
+	}
+	in := a.chunk + a.tdim + a.odim
 	s.x = grow(s.x, rows*in)
 	s.temb = grow(s.temb, a.tdim)
 	flow.TimeEmbedding(s.temb, t)
 	for r := 0; r < rows; r++ {
 		copy(s.x[r*in:], v[r*a.chunk:(r+1)*a.chunk])
 		copy(s.x[r*in+a.chunk:], s.temb)
+		if a.odim > 0 {
+			copy(s.x[r*in+a.chunk+a.tdim:], obs[r*a.odim:(r+1)*a.odim])
+		}
 	}
 	x := s.x
 	for i, l := range a.layers {
@@ -158,15 +174,19 @@ func (a *Adapter) correction(s *scratch, dst, v []float32, t float64, rows int) 
 	}
 }
 
-// Adapt implements flow.Adapter: v += g(v, t).
-func (a *Adapter) Adapt(v []float32, t float64, rows int) {
+// Adapt implements flow.Adapter: v += g(v, t). Adapters configured with
+// Obs need AdaptObs.
+func (a *Adapter) Adapt(v []float32, t float64, rows int) { a.AdaptObs(v, nil, t, rows) }
+
+// AdaptObs implements flow.ObsAdapter: v += g(v, t[, obs]).
+func (a *Adapter) AdaptObs(v, obs []float32, t float64, rows int) {
 	s, _ := a.pool.Get().(*scratch)
 	if s == nil {
 		s = &scratch{}
 	}
 	defer a.pool.Put(s)
 	s.g = grow(s.g, rows*a.chunk)
-	a.correction(s, s.g, v, t, rows)
+	a.correction(s, s.g, v, obs, t, rows)
 	for i, d := range s.g {
 		v[i] += d
 	}
@@ -192,9 +212,14 @@ func grow(b []float32, n int) []float32 {
 	return b[:n]
 }
 
-// graph builds g(vb, temb) into a graph bound to b.
-func (a *Adapter) graph(b *nn.Bound, vb, temb *G.Node) (*G.Node, error) {
-	x, err := G.Concat(1, vb, temb)
+// graph builds g(vb, temb[, obs]) into a graph bound to b (obs is used
+// only by adapters configured with Obs).
+func (a *Adapter) graph(b *nn.Bound, vb, temb, obs *G.Node) (*G.Node, error) {
+	ins := []*G.Node{vb, temb}
+	if a.odim > 0 {
+		ins = append(ins, obs)
+	}
+	x, err := G.Concat(1, ins...)
 	if err != nil {
 		return nil, err
 	}

@@ -207,8 +207,9 @@ func latency(ctx context.Context, rep *Report, pols []policy.Policy, steers []*p
 				v[j] = 0.1 * float32(j%7-3)
 			}
 			t0 = time.Now()
+			obs := make([]float32, rows*fp.Config().ObsDim())
 			for s := 0; s < flow.EulerSteps; s++ {
-				a.Adapt(v, 1-float64(s)/flow.EulerSteps, rows)
+				a.AdaptObs(v, obs, 1-float64(s)/flow.EulerSteps, rows)
 			}
 			if k >= 0 {
 				adapt[i] = append(adapt[i], ms(time.Since(t0)))

@@ -95,7 +95,9 @@ func TestZeroAdapterLeavesActionsUnchanged(t *testing.T) {
 		name     string
 		guidance float64
 		steer    []policy.Context
-	}{{"guided", 1.5, steer}, {"unguided", 1, steer}, {"no context", 1.5, nil}} {
+		obs      bool
+	}{{"guided", 1.5, steer, false}, {"unguided", 1, steer, false}, {"no context", 1.5, nil, false},
+		{"observation adapter", 1.5, steer, true}} {
 		t.Run(tc.name, func(t *testing.T) {
 			base, err := flow.Load(path)
 			if err != nil {
@@ -106,7 +108,7 @@ func TestZeroAdapterLeavesActionsUnchanged(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			a, err := NewAdapter(p, AdapterConfig{Hidden: 16, Layers: 2}, 5)
+			a, err := NewAdapter(p, AdapterConfig{Hidden: 16, Layers: 2, Obs: tc.obs}, 5)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -260,47 +262,56 @@ func TestTrainingReducesHeldOutResidual(t *testing.T) {
 // training graph's g(v, t).
 func TestAdapterInferenceMatchesGraph(t *testing.T) {
 	p, _, _ := tinyPolicy(t, 2)
-	a, err := NewAdapter(p, AdapterConfig{Hidden: 16, Layers: 3}, 9)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rng := rand.New(rand.NewPCG(5, 5))
-	for _, prm := range a.ps.List {
-		for i := range prm.Data() {
-			prm.Data()[i] = float32(rng.NormFloat64() * 0.3)
-		}
-	}
-	const rows = 5
-	c := p.Config()
-	nn.BuildMu.Lock()
-	g := G.NewGraph()
-	b := a.ps.Bind(g)
-	vb, temb := nn.NewInput(g, "vb", rows, c.ChunkDim()), nn.NewInput(g, "temb", rows, c.TimeDim)
-	out, err := a.graph(b, vb.N, temb.N)
-	nn.BuildMu.Unlock()
-	if err != nil {
-		t.Fatal(err)
-	}
-	vm := G.NewTapeMachine(g)
-	defer vm.Close()
-	v := make([]float32, rows*c.ChunkDim())
-	for i := range v {
-		v[i] = float32(rng.NormFloat64())
-	}
-	copy(vb.Data(), v)
-	const ft = 0.37
-	for r := 0; r < rows; r++ {
-		flow.TimeEmbedding(temb.Data()[r*c.TimeDim:(r+1)*c.TimeDim], ft)
-	}
-	if err := vm.RunAll(); err != nil {
-		t.Fatal(err)
-	}
-	want := out.Value().Data().([]float32)
-	got := make([]float32, len(v))
-	a.Correction(got, v, ft, rows)
-	for i := range got {
-		if d := got[i] - want[i]; d > 1e-4 || d < -1e-4 {
-			t.Fatalf("value %d: inference %v, graph %v", i, got[i], want[i])
-		}
+	for _, obsIn := range []bool{false, true} {
+		t.Run(fmt.Sprintf("obs=%v", obsIn), func(t *testing.T) {
+			a, err := NewAdapter(p, AdapterConfig{Hidden: 16, Layers: 3, Obs: obsIn}, 9)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rng := rand.New(rand.NewPCG(5, 5))
+			for _, prm := range a.ps.List {
+				for i := range prm.Data() {
+					prm.Data()[i] = float32(rng.NormFloat64() * 0.3)
+				}
+			}
+			const rows = 5
+			c := p.Config()
+			nn.BuildMu.Lock()
+			g := G.NewGraph()
+			b := a.ps.Bind(g)
+			vb, temb := nn.NewInput(g, "vb", rows, c.ChunkDim()), nn.NewInput(g, "temb", rows, c.TimeDim)
+			ob := nn.NewInput(g, "obs", rows, c.ObsDim())
+			out, err := a.graph(b, vb.N, temb.N, ob.N)
+			nn.BuildMu.Unlock()
+			if err != nil {
+				t.Fatal(err)
+			}
+			vm := G.NewTapeMachine(g)
+			defer vm.Close()
+			v, obs := make([]float32, rows*c.ChunkDim()), make([]float32, rows*c.ObsDim())
+			for i := range v {
+				v[i] = float32(rng.NormFloat64())
+			}
+			for i := range obs {
+				obs[i] = float32(rng.NormFloat64())
+			}
+			copy(vb.Data(), v)
+			copy(ob.Data(), obs)
+			const ft = 0.37
+			for r := 0; r < rows; r++ {
+				flow.TimeEmbedding(temb.Data()[r*c.TimeDim:(r+1)*c.TimeDim], ft)
+			}
+			if err := vm.RunAll(); err != nil {
+				t.Fatal(err)
+			}
+			want := out.Value().Data().([]float32)
+			got := make([]float32, len(v))
+			a.Correction(got, v, obs, ft, rows)
+			for i := range got {
+				if d := got[i] - want[i]; d > 1e-4 || d < -1e-4 {
+					t.Fatalf("value %d: inference %v, graph %v", i, got[i], want[i])
+				}
+			}
+		})
 	}
 }

@@ -264,6 +264,7 @@ func equalInts(a, b []int) bool {
 type adapterGraph struct {
 	prog                  *nn.Program
 	vb, temb, r, vt, u    nn.Input
+	obs                   nn.Input // when the adapter reads observations
 	g                     *G.Node
 	wGT, wRes, wTeach     float64
 	hasTeacher            bool
@@ -280,7 +281,10 @@ func newAdapterGraph(a *Adapter, batch int, cfg Config) (*adapterGraph, error) {
 	ag.temb = nn.NewInput(g, "temb", batch, a.tdim)
 	ag.u = nn.NewInput(g, "target", batch, a.chunk)
 	var err error
-	if ag.g, err = a.graph(b, ag.vb.N, ag.temb.N); err != nil {
+	if a.odim > 0 {
+		ag.obs = nn.NewInput(g, "obs", batch, a.odim)
+	}
+	if ag.g, err = a.graph(b, ag.vb.N, ag.temb.N, ag.obs.N); err != nil {
 		return nil, err
 	}
 	vf, err := G.Add(ag.vb.N, ag.g)
@@ -358,6 +362,9 @@ func (ag *adapterGraph) load(d distilBatch) {
 	copy(ag.vb.Data(), d.vb)
 	copy(ag.temb.Data(), d.temb)
 	copy(ag.u.Data(), d.b.Target)
+	if ag.obs.N != nil {
+		copy(ag.obs.Data(), d.b.Obs)
+	}
 	if ag.hasTeacher {
 		copy(ag.vt.Data(), d.vt)
 		r := ag.r.Data()
@@ -538,7 +545,8 @@ func Measure(held *flow.Examples, base *flow.Policy, t *Teacher, a *Adapter, cfg
 		g := make([]float32, len(d.vb))
 		for k := 0; k < d.b.Size; k++ {
 			row := k * a.chunk
-			a.Correction(g[row:row+a.chunk], d.vb[row:row+a.chunk], d.b.T[k], 1)
+			od := len(d.b.Obs) / d.b.Size
+			a.Correction(g[row:row+a.chunk], d.vb[row:row+a.chunk], d.b.Obs[k*od:(k+1)*od], d.b.T[k], 1)
 		}
 		for i, u := range d.b.Target {
 			vb, gi := float64(d.vb[i]), float64(g[i])

@@ -185,6 +185,7 @@ batches. The frozen encoder's features are cached in <data>/foresight/.`,
 	f.Float64Var(&cfg.TeacherLR, "teacher-lr", cfg.TeacherLR, "teacher peak learning rate")
 	f.IntVar(&cfg.Adapter.Hidden, "hidden", cfg.Adapter.Hidden, "adapter MLP width")
 	f.IntVar(&cfg.Adapter.Layers, "layers", cfg.Adapter.Layers, "adapter MLP hidden layers")
+	f.BoolVar(&cfg.Adapter.Obs, "adapter-obs", false, "extension: the adapter also sees the observation feature, g(v_base, t, obs)")
 	f.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed of batches and initialisation (the same for every mode)")
 	f.IntVar(&maxEpisodes, "max-episodes", 0, "training episodes per source (0: all)")
 	f.IntVar(&cfg.CheckpointEvery, "checkpoint-every", cfg.CheckpointEvery, "steps between checkpoints")

@@ -28,6 +28,13 @@ type Adapter interface {
 	Adapt(v []float32, t float64, rows int)
 }
 
+// ObsAdapter is an Adapter that also reads each row's observation feature
+// (rows x ObsDim, row-major): an optional ability Act checks for.
+type ObsAdapter interface {
+	Adapter
+	AdaptObs(v, obs []float32, t float64, rows int)
+}
+
 // ChunkDim is the flattened size of an action chunk (Horizon x ActionDim).
 func (c ModelConfig) ChunkDim() int { return c.chunkDim() }
 

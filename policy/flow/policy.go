@@ -211,7 +211,9 @@ func (p *Policy) Act(ctx context.Context, obs []policy.Observation, steer []poli
 		if err != nil {
 			return nil, err
 		}
-		if p.Adapter != nil {
+		if oa, ok := p.Adapter.(ObsAdapter); ok {
+			oa.AdaptObs(v, hobs, t, rows)
+		} else if p.Adapter != nil {
 			p.Adapter.Adapt(v, t, rows)
 		}
 		for i := range x {
