@@ -23,6 +23,9 @@
 // and at inference v_final = v_base + g(v_base, t) at every Euler step, with
 // no future frames: the adapted policy keeps the policy's interface
 // (policy.Policy, backend "foresight": the "flow" options plus "adapter").
+// AdapterConfig.Obs is an extension beyond the method: the adapter also
+// reads the observation feature the head sees, g(v_base, t, obs), still
+// with no future frames at inference.
 //
 // The controls (Mode): "shuffled" distils the same teacher shown the future
 // of a random other training step (the residual keeps its size and
