@@ -67,7 +67,7 @@ func Run(ctx context.Context, p policy.Policy, cfg Config) (Report, error) {
 	}
 	// Every batch size cycles through the same scenes, so that a cheap scene
 	// does not flatter small batches.
-	pool, err := observations(max(slices.Max(cfg.Batches), cfg.LatencyCalls, 64))
+	pool, err := Observations(max(slices.Max(cfg.Batches), cfg.LatencyCalls, 64))
 	if err != nil {
 		return Report{}, err
 	}
@@ -148,9 +148,9 @@ func quantile(xs []float64, q float64) float64 {
 	return xs[i] + (pos-float64(i))*(xs[i+1]-xs[i])
 }
 
-// observations renders the reset states of n seeds from the standard test
+// Observations renders the reset states of n seeds from the standard test
 // seeds on, as the robot's camera and proprioception report them.
-func observations(n int) ([]policy.Observation, error) {
+func Observations(n int) ([]policy.Observation, error) {
 	env := pusht.New(pusht.Config{})
 	first := expert.TestSeeds()[0]
 	out := make([]policy.Observation, n)

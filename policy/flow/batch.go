@@ -11,6 +11,9 @@ import (
 type batch struct {
 	img, proprio, obs, xt, temb, ctx, target []float32
 	auxLabel, auxMask                        []float32
+	// t, clip and step are each example's flow time and where it came from.
+	t          []float64
+	clip, step []int
 }
 
 // norm maps a position to the network's [-1, 1] range.
@@ -34,7 +37,8 @@ func makeBatch(d *dataset, cfg TrainConfig, s, size int, feats [][][]float32) *b
 	in := 3 * c.inH() * c.inW()
 	cd, cx, od := c.chunkDim(), c.ctxDim(), c.obsDim()
 	b := &batch{xt: make([]float32, size*cd), temb: make([]float32, size*c.TimeDim),
-		ctx: make([]float32, size*cx), target: make([]float32, size*cd)}
+		ctx: make([]float32, size*cx), target: make([]float32, size*cd),
+		t: make([]float64, size), clip: make([]int, size), step: make([]int, size)}
 	if feats != nil {
 		b.obs = make([]float32, size*od)
 	} else {
@@ -46,6 +50,7 @@ func makeBatch(d *dataset, cfg TrainConfig, s, size int, feats [][][]float32) *b
 	for k := 0; k < size; k++ {
 		ci, i := d.at(rng.IntN(d.steps()))
 		cl := d.clips[ci]
+		b.clip[k], b.step[k] = ci, i
 		if feats != nil {
 			copy(b.obs[k*od:(k+1)*od], feats[ci][i])
 		} else {
@@ -75,6 +80,7 @@ func makeBatch(d *dataset, cfg TrainConfig, s, size int, feats [][][]float32) *b
 		c.encodeSubgoal(row[metaDim+c.TaskDim:], sub)
 
 		t := sampleTime(rng)
+		b.t[k] = t
 		timeEmbedding(b.temb[k*c.TimeDim:(k+1)*c.TimeDim], t)
 		for h := 0; h < c.Horizon; h++ {
 			a := cl.actions[min(i+h, len(cl.actions)-1)]

@@ -17,6 +17,7 @@ import (
 // clip is one training episode in memory, frames already pooled.
 type clip struct {
 	id      string
+	source  string
 	pooled  [][]uint8 // per step, 3 x inH x inW, channel-major
 	small   [][]uint8 // per step, 3 x SubgoalSize^2: the subgoal view
 	proprio [][]float32
@@ -162,21 +163,26 @@ func loadDataset(ctx context.Context, store *episode.Store, cfg TrainConfig, pro
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	return newDataset(clips), nil
+}
+
+// newDataset indexes clips and records them in a manifest.
+func newDataset(clips []*clip) *dataset {
 	d := &dataset{clips: clips, manifest: Manifest{Counts: map[string]int{}}}
 	steps := map[string]int{}
 	total := 0
-	for i, cl := range clips {
+	for _, cl := range clips {
 		total += len(cl.actions)
 		d.cum = append(d.cum, total)
 		steps[cl.id] = len(cl.actions)
 		d.manifest.TrainIDs = append(d.manifest.TrainIDs, cl.id)
-		d.manifest.Counts["episodes_"+keep[i].Source]++
+		d.manifest.Counts["episodes_"+cl.source]++
 	}
 	d.manifest.Counts["episodes"] = len(clips)
 	d.manifest.Counts["steps"] = total
 	d.manifest.Hash = checkpoint.DataHash(steps)
 	sort.Strings(d.manifest.TrainIDs)
-	return d, nil
+	return d
 }
 
 func loadClip(ctx context.Context, store *episode.Store, id string, c ModelConfig) (*clip, error) {
@@ -184,7 +190,7 @@ func loadClip(ctx context.Context, store *episode.Store, id string, c ModelConfi
 	if err != nil {
 		return nil, err
 	}
-	cl := &clip{id: e.ID, proprio: e.Proprio, actions: e.Actions, task: e.Instruction,
+	cl := &clip{id: e.ID, source: e.Source, proprio: e.Proprio, actions: e.Actions, task: e.Instruction,
 		meta: policy.Metadata{Speed: e.Speed, Quality: e.Quality, Mistake: e.Mistake}}
 	in := 3 * c.inH() * c.inW()
 	buf := make([]uint8, len(e.Frames)*(in+c.subgoalDim()))

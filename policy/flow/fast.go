@@ -131,8 +131,10 @@ func (f *fastNet) linear(name string, x []float32, rows int) []float32 {
 func silu(v float32) float32 { return v / (1 + float32(math.Exp(float64(-v)))) }
 
 // velocity computes the head for rows rows: the inputs are row-major
-// (rows x chunkDim, rows x TimeDim, rows x obsDim, rows x ctxDim).
-func (f *fastNet) velocity(xt, temb, obs, ctx []float32, rows int) ([]float32, error) {
+// (rows x chunkDim, rows x TimeDim, rows x obsDim, rows x ctxDim); extra,
+// when not nil (rows x Hidden), is added to the first layer's
+// pre-activation, as in the graph.
+func (f *fastNet) velocity(xt, temb, obs, ctx, extra []float32, rows int) ([]float32, error) {
 	c := f.c
 	cd, td, od, cx := c.chunkDim(), c.TimeDim, c.obsDim(), c.ctxDim()
 	if len(xt) != rows*cd || len(temb) != rows*td || len(obs) != rows*od || len(ctx) != rows*cx {
@@ -148,6 +150,14 @@ func (f *fastNet) velocity(xt, temb, obs, ctx []float32, rows int) ([]float32, e
 		copy(row[cd+td+od:], ctx[r*cx:(r+1)*cx])
 	}
 	h := f.linear("in", x, rows)
+	if extra != nil {
+		if len(extra) != len(h) {
+			return nil, fmt.Errorf("flow: extra pre-activation of %d values for %d rows of %d", len(extra), rows, c.Hidden)
+		}
+		for i, v := range extra {
+			h[i] += v
+		}
+	}
 	for i, v := range h {
 		h[i] = silu(v)
 	}

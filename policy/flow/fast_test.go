@@ -64,7 +64,7 @@ func TestFastMatchesGraph(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			gotV, err := f.velocity(hg.xt.Data(), hg.temb.Data(), hg.obs.Data(), hg.ctx.Data(), tc.batch)
+			gotV, err := f.velocity(hg.xt.Data(), hg.temb.Data(), hg.obs.Data(), hg.ctx.Data(), nil, tc.batch)
 			if err != nil {
 				t.Fatal(err)
 			}

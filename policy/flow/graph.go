@@ -51,7 +51,7 @@ func newTrainGraph(ps *nn.Params, c ModelConfig, batch int, headOnly bool, auxWe
 			}
 		}
 	}
-	v, err := velocity(tg.b, c, tg.xt.N, tg.temb.N, obs, tg.ctx.N)
+	v, err := velocity(tg.b, c, tg.xt.N, tg.temb.N, obs, tg.ctx.N, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -57,7 +57,7 @@ func newHeadGraph(ps *nn.Params, c ModelConfig, batch int) (*headGraph, error) {
 		ctx:  nn.NewInput(g, "ctx", batch, c.ctxDim()),
 	}
 	var err error
-	if hg.out, err = velocity(b, c, hg.xt.N, hg.temb.N, hg.obs.N, hg.ctx.N); err != nil {
+	if hg.out, err = velocity(b, c, hg.xt.N, hg.temb.N, hg.obs.N, hg.ctx.N, nil); err != nil {
 		return nil, err
 	}
 	hg.vm = G.NewTapeMachine(g)

@@ -99,13 +99,19 @@ func keypoints(b *nn.Bound, c ModelConfig, img *G.Node) (*G.Node, error) {
 
 // velocity is the flow head: from the noisy chunk x_t (B, H*D), the time
 // embedding, the observation feature and the context vector to the
-// predicted velocity (B, H*D). Hidden layers are residual.
-func velocity(b *nn.Bound, c ModelConfig, xt, temb, obs, ctx *G.Node) (*G.Node, error) {
+// predicted velocity (B, H*D). Hidden layers are residual. extra, when not
+// nil, is added to the first layer's pre-activation (B, Hidden): the hook
+// through which a privileged teacher sees more than the policy does (see
+// Head).
+func velocity(b *nn.Bound, c ModelConfig, xt, temb, obs, ctx, extra *G.Node) (*G.Node, error) {
 	x, err := G.Concat(1, xt, temb, obs, ctx)
 	if err != nil {
 		return nil, err
 	}
 	h, err := b.Linear("in", x)
+	if err == nil && extra != nil {
+		h, err = G.Add(h, extra)
+	}
 	if err == nil {
 		h, err = nn.SiLU(h)
 	}

@@ -26,30 +26,37 @@ const EulerSteps = 10
 
 func init() {
 	policy.Register(Name, func(ctx context.Context, opts policy.Options) (policy.Policy, error) {
-		path := opts["checkpoint"]
-		if path == "" {
-			return nil, fmt.Errorf("%w: flow needs option checkpoint", policy.ErrBadInput)
-		}
-		p, err := Load(path)
-		if err != nil {
-			return nil, err
-		}
-		if s, ok := opts["cfg"]; ok {
-			b, err := strconv.ParseFloat(s, 64)
-			if err != nil || b < 0 {
-				return nil, fmt.Errorf("%w: flow option cfg=%q: want a number >= 0", policy.ErrBadInput, s)
-			}
-			p.Guidance = b
-		}
-		if s, ok := opts["seed"]; ok {
-			v, err := strconv.ParseUint(s, 10, 64)
-			if err != nil {
-				return nil, fmt.Errorf("%w: flow option seed=%q: %v", policy.ErrBadInput, s, err)
-			}
-			p.Seed = v
-		}
-		return p, nil
+		return New(ctx, opts)
 	})
+}
+
+// New opens the policy backend options describe: "checkpoint" (required),
+// "cfg" (guidance weight) and "seed". Other keys are left to wrappers of
+// this backend (package foresight reads "adapter").
+func New(_ context.Context, opts policy.Options) (*Policy, error) {
+	path := opts["checkpoint"]
+	if path == "" {
+		return nil, fmt.Errorf("%w: flow needs option checkpoint", policy.ErrBadInput)
+	}
+	p, err := Load(path)
+	if err != nil {
+		return nil, err
+	}
+	if s, ok := opts["cfg"]; ok {
+		b, err := strconv.ParseFloat(s, 64)
+		if err != nil || b < 0 {
+			return nil, fmt.Errorf("%w: flow option cfg=%q: want a number >= 0", policy.ErrBadInput, s)
+		}
+		p.Guidance = b
+	}
+	if s, ok := opts["seed"]; ok {
+		v, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("%w: flow option seed=%q: %v", policy.ErrBadInput, s, err)
+		}
+		p.Seed = v
+	}
+	return p, nil
 }
 
 // Policy is a trained flow-matching policy. It is safe for concurrent use
@@ -64,6 +71,9 @@ type Policy struct {
 	// Seed makes the initial noise a function of (Seed, observation), so
 	// the same call gives the same chunk.
 	Seed uint64
+	// Adapter, when set, corrects the head's velocity at every Euler step
+	// (before guidance combines the rows); nil leaves the policy as trained.
+	Adapter Adapter
 }
 
 // Load opens a checkpoint directory, or a training output directory's
@@ -109,6 +119,11 @@ func (p *Policy) Describe() map[string]string {
 	out := map[string]string{"guidance": strconv.FormatFloat(p.Guidance, 'g', -1, 64)}
 	for k, v := range p.info {
 		out[k] = v
+	}
+	if d, ok := p.Adapter.(policy.Describer); ok {
+		for k, v := range d.Describe() {
+			out["adapter_"+k] = v
+		}
 	}
 	return out
 }
@@ -192,9 +207,14 @@ func (p *Policy) Act(ctx context.Context, obs []policy.Observation, steer []poli
 		for r := 0; r < rows; r++ {
 			timeEmbedding(temb[r*c.TimeDim:(r+1)*c.TimeDim], t)
 		}
-		v, err := f.velocity(xt, temb, hobs, hctx, rows)
+		v, err := f.velocity(xt, temb, hobs, hctx, nil, rows)
 		if err != nil {
 			return nil, err
+		}
+		if oa, ok := p.Adapter.(ObsAdapter); ok {
+			oa.AdaptObs(v, hobs, t, rows)
+		} else if p.Adapter != nil {
+			p.Adapter.Adapt(v, t, rows)
 		}
 		for i := range x {
 			vel := v[i]

@@ -1,0 +1,275 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"dreamrank/episode"
+	"dreamrank/foresight" // backend "foresight"
+	"dreamrank/ops/progress"
+	"dreamrank/policy"
+	"dreamrank/policy/flow"
+	"dreamrank/policy/zoo"
+)
+
+func foresightCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "foresight", Short: "Train and evaluate privileged-foresight adapters of flow policies"}
+	cmd.AddCommand(foresightTrainCmd(), foresightEvalCmd())
+	return cmd
+}
+
+// basePolicy resolves --policy: a zoo arm whose backend is flow (or
+// foresight: its base), or a flow checkpoint directory.
+func basePolicy(cmd *cobra.Command, name string) (*flow.Policy, string, error) {
+	path := name
+	if arm, err := zoo.Default().Arm(name); err == nil {
+		if arm.Backend != flow.Name && arm.Backend != foresight.Name {
+			return nil, "", fmt.Errorf("--policy %s: backend %q, want a flow policy", name, arm.Backend)
+		}
+		path = arm.Options["checkpoint"]
+	} else if _, serr := os.Stat(name); serr != nil {
+		return nil, "", fmt.Errorf("--policy %q is neither a zoo arm nor a checkpoint directory: %w", name, err)
+	}
+	p, err := flow.New(cmd.Context(), policy.Options{"checkpoint": path})
+	return p, path, err
+}
+
+func foresightTrainCmd() *cobra.Command {
+	cfg := foresight.DefaultConfig()
+	var (
+		pol, data, name, out string
+		mode                 string
+		maxEpisodes          int
+		logEvery             int
+		asJSON               bool
+	)
+	cmd := &cobra.Command{
+		Use:   "train --policy NAME",
+		Short: "Train a privileged-foresight adapter (or a control) for a flow policy",
+		Long: `Train a residual adapter for a flow policy by privileged-foresight
+distillation (package foresight, REFERENCES.md section 5). The teacher is the
+policy's own network whose flow head also sees the frozen encoder's features
+of the frames --offsets steps ahead; it is trained once per policy (only its
+projection of the future) and stored in <checkpoint>/adapters/teacher. The
+adapter g(v_base, t) is then trained with --mode:
+
+  foresight  distil the teacher that sees the true future (the method)
+  shuffled   distil the same teacher shown a random other step's future (control)
+  none       the same training with the ground-truth loss alone (control)
+
+Adapters are versioned checkpoints in <checkpoint>/adapters/<name> (default
+name: foresight, shuffled or no-teacher), resumed from there, with the
+held-out losses before and after in training.json. Every mode sees the same
+batches. The frozen encoder's features are cached in <data>/foresight/.`,
+		Example: `  dreamrank foresight train --policy flow-q5 --data data
+  dreamrank foresight train --policy flow-q5 --data data --mode shuffled
+  dreamrank foresight train --policy flow-q5 --data data --mode none`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg.Mode = foresight.Mode(mode)
+			base, ckpt, err := basePolicy(cmd, pol)
+			if err != nil {
+				return err
+			}
+			if name == "" {
+				name = map[foresight.Mode]string{foresight.ModeForesight: "foresight", foresight.ModeShuffled: "shuffled",
+					foresight.ModeNone: "no-teacher"}[cfg.Mode]
+			}
+			if out == "" {
+				out = filepath.Join(ckpt, foresight.AdaptersDir, name)
+			}
+			store, err := episode.Open(data)
+			if err != nil {
+				return err
+			}
+			say := func(s string) { slog.Info(s) }
+			ex, err := flow.LoadExamples(cmd.Context(), store, base, flow.ExampleConfig{MaxEpisodes: maxEpisodes, Threads: 2,
+				Seed: cfg.Seed, Dropout: flow.DefaultTrainConfig().Dropout,
+				FeatureCache: filepath.Join(data, "foresight", "features.bin")}, say)
+			if err != nil {
+				return err
+			}
+			train, held := foresight.Split(ex, cfg.HeldOut)
+			slog.Info("split", "train_episodes", train.Episodes(), "train_steps", train.Steps(),
+				"held_out_episodes", held.Episodes(), "held_out_steps", held.Steps())
+			report := func(what string) (func(foresight.Progress), func()) {
+				bar, finish := progress.Bar(os.Stderr, what)
+				return func(p foresight.Progress) {
+					switch {
+					case p.Message != "":
+						slog.Info(p.Message)
+					case p.Checkpoint != "":
+						slog.Info("checkpoint", "path", p.Checkpoint, "step", p.Step, "loss", p.Loss)
+					case p.Step%logEvery == 0:
+						slog.Info(p.Stage, "step", p.Step, "loss", p.Loss, "lr", p.LR,
+							"examples_per_s", int(p.ExamplesPerSec), "eta", p.ETA.Round(time.Second))
+					}
+					bar(p.Step, p.Steps)
+				}, finish
+			}
+			var (
+				teacher    *foresight.Teacher
+				teacherDir string
+			)
+			tdir := filepath.Join(ckpt, foresight.AdaptersDir, foresight.TeacherAdapter)
+			if cfg.Mode != foresight.ModeNone {
+				rep, finish := report("training the teacher")
+				teacher, teacherDir, err = foresight.TrainTeacher(cmd.Context(), train, base, cfg, tdir, rep)
+				finish()
+				if err != nil {
+					return err
+				}
+			} else if teacher, _, err = foresight.LoadTeacher(tdir, base); err != nil {
+				// The no-teacher control trains without one; a teacher, when
+				// there is one, only measures the held-out residual.
+				slog.Info("no teacher to measure the held-out residual against", "err", err)
+				teacher = nil
+			}
+			rep, finish := report("training adapter " + name)
+			start := time.Now()
+			_, res, err := foresight.TrainAdapter(cmd.Context(), train, held, base, teacher, teacherDir, cfg, out, rep)
+			finish()
+			if err != nil {
+				return err
+			}
+			summary := struct {
+				Policy     string           `json:"policy"`
+				Adapter    string           `json:"adapter"`
+				Mode       foresight.Mode   `json:"mode"`
+				Teacher    string           `json:"teacher,omitempty"`
+				Params     int              `json:"adapter_params"`
+				HeldOut    int              `json:"held_out_episodes"`
+				Seconds    float64          `json:"adapter_train_seconds"`
+				Result     foresight.Result `json:"result"`
+				Command    string           `json:"command"`
+				DataCounts map[string]int   `json:"train_counts"`
+			}{Policy: ckpt, Adapter: out, Mode: cfg.Mode, Teacher: teacherDir, HeldOut: held.Episodes(),
+				Seconds: time.Since(start).Seconds(), Result: res, Command: "dreamrank " + strings.Join(os.Args[1:], " "),
+				DataCounts: train.Manifest().Counts}
+			if a, err := foresight.LoadAdapter(out, base); err == nil {
+				summary.Params = a.Params().Count()
+			}
+			raw, err := json.MarshalIndent(summary, "", "  ")
+			if err != nil {
+				return err
+			}
+			if err := os.WriteFile(filepath.Join(out, "training.json"), append(raw, '\n'), 0o644); err != nil {
+				return err
+			}
+			if asJSON {
+				fmt.Println(string(raw))
+				return nil
+			}
+			fmt.Printf("adapter %s (%s)\nheld out before: %s\nheld out after:  %s\n", res.Checkpoint, cfg.Mode, res.Before, res.After)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&pol, "policy", "flow-q5", "base policy: a zoo arm of backend flow, or a flow checkpoint directory")
+	f.StringVar(&data, "data", "data", "data directory holding the episode store (training episodes)")
+	f.StringVar(&name, "adapter", "", "adapter name under <checkpoint>/adapters/ (default: foresight, shuffled or no-teacher by --mode)")
+	f.StringVar(&out, "out", "", "adapter checkpoint directory (default <checkpoint>/adapters/<adapter>)")
+	f.StringVar(&mode, "mode", string(cfg.Mode), "foresight (the method), shuffled (shuffled-future teacher control) or none (no-teacher control)")
+	f.IntSliceVar(&cfg.Offsets, "offsets", cfg.Offsets, "future frames the teacher sees, in steps ahead")
+	f.IntVar(&cfg.Steps, "steps", cfg.Steps, "adapter optimizer steps")
+	f.IntVar(&cfg.TeacherSteps, "teacher-steps", cfg.TeacherSteps, "teacher optimizer steps (trained once per policy)")
+	f.IntVar(&cfg.Batch, "batch", cfg.Batch, "examples per step")
+	f.Float64Var(&cfg.LR, "lr", cfg.LR, "adapter peak learning rate (cosine decay)")
+	f.Float64Var(&cfg.TeacherLR, "teacher-lr", cfg.TeacherLR, "teacher peak learning rate")
+	f.IntVar(&cfg.Adapter.Hidden, "hidden", cfg.Adapter.Hidden, "adapter MLP width")
+	f.IntVar(&cfg.Adapter.Layers, "layers", cfg.Adapter.Layers, "adapter MLP hidden layers")
+	f.BoolVar(&cfg.Adapter.Obs, "adapter-obs", false, "extension: the adapter also sees the observation feature, g(v_base, t, obs)")
+	f.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed of batches and initialisation (the same for every mode)")
+	f.IntVar(&maxEpisodes, "max-episodes", 0, "training episodes per source (0: all)")
+	f.IntVar(&cfg.CheckpointEvery, "checkpoint-every", cfg.CheckpointEvery, "steps between checkpoints")
+	f.IntVar(&cfg.Keep, "keep", cfg.Keep, "checkpoints to keep (0: all)")
+	f.IntVar(&logEvery, "log-every", 500, "steps between progress log lines")
+	f.BoolVar(&asJSON, "json", false, "print the training summary as JSON")
+	return cmd
+}
+
+func foresightEvalCmd() *cobra.Command {
+	var (
+		arms         []string
+		seeds, first int
+		calls        int
+		asJSON       bool
+		out, zooFile string
+	)
+	cmd := &cobra.Command{
+		Use:   "eval",
+		Short: "Compare a flow policy, its foresight adapter and the two controls in the simulator, with latency",
+		Long: `Run each arm (zoo arms; the first is the base) over the PushT test seeds
+and print success rate (Wilson 95%), mean max reward (Student t 95%), the
+paired difference in max reward against the base on the same seeds (t 95%),
+and batch-1 chunk latency measured with the arms interleaved call by call,
+plus the adapter's own time per chunk as a fraction of the base's latency.`,
+		Example: `  dreamrank foresight eval --json --out results/foresight.json`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			z := zoo.Default()
+			if zooFile != "" {
+				var err error
+				if z, err = zoo.Load(zooFile); err != nil {
+					return err
+				}
+			}
+			cfg := foresight.EvalConfig{LatencyCalls: calls}
+			if cmd.Flags().Changed("seeds") || cmd.Flags().Changed("first-seed") {
+				for i := 0; i < seeds; i++ {
+					cfg.Seeds = append(cfg.Seeds, int64(first+i))
+				}
+			}
+			var finish func()
+			cfg.Progress = func(arm string) progress.Func {
+				if finish != nil {
+					finish()
+				}
+				var bar progress.Func
+				bar, finish = progress.Bar(os.Stderr, arm+" episodes")
+				return bar
+			}
+			rep, err := foresight.Compare(cmd.Context(), z, arms, cfg)
+			if finish != nil {
+				finish()
+			}
+			if err != nil {
+				return err
+			}
+			rep.Command = "dreamrank " + strings.Join(os.Args[1:], " ")
+			raw, err := json.MarshalIndent(rep, "", "  ")
+			if err != nil {
+				return err
+			}
+			if out != "" {
+				if err := os.WriteFile(out, append(raw, '\n'), 0o644); err != nil {
+					return err
+				}
+			}
+			if asJSON {
+				fmt.Println(string(raw))
+				return nil
+			}
+			fmt.Print(rep.Markdown())
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringSliceVar(&arms, "arms", foresight.DefaultArms, "zoo arms to compare, the base first")
+	f.IntVar(&seeds, "seeds", 50, "episodes (seeds first-seed..)")
+	f.IntVar(&first, "first-seed", 100000, "first seed (default: the 50 standard test seeds)")
+	f.IntVar(&calls, "latency-calls", 1000, "timed batch-1 chunks per arm (0: no latency)")
+	f.BoolVar(&asJSON, "json", false, "print JSON")
+	f.StringVar(&out, "out", "", "also write the JSON report to this file")
+	f.StringVar(&zooFile, "zoo", "", "zoo file (default: the committed "+zoo.DefaultPath+")")
+	if err := cmd.MarkFlagFilename("out"); err != nil {
+		panic(errors.New("foresight eval: " + err.Error()))
+	}
+	return cmd
+}
