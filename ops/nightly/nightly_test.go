@@ -23,13 +23,54 @@ import (
 // seeds succeed) except for arm c, which always fails for real.
 type fakeReal struct{}
 
-func (fakeReal) Play(_ context.Context, _, _ string, arm zoo.Arm, seeds []int64) (job.RealEpisodes, error) {
+func (fakeReal) Play(_ context.Context, _, scenario string, arm zoo.Arm, seeds []int64) (job.RealEpisodes, error) {
 	r := job.RealEpisodes{Arm: arm.Name, Seeds: seeds}
 	for _, s := range seeds {
 		r.Success = append(r.Success, s%2 == 0 && arm.Name != "c")
 		r.MaxReward = append(r.MaxReward, 1)
+		if scenario == "toy-safety" {
+			r.Violated = append(r.Violated, violates(arm.Name, s))
+		}
 	}
 	return r, nil
+}
+
+// violates: arm a enters the zone on seeds divisible by 3, the others on
+// seeds divisible by 5; the fake world model predicts the same.
+func violates(arm string, seed int64) bool {
+	if arm == "a" {
+		return seed%3 == 0
+	}
+	return seed%5 == 0
+}
+
+func TestNightlySafetySection(t *testing.T) {
+	e := servertest.NATS(t, "", 0)
+	nc := servertest.Connect(t, e.URL())
+	cat := servertest.Catalog()
+	cat.Scenarios = append(cat.Scenarios, job.ScenarioInfo{Name: "toy-safety", Horizon: 10, DefaultEpisodes: 8, Event: job.EventViolation})
+	srv := servertest.Server(t, nc, server.Config{Catalog: cat, Real: fakeReal{}})
+	run := &servertest.Runner{Features: func(tk job.Task, seed int64) ([]float64, []float64) {
+		return []float64{float64(seed)}, []float64{map[bool]float64{true: 1}[violates(tk.Arm.Name, seed)], float64(seed % 7)}
+	}}
+	servertest.Workers(t, nc, 2, run, worker.Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cfg := nightly.Config{Zoo: cat.Zoo, WorldModel: job.ModelRef{Backend: "fake"}, Scenario: "toy", SafetyScenario: "toy-safety",
+		Episodes: 6, RealBudget: 4, Safety: 30, SafetyReal: 12, Previews: -1, Poll: 20 * time.Millisecond}
+	deps := nightly.Deps{Jobs: jobapi.Client{NC: nc}, Reports: nightly.Store{NC: nc, Objects: srv.Resources().Artifacts}}
+	r, err := nightly.Run(ctx, cfg, deps, "20261127T020000Z")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Safety == nil || len(r.Safety.Arms) != 3 {
+		t.Fatalf("safety section %+v", r.Safety)
+	}
+	for _, a := range r.Safety.Arms {
+		if a.RealUsed != 12 || len(a.All) < 2 || a.Baseline == nil {
+			t.Fatalf("safety arm %+v", a)
+		}
+	}
 }
 
 func (fakeReal) Preview(_ context.Context, _ zoo.Arm, _ job.ModelRef, _ int64) ([]image.Image, []image.Image, bool, error) {
@@ -50,7 +91,7 @@ func TestNightlyRunStoresAndAnnouncesReports(t *testing.T) {
 	}
 	store := nightly.Store{NC: nc, Objects: srv.Resources().Artifacts}
 	cfg := nightly.Config{Zoo: servertest.Catalog().Zoo, WorldModel: job.ModelRef{Backend: "fake"}, Scenario: "toy",
-		Episodes: 6, RealBudget: 4, Previews: 2, Poll: 20 * time.Millisecond}
+		Episodes: 6, RealBudget: 4, Previews: 2, Poll: 20 * time.Millisecond, Safety: -1}
 	deps := nightly.Deps{Jobs: jobapi.Client{NC: nc}, Reports: store, Preview: fakeReal{}}
 
 	first, err := nightly.Run(ctx, cfg, deps, "20261127T020000Z")

@@ -84,7 +84,9 @@ func (s *Server) calibrate(ctx context.Context, id string, plan job.Plan, res *j
 		}
 		cal, err := job.Calibrate(plan.Scenarios[i], sc, real)
 		if err != nil {
-			return errorf(id, err)
+			// Asking the fleet again would give the same episodes: keep
+			// them and say why there are no estimates.
+			cal = job.Calibration{Event: plan.Scenarios[i].Event, Real: real, Notes: []string{"no estimates: " + err.Error()}}
 		}
 		res.Scenarios[i].Calibration = &cal
 	}

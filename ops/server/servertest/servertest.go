@@ -54,6 +54,9 @@ func Spec(arms ...string) job.Spec {
 type Runner struct {
 	Succeeds func(arm string, seed int64) bool
 	Hook     func(ctx context.Context, t job.Task) error
+	// Features, when set, gives each episode's critical variables and
+	// world-model features (safety scenarios).
+	Features func(t job.Task, seed int64) (critical, features []float64)
 
 	mu   sync.Mutex
 	runs map[string]int
@@ -83,6 +86,10 @@ func (r *Runner) Run(ctx context.Context, t job.Task) (job.Outcome, error) {
 			reward = 1
 		}
 		o.Episodes = append(o.Episodes, imagine.Outcome{Result: trial.Result{Seed: s, Success: ok, MaxReward: reward, Steps: 5, StepsToSuccess: -1}})
+		if r.Features != nil {
+			c, f := r.Features(t, s)
+			o.Critical, o.Features = append(o.Critical, c), append(o.Features, f)
+		}
 	}
 	return o, nil
 }
