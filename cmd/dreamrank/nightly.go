@@ -41,6 +41,9 @@ func (f *nightlyFlags) register(cmd *cobra.Command, withSchedule bool) {
 	fl.IntVar(&f.cfg.Episodes, "nightly-episodes", 10, "imagined episodes per zoo arm each night")
 	fl.IntVar(&f.cfg.RealBudget, "nightly-real", 10, "of those, real episodes per arm played by the fleet (the simulator when no robots), paired, for the agreement section (-1: none)")
 	fl.IntVar(&f.cfg.Previews, "nightly-previews", 4, "imagined-beside-real previews per report, failures first")
+	fl.IntVar(&f.cfg.Safety, "nightly-safety", 12, "imagined keep-out-zone episodes per arm for the safety section (-1: none)")
+	fl.IntVar(&f.cfg.SafetyReal, "nightly-safety-real", 6, "of those, real episodes per arm")
+	fl.IntVar(&f.cfg.SafetyHorizon, "nightly-safety-horizon", 120, "steps per keep-out-zone episode")
 	fl.StringVar(&f.backend, "nightly-backend", objects.Name, "world-model backend the arms are imagined in")
 	fl.StringVar(&f.checkpoint, "nightly-checkpoint", defaultObjectsCheckpoint, "its checkpoint")
 }
