@@ -48,7 +48,7 @@ func Train(ctx context.Context, store *episode.Store, cfg TrainConfig, progress 
 		}
 	}
 	t0 := time.Now()
-	ds, err := loadDataset(ctx, store, cfg.OutDir, cfg.MaxEpisodes, cfg.Threads, func(msg string) {
+	ds, err := loadDataset(ctx, store, cfg.OutDir, cfg.MaxEpisodes, cfg.Threads, cfg.Episodes, func(msg string) {
 		report(TrainProgress{Steps: cfg.Steps, Message: msg})
 	})
 	if err != nil {
@@ -218,9 +218,10 @@ func trainOn(ctx context.Context, ds *dataset, cfg TrainConfig, report func(Trai
 	return path, nil
 }
 
-// lr is the learning rate at the current step: cosine decay to a tenth.
+// lr is the learning rate at the current step: cosine decay to a tenth
+// over steps LRFrom..Steps.
 func (tr *trainer) lr() float64 {
-	f := float64(tr.step) / float64(tr.cfg.Steps)
+	f := float64(tr.step-tr.cfg.LRFrom) / float64(tr.cfg.Steps-tr.cfg.LRFrom)
 	return tr.cfg.LR * (0.1 + 0.9*0.5*(1+math.Cos(math.Pi*f)))
 }
 
