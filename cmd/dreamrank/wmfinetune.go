@@ -145,15 +145,17 @@ type fineTuneEval struct {
 // the evaluation in the manifest of the new checkpoint.
 func runFineTune(ctx context.Context, store *episode.Store, cfg objects.FineTuneConfig, ev fineTuneEval, w io.Writer) (*fineTuneReport, error) {
 	bar, finish := progress.Bar(w, "fine-tuning")
+	from := 0 // the parent's step: the bar counts the fine-tune's own steps
 	man, err := objects.FineTune(ctx, store, cfg, func(p objects.TrainProgress) {
 		if p.Message != "" {
 			slog.Info(p.Message)
+			from = max(from, p.Step)
 			return
 		}
 		if p.Checkpoint != "" {
 			slog.Info("checkpoint", "path", p.Checkpoint, "step", p.Step, "loss", p.Loss)
 		}
-		bar(p.Step, p.Steps)
+		bar(p.Step-from, p.Steps-from)
 	})
 	finish()
 	if err != nil {
