@@ -144,6 +144,14 @@ type fineTuneEval struct {
 // runFineTune fine-tunes, evaluates the parent and the result, and records
 // the evaluation in the manifest of the new checkpoint.
 func runFineTune(ctx context.Context, store *episode.Store, cfg objects.FineTuneConfig, ev fineTuneEval, w io.Writer) (*fineTuneReport, error) {
+	// The parent, loaded first: fine-tuning in place may prune it.
+	var before *objects.Model
+	if !ev.skip {
+		var err error
+		if before, err = objects.Load(cfg.Parent); err != nil {
+			return nil, err
+		}
+	}
 	bar, finish := progress.Bar(w, "fine-tuning")
 	from := 0 // the parent's step: the bar counts the fine-tune's own steps
 	man, err := objects.FineTune(ctx, store, cfg, func(p objects.TrainProgress) {
@@ -167,9 +175,8 @@ func runFineTune(ctx context.Context, store *episode.Store, cfg objects.FineTune
 		return rep, nil
 	}
 	t0 := time.Now()
-	before, err := objects.Load(man.Parent.Dir)
-	if err != nil {
-		return nil, err
+	if got := before.Describe()["checkpoint"]; got != man.Parent.Dir {
+		return nil, fmt.Errorf("the parent changed during the fine-tune: loaded %s, fine-tuned %s", got, man.Parent.Dir)
 	}
 	after, err := objects.Load(man.Checkpoint)
 	if err != nil {

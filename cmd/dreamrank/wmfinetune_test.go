@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"hash/fnv"
+	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -24,7 +25,6 @@ func TestWMFineTune(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains a tiny model")
 	}
-	ctx := context.Background()
 	data := t.TempDir()
 	parent, out := filepath.Join(data, "wm", "parent"), filepath.Join(data, "wm", "ft")
 	// Seed 0 is in the held-out split (sim seeds that are multiples of 50).
@@ -38,37 +38,7 @@ func TestWMFineTune(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	scratch, err := episode.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep, err := expert.Generate(ctx, scratch, []int64{7, 8, 9, 10, 11}, expert.Options{Quality: 1, MaxSteps: 40}, 2, episode.PutOptions{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	start := time.Now().UTC()
-	var train, heldOut []string
-	for i, id := range rep.IDs {
-		e, err := scratch.Get(ctx, id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ho := i < 2
-		for e.ID = episode.NewID(); fnvMod10(e.ID) != ho; e.ID = episode.NewID() {
-		}
-		e.Source, e.RobotID, e.Policy, e.Scenario, e.Created = "fleet", "sim-1", "scripted-q1", "pusht", time.Time{}
-		e.Provenance = &episode.Provenance{Assignment: e.ID, Embodiment: "pusht-sim", Received: start}
-		if err := store.Put(ctx, e, episode.PutOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		if ho {
-			heldOut = append(heldOut, e.ID)
-		} else {
-			train = append(train, e.ID)
-		}
-	}
-	slices.Sort(train)
-	slices.Sort(heldOut)
+	train, heldOut := addFleet(t, store, []int64{7, 8, 9, 10, 11}, 2)
 
 	execCobra(t, wmFineTuneCmd(), "--data", data, "--from", parent, "--out", out, "--steps", "3", "--batch", "4", "--unroll", "4",
 		"--checkpoint-every", "3", "--with-sim", "--min-new-eval", "2", "--max-windows", "2", "--since", "1h", "--json")
@@ -104,6 +74,65 @@ func TestWMFineTune(t *testing.T) {
 			t.Errorf("%s: %d windows, before %+v after %+v", s.Set, s.Windows, s.Before, s.After)
 		}
 	}
+
+	// More logs arrive: fine-tune the fine-tune in place (its checkpoints
+	// pruned meanwhile, the parent among them); only the new ones are new.
+	train2, heldOut2 := addFleet(t, store, []int64{12, 13, 14}, 1)
+	execCobra(t, wmFineTuneCmd(), "--data", data, "--from", out, "--out", out, "--steps", "3", "--batch", "4", "--unroll", "4",
+		"--checkpoint-every", "1", "--with-sim", "--min-new-eval", "1", "--max-windows", "2")
+	dir2, err := checkpoint.Resolve(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	man2, err := objects.ReadFineTuneManifest(dir2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if man2.FromStep != 5 || man2.ToStep != 8 || man2.Parent.Dir != dir || !slices.Equal(man2.NewIDs["fleet"], train2) || !slices.Equal(man2.HeldOutNewIDs, heldOut2) {
+		t.Fatalf("second fine-tune: steps %d..%d from %s, new %v held out %v; want 5..8 from %s, %v, %v",
+			man2.FromStep, man2.ToStep, man2.Parent.Dir, man2.NewIDs, man2.HeldOutNewIDs, dir, train2, heldOut2)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("the parent %s was not pruned (%v): the test does not cover evaluating a pruned parent", dir, err)
+	}
+}
+
+// addFleet plays expert episodes of seeds in the simulator and stores them
+// in store as fleet episodes with provenance, the first heldOut of them with
+// ids in the held-out split. It returns the sorted training and held-out ids.
+func addFleet(t *testing.T, store *episode.Store, seeds []int64, heldOut int) (train, held []string) {
+	t.Helper()
+	ctx := context.Background()
+	scratch, err := episode.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := expert.Generate(ctx, scratch, seeds, expert.Options{Quality: 1, MaxSteps: 40}, 2, episode.PutOptions{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, id := range rep.IDs {
+		e, err := scratch.Get(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ho := i < heldOut
+		for e.ID = episode.NewID(); fnvMod10(e.ID) != ho; e.ID = episode.NewID() {
+		}
+		e.Source, e.RobotID, e.Policy, e.Scenario, e.Created = "fleet", "sim-1", "scripted-q1", "pusht", time.Time{}
+		e.Provenance = &episode.Provenance{Assignment: e.ID, Embodiment: "pusht-sim", Received: time.Now().UTC()}
+		if err := store.Put(ctx, e, episode.PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if ho {
+			held = append(held, e.ID)
+		} else {
+			train = append(train, e.ID)
+		}
+	}
+	slices.Sort(train)
+	slices.Sort(held)
+	return train, held
 }
 
 func fnvMod10(id string) bool {
