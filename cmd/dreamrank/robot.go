@@ -373,7 +373,7 @@ type fleetFlags struct {
 func (f *fleetFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringVar(&f.robots, "robots", defaultRobotsDir, "directory of robot public keys (ID.pub.json from 'dreamrank robot add'); each may use only its own fleet subjects")
-	fl.StringVar(&f.episodes, "fleet-episodes", "data/episodes", "episode store that uploaded fleet episodes land in (empty: object store only)")
+	fl.StringVar(&f.episodes, "fleet-episodes", "data", "data directory of the episode store that uploaded fleet episodes land in, as every command's --data (empty: object store only)")
 	fl.DurationVar(&f.cfg.HeartbeatEvery, "fleet-heartbeat", time.Second, "robot heartbeat interval; 3 missed and the robot's episode is reassigned")
 	fl.DurationVar(&f.cfg.EpisodeTimeout, "fleet-episode-timeout", 10*time.Minute, "an assigned episode not reported in this time is reassigned")
 }

@@ -45,7 +45,7 @@ func (r *robotFlags) defaults(cmd *cobra.Command, data string) {
 		r.ff.robots = filepath.Join(data, "robots")
 	}
 	if !cmd.Flags().Changed("fleet-episodes") {
-		r.ff.episodes = filepath.Join(data, "episodes")
+		r.ff.episodes = data // the store's root, as episode.Open(data) everywhere else
 	}
 }
 

@@ -24,7 +24,7 @@ const defaultCheckpoint = "checkpoints/pusht-wm"
 
 func wmCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "wm", Short: "World models: train, evaluate, serve, render rollouts"}
-	cmd.AddCommand(wmTrainCmd(), wmTrainObjectsCmd(), wmEvalCmd(), wmHorizonCmd(), wmVideoCmd(), wmServeCmd())
+	cmd.AddCommand(wmTrainCmd(), wmTrainObjectsCmd(), wmFineTuneCmd(), wmEvalCmd(), wmHorizonCmd(), wmVideoCmd(), wmServeCmd())
 	return cmd
 }
 

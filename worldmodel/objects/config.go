@@ -65,6 +65,14 @@ type TrainConfig struct {
 	CheckpointEvery int `json:"checkpoint_every"`
 	// Threads read frames and episodes in parallel.
 	Threads int `json:"-"`
+	// Episodes, when not nil, are the ids of the training episodes (held-out
+	// ones among them are still left out; MaxEpisodes still applies). A
+	// fine-tune sets it to its new and replayed episodes.
+	Episodes []string `json:"-"`
+	// LRFrom is the step the learning-rate schedule starts from: the cosine
+	// decay spans steps LRFrom..Steps. A fine-tune resumed from its parent's
+	// step N sets it to N, so its own steps get the whole schedule.
+	LRFrom int `json:"lr_from,omitempty"`
 }
 
 // DefaultTrainConfig is the configuration of the committed checkpoint.
@@ -80,7 +88,8 @@ func (c TrainConfig) validate() error {
 	if err := c.Model.validate(); err != nil {
 		return err
 	}
-	if c.Steps < 1 || c.Batch < 1 || c.Unroll < 1 || c.LR <= 0 || c.MovingFrac < 0 || c.MovingFrac > 1 || c.OutDir == "" {
+	if c.Steps < 1 || c.Batch < 1 || c.Unroll < 1 || c.LR <= 0 || c.MovingFrac < 0 || c.MovingFrac > 1 || c.OutDir == "" ||
+		c.LRFrom < 0 || c.LRFrom >= c.Steps {
 		return fmt.Errorf("%w: training %+v", ErrConfig, c)
 	}
 	return nil

@@ -35,10 +35,18 @@ type dataset struct {
 // ones, by latent.IsHeldOut so fidelity numbers are comparable with the
 // pixel model's; at most maxPerSource per source when positive), reading
 // block poses from frames, or from the cache in outDir when it has them.
-func loadDataset(ctx context.Context, store *episode.Store, outDir string, maxPerSource, threads int, report func(string)) (*dataset, error) {
+// When only is not nil, the training episodes are those of its ids.
+func loadDataset(ctx context.Context, store *episode.Store, outDir string, maxPerSource, threads int, only []string, report func(string)) (*dataset, error) {
 	metas, err := store.List(ctx, episode.Filter{})
 	if err != nil {
 		return nil, err
+	}
+	var keep map[string]bool
+	if only != nil {
+		keep = make(map[string]bool, len(only))
+		for _, id := range only {
+			keep[id] = true
+		}
 	}
 	var train []episode.Meta
 	man := latent.Manifest{Counts: map[string]int{}}
@@ -50,6 +58,9 @@ func loadDataset(ctx context.Context, store *episode.Store, outDir string, maxPe
 		if latent.IsHeldOut(m) {
 			man.HeldOutIDs = append(man.HeldOutIDs, m.ID)
 			man.Counts["held_out_episodes"]++
+			continue
+		}
+		if keep != nil && !keep[m.ID] {
 			continue
 		}
 		if maxPerSource > 0 && perSource[m.Source] >= maxPerSource {

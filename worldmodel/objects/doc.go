@@ -28,6 +28,11 @@
 //     scene's own renderer (a digital twin of the camera), so imagined
 //     frames are always sharp and always readable by the judge.
 //
+// FineTune continues a checkpoint on the episodes it has not seen (the
+// fleet's logs, by default) plus a replay share of its own training data,
+// and records what it trained on in finetune.json beside the new checkpoint
+// (`dreamrank wm finetune`).
+//
 // The held-out split is latent.IsHeldOut's, so `dreamrank wm eval` numbers
 // compare with the pixel model's. The committed checkpoint
 // checkpoints/pusht-objects is reproduced by (see the README's "World

@@ -48,7 +48,7 @@ func Train(ctx context.Context, store *episode.Store, cfg TrainConfig, progress 
 		}
 	}
 	t0 := time.Now()
-	ds, err := loadDataset(ctx, store, cfg.OutDir, cfg.MaxEpisodes, cfg.Threads, func(msg string) {
+	ds, err := loadDataset(ctx, store, cfg.OutDir, cfg.MaxEpisodes, cfg.Threads, cfg.Episodes, func(msg string) {
 		report(TrainProgress{Steps: cfg.Steps, Message: msg})
 	})
 	if err != nil {
@@ -152,19 +152,27 @@ func trainOn(ctx context.Context, ds *dataset, cfg TrainConfig, report func(Trai
 			return "", fmt.Errorf("%w: %s holds a checkpoint of another architecture (%+v, want %+v); use a new output directory", ErrConfig, cfg.OutDir, saved.Model, cfg.Model)
 		}
 		tr.ps, tr.step, tr.wall = ps, c.Step, c.WallSeconds
+		// The checkpoint's agent head stays: refitted on a fine-tune's
+		// smaller, differently distributed data it would be worse (and a
+		// plain resume would refit the same one). The head it was fitted
+		// with is what the checkpoint records.
+		tr.agentRMS = saved.AgentRMSPx
 		tr.opt = nn.NewAdam(ps)
 		if c.Optimizer != nil && !tr.opt.Restore(c.Optimizer, c.Step) {
 			return "", fmt.Errorf("objects: %w: %s: optimizer state does not fit", checkpoint.ErrCorrupt, c.Dir)
 		}
 		report(TrainProgress{Step: tr.step, Steps: cfg.Steps, Message: fmt.Sprintf("resumed from %s at step %d", c.Dir, tr.step)})
+		report(TrainProgress{Step: tr.step, Steps: cfg.Steps, Message: fmt.Sprintf("kept its agent head %.4f", ps.Get(agentParam).Data())})
 	case errors.Is(err, checkpoint.ErrNone):
 		tr.ps = newParams(cfg.Model, cfg.Seed)
 		tr.opt = nn.NewAdam(tr.ps)
 	default:
 		return "", fmt.Errorf("objects: resume from %s: %w", cfg.OutDir, err)
 	}
-	for i, w := range head {
-		tr.ps.Get(agentParam).Data()[i] = float32(w)
+	if tr.step == 0 {
+		for i, w := range head {
+			tr.ps.Get(agentParam).Data()[i] = float32(w)
+		}
 	}
 	if tr.step >= cfg.Steps {
 		return checkpoint.Resolve(cfg.OutDir)
@@ -218,9 +226,10 @@ func trainOn(ctx context.Context, ds *dataset, cfg TrainConfig, report func(Trai
 	return path, nil
 }
 
-// lr is the learning rate at the current step: cosine decay to a tenth.
+// lr is the learning rate at the current step: cosine decay to a tenth
+// over steps LRFrom..Steps.
 func (tr *trainer) lr() float64 {
-	f := float64(tr.step) / float64(tr.cfg.Steps)
+	f := float64(tr.step-tr.cfg.LRFrom) / float64(tr.cfg.Steps-tr.cfg.LRFrom)
 	return tr.cfg.LR * (0.1 + 0.9*0.5*(1+math.Cos(math.Pi*f)))
 }
 
