@@ -22,8 +22,11 @@ build: setup
 # embedded NATS + JetStream under $(DATA)/jetstream, the job API and local
 # workers using the committed checkpoints. In a second terminal:
 #   bin/dreamrank submit examples/ranking.yaml --watch
+# It runs 2 simulated robots and, on a fresh install, a first nightly report
+# at once, sized so it is on the UI within minutes on 2 cores (a real
+# deployment keeps serve's larger nightly defaults).
 run: build
-	./$(BIN) serve --data $(DATA) --sim-robots 2
+	./$(BIN) serve --data $(DATA) --sim-robots 2 --nightly-real 4 --nightly-safety 8 --nightly-safety-real 4
 
 # One PushT episode with the scripted expert, its videos and the world
 # model's imagined version beside it (what `make run` did before the server).
