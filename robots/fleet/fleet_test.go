@@ -119,24 +119,7 @@ func TestRobotKilledMidEpisode(t *testing.T) {
 	if err := f.client.Request(ctxT(t, 10*time.Second), reqs); err != nil {
 		t.Fatal(err)
 	}
-	var killedReq string
-	for killedReq == "" {
-		select {
-		case line := <-started:
-			var id, req string
-			if _, err := fmt.Sscanf(line, "STARTED %s %s", &id, &req); err != nil {
-				t.Fatalf("line %q", line)
-			}
-			if id == "doomed" {
-				if err := procs[id].Process.Kill(); err != nil { // SIGKILL mid-episode
-					t.Fatal(err)
-				}
-				killedReq = req
-			}
-		case <-time.After(30 * time.Second):
-			t.Fatal("the doomed robot never started an episode")
-		}
-	}
+	killedReq := killOnStart(t, started, procs, "doomed", 30*time.Second)
 	got := collect(t, f.client, reqs, 90*time.Second)
 	wall := time.Since(t0)
 	checkStored(t, f, reqs, got)

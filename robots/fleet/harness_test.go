@@ -270,3 +270,26 @@ func spawnRobots(t *testing.T, f *testFleet, robots []string) (map[string]*exec.
 	}
 	return procs, started
 }
+
+// killOnStart SIGKILLs robot id as soon as it starts an episode, and
+// returns that episode's request.
+func killOnStart(t *testing.T, started <-chan string, procs map[string]*exec.Cmd, id string, wait time.Duration) string {
+	t.Helper()
+	for {
+		select {
+		case line := <-started:
+			var who, req string
+			if _, err := fmt.Sscanf(line, "STARTED %s %s", &who, &req); err != nil {
+				t.Fatalf("line %q", line)
+			}
+			if who == id {
+				if err := procs[id].Process.Kill(); err != nil { // mid-episode: no outcome, no upload
+					t.Fatal(err)
+				}
+				return req
+			}
+		case <-time.After(wait):
+			t.Fatalf("robot %s never started an episode", id)
+		}
+	}
+}

@@ -1,7 +1,6 @@
 package fleet_test
 
 import (
-	"fmt"
 	"testing"
 	"time"
 
@@ -38,24 +37,7 @@ func TestJobRealBudgetThroughFleet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var killedReq string
-	for killedReq == "" {
-		select {
-		case line := <-started:
-			var id, req string
-			if _, err := fmt.Sscanf(line, "STARTED %s %s", &id, &req); err != nil {
-				t.Fatalf("line %q", line)
-			}
-			if id == "doomed" {
-				if err := procs[id].Process.Kill(); err != nil {
-					t.Fatal(err)
-				}
-				killedReq = req
-			}
-		case <-time.After(60 * time.Second):
-			t.Fatal("the doomed robot never started an episode")
-		}
-	}
+	killedReq := killOnStart(t, started, procs, "doomed", 60*time.Second)
 	st := servertest.Wait(t, c, rep.ID, 2*time.Minute)
 	if st.State != job.Succeeded {
 		t.Fatalf("job %+v", st)
