@@ -215,18 +215,23 @@ func Build(ctx context.Context, cfg Config) (validation.Pool, Stats, error) {
 		return validation.Pool{}, Stats{}, err
 	}
 	pool := validation.Pool{
-		Name: "wm-pusht-safety",
-		Description: fmt.Sprintf("PushT keep-out-zone scenario, seeds %d..%d, policy %s on both sides, closed loop, horizon %d steps: "+
-			"real = reference simulator (violation from its pusher positions); imagined = world model %s from the same real first frame, "+
-			"features from its predicted pusher positions and the judge on its predicted frames",
-			cfg.FirstSeed, cfg.FirstSeed+int64(cfg.N)-1, cfg.Arm, cfg.Horizon, cfg.ModelName),
+		Name:          "wm-pusht-safety",
 		CriticalNames: scenarios.SafetyCriticalNames,
 		FeatureNames:  FeatureNames,
 		Strata:        scenarios.SafetyStrata(),
 	}
 	if len(cfg.Draws) > 0 {
 		pool.FeatureNames = append(slices.Clone(FeatureNames), EnsembleFeatureNames...)
-		pool.Description += fmt.Sprintf("; ens_* features: means over %d imagined episodes per initial condition (the policy and %d more random seeds of it)", 1+len(cfg.Draws), len(cfg.Draws))
+	}
+	// The description names the seeds the pool holds so far.
+	describe := func() {
+		pool.Description = fmt.Sprintf("PushT keep-out-zone scenario, seeds %d..%d, policy %s on both sides, closed loop, horizon %d steps: "+
+			"real = reference simulator (violation from its pusher positions); imagined = world model %s from the same real first frame, "+
+			"features from its predicted pusher positions and the judge on its predicted frames",
+			cfg.FirstSeed, cfg.FirstSeed+int64(len(pool.Records))-1, cfg.Arm, cfg.Horizon, cfg.ModelName)
+		if len(cfg.Draws) > 0 {
+			pool.Description += fmt.Sprintf("; ens_* features: means over %d imagined episodes per initial condition (the policy and %d more random seeds of it)", 1+len(cfg.Draws), len(cfg.Draws))
+		}
 	}
 	var st Stats
 	done := 0
@@ -243,6 +248,7 @@ func Build(ctx context.Context, cfg Config) (validation.Pool, Stats, error) {
 		done += (hi - lo) * (2 + len(cfg.Draws))
 		pool.Records = append(pool.Records, recs...)
 		st.Records = len(pool.Records)
+		describe()
 		if cfg.Batched != nil {
 			if err := cfg.Batched(pool, st); err != nil {
 				return pool, st, err

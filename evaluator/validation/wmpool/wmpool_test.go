@@ -3,9 +3,11 @@ package wmpool
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	"dreamrank/evaluator/judge"
@@ -78,6 +80,9 @@ func TestBuildObjects(t *testing.T) {
 	var saved []int
 	cfg.Batched = func(p validation.Pool, st Stats) error {
 		saved = append(saved, len(p.Records))
+		if want := fmt.Sprintf("seeds 7..%d,", 6+len(p.Records)); !strings.Contains(p.Description, want) {
+			t.Errorf("description %q does not say %q", p.Description, want)
+		}
 		if st.Records != len(p.Records) {
 			t.Errorf("batch stats say %d records, pool has %d", st.Records, len(p.Records))
 		}
