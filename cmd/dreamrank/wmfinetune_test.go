@@ -2,17 +2,16 @@ package main
 
 import (
 	"context"
+	"dreamrank/episode/episodetest"
+	"dreamrank/worldmodel/latent"
 	"encoding/json"
-	"hash/fnv"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
-	"time"
 
 	"dreamrank/checkpoint"
 	"dreamrank/episode"
-	"dreamrank/policy/expert"
 	"dreamrank/worldmodel/objects"
 )
 
@@ -38,7 +37,7 @@ func TestWMFineTune(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	train, heldOut := addFleet(t, store, []int64{7, 8, 9, 10, 11}, 2)
+	train, heldOut := episodetest.FleetEpisodes(t, store, []int64{7, 8, 9, 10, 11}, 1, 2, latent.IsHeldOut)
 
 	execCobra(t, wmFineTuneCmd(), "--data", data, "--from", parent, "--out", out, "--steps", "3", "--batch", "4", "--unroll", "4",
 		"--checkpoint-every", "3", "--with-sim", "--min-new-eval", "2", "--max-windows", "2", "--since", "1h", "--json")
@@ -77,7 +76,7 @@ func TestWMFineTune(t *testing.T) {
 
 	// More logs arrive: fine-tune the fine-tune in place (its checkpoints
 	// pruned meanwhile, the parent among them); only the new ones are new.
-	train2, heldOut2 := addFleet(t, store, []int64{12, 13, 14}, 1)
+	train2, heldOut2 := episodetest.FleetEpisodes(t, store, []int64{12, 13, 14}, 1, 1, latent.IsHeldOut)
 	execCobra(t, wmFineTuneCmd(), "--data", data, "--from", out, "--out", out, "--steps", "3", "--batch", "4", "--unroll", "4",
 		"--checkpoint-every", "1", "--with-sim", "--min-new-eval", "1", "--max-windows", "2")
 	dir2, err := checkpoint.Resolve(out)
@@ -95,50 +94,6 @@ func TestWMFineTune(t *testing.T) {
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
 		t.Errorf("the parent %s was not pruned (%v): the test does not cover evaluating a pruned parent", dir, err)
 	}
-}
-
-// addFleet plays expert episodes of seeds in the simulator and stores them
-// in store as fleet episodes with provenance, the first heldOut of them with
-// ids in the held-out split. It returns the sorted training and held-out ids.
-func addFleet(t *testing.T, store *episode.Store, seeds []int64, heldOut int) (train, held []string) {
-	t.Helper()
-	ctx := context.Background()
-	scratch, err := episode.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep, err := expert.Generate(ctx, scratch, seeds, expert.Options{Quality: 1, MaxSteps: 40}, 2, episode.PutOptions{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, id := range rep.IDs {
-		e, err := scratch.Get(ctx, id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ho := i < heldOut
-		for e.ID = episode.NewID(); fnvMod10(e.ID) != ho; e.ID = episode.NewID() {
-		}
-		e.Source, e.RobotID, e.Policy, e.Scenario, e.Created = "fleet", "sim-1", "scripted-q1", "pusht", time.Time{}
-		e.Provenance = &episode.Provenance{Assignment: e.ID, Embodiment: "pusht-sim", Received: time.Now().UTC()}
-		if err := store.Put(ctx, e, episode.PutOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		if ho {
-			held = append(held, e.ID)
-		} else {
-			train = append(train, e.ID)
-		}
-	}
-	slices.Sort(train)
-	slices.Sort(held)
-	return train, held
-}
-
-func fnvMod10(id string) bool {
-	h := fnv.New32a()
-	h.Write([]byte(id))
-	return h.Sum32()%10 == 0
 }
 
 func execCobra(t *testing.T, cmd interface {

@@ -2,9 +2,9 @@ package objects
 
 import (
 	"context"
+	"dreamrank/episode/episodetest"
 	"encoding/json"
 	"errors"
-	"hash/fnv"
 	"math"
 	"path/filepath"
 	"slices"
@@ -13,60 +13,11 @@ import (
 
 	"dreamrank/checkpoint"
 	"dreamrank/episode"
-	"dreamrank/policy/expert"
 	"dreamrank/worldmodel/latent"
 )
 
 // heldOutID reports whether latent.IsHeldOut holds out a fleet episode of
 // this id (FNV-1a of the id modulo 10).
-func heldOutID(id string) bool {
-	h := fnv.New32a()
-	h.Write([]byte(id))
-	return h.Sum32()%10 == 0
-}
-
-// AddFleetEpisodes plays expert episodes in the simulator and stores them in
-// store as source "fleet" episodes with provenance, as the fleet
-// coordinator does: wantHeldOut of them held out by latent.IsHeldOut, the
-// rest not. It returns the ids of the training and of the held-out ones.
-func addFleetEpisodes(t *testing.T, store *episode.Store, seeds []int64, wantHeldOut int) (train, heldOut []string) {
-	t.Helper()
-	ctx := context.Background()
-	scratch, err := episode.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep, err := expert.Generate(ctx, scratch, seeds, expert.Options{Quality: 2, MaxSteps: 40}, 2, episode.PutOptions{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, id := range rep.IDs {
-		e, err := scratch.Get(ctx, id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		wantHO := i < wantHeldOut
-		for e.ID = episode.NewID(); heldOutID(e.ID) != wantHO; e.ID = episode.NewID() {
-		}
-		e.Source, e.RobotID, e.Policy, e.Scenario = "fleet", "robot-a", "scripted-q2-noise10", "pusht"
-		e.Provenance = &episode.Provenance{Assignment: e.ID, Embodiment: "pusht-sim", Started: e.Created, Finished: e.Created, Received: e.Created}
-		if err := store.Put(ctx, e, episode.PutOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		if !latent.IsHeldOut(e.Meta) == wantHO {
-			t.Fatal("held-out rule disagrees")
-		}
-		if wantHO {
-			heldOut = append(heldOut, e.ID)
-		} else {
-			train = append(train, e.ID)
-		}
-	}
-	slices.Sort(train)
-	slices.Sort(heldOut)
-	return train, heldOut
-}
-
 // trainParent trains a tiny parent model on a few simulated episodes.
 func trainParent(t *testing.T, store *episode.Store) (string, TrainConfig) {
 	t.Helper()
@@ -96,7 +47,7 @@ func TestFineTuneContinuesParent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	newTrain, newHeldOut := addFleetEpisodes(t, store, []int64{11, 12, 13, 14}, 1)
+	newTrain, newHeldOut := episodetest.FleetEpisodes(t, store, []int64{11, 12, 13, 14}, 2, 1, latent.IsHeldOut)
 
 	cfg := DefaultFineTuneConfig()
 	cfg.Parent = filepath.Dir(parentPath) // the training directory: its latest
