@@ -26,7 +26,8 @@ build: setup
 # at once, sized so it is on the UI within minutes on 2 cores (a real
 # deployment keeps serve's larger nightly defaults).
 run: build
-	./$(BIN) serve --data $(DATA) --sim-robots 2 --nightly-real 4 --nightly-safety 8 --nightly-safety-real 4
+	./$(BIN) serve --data $(DATA) --sim-robots 2 --nightly-real 4 --nightly-safety 8 --nightly-safety-real 4 \
+	  --nightly-fidelity results/wm_eval_objects.json
 
 # One PushT episode with the scripted expert, its videos and the world
 # model's imagined version beside it (what `make run` did before the server).

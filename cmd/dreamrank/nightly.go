@@ -30,6 +30,7 @@ type nightlyFlags struct {
 	cfg        nightly.Config
 	backend    string
 	checkpoint string
+	fidelity   string
 }
 
 func (f *nightlyFlags) register(cmd *cobra.Command, withSchedule bool) {
@@ -46,6 +47,7 @@ func (f *nightlyFlags) register(cmd *cobra.Command, withSchedule bool) {
 	fl.IntVar(&f.cfg.SafetyHorizon, "nightly-safety-horizon", 120, "steps per keep-out-zone episode")
 	fl.StringVar(&f.backend, "nightly-backend", objects.Name, "world-model backend the arms are imagined in")
 	fl.StringVar(&f.checkpoint, "nightly-checkpoint", defaultObjectsCheckpoint, "its checkpoint")
+	fl.StringVar(&f.fidelity, "nightly-fidelity", "", "`wm eval --json` report of that checkpoint, shown in the report's world-model section (results/wm_eval_objects.json is the committed checkpoint's)")
 }
 
 func (f *nightlyFlags) config() nightly.Config {
@@ -57,8 +59,21 @@ func (f *nightlyFlags) config() nightly.Config {
 // deps are the night's side effects: jobs through the API on nc, reports
 // in the artifact store, the simulator standing in for the fleet.
 func (f *nightlyFlags) deps(nc *nats.Conn, res *queue.Resources) nightly.Deps {
+	describe := func(ctx context.Context, ref job.ModelRef) report.WorldModel {
+		wm := standin.Describe(ctx, ref)
+		if f.fidelity == "" {
+			return wm
+		}
+		fid, err := nightly.ReadFidelity(f.fidelity)
+		if err != nil {
+			slog.Warn("nightly: no fidelity numbers", "err", err)
+			return wm
+		}
+		wm.Fidelity, wm.Checkpoint["fidelity_from"] = fid, f.fidelity
+		return wm
+	}
 	return nightly.Deps{Jobs: jobapi.Client{NC: nc}, Reports: nightly.Store{NC: nc, Objects: res.Artifacts},
-		Preview: standin.Simulator{}, Describe: standin.Describe}
+		Preview: standin.Simulator{}, Describe: describe}
 }
 
 // startNightly runs the scheduler until ctx ends; it returns the
