@@ -92,3 +92,54 @@ func TestRealBudgetCalibratesTheResult(t *testing.T) {
 		})
 	}
 }
+
+// blockingReal hangs until its context ends: a fleet that never answers.
+type blockingReal struct{ asked chan struct{} }
+
+func (b blockingReal) Play(ctx context.Context, _, _ string, _ zoo.Arm, _ []int64) (job.RealEpisodes, error) {
+	select {
+	case b.asked <- struct{}{}:
+	default:
+	}
+	<-ctx.Done()
+	return job.RealEpisodes{}, ctx.Err()
+}
+
+// A server stopped while it waits for a job's real episodes leaves the job
+// running; the next server asks again and finishes it.
+func TestRestartDuringRealPhase(t *testing.T) {
+	dir, port := t.TempDir(), servertest.FreePort(t)
+	e := servertest.NATS(t, dir, port)
+	nc := servertest.Connect(t, e.URL())
+	block := blockingReal{asked: make(chan struct{}, 1)}
+	s1 := servertest.Server(t, nc, server.Config{Real: block})
+	servertest.Workers(t, nc, 1, &servertest.Runner{}, worker.Config{})
+	c := jobapi.Client{NC: nc}
+	spec := servertest.Spec("a", "b")
+	spec.Episodes, spec.RealBudget = 4, 2
+	rep, err := c.Submit(ctx(t), spec, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-block.asked:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the real phase never started")
+	}
+	if err := s1.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := c.Status(ctx(t), rep.ID)
+	if err == nil {
+		t.Fatal("status answered with no server running")
+	}
+	real := &fakeReal{}
+	servertest.Server(t, nc, server.Config{Real: real})
+	st = servertest.Wait(t, c, rep.ID, 30*time.Second)
+	if st.State != job.Succeeded || st.Result.Scenarios[0].Calibration == nil || len(st.Result.Scenarios[0].Calibration.Estimates) != 2 {
+		t.Fatalf("after restart: %+v", st)
+	}
+	if len(real.asked["a"]) != 2 || len(real.asked["b"]) != 2 {
+		t.Fatalf("the new server asked for %v", real.asked)
+	}
+}
