@@ -196,6 +196,9 @@ func printStatus(st job.Status, asJSON bool) error {
 	for _, sc := range st.Result.Scenarios {
 		printCalibration(sc)
 	}
+	if n := len(st.Result.Artifacts); n > 0 {
+		fmt.Printf("\n%d rollout videos in the object store, e.g. dreamrank artifact get %s\n", n, st.Result.Artifacts[0])
+	}
 	for _, f := range st.Result.FailedTasks {
 		fmt.Printf("failed task %d (%s) after %d attempts: %s: %s\n", f.Task, f.Arm, f.Attempts, f.Code, f.Message)
 	}

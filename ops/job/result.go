@@ -11,6 +11,8 @@ import (
 type Result struct {
 	Scenarios   []ScenarioResult `json:"scenarios"`
 	FailedTasks []TaskFailure    `json:"failed_tasks,omitempty"`
+	// Artifacts are the object-store names of the tasks' videos.
+	Artifacts []string `json:"artifacts,omitempty"`
 }
 
 // ScenarioResult ranks every arm on one scenario and keeps each arm's
@@ -84,6 +86,7 @@ func Aggregate(p Plan, id string, outcomes map[int]Outcome) (Result, error) {
 		if !ok {
 			return res, fmt.Errorf("%w: job %s: no outcome for task %d", ErrConflict, id, t.Index)
 		}
+		res.Artifacts = append(res.Artifacts, o.Artifacts...)
 		if o.Failed() {
 			res.FailedTasks = append(res.FailedTasks, TaskFailure{Task: t.Index, Arm: t.Arm.Name,
 				Attempts: o.Attempts, Code: string(o.Error.Code), Message: o.Error.Message})

@@ -60,8 +60,22 @@ type Outcome struct {
 	Critical [][]float64    `json:"critical,omitempty"`
 	Features [][]float64    `json:"features,omitempty"`
 	Error    *errcode.Error `json:"error,omitempty"`
-	Seconds  float64        `json:"seconds"`
+	// Artifacts are object-store names of what the task stored (rollout
+	// videos); Media is what the runner made for the worker to store.
+	Artifacts []string `json:"artifacts,omitempty"`
+	Media     []Media  `json:"-"`
+	Seconds   float64  `json:"seconds"`
 }
 
 // Failed reports whether the task failed for good.
 func (o Outcome) Failed() bool { return o.Error != nil }
+
+// Media is a file a task made, such as an animated GIF of an imagined
+// episode; the worker stores it as jobs/<job>/<Name>.
+type Media struct {
+	Name string
+	Data []byte
+}
+
+// ArtifactName is where a task's media lives in the object store.
+func ArtifactName(jobID, name string) string { return "jobs/" + jobID + "/" + name }

@@ -186,3 +186,17 @@ func SideBySideGIF(imagined, real []image.Image, delayMS int) ([]byte, error) {
 	}
 	return buf.Bytes(), nil
 }
+
+// RGBFrames turns packed 8-bit RGB frames (a policy's or world model's
+// camera frames) into images.
+func RGBFrames(frames [][]uint8, w, h int) []image.Image {
+	out := make([]image.Image, 0, len(frames))
+	for _, f := range frames {
+		im := image.NewRGBA(image.Rect(0, 0, w, h))
+		for i := 0; i < w*h && 3*i+2 < len(f); i++ {
+			im.Pix[4*i], im.Pix[4*i+1], im.Pix[4*i+2], im.Pix[4*i+3] = f[3*i], f[3*i+1], f[3*i+2], 255
+		}
+		out = append(out, im)
+	}
+	return out
+}

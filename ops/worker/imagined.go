@@ -12,6 +12,7 @@ import (
 	"dreamrank/evaluator/judge"
 	"dreamrank/evaluator/validation/wmpool"
 	"dreamrank/ops/job"
+	"dreamrank/ops/report"
 	"dreamrank/policy"
 	"dreamrank/policy/expert"
 	"dreamrank/policy/zoo"
@@ -111,11 +112,14 @@ func (r *Imagined) Run(ctx context.Context, t job.Task) (job.Outcome, error) {
 		return job.Outcome{}, err
 	}
 	rep, err := imagine.Run(ctx, imagine.Unit{Arm: t.Arm.Name, Seeds: t.Seeds, Steer: t.Arm.Steer(),
-		Horizon: t.Horizon, Execute: t.Execute, KeepProprio: sc.Features != nil}, p, m, j, sc.Start, nil)
+		Horizon: t.Horizon, Execute: t.Execute, KeepProprio: sc.Features != nil, KeepFrames: true}, p, m, j, sc.Start, nil)
 	if err != nil {
 		return job.Outcome{}, err
 	}
 	out := job.Outcome{Episodes: rep.Outcomes}
+	if v, err := video(t, rep.Outcomes[0], m.Spec()); err == nil {
+		out.Media = append(out.Media, v)
+	}
 	if sc.Features != nil {
 		for _, o := range rep.Outcomes {
 			c, f := sc.Features(o.Seed, o, t.Horizon)
@@ -123,6 +127,16 @@ func (r *Imagined) Run(ctx context.Context, t job.Task) (job.Outcome, error) {
 		}
 	}
 	return out, nil
+}
+
+// video is the task's first imagined episode as an animated GIF, named
+// videos/<scenario>-<arm>-<seed>.gif.
+func video(t job.Task, o imagine.Outcome, spec worldmodel.Spec) (job.Media, error) {
+	gif, err := report.SideBySideGIF(report.RGBFrames(o.Frames, spec.FrameW, spec.FrameH), nil, 100)
+	if err != nil {
+		return job.Media{}, err
+	}
+	return job.Media{Name: fmt.Sprintf("videos/%s-%s-%d.gif", t.Scenario, t.Arm.Name, o.Seed), Data: gif}, nil
 }
 
 // Close releases what the runner opened.

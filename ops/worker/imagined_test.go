@@ -1,6 +1,7 @@
 package worker_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"testing"
@@ -52,7 +53,7 @@ func TestJobMatchesBenchRanking(t *testing.T) {
 
 	e := servertest.NATS(t, "", 0)
 	nc := servertest.Connect(t, e.URL())
-	servertest.Server(t, nc, server.Config{Catalog: worker.Catalog(zoo.Default()), Queue: queue.Config{AckWait: 30 * time.Second}})
+	srv := servertest.Server(t, nc, server.Config{Catalog: worker.Catalog(zoo.Default()), Queue: queue.Config{AckWait: 30 * time.Second}})
 	run := worker.NewImagined()
 	defer run.Close()
 	servertest.Workers(t, nc, 1, run, worker.Config{})
@@ -74,6 +75,16 @@ func TestJobMatchesBenchRanking(t *testing.T) {
 	want, _ := json.Marshal(direct.PredictedRanking)
 	if string(got) != string(want) {
 		t.Fatalf("job ranking differs from bench ranking:\njob   %s\nbench %s", got, want)
+	}
+	// Each task stored a video of its first imagined episode.
+	if len(st.Result.Artifacts) != 2 {
+		t.Fatalf("artifacts %v, want one video per task", st.Result.Artifacts)
+	}
+	for _, name := range st.Result.Artifacts {
+		raw, err := srv.Resources().Artifacts.GetBytes(ctx, name)
+		if err != nil || !bytes.HasPrefix(raw, []byte("GIF8")) {
+			t.Fatalf("artifact %s: %d bytes, %v", name, len(raw), err)
+		}
 	}
 	t.Logf("predicted success: %s %.2f, %s %.2f", direct.Arms[0].Name, direct.Arms[0].Predicted.SuccessRate,
 		direct.Arms[1].Name, direct.Arms[1].Predicted.SuccessRate)

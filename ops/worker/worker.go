@@ -176,6 +176,14 @@ func (w *Worker) handle(ctx context.Context, m jetstream.Msg) {
 		return
 	}
 	o.Job, o.Task, o.Worker, o.Attempts = t.Job, t.Index, w.cfg.Name, attempt
+	for _, m := range o.Media {
+		name := job.ArtifactName(t.Job, m.Name)
+		if _, err := w.res.Artifacts.PutBytes(ctx, name, m.Data); err != nil {
+			log.Warn("video not stored", "name", name, "err", err) // the outcome still counts
+			continue
+		}
+		o.Artifacts = append(o.Artifacts, name)
+	}
 	if err := queue.PublishOutcome(ctx, w.res.JS, o); err != nil {
 		log.Warn("outcome not stored, task will be redelivered", "err", err)
 		_ = m.Nak()

@@ -109,7 +109,7 @@ func (Simulator) Preview(ctx context.Context, arm zoo.Arm, ref job.ModelRef, see
 		return nil, nil, false, err
 	}
 	spec := m.Spec()
-	imagined := toImages(img.Outcomes[0].Frames, spec.FrameW, spec.FrameH)
+	imagined := report.RGBFrames(img.Outcomes[0].Frames, spec.FrameW, spec.FrameH)
 	dir, err := os.MkdirTemp("", "dreamrank-preview-")
 	if err != nil {
 		return nil, nil, false, err
@@ -129,20 +129,7 @@ func (Simulator) Preview(ctx context.Context, arm zoo.Arm, ref job.ModelRef, see
 	if err != nil {
 		return nil, nil, false, err
 	}
-	return imagined, toImages(ep.Frames, spec.FrameW, spec.FrameH), r.Success, nil
-}
-
-// toImages turns packed RGB frames into images.
-func toImages(frames [][]uint8, w, h int) []image.Image {
-	out := make([]image.Image, 0, len(frames))
-	for _, f := range frames {
-		im := image.NewRGBA(image.Rect(0, 0, w, h))
-		for i := 0; i < w*h && 3*i+2 < len(f); i++ {
-			im.Pix[4*i], im.Pix[4*i+1], im.Pix[4*i+2], im.Pix[4*i+3] = f[3*i], f[3*i+1], f[3*i+2], 255
-		}
-		out = append(out, im)
-	}
-	return out
+	return imagined, report.RGBFrames(ep.Frames, spec.FrameW, spec.FrameH), r.Success, nil
 }
 
 // Describe opens the world model to read its checkpoint description.
