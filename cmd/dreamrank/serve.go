@@ -129,7 +129,7 @@ with 'dreamrank worker --nats URL'. Unfinished jobs resume after a restart.`,
 				return err
 			}
 			if httpA != "" {
-				opts := web.Options{Reports: nightly.Store{Objects: srv.Resources().Artifacts}, Jobs: srv.WebJobs(), Fleet: fleetView}
+				opts := web.Options{Reports: nightly.Store{Objects: srv.Resources().Artifacts}, Jobs: srv.WebJobs(), Fleet: fleetView, Artifacts: srv.WebArtifacts()}
 				if sched != nil {
 					opts.NextRun = sched.Next
 				}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"dreamrank/ops/job"
 	"dreamrank/ops/jobapi"
 	"dreamrank/ops/web"
@@ -54,6 +56,23 @@ func (w webJobs) job(ctx context.Context, st job.Status) web.Job {
 		for _, sc := range st.Result.Scenarios {
 			j.Results = append(j.Results, web.ScenarioResult{Scenario: sc.Scenario, Ranking: sc.Ranking})
 		}
+		j.Videos = st.Result.Artifacts[:min(len(st.Result.Artifacts), maxPageVideos)]
 	}
 	return j
+}
+
+// maxPageVideos caps the videos a job page shows.
+const maxPageVideos = 24
+
+// WebArtifacts serves the object store's artifacts to the UI.
+func (s *Server) WebArtifacts() web.Artifacts { return webArtifacts{s} }
+
+type webArtifacts struct{ s *Server }
+
+func (a webArtifacts) Artifact(ctx context.Context, name string) ([]byte, error) {
+	b, err := a.s.res.Artifacts.GetBytes(ctx, name)
+	if errors.Is(err, jetstream.ErrObjectNotFound) || errors.Is(err, jetstream.ErrInvalidStoreName) {
+		return nil, fmt.Errorf("%w: %q", web.ErrNotFound, name)
+	}
+	return b, err
 }

@@ -88,6 +88,9 @@ type Job struct {
 	Results []ScenarioResult
 	// ReportID links the report made from the job, if any.
 	ReportID string
+	// Videos are artifact names of rollout videos (GIFs), served under
+	// /artifacts/.
+	Videos []string
 }
 
 // ScenarioResult is a job's ranking of the arms on one scenario.
@@ -121,11 +124,18 @@ type Fleet interface {
 	Robots(ctx context.Context) ([]Robot, error)
 }
 
+// Artifacts is the object store the UI serves job videos from.
+type Artifacts interface {
+	// Artifact is the named object; ErrNotFound when unknown.
+	Artifact(ctx context.Context, name string) ([]byte, error)
+}
+
 // Options configure the UI; every backend may be nil.
 type Options struct {
-	Reports Reports
-	Jobs    Jobs
-	Fleet   Fleet
+	Reports   Reports
+	Jobs      Jobs
+	Fleet     Fleet
+	Artifacts Artifacts
 	// Title of the site; default "dreamrank".
 	Title string
 	// NextRun, when set, tells when the next nightly report is due (shown
@@ -175,6 +185,7 @@ func New(opts Options) http.Handler {
 		"f2":     func(f float64) string { return fmt.Sprintf("%.2f", f) },
 		"mul100": func(f float64) float64 { return 100 * f },
 		"join":   func(s []string) string { return strings.Join(s, ", ") },
+		"base":   path.Base,
 		"rows":   leaderboard,
 		"dur": func(d time.Duration) string {
 			if d <= 0 {
@@ -195,6 +206,7 @@ func New(opts Options) http.Handler {
 	h.mux.HandleFunc("GET /jobs", h.jobs)
 	h.mux.HandleFunc("GET /jobs/{id}", h.job)
 	h.mux.HandleFunc("GET /fleet", h.fleet)
+	h.mux.HandleFunc("GET /artifacts/{name...}", h.artifact)
 	h.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	return h
 }
@@ -330,6 +342,26 @@ func (h *handler) jobs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.render(w, http.StatusOK, "jobs.tmpl", "Jobs", list, "")
+}
+
+// artifact serves a stored object (a job's rollout video) by name.
+func (h *handler) artifact(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	if h.opts.Artifacts == nil || name == "" {
+		h.fail(w, "artifact "+name, ErrNotFound)
+		return
+	}
+	data, err := h.opts.Artifacts.Artifact(r.Context(), name)
+	if err != nil {
+		h.fail(w, "artifact "+name, err)
+		return
+	}
+	ctype := mime.TypeByExtension(path.Ext(name))
+	if ctype == "" {
+		ctype = "application/octet-stream"
+	}
+	w.Header().Set("Content-Type", ctype)
+	_, _ = w.Write(data)
 }
 
 func (h *handler) job(w http.ResponseWriter, r *http.Request) {

@@ -91,6 +91,16 @@ func (m memJobs) Get(_ context.Context, id string) (Job, error) {
 	return Job{}, fmt.Errorf("job %q: %w", id, ErrNotFound)
 }
 
+// memArtifacts is an in-memory Artifacts.
+type memArtifacts map[string][]byte
+
+func (m memArtifacts) Artifact(_ context.Context, name string) ([]byte, error) {
+	if b, ok := m[name]; ok {
+		return b, nil
+	}
+	return nil, fmt.Errorf("artifact %q: %w", name, ErrNotFound)
+}
+
 // memFleet is an in-memory Fleet.
 type memFleet []Robot
 
@@ -127,7 +137,7 @@ func testJobs(t testing.TB) memJobs {
 	return memJobs{
 		{ID: "job-2", Name: "zoo on objects", State: JobRunning, WorldModel: "objects v3", Arms: []string{"q5", "q1", "q3"},
 			Created: now.Add(-time.Hour), Updated: now.Add(-time.Minute), Tasks: 300, Done: 120, Failed: 2, Episodes: 480, ETA: 75 * time.Minute},
-		{ID: "job-1", Name: "smoke", State: JobSucceeded, WorldModel: "objects v3", Arms: []string{"q5", "q1"},
+		{ID: "job-1", Name: "smoke", Videos: []string{"jobs/job-1/videos/pusht-q5-1.gif"}, State: JobSucceeded, WorldModel: "objects v3", Arms: []string{"q5", "q1"},
 			Created: now.Add(-3 * time.Hour), Finished: now.Add(-2 * time.Hour), Tasks: 8, Done: 8,
 			Results: []ScenarioResult{{Scenario: "pusht", Ranking: res}}, ReportID: "nightly-2026-11-27"},
 		{ID: "job-0", Name: "broken", State: JobFailed, Reason: "world model <objects> unavailable", Created: now.Add(-4 * time.Hour)},
@@ -152,7 +162,8 @@ func TestRoutes(t *testing.T) {
 	h := New(Options{Reports: reports, Jobs: testJobs(t), Fleet: memFleet{
 		{ID: "pusht-sim-0", Kind: "sim/pusht", State: "busy", Task: "job-2 safety", LastSeen: now.Add(-20 * time.Second), Episodes: 41},
 		{ID: "pusht-sim-1", Kind: "sim/pusht", State: "offline", LastSeen: now.Add(-3 * time.Hour)},
-	}, Now: func() time.Time { return now }})
+	}, Artifacts: memArtifacts{"jobs/job-1/videos/pusht-q5-1.gif": []byte("GIF89a...")},
+		Now: func() time.Time { return now }})
 
 	for _, tc := range []struct {
 		name, path string
@@ -173,6 +184,9 @@ func TestRoutes(t *testing.T) {
 		{"jobs", "/jobs", 200, "text/html", []string{`<table id="jobs">`, `href="/jobs/job-2"`, `<progress max="300" value="120">`, "120/300 (2 failed)", `class="state-failed">failed`}},
 		{"running job", "/jobs/job-2", 200, "text/html", []string{`<progress id="progress" max="300" value="120">`, "120/300 rollout tasks (40%), 2 failed; 480 episodes; ETA 1h15m0s", "No results yet."}},
 		{"finished job with results", "/jobs/job-1", 200, "text/html", []string{"<h2>Results: pusht</h2>", `<table class="results">`, "3/4 = 0.75", `href="/reports/nightly-2026-11-27/"`}},
+		{"job videos", "/jobs/job-1", 200, "text/html", []string{"<h2>Rollout videos</h2>", `<img src="/artifacts/jobs/job-1/videos/pusht-q5-1.gif"`}},
+		{"a video", "/artifacts/jobs/job-1/videos/pusht-q5-1.gif", 200, "image/gif", []string{"GIF89a"}},
+		{"unknown artifact", "/artifacts/jobs/job-1/videos/nope.gif", 404, "text/html", []string{"Not found"}},
 		{"failed job escapes its error", "/jobs/job-0", 200, "text/html", []string{"world model &lt;objects&gt; unavailable"}},
 		{"unknown job", "/jobs/nope", 404, "text/html", []string{"Not found"}},
 		{"fleet", "/fleet", 200, "text/html", []string{`<table id="fleet">`, "pusht-sim-0", "just now", "3 h ago"}},
