@@ -6,14 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
-	"runtime/debug"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
 
+	"dreamrank/envelope"
 	"dreamrank/errcode"
 	"dreamrank/policy"
 )
@@ -52,10 +51,7 @@ type Server struct {
 	base   context.Context
 	cancel context.CancelFunc
 	sem    chan struct{}
-	wg     sync.WaitGroup
-
-	mu       sync.Mutex
-	stopping bool
+	flight envelope.Inflight
 
 	acts, errs, obs atomic.Int64
 	actNanos        atomic.Int64
@@ -136,17 +132,13 @@ func (s *Server) Service() micro.Service { return s.svc }
 // Stop stops serving: new requests are refused, in-flight ones are
 // cancelled and answered. Idempotent.
 func (s *Server) Stop() error {
-	s.mu.Lock()
-	if s.stopping {
-		s.mu.Unlock()
-		s.wg.Wait()
+	if !s.flight.Stop() {
+		s.flight.Wait()
 		return nil
 	}
-	s.stopping = true
-	s.mu.Unlock()
 	err := s.svc.Stop()
 	s.cancel()
-	s.wg.Wait()
+	s.flight.Wait()
 	return err
 }
 
@@ -164,17 +156,8 @@ func (s *Server) handleAct(req micro.Request) {
 		return // not a request; nothing to answer
 	}
 	body := req.Data()
-	s.mu.Lock()
-	if s.stopping {
-		s.mu.Unlock()
-		s.respondError(reply, errcode.New(errcode.Unavailable, "policy replica is stopping"))
-		return
-	}
-	s.wg.Add(1)
-	s.mu.Unlock()
-	go func() {
-		defer s.wg.Done()
-		out, err := s.guard(body)
+	started := s.flight.Go(func() {
+		out, err := envelope.Guard(func() ([]byte, error) { return s.act(body) })
 		if err != nil {
 			s.respondError(reply, err)
 			return
@@ -182,17 +165,10 @@ func (s *Server) handleAct(req micro.Request) {
 		if err := s.nc.Publish(reply, out); err != nil {
 			s.errs.Add(1)
 		}
-	}()
-}
-
-// guard turns a panic in the policy into an internal error.
-func (s *Server) guard(body []byte) (out []byte, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = errcode.New(errcode.Internal, fmt.Sprintf("panic: %v\n%s", r, debug.Stack()))
-		}
-	}()
-	return s.act(body)
+	})
+	if !started {
+		s.respondError(reply, errcode.New(errcode.Unavailable, "policy replica is stopping"))
+	}
 }
 
 func (s *Server) act(body []byte) ([]byte, error) {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
-	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -89,11 +88,10 @@ type Server struct {
 	base   context.Context
 	cancel context.CancelFunc
 	sem    chan struct{}
-	wg     sync.WaitGroup
+	flight envelope.Inflight
 	done   chan struct{}
 
 	mu        sync.Mutex
-	stopping  bool
 	sessions  map[string]*session
 	byRequest map[string]*session // live and closed sessions, for retried starts
 	partials  envelope.Partials   // multi-part requests by reply subject
@@ -211,17 +209,13 @@ func (s *Server) Service() micro.Service { return s.svc }
 // Stop stops serving: new requests are refused, in-flight ones are
 // cancelled and answered, every session's rollout is closed. Idempotent.
 func (s *Server) Stop() error {
-	s.mu.Lock()
-	if s.stopping {
-		s.mu.Unlock()
+	if !s.flight.Stop() {
 		<-s.done
 		return nil
 	}
-	s.stopping = true
-	s.mu.Unlock()
 	err := s.svc.Stop()
 	s.cancel()
-	s.wg.Wait()
+	s.flight.Wait()
 	s.mu.Lock()
 	live := s.sessions
 	s.sessions = map[string]*session{}
@@ -315,34 +309,18 @@ func (s *Server) async(fn handlerFunc) micro.HandlerFunc {
 			return
 		}
 		s.stats.bytesIn.Add(int64(len(body)))
-		s.mu.Lock()
-		if s.stopping {
-			s.mu.Unlock()
-			s.respondError(reply, errcode.New(errcode.Unavailable, "replica "+s.replica+" is stopping"))
-			return
-		}
-		s.wg.Add(1)
-		s.mu.Unlock()
-		go func() {
-			defer s.wg.Done()
-			out, err := s.guard(fn, body)
+		started := s.flight.Go(func() {
+			out, err := envelope.Guard(func() ([]byte, error) { return fn(s.base, body) })
 			if err != nil {
 				s.respondError(reply, err)
 				return
 			}
 			s.respond(reply, out)
-		}()
-	}
-}
-
-// guard turns a panic in the model into an internal error.
-func (s *Server) guard(fn handlerFunc, body []byte) (out []byte, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = errcode.New(errcode.Internal, fmt.Sprintf("panic: %v\n%s", r, debug.Stack()))
+		})
+		if !started {
+			s.respondError(reply, errcode.New(errcode.Unavailable, "replica "+s.replica+" is stopping"))
 		}
-	}()
-	return fn(s.base, body)
+	}
 }
 
 func (s *Server) assemble(reply, partHdr string, data []byte) ([]byte, bool, error) {

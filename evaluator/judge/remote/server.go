@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
-	"runtime/debug"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -73,10 +71,8 @@ type Server struct {
 	base   context.Context
 	cancel context.CancelFunc
 	sem    chan struct{}
-	wg     sync.WaitGroup
+	flight envelope.Inflight
 
-	mu       sync.Mutex
-	stopping bool
 	partials envelope.Partials // multi-part requests by reply subject
 
 	requests, episodes, errors atomic.Int64
@@ -140,16 +136,12 @@ func (s *Server) Replica() string { return s.replica }
 // Stop stops serving; requests in flight are cancelled and answered.
 // Idempotent.
 func (s *Server) Stop() error {
-	s.mu.Lock()
-	if s.stopping {
-		s.mu.Unlock()
+	if !s.flight.Stop() {
 		return nil
 	}
-	s.stopping = true
-	s.mu.Unlock()
 	err := s.svc.Stop()
 	s.cancel()
-	s.wg.Wait()
+	s.flight.Wait()
 	return err
 }
 
@@ -190,31 +182,20 @@ func (s *Server) handleJudge(req micro.Request) {
 	if !complete {
 		return
 	}
-	s.mu.Lock()
-	if s.stopping {
-		s.mu.Unlock()
-		s.respondError(reply, errcode.New(errcode.Unavailable, "replica "+s.replica+" is stopping"))
-		return
-	}
-	s.wg.Add(1)
-	s.mu.Unlock()
-	go func() {
-		defer s.wg.Done()
-		out, err := s.judge(body)
+	started := s.flight.Go(func() {
+		out, err := envelope.Guard(func() ([]byte, error) { return s.judge(body) })
 		if err != nil {
 			s.respondError(reply, err)
 			return
 		}
 		s.respond(reply, out)
-	}()
+	})
+	if !started {
+		s.respondError(reply, errcode.New(errcode.Unavailable, "replica "+s.replica+" is stopping"))
+	}
 }
 
-func (s *Server) judge(body []byte) (out []byte, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = errcode.New(errcode.Internal, fmt.Sprintf("panic: %v\n%s", r, debug.Stack()))
-		}
-	}()
+func (s *Server) judge(body []byte) ([]byte, error) {
 	req, eps, err := decodeRequest(body)
 	if err != nil {
 		return nil, err
