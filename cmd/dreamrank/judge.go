@@ -2,9 +2,7 @@ package main
 
 import (
 	"fmt"
-	"log/slog"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -14,7 +12,6 @@ import (
 	"dreamrank/episode"
 	"dreamrank/evaluator/judge"
 	"dreamrank/evaluator/judge/remote" // also registers the "remote" judge
-	"dreamrank/ops/bus"
 	"dreamrank/ops/progress"
 	"dreamrank/policy/expert"
 	"dreamrank/robots/sim/pusht"
@@ -155,21 +152,11 @@ func judgeServeCmd() *cobra.Command {
 		Short: "Serve a judge over NATS (protocol: evaluator/judge/remote/PROTOCOL.md)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			if bf.cfg.URL == "" {
-				e, err := bus.StartEmbedded(ctx, bus.EmbeddedConfig{Port: port, StoreDir: filepath.Join(data, "nats")})
-				if err != nil {
-					return err
-				}
-				defer e.Shutdown()
-				bf.cfg.URL = e.URL()
-				slog.Info("embedded nats-server", "url", e.URL())
-			}
-			bf.cfg.Name = "dreamrank judge serve " + name
-			nc, err := bus.Connect(ctx, bf.cfg)
+			nc, closeNC, err := bf.connectOrEmbed(ctx, data, port, "dreamrank judge serve "+name)
 			if err != nil {
 				return err
 			}
-			defer nc.Close()
+			defer closeNC()
 			jo, err := jf.options()
 			if err != nil {
 				return err

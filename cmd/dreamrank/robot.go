@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -236,10 +238,13 @@ its own subjects. With --nats it joins an existing deployment instead.`,
 }
 
 func splitListen(listen string) (string, int, error) {
-	host, portS, ok := strings.Cut(listen, ":")
-	var port int
-	if _, err := fmt.Sscanf(portS, "%d", &port); !ok || err != nil {
-		return "", 0, fmt.Errorf("--listen %q: want host:port", listen)
+	host, portS, err := net.SplitHostPort(listen)
+	if err != nil {
+		return "", 0, fmt.Errorf("--listen %q: want host:port: %w", listen, err)
+	}
+	port, err := strconv.Atoi(portS)
+	if err != nil {
+		return "", 0, fmt.Errorf("--listen %q: want host:port: %w", listen, err)
 	}
 	return host, port, nil
 }

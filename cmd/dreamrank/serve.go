@@ -4,10 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"time"
 
@@ -77,13 +75,9 @@ with 'dreamrank worker --nats URL'. Unfinished jobs resume after a restart.`,
 			rf.defaults(cmd, data)
 			var robotLogins int
 			if bf.cfg.URL == "" {
-				host, portS, err := net.SplitHostPort(listen)
+				host, port, err := splitListen(listen)
 				if err != nil {
-					return fmt.Errorf("--listen %q: %w", listen, err)
-				}
-				port, err := strconv.Atoi(portS)
-				if err != nil {
-					return fmt.Errorf("--listen %q: %w", listen, err)
+					return err
 				}
 				users, noAuth, err := rf.embeddedAuth(&bf, host)
 				if err != nil {

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"path/filepath"
 
+	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
 
 	"dreamrank/ops/bus"
@@ -25,6 +27,32 @@ func (f *busFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.cfg.Password, "password", "", "NATS password")
 }
 
+// connectOrEmbed connects as name to --nats, or, without it, to an embedded
+// server on port with its files under data/nats. close releases both.
+func (f *busFlags) connectOrEmbed(ctx context.Context, data string, port int, name string) (nc *nats.Conn, close func(), err error) {
+	var e *bus.Embedded
+	if f.cfg.URL == "" {
+		if e, err = bus.StartEmbedded(ctx, bus.EmbeddedConfig{Port: port, StoreDir: filepath.Join(data, "nats")}); err != nil {
+			return nil, nil, err
+		}
+		f.cfg.URL = e.URL()
+		slog.Info("embedded nats-server", "url", e.URL())
+	}
+	f.cfg.Name = name
+	if nc, err = bus.Connect(ctx, f.cfg); err != nil {
+		if e != nil {
+			e.Shutdown()
+		}
+		return nil, nil, err
+	}
+	return nc, func() {
+		nc.Close()
+		if e != nil {
+			e.Shutdown()
+		}
+	}, nil
+}
+
 func wmServeCmd() *cobra.Command {
 	var (
 		mf   modelFlags
@@ -39,21 +67,11 @@ func wmServeCmd() *cobra.Command {
 		Short: "Serve a world model over NATS (protocol: worldmodel/remote/PROTOCOL.md)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			if bf.cfg.URL == "" {
-				e, err := bus.StartEmbedded(ctx, bus.EmbeddedConfig{Port: port, StoreDir: filepath.Join(data, "nats")})
-				if err != nil {
-					return err
-				}
-				defer e.Shutdown()
-				bf.cfg.URL = e.URL()
-				slog.Info("embedded nats-server", "url", e.URL())
-			}
-			bf.cfg.Name = "dreamrank wm serve " + name
-			nc, err := bus.Connect(ctx, bf.cfg)
+			nc, closeNC, err := bf.connectOrEmbed(ctx, data, port, "dreamrank wm serve "+name)
 			if err != nil {
 				return err
 			}
-			defer nc.Close()
+			defer closeNC()
 			m, err := mf.open(ctx)
 			if err != nil {
 				return err
