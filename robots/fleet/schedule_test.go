@@ -84,14 +84,17 @@ func TestSafetyReal(t *testing.T) {
 // TestCoordinatorRestart: requests queued under one coordinator are served
 // by the next one.
 func TestCoordinatorRestart(t *testing.T) {
-	f := startFleet(t, []string{"r1"}, fleet.Config{})
+	// A request the stopped coordinator hands back can still reach its
+	// last, dead pull request and then returns only after the ack wait
+	// (about 1 in 10 runs under load): keep that short here.
+	f := startFleet(t, []string{"r1"}, fleet.Config{AckWait: 2 * time.Second})
 	reqs := fleet.Paired("job", []zoo.Arm{armGoal, armCorner}, simbot.ScenePushT, []int64{1, 2}, 3)
 	if err := f.client.Request(ctxT(t, 5*time.Second), reqs); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 5*time.Second, "4 requests queued", func() bool { return f.coord.Status().Queued == 4 })
 	f.coord.Stop()
-	c2, err := fleet.Start(ctxT(t, 10*time.Second), f.admin, fleet.Config{HeartbeatEvery: 100 * time.Millisecond, Episodes: f.store})
+	c2, err := fleet.Start(ctxT(t, 10*time.Second), f.admin, fleet.Config{HeartbeatEvery: 100 * time.Millisecond, Episodes: f.store, AckWait: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
