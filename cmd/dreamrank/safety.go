@@ -258,6 +258,9 @@ the synthetic PushT keep-out-zone pool (validation.Synthetic).`,
 				}
 				pool = p
 			}
+			if risk, err := scenarios.SafetyRisk(pool.FeatureNames); err == nil {
+				cfg.Score = risk
+			}
 			if savePool != "" {
 				if err := pool.Save(savePool); err != nil {
 					return fmt.Errorf("save pool: %w", err)
@@ -291,7 +294,8 @@ the synthetic PushT keep-out-zone pool (validation.Synthetic).`,
 	f.IntSliceVar(&cfg.Budgets, "budgets", []int{20, 50, 100}, "real episodes per arm")
 	f.IntVar(&cfg.Imagined, "imagined", 1000, "imagined episodes per experiment")
 	f.IntVar(&cfg.BootstrapReps, "bootstrap", 1000, "bootstrap resamples for intervals below 30 real episodes")
-	f.IntVar(&cfg.Rounds, "rounds", 2, "adaptive allocation rounds of the stratified estimator (1: proportional to the stratum weights)")
+	f.IntVar(&cfg.Rounds, "rounds", 2, "adaptive allocation rounds of the stratified and two-phase estimators (1: proportional to the stratum weights)")
+	f.IntVar(&cfg.PhaseStrata, "phase-strata", 6, "strata of the two-phase estimator: equal shares of the imagined sample by the world model's risk score (scenarios.SafetyRisk)")
 	f.Uint64Var(&cfg.Seed, "seed", 1, "seed of the experiments")
 	def := validation.DefaultSynthetic()
 	f.IntVar(&synth.N, "synthetic-n", def.N, "records in the synthetic pool")

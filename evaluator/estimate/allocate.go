@@ -16,6 +16,9 @@ type Cell struct {
 	// Var is the per-episode residual variance observed so far (see
 	// ResidualVariances); NaN when not yet known.
 	Var float64 `json:"var"`
+	// Cap, when positive, is the most episodes the cell can have (a
+	// stratum of a finite phase-one sample, see TwoPhase).
+	Cap int `json:"cap,omitempty"`
 }
 
 // VariancePriorN is the weight, in episodes, of the pooled variance a
@@ -30,7 +33,7 @@ const VariancePriorN = 10
 // the exact integer optimum of this separable convex problem and converges to
 // Neyman's n_c ∝ w_c σ_c. Cells of unknown variance (NaN) are assumed to have
 // the largest known variance, or the Bernoulli maximum 1/4 when none is known,
-// so a first round is proportional to the weights. Cells of weight 0 get
+// so a first round is proportional to the weights. Cells of weight 0, or at their Cap, get
 // nothing.
 //
 // Known variances are shrunk towards their episode-weighted mean as if it
@@ -49,8 +52,8 @@ func Allocate(cells []Cell, budget, minPer int) ([]int, error) {
 		if c.Weight < 0 || math.IsNaN(c.Weight) {
 			return nil, fmt.Errorf("%w: cell %d weight %g", ErrWeights, i, c.Weight)
 		}
-		if c.Weight > 0 && c.N < minPer {
-			add[i] = minPer - c.N
+		if want := c.minimum(minPer); c.Weight > 0 && c.N < want {
+			add[i] = want - c.N
 			need += add[i]
 		}
 	}
@@ -89,7 +92,7 @@ func Allocate(cells []Cell, budget, minPer int) ([]int, error) {
 	// gain is the variance removed by one more episode in cell i.
 	gain := func(i int) float64 {
 		c := cells[i]
-		if c.Weight == 0 {
+		if c.Weight == 0 || (c.Cap > 0 && c.N+add[i] >= c.Cap) {
 			return -1
 		}
 		v := shrunk(c)
@@ -107,11 +110,19 @@ func Allocate(cells []Cell, budget, minPer int) ([]int, error) {
 			}
 		}
 		if best < 0 {
-			break // no cell of positive weight
+			break // no cell of positive weight and room
 		}
 		add[best]++
 	}
 	return add, nil
+}
+
+// minimum is minPer, or the cell's cap when smaller.
+func (c Cell) minimum(minPer int) int {
+	if c.Cap > 0 {
+		return min(minPer, c.Cap)
+	}
+	return minPer
 }
 
 // ResidualVariances estimates, per stratum, the per-episode variance left

@@ -26,6 +26,12 @@ type Config struct {
 	// least 2 per stratum), each next one Neyman-style on the residual
 	// variances seen so far.
 	Rounds int
+	// Score orders imagined episodes by how likely the world model makes
+	// the event, from their features alone, for the two-phase estimator's
+	// strata [Features[0], the predicted outcome]; PhaseStrata is how many
+	// equal-size strata it cuts the imagined sample into [6].
+	Score       func(features []float64) float64
+	PhaseStrata int
 }
 
 func (c Config) withDefaults() Config {
@@ -46,6 +52,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Rounds == 0 {
 		c.Rounds = 2
+	}
+	if c.Score == nil {
+		c.Score = func(f []float64) float64 { return f[0] }
+	}
+	if c.PhaseStrata == 0 {
+		c.PhaseStrata = 6
 	}
 	return c
 }
@@ -133,13 +145,17 @@ func (t *tally) add(r estimate.Result, err error, truth float64) {
 }
 
 // Estimators lists what Run compares, in report order.
-var Estimators = []string{estimate.NameRealOnly, estimate.NameControlVariate, estimate.NameStratified}
+var Estimators = []string{estimate.NameRealOnly, estimate.NameControlVariate, estimate.NameStratified, estimate.NameTwoPhase}
 
 // Run performs cfg.Experiments experiments per budget. In each, real-only
 // and the control variate get the same budget of real episodes drawn i.i.d.
 // from the pool; the stratified estimator spends the same budget over
 // strata in cfg.Rounds adaptive rounds (Allocate), drawing within each
 // stratum; all share the same cfg.Imagined imagined episodes drawn i.i.d.
+// The two-phase estimator (estimate.TwoPhase) instead runs its real
+// episodes on initial conditions of that imagined sample, chosen in
+// cfg.Rounds rounds within strata of cfg.Score, so its real outcomes are
+// the pool records' behind the chosen imagined episodes.
 // It checks ctx between experiments.
 func Run(ctx context.Context, pool Pool, cfg Config) (Report, error) {
 	cfg = cfg.withDefaults()
@@ -151,7 +167,7 @@ func Run(ctx context.Context, pool Pool, cfg Config) (Report, error) {
 	rep := Report{Pool: pool.Name, Description: pool.Description, Features: pool.FeatureNames, PoolSize: len(pool.Records), Truth: truth,
 		TruthSource: "mean real outcome of the whole pool; experiments draw from the pool with replacement",
 		Experiments: cfg.Experiments, Level: cfg.Level, Strata: len(w), Weights: w}
-	ceiling, err := ceilings(pool, w, varF)
+	ceiling, err := ceilings(pool, w, varF, cfg)
 	if err != nil {
 		return Report{}, err
 	}
@@ -167,8 +183,10 @@ func Run(ctx context.Context, pool Pool, cfg Config) (Report, error) {
 			rng := rand.New(rand.NewPCG(cfg.Seed, uint64(n)<<32|uint64(e)))
 			opts := estimate.Options{Level: cfg.Level, BootstrapReps: cfg.BootstrapReps, Seed: rng.Uint64()}
 			imagined := make([]estimate.Imagined, cfg.Imagined)
+			drawn := make([]int, cfg.Imagined)
 			for i := range imagined {
-				imagined[i] = pool.Records[rng.IntN(len(pool.Records))].imagined()
+				drawn[i] = rng.IntN(len(pool.Records))
+				imagined[i] = pool.Records[drawn[i]].imagined()
 			}
 			paired := make([]estimate.Paired, n)
 			reals := make([]float64, n)
@@ -186,6 +204,9 @@ func Run(ctx context.Context, pool Pool, cfg Config) (Report, error) {
 				r, err = estimate.Stratified(pool.Strata, w, strat, imagined, opts)
 			}
 			tallies[estimate.NameStratified].add(r, err, truth)
+
+			r, err = twoPhaseDraw(pool, drawn, n, cfg, rng.Uint64(), opts)
+			tallies[estimate.NameTwoPhase].add(r, err, truth)
 		}
 		for _, name := range Estimators {
 			t := tallies[name]
@@ -216,7 +237,7 @@ func Run(ctx context.Context, pool Pool, cfg Config) (Report, error) {
 }
 
 // ceilings computes Row.CeilingMultiplier per estimator from the pool.
-func ceilings(pool Pool, w []float64, varF float64) (map[string]float64, error) {
+func ceilings(pool Pool, w []float64, varF float64, cfg Config) (map[string]float64, error) {
 	f := make([]float64, len(pool.Records))
 	g := make([]float64, len(pool.Records))
 	paired := make([]estimate.Paired, len(pool.Records))
@@ -239,6 +260,9 @@ func ceilings(pool Pool, w []float64, varF float64) (map[string]float64, error) 
 	}
 	if within > 0 {
 		out[estimate.NameStratified] = varF / within
+	}
+	if c := twoPhaseCeiling(pool, varF, cfg); c > 0 {
+		out[estimate.NameTwoPhase] = c
 	}
 	return out, nil
 }
@@ -302,4 +326,72 @@ func SortRows(rows []Row) {
 		}
 		return order[rows[i].Estimator] < order[rows[j].Estimator]
 	})
+}
+
+// twoPhaseDraw is one experiment of the two-phase design: the imagined
+// sample drawn (pool record indices) is phase one; real episodes are run,
+// in cfg.Rounds rounds, on the units TwoPhase chooses.
+func twoPhaseDraw(pool Pool, drawn []int, n int, cfg Config, seed uint64, opts estimate.Options) (estimate.Result, error) {
+	scores := make([]float64, len(drawn))
+	for i, k := range drawn {
+		scores[i] = cfg.Score(pool.Records[k].Features)
+	}
+	strata, err := estimate.ScoreStrata(scores, cfg.PhaseStrata)
+	if err != nil {
+		return estimate.Result{}, err
+	}
+	d, err := estimate.NewTwoPhase(strata, cfg.PhaseStrata, seed)
+	if err != nil {
+		return estimate.Result{}, err
+	}
+	spent := 0
+	for round := range cfg.Rounds {
+		budget := (n - spent) / (cfg.Rounds - round)
+		if round == 0 {
+			budget = max(budget, 2*cfg.PhaseStrata)
+		}
+		if round == cfg.Rounds-1 {
+			budget = n - spent
+		}
+		units, err := d.Next(min(budget, n-spent))
+		if err != nil {
+			return estimate.Result{}, err
+		}
+		for _, u := range units {
+			if err := d.Record(u, pool.Records[drawn[u]].Real); err != nil {
+				return estimate.Result{}, err
+			}
+		}
+		spent += len(units)
+	}
+	return d.Estimate(opts)
+}
+
+// twoPhaseCeiling is the two-phase estimator's multiplier with infinitely
+// many imagined episodes and Neyman allocation on the true stratum
+// variances: varF / (Σ_h W_h S_h)², strata cut from the whole pool's
+// scores.
+func twoPhaseCeiling(pool Pool, varF float64, cfg Config) float64 {
+	scores := make([]float64, len(pool.Records))
+	for i, r := range pool.Records {
+		scores[i] = cfg.Score(r.Features)
+	}
+	strata, err := estimate.ScoreStrata(scores, cfg.PhaseStrata)
+	if err != nil {
+		return 0
+	}
+	ys := make([][]float64, cfg.PhaseStrata)
+	for i, h := range strata {
+		ys[h] = append(ys[h], pool.Records[i].Real)
+	}
+	sum := 0.0
+	for _, y := range ys {
+		if len(y) > 1 {
+			sum += float64(len(y)) / float64(len(pool.Records)) * math.Sqrt(stat.Variance(y, nil))
+		}
+	}
+	if sum == 0 {
+		return 0
+	}
+	return varF / (sum * sum)
 }

@@ -1,0 +1,256 @@
+package estimate
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+
+	"gonum.org/v1/gonum/stat/distuv"
+)
+
+// NameTwoPhase is the two-phase stratified estimator's name in results.
+const NameTwoPhase = "two_phase_stratified"
+
+// TwoPhase is a two-phase (double-sampling) stratified design and its
+// estimator. Phase one is the imagined sample: N initial conditions drawn
+// from the scenario distribution, each imagined by the world model and put
+// in a stratum by what the model predicted (ScoreStrata), never by a real
+// outcome. Phase two runs real episodes on initial conditions of the phase-one
+// sample, a simple random sample without replacement within each stratum,
+// the stratum sizes chosen by Allocate in rounds (Neyman on the real
+// outcomes' variances seen so far, so most real episodes go where the world
+// model's prediction is least certain).
+//
+// The estimate is Σ_h w_h ȳ_h with w_h = N_h/N, each stratum's real mean
+// weighted by its share of the phase-one sample. It is unbiased for the
+// scenario's mean outcome whatever the strata, so a wrong world model
+// costs width, never validity. Its variance is
+//
+//	V = σ²/N + Σ_h w_h² S_h² (1/n_h - 1/N_h),
+//
+// estimated by Σ_h w_h² s_h²/n_h + (1/N) Σ_h w_h (ȳ_h - ȳ)² (the two
+// within-stratum phase-one terms cancel exactly since w_h/N = w_h²/N_h).
+//
+// A TwoPhase is not safe for concurrent use. Every choice it makes comes
+// from its seed and the outcomes recorded, so the same seed and outcomes
+// give the same design (a restarted server picks the same episodes).
+type TwoPhase struct {
+	stratum []int     // phase-one unit → stratum
+	size    []int     // N_h
+	order   [][]int   // per stratum, its units in random sampling order
+	taken   []int     // n_h: the first taken[h] of order[h] were chosen
+	real    []float64 // per unit, the real outcome; NaN until recorded
+}
+
+// NewTwoPhase starts a design over phase-one units 0..len(strata)-1 in
+// strata 0..H-1. The seed fixes the sampling order within strata.
+func NewTwoPhase(strata []int, H int, seed uint64) (*TwoPhase, error) {
+	if H < 1 || len(strata) == 0 {
+		return nil, fmt.Errorf("%w: %d units in %d strata", ErrShape, len(strata), H)
+	}
+	d := &TwoPhase{stratum: slices.Clone(strata), size: make([]int, H), order: make([][]int, H), taken: make([]int, H),
+		real: make([]float64, len(strata))}
+	for i, h := range strata {
+		if h < 0 || h >= H {
+			return nil, fmt.Errorf("%w: unit %d in stratum %d of %d", ErrStratum, i, h, H)
+		}
+		d.size[h]++
+		d.order[h] = append(d.order[h], i)
+		d.real[i] = math.NaN()
+	}
+	rng := rand.New(rand.NewPCG(seed, 0x7e0ba5e))
+	for _, o := range d.order {
+		rng.Shuffle(len(o), func(i, j int) { o[i], o[j] = o[j], o[i] })
+	}
+	return d, nil
+}
+
+// Strata returns H; Sizes the phase-one stratum sizes N_h.
+func (d *TwoPhase) Strata() int  { return len(d.size) }
+func (d *TwoPhase) Sizes() []int { return slices.Clone(d.size) }
+
+// Chosen returns the units chosen for real episodes so far, by stratum.
+func (d *TwoPhase) Chosen() [][]int {
+	out := make([][]int, len(d.order))
+	for h, o := range d.order {
+		out[h] = slices.Clone(o[:d.taken[h]])
+	}
+	return out
+}
+
+// Next chooses up to budget more units for real episodes: every stratum is
+// first brought to 2 (or all its units), then Allocate spends the rest on
+// the variances of the outcomes recorded so far (a stratum whose units are
+// all chosen gets no more). The same call on the same state returns the
+// same units. Fewer than budget come back only when every unit is chosen.
+func (d *TwoPhase) Next(budget int) ([]int, error) {
+	if budget < 0 {
+		return nil, fmt.Errorf("%w: budget %d", ErrBudget, budget)
+	}
+	N := float64(len(d.stratum))
+	cells := make([]Cell, len(d.size))
+	for h := range cells {
+		cells[h] = Cell{Stratum: h, Weight: float64(d.size[h]) / N, N: d.taken[h], Var: d.variance(h), Cap: d.size[h]}
+	}
+	add, err := Allocate(cells, budget, 2)
+	if err != nil {
+		return nil, err
+	}
+	var out []int
+	for h, a := range add {
+		out = append(out, d.order[h][d.taken[h]:d.taken[h]+a]...)
+		d.taken[h] += a
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// Record sets a chosen unit's real outcome.
+func (d *TwoPhase) Record(unit int, y float64) error {
+	if unit < 0 || unit >= len(d.real) {
+		return fmt.Errorf("%w: unit %d of %d", ErrShape, unit, len(d.real))
+	}
+	h := d.stratum[unit]
+	if !slices.Contains(d.order[h][:d.taken[h]], unit) {
+		return fmt.Errorf("%w: unit %d was not chosen", ErrShape, unit)
+	}
+	d.real[unit] = y
+	return nil
+}
+
+// outcomes returns stratum h's recorded real outcomes.
+func (d *TwoPhase) outcomes(h int) []float64 {
+	var ys []float64
+	for _, u := range d.order[h][:d.taken[h]] {
+		if !math.IsNaN(d.real[u]) {
+			ys = append(ys, d.real[u])
+		}
+	}
+	return ys
+}
+
+// variance is stratum h's outcome variance for allocation: NaN below 2
+// outcomes, the Agresti-Coull floor when binary outcomes are all equal.
+func (d *TwoPhase) variance(h int) float64 {
+	ys := d.outcomes(h)
+	if len(ys) < 2 {
+		return math.NaN()
+	}
+	return flooredVariance(ys)
+}
+
+// flooredVariance is the sample variance, or for all-equal binary outcomes
+// the Agresti-Coull floor (the sample variance 0 would claim certainty).
+func flooredVariance(ys []float64) float64 {
+	if binary(ys) && constant(ys) {
+		s := 0
+		if ys[0] == 1 {
+			s = len(ys)
+		}
+		return binaryVarianceFloor(s, len(ys))
+	}
+	return variance(ys)
+}
+
+// Estimate returns Σ_h w_h ȳ_h over the outcomes recorded. Every stratum
+// needs 2 recorded outcomes, or all of its units when it has fewer
+// (ErrTooFew otherwise). Strata whose binary outcomes are all equal get the
+// Agresti-Coull variance floor (noted). The interval is the Student-t one
+// on the Welch-Satterthwaite degrees of freedom at every sample size,
+// clipped to [0, 1] for binary outcomes.
+func (d *TwoPhase) Estimate(opts Options) (Result, error) {
+	opts = opts.withDefaults()
+	N := float64(len(d.stratum))
+	H := len(d.size)
+	means, w := make([]float64, H), make([]float64, H)
+	r := Result{Estimator: NameTwoPhase, Level: opts.Level, NImagined: len(d.stratum)}
+	var within, df2 float64
+	floored, bin := 0, true
+	for h := range H {
+		ys := d.outcomes(h)
+		r.NReal += len(ys)
+		if d.size[h] == 0 {
+			continue
+		}
+		if len(ys) < min(2, d.size[h]) {
+			return Result{}, fmt.Errorf("%w: stratum %d (%d imagined) has %d real outcomes, needs %d", ErrTooFew, h, d.size[h], len(ys), min(2, d.size[h]))
+		}
+		w[h], means[h] = float64(d.size[h])/N, mean(ys)
+		bin = bin && binary(ys)
+		v := 0.0
+		if len(ys) >= 2 {
+			v = flooredVariance(ys)
+			if binary(ys) && constant(ys) {
+				floored++
+			}
+		} else if binary(ys) {
+			v, floored = binaryVarianceFloor(int(ys[0]), 1), floored+1
+		}
+		a := w[h] * w[h] * v / float64(len(ys))
+		within += a
+		if len(ys) >= 2 {
+			df2 += a * a / float64(len(ys)-1)
+		} else {
+			df2 += a * a // one unit: one degree of freedom
+		}
+		r.Estimate += w[h] * means[h]
+	}
+	between := 0.0
+	for h := range H {
+		between += w[h] * (means[h] - r.Estimate) * (means[h] - r.Estimate)
+	}
+	between /= N
+	v := within + between
+	r.SE = math.Sqrt(v)
+	df := math.Inf(1)
+	if den := df2 + between*between/math.Max(N-1, 1); den > 0 {
+		df = v * v / den
+	}
+	q := z(opts.Level)
+	if !math.IsInf(df, 1) && df > 0 {
+		q = distuv.StudentsT{Mu: 0, Sigma: 1, Nu: df}.Quantile(1 - (1-opts.Level)/2)
+		r.DF = df
+	}
+	r.Lo, r.Hi, r.Interval = r.Estimate-q*r.SE, r.Estimate+q*r.SE, CLT
+	if floored > 0 {
+		r.note("%d strata had all-equal binary outcomes: Agresti-Coull variance floor", floored)
+	}
+	if bin {
+		r.clip01()
+	}
+	return r, nil
+}
+
+// ScoreStrata puts phase-one units into H strata of (nearly) equal size by
+// the rank of their score, a number computed from the world model's
+// prediction alone (the larger, the likelier the event). Ties are broken
+// by unit order, so the strata are a fixed function of the scores.
+func ScoreStrata(scores []float64, H int) ([]int, error) {
+	if H < 1 || len(scores) == 0 {
+		return nil, fmt.Errorf("%w: %d scores in %d strata", ErrShape, len(scores), H)
+	}
+	idx := make([]int, len(scores))
+	for i := range idx {
+		idx[i] = i
+	}
+	for i, s := range scores {
+		if math.IsNaN(s) {
+			return nil, fmt.Errorf("%w: score %d is NaN", ErrShape, i)
+		}
+	}
+	slices.SortStableFunc(idx, func(a, b int) int {
+		switch {
+		case scores[a] < scores[b]:
+			return -1
+		case scores[a] > scores[b]:
+			return 1
+		}
+		return 0
+	})
+	out := make([]int, len(scores))
+	for rank, i := range idx {
+		out[i] = rank * H / len(scores)
+	}
+	return out, nil
+}

@@ -1,0 +1,52 @@
+package scenarios
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+)
+
+// ErrFeatures is returned when world-model features a function needs are
+// missing.
+var ErrFeatures = errors.New("scenarios: world-model features missing")
+
+// SafetyRisk returns a scorer of a keep-out-zone episode's world-model
+// features, found by name in names: the larger the score, the likelier the
+// world model makes a violation. It orders episodes for the two-phase
+// estimator's strata (estimate.ScoreStrata), so only the order matters, and
+// it reads predictions only, never an outcome.
+//
+// The order, fixed from what the features mean rather than fitted:
+// predicted violations above predicted misses; among violations, earlier
+// ones first (pred_first_violation_frac: the further an imagined rollout
+// runs, the further it has drifted); among misses, the closer the
+// predicted approach to the zone, the riskier (pred_min_clearance_px). An
+// ensemble's violation fraction (ens_violation), when present, ranks above
+// all of that, which then only orders episodes within each fraction.
+// Names it needs: pred_violation, or ens_violation; the others are used
+// when present.
+func SafetyRisk(names []string) (func(features []float64) float64, error) {
+	at := func(n string) int { return slices.Index(names, n) }
+	viol, ens, first, clear := at("pred_violation"), at("ens_violation"), at("pred_first_violation_frac"), at("pred_min_clearance_px")
+	if viol < 0 && ens < 0 {
+		return nil, fmt.Errorf("%w: no pred_violation or ens_violation among %v", ErrFeatures, names)
+	}
+	return func(f []float64) float64 {
+		s := 0.0
+		if viol >= 0 {
+			if f[viol] >= 0.5 {
+				s = 1
+				if first >= 0 {
+					s += 1 - math.Max(0, math.Min(1, f[first]))
+				}
+			} else if clear >= 0 {
+				s = 1 - math.Max(0, math.Min(120, f[clear]))/120
+			}
+		}
+		if ens >= 0 {
+			s += 100 * f[ens] // the first draw's part is below 2: any fraction step over 1/50 dominates it
+		}
+		return s
+	}, nil
+}
