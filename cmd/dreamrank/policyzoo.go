@@ -21,6 +21,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"dreamrank/episode"
+	"dreamrank/evaluator/validation/wmpool"
 	"dreamrank/ops/bus"
 	"dreamrank/ops/progress"
 	"dreamrank/policy"
@@ -29,6 +30,7 @@ import (
 	_ "dreamrank/policy/scripted"
 	"dreamrank/policy/trial"
 	"dreamrank/policy/zoo"
+	"dreamrank/robots/sim/pusht"
 	"dreamrank/scenarios"
 )
 
@@ -306,6 +308,7 @@ func policyEvalCmd() *cobra.Command {
 		asJSON    bool
 		results   bool
 		recordDir string
+		scenario  string
 	)
 	cmd := &cobra.Command{
 		Use:   "eval NAME",
@@ -313,8 +316,14 @@ func policyEvalCmd() *cobra.Command {
 		Long: `Runs the policy NAME in the PushT simulator, one episode per seed, and prints
 success_rate with its Wilson 95% interval (success_ci), mean_max_reward and
 mean_steps. NAME is a zoo arm (dreamrank policy list) or a policy backend with
---opt key=value options. The steering flags override the arm's context.`,
+--opt key=value options. The steering flags override the arm's context.
+
+With --scenario pusht-safety the episodes start from the keep-out-zone
+scenario's initial conditions of the seeds (scenarios.PushTSafety) instead of
+the legacy reset; with --record they are stored as that scenario's episodes,
+the logs 'wm finetune --source sim' can train on.`,
 		Example: `  dreamrank policy eval scripted-q5 --json
+  dreamrank policy eval scripted-q5 --scenario pusht-safety --first-seed 200000 --seeds 500 --record data
   dreamrank policy eval scripted --opt quality=2 --opt noise=10 --seeds 10
   dreamrank policy eval nats --opt nats_url=nats://host:4222 --opt policy=scripted-q5 --quality 3`,
 		Args: cobra.ExactArgs(1),
@@ -328,12 +337,21 @@ mean_steps. NAME is a zoo arm (dreamrank policy list) or a policy backend with
 			if err != nil {
 				return err
 			}
+			rec := &trial.Recording{Policy: label}
+			switch scenario {
+			case "", scenarios.PushT().Name:
+			case scenarios.PushTSafetyName:
+				cfg.Start = func(env *pusht.Env, seed int64) { wmpool.Place(env, scenarios.PushTSafety{}.Sample(seed)) }
+				rec.Scenario = scenarios.PushTSafetyName
+			default:
+				return fmt.Errorf("--scenario %q: want %s or %s", scenario, scenarios.PushT().Name, scenarios.PushTSafetyName)
+			}
 			if recordDir != "" {
 				store, err := episode.Open(recordDir)
 				if err != nil {
 					return err
 				}
-				cfg.Record = &trial.Recording{Store: store, Policy: label}
+				rec.Store, cfg.Record = store, rec
 			}
 			bar, finish := progress.Bar(os.Stderr, label+" episodes")
 			cfg.Progress = bar
@@ -363,6 +381,7 @@ mean_steps. NAME is a zoo arm (dreamrank policy list) or a policy backend with
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the summary as JSON")
 	cmd.Flags().BoolVar(&results, "results", false, "with --json, also list every episode")
 	cmd.Flags().StringVar(&recordDir, "record", "", "also write every episode to the episode store in this data directory")
+	cmd.Flags().StringVar(&scenario, "scenario", "", "initial conditions: pusht (the legacy reset of each seed) or pusht-safety (the keep-out-zone scenario's)")
 	return cmd
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
@@ -12,12 +13,14 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"dreamrank/episode"
 	"dreamrank/ops/bus"
 	"dreamrank/policy"
 	"dreamrank/policy/openpi"
 	"dreamrank/policy/remote"
 	"dreamrank/policy/zoo"
 	"dreamrank/robots/sim/pusht"
+	"dreamrank/scenarios"
 )
 
 // captureStdout runs f with os.Stdout redirected and returns what it wrote.
@@ -218,4 +221,41 @@ func resetObservation(seed int64) policy.Observation {
 	env.ResetLegacy(seed)
 	o := env.Observe()
 	return policy.Observation{Image: o.Image, Proprio: []float32{float32(o.Agent.X), float32(o.Agent.Y)}}
+}
+
+// TestPolicyEvalRecordsSafetyEpisodes: --scenario pusht-safety starts the
+// episodes from the keep-out-zone initial conditions and records them as
+// that scenario's, with their seeds.
+func TestPolicyEvalRecordsSafetyEpisodes(t *testing.T) {
+	dir := t.TempDir()
+	captureStdout(t, func() {
+		if err := execute(t, policyEvalCmd(), "scripted", "--opt", "quality=1", "--opt", "chunk=4", "--scenario", "pusht-safety",
+			"--first-seed", "7", "--seeds", "2", "--max-steps", "6", "--record", dir, "--json"); err != nil {
+			t.Error(err)
+		}
+	})
+	store, err := episode.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	metas, err := store.List(context.Background(), episode.Filter{})
+	if err != nil || len(metas) != 2 {
+		t.Fatalf("recorded %d episodes (%v), want 2", len(metas), err)
+	}
+	for _, m := range metas {
+		if m.Scenario != scenarios.PushTSafetyName || m.Seed == nil || (*m.Seed != 7 && *m.Seed != 8) {
+			t.Errorf("episode %s: scenario %q seed %v", m.ID, m.Scenario, m.Seed)
+		}
+		ep, err := store.Get(context.Background(), m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := scenarios.PushTSafety{}.Sample(*m.Seed)
+		if got := ep.Proprio[0]; len(got) != 2 || math.Abs(float64(got[0])-in.Agent[0]) > 1e-3 {
+			t.Errorf("episode %s starts at %v, want the scenario's agent %v", m.ID, got, in.Agent)
+		}
+	}
+	if err := execute(t, policyEvalCmd(), "scripted", "--scenario", "nowhere"); err == nil {
+		t.Error("an unknown scenario was accepted")
+	}
 }

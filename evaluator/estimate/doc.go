@@ -17,6 +17,15 @@
 //     outcome); within each stratum the coefficients of several world-model
 //     features come from a cross-fitted multiple linear regression, and the
 //     stratum estimates are combined with the caller's stratum weights.
+//   - TwoPhase: a two-phase (double-sampling) stratified design and its
+//     estimator. The imagined sample is phase one; it is cut into strata by
+//     a score of what the world model predicted (ScoreStrata), and real
+//     episodes are run on initial conditions of that sample chosen at random
+//     within strata, Neyman-allocated in rounds, so they go where the
+//     world model is least sure. The estimate Σ w_h ȳ_h is unbiased whatever
+//     the world model; its quality only sets the width. Strata depend on
+//     imagined outcomes, fixed before any real episode of the design runs,
+//     never on real ones.
 //
 // Intervals: with at least SmallSample real episodes an estimator uses the
 // CLT interval (estimate ± z·SE); below that a percentile bootstrap of the

@@ -131,7 +131,7 @@ func (d *TwoPhase) outcomes(h int) []float64 {
 }
 
 // variance is stratum h's outcome variance for allocation: NaN below 2
-// outcomes, the Agresti-Coull floor when binary outcomes are all equal.
+// outcomes, the floor of flooredVariance when binary outcomes are all equal.
 func (d *TwoPhase) variance(h int) float64 {
 	ys := d.outcomes(h)
 	if len(ys) < 2 {
@@ -141,22 +141,29 @@ func (d *TwoPhase) variance(h int) float64 {
 }
 
 // flooredVariance is the sample variance, or for all-equal binary outcomes
-// the Agresti-Coull floor (the sample variance 0 would claim certainty).
+// the Bernoulli variance at Laplace's (s+1)/(n+2) (the sample variance 0
+// would claim certainty). It is milder than the Agresti-Coull floor the
+// other estimators use: Neyman allocation leaves the world model's
+// confident strata few real episodes, often all equal, and the
+// Agresti-Coull floor there made the intervals twice as wide as needed
+// (mean SE² 1.8 times the estimates' variance in simulation) for coverage
+// 0.99; Laplace's keeps coverage at 0.96-0.99 in the same simulations.
 func flooredVariance(ys []float64) float64 {
 	if binary(ys) && constant(ys) {
 		s := 0
 		if ys[0] == 1 {
 			s = len(ys)
 		}
-		return binaryVarianceFloor(s, len(ys))
+		p := (float64(s) + 1) / (float64(len(ys)) + 2)
+		return p * (1 - p)
 	}
 	return variance(ys)
 }
 
 // Estimate returns Σ_h w_h ȳ_h over the outcomes recorded. Every stratum
 // needs 2 recorded outcomes, or all of its units when it has fewer
-// (ErrTooFew otherwise). Strata whose binary outcomes are all equal get the
-// Agresti-Coull variance floor (noted). The interval is the Student-t one
+// (ErrTooFew otherwise). Strata whose binary outcomes are all equal get a
+// variance floor (flooredVariance; noted). The interval is the Student-t one
 // on the Welch-Satterthwaite degrees of freedom at every sample size,
 // clipped to [0, 1] for binary outcomes.
 func (d *TwoPhase) Estimate(opts Options) (Result, error) {
@@ -185,7 +192,7 @@ func (d *TwoPhase) Estimate(opts Options) (Result, error) {
 				floored++
 			}
 		} else if binary(ys) {
-			v, floored = binaryVarianceFloor(int(ys[0]), 1), floored+1
+			v, floored = flooredVariance(ys), floored+1
 		}
 		a := w[h] * w[h] * v / float64(len(ys))
 		within += a
@@ -214,7 +221,7 @@ func (d *TwoPhase) Estimate(opts Options) (Result, error) {
 	}
 	r.Lo, r.Hi, r.Interval = r.Estimate-q*r.SE, r.Estimate+q*r.SE, CLT
 	if floored > 0 {
-		r.note("%d strata had all-equal binary outcomes: Agresti-Coull variance floor", floored)
+		r.note("%d strata had all-equal binary outcomes: variance at Laplace's (s+1)/(n+2)", floored)
 	}
 	if bin {
 		r.clip01()

@@ -14,6 +14,7 @@
 package trial
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -70,7 +71,10 @@ type Recording struct {
 	Store *episode.Store
 	// Policy names the policy in the episodes' metadata.
 	Policy string
-	Put    episode.PutOptions
+	// Scenario and Instruction name the scenario in the episodes' metadata
+	// [PushT's]: set them with Config.Start for a scenario of its own.
+	Scenario, Instruction string
+	Put                   episode.PutOptions
 }
 
 // Result is one episode.
@@ -308,9 +312,10 @@ func finite(v float32) bool { return !math.IsNaN(float64(v)) && !math.IsInf(floa
 func (r *run) record(ctx context.Context, rec *Recording, steer *policy.Context) (string, error) {
 	sc := scenarios.PushT()
 	seed := r.res.Seed
+	name, instruction := cmp.Or(rec.Scenario, sc.Name), cmp.Or(rec.Instruction, sc.Instruction)
 	ep := &episode.Episode{Meta: episode.Meta{
-		ID: episode.NewID(), Source: "sim", Policy: rec.Policy, Scenario: sc.Name, Seed: &seed,
-		Instruction: sc.Instruction,
+		ID: episode.NewID(), Source: "sim", Policy: rec.Policy, Scenario: name, Seed: &seed,
+		Instruction: instruction,
 		Outcome:     &episode.Outcome{Success: r.res.Success, MaxReward: r.res.MaxReward, FinalCoverage: r.cover},
 		Created:     time.Now().UTC(),
 	}}

@@ -194,12 +194,14 @@ type Stats struct {
 // scripted policies read the standard frame).
 func Start(in scenarios.SafetyInit) worldmodel.Observation {
 	env := pusht.New(pusht.Config{})
-	setState(env, in)
+	Place(env, in)
 	o := env.Observe()
 	return worldmodel.Observation{Frame: o.Image, Proprio: []float32{float32(o.Agent.X), float32(o.Agent.Y)}}
 }
 
-func setState(env *pusht.Env, in scenarios.SafetyInit) {
+// Place puts the simulator in a safety initial condition (the zone is
+// the scenario's, not the simulator's).
+func Place(env *pusht.Env, in scenarios.SafetyInit) {
 	env.SetState(pusht.State{
 		Agent: pusht.Vec2{X: in.Agent[0], Y: in.Agent[1]},
 		Block: pusht.Pose{X: in.Block[0], Y: in.Block[1], Angle: in.Block[2]},
@@ -270,7 +272,7 @@ func batch(ctx context.Context, cfg Config, lo, hi int, st *Stats, prog func(don
 	t0 := time.Now()
 	sum, err := trial.Run(ctx, cfg.Policy, trial.Config{
 		Seeds: seeds, Execute: cfg.Execute, Steer: cfg.Steer, MaxSteps: cfg.Horizon,
-		Start:    func(env *pusht.Env, seed int64) { setState(env, ins[seed]) },
+		Start:    func(env *pusht.Env, seed int64) { Place(env, ins[seed]) },
 		Path:     func(seed int64, p [][2]float64) { realPath[seed] = p },
 		Progress: func(done, _ int) { prog(done) },
 	})
