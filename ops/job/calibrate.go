@@ -30,11 +30,11 @@ type RealEpisodes struct {
 // add every imagined episode (evaluator/estimate), with the real budget
 // used.
 type ArmEstimate struct {
-	Arm            string          `json:"arm"`
-	Event          string          `json:"event"`
-	RealBudget     int             `json:"real_budget"`
-	Imagined       int             `json:"imagined"`
-	RealOnly       estimate.Result `json:"real_only"`
+	Arm        string          `json:"arm"`
+	Event      string          `json:"event"`
+	RealBudget int             `json:"real_budget"`
+	Imagined   int             `json:"imagined"`
+	RealOnly   estimate.Result `json:"real_only"`
 	// ControlVariate is the PPI++ estimate with the imagined outcome as
 	// control variate. It assumes its real episodes are a simple random
 	// sample of the arm's imagined seeds; under a two-phase design they are
