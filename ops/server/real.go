@@ -11,7 +11,10 @@ import (
 
 // Real plays a job's paired real episodes: the robot fleet, or the
 // simulator standing in for it. Play must be idempotent for the same job,
-// arm and seeds (a restarted server asks again).
+// arm and seeds (a restarted server asks again). It is called once per
+// round of an arm's two-phase design, each round on seeds no earlier round
+// of the arm chose, so an episode is identified by job, arm, scenario and
+// seed (robots/fleet request ids are exactly that), never by the call.
 type Real interface {
 	Play(ctx context.Context, jobID, scenario string, arm zoo.Arm, seeds []int64) (job.RealEpisodes, error)
 }
