@@ -93,7 +93,8 @@ func RealOnly(real []float64, opts Options) (Result, error) {
 // The paired episodes must be a simple random sample of all (paired and
 // imagined), or at least one in which every episode had the same chance to
 // be paired (a proportional stratified sample, whose variance is at most
-// the simple random sample's, so the interval stays valid). Episodes a
+// the simple random sample's up to terms of order 1/N, so the interval
+// stays valid). Episodes a
 // TwoPhase design chose after its first round are neither: it sends them
 // where the prediction is least certain, so here they would bias the
 // estimate; use TwoPhase.Estimate for them (ops/job keeps the control

@@ -136,9 +136,9 @@ func Calibrate(info ScenarioInfo, sc ScenarioResult, real []RealEpisodes) (Calib
 // biased with intervals that no longer cover. The share is a stratified
 // sample in which every phase-one seed had the same chance to be: a
 // self-weighting sample, so they stay unbiased, and since proportional
-// stratification never adds variance to a simple random sample of the
-// same size (its between-strata part is removed), their intervals, which
-// assume one, stay valid (if conservative). They are wider than before,
+// stratification does not add variance to a simple random sample of the
+// same size (it removes the between-strata part; up to terms of order
+// 1/N), their intervals, which assume one, stay valid (if conservative). They are wider than before,
 // on fewer real episodes; the two-phase estimate uses them all.
 func CalibrateDesigns(info ScenarioInfo, sc ScenarioResult, designs []*Design) (Calibration, error) {
 	share := make([]RealEpisodes, len(designs))
