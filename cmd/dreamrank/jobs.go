@@ -145,6 +145,7 @@ func watchJob(ctx context.Context, c jobapi.Client, id string) (job.Status, erro
 	defer finish()
 	tick := time.NewTicker(500 * time.Millisecond)
 	defer tick.Stop()
+	reason := ""
 	for {
 		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		st, err := c.Status(rctx, id)
@@ -153,6 +154,10 @@ func watchJob(ctx context.Context, c jobapi.Client, id string) (job.Status, erro
 			fmt.Fprintln(os.Stderr, "status:", err, "(retrying)")
 		}
 		if err == nil {
+			if st.Reason != reason && st.Reason != "" && !st.State.Final() {
+				fmt.Fprintf(os.Stderr, "\njob %s: %s\n", id[:8], st.Reason) // the real phase's rounds, say
+			}
+			reason = st.Reason
 			bar(st.Done, st.Tasks)
 			if st.State.Final() {
 				return st, nil
