@@ -145,6 +145,7 @@ func watchJob(ctx context.Context, c jobapi.Client, id string) (job.Status, erro
 	defer finish()
 	tick := time.NewTicker(500 * time.Millisecond)
 	defer tick.Stop()
+	reason := ""
 	for {
 		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		st, err := c.Status(rctx, id)
@@ -153,6 +154,10 @@ func watchJob(ctx context.Context, c jobapi.Client, id string) (job.Status, erro
 			fmt.Fprintln(os.Stderr, "status:", err, "(retrying)")
 		}
 		if err == nil {
+			if st.Reason != reason && st.Reason != "" && !st.State.Final() {
+				fmt.Fprintf(os.Stderr, "\njob %s: %s\n", id[:8], st.Reason) // the real phase's rounds, say
+			}
+			reason = st.Reason
 			bar(st.Done, st.Tasks)
 			if st.State.Final() {
 				return st, nil
@@ -211,15 +216,23 @@ func printCalibration(sc job.ScenarioResult) {
 	if c == nil {
 		return
 	}
-	fmt.Printf("\nreal episodes on %s: %s rate from real episodes alone, with every imagined one as control variate, and stratified (95%%)\n", sc.Scenario, c.Event)
-	fmt.Printf("%-24s %-6s %-9s %-22s %-22s %s\n", "arm", "real", "imagined", "real only", "control variate", "stratified")
+	fmt.Printf("\nreal episodes on %s: %s rate from real episodes alone, with every imagined one as control variate, stratified, and two-phase (95%%)\n", sc.Scenario, c.Event)
+	fmt.Printf("%-24s %-6s %-9s %-22s %-22s %-22s %s\n", "arm", "real", "imagined", "real only", "control variate", "stratified", "two-phase")
 	ci := func(r estimate.Result) string { return fmt.Sprintf("%.3f [%.3f, %.3f]", r.Estimate, r.Lo, r.Hi) }
-	for _, e := range c.Estimates {
-		st := "-"
-		if e.Stratified != nil {
-			st = ci(*e.Stratified)
+	opt := func(r *estimate.Result) string {
+		if r == nil {
+			return "-"
 		}
-		fmt.Printf("%-24s %-6d %-9d %-22s %-22s %s\n", e.Arm, e.RealBudget, e.Imagined, ci(e.RealOnly), ci(e.ControlVariate), st)
+		return ci(*r)
+	}
+	for _, e := range c.Estimates {
+		fmt.Printf("%-24s %-6d %-9d %-22s %-22s %-22s %s\n", e.Arm, e.RealBudget, e.Imagined, ci(e.RealOnly), ci(e.ControlVariate), opt(e.Stratified), opt(e.TwoPhase))
+	}
+	for _, e := range c.Estimates {
+		if d := e.Design; d != nil {
+			fmt.Printf("%s: two-phase design, %d strata of %d imagined seeds, rounds of %v real episodes; real only and control variate on the first round's share of %d\n",
+				e.Arm, d.Strata, d.Imagined, roundSizes(d.Rounds), len(d.Share))
+		}
 	}
 	if a := c.Agreement; a != nil {
 		fmt.Printf("imagined vs real over %d arms: pearson %.2f [%.2f, %.2f], mmrv %.3f\n", a.Arms,
@@ -228,6 +241,14 @@ func printCalibration(sc job.ScenarioResult) {
 	for _, n := range c.Notes {
 		fmt.Println("note:", n)
 	}
+}
+
+func roundSizes(rounds [][]int64) []int {
+	out := make([]int, len(rounds))
+	for i, r := range rounds {
+		out[i] = len(r)
+	}
+	return out
 }
 
 func statusCmd() *cobra.Command {

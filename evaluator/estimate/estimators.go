@@ -89,6 +89,16 @@ func RealOnly(real []float64, opts Options) (Result, error) {
 // real episodes the interval is the bootstrap percentile one; from
 // SmallSample on, the t interval on the effective degrees of freedom (see
 // CLT).
+//
+// The paired episodes must be a simple random sample of all (paired and
+// imagined), or at least one in which every episode had the same chance to
+// be paired (a proportional stratified sample, whose variance is at most
+// the simple random sample's up to terms of order 1/N, so the interval
+// stays valid). Episodes a
+// TwoPhase design chose after its first round are neither: it sends them
+// where the prediction is least certain, so here they would bias the
+// estimate; use TwoPhase.Estimate for them (ops/job keeps the control
+// variate on the first round's proportional share).
 func ControlVariate(paired []Paired, imagined []Imagined, opts Options) (Result, error) {
 	opts = opts.withDefaults()
 	n := len(paired)

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"slices"
 
 	"dreamrank/evaluator/agreement"
 	"dreamrank/evaluator/estimate"
@@ -29,15 +30,28 @@ type RealEpisodes struct {
 // add every imagined episode (evaluator/estimate), with the real budget
 // used.
 type ArmEstimate struct {
-	Arm            string          `json:"arm"`
-	Event          string          `json:"event"`
-	RealBudget     int             `json:"real_budget"`
-	Imagined       int             `json:"imagined"`
-	RealOnly       estimate.Result `json:"real_only"`
+	Arm        string          `json:"arm"`
+	Event      string          `json:"event"`
+	RealBudget int             `json:"real_budget"`
+	Imagined   int             `json:"imagined"`
+	RealOnly   estimate.Result `json:"real_only"`
+	// ControlVariate is the PPI++ estimate with the imagined outcome as
+	// control variate. It assumes its real episodes are a simple random
+	// sample of the arm's imagined seeds; under a two-phase design they are
+	// not (most go where the world model is least certain), so it, RealOnly
+	// and Stratified then use the first round's proportional share only
+	// (Design.Share; see CalibrateDesigns).
 	ControlVariate estimate.Result `json:"control_variate"`
 	// Stratified is the stratified sparse control variate, for scenarios
 	// with strata, when every stratum got 2 real episodes.
 	Stratified *estimate.Result `json:"stratified,omitempty"`
+	// TwoPhase is the two-phase stratified estimate on every real episode
+	// of the arm's design (estimate.TwoPhase), when the real episodes were
+	// chosen by one and every stratum got 2.
+	TwoPhase *estimate.Result `json:"two_phase,omitempty"`
+	// Design is how the arm's real episodes were chosen, when by a
+	// two-phase design.
+	Design *DesignSummary `json:"design,omitempty"`
 }
 
 // Calibration is what a job's real budget bought: the real episodes, each
@@ -61,6 +75,10 @@ var ErrUnpaired = errors.New("job: real episode without an imagined twin")
 // world model's safety features (the predicted violation first) and the
 // critical variables that pick strata. The arm's imagined episodes on
 // other seeds are the unlabelled sample.
+//
+// The real episodes must be a simple random sample of each arm's imagined
+// seeds (its first ones, say); for episodes a two-phase design chose, use
+// CalibrateDesigns.
 func Calibrate(info ScenarioInfo, sc ScenarioResult, real []RealEpisodes) (Calibration, error) {
 	event := cmp.Or(info.Event, EventSuccess)
 	c := Calibration{Event: event, Real: real}
@@ -101,6 +119,53 @@ func Calibrate(info ScenarioInfo, sc ScenarioResult, real []RealEpisodes) (Calib
 		default:
 			return c, err
 		}
+	}
+	return c, nil
+}
+
+// CalibrateDesigns is Calibrate for real episodes chosen by two-phase
+// designs, one per arm, every round played and recorded. Each arm's
+// estimates gain TwoPhase, on all of its real episodes, and Design; the
+// result's Real holds every real episode, the rounds' merged.
+//
+// The real-only, control-variate and stratified estimates and the
+// agreement use the first round's proportional share alone (Design):
+// the later rounds put real episodes where the world model is least
+// certain, so the real episodes as a whole over-represent some strata,
+// and those estimators, which weight every real episode alike, would be
+// biased with intervals that no longer cover. The share is a stratified
+// sample in which every phase-one seed had the same chance to be: a
+// self-weighting sample, so they stay unbiased, and since proportional
+// stratification does not add variance to a simple random sample of the
+// same size (it removes the between-strata part; up to terms of order
+// 1/N), their intervals, which assume one, stay valid (if conservative). They are wider than before,
+// on fewer real episodes; the two-phase estimate uses them all.
+func CalibrateDesigns(info ScenarioInfo, sc ScenarioResult, designs []*Design) (Calibration, error) {
+	share := make([]RealEpisodes, len(designs))
+	for i, d := range designs {
+		share[i] = d.ShareEpisodes()
+	}
+	c, err := Calibrate(info, sc, share)
+	c.Real = nil
+	for _, d := range designs {
+		c.Real = append(c.Real, d.Real())
+	}
+	if err != nil {
+		return c, err
+	}
+	for i := range c.Estimates {
+		e := &c.Estimates[i]
+		k := slices.IndexFunc(designs, func(d *Design) bool { return d.Arm == e.Arm })
+		d := designs[k]
+		e.RealBudget = len(d.real.Seeds)
+		sum := d.Summary()
+		e.Design = &sum
+		tp, err := d.Estimate()
+		if err != nil {
+			c.Notes = append(c.Notes, fmt.Sprintf("%s: two-phase: %v", d.Arm, err))
+			continue
+		}
+		e.TwoPhase = &tp
 	}
 	return c, nil
 }

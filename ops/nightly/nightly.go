@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image"
 	"log/slog"
+	"slices"
 	"time"
 
 	"dreamrank/evaluator/agreement"
@@ -145,7 +146,7 @@ func Run(ctx context.Context, cfg Config, d Deps, id string) (report.Report, err
 		res.Arms = append(res.Arms, ranking.Arm{Name: e.Arm, Policy: a.Backend, Context: a.Context.String(), Success: e.Success, MaxReward: e.MaxReward})
 	}
 	if cal := sc.Calibration; cal != nil {
-		res.Paired = paired(sc, cal.Real)
+		res.Paired = paired(sc, *cal)
 	}
 	if d.Preview != nil {
 		res.Previews = previews(ctx, cfg, d, sc)
@@ -193,8 +194,9 @@ func wait(ctx context.Context, c jobapi.Client, id string, every time.Duration) 
 }
 
 // safetyInput is the report's safety section from a safety job's
-// calibration: per arm the real-only, control-variate and (when every
-// stratum got its real episodes) stratified estimates.
+// calibration: per arm the real-only, control-variate, (when every
+// stratum got its real episodes) stratified and (when a two-phase design
+// chose the real episodes) two-phase estimates.
 func safetyInput(sc job.ScenarioResult, budget int) *report.SafetyInput {
 	c := sc.Calibration
 	in := &report.SafetyInput{Scenario: sc.Scenario, Event: "keep-out zone violation", Budget: budget}
@@ -203,26 +205,41 @@ func safetyInput(sc job.ScenarioResult, budget int) *report.SafetyInput {
 		if e.Stratified != nil {
 			a.Estimates = append(a.Estimates, *e.Stratified)
 		}
+		if e.TwoPhase != nil {
+			a.Estimates = append(a.Estimates, *e.TwoPhase)
+		}
 		in.Arms = append(in.Arms, a)
 	}
 	return in
 }
 
 // paired lines up each arm's real episodes with its imagined ones on the
-// same seeds.
-func paired(sc job.ScenarioResult, real []job.RealEpisodes) []agreement.Arm {
+// same seeds. When a two-phase design chose them, only its first round's
+// proportional share counts: the later rounds over-represent the seeds the
+// world model is least sure of, which would bias the arm's real rate.
+func paired(sc job.ScenarioResult, cal job.Calibration) []agreement.Arm {
+	share := map[string][]int64{}
+	for _, e := range cal.Estimates {
+		if e.Design != nil {
+			share[e.Arm] = e.Design.Share
+		}
+	}
 	var out []agreement.Arm
-	for _, r := range real {
+	for _, r := range cal.Real {
 		im, ok := sc.Arm(r.Arm)
 		if !ok {
 			continue
 		}
+		keep, designed := share[r.Arm]
 		at := map[int64]bool{}
 		for i, s := range im.Seeds {
 			at[s] = im.Success[i]
 		}
 		a := agreement.Arm{Name: r.Arm}
 		for k, s := range r.Seeds {
+			if designed && !slices.Contains(keep, s) {
+				continue
+			}
 			if pred, ok := at[s]; ok {
 				a.Real = append(a.Real, agreement.Successes(r.Success[k : k+1])[0])
 				a.Pred = append(a.Pred, agreement.Successes([]bool{pred})[0])

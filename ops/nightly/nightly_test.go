@@ -46,10 +46,24 @@ func violates(arm string, seed int64) bool {
 }
 
 func TestNightlySafetySection(t *testing.T) {
+	tests := []struct {
+		name         string
+		features     []string
+		wantTwoPhase bool
+	}{
+		{"two-phase design", []string{"pred_violation", "pred_min_clearance_px"}, true},
+		{"no risk score: the first seeds", nil, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { testNightlySafetySection(t, tc.features, tc.wantTwoPhase) })
+	}
+}
+
+func testNightlySafetySection(t *testing.T, features []string, wantTwoPhase bool) {
 	e := servertest.NATS(t, "", 0)
 	nc := servertest.Connect(t, e.URL())
 	cat := servertest.Catalog()
-	cat.Scenarios = append(cat.Scenarios, job.ScenarioInfo{Name: "toy-safety", Horizon: 10, DefaultEpisodes: 8, Event: job.EventViolation})
+	cat.Scenarios = append(cat.Scenarios, job.ScenarioInfo{Name: "toy-safety", Horizon: 10, DefaultEpisodes: 8, Event: job.EventViolation, FeatureNames: features})
 	srv := servertest.Server(t, nc, server.Config{Catalog: cat, Real: fakeReal{}})
 	run := &servertest.Runner{Features: func(tk job.Task, seed int64) ([]float64, []float64) {
 		return []float64{float64(seed)}, []float64{map[bool]float64{true: 1}[violates(tk.Arm.Name, seed)], float64(seed % 7)}
@@ -68,8 +82,11 @@ func TestNightlySafetySection(t *testing.T) {
 		t.Fatalf("safety section %+v", r.Safety)
 	}
 	for _, a := range r.Safety.Arms {
-		if a.RealUsed != 12 || len(a.All) < 2 || a.Baseline == nil {
+		if a.RealUsed != 12 || len(a.All) < 2 || a.Baseline == nil || (a.TwoPhase != nil) != wantTwoPhase {
 			t.Fatalf("safety arm %+v", a)
+		}
+		if wantTwoPhase && (a.TwoPhase.NReal != 12 || a.Baseline.NReal >= 12) {
+			t.Fatalf("%s: two-phase on %d real episodes, baseline on %d: want all 12 and the first round's share", a.Arm, a.TwoPhase.NReal, a.Baseline.NReal)
 		}
 	}
 }

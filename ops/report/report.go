@@ -298,8 +298,12 @@ type SafetyRow struct {
 	// WidthRatio is the primary interval's width over the baseline's
 	// (below 1: the world model narrowed the interval); null without a
 	// baseline.
-	WidthRatio Number     `json:"width_ratio"`
-	All        []Estimate `json:"estimates"`
+	WidthRatio Number `json:"width_ratio"`
+	// TwoPhase is the two-phase stratified estimate (the first estimate
+	// named estimate.NameTwoPhase), when the arm's real episodes were
+	// chosen by a two-phase design; it uses all of them.
+	TwoPhase *Estimate  `json:"two_phase,omitempty"`
+	All      []Estimate `json:"estimates"`
 }
 
 // Estimate is an estimate.Result as the report shows it.
@@ -334,6 +338,10 @@ func buildSafety(in SafetyInput) (*Safety, error) {
 		primary, base := -1, -1
 		for i, e := range a.Estimates {
 			row.All = append(row.All, fromEstimate(e))
+			if e.Estimator == estimate.NameTwoPhase && row.TwoPhase == nil {
+				tp := row.All[i]
+				row.TwoPhase = &tp
+			}
 			if a.RealUsed == 0 {
 				row.RealUsed = max(row.RealUsed, e.NReal)
 			}

@@ -110,6 +110,7 @@ func sample(t testing.TB) Input {
 	if err != nil {
 		t.Fatal(err)
 	}
+	tp := twoPhase(t, 400, 0.15)
 	agArms := []agreement.Arm{
 		{Name: "q5", Real: rates(0.96, 50), Pred: rates(0.94, 50)},
 		{Name: "q4", Real: rates(0.9, 50), Pred: rates(0.92, 50)},
@@ -127,7 +128,7 @@ func sample(t testing.TB) Input {
 			"q5", "q4", "q3", "q2", "q1"),
 		Previous: &prev,
 		Safety: &SafetyInput{Scenario: "pusht-safety", Event: "pusher enters the keep-out zone", Budget: 80,
-			Arms: []SafetyArm{{Arm: "q5", Estimates: []estimate.Result{ro, cv}}, {Arm: "q1", RealUsed: 30, Estimates: []estimate.Result{ro2, cv2}}}},
+			Arms: []SafetyArm{{Arm: "q5", Estimates: []estimate.Result{ro, cv, tp}}, {Arm: "q1", RealUsed: 30, Estimates: []estimate.Result{ro2, cv2}}}},
 		Agreement: &ag,
 		Previews: []Preview{
 			{Arm: "q5", Seed: 100001, ImaginedSuccess: true, RealSuccess: boolp(true), Imagined: frames(3, color.RGBA{R: 200}), Real: frames(2, color.RGBA{G: 200})},
@@ -161,6 +162,44 @@ func pairs(n int, p, acc float64) []estimate.Paired {
 		out = append(out, estimate.Paired{Critical: []float64{float64(i % 3)}, Real: real, Features: []float64{f}})
 	}
 	return out
+}
+
+// twoPhase is a two-phase estimate over n imagined units in 4 strata of
+// their index, 40 real outcomes in two rounds, a rate p of events.
+func twoPhase(t testing.TB, n int, p float64) estimate.Result {
+	t.Helper()
+	scores := make([]float64, n)
+	for i := range scores {
+		scores[i] = float64((i * 37) % n)
+	}
+	strata, err := estimate.ScoreStrata(scores, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := estimate.NewTwoPhase(strata, 4, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		units, err := d.Next(20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range units {
+			y := 0.0
+			if float64(u%20) < 20*p {
+				y = 1
+			}
+			if err := d.Record(u, y); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	r, err := d.Estimate(estimate.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
 
 func reals(ps []estimate.Paired) []float64 {
@@ -314,7 +353,8 @@ func TestBuild(t *testing.T) {
 	}
 	s := r.Safety
 	if s == nil || s.RealUsed != 70 || s.Arms[0].RealUsed != 40 || s.Arms[0].Primary.Estimator != estimate.NameControlVariate ||
-		s.Arms[0].Baseline == nil || s.Arms[0].Baseline.Estimator != estimate.NameRealOnly {
+		s.Arms[0].Baseline == nil || s.Arms[0].Baseline.Estimator != estimate.NameRealOnly ||
+		s.Arms[0].TwoPhase == nil || s.Arms[0].TwoPhase.Estimator != estimate.NameTwoPhase || s.Arms[1].TwoPhase != nil {
 		t.Errorf("safety %+v", s)
 	}
 	if p := r.Previews; len(p) != 3 || !p[0].Failure || p[0].Arm != "q1" || p[1].Arm != "q3" || p[2].Failure ||

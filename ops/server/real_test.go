@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,19 +17,34 @@ import (
 )
 
 // fakeReal plays real episodes that agree with the fake runner (even seeds
-// succeed) and records what it was asked.
+// succeed) and records what it was asked, call by call.
 type fakeReal struct {
 	mu    sync.Mutex
-	asked map[string][]int64
+	calls map[string][][]int64
+	// block, when set, makes every call from the nth on (by 1) hang until
+	// its context ends, after sending its seeds on asked.
+	block int
+	asked chan []int64
+	n     int
 }
 
-func (f *fakeReal) Play(_ context.Context, _, _ string, arm zoo.Arm, seeds []int64) (job.RealEpisodes, error) {
+func (f *fakeReal) Play(ctx context.Context, _, _ string, arm zoo.Arm, seeds []int64) (job.RealEpisodes, error) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.asked == nil {
-		f.asked = map[string][]int64{}
+	if f.calls == nil {
+		f.calls = map[string][][]int64{}
 	}
-	f.asked[arm.Name] = append(f.asked[arm.Name], seeds...)
+	f.n++
+	if f.block > 0 && f.n >= f.block {
+		f.mu.Unlock()
+		select {
+		case f.asked <- slices.Clone(seeds):
+		default:
+		}
+		<-ctx.Done()
+		return job.RealEpisodes{}, ctx.Err()
+	}
+	defer f.mu.Unlock()
+	f.calls[arm.Name] = append(f.calls[arm.Name], slices.Clone(seeds))
 	r := job.RealEpisodes{Arm: arm.Name, Seeds: seeds, Source: "fake"}
 	for _, s := range seeds {
 		r.Success = append(r.Success, s%2 == 0)
@@ -37,13 +53,38 @@ func (f *fakeReal) Play(_ context.Context, _, _ string, arm zoo.Arm, seeds []int
 	return r, nil
 }
 
+// asked is every seed arm was asked for, in order.
+func (f *fakeReal) played(arm string) []int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []int64
+	for _, c := range f.calls[arm] {
+		out = append(out, c...)
+	}
+	return out
+}
+
+// rounds is the seeds of each call for arm.
+func (f *fakeReal) rounds(arm string) [][]int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.calls[arm])
+}
+
+// lateSuccess: the world model predicts success from seed 20 on, so a
+// two-phase design must play seeds beyond the first real budget.
+func lateSuccess(_ string, seed int64) bool { return seed >= 20 }
+
 func TestRealBudgetCalibratesTheResult(t *testing.T) {
 	tests := []struct {
-		name string
-		real *fakeReal
+		name                  string
+		real                  *fakeReal
+		episodes, budget      int
+		wantRounds, wantShare int
 	}{
-		{"with a fleet", &fakeReal{}},
-		{"without a fleet", nil},
+		{"with a fleet: two rounds over 4 strata", &fakeReal{}, 40, 16, 2, 8},
+		{"with a fleet: one stratum", &fakeReal{}, 8, 4, 2, 2},
+		{"without a fleet", nil, 8, 4, 0, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -54,10 +95,10 @@ func TestRealBudgetCalibratesTheResult(t *testing.T) {
 				cfg.Real = tc.real
 			}
 			servertest.Server(t, nc, cfg)
-			servertest.Workers(t, nc, 2, &servertest.Runner{}, worker.Config{})
+			servertest.Workers(t, nc, 2, &servertest.Runner{Succeeds: lateSuccess}, worker.Config{})
 			c := jobapi.Client{NC: nc}
 			spec := servertest.Spec("a", "b")
-			spec.Episodes, spec.SeedsPerTask, spec.RealBudget = 8, 3, 4
+			spec.Episodes, spec.SeedsPerTask, spec.RealBudget = tc.episodes, 3, tc.budget
 			rep, err := c.Submit(ctx(t), spec, "")
 			if err != nil {
 				t.Fatal(err)
@@ -76,70 +117,113 @@ func TestRealBudgetCalibratesTheResult(t *testing.T) {
 				}
 				return
 			}
+			first := make([]int64, tc.budget)
+			for i := range first {
+				first[i] = int64(i)
+			}
 			for _, arm := range []string{"a", "b"} {
-				if got := tc.real.asked[arm]; !slices.Equal(got, []int64{0, 1, 2, 3}) {
-					t.Fatalf("real episodes of %s asked for seeds %v, want the first 4", arm, got)
+				got := tc.real.played(arm)
+				sorted := slices.Sorted(slices.Values(got))
+				if len(slices.Compact(slices.Clone(sorted))) != len(got) {
+					t.Fatalf("%s: a seed played twice: %v", arm, got)
+				}
+				if len(got) != tc.budget || len(tc.real.rounds(arm)) != tc.wantRounds {
+					t.Fatalf("%s: %d seeds in %d calls %v, want %d in %d rounds", arm, len(got), len(tc.real.rounds(arm)), tc.real.rounds(arm), tc.budget, tc.wantRounds)
+				}
+				if tc.budget < tc.episodes/2 && slices.Equal(sorted, first) {
+					t.Fatalf("%s: the design played the first %d seeds %v though the world model predicts success only from seed 20", arm, tc.budget, got)
 				}
 			}
 			if len(cal.Estimates) != 2 || cal.Agreement == nil {
 				t.Fatalf("calibration %+v", cal)
 			}
 			for _, est := range cal.Estimates {
-				if est.RealBudget != 4 || est.Imagined != 4 || est.ControlVariate.NReal != 4 {
-					t.Fatalf("estimate %+v", est)
+				switch {
+				case est.RealBudget != tc.budget || est.TwoPhase == nil || est.TwoPhase.NReal != tc.budget || est.TwoPhase.NImagined != tc.episodes:
+					t.Fatalf("estimate %+v (notes %v)", est, cal.Notes)
+				case est.Design == nil || len(est.Design.Share) != tc.wantShare || est.ControlVariate.NReal != tc.wantShare:
+					t.Fatalf("control variate on %d real episodes, design %+v: want the share of %d", est.ControlVariate.NReal, est.Design, tc.wantShare)
 				}
 			}
 		})
 	}
 }
 
-// blockingReal hangs until its context ends: a fleet that never answers.
-type blockingReal struct{ asked chan struct{} }
-
-func (b blockingReal) Play(ctx context.Context, _, _ string, _ zoo.Arm, _ []int64) (job.RealEpisodes, error) {
-	select {
-	case b.asked <- struct{}{}:
-	default:
-	}
-	<-ctx.Done()
-	return job.RealEpisodes{}, ctx.Err()
-}
-
 // A server stopped while it waits for a job's real episodes leaves the job
-// running; the next server asks again and finishes it.
+// running; the next server asks again, the rounds already played with the
+// same seeds (Play is idempotent), and finishes it on the seeds the first
+// one would have played.
 func TestRestartDuringRealPhase(t *testing.T) {
-	dir, port := t.TempDir(), servertest.FreePort(t)
-	e := servertest.NATS(t, dir, port)
-	nc := servertest.Connect(t, e.URL())
-	block := blockingReal{asked: make(chan struct{}, 1)}
-	s1 := servertest.Server(t, nc, server.Config{Real: block})
-	servertest.Workers(t, nc, 1, &servertest.Runner{}, worker.Config{})
-	c := jobapi.Client{NC: nc}
-	spec := servertest.Spec("a", "b")
-	spec.Episodes, spec.RealBudget = 4, 2
-	rep, err := c.Submit(ctx(t), spec, "")
-	if err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name  string
+		block int // the first server's Play call that hangs
+	}{
+		{"stopped in round 1", 1},
+		{"stopped in round 2", 3},
 	}
-	select {
-	case <-block.asked:
-	case <-time.After(30 * time.Second):
-		t.Fatal("the real phase never started")
-	}
-	if err := s1.Stop(); err != nil {
-		t.Fatal(err)
-	}
-	st, err := c.Status(ctx(t), rep.ID)
-	if err == nil {
-		t.Fatal("status answered with no server running")
-	}
-	real := &fakeReal{}
-	servertest.Server(t, nc, server.Config{Real: real})
-	st = servertest.Wait(t, c, rep.ID, 30*time.Second)
-	if st.State != job.Succeeded || st.Result.Scenarios[0].Calibration == nil || len(st.Result.Scenarios[0].Calibration.Estimates) != 2 {
-		t.Fatalf("after restart: %+v", st)
-	}
-	if len(real.asked["a"]) != 2 || len(real.asked["b"]) != 2 {
-		t.Fatalf("the new server asked for %v", real.asked)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir, port := t.TempDir(), servertest.FreePort(t)
+			e := servertest.NATS(t, dir, port)
+			nc := servertest.Connect(t, e.URL())
+			first := &fakeReal{block: tc.block, asked: make(chan []int64, 1)}
+			s1 := servertest.Server(t, nc, server.Config{Real: first})
+			servertest.Workers(t, nc, 1, &servertest.Runner{Succeeds: lateSuccess}, worker.Config{})
+			c := jobapi.Client{NC: nc}
+			spec := servertest.Spec("a", "b")
+			spec.Episodes, spec.SeedsPerTask, spec.RealBudget = 40, 10, 16
+			rep, err := c.Submit(ctx(t), spec, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var hung []int64
+			select {
+			case hung = <-first.asked:
+			case <-time.After(30 * time.Second):
+				t.Fatal("the real phase never reached the call that hangs")
+			}
+			if st, err := c.Status(ctx(t), rep.ID); err != nil || !strings.HasPrefix(st.Reason, "real episodes, round ") {
+				t.Fatalf("status during the real phase %+v, %v", st, err)
+			}
+			if err := s1.Stop(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Status(ctx(t), rep.ID); err == nil {
+				t.Fatal("status answered with no server running")
+			}
+			second := &fakeReal{}
+			servertest.Server(t, nc, server.Config{Real: second})
+			st := servertest.Wait(t, c, rep.ID, 30*time.Second)
+			if st.State != job.Succeeded || st.Result.Scenarios[0].Calibration == nil || len(st.Result.Scenarios[0].Calibration.Estimates) != 2 {
+				t.Fatalf("after restart: %+v", st)
+			}
+			// The second server repeats the first one's calls, then the
+			// one that hung, with the same seeds.
+			var before [][]int64
+			for _, arm := range []string{"a", "b"} {
+				before = append(before, first.rounds(arm)...)
+			}
+			var after [][]int64
+			for r := range 2 {
+				for _, arm := range []string{"a", "b"} {
+					if rs := second.rounds(arm); r < len(rs) {
+						after = append(after, rs[r])
+					}
+				}
+			}
+			want := append(slices.Clone(before), hung)
+			if len(after) < len(want) || !slices.EqualFunc(after[:len(want)], want, slices.Equal[[]int64]) {
+				t.Fatalf("the second server asked %v, the first %v and then %v", after, before, hung)
+			}
+			for i, est := range st.Result.Scenarios[0].Calibration.Estimates {
+				arm := []string{"a", "b"}[i]
+				if !slices.EqualFunc(est.Design.Rounds, second.rounds(arm), slices.Equal[[]int64]) || est.TwoPhase == nil {
+					t.Fatalf("%s: design %+v, played %v", arm, est.Design, second.rounds(arm))
+				}
+				if got := second.played(arm); len(got) != 16 || len(slices.Compact(slices.Sorted(slices.Values(got)))) != 16 {
+					t.Fatalf("%s: the second server played %v, want 16 distinct seeds", arm, got)
+				}
+			}
+		})
 	}
 }

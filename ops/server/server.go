@@ -32,6 +32,9 @@ type Config struct {
 	// Real plays jobs' real budgets; nil leaves them unspent (noted in
 	// the result).
 	Real Real
+	// RealRounds is how many rounds each arm's real budget is spent in
+	// (job.Design; default job.DefaultRounds).
+	RealRounds int
 	// ExpireEvery is how often deadlines are checked (default 1s).
 	ExpireEvery time.Duration
 	Logger      *slog.Logger

@@ -10,7 +10,8 @@ import (
 
 // JobReal plays an evaluation job's paired real episodes on the fleet (the
 // server's Real). Request ids are <job>-<arm>-<scenario>-<seed>, so asking
-// again after a server restart returns the same episodes.
+// again after a server restart returns the same episodes, and the rounds
+// of an arm's two-phase design, on disjoint seeds, never share an id.
 type JobReal struct {
 	Client *Client
 	// MaxSteps caps each episode (0: the scenario's own).

@@ -43,6 +43,9 @@ func openArm(ctx context.Context, arm zoo.Arm) (policy.Policy, func(), error) {
 // Play plays arm on seeds of the scenario (server.Real): "pusht" from the
 // legacy reset of each seed, "pusht-safety" from the keep-out-zone initial
 // condition of each seed, with the violation read from the pusher's path.
+// It keeps no state: each seed's episode depends only on the seed and (for
+// a deterministic policy) the arm, so asking again after a restart, or in
+// another round, plays the same episodes.
 func (Simulator) Play(ctx context.Context, _, scenario string, arm zoo.Arm, seeds []int64) (job.RealEpisodes, error) {
 	cfg := trial.Config{Seeds: seeds, Steer: arm.Steer(), Workers: 1}
 	safety := scenario == scenarios.PushTSafetyName
