@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -100,6 +101,8 @@ func safetyPoolCmd() *cobra.Command {
 		out     string
 		stats   string
 		draws   int
+		wmDraws int
+		wmNoise float64
 	)
 	cmd := &cobra.Command{
 		Use:   "pool -o FILE",
@@ -132,6 +135,16 @@ evaluator/validation/wmpool). --stats FILE writes the build's statistics
 				if wm.Model, err = mf.open(ctx); err != nil {
 					finish()
 					return err
+				}
+				for k := 1; k <= wmDraws; k++ {
+					df := mf
+					df.opts = append(slices.Clone(mopts), fmt.Sprintf("noise=%g", wmNoise), fmt.Sprintf("seed=%d", k))
+					m, derr := df.open(ctx)
+					if derr != nil {
+						finish()
+						return fmt.Errorf("--wm-draws: draw %d: %w", k, derr)
+					}
+					wm.ModelDraws = append(wm.ModelDraws, m)
 				}
 				opts, oerr := jf.options()
 				if oerr != nil {
@@ -209,6 +222,8 @@ evaluator/validation/wmpool). --stats FILE writes the build's statistics
 	f.IntVar(&wm.Execute, "execute", 0, "actions executed per chunk on both sides (with --world-model; 0: half the chunk)")
 	f.IntVar(&wm.Batch, "batch", 200, "initial conditions run together (with --world-model)")
 	f.IntVar(&draws, "draws", 0, "extra imagined episodes per initial condition, the arm with random seeds 1..K (with --world-model; adds the ens_* features)")
+	f.IntVar(&wmDraws, "wm-draws", 0, "extra imagined episodes per initial condition, in perturbed draws of the world model with options noise=--wm-noise and seed=1..K (objects backend; adds the ens_* features)")
+	f.Float64Var(&wmNoise, "wm-noise", 0.2, "relative noise of the perturbed world-model draws (--wm-draws): each predicted block motion scaled by 1 + noise·N(0,1)")
 	f.StringVar(&stats, "stats", "", "write the build's statistics as JSON (with --world-model)")
 	f.StringVarP(&out, "out", "o", "", "pool JSON to write")
 	return cmd

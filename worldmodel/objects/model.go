@@ -2,8 +2,12 @@ package objects
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
+	"hash/fnv"
+	"maps"
 	"math"
+	"math/rand/v2"
 	"runtime"
 	"strconv"
 	"sync"
@@ -22,8 +26,52 @@ func init() {
 		if path == "" {
 			return nil, fmt.Errorf("%w: option checkpoint (a checkpoint directory, or a training directory with a latest pointer) is required", ErrConfig)
 		}
-		return Load(path)
+		m, err := Load(path)
+		if err != nil {
+			return nil, err
+		}
+		return m.withOptions(opts)
 	})
+}
+
+// Options of the registered backend beside checkpoint.
+const (
+	// OptNoise makes the model a perturbed draw: every predicted block
+	// motion (shift and turn) is scaled by 1 + noise·ε, ε standard normal
+	// per component and step; 0 (the default) is the model itself.
+	OptNoise = "noise"
+	// OptSeed seeds a perturbed draw's noise (default 0); each imagined
+	// episode's stream also depends on its first perceived state, so the
+	// same seed and start give the same draw in any batch.
+	OptSeed = "seed"
+)
+
+// withOptions applies OptNoise and OptSeed.
+func (m *Model) withOptions(opts worldmodel.Options) (*Model, error) {
+	for k, v := range opts {
+		switch k {
+		case "checkpoint":
+		case OptNoise:
+			x, err := strconv.ParseFloat(v, 64)
+			if err != nil || x < 0 || math.IsInf(x, 0) {
+				return nil, fmt.Errorf("%w: option noise %q: want a finite number >= 0", ErrConfig, v)
+			}
+			m.noise = x
+		case OptSeed:
+			x, err := strconv.ParseUint(v, 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("%w: option seed %q: %v", ErrConfig, v, err)
+			}
+			m.seed = x
+		default:
+			return nil, fmt.Errorf("%w: unknown option %q (known: checkpoint, noise, seed)", ErrConfig, k)
+		}
+	}
+	if m.noise > 0 {
+		m.info = maps.Clone(m.info)
+		m.info["noise"], m.info["seed"] = strconv.FormatFloat(m.noise, 'g', -1, 64), strconv.FormatUint(m.seed, 10)
+	}
+	return m, nil
 }
 
 // Model is the structured PushT world model. It is safe for concurrent use:
@@ -33,6 +81,9 @@ type Model struct {
 	ps    *nn.Params
 	agent [3]float64 // agent head coefficients
 	info  map[string]string
+	// noise and seed make a perturbed draw (OptNoise, OptSeed).
+	noise float64
+	seed  uint64
 }
 
 // New returns an untrained model: the agent head is zero (the pusher stays
@@ -87,6 +138,7 @@ func (m *Model) FLOPsPerStep() float64 {
 type state struct {
 	agent [3][2]float64 // pusher positions, newest first
 	block pose
+	rng   *rand.Rand // a perturbed draw's noise; nil for the model itself
 }
 
 // perceive reads an episode's structured state from its context: the pusher
@@ -118,6 +170,18 @@ func perceive(obs []worldmodel.Observation) state {
 	return s
 }
 
+// hash identifies a perceived start, so a perturbed draw's noise stream
+// does not depend on the batch it runs in.
+func (s state) hash() uint64 {
+	h := fnv.New64a()
+	var b [8]byte
+	for _, v := range []float64{s.agent[0][0], s.agent[0][1], s.block.x, s.block.y, s.block.a} {
+		binary.LittleEndian.PutUint64(b[:], math.Float64bits(v))
+		h.Write(b[:])
+	}
+	return h.Sum64()
+}
+
 // step advances one episode by one action. f is a forward pass owned by the
 // caller (its buffers are not shared).
 func (m *Model) step(f *forward, s *state, u [2]float64) {
@@ -130,7 +194,13 @@ func (m *Model) step(f *forward, s *state, u [2]float64) {
 		var in [numFeatures]float32
 		features(in[:], s.block, s.agent[0], next, u)
 		o := f.run(in[:])
-		s.block = s.block.moved(shiftScale*float64(o[0]), shiftScale*float64(o[1]), turnScale*float64(o[2]))
+		dx, dy, da := shiftScale*float64(o[0]), shiftScale*float64(o[1]), turnScale*float64(o[2])
+		if s.rng != nil {
+			dx *= 1 + m.noise*s.rng.NormFloat64()
+			dy *= 1 + m.noise*s.rng.NormFloat64()
+			da *= 1 + m.noise*s.rng.NormFloat64()
+		}
+		s.block = s.block.moved(dx, dy, da)
 	}
 	s.agent[2], s.agent[1], s.agent[0] = s.agent[1], s.agent[0], next
 }
@@ -156,6 +226,9 @@ func (m *Model) Start(ctx context.Context, contexts [][]worldmodel.Observation) 
 	r := &rollout{m: m, states: make([]state, len(contexts))}
 	err := parallel(ctx, len(contexts), func(i int) error {
 		r.states[i] = perceive(contexts[i])
+		if m.noise > 0 {
+			r.states[i].rng = rand.New(rand.NewPCG(m.seed, r.states[i].hash()))
+		}
 		return nil
 	})
 	if err != nil {

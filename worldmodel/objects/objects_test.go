@@ -2,10 +2,12 @@ package objects
 
 import (
 	"context"
+	"errors"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	"dreamrank/episode"
@@ -216,5 +218,76 @@ func TestCommittedCheckpoint(t *testing.T) {
 	}
 	if math.Abs(s.block.x-256) > 10 || math.Abs(s.block.a) > 0.3 {
 		t.Fatalf("a straight push turned or shifted the block sideways: %+v", s.block)
+	}
+}
+
+// Perturbed draws (options noise and seed): noise 0 is the model itself; a
+// seed gives the same rollout every time and other seeds other rollouts;
+// bad options are refused.
+func TestPerturbedDraws(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join("..", "..", "checkpoints", "pusht-objects")
+	open := func(opts worldmodel.Options) worldmodel.Model {
+		t.Helper()
+		opts["checkpoint"] = dir
+		m, err := worldmodel.Open(ctx, Name, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	// The pusher drives into the stem's foot of an upright T for 24 steps.
+	blockAfter := func(m worldmodel.Model) [2]float32 {
+		t.Helper()
+		frame, err := pusht.RenderState(pusht.Vec2{X: 256, Y: 400}, pusht.Pose{X: 256, Y: 250}, frameSize)
+		if err != nil {
+			t.Fatal(err)
+		}
+		obs := worldmodel.Observation{Frame: frame, Proprio: []float32{256, 400}}
+		ctxObs := make([]worldmodel.Observation, m.Spec().ContextLen)
+		for i := range ctxObs {
+			ctxObs[i] = obs
+		}
+		r, err := m.Start(ctx, [][]worldmodel.Observation{ctxObs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		acts := make([][]float32, 24)
+		for i := range acts {
+			acts[i] = []float32{256, 300}
+		}
+		out, err := r.Step(ctx, [][][]float32{acts})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd, err := pusht.ReadFrame(out[0][len(acts)-1].Frame, frameSize)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return [2]float32{float32(rd.Block.Y), float32(rd.Block.Angle)}
+	}
+	base := blockAfter(open(worldmodel.Options{}))
+	if got := blockAfter(open(worldmodel.Options{OptNoise: "0", OptSeed: "3"})); got != base {
+		t.Errorf("noise 0 moved the block to %v, the model to %v", got, base)
+	}
+	a1, a2 := blockAfter(open(worldmodel.Options{OptNoise: "0.5", OptSeed: "1"})), blockAfter(open(worldmodel.Options{OptNoise: "0.5", OptSeed: "1"}))
+	if a1 != a2 {
+		t.Errorf("the same draw twice: %v and %v", a1, a2)
+	}
+	differ := 0
+	for seed := 2; seed <= 4; seed++ {
+		if blockAfter(open(worldmodel.Options{OptNoise: "0.5", OptSeed: strconv.Itoa(seed)})) != a1 {
+			differ++
+		}
+	}
+	if differ == 0 {
+		t.Error("draws of other seeds all equal seed 1's")
+	}
+	for _, bad := range []worldmodel.Options{{OptNoise: "-1"}, {OptNoise: "x"}, {OptSeed: "-2"}, {"colour": "red"}} {
+		bad["checkpoint"] = dir
+		if _, err := worldmodel.Open(ctx, Name, bad); !errors.Is(err, ErrConfig) {
+			t.Errorf("options %v: %v", bad, err)
+		}
 	}
 }

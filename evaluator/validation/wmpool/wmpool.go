@@ -39,9 +39,31 @@ import (
 	"dreamrank/worldmodel"
 )
 
-// Total episodes of a build, for progress: N real and N*(1+len(Draws))
+// Total episodes of a build, for progress: N real and N*(1+draws)
 // imagined.
-func (c Config) total() int { return c.N * (2 + len(c.Draws)) }
+func (c Config) total() int { return c.N * (2 + c.draws()) }
+
+// draws is the number of extra imagined episodes per initial condition.
+func (c Config) draws() int { return len(c.Draws) + len(c.ModelDraws) }
+
+// sides are the imagined episodes of each initial condition: the policy in
+// the model, then each policy draw in the model, then the policy in each
+// model draw.
+func (c Config) sides() []side {
+	out := []side{{c.Policy, c.Model}}
+	for _, p := range c.Draws {
+		out = append(out, side{p, c.Model})
+	}
+	for _, m := range c.ModelDraws {
+		out = append(out, side{c.Policy, m})
+	}
+	return out
+}
+
+type side struct {
+	policy policy.Policy
+	model  worldmodel.Model
+}
 
 // ErrConfig is returned for a build that cannot run as configured.
 var ErrConfig = errors.New("wmpool: bad configuration")
@@ -62,6 +84,13 @@ type Config struct {
 	// violation from that initial condition rather than one draw of it.
 	// With draws the pool also has the EnsembleFeatureNames.
 	Draws []policy.Policy
+	// ModelDraws are extra imagined episodes per initial condition, one per
+	// model, with Policy: perturbed draws of the world model (for the
+	// objects backend, its noise and seed options), so that for a
+	// deterministic policy the mean estimates how likely a violation is
+	// under the model's own uncertainty rather than trusting one rollout.
+	// They also add the EnsembleFeatureNames.
+	ModelDraws []worldmodel.Model
 	// Model is the world model and ModelName its name in the description
 	// [required: Model]; Judge reads its predicted frames [required].
 	Model     worldmodel.Model
@@ -76,7 +105,7 @@ type Config struct {
 	// Batch is how many initial conditions run together on each side [200].
 	Batch int
 	// Progress, if set, is told about finished episodes (both sides: total
-	// is N*(2+len(Draws))).
+	// is N*(2+len(Draws)+len(ModelDraws))).
 	Progress func(done, total int)
 	// Batched, if set, gets the pool so far after every batch (to save
 	// it, so that a stopped build keeps its finished batches).
@@ -222,7 +251,7 @@ func Build(ctx context.Context, cfg Config) (validation.Pool, Stats, error) {
 		FeatureNames:  FeatureNames,
 		Strata:        scenarios.SafetyStrata(),
 	}
-	if len(cfg.Draws) > 0 {
+	if cfg.draws() > 0 {
 		pool.FeatureNames = append(slices.Clone(FeatureNames), EnsembleFeatureNames...)
 	}
 	// The description names the seeds the pool holds so far.
@@ -233,6 +262,9 @@ func Build(ctx context.Context, cfg Config) (validation.Pool, Stats, error) {
 			cfg.FirstSeed, cfg.FirstSeed+int64(len(pool.Records))-1, cfg.Arm, cfg.Horizon, cfg.ModelName)
 		if len(cfg.Draws) > 0 {
 			pool.Description += fmt.Sprintf("; ens_* features: means over %d imagined episodes per initial condition (the policy and %d more random seeds of it)", 1+len(cfg.Draws), len(cfg.Draws))
+		}
+		if len(cfg.ModelDraws) > 0 {
+			pool.Description += fmt.Sprintf("; ens_* features: means over %d imagined episodes per initial condition (the model and %d perturbed draws of it)", 1+cfg.draws(), len(cfg.ModelDraws))
 		}
 	}
 	var st Stats
@@ -247,7 +279,7 @@ func Build(ctx context.Context, cfg Config) (validation.Pool, Stats, error) {
 		if err != nil {
 			return validation.Pool{}, st, err
 		}
-		done += (hi - lo) * (2 + len(cfg.Draws))
+		done += (hi - lo) * (2 + cfg.draws())
 		pool.Records = append(pool.Records, recs...)
 		st.Records = len(pool.Records)
 		describe()
@@ -285,9 +317,9 @@ func batch(ctx context.Context, cfg Config, lo, hi int, st *Stats, prog func(don
 		return Start(ins[seed]), ctx.Err()
 	}
 	var draws [][]imagine.Outcome
-	for k, p := range append([]policy.Policy{cfg.Policy}, cfg.Draws...) {
+	for k, sd := range cfg.sides() {
 		rep, err := imagine.Run(ctx, imagine.Unit{Arm: cfg.Arm, Seeds: seeds, Steer: cfg.Steer, Horizon: cfg.Horizon, Execute: cfg.Execute, KeepProprio: true},
-			p, cfg.Model, cfg.Judge, start, func(done, _ int) { prog((1+k)*len(seeds) + done) })
+			sd.policy, sd.model, cfg.Judge, start, func(done, _ int) { prog((1+k)*len(seeds) + done) })
 		if err != nil {
 			return nil, fmt.Errorf("wmpool: imagined episodes (draw %d): %w", k, err)
 		}

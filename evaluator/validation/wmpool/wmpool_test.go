@@ -15,6 +15,7 @@ import (
 	"dreamrank/policy"
 	"dreamrank/policy/scripted"
 	"dreamrank/scenarios"
+	"dreamrank/worldmodel"
 	"dreamrank/worldmodel/objects"
 )
 
@@ -143,5 +144,55 @@ func TestBuildObjects(t *testing.T) {
 func TestBuildNeedsModel(t *testing.T) {
 	if _, _, err := Build(context.Background(), Config{N: 3}); !errors.Is(err, ErrConfig) {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestBuildModelDraws: perturbed world-model draws add the ensemble
+// features, count in progress, are named in the description and keep the
+// build reproducible.
+func TestBuildModelDraws(t *testing.T) {
+	ctx := context.Background()
+	open := func(opts worldmodel.Options) worldmodel.Model {
+		t.Helper()
+		opts["checkpoint"] = "../../../checkpoints/pusht-objects"
+		m, err := worldmodel.Open(ctx, objects.Name, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	p, err := scripted.New(scripted.Config{Quality: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := judge.Open(ctx, judge.PushTName, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{N: 2, FirstSeed: 3, Arm: "scripted-q5", Policy: p, Model: open(worldmodel.Options{}), ModelName: objects.Name, Judge: j, Horizon: 20,
+		ModelDraws: []worldmodel.Model{open(worldmodel.Options{objects.OptNoise: "0.3", objects.OptSeed: "1"}), open(worldmodel.Options{objects.OptNoise: "0.3", objects.OptSeed: "2"})}}
+	last := 0
+	cfg.Progress = func(done, total int) {
+		if total != 2*4 {
+			t.Errorf("progress total %d, want 8", total)
+		}
+		last = done
+	}
+	pool, _, err := Build(ctx, cfg)
+	if !errors.Is(err, validation.ErrBadPool) {
+		t.Fatalf("err = %v, want ErrBadPool (too few records)", err)
+	}
+	if last != 8 || len(pool.FeatureNames) != 2*len(FeatureNames) || !strings.Contains(pool.Description, "2 perturbed draws") {
+		t.Fatalf("progress %d, names %v, description %q", last, pool.FeatureNames, pool.Description)
+	}
+	for i, r := range pool.Records {
+		if ev := r.Features[len(FeatureNames)]; ev != 0 && math.Abs(ev-1.0/3) > 1e-12 && math.Abs(ev-2.0/3) > 1e-12 && ev != 1 {
+			t.Errorf("record %d: ens_violation %g is not a mean of 3", i, ev)
+		}
+	}
+	cfg.Progress = nil
+	again, _, _ := Build(ctx, cfg)
+	if !reflect.DeepEqual(again.Records, pool.Records) {
+		t.Errorf("two builds differ:\n%+v\n%+v", pool.Records, again.Records)
 	}
 }
