@@ -223,7 +223,7 @@ evaluator/validation/wmpool). --stats FILE writes the build's statistics
 	f.IntVar(&wm.Batch, "batch", 200, "initial conditions run together (with --world-model)")
 	f.IntVar(&draws, "draws", 0, "extra imagined episodes per initial condition, the arm with random seeds 1..K (with --world-model; adds the ens_* features)")
 	f.IntVar(&wmDraws, "wm-draws", 0, "extra imagined episodes per initial condition, in perturbed draws of the world model with options noise=--wm-noise and seed=1..K (objects backend; adds the ens_* features)")
-	f.Float64Var(&wmNoise, "wm-noise", 0.2, "relative noise of the perturbed world-model draws (--wm-draws): each predicted block motion scaled by 1 + noise·N(0,1)")
+	f.Float64Var(&wmNoise, "wm-noise", 0.3, "relative noise of the perturbed world-model draws (--wm-draws): each predicted block motion scaled by 1 + noise·N(0,1); 0.3 makes the objects model's draws spread about as far as its own error at 32 steps")
 	f.StringVar(&stats, "stats", "", "write the build's statistics as JSON (with --world-model)")
 	f.StringVarP(&out, "out", "o", "", "pool JSON to write")
 	return cmd
@@ -310,7 +310,7 @@ the synthetic PushT keep-out-zone pool (validation.Synthetic).`,
 	f.IntVar(&cfg.Imagined, "imagined", 1000, "imagined episodes per experiment")
 	f.IntVar(&cfg.BootstrapReps, "bootstrap", 1000, "bootstrap resamples for intervals below 30 real episodes")
 	f.IntVar(&cfg.Rounds, "rounds", 2, "adaptive allocation rounds of the stratified and two-phase estimators (1: proportional to the stratum weights)")
-	f.IntVar(&cfg.PhaseStrata, "phase-strata", 6, "strata of the two-phase estimator: equal shares of the imagined sample by the world model's risk score (scenarios.SafetyRisk)")
+	f.IntVar(&cfg.PhaseStrata, "phase-strata", 0, "strata of the two-phase estimator: equal shares of the imagined sample by the world model's risk score (scenarios.SafetyRisk); 0: estimate.TwoPhaseStrata of each budget (2 at 20 real episodes, 6 from 48)")
 	f.Uint64Var(&cfg.Seed, "seed", 1, "seed of the experiments")
 	def := validation.DefaultSynthetic()
 	f.IntVar(&synth.N, "synthetic-n", def.N, "records in the synthetic pool")

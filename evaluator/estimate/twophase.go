@@ -229,6 +229,19 @@ func (d *TwoPhase) Estimate(opts Options) (Result, error) {
 	return r, nil
 }
 
+// TwoPhaseStrata is the number of strata of a two-phase design for a real
+// budget over imagined phase-one units: about one per 8 real episodes,
+// between 2 and 6, at most budget/2 (the estimator needs 2 per stratum) and
+// imagined/2 (each stratum needs units to choose from), at least 1. Eight
+// per stratum leave 6 for Neyman allocation after the first round's 2;
+// beyond six strata on one score the variance hardly drops; and at small
+// budgets fewer strata give narrower intervals for the same error (bench
+// safety, synthetic pool, 20 real: width 0.373 with 2 strata, 0.446 with
+// 6, multiplier 1.69 and 1.69).
+func TwoPhaseStrata(budget, imagined int) int {
+	return max(1, min(6, imagined/2, budget/2, max(2, budget/8)))
+}
+
 // ScoreStrata puts phase-one units into H strata of (nearly) equal size by
 // the rank of their score, a number computed from the world model's
 // prediction alone (the larger, the likelier the event). Ties are broken

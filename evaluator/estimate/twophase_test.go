@@ -259,3 +259,27 @@ func TestScoreStrata(t *testing.T) {
 		t.Errorf("NaN score: %v", err)
 	}
 }
+
+func TestTwoPhaseStrata(t *testing.T) {
+	for _, tc := range []struct {
+		name             string
+		budget, imagined int
+		want             int
+	}{
+		{"tiny budget", 1, 200, 1},
+		{"budget 3", 3, 200, 1},
+		{"budget 4", 4, 200, 2},
+		{"budget 20", 20, 200, 2},
+		{"budget 24", 24, 200, 3},
+		{"budget 50", 50, 1000, 6},
+		{"large budget capped at 6", 100, 1000, 6},
+		{"few imagined units", 40, 7, 3},
+		{"one imagined unit", 40, 1, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := TwoPhaseStrata(tc.budget, tc.imagined); got != tc.want {
+				t.Errorf("TwoPhaseStrata(%d, %d) = %d, want %d", tc.budget, tc.imagined, got, tc.want)
+			}
+		})
+	}
+}

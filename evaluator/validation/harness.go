@@ -1,6 +1,7 @@
 package validation
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
@@ -29,7 +30,8 @@ type Config struct {
 	// Score orders imagined episodes by how likely the world model makes
 	// the event, from their features alone, for the two-phase estimator's
 	// strata [Features[0], the predicted outcome]; PhaseStrata is how many
-	// equal-size strata it cuts the imagined sample into [6].
+	// equal-size strata it cuts the imagined sample into
+	// [estimate.TwoPhaseStrata of each budget].
 	Score       func(features []float64) float64
 	PhaseStrata int
 }
@@ -55,9 +57,6 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Score == nil {
 		c.Score = func(f []float64) float64 { return f[0] }
-	}
-	if c.PhaseStrata == 0 {
-		c.PhaseStrata = 6
 	}
 	return c
 }
@@ -336,11 +335,12 @@ func twoPhaseDraw(pool Pool, drawn []int, n int, cfg Config, seed uint64, opts e
 	for i, k := range drawn {
 		scores[i] = cfg.Score(pool.Records[k].Features)
 	}
-	strata, err := estimate.ScoreStrata(scores, cfg.PhaseStrata)
+	H := cmp.Or(cfg.PhaseStrata, estimate.TwoPhaseStrata(n, len(drawn)))
+	strata, err := estimate.ScoreStrata(scores, H)
 	if err != nil {
 		return estimate.Result{}, err
 	}
-	d, err := estimate.NewTwoPhase(strata, cfg.PhaseStrata, seed)
+	d, err := estimate.NewTwoPhase(strata, H, seed)
 	if err != nil {
 		return estimate.Result{}, err
 	}
@@ -348,7 +348,7 @@ func twoPhaseDraw(pool Pool, drawn []int, n int, cfg Config, seed uint64, opts e
 	for round := range cfg.Rounds {
 		budget := (n - spent) / (cfg.Rounds - round)
 		if round == 0 {
-			budget = max(budget, 2*cfg.PhaseStrata)
+			budget = max(budget, 2*H)
 		}
 		if round == cfg.Rounds-1 {
 			budget = n - spent
@@ -370,17 +370,18 @@ func twoPhaseDraw(pool Pool, drawn []int, n int, cfg Config, seed uint64, opts e
 // twoPhaseCeiling is the two-phase estimator's multiplier with infinitely
 // many imagined episodes and Neyman allocation on the true stratum
 // variances: varF / (Σ_h W_h S_h)², strata cut from the whole pool's
-// scores.
+// scores (cfg.PhaseStrata of them, or 6, the most TwoPhaseStrata gives).
 func twoPhaseCeiling(pool Pool, varF float64, cfg Config) float64 {
+	H := cmp.Or(cfg.PhaseStrata, 6)
 	scores := make([]float64, len(pool.Records))
 	for i, r := range pool.Records {
 		scores[i] = cfg.Score(r.Features)
 	}
-	strata, err := estimate.ScoreStrata(scores, cfg.PhaseStrata)
+	strata, err := estimate.ScoreStrata(scores, H)
 	if err != nil {
 		return 0
 	}
-	ys := make([][]float64, cfg.PhaseStrata)
+	ys := make([][]float64, H)
 	for i, h := range strata {
 		ys[h] = append(ys[h], pool.Records[i].Real)
 	}

@@ -16,15 +16,6 @@ import (
 // allocation on the real outcomes seen so far.
 const DefaultRounds = 2
 
-// DesignStrata is the number of strata H of an arm's two-phase design:
-// min(6, budget/4, imagined/2), at least 1. Four real episodes per stratum
-// leave two for the first round (the estimator needs 2 per stratum) and as
-// many to reallocate; each stratum needs 2 phase-one units to choose from;
-// beyond six strata on one score the variance hardly drops further.
-func DesignStrata(budget, imagined int) int {
-	return max(1, min(6, budget/4, imagined/2))
-}
-
 // DesignSeed is the seed of an arm's two-phase design (its sampling order
 // within strata): an FNV-1a hash of the job id, scenario and arm, so a
 // restarted server chooses the same seeds.
@@ -70,7 +61,7 @@ func DesignScores(info ScenarioInfo, im ArmEpisodes) ([]float64, error) {
 
 // Design is one arm's two-phase design (estimate.TwoPhase) for a job's
 // real budget: phase one is the arm's imagined seeds, cut into
-// DesignStrata strata by DesignScores; its rounds choose the seeds to play
+// estimate.TwoPhaseStrata strata by DesignScores; its rounds choose the seeds to play
 // for real. It only keeps books: the caller plays each round's seeds and
 // records what came back. Every choice follows from the job id, scenario,
 // arm, imagined outcomes and the real outcomes recorded, so replaying the
@@ -112,7 +103,7 @@ func NewDesign(info ScenarioInfo, jobID, scenario string, im ArmEpisodes, budget
 	if err != nil {
 		return nil, err
 	}
-	H := DesignStrata(budget, len(im.Seeds))
+	H := estimate.TwoPhaseStrata(budget, len(im.Seeds))
 	n := H * (len(im.Seeds) / H)
 	strata, err := estimate.ScoreStrata(scores[:n], H)
 	if err != nil {

@@ -10,30 +10,6 @@ import (
 	"dreamrank/evaluator/estimate"
 )
 
-func TestDesignStrata(t *testing.T) {
-	tests := []struct {
-		name             string
-		budget, imagined int
-		want             int
-	}{
-		{"tiny budget", 1, 200, 1},
-		{"budget below 8", 7, 200, 1},
-		{"budget 8", 8, 200, 2},
-		{"budget 20", 20, 200, 5},
-		{"budget 24", 24, 200, 6},
-		{"large budget capped at 6", 100, 200, 6},
-		{"few imagined seeds", 40, 7, 3},
-		{"one imagined seed", 40, 1, 1},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := DesignStrata(tc.budget, tc.imagined); got != tc.want {
-				t.Fatalf("DesignStrata(%d, %d) = %d, want %d", tc.budget, tc.imagined, got, tc.want)
-			}
-		})
-	}
-}
-
 func TestRoundBudgets(t *testing.T) {
 	tests := []struct {
 		name              string
@@ -171,9 +147,9 @@ func TestDesignRounds(t *testing.T) {
 		wantStrata            int
 		wantPhaseOne          int
 	}{
-		{"two rounds of 10 over 5 strata", 200, 20, 2, []int{10, 10}, 5, 200},
-		{"phase one trimmed to a multiple of H", 203, 24, 2, []int{12, 12}, 6, 198},
-		{"three rounds", 90, 30, 3, []int{12, 9, 9}, 6, 90},
+		{"two rounds of 10 over 2 strata", 200, 20, 2, []int{10, 10}, 2, 200},
+		{"phase one trimmed to a multiple of H", 203, 24, 2, []int{12, 12}, 3, 201},
+		{"three rounds", 90, 30, 3, []int{12, 9, 9}, 3, 90},
 		{"budget above the imagined seeds", 10, 40, 2, []int{10}, 5, 10},
 		{"default rounds", 60, 8, 0, []int{4, 4}, 2, 60},
 	}
