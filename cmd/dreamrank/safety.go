@@ -310,7 +310,7 @@ the synthetic PushT keep-out-zone pool (validation.Synthetic).`,
 	f.IntVar(&cfg.Imagined, "imagined", 1000, "imagined episodes per experiment")
 	f.IntVar(&cfg.BootstrapReps, "bootstrap", 1000, "bootstrap resamples for intervals below 30 real episodes")
 	f.IntVar(&cfg.Rounds, "rounds", 2, "adaptive allocation rounds of the stratified and two-phase estimators (1: proportional to the stratum weights)")
-	f.IntVar(&cfg.PhaseStrata, "phase-strata", 0, "strata of the two-phase estimator: equal shares of the imagined sample by the world model's risk score (scenarios.SafetyRisk); 0: estimate.TwoPhaseStrata of each budget (2 at 20 real episodes, 6 from 48)")
+	f.IntVar(&cfg.PhaseStrata, "phase-strata", 0, "strata of the two-phase estimator: equal shares of the imagined sample by the world model's risk score (scenarios.SafetyRisk); 0: estimate.TwoPhaseStrata of each budget (one per 3 real episodes, at most 6)")
 	f.Uint64Var(&cfg.Seed, "seed", 1, "seed of the experiments")
 	def := validation.DefaultSynthetic()
 	f.IntVar(&synth.N, "synthetic-n", def.N, "records in the synthetic pool")

@@ -267,13 +267,14 @@ func TestTwoPhaseStrata(t *testing.T) {
 		want             int
 	}{
 		{"tiny budget", 1, 200, 1},
-		{"budget 3", 3, 200, 1},
-		{"budget 4", 4, 200, 2},
-		{"budget 20", 20, 200, 2},
-		{"budget 24", 24, 200, 3},
+		{"budget 5", 5, 200, 1},
+		{"budget 6", 6, 200, 2},
+		{"budget 15", 15, 200, 5},
+		{"budget 20", 20, 200, 6},
 		{"budget 50", 50, 1000, 6},
 		{"large budget capped at 6", 100, 1000, 6},
 		{"few imagined units", 40, 7, 3},
+		{"budget 12, few imagined units", 12, 5, 2},
 		{"one imagined unit", 40, 1, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

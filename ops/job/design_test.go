@@ -147,9 +147,9 @@ func TestDesignRounds(t *testing.T) {
 		wantStrata            int
 		wantPhaseOne          int
 	}{
-		{"two rounds of 10 over 2 strata", 200, 20, 2, []int{10, 10}, 2, 200},
-		{"phase one trimmed to a multiple of H", 203, 24, 2, []int{12, 12}, 3, 201},
-		{"three rounds", 90, 30, 3, []int{12, 9, 9}, 3, 90},
+		{"two rounds over 6 strata", 200, 20, 2, []int{12, 8}, 6, 198},
+		{"phase one trimmed to a multiple of H", 203, 24, 2, []int{12, 12}, 6, 198},
+		{"three rounds", 90, 30, 3, []int{12, 9, 9}, 6, 90},
 		{"budget above the imagined seeds", 10, 40, 2, []int{10}, 5, 10},
 		{"default rounds", 60, 8, 0, []int{4, 4}, 2, 60},
 	}

@@ -82,8 +82,8 @@ func TestRealBudgetCalibratesTheResult(t *testing.T) {
 		episodes, budget      int
 		wantRounds, wantShare int
 	}{
-		{"with a fleet: two rounds over 2 strata", &fakeReal{}, 40, 16, 2, 8},
-		{"with a fleet: 2 strata, the budget in one round", &fakeReal{}, 8, 4, 1, 4},
+		{"with a fleet: two rounds over 5 strata", &fakeReal{}, 40, 16, 2, 10},
+		{"with a fleet: one stratum", &fakeReal{}, 8, 4, 2, 2},
 		{"without a fleet", nil, 8, 4, 0, 0},
 	}
 	for _, tc := range tests {
