@@ -57,14 +57,7 @@ func TestBuildObjects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := scripted.New(scripted.Config{Quality: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	j, err := judge.Open(ctx, judge.PushTName, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, j := scriptedAndJudge(t, scripted.Config{Quality: 3})
 	other, err := scripted.New(scripted.Config{Quality: 3, Seed: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -161,14 +154,7 @@ func TestBuildModelDraws(t *testing.T) {
 		}
 		return m
 	}
-	p, err := scripted.New(scripted.Config{Quality: 5})
-	if err != nil {
-		t.Fatal(err)
-	}
-	j, err := judge.Open(ctx, judge.PushTName, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, j := scriptedAndJudge(t, scripted.Config{Quality: 5})
 	cfg := Config{N: 2, FirstSeed: 3, Arm: "scripted-q5", Policy: p, Model: open(worldmodel.Options{}), ModelName: objects.Name, Judge: j, Horizon: 20,
 		ModelDraws: []worldmodel.Model{open(worldmodel.Options{objects.OptNoise: "0.3", objects.OptSeed: "1"}), open(worldmodel.Options{objects.OptNoise: "0.3", objects.OptSeed: "2"})}}
 	last := 0
@@ -195,4 +181,18 @@ func TestBuildModelDraws(t *testing.T) {
 	if !reflect.DeepEqual(again.Records, pool.Records) {
 		t.Errorf("two builds differ:\n%+v\n%+v", pool.Records, again.Records)
 	}
+}
+
+// scriptedAndJudge opens a scripted policy and the PushT vision judge.
+func scriptedAndJudge(t *testing.T, c scripted.Config) (policy.Policy, judge.Judge) {
+	t.Helper()
+	p, err := scripted.New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := judge.Open(context.Background(), judge.PushTName, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, j
 }
