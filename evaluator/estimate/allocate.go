@@ -43,6 +43,11 @@ const VariancePriorN = 10
 // Called once per round with the variances from the outcomes so far, it is
 // an adaptive design; it is a pure function of its arguments.
 func Allocate(cells []Cell, budget, minPer int) ([]int, error) {
+	return allocate(cells, budget, minPer, VariancePriorN)
+}
+
+// allocate is Allocate with the shrinkage's weight priorN in episodes.
+func allocate(cells []Cell, budget, minPer int, priorN float64) ([]int, error) {
 	if budget < 0 || minPer < 0 {
 		return nil, fmt.Errorf("%w: budget %d, minimum %d", ErrBudget, budget, minPer)
 	}
@@ -87,7 +92,7 @@ func Allocate(cells []Cell, budget, minPer int) ([]int, error) {
 		if math.IsNaN(c.Var) {
 			return known
 		}
-		return (float64(c.N)*c.Var + VariancePriorN*pooled) / (float64(c.N) + VariancePriorN)
+		return (float64(c.N)*c.Var + priorN*pooled) / (float64(c.N) + priorN)
 	}
 	// gain is the variance removed by one more episode in cell i.
 	gain := func(i int) float64 {

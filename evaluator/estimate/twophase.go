@@ -12,6 +12,17 @@ import (
 // NameTwoPhase is the two-phase stratified estimator's name in results.
 const NameTwoPhase = "two_phase_stratified"
 
+// TwoPhasePriorN is the weight, in episodes, of the pooled variance a
+// two-phase stratum's variance is shrunk towards when allocating (Allocate
+// uses VariancePriorN, 10). Two-phase strata are cut by the world model's
+// risk score so that their variances differ, and trusting the observed
+// variances sooner paid at every budget on all four pools measured (bench
+// safety at 20 / 50 / 100 real episodes, weight 2 against 10: scripted-q5
+// objects pool 2.36 / 2.21 / 2.07x against 2.26 / 2.05 / 1.99x, synthetic
+// pool 1.75 / 2.17 / 1.86x against 1.69 / 2.03 / 1.83x, the two 400-pair
+// ensemble pools by 1-7%), coverage 0.942 or more throughout.
+const TwoPhasePriorN = 2
+
 // TwoPhase is a two-phase (double-sampling) stratified design and its
 // estimator. Phase one is the imagined sample: N initial conditions drawn
 // from the scenario distribution, each imagined by the world model and put
@@ -80,8 +91,9 @@ func (d *TwoPhase) Chosen() [][]int {
 }
 
 // Next chooses up to budget more units for real episodes: every stratum is
-// first brought to 2 (or all its units), then Allocate spends the rest on
-// the variances of the outcomes recorded so far (a stratum whose units are
+// first brought to 2 (or all its units), then Allocate's greedy rule (with
+// TwoPhasePriorN) spends the rest on the variances of the outcomes
+// recorded so far (a stratum whose units are
 // all chosen gets no more). The same call on the same state returns the
 // same units. Fewer than budget come back only when every unit is chosen.
 func (d *TwoPhase) Next(budget int) ([]int, error) {
@@ -93,7 +105,7 @@ func (d *TwoPhase) Next(budget int) ([]int, error) {
 	for h := range cells {
 		cells[h] = Cell{Stratum: h, Weight: float64(d.size[h]) / N, N: d.taken[h], Var: d.variance(h), Cap: d.size[h]}
 	}
-	add, err := Allocate(cells, budget, 2)
+	add, err := allocate(cells, budget, 2, TwoPhasePriorN)
 	if err != nil {
 		return nil, err
 	}
