@@ -199,22 +199,13 @@ func (d *TwoPhase) Estimate(opts Options) (Result, error) {
 		}
 		w[h], means[h] = float64(d.size[h])/N, mean(ys)
 		bin = bin && binary(ys)
-		v := 0.0
-		if len(ys) >= 2 {
-			v = flooredVariance(ys)
-			if binary(ys) && constant(ys) {
-				floored++
-			}
-		} else if binary(ys) {
-			v, floored = flooredVariance(ys), floored+1
+		v := flooredVariance(ys) // 0 for a single non-binary outcome
+		if binary(ys) && constant(ys) {
+			floored++
 		}
 		a := w[h] * w[h] * v / float64(len(ys))
 		within += a
-		if len(ys) >= 2 {
-			df2 += a * a / float64(len(ys)-1)
-		} else {
-			df2 += a * a // one unit: one degree of freedom
-		}
+		df2 += a * a / float64(max(1, len(ys)-1)) // a single unit counts as one degree of freedom
 		r.Estimate += w[h] * means[h]
 	}
 	between := 0.0

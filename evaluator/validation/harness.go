@@ -266,6 +266,17 @@ func ceilings(pool Pool, w []float64, varF float64, cfg Config) (map[string]floa
 	return out, nil
 }
 
+// roundBudget is what round of rounds spends of n real episodes, spent of
+// them already: an equal share of what is left (all of it in the last
+// round), at least need, at most what is left.
+func roundBudget(n, spent, round, rounds, need int) int {
+	b := (n - spent) / (rounds - round)
+	if round == rounds-1 {
+		b = n - spent
+	}
+	return min(max(b, need), n-spent)
+}
+
 // stratifiedDraw spends n real episodes over strata in rounds with
 // Allocate, drawing each episode from its stratum's records.
 func stratifiedDraw(pool Pool, idx [][]int, w []float64, n, rounds int, rng *rand.Rand) ([]estimate.Paired, error) {
@@ -279,10 +290,6 @@ func stratifiedDraw(pool Pool, idx [][]int, w []float64, n, rounds int, rng *ran
 	var out []estimate.Paired
 	spent := 0
 	for round := range rounds {
-		budget := (n - spent) / (rounds - round)
-		if round == rounds-1 {
-			budget = n - spent
-		}
 		// The first round must reach 2 episodes per stratum.
 		need := 0
 		for _, c := range cells {
@@ -290,7 +297,7 @@ func stratifiedDraw(pool Pool, idx [][]int, w []float64, n, rounds int, rng *ran
 				need += max(0, 2-c.N)
 			}
 		}
-		budget = min(max(budget, need), n-spent)
+		budget := roundBudget(n, spent, round, rounds, need)
 		add, err := estimate.Allocate(cells, budget, 2)
 		if err != nil {
 			return nil, err
@@ -346,14 +353,11 @@ func twoPhaseDraw(pool Pool, drawn []int, n int, cfg Config, seed uint64, opts e
 	}
 	spent := 0
 	for round := range cfg.Rounds {
-		budget := (n - spent) / (cfg.Rounds - round)
+		need := 0
 		if round == 0 {
-			budget = max(budget, 2*H)
+			need = 2 * H
 		}
-		if round == cfg.Rounds-1 {
-			budget = n - spent
-		}
-		units, err := d.Next(min(budget, n-spent))
+		units, err := d.Next(roundBudget(n, spent, round, cfg.Rounds, need))
 		if err != nil {
 			return estimate.Result{}, err
 		}
