@@ -29,7 +29,40 @@ import (
 
 func safetyCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "safety", Short: "Keep-out-zone safety scenarios and their validation pools"}
-	cmd.AddCommand(safetyPoolCmd(), safetyEvalCmd())
+	cmd.AddCommand(safetyPoolCmd(), safetyEvalCmd(), safetyJoinCmd())
+	return cmd
+}
+
+func safetyJoinCmd() *cobra.Command {
+	var out string
+	cmd := &cobra.Command{
+		Use:   "join -o FILE POOL...",
+		Short: "Join learned world-model pools (safety pool --world-model): other scenario seeds are concatenated; the same seeds with disjoint perturbed draws (--wm-draw-seed) become one larger ensemble",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if out == "" {
+				return fmt.Errorf("-o is required")
+			}
+			var pools []validation.Pool
+			for _, a := range args {
+				p, err := validation.Load(a)
+				if err != nil {
+					return err
+				}
+				pools = append(pools, p)
+			}
+			joined, err := wmpool.Join(pools...)
+			if err != nil {
+				return err
+			}
+			if err := joined.Save(out); err != nil {
+				return err
+			}
+			slog.Info("pool written", "file", out, "records", len(joined.Records), "draw_seeds", joined.DrawSeeds, "violation_rate", joined.Truth())
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&out, "out", "o", "", "joined pool JSON to write")
 	return cmd
 }
 
@@ -92,17 +125,18 @@ func safetyEvalCmd() *cobra.Command {
 
 func safetyPoolCmd() *cobra.Command {
 	var (
-		cfg     simpool.Config
-		wm      wmpool.Config
-		backend string
-		mopts   []string
-		arm     string
-		jf      judgeFlags
-		out     string
-		stats   string
-		draws   int
-		wmDraws int
-		wmNoise float64
+		cfg        simpool.Config
+		wm         wmpool.Config
+		backend    string
+		mopts      []string
+		arm        string
+		jf         judgeFlags
+		out        string
+		stats      string
+		draws      int
+		wmDraws    int
+		wmDrawSeed int
+		wmNoise    float64
 	)
 	cmd := &cobra.Command{
 		Use:   "pool -o FILE",
@@ -136,7 +170,11 @@ evaluator/validation/wmpool). --stats FILE writes the build's statistics
 					finish()
 					return err
 				}
-				for k := 1; k <= wmDraws; k++ {
+				if wmDrawSeed < 1 {
+					finish()
+					return fmt.Errorf("--wm-draw-seed %d: must be at least 1 (seed 0 is the model itself)", wmDrawSeed)
+				}
+				for k := wmDrawSeed; k < wmDrawSeed+wmDraws; k++ {
 					df := mf
 					df.opts = append(slices.Clone(mopts), fmt.Sprintf("noise=%g", wmNoise), fmt.Sprintf("seed=%d", k))
 					m, derr := df.open(ctx)
@@ -145,6 +183,7 @@ evaluator/validation/wmpool). --stats FILE writes the build's statistics
 						return fmt.Errorf("--wm-draws: draw %d: %w", k, derr)
 					}
 					wm.ModelDraws = append(wm.ModelDraws, m)
+					wm.DrawSeeds = append(wm.DrawSeeds, k)
 				}
 				opts, oerr := jf.options()
 				if oerr != nil {
@@ -222,7 +261,8 @@ evaluator/validation/wmpool). --stats FILE writes the build's statistics
 	f.IntVar(&wm.Execute, "execute", 0, "actions executed per chunk on both sides (with --world-model; 0: half the chunk)")
 	f.IntVar(&wm.Batch, "batch", 200, "initial conditions run together (with --world-model)")
 	f.IntVar(&draws, "draws", 0, "extra imagined episodes per initial condition, the arm with random seeds 1..K (with --world-model; adds the ens_* features)")
-	f.IntVar(&wmDraws, "wm-draws", 0, "extra imagined episodes per initial condition, in perturbed draws of the world model with options noise=--wm-noise and seed=1..K (objects backend; adds the ens_* features)")
+	f.IntVar(&wmDraws, "wm-draws", 0, "extra imagined episodes per initial condition, in perturbed draws of the world model with options noise=--wm-noise and seed=S..S+K-1 (S: --wm-draw-seed; objects backend; adds the ens_* features)")
+	f.IntVar(&wmDrawSeed, "wm-draw-seed", 1, "seed of the first perturbed world-model draw (--wm-draws): builds with disjoint seeds can be joined into a larger ensemble (safety pool join)")
 	f.Float64Var(&wmNoise, "wm-noise", 0.3, "relative noise of the perturbed world-model draws (--wm-draws): each predicted block motion scaled by 1 + noise·N(0,1); 0.3 makes the objects model's draws spread about as far as its own error at 32 steps")
 	f.StringVar(&stats, "stats", "", "write the build's statistics as JSON (with --world-model)")
 	f.StringVarP(&out, "out", "o", "", "pool JSON to write")

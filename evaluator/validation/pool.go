@@ -30,6 +30,13 @@ type Pool struct {
 	FeatureNames  []string       `json:"feature_names"`
 	Strata        scenarios.Grid `json:"strata"`
 	Records       []Record       `json:"records"`
+	// Seeds are the scenario seeds of Records, in order, when the pool was
+	// built from scenario seeds (wmpool.Build); joining pools needs them.
+	Seeds []int64 `json:"seeds,omitempty"`
+	// DrawSeeds are the seeds of the perturbed world-model draws whose
+	// imagined episodes, with the model's own, the ens_* features average
+	// (wmpool.Build with model draws).
+	DrawSeeds []int `json:"draw_seeds,omitempty"`
 }
 
 // Load reads a pool from a JSON file and validates it.
@@ -63,6 +70,9 @@ func (p Pool) Validate() error {
 	nf := len(p.Records[0].Features)
 	if nf == 0 {
 		return fmt.Errorf("%w: records have no features", ErrBadPool)
+	}
+	if p.Seeds != nil && len(p.Seeds) != len(p.Records) {
+		return fmt.Errorf("%w: %d seeds for %d records", ErrBadPool, len(p.Seeds), len(p.Records))
 	}
 	if p.Strata.Len() < 1 || len(p.Strata.Vars) != len(p.Strata.Edges) {
 		return fmt.Errorf("%w: strata %+v", ErrBadPool, p.Strata)

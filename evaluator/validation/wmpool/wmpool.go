@@ -91,6 +91,10 @@ type Config struct {
 	// under the model's own uncertainty rather than trusting one rollout.
 	// They also add the EnsembleFeatureNames.
 	ModelDraws []worldmodel.Model
+	// DrawSeeds are the seeds of ModelDraws, in order, recorded in the
+	// pool so that builds with disjoint draws can be joined (Join)
+	// [optional; when set, one per model draw].
+	DrawSeeds []int
 	// Model is the world model and ModelName its name in the description
 	// [required: Model]; Judge reads its predicted frames [required].
 	Model     worldmodel.Model
@@ -127,6 +131,8 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("%w: policy, world model and judge are required", ErrConfig)
 	case c.N < 0 || c.Horizon < 1 || c.Batch < 1 || c.Execute < 0:
 		return c, fmt.Errorf("%w: n %d, horizon %d, batch %d, execute %d", ErrConfig, c.N, c.Horizon, c.Batch, c.Execute)
+	case c.DrawSeeds != nil && len(c.DrawSeeds) != len(c.ModelDraws):
+		return c, fmt.Errorf("%w: %d draw seeds for %d model draws", ErrConfig, len(c.DrawSeeds), len(c.ModelDraws))
 	}
 	return c, nil
 }
@@ -254,6 +260,7 @@ func Build(ctx context.Context, cfg Config) (validation.Pool, Stats, error) {
 	if cfg.draws() > 0 {
 		pool.FeatureNames = append(slices.Clone(FeatureNames), EnsembleFeatureNames...)
 	}
+	pool.DrawSeeds = slices.Clone(cfg.DrawSeeds)
 	// The description names the seeds the pool holds so far.
 	describe := func() {
 		pool.Description = fmt.Sprintf("PushT keep-out-zone scenario, seeds %d..%d, policy %s on both sides, closed loop, horizon %d steps: "+
@@ -281,6 +288,9 @@ func Build(ctx context.Context, cfg Config) (validation.Pool, Stats, error) {
 		}
 		done += (hi - lo) * (2 + cfg.draws())
 		pool.Records = append(pool.Records, recs...)
+		for s := lo; s < hi; s++ {
+			pool.Seeds = append(pool.Seeds, cfg.FirstSeed+int64(s))
+		}
 		st.Records = len(pool.Records)
 		describe()
 		if cfg.Batched != nil {

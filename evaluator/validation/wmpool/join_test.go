@@ -1,0 +1,104 @@
+package wmpool
+
+import (
+	"context"
+	"errors"
+	"math"
+	"slices"
+	"strconv"
+	"testing"
+
+	"dreamrank/evaluator/validation"
+	"dreamrank/policy/scripted"
+	"dreamrank/worldmodel"
+	"dreamrank/worldmodel/objects"
+)
+
+// TestJoinEqualsOneBuild checks that two builds with disjoint perturbed
+// draws, joined, give the features of one build with all the draws, and
+// that builds over other seeds are concatenated in seed order.
+func TestJoinEqualsOneBuild(t *testing.T) {
+	ctx := context.Background()
+	open := func(opts worldmodel.Options) worldmodel.Model {
+		t.Helper()
+		opts["checkpoint"] = "../../../checkpoints/pusht-objects"
+		m, err := worldmodel.Open(ctx, objects.Name, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	draw := func(seed string) worldmodel.Model {
+		return open(worldmodel.Options{objects.OptNoise: "0.3", objects.OptSeed: seed})
+	}
+	p, j := scriptedAndJudge(t, scripted.Config{Quality: 5})
+	build := func(first int64, n int, seeds ...int) validation.Pool {
+		t.Helper()
+		cfg := Config{N: n, FirstSeed: first, Arm: "scripted-q5", Policy: p, Model: open(worldmodel.Options{}), ModelName: objects.Name, Judge: j, Horizon: 20, DrawSeeds: seeds}
+		for _, s := range seeds {
+			cfg.ModelDraws = append(cfg.ModelDraws, draw(strconv.Itoa(s)))
+		}
+		pool, _, err := Build(ctx, cfg)
+		if !errors.Is(err, validation.ErrBadPool) { // too few records for the harness
+			t.Fatalf("build: %v", err)
+		}
+		return pool
+	}
+	all := build(3, 2, 1, 2, 3)
+	a, b := build(3, 2, 1), build(3, 2, 2, 3)
+	joined, err := Join(b, a)
+	if !errors.Is(err, validation.ErrBadPool) {
+		t.Fatalf("join: %v", err)
+	}
+	if !slices.Equal(joined.Seeds, []int64{3, 4}) || !slices.Equal(joined.DrawSeeds, []int{1, 2, 3}) {
+		t.Fatalf("seeds %v, draw seeds %v", joined.Seeds, joined.DrawSeeds)
+	}
+	for i, r := range joined.Records {
+		for k, v := range r.Features {
+			if w := all.Records[i].Features[k]; math.Abs(v-w) > 1e-12 {
+				t.Errorf("record %d feature %s: joined %g, one build %g", i, joined.FeatureNames[k], v, w)
+			}
+		}
+	}
+	// Other seeds with the same draws are concatenated in seed order.
+	later := build(5, 1, 1, 2, 3)
+	cat, _ := Join(later, all)
+	if !slices.Equal(cat.Seeds, []int64{3, 4, 5}) || !slices.Equal(cat.Records[2].Features, later.Records[0].Features) {
+		t.Errorf("concatenated seeds %v", cat.Seeds)
+	}
+}
+
+func TestJoinRefuses(t *testing.T) {
+	names := append(slices.Clone(FeatureNames), EnsembleFeatureNames...)
+	pool := func(seeds []int64, draws []int, real float64) validation.Pool {
+		p := validation.Pool{FeatureNames: names, Seeds: seeds, DrawSeeds: draws}
+		for range seeds {
+			p.Records = append(p.Records, validation.Record{Critical: []float64{1, 2, 3, 4}, Real: real, Features: make([]float64, len(names))})
+		}
+		return p
+	}
+	single := validation.Pool{FeatureNames: FeatureNames, Seeds: []int64{1}, Records: []validation.Record{{Features: make([]float64, len(FeatureNames))}}}
+	other := pool([]int64{1}, []int{2}, 0)
+	other.Records[0].Features[0] = 1 // the model's own rollout differs
+	tests := []struct {
+		name  string
+		pools []validation.Pool
+	}{
+		{"no pools", nil},
+		{"no seeds", []validation.Pool{{FeatureNames: names, Records: []validation.Record{{}}, DrawSeeds: []int{1}}}},
+		{"no draw seeds", []validation.Pool{pool([]int64{1}, nil, 0)}},
+		{"same draw twice", []validation.Pool{pool([]int64{1}, []int{1, 2}, 0), pool([]int64{1}, []int{2}, 0)}},
+		{"other real outcome", []validation.Pool{pool([]int64{1}, []int{1}, 0), pool([]int64{1}, []int{2}, 1)}},
+		{"other own rollout", []validation.Pool{pool([]int64{1}, []int{1}, 0), other}},
+		{"other features", []validation.Pool{pool([]int64{1}, []int{1}, 0), single}},
+		{"same seed without ensembles", []validation.Pool{single, single}},
+		{"seeds with different draws", []validation.Pool{pool([]int64{1}, []int{1}, 0), pool([]int64{2}, []int{2}, 0)}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := Join(tc.pools...); !errors.Is(err, ErrJoin) {
+				t.Errorf("err = %v, want ErrJoin", err)
+			}
+		})
+	}
+}
