@@ -50,3 +50,29 @@ func SafetyRisk(names []string) (func(features []float64) float64, error) {
 		return s
 	}, nil
 }
+
+// SafetyChance returns the world model's predicted chance that a
+// keep-out-zone episode violates, from its features found by name in
+// names, for allocating real episodes (estimate.TwoPhase.SetPrior). With
+// ensemble imagined episodes per initial condition, k of them violating
+// (ens_violation = k/ensemble; pred_violation when ensemble is 1), it is
+// (k + ½)/(ensemble + 1): the posterior mean under Jeffreys' prior if the
+// real episode were one more draw like them, so a lone rollout says 1/4 or
+// 3/4 and an ensemble says more.
+func SafetyChance(names []string, ensemble int) (func(features []float64) float64, error) {
+	if ensemble < 1 {
+		return nil, fmt.Errorf("%w: ensemble of %d", ErrFeatures, ensemble)
+	}
+	name := "ens_violation"
+	if ensemble == 1 {
+		name = "pred_violation"
+	}
+	i := slices.Index(names, name)
+	if i < 0 {
+		return nil, fmt.Errorf("%w: no %s among %v", ErrFeatures, name, names)
+	}
+	k := float64(ensemble)
+	return func(f []float64) float64 {
+		return (math.Max(0, math.Min(1, f[i]))*k + 0.5) / (k + 1)
+	}, nil
+}

@@ -278,6 +278,7 @@ func benchSafetyCmd() *cobra.Command {
 		cfg      validation.Config
 		synth    validation.SyntheticConfig
 		asJSON   bool
+		prior    bool
 	)
 	cmd := &cobra.Command{
 		Use:   "safety",
@@ -316,6 +317,18 @@ the synthetic PushT keep-out-zone pool (validation.Synthetic).`,
 			if risk, err := scenarios.SafetyRisk(pool.FeatureNames); err == nil {
 				cfg.Score = risk
 			}
+			if prior {
+				// An ensemble's size is known from its draw seeds; without them only the first rollout counts.
+				k := 1
+				if slices.Contains(pool.FeatureNames, "ens_violation") && len(pool.DrawSeeds) > 0 {
+					k = 1 + len(pool.DrawSeeds)
+				}
+				chance, err := scenarios.SafetyChance(pool.FeatureNames, k)
+				if err != nil {
+					return fmt.Errorf("--prior: %w", err)
+				}
+				cfg.Chance = chance
+			}
 			if savePool != "" {
 				if err := pool.Save(savePool); err != nil {
 					return fmt.Errorf("save pool: %w", err)
@@ -350,6 +363,7 @@ the synthetic PushT keep-out-zone pool (validation.Synthetic).`,
 	f.IntVar(&cfg.Imagined, "imagined", 1000, "imagined episodes per experiment")
 	f.IntVar(&cfg.BootstrapReps, "bootstrap", 1000, "bootstrap resamples for intervals below 30 real episodes")
 	f.IntVar(&cfg.Rounds, "rounds", 2, "adaptive allocation rounds of the stratified and two-phase estimators (1: proportional to the stratum weights)")
+	f.BoolVar(&prior, "prior", false, "the two-phase design allocates on the stratum variances the world model predicts (scenarios.SafetyChance: an ensemble's violation fraction when the pool records its draw seeds, else the first rollout)")
 	f.IntVar(&cfg.PhaseStrata, "phase-strata", 0, "strata of the two-phase estimator: equal shares of the imagined sample by the world model's risk score (scenarios.SafetyRisk); 0: estimate.TwoPhaseStrata of each budget (one per 3 real episodes, at most 6)")
 	f.Uint64Var(&cfg.Seed, "seed", 1, "seed of the experiments")
 	def := validation.DefaultSynthetic()

@@ -19,6 +19,11 @@ type Cell struct {
 	// Cap, when positive, is the most episodes the cell can have (a
 	// stratum of a finite phase-one sample, see TwoPhase).
 	Cap int `json:"cap,omitempty"`
+	// Prior, when positive, is a variance expected before any outcome (from
+	// the world model's predictions, see TwoPhase.SetPrior): the cell's own
+	// variance is shrunk towards it instead of the pooled one, and it
+	// stands in for an unknown variance.
+	Prior float64 `json:"prior,omitempty"`
 }
 
 // VariancePriorN is the weight, in episodes, of the pooled variance a
@@ -38,7 +43,8 @@ const VariancePriorN = 10
 //
 // Known variances are shrunk towards their episode-weighted mean as if it
 // had been seen in VariancePriorN episodes: (N·σ² + VariancePriorN·σ̄²)/(N +
-// VariancePriorN).
+// VariancePriorN); a cell with a Prior is shrunk towards that instead, and
+// a Prior replaces an unknown variance.
 //
 // Called once per round with the variances from the outcomes so far, it is
 // an adaptive design; it is a pure function of its arguments.
@@ -89,10 +95,14 @@ func allocate(cells []Cell, budget, minPer int, priorN float64) ([]int, error) {
 	// allocation; shrink each towards the pooled variance with
 	// VariancePriorN pseudo-episodes.
 	shrunk := func(c Cell) float64 {
-		if math.IsNaN(c.Var) {
-			return known
+		target, unknown := pooled, known
+		if c.Prior > 0 {
+			target, unknown = c.Prior, c.Prior
 		}
-		return (float64(c.N)*c.Var + priorN*pooled) / (float64(c.N) + priorN)
+		if math.IsNaN(c.Var) {
+			return unknown
+		}
+		return (float64(c.N)*c.Var + priorN*target) / (float64(c.N) + priorN)
 	}
 	// gain is the variance removed by one more episode in cell i.
 	gain := func(i int) float64 {

@@ -52,6 +52,7 @@ type TwoPhase struct {
 	order   [][]int   // per stratum, its units in random sampling order
 	taken   []int     // n_h: the first taken[h] of order[h] were chosen
 	real    []float64 // per unit, the real outcome; NaN until recorded
+	prior   []float64 // per stratum, the variance the world model predicts; nil without SetPrior
 }
 
 // NewTwoPhase starts a design over phase-one units 0..len(strata)-1 in
@@ -104,6 +105,9 @@ func (d *TwoPhase) Next(budget int) ([]int, error) {
 	cells := make([]Cell, len(d.size))
 	for h := range cells {
 		cells[h] = Cell{Stratum: h, Weight: float64(d.size[h]) / N, N: d.taken[h], Var: d.variance(h), Cap: d.size[h]}
+		if d.prior != nil {
+			cells[h].Prior = d.prior[h]
+		}
 	}
 	add, err := allocate(cells, budget, 2, TwoPhasePriorN)
 	if err != nil {
@@ -117,6 +121,40 @@ func (d *TwoPhase) Next(budget int) ([]int, error) {
 	slices.Sort(out)
 	return out, nil
 }
+
+// SetPrior gives the design the world model's predicted chance of the
+// event for every phase-one unit (in [0, 1]). Each stratum's predicted
+// variance p̄_h(1-p̄_h), p̄_h its units' mean chance, then guides
+// allocation: the first round is Neyman-allocated on it (beyond 2 per
+// stratum) rather than balanced, and later rounds shrink the observed
+// variances towards it rather than towards their pooled mean. It changes
+// only which units are chosen, never how they are weighted, so the
+// estimate stays unbiased however wrong the predictions are. A predicted
+// variance below minPriorVar is raised to it: a world model's certainty is
+// not a real outcome's.
+func (d *TwoPhase) SetPrior(chance []float64) error {
+	if len(chance) != len(d.stratum) {
+		return fmt.Errorf("%w: %d chances for %d units", ErrShape, len(chance), len(d.stratum))
+	}
+	sum := make([]float64, len(d.size))
+	for i, p := range chance {
+		if !(p >= 0 && p <= 1) {
+			return fmt.Errorf("%w: chance %g of unit %d outside [0, 1]", ErrShape, p, i)
+		}
+		sum[d.stratum[i]] += p
+	}
+	d.prior = make([]float64, len(d.size))
+	for h, n := range d.size {
+		if n > 0 {
+			p := sum[h] / float64(n)
+			d.prior[h] = math.Max(minPriorVar, p*(1-p))
+		}
+	}
+	return nil
+}
+
+// minPriorVar floors a stratum's predicted variance: p(1-p) at p = 0.01.
+const minPriorVar = 0.0099
 
 // Record sets a chosen unit's real outcome.
 func (d *TwoPhase) Record(unit int, y float64) error {
@@ -244,6 +282,24 @@ func (d *TwoPhase) Estimate(opts Options) (Result, error) {
 // real multiplier of 2.26, 2 strata 1.77.
 func TwoPhaseStrata(budget, imagined int) int {
 	return max(1, min(6, imagined/2, budget/3))
+}
+
+// TwoPhaseRounds splits a two-phase design's real budget over rounds: the
+// first round a multiple of H, at least 2 per stratum and about
+// budget/rounds, so it is balanced over the strata; the rest evenly over
+// the later rounds. Rounds that would get nothing are dropped. Jobs
+// (ops/job) and the validation harness both spend their budgets this way.
+func TwoPhaseRounds(budget, H, rounds int) []int {
+	per := max(2, (budget+rounds*H-1)/(rounds*H)) // per stratum in round 1
+	first := min(budget, per*H)
+	out := []int{first}
+	left := budget - first
+	for r := 1; r < rounds && left > 0; r++ {
+		b := (left + rounds - r - 1) / (rounds - r)
+		out = append(out, b)
+		left -= b
+	}
+	return out
 }
 
 // ScoreStrata puts phase-one units into H strata of (nearly) equal size by

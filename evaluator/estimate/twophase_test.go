@@ -30,6 +30,12 @@ func scoredPopulation(seed uint64, n int) (scores, ys []float64, truth float64) 
 // runs the design with n real episodes in the given rounds, and returns
 // the result.
 func twoPhaseExperiment(t *testing.T, rng *rand.Rand, scores, ys []float64, k, n, H, rounds int) Result {
+	return twoPhaseExperimentPrior(t, rng, scores, ys, k, n, H, rounds, nil)
+}
+
+// twoPhaseExperimentPrior is twoPhaseExperiment with the design told each
+// unit's predicted chance (chance of the score) when chance is set.
+func twoPhaseExperimentPrior(t *testing.T, rng *rand.Rand, scores, ys []float64, k, n, H, rounds int, chance func(score float64) float64) Result {
 	t.Helper()
 	drawn := make([]int, k)
 	sc := make([]float64, k)
@@ -45,15 +51,16 @@ func twoPhaseExperiment(t *testing.T, rng *rand.Rand, scores, ys []float64, k, n
 	if err != nil {
 		t.Fatal(err)
 	}
-	spent := 0
-	for r := range rounds {
-		b := (n - spent) / (rounds - r)
-		if r == 0 {
-			b = max(b, 2*H)
+	if chance != nil {
+		p := make([]float64, k)
+		for i, s := range sc {
+			p[i] = chance(s)
 		}
-		if r == rounds-1 {
-			b = n - spent
+		if err := d.SetPrior(p); err != nil {
+			t.Fatal(err)
 		}
+	}
+	for _, b := range TwoPhaseRounds(n, H, rounds) {
 		units, err := d.Next(b)
 		if err != nil {
 			t.Fatal(err)
@@ -63,7 +70,6 @@ func twoPhaseExperiment(t *testing.T, rng *rand.Rand, scores, ys []float64, k, n
 				t.Fatal(err)
 			}
 		}
-		spent += len(units)
 	}
 	res, err := d.Estimate(Options{})
 	if err != nil {
@@ -81,14 +87,28 @@ func twoPhaseExperiment(t *testing.T, rng *rand.Rand, scores, ys []float64, k, n
 // nominal rate.
 func TestTwoPhaseUnbiasedAndCovers(t *testing.T) {
 	scores, ys, truth := scoredPopulation(1, 50000)
+	// The score is minus a noisy clearance: a logistic of it is a sensible
+	// predicted chance; the misleading one is sure where the score is
+	// ambiguous and unsure where it is clear, so it sends episodes to the
+	// wrong strata.
+	sensible := func(s float64) float64 { return 1 / (1 + math.Exp(-2*s)) }
+	misleading := func(s float64) float64 {
+		if math.Abs(s) < 1 {
+			return 0.01
+		}
+		return 0.5
+	}
 	for _, tc := range []struct {
 		name              string
 		k, n, H, rounds   int
+		chance            func(float64) float64
 		minCover, maxBias float64
 	}{
 		{name: "20 real, 1 round", k: 1000, n: 20, H: 4, rounds: 1, minCover: 0.93, maxBias: 0.01},
 		{name: "50 real, 2 rounds", k: 1000, n: 50, H: 6, rounds: 2, minCover: 0.93, maxBias: 0.008},
 		{name: "100 real, 3 rounds", k: 500, n: 100, H: 6, rounds: 3, minCover: 0.93, maxBias: 0.006},
+		{name: "50 real, 2 rounds, sensible prior", k: 1000, n: 50, H: 6, rounds: 2, chance: sensible, minCover: 0.93, maxBias: 0.008},
+		{name: "50 real, 2 rounds, misleading prior", k: 1000, n: 50, H: 6, rounds: 2, chance: misleading, minCover: 0.93, maxBias: 0.008},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(2, uint64(tc.n)))
@@ -96,7 +116,7 @@ func TestTwoPhaseUnbiasedAndCovers(t *testing.T) {
 			var est, se2 []float64
 			covered := 0
 			for range reps {
-				r := twoPhaseExperiment(t, rng, scores, ys, tc.k, tc.n, tc.H, tc.rounds)
+				r := twoPhaseExperimentPrior(t, rng, scores, ys, tc.k, tc.n, tc.H, tc.rounds, tc.chance)
 				est, se2 = append(est, r.Estimate), append(se2, r.SE*r.SE)
 				if r.Covers(truth) {
 					covered++
@@ -135,6 +155,43 @@ func TestTwoPhaseBeatsRealOnly(t *testing.T) {
 	mult := truth * (1 - truth) / 50 / variance(est)
 	if mult < 1.5 {
 		t.Errorf("effective real multiplier %.2f, want at least 1.5 with this score", mult)
+	}
+}
+
+// TestTwoPhasePriorFirstRound: told the world model's chances, the first
+// round already favours the uncertain stratum, and bad chances are refused.
+func TestTwoPhasePriorFirstRound(t *testing.T) {
+	strata := make([]int, 300)
+	chance := make([]float64, 300)
+	for i := range strata {
+		strata[i] = i / 100
+		chance[i] = []float64{0.02, 0.5, 0.98}[i/100]
+	}
+	d, err := NewTwoPhase(strata, 3, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.SetPrior(chance[:10]); !errors.Is(err, ErrShape) {
+		t.Errorf("10 chances for 300 units: %v", err)
+	}
+	chance[7] = 1.5
+	if err := d.SetPrior(chance); !errors.Is(err, ErrShape) {
+		t.Errorf("chance 1.5: %v", err)
+	}
+	chance[7] = 0.02
+	if err := d.SetPrior(chance); err != nil {
+		t.Fatal(err)
+	}
+	units, err := d.Next(30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	per := make([]int, 3)
+	for _, u := range units {
+		per[strata[u]]++
+	}
+	if per[0] < 2 || per[2] < 2 || per[1] < 18 {
+		t.Errorf("first round per stratum %v: want at least 2 each and most in the uncertain one", per)
 	}
 }
 
@@ -280,6 +337,37 @@ func TestTwoPhaseStrata(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := TwoPhaseStrata(tc.budget, tc.imagined); got != tc.want {
 				t.Errorf("TwoPhaseStrata(%d, %d) = %d, want %d", tc.budget, tc.imagined, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestTwoPhaseRounds(t *testing.T) {
+	tests := []struct {
+		name              string
+		budget, H, rounds int
+		want              []int
+	}{
+		{"even split", 20, 5, 2, []int{10, 10}},
+		{"first round a multiple of H", 24, 6, 2, []int{12, 12}},
+		{"first round rounded up", 22, 5, 2, []int{15, 7}},
+		{"two per stratum first", 8, 2, 4, []int{4, 2, 1, 1}},
+		{"one round", 20, 5, 1, []int{20}},
+		{"three rounds", 30, 5, 3, []int{10, 10, 10}},
+		{"budget 2, one stratum", 2, 1, 2, []int{2}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := TwoPhaseRounds(tc.budget, tc.H, tc.rounds)
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("TwoPhaseRounds(%d, %d, %d) = %v, want %v", tc.budget, tc.H, tc.rounds, got, tc.want)
+			}
+			sum := 0
+			for _, b := range got {
+				sum += b
+			}
+			if sum != tc.budget || got[0]%tc.H != 0 || got[0] < min(tc.budget, 2*tc.H) {
+				t.Fatalf("rounds %v: sum %d of %d, first not a multiple of %d or below 2 per stratum", got, sum, tc.budget, tc.H)
 			}
 		})
 	}

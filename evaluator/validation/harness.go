@@ -34,6 +34,10 @@ type Config struct {
 	// [estimate.TwoPhaseStrata of each budget].
 	Score       func(features []float64) float64
 	PhaseStrata int
+	// Chance, if set, is the world model's predicted chance of the event
+	// from an episode's features; the two-phase design then allocates on
+	// the variances it predicts (estimate.TwoPhase.SetPrior).
+	Chance func(features []float64) float64
 }
 
 func (c Config) withDefaults() Config {
@@ -351,13 +355,17 @@ func twoPhaseDraw(pool Pool, drawn []int, n int, cfg Config, seed uint64, opts e
 	if err != nil {
 		return estimate.Result{}, err
 	}
-	spent := 0
-	for round := range cfg.Rounds {
-		need := 0
-		if round == 0 {
-			need = 2 * H
+	if cfg.Chance != nil {
+		chance := make([]float64, len(drawn))
+		for i, k := range drawn {
+			chance[i] = cfg.Chance(pool.Records[k].Features)
 		}
-		units, err := d.Next(roundBudget(n, spent, round, cfg.Rounds, need))
+		if err := d.SetPrior(chance); err != nil {
+			return estimate.Result{}, err
+		}
+	}
+	for _, budget := range estimate.TwoPhaseRounds(n, H, cfg.Rounds) {
+		units, err := d.Next(budget)
 		if err != nil {
 			return estimate.Result{}, err
 		}
@@ -366,7 +374,6 @@ func twoPhaseDraw(pool Pool, drawn []int, n int, cfg Config, seed uint64, opts e
 				return estimate.Result{}, err
 			}
 		}
-		spent += len(units)
 	}
 	return d.Estimate(opts)
 }

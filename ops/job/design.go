@@ -122,28 +122,11 @@ func NewDesign(info ScenarioInfo, jobID, scenario string, im ArmEpisodes, budget
 		d.unit[s] = u
 	}
 	d.small = d.budget < 2
-	d.rounds = roundBudgets(d.budget, H, rounds)
+	d.rounds = estimate.TwoPhaseRounds(d.budget, H, rounds)
 	if d.small {
 		d.rounds = []int{d.budget}
 	}
 	return d, nil
-}
-
-// roundBudgets splits budget over rounds: the first round a multiple of H,
-// at least 2 per stratum and about budget/rounds, so it is balanced over
-// the strata; the rest evenly over the later rounds. Rounds that would get
-// nothing are dropped.
-func roundBudgets(budget, H, rounds int) []int {
-	per := max(2, (budget+rounds*H-1)/(rounds*H)) // per stratum in round 1
-	first := min(budget, per*H)
-	out := []int{first}
-	left := budget - first
-	for r := 1; r < rounds && left > 0; r++ {
-		b := (left + rounds - r - 1) / (rounds - r)
-		out = append(out, b)
-		left -= b
-	}
-	return out
 }
 
 // Rounds is the number of rounds; Budget the real episodes in all.

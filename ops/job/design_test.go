@@ -10,37 +10,6 @@ import (
 	"dreamrank/evaluator/estimate"
 )
 
-func TestRoundBudgets(t *testing.T) {
-	tests := []struct {
-		name              string
-		budget, H, rounds int
-		want              []int
-	}{
-		{"even split", 20, 5, 2, []int{10, 10}},
-		{"first round a multiple of H", 24, 6, 2, []int{12, 12}},
-		{"first round rounded up", 22, 5, 2, []int{15, 7}},
-		{"two per stratum first", 8, 2, 4, []int{4, 2, 1, 1}},
-		{"one round", 20, 5, 1, []int{20}},
-		{"three rounds", 30, 5, 3, []int{10, 10, 10}},
-		{"budget 2, one stratum", 2, 1, 2, []int{2}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			got := roundBudgets(tc.budget, tc.H, tc.rounds)
-			if !slices.Equal(got, tc.want) {
-				t.Fatalf("roundBudgets(%d, %d, %d) = %v, want %v", tc.budget, tc.H, tc.rounds, got, tc.want)
-			}
-			sum := 0
-			for _, b := range got {
-				sum += b
-			}
-			if sum != tc.budget || got[0]%tc.H != 0 || got[0] < min(tc.budget, 2*tc.H) {
-				t.Fatalf("rounds %v: sum %d of %d, first not a multiple of %d or below 2 per stratum", got, sum, tc.budget, tc.H)
-			}
-		})
-	}
-}
-
 var safetyNames = []string{"pred_violation", "pred_min_clearance_px", "pred_first_violation_frac"}
 
 func TestDesignScores(t *testing.T) {
