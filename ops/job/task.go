@@ -13,13 +13,16 @@ import (
 // same task run twice gives the same outcome, and the server counts each
 // index once.
 type Task struct {
-	Job          string            `json:"job"`
-	Index        int               `json:"index"`
-	Arm          zoo.Arm           `json:"arm"`
-	Scenario     string            `json:"scenario"`
-	Seeds        []int64           `json:"seeds"`
-	Horizon      int               `json:"horizon"`
-	Execute      int               `json:"execute,omitempty"`
+	Job      string  `json:"job"`
+	Index    int     `json:"index"`
+	Arm      zoo.Arm `json:"arm"`
+	Scenario string  `json:"scenario"`
+	Seeds    []int64 `json:"seeds"`
+	Horizon  int     `json:"horizon"`
+	Execute  int     `json:"execute,omitempty"`
+	// WorldModel is the job's; with Draws, DrawNoise is always set (the
+	// default resolved), and the worker imagines each seed in Draws
+	// perturbed draws too when the scenario has features.
 	WorldModel   ModelRef          `json:"world_model"`
 	Judge        string            `json:"judge"`
 	JudgeOptions map[string]string `json:"judge_options,omitempty"`
@@ -30,6 +33,11 @@ type Task struct {
 // batch, so task indices are stable across restarts.
 func (p Plan) Tasks(id string) []Task {
 	out := make([]Task, 0, p.TaskCount)
+	wm := p.Spec.WorldModel
+	if wm.Draws > 0 {
+		noise := wm.Noise()
+		wm.DrawNoise = &noise
+	}
 	for _, a := range p.Arms {
 		for si, sc := range p.Scenarios {
 			seeds := p.Seeds[si]
@@ -40,7 +48,7 @@ func (p Plan) Tasks(id string) []Task {
 			for lo := 0; lo < len(seeds); lo += per {
 				out = append(out, Task{Job: id, Index: len(out), Arm: a, Scenario: sc.Name,
 					Seeds: seeds[lo:min(lo+per, len(seeds))], Horizon: sc.Horizon, Execute: p.Spec.Execute,
-					WorldModel: p.Spec.WorldModel, Judge: p.Judge, JudgeOptions: p.Spec.JudgeOption, Deadline: p.Deadline})
+					WorldModel: wm, Judge: p.Judge, JudgeOptions: p.Spec.JudgeOption, Deadline: p.Deadline})
 			}
 		}
 	}
