@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"math"
+	"os"
 	"reflect"
 	"slices"
 	"testing"
@@ -208,5 +209,39 @@ func TestDrawRef(t *testing.T) {
 	}
 	if d := worker.DrawRef(job.ModelRef{Backend: "x", Draws: 1}, 1); d.Options[objects.OptNoise] != "0.3" || d.Options[objects.OptSeed] != "1" {
 		t.Fatalf("default noise: %+v", d)
+	}
+}
+
+// The committed example specs are valid for this build's catalogue, and
+// the one with draws gets the ensemble features on its safety scenario.
+func TestExamplesPrepare(t *testing.T) {
+	tests := []struct {
+		file      string
+		wantDraws int
+	}{
+		{"ranking.yaml", 0},
+		{"safety.yaml", 0},
+		{"safety-draws.yaml", 3},
+	}
+	for _, tc := range tests {
+		t.Run(tc.file, func(t *testing.T) {
+			raw, err := os.ReadFile("../../examples/" + tc.file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := job.Parse(raw, job.DefaultLimits().MaxSpecBytes)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := job.Prepare(s, worker.Catalog(zoo.Default()), job.DefaultLimits(), time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			info := p.Scenarios[0]
+			nf := len(wmpool.FeatureNames)
+			if info.Draws != tc.wantDraws || tc.wantDraws > 0 && (len(info.FeatureNames) != 2*nf || !slices.Equal(info.FeatureNames[nf:], wmpool.EnsembleFeatureNames)) {
+				t.Fatalf("scenario %s: %d draws, features %v", info.Name, info.Draws, info.FeatureNames)
+			}
+		})
 	}
 }
