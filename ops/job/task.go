@@ -11,18 +11,17 @@ import (
 // Task is one unit of work: one arm over a batch of one scenario's seeds,
 // imagined in the job's world model and judged. Tasks are idempotent: the
 // same task run twice gives the same outcome, and the server counts each
-// index once.
+// index once. WorldModel is the job's; with Draws its DrawNoise is always
+// set (the default resolved), and the worker imagines each seed in Draws
+// perturbed draws of the model too when the scenario has features.
 type Task struct {
-	Job      string  `json:"job"`
-	Index    int     `json:"index"`
-	Arm      zoo.Arm `json:"arm"`
-	Scenario string  `json:"scenario"`
-	Seeds    []int64 `json:"seeds"`
-	Horizon  int     `json:"horizon"`
-	Execute  int     `json:"execute,omitempty"`
-	// WorldModel is the job's; with Draws, DrawNoise is always set (the
-	// default resolved), and the worker imagines each seed in Draws
-	// perturbed draws too when the scenario has features.
+	Job          string            `json:"job"`
+	Index        int               `json:"index"`
+	Arm          zoo.Arm           `json:"arm"`
+	Scenario     string            `json:"scenario"`
+	Seeds        []int64           `json:"seeds"`
+	Horizon      int               `json:"horizon"`
+	Execute      int               `json:"execute,omitempty"`
 	WorldModel   ModelRef          `json:"world_model"`
 	Judge        string            `json:"judge"`
 	JudgeOptions map[string]string `json:"judge_options,omitempty"`
