@@ -233,6 +233,13 @@ func printCalibration(sc job.ScenarioResult) {
 			fmt.Printf("%s: two-phase design, %d strata of %d imagined seeds, rounds of %v real episodes; real only and control variate on the first round's share of %d\n",
 				e.Arm, d.Strata, d.Imagined, roundSizes(d.Rounds), len(d.Share))
 		}
+		if e.Draws > 0 {
+			how := ""
+			if e.Design != nil && e.Design.Prior {
+				how = "; the design ranked and allocated seeds by their violation fraction"
+			}
+			fmt.Printf("%s: features from %d imagined rollouts per seed (the world model and %d perturbed draws)%s\n", e.Arm, 1+e.Draws, e.Draws, how)
+		}
 	}
 	if a := c.Agreement; a != nil {
 		fmt.Printf("imagined vs real over %d arms: pearson %.2f [%.2f, %.2f], mmrv %.3f\n", a.Arms,

@@ -52,6 +52,11 @@ type ArmEstimate struct {
 	// Design is how the arm's real episodes were chosen, when by a
 	// two-phase design.
 	Design *DesignSummary `json:"design,omitempty"`
+	// Draws is, when the job imagined each seed in perturbed world-model
+	// draws too, how many: the features behind these estimates then hold
+	// the ensemble's means (ens_*) over 1+Draws rollouts per seed, and the
+	// design's strata and allocation used them.
+	Draws int `json:"draws,omitempty"`
 }
 
 // Calibration is what a job's real budget bought: the real episodes, each
@@ -88,7 +93,7 @@ func Calibrate(info ScenarioInfo, sc ScenarioResult, real []RealEpisodes) (Calib
 		if err != nil {
 			return c, err
 		}
-		e := ArmEstimate{Arm: r.Arm, Event: event, RealBudget: len(p.paired), Imagined: len(p.imagined)}
+		e := ArmEstimate{Arm: r.Arm, Event: event, RealBudget: len(p.paired), Imagined: len(p.imagined), Draws: info.Draws}
 		if e.RealOnly, err = estimate.RealOnly(p.reals, estimate.Options{}); err != nil {
 			c.Notes = append(c.Notes, fmt.Sprintf("%s: %v", r.Arm, err))
 			continue

@@ -75,6 +75,16 @@ func DesignScores(info ScenarioInfo, im ArmEpisodes) ([]float64, error) {
 // (self-weighting) stratified sample. Share is that sample; the estimators
 // that assume their real episodes are a simple random sample use it alone
 // (see CalibrateDesigns).
+//
+// When the job imagined each seed in world-model draws too (info.Draws,
+// a violation scenario), the design also gets the world model's chance of
+// a violation per seed (scenarios.SafetyChance over the 1+Draws
+// rollouts; estimate.TwoPhase.SetPrior): the first round then puts its
+// episodes beyond 2 per stratum where the ensemble disagrees, and later
+// rounds shrink the observed variances towards the predicted ones. The
+// first round is then no longer balanced, and Share is the same number
+// from each stratum, the smallest any stratum got. Without draws there is
+// no prior.
 type Design struct {
 	Arm     string
 	event   string
@@ -88,6 +98,7 @@ type Design struct {
 	real    RealEpisodes
 	small   bool // budget below 2: no strata, no estimate
 	records int  // Record calls: one per round played
+	draws   int  // world-model draws behind the features (a prior when > 0)
 }
 
 // NewDesign starts arm im's design for a real budget in rounds rounds
@@ -115,6 +126,12 @@ func NewDesign(info ScenarioInfo, jobID, scenario string, im ArmEpisodes, budget
 	}
 	d := &Design{Arm: im.Arm, event: cmp.Or(info.Event, EventSuccess), seeds: slices.Clone(im.Seeds[:n]), unit: map[int64]int{},
 		tp: tp, budget: min(budget, n), real: RealEpisodes{Arm: im.Arm}}
+	if info.Draws > 0 && d.event == EventViolation {
+		if err := setPrior(tp, info, im, n); err != nil {
+			return nil, err
+		}
+		d.draws = info.Draws
+	}
 	for u, s := range d.seeds {
 		if _, dup := d.unit[s]; dup {
 			return nil, fmt.Errorf("%w: arm %s: seed %d imagined twice", ErrUnpaired, im.Arm, s)
@@ -127,6 +144,24 @@ func NewDesign(info ScenarioInfo, jobID, scenario string, im ArmEpisodes, budget
 		d.rounds = []int{d.budget}
 	}
 	return d, nil
+}
+
+// setPrior gives tp the world model's chance of a violation for each of
+// the first n imagined seeds, from the ensemble of 1+info.Draws rollouts
+// (DesignScores has checked the features' shape).
+func setPrior(tp *estimate.TwoPhase, info ScenarioInfo, im ArmEpisodes, n int) error {
+	chance, err := scenarios.SafetyChance(info.FeatureNames, 1+info.Draws)
+	if err != nil {
+		return fmt.Errorf("job: design of %s: %w", im.Arm, err)
+	}
+	p := make([]float64, n)
+	for u := range p {
+		p[u] = chance(im.Features[u])
+	}
+	if err := tp.SetPrior(p); err != nil {
+		return fmt.Errorf("job: design of %s: %w", im.Arm, err)
+	}
+	return nil
 }
 
 // Rounds is the number of rounds; Budget the real episodes in all.
@@ -278,7 +313,7 @@ func (d *Design) Estimate() (estimate.Result, error) {
 
 // Summary is what the design did, for the result.
 func (d *Design) Summary() DesignSummary {
-	s := DesignSummary{Imagined: len(d.seeds), Rounds: slices.Clone(d.played), Share: slices.Clone(d.share)}
+	s := DesignSummary{Imagined: len(d.seeds), Rounds: slices.Clone(d.played), Share: slices.Clone(d.share), Prior: d.draws > 0}
 	if !d.small {
 		s.Strata = d.tp.Strata()
 	}
@@ -288,10 +323,12 @@ func (d *Design) Summary() DesignSummary {
 // DesignSummary is an arm's two-phase design as the result shows it: the
 // strata of its phase-one (imagined) seeds, the seeds each round played,
 // and the first round's proportional share the real-only and
-// control-variate estimates use.
+// control-variate estimates use. Prior says the allocation used the
+// world model's predicted chances (a job with world-model draws).
 type DesignSummary struct {
 	Strata   int       `json:"strata"`
 	Imagined int       `json:"imagined"`
 	Rounds   [][]int64 `json:"rounds"`
 	Share    []int64   `json:"share"`
+	Prior    bool      `json:"prior,omitempty"`
 }

@@ -1,10 +1,12 @@
 package job
 
 import (
+	"encoding/json"
 	"errors"
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	"dreamrank/evaluator/estimate"
@@ -357,5 +359,139 @@ func TestShareIsSelfWeighting(t *testing.T) {
 	}
 	if all-truth < 0.01 {
 		t.Fatalf("the mean of all real episodes %.4f is not above the truth %.4f: the test shows nothing", all, truth)
+	}
+}
+
+// ensembleArm imagines 120 safety seeds with the features of a job with 3
+// world-model draws: a third every rollout predicts to miss (ens_violation
+// 0), a third to violate (1), and a third where the rollouts split (1/2).
+// The chances (k+½)/5 call the split third uncertain (0.5) and the others
+// nearly sure (0.1, 0.9).
+func ensembleArm() (ScenarioInfo, ArmEpisodes) {
+	info := ScenarioInfo{Name: "pusht-safety", Event: EventViolation, FeatureNames: safetyNames,
+		EnsembleFeatureNames: []string{"ens_violation", "ens_min_clearance_px", "ens_first_violation_frac"}}
+	info.FeatureNames = append(slices.Clone(info.FeatureNames), info.EnsembleFeatureNames...)
+	im := ArmEpisodes{Arm: "a"}
+	for i := range 120 {
+		f := []float64{0, 60, 1, 0, 60, 1} // every rollout misses
+		switch i % 3 {
+		case 1:
+			f = []float64{1, -20, 0.3, 1, -20, 0.3} // every rollout violates
+		case 2:
+			f = []float64{1, -5, 0.6, 0.5, 25, 0.8} // the rollouts split
+		}
+		im.Seeds = append(im.Seeds, int64(1000+i))
+		im.Features = append(im.Features, f)
+		im.Critical = append(im.Critical, []float64{float64(i)})
+	}
+	return info, im
+}
+
+// With world-model draws the design's first round goes beyond 2 per
+// stratum to the strata whose ensembles split; without, it is balanced
+// over the same strata and has no prior.
+func TestDesignDrawsPrior(t *testing.T) {
+	const budget = 60 // 6 strata of 20; first round 30
+	tests := []struct {
+		name      string
+		draws     int
+		wantPrior bool
+	}{
+		{"no draws: balanced", 0, false},
+		{"3 draws: the uncertain strata first", 3, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			info, im := ensembleArm()
+			info.Draws = tc.draws
+			d, err := NewDesign(info, "job1", info.Name, im, budget, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			first, _, err := d.Next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(first) != 30 {
+				t.Fatalf("first round of %d, want 30", len(first))
+			}
+			byGroup := [3]int{} // first-round seeds by i%3: sure miss, sure violation, split
+			for _, s := range first {
+				byGroup[(s-1000)%3]++
+			}
+			if tc.draws == 0 && byGroup != [3]int{10, 10, 10} {
+				t.Fatalf("first round by group %v, want 10 each (balanced)", byGroup)
+			}
+			if tc.draws > 0 && !(byGroup[2] > byGroup[0]+4 && byGroup[2] > byGroup[1]+4 && byGroup[0] >= 4 && byGroup[1] >= 4) {
+				t.Fatalf("first round by group %v: the split group should get the most, every stratum at least 2", byGroup)
+			}
+			t.Logf("first round by group (miss, violation, split): %v", byGroup)
+			// The share takes from each stratum as many as the fewest got:
+			// with the prior 4 (Neyman on predicted sds 0.3 and 0.5 gives
+			// 4 and 7 of 30), so 24.
+			wantShare := 30
+			if tc.draws > 0 {
+				wantShare = 24
+			}
+			if s := d.Summary(); s.Prior != tc.wantPrior || len(s.Share) != wantShare {
+				t.Fatalf("summary %+v", s)
+			}
+		})
+	}
+}
+
+// A violation scenario's calibration says how many draws its features
+// come from, and the design keeps its estimate unbiased under the prior.
+func TestCalibrateDesignsDraws(t *testing.T) {
+	info, im := ensembleArm()
+	info.Draws = 3
+	violates := func(s int64) bool { return (s-1000)%3 == 1 || (s-1000)%3 == 2 && s%2 == 0 }
+	d, err := NewDesign(info, "job1", info.Name, im, 30, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		seeds, _, err := d.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(seeds) == 0 {
+			break
+		}
+		r := RealEpisodes{Arm: "a", Source: "fake"}
+		for _, s := range seeds {
+			r.Seeds, r.Success, r.MaxReward, r.Violated = append(r.Seeds, s), append(r.Success, false), append(r.MaxReward, 0), append(r.Violated, violates(s))
+		}
+		if err := d.Record(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sc := ScenarioResult{Scenario: info.Name, Episodes: []ArmEpisodes{im}}
+	c, err := CalibrateDesigns(info, sc, []*Design{d})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Estimates) != 1 {
+		t.Fatalf("calibration %+v", c)
+	}
+	e := c.Estimates[0]
+	if e.Draws != 3 || e.Design == nil || !e.Design.Prior || e.TwoPhase == nil {
+		t.Fatalf("estimate %+v, notes %v", e, c.Notes)
+	}
+	if tp := *e.TwoPhase; !(tp.Lo <= 0.5 && 0.5 <= tp.Hi) {
+		t.Fatalf("two-phase %+v, truth 0.5", tp)
+	}
+	raw, err := json.Marshal(e)
+	if err != nil || !strings.Contains(string(raw), `"draws":3`) || !strings.Contains(string(raw), `"prior":true`) {
+		t.Fatalf("result JSON %s, %v", raw, err)
+	}
+	// Without draws the result says nothing of them.
+	info.Draws = 0
+	c, err = Calibrate(info, sc, []RealEpisodes{d.ShareEpisodes()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if raw, _ := json.Marshal(c.Estimates[0]); strings.Contains(string(raw), "draws") {
+		t.Fatalf("result without draws: %s", raw)
 	}
 }

@@ -13,6 +13,8 @@ func FuzzParse(f *testing.F) {
 		"version: 1\nworld_model: {backend: wm}\npolicies: [{arm: a}]\n",
 		`{"version":1,"policies":[{"name":"x","backend":"fake","context":{"quality":3}}],"world_model":{"backend":"wm"},"episodes":7,"seeds_per_task":2}`,
 		"version: 1\nseeds: [1, 2, 3]\ndeadline: 5m\npolicies: [{arm: b}]\nworld_model: {backend: wm, options: {k: v}}\n",
+		"version: 1\nscenarios: [safe]\npolicies: [{arm: a}]\nworld_model: {backend: wm, draws: 3, draw_noise: 0.5}\n",
+		`{"version":1,"policies":[{"arm":"b"}],"scenarios":["safe"],"world_model":{"backend":"wm","draws":2},"real_budget":2}`,
 		"{", "---\n- 1\n", "version: 1\npolicies: *x\n",
 	} {
 		f.Add([]byte(seed))
@@ -36,6 +38,9 @@ func FuzzParse(f *testing.F) {
 		for _, tk := range tasks {
 			if len(tk.Seeds) == 0 {
 				t.Fatalf("task %d has no seeds", tk.Index)
+			}
+			if d := tk.WorldModel.Draws; d < 0 || d > MaxDraws || d > 0 && !(tk.WorldModel.Noise() > 0 && tk.WorldModel.Noise() <= MaxDrawNoise) {
+				t.Fatalf("task %d: world model %+v accepted", tk.Index, tk.WorldModel)
 			}
 			n += len(tk.Seeds)
 		}

@@ -1,7 +1,9 @@
 package job
 
 import (
+	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -18,7 +20,9 @@ func testCatalog(t testing.TB) Catalog {
 		t.Fatal(err)
 	}
 	return Catalog{Zoo: z, PolicyBackends: []string{"fake"}, ModelBackends: []string{"wm"}, Judges: []string{DefaultJudge},
-		Scenarios: []ScenarioInfo{{Name: "pusht", FirstSeed: 100, Horizon: 300, DefaultEpisodes: 5}, {Name: "other", FirstSeed: 7, Horizon: 20, DefaultEpisodes: 2}}}
+		Scenarios: []ScenarioInfo{{Name: "pusht", FirstSeed: 100, Horizon: 300, DefaultEpisodes: 5}, {Name: "other", FirstSeed: 7, Horizon: 20, DefaultEpisodes: 2},
+			{Name: "safe", FirstSeed: 1000, Horizon: 40, DefaultEpisodes: 4, Event: EventViolation,
+				FeatureNames: []string{"pred_violation", "pred_min_clearance_px"}, EnsembleFeatureNames: []string{"ens_violation", "ens_min_clearance_px"}}}}
 }
 
 var now = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
@@ -87,6 +91,101 @@ func TestPrepare(t *testing.T) {
 				tc.check(t, p)
 			}
 		})
+	}
+}
+
+// TestPrepareDraws: world_model.draws and draw_noise are checked, refused
+// for scenarios without world-model features, and make the plan's
+// feature names (per job, the catalogue untouched) and its tasks carry
+// them.
+func TestPrepareDraws(t *testing.T) {
+	base := "version: 1\npolicies: [{arm: a}, {arm: b}]\nepisodes: 4\nseeds_per_task: 2\n"
+	safe := "scenarios: [safe]\n"
+	tests := []struct {
+		name      string
+		extra     string
+		wantErr   error
+		wantDraws int
+		wantNoise float64
+		wantMsg   string // in the error message
+	}{
+		{name: "no draws", extra: safe + "world_model: {backend: wm}\n"},
+		{name: "draws, default noise", extra: safe + "world_model: {backend: wm, draws: 3}\n", wantDraws: 3, wantNoise: DefaultDrawNoise},
+		{name: "draws and noise", extra: safe + "world_model: {backend: wm, options: {k: v}, draws: 2, draw_noise: 0.5}\n", wantDraws: 2, wantNoise: 0.5},
+		{name: "largest noise", extra: safe + "world_model: {backend: wm, draws: 1, draw_noise: 2}\n", wantDraws: 1, wantNoise: 2},
+		{name: "most draws", extra: safe + "world_model: {backend: wm, draws: 32}\n", wantDraws: 32, wantNoise: DefaultDrawNoise},
+		{name: "negative draws", extra: safe + "world_model: {backend: wm, draws: -1}\n", wantErr: ErrBadSpec, wantMsg: "negative"},
+		{name: "too many draws", extra: safe + "world_model: {backend: wm, draws: 33}\n", wantErr: ErrTooLarge, wantMsg: "limit 32"},
+		{name: "zero noise", extra: safe + "world_model: {backend: wm, draws: 2, draw_noise: 0}\n", wantErr: ErrBadSpec, wantMsg: "(0, 2]"},
+		{name: "negative noise", extra: safe + "world_model: {backend: wm, draws: 2, draw_noise: -0.3}\n", wantErr: ErrBadSpec, wantMsg: "(0, 2]"},
+		{name: "noise above 2", extra: safe + "world_model: {backend: wm, draws: 2, draw_noise: 2.5}\n", wantErr: ErrBadSpec, wantMsg: "(0, 2]"},
+		{name: "noise not a number", extra: safe + "world_model: {backend: wm, draws: 2, draw_noise: .nan}\n", wantErr: ErrBadSpec, wantMsg: "(0, 2]"},
+		{name: "noise without draws", extra: safe + "world_model: {backend: wm, draw_noise: 0.3}\n", wantErr: ErrBadSpec, wantMsg: "set draws"},
+		{name: "non-safety scenario", extra: "world_model: {backend: wm, draws: 2}\n", wantErr: ErrBadSpec, wantMsg: `scenario "pusht" has no world-model features`},
+		{name: "non-safety scenario beside a safety one", extra: "scenarios: [safe, other]\nworld_model: {backend: wm, draws: 2}\n", wantErr: ErrBadSpec, wantMsg: `scenario "other"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := Parse([]byte(base+tc.extra), 1<<20)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cat := testCatalog(t)
+			p, err := Prepare(s, cat, DefaultLimits(), now)
+			if tc.wantErr != nil {
+				if !errors.Is(err, tc.wantErr) || !strings.Contains(err.Error(), tc.wantMsg) {
+					t.Fatalf("err %v, want %v saying %q", err, tc.wantErr, tc.wantMsg)
+				}
+				if tc.wantErr == ErrBadSpec && errcode.CodeOf(err) != errcode.BadSpec {
+					t.Fatalf("code %s, want %s", errcode.CodeOf(err), errcode.BadSpec)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			info, want := p.Scenarios[0], cat.Scenarios[2]
+			wantNames := want.FeatureNames
+			if tc.wantDraws > 0 {
+				wantNames = append(slices.Clone(want.FeatureNames), want.EnsembleFeatureNames...)
+			}
+			if info.Draws != tc.wantDraws || !slices.Equal(info.FeatureNames, wantNames) {
+				t.Fatalf("plan's scenario: %d draws, features %v; want %d, %v", info.Draws, info.FeatureNames, tc.wantDraws, wantNames)
+			}
+			if again := testCatalog(t).Scenarios[2]; !slices.Equal(cat.Scenarios[2].FeatureNames, again.FeatureNames) {
+				t.Fatalf("catalogue's features changed to %v", cat.Scenarios[2].FeatureNames)
+			}
+			tasks := p.Tasks("j")
+			if len(tasks) != 4 {
+				t.Fatalf("%d tasks", len(tasks))
+			}
+			for _, tk := range tasks {
+				wm := tk.WorldModel
+				if wm.Draws != tc.wantDraws || (tc.wantDraws == 0) != (wm.DrawNoise == nil) || tc.wantDraws > 0 && *wm.DrawNoise != tc.wantNoise {
+					t.Fatalf("task %d world model %+v, want %d draws at noise %g", tk.Index, wm, tc.wantDraws, tc.wantNoise)
+				}
+			}
+			// Tasks and plans travel as JSON: the draws survive it.
+			raw, err := json.Marshal(tasks[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			var back Task
+			if err := json.Unmarshal(raw, &back); err != nil || back.WorldModel.Draws != tc.wantDraws || back.WorldModel.Noise() != tasks[0].WorldModel.Noise() {
+				t.Fatalf("task through JSON: %+v, %v", back.WorldModel, err)
+			}
+		})
+	}
+	// The same fields in a JSON spec.
+	s, err := Parse([]byte(`{"version":1,"policies":[{"arm":"a"}],"scenarios":["safe"],"world_model":{"backend":"wm","draws":4,"draw_noise":0.2}}`), 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := Prepare(s, testCatalog(t), DefaultLimits(), now); err != nil || p.Scenarios[0].Draws != 4 || *p.Tasks("j")[0].WorldModel.DrawNoise != 0.2 {
+		t.Fatalf("JSON spec: %v", err)
+	}
+	if _, err := Parse([]byte("version: 1\nworld_model: {backend: wm, draws: many}\n"), 1<<20); !errors.Is(err, ErrBadSpec) {
+		t.Fatalf("draws: many: %v", err)
 	}
 }
 

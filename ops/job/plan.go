@@ -5,6 +5,7 @@ import (
 	"maps"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 
 	"dreamrank/evaluator/judge"
@@ -39,6 +40,16 @@ type ScenarioInfo struct {
 	Event        string          `json:"event,omitempty"`
 	FeatureNames []string        `json:"feature_names,omitempty"`
 	Strata       *scenarios.Grid `json:"strata,omitempty"`
+	// EnsembleFeatureNames, for scenarios with FeatureNames whose workers
+	// can imagine world-model draws (ModelRef.Draws), are the features a
+	// job with draws adds after FeatureNames: their means over a seed's
+	// rollouts, ens_violation among them. Empty: jobs with draws are
+	// refused.
+	EnsembleFeatureNames []string `json:"ensemble_feature_names,omitempty"`
+	// Draws is set in a plan (not the catalogue) when the job imagines each
+	// seed in Draws perturbed draws of its world model too; FeatureNames
+	// then end with EnsembleFeatureNames. The features are per job.
+	Draws int `json:"draws,omitempty"`
 }
 
 // Events real episodes are scored on.
@@ -100,6 +111,9 @@ func Prepare(s Spec, c Catalog, l Limits, now time.Time) (Plan, error) {
 	}
 	if !slices.Contains(c.ModelBackends, s.WorldModel.Backend) {
 		return Plan{}, fmt.Errorf("%w: backend %q (have %v)", ErrUnknownModel, s.WorldModel.Backend, c.ModelBackends)
+	}
+	if err := s.WorldModel.checkDraws(); err != nil {
+		return Plan{}, err
 	}
 	if err := checkCounts(s, l); err != nil {
 		return Plan{}, err
@@ -232,6 +246,14 @@ func resolveScenarios(s Spec, c Catalog, l Limits) ([]ScenarioInfo, [][]int64, e
 		if s.Horizon > 0 {
 			info.Horizon = s.Horizon
 		}
+		if d := s.WorldModel.Draws; d > 0 {
+			if info.Event != EventViolation || len(info.FeatureNames) == 0 || len(info.EnsembleFeatureNames) == 0 {
+				return nil, nil, fmt.Errorf("%w: world_model.draws %d: scenario %q has no world-model features for draws to average (draws need a safety scenario such as %s; submit other scenarios as a job without draws)",
+					ErrBadSpec, d, n, drawScenarios(c))
+			}
+			info.Draws = d
+			info.FeatureNames = append(slices.Clone(info.FeatureNames), info.EnsembleFeatureNames...)
+		}
 		sd := slices.Clone(s.Seeds)
 		if len(sd) == 0 {
 			n := s.Episodes
@@ -248,6 +270,21 @@ func resolveScenarios(s Spec, c Catalog, l Limits) ([]ScenarioInfo, [][]int64, e
 		infos, seeds = append(infos, info), append(seeds, sd)
 	}
 	return infos, seeds, nil
+}
+
+// drawScenarios names the catalogue's scenarios that take world-model
+// draws.
+func drawScenarios(c Catalog) string {
+	var out []string
+	for _, s := range c.Scenarios {
+		if s.Event == EventViolation && len(s.FeatureNames) > 0 && len(s.EnsembleFeatureNames) > 0 {
+			out = append(out, s.Name)
+		}
+	}
+	if len(out) == 0 {
+		return "none on this server"
+	}
+	return strings.Join(out, ", ")
 }
 
 // chunks is how many tasks n seeds make at per seeds a task (0: one).

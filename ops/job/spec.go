@@ -91,10 +91,53 @@ type PolicyRef struct {
 	Context *zoo.Steering     `json:"context,omitempty" yaml:"context,omitempty"`
 }
 
-// ModelRef names a world-model backend and its options.
+// ModelRef names a world-model backend and its options, and how many
+// perturbed draws of it imagine each seed again.
 type ModelRef struct {
 	Backend string            `json:"backend" yaml:"backend"`
 	Options map[string]string `json:"options,omitempty" yaml:"options,omitempty"`
+	// Draws, for scenarios with world-model features (pusht-safety), is how
+	// many perturbed draws of the model (the objects backend's options
+	// noise=DrawNoise and seed=1..Draws) imagine each seed again, besides
+	// the model itself; each seed's features then gain their means over all
+	// 1+Draws rollouts (the ens_* features, ens_violation the fraction that
+	// violate), which rank seeds for the two-phase design. 0 (the default):
+	// one rollout per seed; at most MaxDraws.
+	Draws int `json:"draws,omitempty" yaml:"draws,omitempty"`
+	// DrawNoise is the draws' relative noise, in (0, MaxDrawNoise]; unset:
+	// DefaultDrawNoise. Only with Draws.
+	DrawNoise *float64 `json:"draw_noise,omitempty" yaml:"draw_noise,omitempty"`
+}
+
+// World-model draws (ModelRef.Draws).
+const (
+	MaxDraws         = 32
+	DefaultDrawNoise = 0.3 // a draw's spread about the objects model's own error at 32 steps
+	MaxDrawNoise     = 2.0
+)
+
+// Noise is the draws' noise: DrawNoise, or DefaultDrawNoise when unset.
+func (m ModelRef) Noise() float64 {
+	if m.DrawNoise != nil {
+		return *m.DrawNoise
+	}
+	return DefaultDrawNoise
+}
+
+// checkDraws checks the form of the draws fields; whether the scenarios
+// have features to average is resolveScenarios' to check.
+func (m ModelRef) checkDraws() error {
+	switch {
+	case m.Draws < 0:
+		return fmt.Errorf("%w: world_model.draws %d must not be negative", ErrBadSpec, m.Draws)
+	case m.Draws > MaxDraws:
+		return fmt.Errorf("%w: world_model.draws %d, limit %d", ErrTooLarge, m.Draws, MaxDraws)
+	case m.DrawNoise != nil && m.Draws == 0:
+		return fmt.Errorf("%w: world_model.draw_noise is the noise of world-model draws: set draws too", ErrBadSpec)
+	case m.DrawNoise != nil && !(*m.DrawNoise > 0 && *m.DrawNoise <= MaxDrawNoise):
+		return fmt.Errorf("%w: world_model.draw_noise %g, want a value in (0, %g]", ErrBadSpec, *m.DrawNoise, MaxDrawNoise)
+	}
+	return nil
 }
 
 // Errors of spec parsing and validation; each maps to a bus code.

@@ -11,7 +11,9 @@ import (
 // Task is one unit of work: one arm over a batch of one scenario's seeds,
 // imagined in the job's world model and judged. Tasks are idempotent: the
 // same task run twice gives the same outcome, and the server counts each
-// index once.
+// index once. WorldModel is the job's; with Draws its DrawNoise is always
+// set (the default resolved), and the worker imagines each seed in Draws
+// perturbed draws of the model too when the scenario has features.
 type Task struct {
 	Job          string            `json:"job"`
 	Index        int               `json:"index"`
@@ -30,6 +32,11 @@ type Task struct {
 // batch, so task indices are stable across restarts.
 func (p Plan) Tasks(id string) []Task {
 	out := make([]Task, 0, p.TaskCount)
+	wm := p.Spec.WorldModel
+	if wm.Draws > 0 {
+		noise := wm.Noise()
+		wm.DrawNoise = &noise
+	}
 	for _, a := range p.Arms {
 		for si, sc := range p.Scenarios {
 			seeds := p.Seeds[si]
@@ -40,7 +47,7 @@ func (p Plan) Tasks(id string) []Task {
 			for lo := 0; lo < len(seeds); lo += per {
 				out = append(out, Task{Job: id, Index: len(out), Arm: a, Scenario: sc.Name,
 					Seeds: seeds[lo:min(lo+per, len(seeds))], Horizon: sc.Horizon, Execute: p.Spec.Execute,
-					WorldModel: p.Spec.WorldModel, Judge: p.Judge, JudgeOptions: p.Spec.JudgeOption, Deadline: p.Deadline})
+					WorldModel: wm, Judge: p.Judge, JudgeOptions: p.Spec.JudgeOption, Deadline: p.Deadline})
 			}
 		}
 	}

@@ -227,3 +227,92 @@ func TestRestartDuringRealPhase(t *testing.T) {
 		})
 	}
 }
+
+// violations plays safety episodes: seed s violates when s%3 != 0.
+type violations struct{}
+
+func (violations) Play(_ context.Context, _, _ string, arm zoo.Arm, seeds []int64) (job.RealEpisodes, error) {
+	r := job.RealEpisodes{Arm: arm.Name, Seeds: seeds, Source: "fake"}
+	for _, s := range seeds {
+		r.Success, r.MaxReward, r.Violated = append(r.Success, false), append(r.MaxReward, 0), append(r.Violated, s%3 != 0)
+	}
+	return r, nil
+}
+
+// A safety job with world-model draws: its plan's feature names (per job)
+// reach the workers' tasks, the aggregation and the design, whose prior
+// comes from the ensemble, and the result records the draws.
+func TestRealBudgetWithDraws(t *testing.T) {
+	tests := []struct {
+		name  string
+		draws int
+	}{
+		{"without draws", 0},
+		{"with 3 draws", 3},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := servertest.NATS(t, "", 0)
+			nc := servertest.Connect(t, e.URL())
+			cat := servertest.Catalog()
+			cat.Scenarios = append(cat.Scenarios, job.ScenarioInfo{Name: "safe", Horizon: 10, DefaultEpisodes: 4, Event: job.EventViolation,
+				FeatureNames: []string{"pred_violation", "pred_min_clearance_px"}, EnsembleFeatureNames: []string{"ens_violation", "ens_min_clearance_px"}})
+			servertest.Server(t, nc, server.Config{Catalog: cat, Real: violations{}})
+			var mu sync.Mutex
+			var seen []job.ModelRef
+			run := &servertest.Runner{Features: func(tk job.Task, s int64) ([]float64, []float64) {
+				mu.Lock()
+				seen = append(seen, tk.WorldModel)
+				mu.Unlock()
+				pred := float64(s % 2) // a lone rollout that agrees with the real outcome half the time
+				f := []float64{pred, 40 - 60*pred}
+				if tk.WorldModel.Draws > 0 {
+					ens := float64(s%3) / 2 // the ensemble: sure of seeds 3k (0), split on 3k+1 (1/2), sure of 3k+2 (1)
+					f = append(f, ens, 40-60*ens)
+				}
+				return []float64{float64(s)}, f
+			}}
+			servertest.Workers(t, nc, 2, run, worker.Config{})
+			c := jobapi.Client{NC: nc}
+			spec := servertest.Spec("a")
+			spec.Scenarios, spec.Episodes, spec.SeedsPerTask, spec.RealBudget = []string{"safe"}, 60, 20, 30
+			spec.WorldModel.Draws = tc.draws
+			rep, err := c.Submit(ctx(t), spec, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			st := servertest.Wait(t, c, rep.ID, 30*time.Second)
+			if st.State != job.Succeeded {
+				t.Fatalf("status %+v", st)
+			}
+			mu.Lock()
+			for _, wm := range seen {
+				if wm.Draws != tc.draws || (tc.draws > 0) != (wm.DrawNoise != nil) || wm.DrawNoise != nil && *wm.DrawNoise != job.DefaultDrawNoise {
+					t.Fatalf("a task's world model %+v", wm)
+				}
+			}
+			mu.Unlock()
+			cal := st.Result.Scenarios[0].Calibration
+			if cal == nil || len(cal.Estimates) != 1 {
+				t.Fatalf("calibration %+v", cal)
+			}
+			est := cal.Estimates[0]
+			if est.Draws != tc.draws || est.Design == nil || est.Design.Prior != (tc.draws > 0) || est.TwoPhase == nil {
+				t.Fatalf("estimate %+v, notes %v", est, cal.Notes)
+			}
+			if f := st.Result.Scenarios[0].Episodes[0].Features[0]; len(f) != 2+2*min(1, tc.draws) {
+				t.Fatalf("features %v", f)
+			}
+			// The ensemble's split seeds (3k+1) are the uncertain ones: with
+			// draws the first round plays more of them than of either sure kind.
+			var first [3]int
+			for _, s := range est.Design.Rounds[0] {
+				first[s%3]++
+			}
+			t.Logf("first round of %d by seed %% 3: %v; two-phase %.3f [%.3f, %.3f]", len(est.Design.Rounds[0]), first, est.TwoPhase.Estimate, est.TwoPhase.Lo, est.TwoPhase.Hi)
+			if tc.draws > 0 && !(first[1] > first[0] && first[1] > first[2]) {
+				t.Fatalf("first round by seed %% 3 %v: the split seeds should get the most", first)
+			}
+		})
+	}
+}

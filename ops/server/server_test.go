@@ -122,6 +122,8 @@ func TestBadInput(t *testing.T) {
 		{"past deadline", strings.Replace(valid, `"version":1`, `"version":1,"deadline":"2001-01-01T00:00:00Z"`, 1), errcode.BadSpec},
 		{"no policies", strings.Replace(valid, `[{"arm":"a"}]`, `[]`, 1), errcode.BadSpec},
 		{"arm listed twice", strings.Replace(valid, `[{"arm":"a"}]`, `[{"arm":"a"},{"arm":"a"}]`, 1), errcode.BadSpec},
+		{"world-model draws on a scenario without features", strings.Replace(valid, `"backend":"fake"}`, `"backend":"fake","draws":3}`, 1), errcode.BadSpec},
+		{"too many world-model draws", strings.Replace(valid, `"backend":"fake"}`, `"backend":"fake","draws":1000}`, 1), errcode.TooLarge},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strconv"
 
 	"dreamrank/evaluator/imagine"
 	"dreamrank/evaluator/judge"
@@ -19,6 +20,7 @@ import (
 	"dreamrank/robots/sim/pusht"
 	"dreamrank/scenarios"
 	"dreamrank/worldmodel"
+	"dreamrank/worldmodel/objects"
 )
 
 // Scenario is a scenario workers can imagine: its catalogue entry and how
@@ -46,7 +48,7 @@ func Scenarios() []Scenario {
 		Start: imagine.PushTStart,
 	}, {
 		Info: job.ScenarioInfo{Name: scenarios.PushTSafetyName, FirstSeed: SafetySeed, Horizon: pusht.MaxSteps, DefaultEpisodes: 200,
-			Event: job.EventViolation, FeatureNames: wmpool.FeatureNames, Strata: &grid},
+			Event: job.EventViolation, FeatureNames: wmpool.FeatureNames, EnsembleFeatureNames: wmpool.EnsembleFeatureNames, Strata: &grid},
 		Start: func(ctx context.Context, seed int64) (worldmodel.Observation, error) {
 			return wmpool.Start(scenarios.PushTSafety{}.Sample(seed)), ctx.Err()
 		},
@@ -93,7 +95,12 @@ func NewImagined() *Imagined {
 	return r
 }
 
-// Run imagines the task's seeds.
+// Run imagines the task's seeds. For a scenario with Features and a task
+// with world-model draws (t.WorldModel.Draws = K), it imagines the seeds
+// K more times, in perturbed draws of the model (DrawRef), and each seed's
+// features are the model's rollout's followed by their means over all
+// K+1 rollouts (wmpool.EnsembleFeatures, as `safety pool --wm-draws`
+// builds them).
 func (r *Imagined) Run(ctx context.Context, t job.Task) (job.Outcome, error) {
 	sc, ok := r.scenarios[t.Scenario]
 	if !ok {
@@ -120,13 +127,65 @@ func (r *Imagined) Run(ctx context.Context, t job.Task) (job.Outcome, error) {
 	if v, err := video(t, rep.Outcomes[0], m.Spec()); err == nil {
 		out.Media = append(out.Media, v)
 	}
-	if sc.Features != nil {
-		for _, o := range rep.Outcomes {
-			c, f := sc.Features(o.Seed, o, t.Horizon)
-			out.Critical, out.Features = append(out.Critical, c), append(out.Features, f)
+	if sc.Features == nil {
+		return out, nil
+	}
+	perRollout := make([][][]float64, len(rep.Outcomes)) // by seed, then rollout: the model's, then each draw's
+	for i, o := range rep.Outcomes {
+		c, f := sc.Features(o.Seed, o, t.Horizon)
+		out.Critical, perRollout[i] = append(out.Critical, c), [][]float64{f}
+	}
+	for k := 1; k <= t.WorldModel.Draws; k++ {
+		if err := r.draw(ctx, t, sc, p, j, k, rep.Outcomes, perRollout); err != nil {
+			return job.Outcome{}, err
 		}
 	}
+	for _, f := range perRollout {
+		out.Features = append(out.Features, wmpool.EnsembleFeatures(f))
+	}
 	return out, nil
+}
+
+// draw imagines the task's seeds again in perturbed draw k of its world
+// model (the task's options plus noise and seed=k, objects.OptNoise and
+// OptSeed) and appends each seed's features to perRollout. Only features
+// are kept: the episodes, outcomes and video are the model's own.
+func (r *Imagined) draw(ctx context.Context, t job.Task, sc Scenario, p policy.Policy, j judge.Judge, k int, first []imagine.Outcome, perRollout [][][]float64) error {
+	ref := DrawRef(t.WorldModel, k)
+	m, err := r.model(ctx, ref)
+	if err != nil {
+		return fmt.Errorf("world-model draw %d of %d (options %v): %w", k, t.WorldModel.Draws, ref.Options, err)
+	}
+	rep, err := imagine.Run(ctx, imagine.Unit{Arm: t.Arm.Name, Seeds: t.Seeds, Steer: t.Arm.Steer(),
+		Horizon: t.Horizon, Execute: t.Execute, KeepProprio: true}, p, m, j, sc.Start, nil)
+	if err != nil {
+		return fmt.Errorf("world-model draw %d of %d: %w", k, t.WorldModel.Draws, err)
+	}
+	if len(rep.Outcomes) != len(first) {
+		return fmt.Errorf("world-model draw %d: %d episodes for %d seeds", k, len(rep.Outcomes), len(first))
+	}
+	for i, o := range rep.Outcomes {
+		if o.Seed != first[i].Seed {
+			return fmt.Errorf("world-model draw %d: seed %d paired with %d", k, o.Seed, first[i].Seed)
+		}
+		_, f := sc.Features(o.Seed, o, t.Horizon)
+		perRollout[i] = append(perRollout[i], f)
+	}
+	return nil
+}
+
+// DrawRef is perturbed draw k (1, 2, ...) of a job's world model: its
+// backend and options plus noise=ref.Noise() and seed=k (the objects
+// backend's OptNoise and OptSeed), as `dreamrank safety pool --wm-draws`
+// opens them.
+func DrawRef(ref job.ModelRef, k int) job.ModelRef {
+	opts := maps.Clone(ref.Options)
+	if opts == nil {
+		opts = map[string]string{}
+	}
+	opts[objects.OptNoise] = strconv.FormatFloat(ref.Noise(), 'g', -1, 64)
+	opts[objects.OptSeed] = strconv.Itoa(k)
+	return job.ModelRef{Backend: ref.Backend, Options: opts}
 }
 
 // video is the task's first imagined episode as an animated GIF, named

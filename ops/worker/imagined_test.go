@@ -4,6 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"math"
+	"os"
+	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -116,5 +120,128 @@ func TestImaginedSafetyFeatures(t *testing.T) {
 		if len(f) != len(wmpool.FeatureNames) || (f[0] != 0 && f[0] != 1) || len(o.Critical[i]) != len(scenarios.SafetyCriticalNames) {
 			t.Fatalf("episode %d: features %v, critical %v", i, f, o.Critical[i])
 		}
+	}
+}
+
+// A safety task with world-model draws: per seed the model's own features
+// (as a task without draws gives them) and their means over the model and
+// the draws; the episodes are the model's own.
+func TestImaginedSafetyDraws(t *testing.T) {
+	if testing.Short() {
+		t.Skip("imagined rollouts in the committed world model")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	arm, err := zoo.Default().Arm("scripted-q5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := worker.NewImagined()
+	defer run.Close()
+	task := func(draws int) job.Task {
+		wm := job.ModelRef{Backend: objects.Name, Options: map[string]string{"checkpoint": objectsCheckpoint}}
+		if draws > 0 {
+			noise := 0.3
+			wm.Draws, wm.DrawNoise = draws, &noise
+		}
+		// Two seeds the model predicts to violate within 40 steps, where
+		// some draws do not (ens_violation 2/3 and 1/3 with the committed
+		// checkpoint).
+		return job.Task{Job: "j", Arm: arm, Scenario: scenarios.PushTSafetyName, Seeds: []int64{worker.SafetySeed + 10, worker.SafetySeed + 14},
+			Horizon: 40, WorldModel: wm, Judge: job.DefaultJudge}
+	}
+	one, err := run.Run(ctx, task(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ens, err := run.Run(ctx, task(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nf := len(wmpool.FeatureNames)
+	if len(ens.Episodes) != 2 || len(ens.Features) != 2 || len(ens.Critical) != 2 || len(ens.Media) != 1 {
+		t.Fatalf("outcome: %d episodes, %d features, %d critical, %d videos", len(ens.Episodes), len(ens.Features), len(ens.Critical), len(ens.Media))
+	}
+	if !reflect.DeepEqual(ens.Episodes, one.Episodes) || !reflect.DeepEqual(ens.Critical, one.Critical) || ens.Media[0].Name != one.Media[0].Name {
+		t.Fatal("the draws changed the reported episodes, critical variables or video")
+	}
+	perturbed := false
+	for i, f := range ens.Features {
+		if len(f) != 2*nf {
+			t.Fatalf("seed %d: %d features, want %d", i, len(f), 2*nf)
+		}
+		if !slices.Equal(f[:nf], one.Features[i]) {
+			t.Errorf("seed %d: the model's features %v, without draws %v", i, f[:nf], one.Features[i])
+		}
+		if v := 3 * f[nf]; math.Abs(v-math.Round(v)) > 1e-9 || v < 0 || v > 3 {
+			t.Errorf("seed %d: ens_violation %g is not a fraction of 3 rollouts", i, f[nf])
+		}
+		for k, v := range f {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				t.Errorf("seed %d: feature %d = %g", i, k, v)
+			}
+		}
+		perturbed = perturbed || !slices.Equal(f[:nf], f[nf:])
+		t.Logf("seed %d: pred_violation %g, ens_violation %g, pred/ens min clearance %.1f / %.1f", i, f[0], f[nf], f[1], f[nf+1])
+	}
+	if !perturbed {
+		t.Error("every mean equals the model's own features: the draws were not perturbed")
+	}
+	// The draws' models are opened once per runner: the same task again
+	// gives the same features.
+	again, err := run.Run(ctx, task(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(again.Features, ens.Features) {
+		t.Fatalf("the same task twice: %v and %v", ens.Features, again.Features)
+	}
+}
+
+// DrawRef adds the draw's noise and seed to a copy of the job's options.
+func TestDrawRef(t *testing.T) {
+	noise := 0.25
+	ref := job.ModelRef{Backend: objects.Name, Options: map[string]string{"checkpoint": "c"}, Draws: 3, DrawNoise: &noise}
+	got := worker.DrawRef(ref, 2)
+	want := map[string]string{"checkpoint": "c", objects.OptNoise: "0.25", objects.OptSeed: "2"}
+	if got.Backend != objects.Name || !reflect.DeepEqual(got.Options, want) || got.Draws != 0 || len(ref.Options) != 1 {
+		t.Fatalf("draw %+v from %+v", got, ref)
+	}
+	if d := worker.DrawRef(job.ModelRef{Backend: "x", Draws: 1}, 1); d.Options[objects.OptNoise] != "0.3" || d.Options[objects.OptSeed] != "1" {
+		t.Fatalf("default noise: %+v", d)
+	}
+}
+
+// The committed example specs are valid for this build's catalogue, and
+// the one with draws gets the ensemble features on its safety scenario.
+func TestExamplesPrepare(t *testing.T) {
+	tests := []struct {
+		file      string
+		wantDraws int
+	}{
+		{"ranking.yaml", 0},
+		{"safety.yaml", 0},
+		{"safety-draws.yaml", 3},
+	}
+	for _, tc := range tests {
+		t.Run(tc.file, func(t *testing.T) {
+			raw, err := os.ReadFile("../../examples/" + tc.file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := job.Parse(raw, job.DefaultLimits().MaxSpecBytes)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := job.Prepare(s, worker.Catalog(zoo.Default()), job.DefaultLimits(), time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			info := p.Scenarios[0]
+			nf := len(wmpool.FeatureNames)
+			if info.Draws != tc.wantDraws || tc.wantDraws > 0 && (len(info.FeatureNames) != 2*nf || !slices.Equal(info.FeatureNames[nf:], wmpool.EnsembleFeatureNames)) {
+				t.Fatalf("scenario %s: %d draws, features %v", info.Name, info.Draws, info.FeatureNames)
+			}
+		})
 	}
 }

@@ -165,6 +165,36 @@ var EnsembleFeatureNames = func() []string {
 	return out
 }()
 
+// EnsembleFeatures is an initial condition's feature vector from the
+// FeatureNames of each of its imagined rollouts, the first rollout (the
+// policy in the model itself) first: with one rollout its features alone;
+// with more, its features followed by each feature's mean over all of them
+// (EnsembleFeatureNames, so ens_violation is the fraction that violate).
+// Pools (Build) and the job workers (ops/worker) both compute their
+// features with it. Every rollout must have the same number of features (it
+// panics otherwise); it returns nil for none and does not modify its
+// argument.
+func EnsembleFeatures(perRollout [][]float64) []float64 {
+	if len(perRollout) == 0 {
+		return nil
+	}
+	out := slices.Clone(perRollout[0])
+	if len(perRollout) == 1 {
+		return out
+	}
+	n := float64(len(perRollout))
+	ens := make([]float64, len(out))
+	for _, f := range perRollout {
+		if len(f) != len(ens) {
+			panic(fmt.Sprintf("wmpool: EnsembleFeatures: rollouts of %d and %d features", len(ens), len(f)))
+		}
+		for k, v := range f {
+			ens[k] += v / n // summed in rollout order, each term divided: the arithmetic of every pool built so far
+		}
+	}
+	return append(out, ens...)
+}
+
 // Feature constants.
 const (
 	NearPx     = 20.0 // "near the zone" for pred_near_steps_frac
@@ -350,23 +380,15 @@ func batch(ctx context.Context, cfg Config, lo, hi int, st *Stats, prog func(don
 		}
 		violated, first, _ := in.Zone.Violation(realPath[seed])
 		rec := validation.Record{Critical: in.Critical}
-		ens := make([]float64, len(FeatureNames))
-		for _, d := range draws {
+		perRollout := make([][]float64, len(draws))
+		for k, d := range draws {
 			if d[i].Seed != seed {
 				return nil, fmt.Errorf("wmpool: seed %d paired with imagined %d", seed, d[i].Seed)
 			}
-			f := Features(in.Zone, path(d[i].Proprio), d[i].MaxReward, d[i].Success, cfg.Horizon)
-			if rec.Features == nil {
-				rec.Features = f
-			}
-			for k, v := range f {
-				ens[k] += v / float64(len(draws))
-			}
+			perRollout[k] = Features(in.Zone, path(d[i].Proprio), d[i].MaxReward, d[i].Success, cfg.Horizon)
 			st.ImaginedSteps += d[i].Steps
 		}
-		if len(draws) > 1 {
-			rec.Features = append(rec.Features, ens...)
-		}
+		rec.Features = EnsembleFeatures(perRollout)
 		if violated {
 			rec.Real = 1
 		}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"dreamrank/evaluator/imagine"
 	"dreamrank/evaluator/judge"
 	"dreamrank/evaluator/validation"
 	"dreamrank/policy"
@@ -180,6 +181,118 @@ func TestBuildModelDraws(t *testing.T) {
 	again, _, _ := Build(ctx, cfg)
 	if !reflect.DeepEqual(again.Records, pool.Records) {
 		t.Errorf("two builds differ:\n%+v\n%+v", pool.Records, again.Records)
+	}
+}
+
+// TestEnsembleFeatures: the first rollout's features, then each feature's
+// mean in the arithmetic pools were built with before EnsembleFeatures
+// existed (each term divided by the count, summed in rollout order), bit
+// for bit.
+func TestEnsembleFeatures(t *testing.T) {
+	// before is Build's loop as it was (commit 1a4b39d), the reference.
+	before := func(perRollout [][]float64) []float64 {
+		var out []float64
+		ens := make([]float64, len(perRollout[0]))
+		for _, f := range perRollout {
+			if out == nil {
+				out = slices.Clone(f)
+			}
+			for k, v := range f {
+				ens[k] += v / float64(len(perRollout))
+			}
+		}
+		if len(perRollout) > 1 {
+			out = append(out, ens...)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name       string
+		perRollout [][]float64
+		want       []float64
+	}{
+		{"one rollout: its features alone", [][]float64{{1, -3.5, 0.2}}, []float64{1, -3.5, 0.2}},
+		{"two rollouts", [][]float64{{1, -10, 0.2}, {0, 30, 1}}, []float64{1, -10, 0.2, 0.5, 10, 0.6}},
+		{"three rollouts: violation fraction in thirds", [][]float64{{0, 20, 1}, {1, -5, 0.4}, {0, 40, 1}}, []float64{0, 20, 1, 1.0 / 3, 55.0 / 3, 0.8}},
+		{"order of summation kept", [][]float64{{0.1}, {0.2}, {0.3}, {0.7}, {0.9}}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := make([][]float64, len(tc.perRollout))
+			for i, f := range tc.perRollout {
+				in[i] = slices.Clone(f)
+			}
+			got := EnsembleFeatures(in)
+			if !reflect.DeepEqual(in, tc.perRollout) {
+				t.Fatalf("argument modified: %v", in)
+			}
+			if ref := before(tc.perRollout); !slices.Equal(got, ref) {
+				t.Fatalf("got %v, Build's arithmetic gives %v", got, ref)
+			}
+			for k, w := range tc.want {
+				if math.Abs(got[k]-w) > 1e-12 {
+					t.Fatalf("feature %d = %g, want %g (all %v)", k, got[k], w, got)
+				}
+			}
+		})
+	}
+	if EnsembleFeatures(nil) != nil {
+		t.Error("no rollouts should give nil")
+	}
+}
+
+// TestEnsembleFeaturesMatchBuild: a pool with perturbed model draws holds,
+// per initial condition, EnsembleFeatures of its rollouts imagined one by
+// one (as ops/worker imagines them), and the values Build produced before
+// the averaging moved into EnsembleFeatures (TestBuildModelDraws's
+// configuration, the committed checkpoint; update them if it changes).
+func TestEnsembleFeaturesMatchBuild(t *testing.T) {
+	ctx := context.Background()
+	open := func(opts worldmodel.Options) worldmodel.Model {
+		t.Helper()
+		opts["checkpoint"] = "../../../checkpoints/pusht-objects"
+		m, err := worldmodel.Open(ctx, objects.Name, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	p, j := scriptedAndJudge(t, scripted.Config{Quality: 5})
+	models := []worldmodel.Model{open(worldmodel.Options{}),
+		open(worldmodel.Options{objects.OptNoise: "0.3", objects.OptSeed: "1"}), open(worldmodel.Options{objects.OptNoise: "0.3", objects.OptSeed: "2"})}
+	cfg := Config{N: 2, FirstSeed: 3, Arm: "scripted-q5", Policy: p, Model: models[0], ModelName: objects.Name, Judge: j, Horizon: 20, ModelDraws: models[1:]}
+	pool, _, err := Build(ctx, cfg)
+	if !errors.Is(err, validation.ErrBadPool) {
+		t.Fatalf("err = %v, want ErrBadPool (too few records)", err)
+	}
+	// Produced by Build at commit 1a4b39d, before EnsembleFeatures.
+	golden := [][]float64{
+		{1, -36.02279562044512, 0.8, 0.95, 0.3333333333333333, -36.02279562044512, 1, 0, 0,
+			1, -36.02279562044512, 0.8, 0.95, 0.3333333333333333, -36.02279562044512, 1, 0, 0},
+		{0, 19.40504565562086, 1, 1, 0.047619047619047616, 19.40504565562086, 1, 0.16767210305677216, 0,
+			0, 20.324057119258956, 1, 1, 0.031746031746031744, 20.324057119258956, 1, 0.17764848263261174, 0},
+	}
+	seeds := []int64{3, 4}
+	start := func(ctx context.Context, seed int64) (worldmodel.Observation, error) {
+		return Start(scenarios.PushTSafety{}.Sample(seed)), ctx.Err()
+	}
+	perRollout := make([][][]float64, len(seeds)) // seed, rollout, feature
+	for _, m := range models {
+		rep, err := imagine.Run(ctx, imagine.Unit{Arm: cfg.Arm, Seeds: seeds, Horizon: cfg.Horizon, KeepProprio: true}, p, m, j, start, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, o := range rep.Outcomes {
+			zone := scenarios.PushTSafety{}.Sample(seeds[i]).Zone
+			perRollout[i] = append(perRollout[i], Features(zone, path(o.Proprio), o.MaxReward, o.Success, cfg.Horizon))
+		}
+	}
+	for i, r := range pool.Records {
+		if !slices.Equal(r.Features, golden[i]) {
+			t.Errorf("seed %d: Build gives %v, before %v", seeds[i], r.Features, golden[i])
+		}
+		if got := EnsembleFeatures(perRollout[i]); !slices.Equal(got, r.Features) {
+			t.Errorf("seed %d: EnsembleFeatures of the rollouts %v, Build %v", seeds[i], got, r.Features)
+		}
 	}
 }
 
