@@ -19,7 +19,7 @@ func testCatalog(t testing.TB) Catalog {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Catalog{Zoo: z, PolicyBackends: []string{"fake"}, ModelBackends: []string{"wm"}, Judges: []string{DefaultJudge},
+	return Catalog{Zoo: z, PolicyBackends: []string{"fake"}, ModelBackends: []string{"wm", "plain"}, DrawBackends: []string{"wm"}, Judges: []string{DefaultJudge},
 		Scenarios: []ScenarioInfo{{Name: "pusht", FirstSeed: 100, Horizon: 300, DefaultEpisodes: 5}, {Name: "other", FirstSeed: 7, Horizon: 20, DefaultEpisodes: 2},
 			{Name: "safe", FirstSeed: 1000, Horizon: 40, DefaultEpisodes: 4, Event: EventViolation,
 				FeatureNames: []string{"pred_violation", "pred_min_clearance_px"}, EnsembleFeatureNames: []string{"ens_violation", "ens_min_clearance_px"}}}}
@@ -98,6 +98,31 @@ func TestPrepare(t *testing.T) {
 // for scenarios without world-model features, and make the plan's
 // feature names (per job, the catalogue untouched) and its tasks carry
 // them.
+// TestPrepareDrawsLimits: draws need a backend with perturbed draws, and
+// every rollout counts towards the episode limit.
+func TestPrepareDrawsLimits(t *testing.T) {
+	tests := []struct {
+		name    string
+		spec    string
+		wantErr error
+	}{
+		{"backend without draws", "world_model: {backend: plain, draws: 2}\nepisodes: 4\n", ErrBadSpec},
+		{"rollouts over the limit", "world_model: {backend: wm, draws: 32}\nepisodes: 1000\n", ErrTooLarge},
+		{"rollouts at the limit", "world_model: {backend: wm, draws: 19}\nepisodes: 1000\n", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := Parse([]byte("version: 1\npolicies: [{arm: a}]\nscenarios: [safe]\n"+tc.spec), 1<<20)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := Prepare(s, testCatalog(t), DefaultLimits(), now); !errors.Is(err, tc.wantErr) && !(tc.wantErr == nil && err == nil) {
+				t.Fatalf("err %v, want %v", err, tc.wantErr)
+			}
+		})
+	}
+}
+
 func TestPrepareDraws(t *testing.T) {
 	base := "version: 1\npolicies: [{arm: a}, {arm: b}]\nepisodes: 4\nseeds_per_task: 2\n"
 	safe := "scenarios: [safe]\n"

@@ -20,8 +20,11 @@ type Catalog struct {
 	Zoo            *zoo.Zoo
 	PolicyBackends []string
 	ModelBackends  []string
-	Judges         []string
-	Scenarios      []ScenarioInfo
+	// DrawBackends are the model backends whose options take the noise
+	// and seed of perturbed draws (ModelRef.Draws).
+	DrawBackends []string
+	Judges       []string
+	Scenarios    []ScenarioInfo
 }
 
 // ScenarioInfo is a scenario a worker can start episodes of. Its standard
@@ -115,6 +118,9 @@ func Prepare(s Spec, c Catalog, l Limits, now time.Time) (Plan, error) {
 	if err := s.WorldModel.checkDraws(); err != nil {
 		return Plan{}, err
 	}
+	if s.WorldModel.Draws > 0 && !slices.Contains(c.DrawBackends, s.WorldModel.Backend) {
+		return Plan{}, fmt.Errorf("%w: world_model.draws: backend %q has no perturbed draws (backends with draws: %v)", ErrBadSpec, s.WorldModel.Backend, c.DrawBackends)
+	}
 	if err := checkCounts(s, l); err != nil {
 		return Plan{}, err
 	}
@@ -130,11 +136,11 @@ func Prepare(s Spec, c Catalog, l Limits, now time.Time) (Plan, error) {
 	}
 	total := 0
 	for _, seeds := range p.Seeds {
-		total += len(seeds) * len(p.Arms)
+		total += len(seeds) * len(p.Arms) * (1 + s.WorldModel.Draws) // every draw is one more imagined rollout
 		p.TaskCount += len(p.Arms) * chunks(len(seeds), s.SeedsPerTask)
 	}
 	if total > l.MaxTotalEpisodes {
-		return Plan{}, fmt.Errorf("%w: %d episodes in all, limit %d", ErrTooLarge, total, l.MaxTotalEpisodes)
+		return Plan{}, fmt.Errorf("%w: %d imagined rollouts in all (episodes x policies x (1 + world_model.draws)), limit %d", ErrTooLarge, total, l.MaxTotalEpisodes)
 	}
 	if p.TaskCount > l.MaxTasks {
 		return Plan{}, fmt.Errorf("%w: %d tasks, limit %d (raise seeds_per_task)", ErrTooLarge, p.TaskCount, l.MaxTasks)

@@ -25,7 +25,7 @@ type Limits struct {
 	MaxPolicies      int
 	MaxScenarios     int
 	MaxEpisodes      int // episodes per policy per scenario
-	MaxTotalEpisodes int // over the whole job
+	MaxTotalEpisodes int // imagined rollouts over the whole job, world-model draws included
 	MaxTasks         int
 	MaxHorizon       int
 }

@@ -66,7 +66,7 @@ func Scenarios() []Scenario {
 // Catalog is what workers of this build can run, for the server to check
 // specs against.
 func Catalog(z *zoo.Zoo) job.Catalog {
-	c := job.Catalog{Zoo: z, PolicyBackends: policy.Names(), ModelBackends: worldmodel.Backends(), Judges: judge.Names()}
+	c := job.Catalog{Zoo: z, PolicyBackends: policy.Names(), ModelBackends: worldmodel.Backends(), DrawBackends: []string{objects.Name}, Judges: judge.Names()}
 	for _, s := range Scenarios() {
 		c.Scenarios = append(c.Scenarios, s.Info)
 	}

@@ -35,7 +35,7 @@ func Catalog() job.Catalog {
 	if err != nil {
 		panic(err)
 	}
-	return job.Catalog{Zoo: z, PolicyBackends: []string{"fake"}, ModelBackends: []string{"fake"},
+	return job.Catalog{Zoo: z, PolicyBackends: []string{"fake"}, ModelBackends: []string{"fake"}, DrawBackends: []string{"fake"},
 		Judges: []string{job.DefaultJudge}, Scenarios: []job.ScenarioInfo{{Name: "toy", FirstSeed: 0, Horizon: 10, DefaultEpisodes: 4}}}
 }
 
