@@ -45,7 +45,7 @@ func safetyJoinCmd() *cobra.Command {
 			}
 			var pools []validation.Pool
 			for _, a := range args {
-				p, err := validation.Load(a)
+				p, err := validation.Read(a) // parts may be small; the joined pool is validated
 				if err != nil {
 					return err
 				}

@@ -41,6 +41,16 @@ type Pool struct {
 
 // Load reads a pool from a JSON file and validates it.
 func Load(path string) (Pool, error) {
+	p, err := Read(path)
+	if err != nil {
+		return Pool{}, err
+	}
+	return p, p.Validate()
+}
+
+// Read reads a pool from a JSON file without validating it: a part of a
+// pool (one batch of a build) may be too small for the harness yet.
+func Read(path string) (Pool, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return Pool{}, fmt.Errorf("validation: read pool: %w", err)
@@ -49,7 +59,7 @@ func Load(path string) (Pool, error) {
 	if err := json.Unmarshal(raw, &p); err != nil {
 		return Pool{}, fmt.Errorf("%w: %s: %w", ErrBadPool, path, err)
 	}
-	return p, p.Validate()
+	return p, nil
 }
 
 // Save writes the pool as JSON.

@@ -18,8 +18,11 @@ var ErrJoin = errors.New("wmpool: cannot join pools")
 //   - pools over different scenario seeds are concatenated, in seed order;
 //   - the same seed in several pools (builds with disjoint perturbed draws,
 //     DrawSeeds) is one initial condition whose ens_* features become the
-//     mean over every imagined episode of it, the model's own rollout (the
-//     pred_* features, which must agree) counted once.
+//     mean over every imagined episode of it, the model's own rollout
+//     counted once: the first pool's is kept (its pred_* features), the
+//     others' are taken out of their means. Builds batched differently can
+//     roll the model out a little differently (floating-point sums in
+//     another order), so their own rollouts need not agree.
 //
 // Every pool needs its Seeds, and its DrawSeeds when it has ens_* features
 // (pools of builds without them can be given them by hand).
@@ -88,20 +91,18 @@ func (a *joined) add(r validation.Record, drawSeeds []int, seed int64) error {
 	nf := len(FeatureNames)
 	switch {
 	case r.Real != a.rec.Real || !slices.Equal(r.Critical, a.rec.Critical):
-		return fmt.Errorf("%w: seed %d has other real outcomes or critical variables", ErrJoin, seed)
-	case !slices.Equal(r.Features[:nf], a.rec.Features[:nf]):
-		return fmt.Errorf("%w: seed %d: the model's own rollout differs between pools (other model or arm?)", ErrJoin, seed)
+		return fmt.Errorf("%w: seed %d has other real outcomes or critical variables (another arm or scenario?)", ErrJoin, seed)
 	}
 	for _, d := range drawSeeds {
 		if a.draws[d] {
 			return fmt.Errorf("%w: seed %d: draw seed %d in two pools", ErrJoin, seed, d)
 		}
 	}
-	// Each pool's ens_* mean covers the model's rollout and its draws.
+	// Each pool's ens_* mean covers its own rollout of the model and its
+	// draws; r's own rollout is taken out, a's stays.
 	na, nb := float64(1+len(a.draws)), float64(1+len(drawSeeds))
 	for k := range nf {
-		own := a.rec.Features[k]
-		sum := na*a.rec.Features[nf+k] + nb*r.Features[nf+k] - own
+		sum := na*a.rec.Features[nf+k] + nb*r.Features[nf+k] - r.Features[k]
 		a.rec.Features[nf+k] = sum / (na + nb - 1)
 	}
 	for _, d := range drawSeeds {
