@@ -93,6 +93,12 @@ func play(arm string, seeds []int64) RealEpisodes {
 
 // runDesign plays every round of d and returns the seeds of each.
 func runDesign(t *testing.T, d *Design) [][]int64 {
+	return playDesign(t, d, play)
+}
+
+// playDesign plays every round of d with outcomes from episodes and
+// returns the seeds of each.
+func playDesign(t *testing.T, d *Design, episodes func(arm string, seeds []int64) RealEpisodes) [][]int64 {
 	t.Helper()
 	var rounds [][]int64
 	for {
@@ -104,7 +110,7 @@ func runDesign(t *testing.T, d *Design) [][]int64 {
 			return rounds
 		}
 		rounds = append(rounds, seeds)
-		if err := d.Record(play(d.Arm, seeds)); err != nil {
+		if err := d.Record(episodes(d.Arm, seeds)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -321,22 +327,13 @@ func TestShareIsSelfWeighting(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for {
-			seeds, _, err := d.Next()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(seeds) == 0 {
-				break
-			}
-			ep := RealEpisodes{Arm: "a"}
+		playDesign(t, d, func(arm string, seeds []int64) RealEpisodes {
+			ep := RealEpisodes{Arm: arm}
 			for _, s := range seeds {
 				ep.Seeds, ep.Success, ep.MaxReward = append(ep.Seeds, s), append(ep.Success, real[s]), append(ep.MaxReward, 1)
 			}
-			if err := d.Record(ep); err != nil {
-				t.Fatal(err)
-			}
-		}
+			return ep
+		})
 		mean := func(e RealEpisodes) float64 {
 			n := 0.0
 			for _, ok := range e.Success {
@@ -450,22 +447,13 @@ func TestCalibrateDesignsDraws(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for {
-		seeds, _, err := d.Next()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(seeds) == 0 {
-			break
-		}
-		r := RealEpisodes{Arm: "a", Source: "fake"}
+	playDesign(t, d, func(arm string, seeds []int64) RealEpisodes {
+		r := RealEpisodes{Arm: arm, Source: "fake"}
 		for _, s := range seeds {
 			r.Seeds, r.Success, r.MaxReward, r.Violated = append(r.Seeds, s), append(r.Success, false), append(r.MaxReward, 0), append(r.Violated, violates(s))
 		}
-		if err := d.Record(r); err != nil {
-			t.Fatal(err)
-		}
-	}
+		return r
+	})
 	sc := ScenarioResult{Scenario: info.Name, Episodes: []ArmEpisodes{im}}
 	c, err := CalibrateDesigns(info, sc, []*Design{d})
 	if err != nil {

@@ -6,12 +6,10 @@ import (
 	"math"
 	"reflect"
 	"slices"
-	"strconv"
 	"testing"
 
 	"dreamrank/evaluator/validation"
 	"dreamrank/policy/scripted"
-	"dreamrank/worldmodel"
 	"dreamrank/worldmodel/objects"
 )
 
@@ -20,24 +18,12 @@ import (
 // that builds over other seeds are concatenated in seed order.
 func TestJoinEqualsOneBuild(t *testing.T) {
 	ctx := context.Background()
-	open := func(opts worldmodel.Options) worldmodel.Model {
-		t.Helper()
-		opts["checkpoint"] = "../../../checkpoints/pusht-objects"
-		m, err := worldmodel.Open(ctx, objects.Name, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return m
-	}
-	draw := func(seed string) worldmodel.Model {
-		return open(worldmodel.Options{objects.OptNoise: "0.3", objects.OptSeed: seed})
-	}
 	p, j := scriptedAndJudge(t, scripted.Config{Quality: 5})
 	build := func(first int64, n int, seeds ...int) validation.Pool {
 		t.Helper()
-		cfg := Config{N: n, FirstSeed: first, Arm: "scripted-q5", Policy: p, Model: open(worldmodel.Options{}), ModelName: objects.Name, Judge: j, Horizon: 20, DrawSeeds: seeds}
+		cfg := Config{N: n, FirstSeed: first, Arm: "scripted-q5", Policy: p, Model: openObjects(t, 0), ModelName: objects.Name, Judge: j, Horizon: 20, DrawSeeds: seeds}
 		for _, s := range seeds {
-			cfg.ModelDraws = append(cfg.ModelDraws, draw(strconv.Itoa(s)))
+			cfg.ModelDraws = append(cfg.ModelDraws, openObjects(t, s))
 		}
 		pool, _, err := Build(ctx, cfg)
 		if !errors.Is(err, validation.ErrBadPool) { // too few records for the harness

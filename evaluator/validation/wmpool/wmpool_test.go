@@ -7,6 +7,7 @@ import (
 	"math"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -146,18 +147,9 @@ func TestBuildNeedsModel(t *testing.T) {
 // build reproducible.
 func TestBuildModelDraws(t *testing.T) {
 	ctx := context.Background()
-	open := func(opts worldmodel.Options) worldmodel.Model {
-		t.Helper()
-		opts["checkpoint"] = "../../../checkpoints/pusht-objects"
-		m, err := worldmodel.Open(ctx, objects.Name, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return m
-	}
 	p, j := scriptedAndJudge(t, scripted.Config{Quality: 5})
-	cfg := Config{N: 2, FirstSeed: 3, Arm: "scripted-q5", Policy: p, Model: open(worldmodel.Options{}), ModelName: objects.Name, Judge: j, Horizon: 20,
-		ModelDraws: []worldmodel.Model{open(worldmodel.Options{objects.OptNoise: "0.3", objects.OptSeed: "1"}), open(worldmodel.Options{objects.OptNoise: "0.3", objects.OptSeed: "2"})}}
+	cfg := Config{N: 2, FirstSeed: 3, Arm: "scripted-q5", Policy: p, Model: openObjects(t, 0), ModelName: objects.Name, Judge: j, Horizon: 20,
+		ModelDraws: []worldmodel.Model{openObjects(t, 1), openObjects(t, 2)}}
 	last := 0
 	cfg.Progress = func(done, total int) {
 		if total != 2*4 {
@@ -247,18 +239,9 @@ func TestEnsembleFeatures(t *testing.T) {
 // configuration, the committed checkpoint; update them if it changes).
 func TestEnsembleFeaturesMatchBuild(t *testing.T) {
 	ctx := context.Background()
-	open := func(opts worldmodel.Options) worldmodel.Model {
-		t.Helper()
-		opts["checkpoint"] = "../../../checkpoints/pusht-objects"
-		m, err := worldmodel.Open(ctx, objects.Name, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return m
-	}
 	p, j := scriptedAndJudge(t, scripted.Config{Quality: 5})
-	models := []worldmodel.Model{open(worldmodel.Options{}),
-		open(worldmodel.Options{objects.OptNoise: "0.3", objects.OptSeed: "1"}), open(worldmodel.Options{objects.OptNoise: "0.3", objects.OptSeed: "2"})}
+	models := []worldmodel.Model{openObjects(t, 0),
+		openObjects(t, 1), openObjects(t, 2)}
 	cfg := Config{N: 2, FirstSeed: 3, Arm: "scripted-q5", Policy: p, Model: models[0], ModelName: objects.Name, Judge: j, Horizon: 20, ModelDraws: models[1:]}
 	pool, _, err := Build(ctx, cfg)
 	if !errors.Is(err, validation.ErrBadPool) {
@@ -308,4 +291,19 @@ func scriptedAndJudge(t *testing.T, c scripted.Config) (policy.Policy, judge.Jud
 		t.Fatal(err)
 	}
 	return p, j
+}
+
+// openObjects opens the committed objects world model (draw 0) or its
+// perturbed draw k (noise 0.3, seed k), as safety pool --wm-draws does.
+func openObjects(t *testing.T, k int) worldmodel.Model {
+	t.Helper()
+	opts := worldmodel.Options{"checkpoint": "../../../checkpoints/pusht-objects"}
+	if k > 0 {
+		opts[objects.OptNoise], opts[objects.OptSeed] = "0.3", strconv.Itoa(k)
+	}
+	m, err := worldmodel.Open(context.Background(), objects.Name, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
