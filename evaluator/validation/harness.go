@@ -118,7 +118,10 @@ type Report struct {
 	Level       float64   `json:"level"`
 	Strata      int       `json:"strata"`
 	Weights     []float64 `json:"stratum_weights"`
-	Rows        []Row     `json:"rows"`
+	// Prior says the two-phase design was told the world model's predicted
+	// chances (Config.Chance).
+	Prior bool  `json:"prior,omitempty"`
+	Rows  []Row `json:"rows"`
 }
 
 type tally struct {
@@ -169,7 +172,7 @@ func Run(ctx context.Context, pool Pool, cfg Config) (Report, error) {
 	truth, varF := pool.Truth(), pool.RealVariance()
 	rep := Report{Pool: pool.Name, Description: pool.Description, Features: pool.FeatureNames, PoolSize: len(pool.Records), Truth: truth,
 		TruthSource: "mean real outcome of the whole pool; experiments draw from the pool with replacement",
-		Experiments: cfg.Experiments, Level: cfg.Level, Strata: len(w), Weights: w}
+		Experiments: cfg.Experiments, Level: cfg.Level, Strata: len(w), Weights: w, Prior: cfg.Chance != nil}
 	ceiling, err := ceilings(pool, w, varF, cfg)
 	if err != nil {
 		return Report{}, err

@@ -126,6 +126,25 @@ func TestRun(t *testing.T) {
 	}
 }
 
+// TestRunPrior: with the world model's chances the report says so, and the
+// two-phase design still covers and beats real-only.
+func TestRunPrior(t *testing.T) {
+	p := Synthetic(synth(5000, 0))
+	chance := func(f []float64) float64 { return 0.25 + 0.5*f[0] } // a lone rollout's (k+½)/2
+	rep, err := Run(context.Background(), p, Config{Experiments: 200, Budgets: []int{40}, Imagined: 500, Chance: chance})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Prior {
+		t.Error("report does not say the prior was used")
+	}
+	for _, r := range rep.Rows {
+		if r.Estimator == estimate.NameTwoPhase && (r.Failures > 0 || r.Coverage < 0.89 || r.VarianceReduction < 0.2) {
+			t.Errorf("two-phase with prior: %d failures, coverage %.3f, variance reduction %.2f", r.Failures, r.Coverage, r.VarianceReduction)
+		}
+	}
+}
+
 func TestRunCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
