@@ -19,12 +19,14 @@ import (
 	"dreamrank/evaluator/validation"
 	"dreamrank/evaluator/validation/simpool"
 	"dreamrank/evaluator/validation/wmpool"
+	"dreamrank/ops/job"
 	"dreamrank/ops/progress"
 	"dreamrank/policy"
 	"dreamrank/policy/expert"
 	"dreamrank/policy/zoo"
 	"dreamrank/robots/sim/pusht"
 	"dreamrank/scenarios"
+	"dreamrank/worldmodel/objects"
 )
 
 func safetyCmd() *cobra.Command {
@@ -176,7 +178,7 @@ evaluator/validation/wmpool). --stats FILE writes the build's statistics
 				}
 				for k := wmDrawSeed; k < wmDrawSeed+wmDraws; k++ {
 					df := mf
-					df.opts = append(slices.Clone(mopts), fmt.Sprintf("noise=%g", wmNoise), fmt.Sprintf("seed=%d", k))
+					df.opts = append(slices.Clone(mopts), fmt.Sprintf("%s=%g", objects.OptNoise, wmNoise), fmt.Sprintf("%s=%d", objects.OptSeed, k))
 					m, derr := df.open(ctx)
 					if derr != nil {
 						finish()
@@ -263,7 +265,7 @@ evaluator/validation/wmpool). --stats FILE writes the build's statistics
 	f.IntVar(&draws, "draws", 0, "extra imagined episodes per initial condition, the arm with random seeds 1..K (with --world-model; adds the ens_* features)")
 	f.IntVar(&wmDraws, "wm-draws", 0, "extra imagined episodes per initial condition, in perturbed draws of the world model with options noise=--wm-noise and seed=S..S+K-1 (S: --wm-draw-seed; objects backend; adds the ens_* features)")
 	f.IntVar(&wmDrawSeed, "wm-draw-seed", 1, "seed of the first perturbed world-model draw (--wm-draws): builds with disjoint seeds can be joined into a larger ensemble (dreamrank safety join)")
-	f.Float64Var(&wmNoise, "wm-noise", 0.3, "relative noise of the perturbed world-model draws (--wm-draws): each predicted block motion scaled by 1 + noise·N(0,1); 0.3 makes the objects model's draws spread about as far as its own error at 32 steps")
+	f.Float64Var(&wmNoise, "wm-noise", job.DefaultDrawNoise, "relative noise of the perturbed world-model draws (--wm-draws): each predicted block motion scaled by 1 + noise·N(0,1); 0.3 makes the objects model's draws spread about as far as its own error at 32 steps")
 	f.StringVar(&stats, "stats", "", "write the build's statistics as JSON (with --world-model)")
 	f.StringVarP(&out, "out", "o", "", "pool JSON to write")
 	return cmd

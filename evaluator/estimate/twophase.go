@@ -93,9 +93,9 @@ func (d *TwoPhase) Chosen() [][]int {
 
 // Next chooses up to budget more units for real episodes: every stratum is
 // first brought to 2 (or all its units), then Allocate's greedy rule (with
-// TwoPhasePriorN) spends the rest on the variances of the outcomes
-// recorded so far (a stratum whose units are
-// all chosen gets no more). The same call on the same state returns the
+// TwoPhasePriorN, and the prior when SetPrior was called) spends the rest
+// on the variances of the outcomes recorded so far (a stratum whose units
+// are all chosen gets no more). The same call on the same state returns the
 // same units. Fewer than budget come back only when every unit is chosen.
 func (d *TwoPhase) Next(budget int) ([]int, error) {
 	if budget < 0 {

@@ -253,7 +253,7 @@ func resolveScenarios(s Spec, c Catalog, l Limits) ([]ScenarioInfo, [][]int64, e
 			info.Horizon = s.Horizon
 		}
 		if d := s.WorldModel.Draws; d > 0 {
-			if info.Event != EventViolation || len(info.FeatureNames) == 0 || len(info.EnsembleFeatureNames) == 0 {
+			if !info.takesDraws() {
 				return nil, nil, fmt.Errorf("%w: world_model.draws %d: scenario %q has no world-model features for draws to average (draws need a safety scenario such as %s; submit other scenarios as a job without draws)",
 					ErrBadSpec, d, n, drawScenarios(c))
 			}
@@ -278,12 +278,18 @@ func resolveScenarios(s Spec, c Catalog, l Limits) ([]ScenarioInfo, [][]int64, e
 	return infos, seeds, nil
 }
 
+// takesDraws says whether jobs with world-model draws can run on the
+// scenario: a violation scenario whose features have ensemble means.
+func (s ScenarioInfo) takesDraws() bool {
+	return s.Event == EventViolation && len(s.FeatureNames) > 0 && len(s.EnsembleFeatureNames) > 0
+}
+
 // drawScenarios names the catalogue's scenarios that take world-model
 // draws.
 func drawScenarios(c Catalog) string {
 	var out []string
 	for _, s := range c.Scenarios {
-		if s.Event == EventViolation && len(s.FeatureNames) > 0 && len(s.EnsembleFeatureNames) > 0 {
+		if s.takesDraws() {
 			out = append(out, s.Name)
 		}
 	}

@@ -89,8 +89,7 @@ type joined struct {
 // features.
 func (a *joined) add(r validation.Record, drawSeeds []int, seed int64) error {
 	nf := len(FeatureNames)
-	switch {
-	case r.Real != a.rec.Real || !slices.Equal(r.Critical, a.rec.Critical):
+	if r.Real != a.rec.Real || !slices.Equal(r.Critical, a.rec.Critical) {
 		return fmt.Errorf("%w: seed %d has other real outcomes or critical variables (another arm or scenario?)", ErrJoin, seed)
 	}
 	for _, d := range drawSeeds {
