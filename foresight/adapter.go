@@ -15,8 +15,8 @@ import (
 	"gonum.org/v1/gonum/blas"
 	G "gorgonia.org/gorgonia"
 
-	"dreamrank/checkpoint"
-	"dreamrank/nn"
+	"dreamrank/foundation/checkpoint"
+	"dreamrank/foundation/nn"
 	"dreamrank/policy"
 	"dreamrank/policy/flow"
 )

@@ -2,13 +2,13 @@ package foresight
 
 import (
 	"context"
+	"dreamrank/foundation/stat"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
-	"dreamrank/evaluator/ranking"
-	"dreamrank/ops/progress"
+	"dreamrank/foundation/progress"
 	"dreamrank/policy"
 	"dreamrank/policy/bench"
 	"dreamrank/policy/expert"
@@ -123,8 +123,8 @@ func Compare(ctx context.Context, z *zoo.Zoo, arms []string, cfg EvalConfig) (Re
 		for _, e := range sum.Results {
 			r.MaxRewards = append(r.MaxRewards, e.MaxReward)
 		}
-		var ci ranking.Interval
-		r.MeanMaxReward, ci = ranking.MeanT(r.MaxRewards, 0.95)
+		var ci stat.Interval
+		r.MeanMaxReward, ci = stat.MeanT(r.MaxRewards, 0.95)
 		r.MeanMaxRewardCI = [2]float64{float64(ci.Lo), float64(ci.Hi)}
 		rep.Arms = append(rep.Arms, r)
 	}
@@ -134,9 +134,9 @@ func Compare(ctx context.Context, z *zoo.Zoo, arms []string, cfg EvalConfig) (Re
 		for j := range d {
 			d[j] = rep.Arms[i].MaxRewards[j] - base[j]
 		}
-		m, ci := ranking.MeanT(d, 0.95)
+		m, ci := stat.MeanT(d, 0.95)
 		if i == 0 {
-			ci = ranking.Interval{} // the base against itself
+			ci = stat.Interval{} // the base against itself
 		}
 		rep.Arms[i].DiffVsBase, rep.Arms[i].DiffVsBaseCI = m, [2]float64{float64(ci.Lo), float64(ci.Hi)}
 	}
@@ -146,7 +146,7 @@ func Compare(ctx context.Context, z *zoo.Zoo, arms []string, cfg EvalConfig) (Re
 			for k := range d {
 				d[k] = rep.Arms[i].MaxRewards[k] - rep.Arms[j].MaxRewards[k]
 			}
-			m, ci := ranking.MeanT(d, 0.95)
+			m, ci := stat.MeanT(d, 0.95)
 			rep.Pairs = append(rep.Pairs, Pair{A: rep.Arms[i].Arm, B: rep.Arms[j].Arm, Mean: m, CI: [2]float64{float64(ci.Lo), float64(ci.Hi)}})
 		}
 	}

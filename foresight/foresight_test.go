@@ -10,8 +10,8 @@ import (
 
 	G "gorgonia.org/gorgonia"
 
-	"dreamrank/episode"
-	"dreamrank/nn"
+	"dreamrank/foundation/episode"
+	"dreamrank/foundation/nn"
 	"dreamrank/policy"
 	"dreamrank/policy/flow"
 )

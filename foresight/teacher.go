@@ -8,9 +8,9 @@ import (
 	"gonum.org/v1/gonum/blas"
 	G "gorgonia.org/gorgonia"
 
-	"dreamrank/nn"
+	"dreamrank/foundation/nn"
+	"dreamrank/foundation/openblas"
 	"dreamrank/policy/flow"
-	"dreamrank/worldmodel/openblas"
 )
 
 var gemm blas.Float32 = openblas.Implementation{}

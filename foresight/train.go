@@ -12,10 +12,10 @@ import (
 
 	G "gorgonia.org/gorgonia"
 
-	"dreamrank/checkpoint"
-	"dreamrank/nn"
+	"dreamrank/foundation/checkpoint"
+	"dreamrank/foundation/nn"
+	"dreamrank/foundation/openblas"
 	"dreamrank/policy/flow"
-	"dreamrank/worldmodel/openblas"
 )
 
 // Mode says what the adapter is distilled from.

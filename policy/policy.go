@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 
-	"dreamrank/errcode"
-	"dreamrank/registry"
+	"dreamrank/foundation/errcode"
+	"dreamrank/foundation/registry"
 )
 
 // Sentinel errors of policies.

@@ -3,5 +3,5 @@
 // credentials and the coordinator that schedules requested episodes;
 // robots/agent is the robot side for any robot; simulated robots that
 // behave as fleet members live under robots/sim (robots/sim/simbot over the
-// PushT simulator robots/sim/pusht).
+// PushT simulator foundation/pusht).
 package robots

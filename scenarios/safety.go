@@ -13,7 +13,7 @@ import (
 // ErrBadCritical is returned when a critical-variable vector has the wrong length.
 var ErrBadCritical = errors.New("scenarios: bad critical variables")
 
-// PushT geometry the safety scenario needs. They mirror robots/sim/pusht
+// PushT geometry the safety scenario needs. They mirror foundation/pusht
 // (a test checks they agree) so that scenarios stays a pure package with no
 // simulator or cgo dependency.
 const (

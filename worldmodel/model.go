@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 
-	"dreamrank/errcode"
+	"dreamrank/foundation/errcode"
 )
 
 // Sentinel errors of world models.

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"dreamrank/registry"
+	"dreamrank/foundation/registry"
 )
 
 // Options configure opening a backend; each backend reads what it needs

@@ -9,7 +9,7 @@ import (
 
 	"dreamrank/evaluator/bench"
 	"dreamrank/evaluator/judge"
-	"dreamrank/ops/progress"
+	"dreamrank/foundation/progress"
 	"dreamrank/policy/expert"
 )
 

@@ -6,10 +6,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"dreamrank/episode"
-	"dreamrank/ops/progress"
+	"dreamrank/foundation/episode"
+	"dreamrank/foundation/progress"
+	"dreamrank/foundation/video"
 	"dreamrank/scenarios"
-	"dreamrank/video"
 )
 
 func datasetCmd() *cobra.Command {

@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"dreamrank/episode"
+	"dreamrank/foundation/episode"
 )
 
 func episodesCmd() *cobra.Command {

@@ -10,11 +10,11 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"dreamrank/episode"
-	"dreamrank/ops/progress"
+	"dreamrank/foundation/episode"
+	"dreamrank/foundation/progress"
+	"dreamrank/foundation/video"
 	"dreamrank/policy/expert"
 	"dreamrank/scenarios"
-	"dreamrank/video"
 )
 
 func expertCmd() *cobra.Command {

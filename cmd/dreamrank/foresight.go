@@ -12,9 +12,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"dreamrank/episode"
 	"dreamrank/foresight" // backend "foresight"
-	"dreamrank/ops/progress"
+	"dreamrank/foundation/episode"
+	"dreamrank/foundation/progress"
 	"dreamrank/policy"
 	"dreamrank/policy/flow"
 	"dreamrank/policy/zoo"

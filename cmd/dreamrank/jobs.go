@@ -10,10 +10,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"dreamrank/evaluator/estimate"
-	"dreamrank/ops/bus"
+	"dreamrank/foundation/bus"
+	"dreamrank/foundation/progress"
 	"dreamrank/ops/job"
 	"dreamrank/ops/jobapi"
-	"dreamrank/ops/progress"
 	"dreamrank/ops/queue"
 )
 

@@ -9,12 +9,12 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"dreamrank/episode"
 	"dreamrank/evaluator/judge"
 	"dreamrank/evaluator/judge/remote" // also registers the "remote" judge
-	"dreamrank/ops/progress"
+	"dreamrank/foundation/episode"
+	"dreamrank/foundation/progress"
+	"dreamrank/foundation/pusht"
 	"dreamrank/policy/expert"
-	"dreamrank/robots/sim/pusht"
 	"dreamrank/scenarios"
 )
 

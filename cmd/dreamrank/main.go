@@ -17,8 +17,8 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
+	"dreamrank/foundation/openblas"
 	"dreamrank/ops/config"
-	"dreamrank/worldmodel/openblas"
 )
 
 func main() {

@@ -18,8 +18,8 @@ import (
 	"dreamrank/ops/queue"
 	"dreamrank/ops/report"
 	"dreamrank/ops/schedule"
+	"dreamrank/ops/standin"
 	"dreamrank/ops/web"
-	"dreamrank/robots/standin"
 	"dreamrank/worldmodel/objects"
 )
 

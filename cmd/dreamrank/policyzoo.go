@@ -20,17 +20,17 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"dreamrank/episode"
 	"dreamrank/evaluator/validation/wmpool"
-	"dreamrank/ops/bus"
-	"dreamrank/ops/progress"
+	"dreamrank/foundation/bus"
+	"dreamrank/foundation/episode"
+	"dreamrank/foundation/progress"
+	"dreamrank/foundation/pusht"
 	"dreamrank/policy"
 	"dreamrank/policy/openpi" // backend "openpi"
 	"dreamrank/policy/remote" // backend "nats"
 	_ "dreamrank/policy/scripted"
 	"dreamrank/policy/trial"
 	"dreamrank/policy/zoo"
-	"dreamrank/robots/sim/pusht"
 	"dreamrank/scenarios"
 )
 

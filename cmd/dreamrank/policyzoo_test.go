@@ -13,13 +13,13 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"dreamrank/episode"
-	"dreamrank/ops/bus"
+	"dreamrank/foundation/bus"
+	"dreamrank/foundation/episode"
+	"dreamrank/foundation/pusht"
 	"dreamrank/policy"
 	"dreamrank/policy/openpi"
 	"dreamrank/policy/remote"
 	"dreamrank/policy/zoo"
-	"dreamrank/robots/sim/pusht"
 	"dreamrank/scenarios"
 )
 

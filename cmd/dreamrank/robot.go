@@ -18,8 +18,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
 
-	"dreamrank/episode"
-	"dreamrank/ops/bus"
+	"dreamrank/foundation/bus"
+	"dreamrank/foundation/episode"
 	"dreamrank/policy/zoo"
 	"dreamrank/robots/agent"
 	"dreamrank/robots/fleet"

@@ -9,11 +9,11 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"dreamrank/episode"
+	"dreamrank/foundation/episode"
+	"dreamrank/foundation/pusht"
+	"dreamrank/foundation/video"
 	"dreamrank/policy/expert"
-	"dreamrank/robots/sim/pusht"
 	"dreamrank/scenarios"
-	"dreamrank/video"
 	"dreamrank/worldmodel"
 	"dreamrank/worldmodel/fidelity"
 	"dreamrank/worldmodel/latent"

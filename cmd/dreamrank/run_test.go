@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"dreamrank/episode"
+	"dreamrank/foundation/episode"
 )
 
 // TestRunWritesEpisodeAndVideos drives `dreamrank run` in-process, as

@@ -12,7 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
 
-	"dreamrank/ops/bus"
+	"dreamrank/foundation/bus"
 	"dreamrank/ops/loadgen"
 	"dreamrank/ops/nightly"
 	"dreamrank/ops/queue"

@@ -15,13 +15,13 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
 
-	"dreamrank/ops/bus"
+	"dreamrank/foundation/bus"
 	"dreamrank/ops/server"
+	"dreamrank/ops/standin"
 	"dreamrank/ops/web"
 	"dreamrank/robots/agent"
 	"dreamrank/robots/fleet"
 	"dreamrank/robots/sim/simbot"
-	"dreamrank/robots/standin"
 )
 
 // robotFlags say who plays the real episodes of `dreamrank serve`: the

@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"dreamrank/robots/sim/pusht"
+	"dreamrank/foundation/pusht"
 	"dreamrank/scenarios"
 )
 

@@ -9,8 +9,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"dreamrank/episode"
-	"dreamrank/ops/progress"
+	"dreamrank/foundation/episode"
+	"dreamrank/foundation/progress"
 	"dreamrank/worldmodel"
 	_ "dreamrank/worldmodel/copylast" // backend "copylast"
 	"dreamrank/worldmodel/fidelity"

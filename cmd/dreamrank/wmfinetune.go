@@ -11,8 +11,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"dreamrank/episode"
-	"dreamrank/ops/progress"
+	"dreamrank/foundation/episode"
+	"dreamrank/foundation/progress"
 	"dreamrank/worldmodel/fidelity"
 	"dreamrank/worldmodel/objects"
 )

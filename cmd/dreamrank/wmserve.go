@@ -9,7 +9,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
 
-	"dreamrank/ops/bus"
+	"dreamrank/foundation/bus"
 	"dreamrank/worldmodel/remote"
 )
 

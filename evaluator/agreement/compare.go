@@ -1,6 +1,7 @@
 package agreement
 
 import (
+	"dreamrank/foundation/stat"
 	"errors"
 	"fmt"
 	"math"
@@ -219,14 +220,14 @@ func pearsonCI(arms []Arm, r float64, opts Options) (Interval, int) {
 		}
 	}
 	p0 := min(max(below/float64(len(stats)), 0.5/float64(len(stats))), 1-0.5/float64(len(stats)))
-	z0 := ranking.NormalQuantile(p0)
+	z0 := stat.NormalQuantile(p0)
 	acc := 0.0
 	if opts.Resample != ResampleEpisodes {
 		acc = jackknifeAcceleration(arms)
 	}
 	alpha := (1 - opts.Confidence) / 2
 	adjust := func(q float64) float64 {
-		zq := ranking.NormalQuantile(q)
+		zq := stat.NormalQuantile(q)
 		return normCDF(z0 + (z0+zq)/(1-acc*(z0+zq)))
 	}
 	return Interval{

@@ -11,11 +11,11 @@ import (
 	"dreamrank/evaluator/imagine"
 	"dreamrank/evaluator/judge"
 	"dreamrank/evaluator/ranking"
-	"dreamrank/ops/progress"
+	"dreamrank/foundation/progress"
+	"dreamrank/foundation/pusht"
 	"dreamrank/policy/expert"
 	"dreamrank/policy/trial"
 	"dreamrank/policy/zoo"
-	"dreamrank/robots/sim/pusht"
 	"dreamrank/worldmodel"
 )
 

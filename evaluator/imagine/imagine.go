@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"dreamrank/evaluator/judge"
-	"dreamrank/ops/progress"
+	"dreamrank/foundation/progress"
 	"dreamrank/policy"
 	"dreamrank/policy/trial"
 	"dreamrank/worldmodel"

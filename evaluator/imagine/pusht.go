@@ -3,7 +3,7 @@ package imagine
 import (
 	"context"
 
-	"dreamrank/robots/sim/pusht"
+	"dreamrank/foundation/pusht"
 	"dreamrank/worldmodel"
 )
 

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"dreamrank/evaluator/judge"
-	"dreamrank/ops/progress"
+	"dreamrank/foundation/progress"
 	"dreamrank/policy"
 	"dreamrank/worldmodel"
 )

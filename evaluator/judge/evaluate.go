@@ -6,7 +6,7 @@ import (
 	"sort"
 	"time"
 
-	"dreamrank/episode"
+	"dreamrank/foundation/episode"
 )
 
 // EvalOptions select what Evaluate measures.

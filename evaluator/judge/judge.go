@@ -14,9 +14,9 @@ import (
 	"errors"
 	"fmt"
 
-	"dreamrank/episode"
-	"dreamrank/errcode"
-	"dreamrank/registry"
+	"dreamrank/foundation/episode"
+	"dreamrank/foundation/errcode"
+	"dreamrank/foundation/registry"
 )
 
 // Sentinel errors of judges.

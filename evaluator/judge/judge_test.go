@@ -6,9 +6,9 @@ import (
 	"math"
 	"testing"
 
-	"dreamrank/errcode"
+	"dreamrank/foundation/errcode"
+	"dreamrank/foundation/pusht"
 	"dreamrank/policy/expert"
-	"dreamrank/robots/sim/pusht"
 )
 
 func TestScore(t *testing.T) {

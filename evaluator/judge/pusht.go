@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"sync"
 
-	"dreamrank/robots/sim/pusht"
+	"dreamrank/foundation/pusht"
 )
 
 // PushTName is the registry name of the PushT vision judge.

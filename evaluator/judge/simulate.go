@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"dreamrank/foundation/pusht"
 	"dreamrank/policy/expert"
-	"dreamrank/robots/sim/pusht"
 )
 
 // SimulatedPushT plays the scripted expert on seeds first, first+1, ...

@@ -19,7 +19,7 @@
 package ranking
 
 import (
-	"encoding/json"
+	"dreamrank/foundation/stat"
 	"errors"
 	"fmt"
 	"math"
@@ -74,43 +74,12 @@ func (o *Options) defaults() error {
 	return nil
 }
 
-// Number is a float64 that encodes NaN and infinities as JSON null (an
-// unknown mean, an unbounded interval), so a report always encodes.
-type Number float64
-
-// MarshalJSON implements json.Marshaler.
-func (n Number) MarshalJSON() ([]byte, error) {
-	if math.IsNaN(float64(n)) || math.IsInf(float64(n), 0) {
-		return []byte("null"), nil
-	}
-	return json.Marshal(float64(n))
-}
-
-// UnmarshalJSON implements json.Unmarshaler: null decodes as NaN, so a
-// result read back from JSON (a stored report) keeps its unknown values
-// unknown instead of turning them into 0. An unbounded interval end comes
-// back as NaN too.
-func (n *Number) UnmarshalJSON(b []byte) error {
-	if string(b) == "null" {
-		*n = Number(math.NaN())
-		return nil
-	}
-	var f float64
-	if err := json.Unmarshal(b, &f); err != nil {
-		return err
-	}
-	*n = Number(f)
-	return nil
-}
-
-// Interval is a two-sided confidence interval.
-type Interval struct {
-	Lo Number `json:"lo"`
-	Hi Number `json:"hi"`
-}
-
-// Contains reports whether x lies in the closed interval.
-func (i Interval) Contains(x float64) bool { return float64(i.Lo) <= x && x <= float64(i.Hi) }
+// Number and Interval are the foundation's (foundation/stat): every
+// interval the project reports has one JSON form.
+type (
+	Number   = stat.Number
+	Interval = stat.Interval
+)
 
 // ArmResult is one arm's summary.
 type ArmResult struct {
@@ -159,7 +128,7 @@ func Rank(arms []Arm, opts Options) (Result, error) {
 	if len(arms) == 0 {
 		return Result{}, fmt.Errorf("%w: no arms", ErrBadInput)
 	}
-	z := NormalQuantile(1 - (1-opts.Confidence)/2)
+	z := stat.NormalQuantile(1 - (1-opts.Confidence)/2)
 	res := Result{Arms: make([]ArmResult, len(arms)), Confidence: opts.Confidence, Draws: opts.Draws, Seed: opts.Seed}
 	for i, a := range arms {
 		n := len(a.Success)
@@ -176,11 +145,11 @@ func Rank(arms []Arm, opts Options) (Result, error) {
 			}
 		}
 		r := ArmResult{Name: a.Name, Policy: a.Policy, Context: a.Context, Episodes: n, Successes: k, SuccessRate: float64(k) / float64(n)}
-		lo, hi := Wilson(k, n, z)
-		r.SuccessCI = Interval{Number(lo), Number(hi)}
-		r.MeanMaxReward, r.MaxRewardCI = Number(math.NaN()), Interval{Number(math.NaN()), Number(math.NaN())}
+		lo, hi := stat.Wilson(k, n, z)
+		r.SuccessCI = Interval{Lo: Number(lo), Hi: Number(hi)}
+		r.MeanMaxReward, r.MaxRewardCI = Number(math.NaN()), Interval{Lo: Number(math.NaN()), Hi: Number(math.NaN())}
 		if a.MaxReward != nil {
-			m, ci := MeanT(a.MaxReward, opts.Confidence)
+			m, ci := stat.MeanT(a.MaxReward, opts.Confidence)
 			r.MeanMaxReward, r.MaxRewardCI = Number(m), ci
 		}
 		res.Arms[i] = r
@@ -229,7 +198,7 @@ func (res *Result) posterior(opts Options) {
 	draw := make([]float64, m)
 	for d := range opts.Draws {
 		for i, a := range res.Arms {
-			draw[i] = Beta(rng, float64(1+a.Successes), float64(1+a.Episodes-a.Successes))
+			draw[i] = stat.Beta(rng, float64(1+a.Successes), float64(1+a.Episodes-a.Successes))
 		}
 		top := 0
 		for i := range m {

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"dreamrank/errcode"
 	"dreamrank/evaluator/imagine"
+	"dreamrank/foundation/errcode"
 	"dreamrank/policy/trial"
 	"dreamrank/policy/zoo"
 )

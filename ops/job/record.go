@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"dreamrank/errcode"
+	"dreamrank/foundation/errcode"
 )
 
 // State is where a job is in its life.

@@ -11,7 +11,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"dreamrank/errcode"
+	"dreamrank/foundation/errcode"
 	"dreamrank/policy/zoo"
 )
 

@@ -3,8 +3,8 @@ package job
 import (
 	"time"
 
-	"dreamrank/errcode"
 	"dreamrank/evaluator/imagine"
+	"dreamrank/foundation/errcode"
 	"dreamrank/policy/zoo"
 )
 

@@ -9,7 +9,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
 
-	"dreamrank/errcode"
+	"dreamrank/foundation/errcode"
 	"dreamrank/ops/job"
 )
 

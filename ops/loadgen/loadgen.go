@@ -19,7 +19,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"dreamrank/evaluator/imagine"
-	"dreamrank/ops/bus"
+	"dreamrank/foundation/bus"
 	"dreamrank/ops/job"
 	"dreamrank/ops/jobapi"
 	"dreamrank/ops/queue"

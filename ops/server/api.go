@@ -8,7 +8,7 @@ import (
 
 	"github.com/nats-io/nats.go/micro"
 
-	"dreamrank/errcode"
+	"dreamrank/foundation/errcode"
 	"dreamrank/ops/job"
 	"dreamrank/ops/jobapi"
 )

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"dreamrank/ops/bus"
+	"dreamrank/foundation/bus"
 	"dreamrank/ops/job"
 	"dreamrank/ops/jobapi"
 	"dreamrank/ops/queue"

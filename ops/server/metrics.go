@@ -9,7 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"dreamrank/errcode"
+	"dreamrank/foundation/errcode"
 	"dreamrank/ops/job"
 )
 

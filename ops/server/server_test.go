@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"dreamrank/errcode"
+	"dreamrank/foundation/errcode"
 	"dreamrank/ops/job"
 	"dreamrank/ops/jobapi"
 	"dreamrank/ops/server"

@@ -16,7 +16,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"dreamrank/errcode"
+	"dreamrank/foundation/errcode"
 	"dreamrank/ops/job"
 	"dreamrank/ops/queue"
 )

@@ -14,9 +14,9 @@ import (
 	"slices"
 	"time"
 
+	"dreamrank/foundation/pusht"
 	"dreamrank/policy"
 	"dreamrank/policy/expert"
-	"dreamrank/robots/sim/pusht"
 )
 
 // Config says what to measure; zero values take the defaults.

@@ -4,7 +4,7 @@ import (
 	"math"
 	"testing"
 
-	"dreamrank/robots/sim/pusht"
+	"dreamrank/foundation/pusht"
 )
 
 // The pusher model must match the simulator, and deadbeat moves must stop

@@ -1,5 +1,5 @@
 // Package expert is a privileged scripted expert for the PushT simulator
-// (robots/sim/pusht). It reads the ground-truth state and plans with the
+// (foundation/pusht). It reads the ground-truth state and plans with the
 // simulator itself as its model, to generate demonstrations of chosen quality
 // and speed. Run plays one episode, Evaluate many in parallel, and Policy is
 // the step-by-step expert underneath. Planner plans a chunk of actions from

@@ -6,7 +6,7 @@ import (
 	"math"
 	"sync"
 
-	"dreamrank/robots/sim/pusht"
+	"dreamrank/foundation/pusht"
 )
 
 // TestSeeds are the standard PushT evaluation seeds (legacy reset).

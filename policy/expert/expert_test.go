@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"dreamrank/robots/sim/pusht"
+	"dreamrank/foundation/pusht"
 )
 
 func TestDeterministicGivenSeed(t *testing.T) {

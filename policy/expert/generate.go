@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"dreamrank/episode"
+	"dreamrank/foundation/episode"
 )
 
 // GenerateReport says what Generate wrote.

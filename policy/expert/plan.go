@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"dreamrank/robots/sim/pusht"
+	"dreamrank/foundation/pusht"
 )
 
 // Planner plans action chunks from a single state, as an expert that starts

@@ -6,7 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 
-	"dreamrank/robots/sim/pusht"
+	"dreamrank/foundation/pusht"
 )
 
 // Execution thresholds.

@@ -5,7 +5,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"dreamrank/robots/sim/pusht"
+	"dreamrank/foundation/pusht"
 )
 
 // The predictor only ranks primitives, but it must agree with the simulator

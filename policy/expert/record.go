@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"time"
 
-	"dreamrank/episode"
-	"dreamrank/robots/sim/pusht"
+	"dreamrank/foundation/episode"
+	"dreamrank/foundation/pusht"
 	"dreamrank/scenarios"
 )
 

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"dreamrank/robots/sim/pusht"
+	"dreamrank/foundation/pusht"
 )
 
 // Result is one expert episode.

@@ -5,7 +5,7 @@ import (
 	"math"
 	"slices"
 
-	"dreamrank/robots/sim/pusht"
+	"dreamrank/foundation/pusht"
 )
 
 // candidate is one evaluated primitive.

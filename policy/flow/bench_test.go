@@ -7,8 +7,8 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
-	"dreamrank/nn"
-	"dreamrank/worldmodel/openblas"
+	"dreamrank/foundation/nn"
+	"dreamrank/foundation/openblas"
 )
 
 // BenchmarkTrainStep times one optimizer step of the default model at

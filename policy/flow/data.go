@@ -8,10 +8,10 @@ import (
 	"sort"
 	"sync"
 
-	"dreamrank/checkpoint"
-	"dreamrank/episode"
+	"dreamrank/foundation/checkpoint"
+	"dreamrank/foundation/episode"
+	"dreamrank/foundation/pusht"
 	"dreamrank/policy"
-	"dreamrank/robots/sim/pusht"
 )
 
 // clip is one training episode in memory, frames already pooled.

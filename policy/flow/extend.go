@@ -11,9 +11,9 @@ import (
 
 	G "gorgonia.org/gorgonia"
 
-	"dreamrank/checkpoint"
-	"dreamrank/episode"
-	"dreamrank/nn"
+	"dreamrank/foundation/checkpoint"
+	"dreamrank/foundation/episode"
+	"dreamrank/foundation/nn"
 )
 
 // Hooks for networks trained on top of a frozen policy (package foresight):

@@ -6,8 +6,8 @@ import (
 
 	"gonum.org/v1/gonum/blas"
 
-	"dreamrank/nn"
-	"dreamrank/worldmodel/openblas"
+	"dreamrank/foundation/nn"
+	"dreamrank/foundation/openblas"
 )
 
 // The inference pass: the same network as the gorgonia graphs (which train

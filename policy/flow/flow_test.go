@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"dreamrank/checkpoint"
-	"dreamrank/episode"
+	"dreamrank/foundation/checkpoint"
+	"dreamrank/foundation/episode"
 	"dreamrank/policy"
 )
 

@@ -6,7 +6,7 @@ import (
 
 	G "gorgonia.org/gorgonia"
 
-	"dreamrank/nn"
+	"dreamrank/foundation/nn"
 )
 
 // trainGraph is one training step's graph for a fixed batch size: the whole

@@ -3,7 +3,7 @@ package flow
 import (
 	G "gorgonia.org/gorgonia"
 
-	"dreamrank/nn"
+	"dreamrank/foundation/nn"
 )
 
 // The gorgonia inference graphs: the reference the fast pass is tested

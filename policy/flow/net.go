@@ -7,7 +7,7 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
-	"dreamrank/nn"
+	"dreamrank/foundation/nn"
 )
 
 // newParams makes the policy's parameters, randomly initialised from seed.

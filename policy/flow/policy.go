@@ -9,10 +9,10 @@ import (
 	"strconv"
 	"sync"
 
-	"dreamrank/checkpoint"
-	"dreamrank/nn"
+	"dreamrank/foundation/checkpoint"
+	"dreamrank/foundation/nn"
+	"dreamrank/foundation/openblas"
 	"dreamrank/policy"
-	"dreamrank/worldmodel/openblas"
 )
 
 // Name is the backend name.

@@ -5,8 +5,8 @@ import (
 	"math"
 	"testing"
 
+	"dreamrank/foundation/pusht"
 	"dreamrank/policy"
-	"dreamrank/robots/sim/pusht"
 )
 
 // committed is the policy checkpoint the zoo and the steering numbers use.

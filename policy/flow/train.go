@@ -11,10 +11,10 @@ import (
 	"sync"
 	"time"
 
-	"dreamrank/checkpoint"
-	"dreamrank/episode"
-	"dreamrank/nn"
-	"dreamrank/worldmodel/openblas"
+	"dreamrank/foundation/checkpoint"
+	"dreamrank/foundation/episode"
+	"dreamrank/foundation/nn"
+	"dreamrank/foundation/openblas"
 )
 
 // Checkpoint format of this package (checkpoint.json's format and version).

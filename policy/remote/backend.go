@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"dreamrank/ops/bus"
+	"dreamrank/foundation/bus"
 	"dreamrank/policy"
 )
 

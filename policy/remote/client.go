@@ -11,7 +11,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 
-	"dreamrank/errcode"
+	"dreamrank/foundation/errcode"
 	"dreamrank/policy"
 )
 

@@ -13,7 +13,7 @@
 //
 // The wire protocol is specified in PROTOCOL.md for implementers in other
 // languages. Frames travel as raw bytes with their shape; errors carry codes
-// from dreamrank/errcode and come back as the same sentinels:
+// from dreamrank/foundation/errcode and come back as the same sentinels:
 // errors.Is(err, policy.ErrBadInput) holds on the client when the served
 // policy rejected the input.
 package remote

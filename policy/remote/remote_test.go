@@ -17,8 +17,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
-	"dreamrank/envelope"
-	"dreamrank/errcode"
+	"dreamrank/foundation/envelope"
+	"dreamrank/foundation/errcode"
 	"dreamrank/policy"
 )
 

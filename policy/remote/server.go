@@ -12,8 +12,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
 
-	"dreamrank/envelope"
-	"dreamrank/errcode"
+	"dreamrank/foundation/envelope"
+	"dreamrank/foundation/errcode"
 	"dreamrank/policy"
 )
 

@@ -8,8 +8,8 @@ import (
 	"slices"
 	"strings"
 
-	"dreamrank/envelope"
-	"dreamrank/errcode"
+	"dreamrank/foundation/envelope"
+	"dreamrank/foundation/errcode"
 	"dreamrank/policy"
 )
 

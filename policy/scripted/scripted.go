@@ -33,9 +33,9 @@ import (
 	"strconv"
 	"sync"
 
+	"dreamrank/foundation/pusht"
 	"dreamrank/policy"
 	"dreamrank/policy/expert"
-	"dreamrank/robots/sim/pusht"
 )
 
 // Name is the backend name.

@@ -6,9 +6,9 @@ import (
 	"math"
 	"testing"
 
+	"dreamrank/foundation/pusht"
 	"dreamrank/policy"
 	"dreamrank/policy/expert"
-	"dreamrank/robots/sim/pusht"
 )
 
 // observe renders what the robot would report in state s.

@@ -23,11 +23,11 @@ import (
 	"sync"
 	"time"
 
-	"dreamrank/episode"
-	"dreamrank/ops/progress"
+	"dreamrank/foundation/episode"
+	"dreamrank/foundation/progress"
+	"dreamrank/foundation/pusht"
 	"dreamrank/policy"
 	"dreamrank/policy/expert"
-	"dreamrank/robots/sim/pusht"
 	"dreamrank/scenarios"
 )
 

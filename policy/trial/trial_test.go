@@ -7,10 +7,10 @@ import (
 	"slices"
 	"testing"
 
-	"dreamrank/episode"
+	"dreamrank/foundation/episode"
+	"dreamrank/foundation/pusht"
 	"dreamrank/policy"
 	"dreamrank/policy/scripted"
-	"dreamrank/robots/sim/pusht"
 )
 
 // hold keeps the pusher where it is (it never succeeds) and logs its calls.

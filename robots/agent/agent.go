@@ -20,12 +20,12 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"dreamrank/errcode"
+	"dreamrank/foundation/errcode"
 	"dreamrank/robots/fleet"
 )
 
 // Runner runs one assignment on the robot: it plays the episode and
-// returns its result and log (a steps.zst file, episode/FORMAT.md). It
+// returns its result and log (a steps.zst file, foundation/episode/FORMAT.md). It
 // calls progress as steps complete. ctx ends when the assignment is
 // cancelled or its deadline passes.
 type Runner interface {

@@ -17,8 +17,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"dreamrank/episode"
-	"dreamrank/errcode"
+	"dreamrank/foundation/episode"
+	"dreamrank/foundation/errcode"
 	"dreamrank/scenarios"
 )
 

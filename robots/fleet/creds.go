@@ -12,7 +12,7 @@ import (
 
 	"github.com/nats-io/nkeys"
 
-	"dreamrank/ops/bus"
+	"dreamrank/foundation/bus"
 )
 
 // ErrCredentials: robot credentials cannot be made, read or used.

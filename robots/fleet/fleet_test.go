@@ -13,8 +13,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"dreamrank/errcode"
-	"dreamrank/ops/bus"
+	"dreamrank/foundation/bus"
+	"dreamrank/foundation/errcode"
 	"dreamrank/robots/fleet"
 	"dreamrank/robots/sim/simbot"
 )

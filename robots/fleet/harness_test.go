@@ -16,8 +16,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"dreamrank/episode"
-	"dreamrank/ops/bus"
+	"dreamrank/foundation/bus"
+	"dreamrank/foundation/episode"
 	"dreamrank/policy"
 	"dreamrank/policy/zoo"
 	"dreamrank/robots/agent"

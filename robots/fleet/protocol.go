@@ -12,7 +12,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"dreamrank/errcode"
+	"dreamrank/foundation/errcode"
 	"dreamrank/policy/zoo"
 )
 
@@ -281,7 +281,7 @@ type Progress struct {
 }
 
 // LogRef describes an uploaded log: the steps.zst file of the episode
-// (episode/FORMAT.md), Size bytes in Chunks chunks, with SHA-256 SHA256.
+// (foundation/episode/FORMAT.md), Size bytes in Chunks chunks, with SHA-256 SHA256.
 type LogRef struct {
 	Size   int64  `json:"size"`
 	Chunks int    `json:"chunks"`

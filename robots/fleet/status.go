@@ -10,7 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"dreamrank/errcode"
+	"dreamrank/foundation/errcode"
 	"dreamrank/ops/web"
 )
 

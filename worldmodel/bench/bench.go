@@ -9,8 +9,8 @@ import (
 	"slices"
 	"time"
 
+	"dreamrank/foundation/openblas"
 	"dreamrank/worldmodel"
-	"dreamrank/worldmodel/openblas"
 )
 
 // ErrBadConfig reports an unusable configuration.

@@ -3,8 +3,8 @@ package fidelity
 import (
 	"math"
 
-	"dreamrank/episode"
-	"dreamrank/robots/sim/pusht"
+	"dreamrank/foundation/episode"
+	"dreamrank/foundation/pusht"
 	"dreamrank/worldmodel"
 )
 

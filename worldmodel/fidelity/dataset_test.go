@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"dreamrank/episode"
-	"dreamrank/robots/sim/pusht"
+	"dreamrank/foundation/episode"
+	"dreamrank/foundation/pusht"
 	"dreamrank/scenarios"
 )
 

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"sync"
 
-	"dreamrank/episode"
+	"dreamrank/foundation/episode"
 	"dreamrank/worldmodel"
 	"dreamrank/worldmodel/copylast"
 )

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"testing"
 
-	"dreamrank/episode"
+	"dreamrank/foundation/episode"
 	"dreamrank/worldmodel"
 	"dreamrank/worldmodel/copylast"
 )

@@ -8,8 +8,8 @@ import (
 	"slices"
 	"testing"
 
-	"dreamrank/episode"
-	"dreamrank/robots/sim/pusht"
+	"dreamrank/foundation/episode"
+	"dreamrank/foundation/pusht"
 	"dreamrank/worldmodel"
 	"dreamrank/worldmodel/copylast"
 )

@@ -6,8 +6,8 @@ import (
 	"math"
 	"sync"
 
-	"dreamrank/episode"
-	"dreamrank/robots/sim/pusht"
+	"dreamrank/foundation/episode"
+	"dreamrank/foundation/pusht"
 	"dreamrank/worldmodel"
 )
 

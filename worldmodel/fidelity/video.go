@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 
-	"dreamrank/episode"
-	"dreamrank/video"
+	"dreamrank/foundation/episode"
+	"dreamrank/foundation/video"
 	"dreamrank/worldmodel"
 )
 

@@ -5,7 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"dreamrank/video"
+	"dreamrank/foundation/video"
 )
 
 func TestWriteRolloutVideo(t *testing.T) {

@@ -3,7 +3,7 @@ package fidelity
 import (
 	"fmt"
 
-	"dreamrank/episode"
+	"dreamrank/foundation/episode"
 	"dreamrank/worldmodel"
 )
 

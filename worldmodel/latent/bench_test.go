@@ -3,7 +3,7 @@ package latent
 import (
 	"testing"
 
-	"dreamrank/worldmodel/openblas"
+	"dreamrank/foundation/openblas"
 )
 
 // BenchmarkTrainStep times one optimizer step of the default model at the

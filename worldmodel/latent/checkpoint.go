@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"time"
 
-	"dreamrank/checkpoint"
+	"dreamrank/foundation/checkpoint"
 )
 
 // Checkpoint format (CHECKPOINT.md describes it for other readers).

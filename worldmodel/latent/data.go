@@ -8,8 +8,8 @@ import (
 	"strconv"
 	"sync"
 
-	"dreamrank/checkpoint"
-	"dreamrank/episode"
+	"dreamrank/foundation/checkpoint"
+	"dreamrank/foundation/episode"
 )
 
 // HumanSource is the source of the imported human demonstrations.

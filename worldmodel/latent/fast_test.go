@@ -9,7 +9,7 @@ import (
 	"os"
 	"testing"
 
-	"dreamrank/robots/sim/pusht"
+	"dreamrank/foundation/pusht"
 	"dreamrank/worldmodel"
 	"dreamrank/worldmodel/modeltest"
 )

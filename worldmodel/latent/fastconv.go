@@ -5,7 +5,7 @@ import (
 
 	"gonum.org/v1/gonum/blas"
 
-	"dreamrank/worldmodel/openblas"
+	"dreamrank/foundation/openblas"
 )
 
 // Building blocks of the inference-only forward path (fastnet.go).

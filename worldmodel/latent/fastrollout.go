@@ -7,8 +7,8 @@ import (
 	"slices"
 	"sync"
 
+	"dreamrank/foundation/openblas"
 	"dreamrank/worldmodel"
-	"dreamrank/worldmodel/openblas"
 )
 
 // maxFastBatch is the most episodes one fast forward pass takes; larger

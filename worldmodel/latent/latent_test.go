@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"testing"
 
-	"dreamrank/episode"
+	"dreamrank/foundation/episode"
 	"dreamrank/worldmodel"
 	"dreamrank/worldmodel/modeltest"
 )

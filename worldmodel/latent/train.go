@@ -9,7 +9,7 @@ import (
 	"reflect"
 	"time"
 
-	"dreamrank/episode"
+	"dreamrank/foundation/episode"
 )
 
 // TrainProgress is reported after every optimizer step.

@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"strconv"
 
-	"dreamrank/checkpoint"
-	"dreamrank/nn"
+	"dreamrank/foundation/checkpoint"
+	"dreamrank/foundation/nn"
 )
 
-// Checkpoint format: a dreamrank/checkpoint directory whose config is
+// Checkpoint format: a dreamrank/foundation/checkpoint directory whose config is
 // savedConfig and whose tensors are the parameters in newParams order.
 const (
 	CheckpointFormat  = "dreamrank-objects-wm"

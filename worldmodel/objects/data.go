@@ -7,8 +7,8 @@ import (
 	"sort"
 	"sync"
 
-	"dreamrank/checkpoint"
-	"dreamrank/episode"
+	"dreamrank/foundation/checkpoint"
+	"dreamrank/foundation/episode"
 	"dreamrank/worldmodel/latent"
 )
 

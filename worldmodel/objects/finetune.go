@@ -12,8 +12,8 @@ import (
 	"sort"
 	"time"
 
-	"dreamrank/checkpoint"
-	"dreamrank/episode"
+	"dreamrank/foundation/checkpoint"
+	"dreamrank/foundation/episode"
 	"dreamrank/worldmodel/latent"
 )
 

@@ -2,7 +2,7 @@ package objects
 
 import (
 	"context"
-	"dreamrank/episode/episodetest"
+	"dreamrank/policy/expert/experttest"
 	"encoding/json"
 	"errors"
 	"math"
@@ -11,8 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	"dreamrank/checkpoint"
-	"dreamrank/episode"
+	"dreamrank/foundation/checkpoint"
+	"dreamrank/foundation/episode"
 	"dreamrank/worldmodel/latent"
 )
 
@@ -47,7 +47,7 @@ func TestFineTuneContinuesParent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	newTrain, newHeldOut := episodetest.FleetEpisodes(t, store, []int64{11, 12, 13, 14}, 2, 1, latent.IsHeldOut)
+	newTrain, newHeldOut := experttest.FleetEpisodes(t, store, []int64{11, 12, 13, 14}, 2, 1, latent.IsHeldOut)
 
 	cfg := DefaultFineTuneConfig()
 	cfg.Parent = filepath.Dir(parentPath) // the training directory: its latest

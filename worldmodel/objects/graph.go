@@ -6,7 +6,7 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
-	"dreamrank/nn"
+	"dreamrank/foundation/nn"
 )
 
 // stepInputs are one unrolled step's inputs, each (batch, 1) in table px:

@@ -12,8 +12,8 @@ import (
 	"strconv"
 	"sync"
 
-	"dreamrank/nn"
-	"dreamrank/robots/sim/pusht"
+	"dreamrank/foundation/nn"
+	"dreamrank/foundation/pusht"
 	"dreamrank/worldmodel"
 )
 

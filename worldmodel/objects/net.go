@@ -5,7 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 
-	"dreamrank/nn"
+	"dreamrank/foundation/nn"
 )
 
 // Parameter names.

@@ -10,9 +10,9 @@ import (
 	"strconv"
 	"testing"
 
-	"dreamrank/episode"
+	"dreamrank/foundation/episode"
+	"dreamrank/foundation/pusht"
 	"dreamrank/policy/expert"
-	"dreamrank/robots/sim/pusht"
 	"dreamrank/worldmodel"
 	"dreamrank/worldmodel/modeltest"
 )

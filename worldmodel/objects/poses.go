@@ -10,8 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"dreamrank/episode"
-	"dreamrank/robots/sim/pusht"
+	"dreamrank/foundation/episode"
+	"dreamrank/foundation/pusht"
 )
 
 // PoseCacheFile is the name of the pose cache inside a training directory.

@@ -3,7 +3,7 @@ package objects
 import (
 	"math"
 
-	"dreamrank/robots/sim/pusht"
+	"dreamrank/foundation/pusht"
 )
 
 // Units of the network's inputs and outputs, chosen so they are of order 1.

@@ -9,9 +9,9 @@ import (
 	"math/rand/v2"
 	"time"
 
-	"dreamrank/checkpoint"
-	"dreamrank/episode"
-	"dreamrank/nn"
+	"dreamrank/foundation/checkpoint"
+	"dreamrank/foundation/episode"
+	"dreamrank/foundation/nn"
 )
 
 // TrainProgress is reported after every optimizer step.

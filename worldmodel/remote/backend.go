@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"dreamrank/errcode"
-	"dreamrank/ops/bus"
+	"dreamrank/foundation/bus"
+	"dreamrank/foundation/errcode"
 	"dreamrank/worldmodel"
 )
 

@@ -12,8 +12,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 
-	"dreamrank/envelope"
-	"dreamrank/errcode"
+	"dreamrank/foundation/envelope"
+	"dreamrank/foundation/errcode"
 	"dreamrank/worldmodel"
 )
 

@@ -9,7 +9,7 @@
 //
 // The wire protocol (subjects, envelopes, parts, errors, sessions and
 // idempotent retries) is specified in PROTOCOL.md, for implementers in
-// other languages. Errors travel with codes from dreamrank/errcode and come
+// other languages. Errors travel with codes from dreamrank/foundation/errcode and come
 // back as the same sentinels: errors.Is(err, worldmodel.ErrBadInput) holds
 // on the client when the server's model rejected the input.
 package remote

@@ -6,7 +6,7 @@ import (
 	"math"
 	"strings"
 
-	"dreamrank/envelope"
+	"dreamrank/foundation/envelope"
 	"dreamrank/worldmodel"
 )
 

@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"dreamrank/envelope"
+	"dreamrank/foundation/envelope"
 	"dreamrank/worldmodel"
 )
 

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"dreamrank/evaluator/judge"
-	"dreamrank/ops/bus"
+	"dreamrank/foundation/bus"
 )
 
 // BackendName is the registry name of judges served over NATS.

@@ -11,9 +11,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 
-	"dreamrank/envelope"
-	"dreamrank/errcode"
 	"dreamrank/evaluator/judge"
+	"dreamrank/foundation/envelope"
+	"dreamrank/foundation/errcode"
 )
 
 // DialOptions tune a client; zero values take the defaults.

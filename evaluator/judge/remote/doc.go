@@ -9,7 +9,7 @@
 // max_payload travel in parts, as in the world-model protocol.
 //
 // The wire protocol is specified in PROTOCOL.md. Errors travel with codes
-// from dreamrank/errcode and come back as the same sentinels:
+// from dreamrank/foundation/errcode and come back as the same sentinels:
 // errors.Is(err, judge.ErrBadInput) holds on the client when the served
 // judge rejected the episodes.
 package remote

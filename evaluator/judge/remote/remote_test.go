@@ -12,8 +12,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
-	"dreamrank/errcode"
 	"dreamrank/evaluator/judge"
+	"dreamrank/foundation/errcode"
 	"dreamrank/policy/expert"
 )
 

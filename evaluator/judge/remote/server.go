@@ -12,9 +12,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
 
-	"dreamrank/envelope"
-	"dreamrank/errcode"
 	"dreamrank/evaluator/judge"
+	"dreamrank/foundation/envelope"
+	"dreamrank/foundation/errcode"
 )
 
 // ServiceName is the NATS micro service name every judge replica registers

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"math"
 
-	"dreamrank/envelope"
 	"dreamrank/evaluator/judge"
+	"dreamrank/foundation/envelope"
 )
 
 // Protocol is the version of the wire protocol in PROTOCOL.md.

@@ -13,8 +13,8 @@ import (
 	"sync"
 
 	"dreamrank/evaluator/validation"
+	"dreamrank/foundation/pusht"
 	"dreamrank/policy/expert"
-	"dreamrank/robots/sim/pusht"
 	"dreamrank/scenarios"
 )
 

@@ -6,8 +6,8 @@ import (
 	"testing"
 
 	"dreamrank/evaluator/validation"
+	"dreamrank/foundation/pusht"
 	"dreamrank/policy/expert"
-	"dreamrank/robots/sim/pusht"
 	"dreamrank/scenarios"
 )
 

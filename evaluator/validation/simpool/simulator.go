@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"math"
 
+	"dreamrank/foundation/pusht"
 	"dreamrank/policy/expert"
-	"dreamrank/robots/sim/pusht"
 	"dreamrank/scenarios"
 )
 

@@ -32,9 +32,9 @@ import (
 	"dreamrank/evaluator/imagine"
 	"dreamrank/evaluator/judge"
 	"dreamrank/evaluator/validation"
+	"dreamrank/foundation/pusht"
 	"dreamrank/policy"
 	"dreamrank/policy/trial"
-	"dreamrank/robots/sim/pusht"
 	"dreamrank/scenarios"
 	"dreamrank/worldmodel"
 )

@@ -14,7 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"dreamrank/evaluator/imagine"
-	"dreamrank/ops/bus"
+	"dreamrank/foundation/bus"
 	"dreamrank/ops/job"
 	"dreamrank/ops/jobapi"
 	"dreamrank/ops/queue"

@@ -16,11 +16,11 @@ import (
 	"sync"
 	"time"
 
-	"dreamrank/episode"
-	"dreamrank/errcode"
+	"dreamrank/foundation/episode"
+	"dreamrank/foundation/errcode"
+	"dreamrank/foundation/pusht"
 	"dreamrank/policy"
 	"dreamrank/robots/fleet"
-	"dreamrank/robots/sim/pusht"
 	"dreamrank/scenarios"
 )
 

@@ -6,8 +6,8 @@ import (
 	"errors"
 	"testing"
 
-	"dreamrank/episode"
-	"dreamrank/errcode"
+	"dreamrank/foundation/episode"
+	"dreamrank/foundation/errcode"
 	"dreamrank/policy/zoo"
 	"dreamrank/robots/fleet"
 

@@ -17,7 +17,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"dreamrank/zarr"
+	"dreamrank/foundation/zarr"
 )
 
 // PushT facts used as import defaults (REFERENCES.md section 1).
@@ -28,7 +28,7 @@ const (
 
 // importNamespace makes imported ids deterministic: UUID v5 of
 // "<source>/<episode index>", so importing twice finds the same ids.
-var importNamespace = uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://dreamrank/episode/import"))
+var importNamespace = uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://dreamrank/foundation/episode/import"))
 
 // ImportID is the id ImportReplayBuffer gives episode index i of source.
 func ImportID(source string, i int) string {

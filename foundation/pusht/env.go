@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"math"
 
-	"dreamrank/robots/sim/pusht/legacyrng"
+	"dreamrank/foundation/pusht/legacyrng"
 )
 
 // Config selects simulation parameters. The zero value is the reference

@@ -1,7 +1,7 @@
-// Package episodetest fills episode stores for tests: expert episodes
+// Package experttest fills episode stores for tests: expert episodes
 // played in the PushT simulator, stored as the fleet coordinator stores
 // robot logs (source "fleet", with provenance).
-package episodetest
+package experttest
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"dreamrank/episode"
+	"dreamrank/foundation/episode"
 	"dreamrank/policy/expert"
 )
 

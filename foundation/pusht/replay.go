@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"dreamrank/zarr"
+	"dreamrank/foundation/zarr"
 )
 
 // LoadReplayData opens a Diffusion-Policy PushT replay buffer (zarr v2) and

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"dreamrank/errcode"
+	"dreamrank/foundation/errcode"
 )
 
 // The embedded server asks for the credentials it was given; wrong ones

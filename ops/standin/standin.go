@@ -12,15 +12,15 @@ import (
 	"os"
 	"sync"
 
-	"dreamrank/episode"
 	"dreamrank/evaluator/imagine"
 	"dreamrank/evaluator/judge"
+	"dreamrank/foundation/episode"
+	"dreamrank/foundation/pusht"
 	"dreamrank/ops/job"
 	"dreamrank/ops/report"
 	"dreamrank/policy"
 	"dreamrank/policy/trial"
 	"dreamrank/policy/zoo"
-	"dreamrank/robots/sim/pusht"
 	"dreamrank/scenarios"
 	"dreamrank/worldmodel"
 )

@@ -9,7 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"dreamrank/errcode"
+	"dreamrank/foundation/errcode"
 )
 
 // Limits bound one request: the size of each part sent, of the reply

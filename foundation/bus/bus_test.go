@@ -10,7 +10,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"dreamrank/errcode"
+	"dreamrank/foundation/errcode"
 )
 
 // TestEmbeddedJetStream checks the embedded default: a server on a random

@@ -14,7 +14,7 @@ import (
 	"strconv"
 	"strings"
 
-	"dreamrank/errcode"
+	"dreamrank/foundation/errcode"
 )
 
 // Header names (exact case; NATS headers are case-sensitive).

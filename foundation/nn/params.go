@@ -9,7 +9,7 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
-	"dreamrank/checkpoint"
+	"dreamrank/foundation/checkpoint"
 )
 
 // BuildMu serialises graph construction: gorgonia v0.9.18 keeps unguarded

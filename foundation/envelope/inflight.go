@@ -5,7 +5,7 @@ import (
 	"runtime/debug"
 	"sync"
 
-	"dreamrank/errcode"
+	"dreamrank/foundation/errcode"
 )
 
 // Inflight is what a served replica (world model, policy, judge) shares

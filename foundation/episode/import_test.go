@@ -13,7 +13,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"dreamrank/zarr"
+	"dreamrank/foundation/zarr"
 )
 
 // replaySpec describes a tiny uncompressed replay buffer for tests.

@@ -5,7 +5,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"dreamrank/errcode"
+	"dreamrank/foundation/errcode"
 )
 
 func TestInflightRefusesAfterStopAndWaits(t *testing.T) {

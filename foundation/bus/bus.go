@@ -14,7 +14,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
-	"dreamrank/errcode"
+	"dreamrank/foundation/errcode"
 )
 
 // ErrNotReady: the embedded server did not start accepting connections.

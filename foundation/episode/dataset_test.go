@@ -7,9 +7,9 @@ import (
 	"path/filepath"
 	"testing"
 
+	"dreamrank/foundation/video"
+	"dreamrank/foundation/zarr"
 	"dreamrank/scenarios"
-	"dreamrank/video"
-	"dreamrank/zarr"
 )
 
 // pushtPath finds the shared PushT replay buffer or skips loudly.

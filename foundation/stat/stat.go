@@ -1,6 +1,10 @@
-package ranking
+// Package stat holds the small pure statistics every layer uses: Wilson and
+// Student-t intervals, normal and t quantiles, Beta draws, and the JSON
+// number that encodes NaN and infinities as null.
+package stat
 
 import (
+	"encoding/json"
 	"math"
 	"math/rand/v2"
 	"sync"
@@ -148,3 +152,41 @@ func gamma(rng *rand.Rand, shape float64) float64 {
 		}
 	}
 }
+
+// Number is a float64 that encodes NaN and infinities as JSON null (an
+// unknown mean, an unbounded interval), so a report always encodes.
+type Number float64
+
+// MarshalJSON implements json.Marshaler.
+func (n Number) MarshalJSON() ([]byte, error) {
+	if math.IsNaN(float64(n)) || math.IsInf(float64(n), 0) {
+		return []byte("null"), nil
+	}
+	return json.Marshal(float64(n))
+}
+
+// UnmarshalJSON implements json.Unmarshaler: null decodes as NaN, so a
+// result read back from JSON (a stored report) keeps its unknown values
+// unknown instead of turning them into 0. An unbounded interval end comes
+// back as NaN too.
+func (n *Number) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*n = Number(math.NaN())
+		return nil
+	}
+	var f float64
+	if err := json.Unmarshal(b, &f); err != nil {
+		return err
+	}
+	*n = Number(f)
+	return nil
+}
+
+// Interval is a two-sided confidence interval.
+type Interval struct {
+	Lo Number `json:"lo"`
+	Hi Number `json:"hi"`
+}
+
+// Contains reports whether x lies in the closed interval.
+func (i Interval) Contains(x float64) bool { return float64(i.Lo) <= x && x <= float64(i.Hi) }
