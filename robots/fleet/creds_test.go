@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"dreamrank/robots/fleet"
+	"dreamrank/robots/fleet/fleettest"
 )
 
 func TestCredentialsFiles(t *testing.T) {
@@ -62,7 +63,7 @@ func TestPairedIDs(t *testing.T) {
 	seen := map[string]bool{}
 	for _, tt := range tests {
 		id := fleet.PairedID(tt.group, tt.arm, "pusht", 100001)
-		r := fleet.EpisodeRequest{ID: id, Arm: &armGoal, Scenario: "pusht"}
+		r := fleet.EpisodeRequest{ID: id, Arm: &fleettest.ArmGoal, Scenario: "pusht"}
 		if err := r.Validate(); err != nil || seen[id] || (id == tt.group+"-"+tt.arm+"-pusht-100001") != tt.plain {
 			t.Fatalf("%s %s: id %q (%v)", tt.group, tt.arm, id, err)
 		}

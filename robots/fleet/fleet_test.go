@@ -1,10 +1,7 @@
 package fleet_test
 
 import (
-	"context"
 	"errors"
-	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -16,21 +13,22 @@ import (
 	"dreamrank/foundation/bus"
 	"dreamrank/foundation/errcode"
 	"dreamrank/robots/fleet"
+	"dreamrank/robots/fleet/fleettest"
 	"dreamrank/robots/sim/simbot"
 )
 
 func TestPairedEpisodesInProcess(t *testing.T) {
 	robots := []string{"r1", "r2"}
-	f := startFleet(t, robots, fleet.Config{})
+	f := fleettest.Start(t, robots, fleet.Config{})
 	for _, id := range robots {
-		runRobot(t, robotConn(t, f.url, f.creds, id), id, &simbot.Robot{}, nil)
+		fleettest.RunRobot(t, fleettest.RobotConn(t, f.URL, f.Creds, id), id, &simbot.Robot{}, nil)
 	}
-	reqs := append(pairs("job1", simbot.ScenePushT, []int64{1, 2, 3}, 15), pairs("job2", simbot.SceneSafety, []int64{7, 8}, 15)...)
-	if err := f.client.Request(ctxT(t, 10*time.Second), reqs); err != nil {
+	reqs := append(fleettest.Pairs("job1", simbot.ScenePushT, []int64{1, 2, 3}, 15), fleettest.Pairs("job2", simbot.SceneSafety, []int64{7, 8}, 15)...)
+	if err := f.Client.Request(fleettest.Ctx(t, 10*time.Second), reqs); err != nil {
 		t.Fatal(err)
 	}
-	got := collect(t, f.client, reqs, 60*time.Second)
-	checkStored(t, f, reqs, got)
+	got := fleettest.Collect(t, f.Client, reqs, 60*time.Second)
+	fleettest.CheckStored(t, f, reqs, got)
 	// Paired: both robots ran the same arm and seed the same way, so the
 	// outcome depends only on the request.
 	for _, r := range reqs {
@@ -39,90 +37,74 @@ func TestPairedEpisodesInProcess(t *testing.T) {
 		}
 	}
 	// The logs are in the object store, one per episode.
-	js, _ := jetstream.New(f.admin)
-	obs, err := js.ObjectStore(ctxT(t, 5*time.Second), fleet.LogBucket)
+	js, _ := jetstream.New(f.Admin)
+	obs, err := js.ObjectStore(fleettest.Ctx(t, 5*time.Second), fleet.LogBucket)
 	if err != nil {
 		t.Fatal(err)
 	}
-	infos, err := obs.List(ctxT(t, 5*time.Second))
+	infos, err := obs.List(fleettest.Ctx(t, 5*time.Second))
 	if err != nil || len(infos) != len(reqs) {
 		t.Fatalf("%d logs in the object store, want %d (%v)", len(infos), len(reqs), err)
 	}
 	// Requesting the same ids again changes nothing.
-	if err := f.client.Request(ctxT(t, 10*time.Second), reqs); err != nil {
+	if err := f.Client.Request(fleettest.Ctx(t, 10*time.Second), reqs); err != nil {
 		t.Fatal(err)
 	}
-	again := collect(t, f.client, reqs, 10*time.Second)
+	again := fleettest.Collect(t, f.Client, reqs, 10*time.Second)
 	for id, r := range again {
 		if r.EpisodeID != got[id].EpisodeID {
 			t.Fatalf("%s: episode %s, then %s", id, got[id].EpisodeID, r.EpisodeID)
 		}
 	}
 	time.Sleep(300 * time.Millisecond) // give a wrong re-run the time to show up
-	if st := f.coord.Status(); st.Done != len(reqs) || st.Queued != 0 || st.Running != 0 || len(st.Robots) != 2 {
+	if st := f.Coord.Status(); st.Done != len(reqs) || st.Queued != 0 || st.Running != 0 || len(st.Robots) != 2 {
 		t.Fatalf("status %+v", st)
 	}
-	checkStored(t, f, reqs, got)
-	st, err := fleet.FetchStatus(ctxT(t, 5*time.Second), f.admin)
+	fleettest.CheckStored(t, f, reqs, got)
+	st, err := fleet.FetchStatus(fleettest.Ctx(t, 5*time.Second), f.Admin)
 	if err != nil || st.Done != len(reqs) || st.Throughput <= 0 {
 		t.Fatalf("status over the bus: %+v, %v", st, err)
 	}
 }
 
 func TestUnrunnableRequestFailsOnce(t *testing.T) {
-	f := startFleet(t, []string{"r1"}, fleet.Config{MaxAttempts: 2})
-	runRobot(t, robotConn(t, f.url, f.creds, "r1"), "r1", &simbot.Robot{}, nil)
-	bad := armGoal
+	f := fleettest.Start(t, []string{"r1"}, fleet.Config{MaxAttempts: 2})
+	fleettest.RunRobot(t, fleettest.RobotConn(t, f.URL, f.Creds, "r1"), "r1", &simbot.Robot{}, nil)
+	bad := fleettest.ArmGoal
 	bad.Options = map[string]string{"x": "nope"}
 	reqs := []fleet.EpisodeRequest{{ID: "bad", Arm: &bad, Scenario: simbot.ScenePushT, Seed: 1, MaxSteps: 5}}
-	if err := f.client.Request(ctxT(t, 5*time.Second), reqs); err != nil {
+	if err := f.Client.Request(fleettest.Ctx(t, 5*time.Second), reqs); err != nil {
 		t.Fatal(err)
 	}
-	got := collect(t, f.client, reqs, 30*time.Second)["bad"]
+	got := fleettest.Collect(t, f.Client, reqs, 30*time.Second)["bad"]
 	if got.Error == nil || got.Attempts != 2 || !errors.Is(got.Err(), errcode.BadRequest) {
 		t.Fatalf("result %+v", got)
 	}
 	// A request no robot can serve (unknown scene) waits, it does not fail.
-	if err := f.client.Request(ctxT(t, 5*time.Second), []fleet.EpisodeRequest{{ID: "mars", Arm: &armGoal, Scenario: "mars", Seed: 1}}); err != nil {
+	if err := f.Client.Request(fleettest.Ctx(t, 5*time.Second), []fleet.EpisodeRequest{{ID: "mars", Arm: &fleettest.ArmGoal, Scenario: "mars", Seed: 1}}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "the mars request is queued", func() bool { return f.coord.Status().Queued == 1 })
+	fleettest.WaitFor(t, 5*time.Second, "the mars request is queued", func() bool { return f.Coord.Status().Queued == 1 })
 }
 
 // TestHelperRobotProcess is not a test: TestRobotKilledMidEpisode runs the
 // test binary as robot processes through it.
-func TestHelperRobotProcess(t *testing.T) {
-	url := os.Getenv("DREAMRANK_TEST_ROBOT_URL")
-	if url == "" {
-		t.Skip("helper process for TestRobotKilledMidEpisode")
-	}
-	id, creds := os.Getenv("DREAMRANK_TEST_ROBOT_ID"), os.Getenv("DREAMRANK_TEST_ROBOT_CREDS")
-	nc, err := bus.Connect(context.Background(), bus.Config{URL: url, Nkey: fleet.SeedPath(creds, id), InboxPrefix: fleet.InboxPrefix(id), Name: id})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &simbot.Robot{StepDelay: 15 * time.Millisecond}
-	var once sync.Once
-	runRobot(t, nc, id, r, func(a fleet.Assignment) {
-		once.Do(func() { fmt.Printf("STARTED %s %s\n", id, a.Request) })
-	})
-	select {}
-}
+func TestHelperRobotProcess(t *testing.T) { fleettest.RobotProcess(t) }
 
 func TestRobotKilledMidEpisode(t *testing.T) {
 	robots := []string{"doomed", "r2", "r3", "r4"}
-	f := startFleet(t, robots, fleet.Config{})
-	procs, started := spawnRobots(t, f, robots)
-	waitFor(t, 30*time.Second, "4 robots registered", func() bool { return len(f.coord.Status().Robots) == 4 })
-	reqs := pairs("job", simbot.ScenePushT, []int64{11, 12, 13, 14, 15, 16}, 40)
+	f := fleettest.Start(t, robots, fleet.Config{})
+	procs, started := fleettest.SpawnRobots(t, f, robots)
+	fleettest.WaitFor(t, 30*time.Second, "4 robots registered", func() bool { return len(f.Coord.Status().Robots) == 4 })
+	reqs := fleettest.Pairs("job", simbot.ScenePushT, []int64{11, 12, 13, 14, 15, 16}, 40)
 	t0 := time.Now()
-	if err := f.client.Request(ctxT(t, 10*time.Second), reqs); err != nil {
+	if err := f.Client.Request(fleettest.Ctx(t, 10*time.Second), reqs); err != nil {
 		t.Fatal(err)
 	}
-	killedReq := killOnStart(t, started, procs, "doomed", 30*time.Second)
-	got := collect(t, f.client, reqs, 90*time.Second)
+	killedReq := fleettest.KillOnStart(t, started, procs, "doomed", 30*time.Second)
+	got := fleettest.Collect(t, f.Client, reqs, 90*time.Second)
 	wall := time.Since(t0)
-	checkStored(t, f, reqs, got)
+	fleettest.CheckStored(t, f, reqs, got)
 	k := got[killedReq]
 	if k.Robot == "doomed" || k.Attempts < 2 {
 		t.Fatalf("the killed robot's episode: %+v", k)
@@ -132,8 +114,8 @@ func TestRobotKilledMidEpisode(t *testing.T) {
 			t.Fatalf("a result from the killed robot: %+v", r)
 		}
 	}
-	waitFor(t, 5*time.Second, "doomed offline", func() bool {
-		for _, r := range f.coord.Status().Robots {
+	fleettest.WaitFor(t, 5*time.Second, "doomed offline", func() bool {
+		for _, r := range f.Coord.Status().Robots {
 			if r.Robot == "doomed" {
 				return r.State == fleet.StateOffline
 			}
@@ -168,9 +150,9 @@ func (e *errs) has(substr string) bool {
 }
 
 func TestRobotPermissions(t *testing.T) {
-	f := startFleet(t, []string{"alice", "bob"}, fleet.Config{})
+	f := fleettest.Start(t, []string{"alice", "bob"}, fleet.Config{})
 	var ae errs
-	alice := robotConn(t, f.url, f.creds, "alice")
+	alice := fleettest.RobotConn(t, f.URL, f.Creds, "alice")
 	alice.SetErrorHandler(ae.handler)
 	// Alice's own subjects work, replies included.
 	var rep fleet.RegisterReply
@@ -179,12 +161,12 @@ func TestRobotPermissions(t *testing.T) {
 	}
 	// Bob's subjects as the coordinator sees them.
 	seen := make(chan *nats.Msg, 10)
-	spy, err := f.admin.ChanSubscribe(fleet.RobotSubject("bob", ">"), seen)
+	spy, err := f.Admin.ChanSubscribe(fleet.RobotSubject("bob", ">"), seen)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer spy.Unsubscribe()
-	_ = f.admin.Flush()
+	_ = f.Admin.Flush()
 
 	t.Run("cannot report as bob", func(t *testing.T) {
 		raw := []byte(`{"robot":"bob","assignment":"6f1d7c4e-8f5e-4a39-9d8e-2f1f4b1d2c3a","step":1,"max_steps":2}`)
@@ -196,7 +178,7 @@ func TestRobotPermissions(t *testing.T) {
 		if err == nil {
 			t.Fatal("alice's heartbeat as bob was answered")
 		}
-		waitFor(t, 5*time.Second, "a publish permission violation", func() bool { return ae.has("permissions violation for publish") })
+		fleettest.WaitFor(t, 5*time.Second, "a publish permission violation", func() bool { return ae.has("permissions violation for publish") })
 		select {
 		case m := <-seen:
 			t.Fatalf("alice's message reached bob's subject %s", m.Subject)
@@ -211,8 +193,8 @@ func TestRobotPermissions(t *testing.T) {
 		if _, err := alice.ChanSubscribe(fleet.RobotSubject("*", fleet.VerbAssign), got); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, 5*time.Second, "a subscription permission violation", func() bool { return ae.has("permissions violation for subscription") })
-		if err := f.admin.Publish(fleet.RobotSubject("bob", fleet.VerbAssign), []byte(`{}`)); err != nil {
+		fleettest.WaitFor(t, 5*time.Second, "a subscription permission violation", func() bool { return ae.has("permissions violation for subscription") })
+		if err := f.Admin.Publish(fleet.RobotSubject("bob", fleet.VerbAssign), []byte(`{}`)); err != nil {
 			t.Fatal(err)
 		}
 		select {
@@ -222,22 +204,22 @@ func TestRobotPermissions(t *testing.T) {
 		}
 	})
 	t.Run("cannot use JetStream or the status", func(t *testing.T) {
-		if _, err := fleet.FetchStatus(ctxT(t, 300*time.Millisecond), alice); err == nil {
+		if _, err := fleet.FetchStatus(fleettest.Ctx(t, 300*time.Millisecond), alice); err == nil {
 			t.Fatal("alice read the fleet status")
 		}
 		js, _ := jetstream.New(alice)
-		if _, err := js.KeyValue(ctxT(t, 300*time.Millisecond), fleet.ResultBucket); err == nil {
+		if _, err := js.KeyValue(fleettest.Ctx(t, 300*time.Millisecond), fleet.ResultBucket); err == nil {
 			t.Fatal("alice opened the result bucket")
 		}
 		c, _ := fleet.NewClient(alice)
-		if err := c.Request(ctxT(t, 300*time.Millisecond), pairs("x", simbot.ScenePushT, []int64{1}, 5)); err == nil {
+		if err := c.Request(fleettest.Ctx(t, 300*time.Millisecond), fleettest.Pairs("x", simbot.ScenePushT, []int64{1}, 5)); err == nil {
 			t.Fatal("alice requested episodes")
 		}
 	})
 }
 
 func TestBadCredentials(t *testing.T) {
-	f := startFleet(t, []string{"alice"}, fleet.Config{})
+	f := fleettest.Start(t, []string{"alice"}, fleet.Config{})
 	other := t.TempDir()
 	if _, err := fleet.AddRobot(other, "mallory"); err != nil { // never given to the server
 		t.Fatal(err)
@@ -248,13 +230,13 @@ func TestBadCredentials(t *testing.T) {
 	}{
 		{"unknown nkey", bus.Config{Nkey: fleet.SeedPath(other, "mallory")}},
 		{"missing seed file", bus.Config{Nkey: fleet.SeedPath(other, "nobody")}},
-		{"wrong password", bus.Config{User: adminUser, Password: "guess"}},
+		{"wrong password", bus.Config{User: fleettest.AdminUser, Password: "guess"}},
 		{"no credentials", bus.Config{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tt.cfg.URL = f.url
-			nc, err := bus.Connect(ctxT(t, 5*time.Second), tt.cfg)
+			tt.cfg.URL = f.URL
+			nc, err := bus.Connect(fleettest.Ctx(t, 5*time.Second), tt.cfg)
 			if err == nil {
 				nc.Close()
 				t.Fatal("connected")

@@ -11,6 +11,7 @@ import (
 	"dreamrank/ops/worker"
 	"dreamrank/policy/zoo"
 	"dreamrank/robots/fleet"
+	"dreamrank/robots/fleet/fleettest"
 	"dreamrank/robots/sim/simbot"
 )
 
@@ -20,24 +21,24 @@ import (
 // is stored once, and the job's calibration counts each once.
 func TestJobRealBudgetThroughFleet(t *testing.T) {
 	robots := []string{"doomed", "r2", "r3", "r4"}
-	f := startFleet(t, robots, fleet.Config{})
-	z := &zoo.Zoo{Arms: []zoo.Arm{armGoal, armCorner}}
+	f := fleettest.Start(t, robots, fleet.Config{})
+	z := &zoo.Zoo{Arms: []zoo.Arm{fleettest.ArmGoal, fleettest.ArmCorner}}
 	cat := job.Catalog{Zoo: z, PolicyBackends: []string{"fleettest"}, ModelBackends: []string{"fake"}, Judges: []string{job.DefaultJudge},
 		Scenarios: []job.ScenarioInfo{{Name: simbot.ScenePushT, FirstSeed: 21, Horizon: 40, DefaultEpisodes: 6}}}
-	servertest.Server(t, f.admin, server.Config{Catalog: cat, Real: fleet.JobReal{Client: f.client, MaxSteps: 40}})
-	servertest.Workers(t, f.admin, 2, &servertest.Runner{}, worker.Config{})
+	servertest.Server(t, f.Admin, server.Config{Catalog: cat, Real: fleet.JobReal{Client: f.Client, MaxSteps: 40}})
+	servertest.Workers(t, f.Admin, 2, &servertest.Runner{}, worker.Config{})
 
-	procs, started := spawnRobots(t, f, robots)
-	waitFor(t, 30*time.Second, "4 robots registered", func() bool { return len(f.coord.Status().Robots) == 4 })
+	procs, started := fleettest.SpawnRobots(t, f, robots)
+	fleettest.WaitFor(t, 30*time.Second, "4 robots registered", func() bool { return len(f.Coord.Status().Robots) == 4 })
 
-	c := jobapi.Client{NC: f.admin}
+	c := jobapi.Client{NC: f.Admin}
 	spec := job.Spec{Version: job.SpecVersion, WorldModel: job.ModelRef{Backend: "fake"}, Episodes: 6, RealBudget: 6,
-		Policies: []job.PolicyRef{{Arm: armGoal.Name}, {Arm: armCorner.Name}}}
-	rep, err := c.Submit(ctxT(t, 10*time.Second), spec, "")
+		Policies: []job.PolicyRef{{Arm: fleettest.ArmGoal.Name}, {Arm: fleettest.ArmCorner.Name}}}
+	rep, err := c.Submit(fleettest.Ctx(t, 10*time.Second), spec, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	killedReq := killOnStart(t, started, procs, "doomed", 60*time.Second)
+	killedReq := fleettest.KillOnStart(t, started, procs, "doomed", 60*time.Second)
 	st := servertest.Wait(t, c, rep.ID, 2*time.Minute)
 	if st.State != job.Succeeded {
 		t.Fatalf("job %+v", st)
@@ -52,8 +53,8 @@ func TestJobRealBudgetThroughFleet(t *testing.T) {
 		}
 	}
 	reqs := fleet.Paired(rep.ID, z.Arms, simbot.ScenePushT, []int64{21, 22, 23, 24, 25, 26}, 40)
-	got := collect(t, f.client, reqs, 10*time.Second)
-	checkStored(t, f, reqs, got)
+	got := fleettest.Collect(t, f.Client, reqs, 10*time.Second)
+	fleettest.CheckStored(t, f, reqs, got)
 	if k, ok := got[killedReq]; !ok || k.Robot == "doomed" || k.Attempts < 2 {
 		t.Fatalf("the killed robot's episode %s: %+v", killedReq, k)
 	}
@@ -67,7 +68,7 @@ func TestPairedIDsAcrossRounds(t *testing.T) {
 	tests := []struct {
 		name, group, arm string
 	}{
-		{"plain ids", "job1", armGoal.Name},
+		{"plain ids", "job1", fleettest.ArmGoal.Name},
 		{"hashed ids", "6f1d7c4e-8f5e-4a39-9d8e-2f1f4b1d2c3a", "flow.step4000"},
 	}
 	rounds := [][]int64{{3, 17, 40, 41}, {5, 6, 22, 39}}

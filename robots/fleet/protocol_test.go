@@ -13,6 +13,7 @@ import (
 
 	"dreamrank/foundation/errcode"
 	"dreamrank/robots/fleet"
+	"dreamrank/robots/fleet/fleettest"
 	"dreamrank/robots/sim/simbot"
 )
 
@@ -51,7 +52,7 @@ func TestMessageRoundTrips(t *testing.T) {
 			func(b []byte) (any, error) { return fleet.ParseUpload("r1", b) }},
 		{"upload chunk", fleet.Upload{Op: fleet.UploadChunk, Robot: "r1", Assignment: aID, Log: ref, Data: data, ChunkSHA256: fleet.SHA256(data)},
 			func(b []byte) (any, error) { return fleet.ParseUpload("r1", b) }},
-		{"assignment", fleet.Assignment{ID: aID, Request: "job-1", Policy: fleet.PolicySpec{Arm: &armCorner}, Scenario: "pusht", Seed: 4, MaxSteps: 30, Deadline: now, ChunkSize: 1024},
+		{"assignment", fleet.Assignment{ID: aID, Request: "job-1", Policy: fleet.PolicySpec{Arm: &fleettest.ArmCorner}, Scenario: "pusht", Seed: 4, MaxSteps: 30, Deadline: now, ChunkSize: 1024},
 			func(b []byte) (any, error) { return fleet.ParseAssignment(b) }},
 		{"openpi assignment", fleet.Assignment{ID: aID, Request: "job-2", Policy: fleet.PolicySpec{OpenPI: "ws://robot-gpu:8000"}, Scenario: "pusht", Deadline: now},
 			func(b []byte) (any, error) { return fleet.ParseAssignment(b) }},
@@ -107,10 +108,10 @@ func TestParseRejects(t *testing.T) {
 			return err
 		}()},
 		{"assignment with two policies", func() error {
-			_, err := fleet.ParseAssignment(mustJSON(t, fleet.Assignment{ID: aID, Policy: fleet.PolicySpec{Arm: &armGoal, OpenPI: "ws://x"}, Scenario: "pusht"}))
+			_, err := fleet.ParseAssignment(mustJSON(t, fleet.Assignment{ID: aID, Policy: fleet.PolicySpec{Arm: &fleettest.ArmGoal, OpenPI: "ws://x"}, Scenario: "pusht"}))
 			return err
 		}()},
-		{"request id", fleet.EpisodeRequest{ID: "a.b", Arm: &armGoal, Scenario: "pusht"}.Validate()},
+		{"request id", fleet.EpisodeRequest{ID: "a.b", Arm: &fleettest.ArmGoal, Scenario: "pusht"}.Validate()},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -133,7 +134,7 @@ func FuzzParse(f *testing.F) {
 		fleet.Progress{Robot: "r1", Assignment: aID, Step: 1, MaxSteps: 2},
 		fleet.Outcome{Robot: "r1", Assignment: aID, Log: &ref, EpisodeResult: fleet.EpisodeResult{Steps: 2, StepsToSuccess: -1}},
 		fleet.Upload{Op: fleet.UploadChunk, Robot: "r1", Assignment: aID, Log: ref, Data: data, ChunkSHA256: fleet.SHA256(data)},
-		fleet.Assignment{ID: aID, Policy: fleet.PolicySpec{Arm: &armGoal}, Scenario: "pusht"},
+		fleet.Assignment{ID: aID, Policy: fleet.PolicySpec{Arm: &fleettest.ArmGoal}, Scenario: "pusht"},
 	} {
 		f.Add(mustJSON(f, v))
 	}
@@ -185,8 +186,8 @@ func normal(t *testing.T, v any) string {
 // coordinator holds, reports, and retries the report and a chunk; the
 // episode is stored once.
 func TestUploadByHand(t *testing.T) {
-	f := startFleet(t, []string{"hand"}, fleet.Config{ChunkSize: 1024})
-	nc := robotConn(t, f.url, f.creds, "hand")
+	f := fleettest.Start(t, []string{"hand"}, fleet.Config{ChunkSize: 1024})
+	nc := fleettest.RobotConn(t, f.URL, f.Creds, "hand")
 	assigned := make(chan fleet.Assignment, 1)
 	if _, err := nc.Subscribe(fleet.RobotSubject("hand", fleet.VerbAssign), func(m *nats.Msg) {
 		a, err := fleet.ParseAssignment(m.Data)
@@ -224,8 +225,8 @@ func TestUploadByHand(t *testing.T) {
 			_ = request(cur.Load(), fleet.RobotSubject("hand", fleet.VerbHeartbeat), hb, &rep)
 		}
 	}()
-	reqs := []fleet.EpisodeRequest{{ID: "by-hand", Arm: &armGoal, Scenario: simbot.ScenePushT, Seed: 3, MaxSteps: 12}}
-	if err := f.client.Request(ctxT(t, 5*time.Second), reqs); err != nil {
+	reqs := []fleet.EpisodeRequest{{ID: "by-hand", Arm: &fleettest.ArmGoal, Scenario: simbot.ScenePushT, Seed: 3, MaxSteps: 12}}
+	if err := f.Client.Request(fleettest.Ctx(t, 5*time.Second), reqs); err != nil {
 		t.Fatal(err)
 	}
 	var a fleet.Assignment
@@ -271,7 +272,7 @@ func TestUploadByHand(t *testing.T) {
 	}
 	// The connection drops; a new one resumes.
 	nc.Close()
-	nc2 := robotConn(t, f.url, f.creds, "hand")
+	nc2 := fleettest.RobotConn(t, f.URL, f.Creds, "hand")
 	cur.Store(nc2)
 	var st fleet.UploadReply
 	if err := request(nc2, fleet.RobotSubject("hand", fleet.VerbUpload), fleet.Upload{Op: fleet.UploadStatus, Robot: "hand", Assignment: a.ID, Log: ref}, &st); err != nil || st.Error != nil {
@@ -297,10 +298,23 @@ func TestUploadByHand(t *testing.T) {
 	if rep := send(nc2, 0); !errors.Is(fleet.ErrOf(rep.Error), fleet.ErrNotYours) {
 		t.Fatalf("a chunk after the outcome: %v", rep.Error)
 	}
-	got := collect(t, f.client, reqs, 5*time.Second)
-	checkStored(t, f, reqs, got)
-	ep, err := f.store.Get(context.Background(), a.ID)
+	got := fleettest.Collect(t, f.Client, reqs, 5*time.Second)
+	fleettest.CheckStored(t, f, reqs, got)
+	ep, err := f.Store.Get(context.Background(), a.ID)
 	if err != nil || ep.Steps != res.Steps || len(ep.Frames) != res.Steps {
 		t.Fatalf("stored episode: %v", err)
 	}
+}
+
+// request sends v to subject on nc and decodes the reply into out.
+func request(nc *nats.Conn, subject string, v, out any) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	msg, err := nc.Request(subject, raw, 500*time.Millisecond)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(msg.Data, out)
 }

@@ -1,9 +1,12 @@
-package fleet_test
+// Package fleettest runs a robot fleet for tests: an embedded NATS server
+// with one nkey login per robot, a coordinator with an episode store,
+// simulated robots in process or as their own processes, and checks that
+// every requested episode arrived and was stored once.
+package fleettest
 
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -55,16 +58,16 @@ func (p towards) Act(_ context.Context, obs []policy.Observation, _ []policy.Con
 
 // Two test arms: one heads for the goal, one for a corner.
 var (
-	armGoal   = zoo.Arm{Name: "to-goal", Backend: "fleettest", Options: map[string]string{"x": "256", "y": "256"}}
-	armCorner = zoo.Arm{Name: "to-corner", Backend: "fleettest", Options: map[string]string{"x": "60", "y": "60"},
+	ArmGoal   = zoo.Arm{Name: "to-goal", Backend: "fleettest", Options: map[string]string{"x": "256", "y": "256"}}
+	ArmCorner = zoo.Arm{Name: "to-corner", Backend: "fleettest", Options: map[string]string{"x": "60", "y": "60"},
 		Context: &zoo.Steering{Speed: "fast"}}
 )
 
-// pairs requests both arms on every seed (paired episodes) in scenario.
-func pairs(group, scenario string, seeds []int64, maxSteps int) []fleet.EpisodeRequest {
+// Pairs requests both arms on every seed (paired episodes) in scenario.
+func Pairs(group, scenario string, seeds []int64, maxSteps int) []fleet.EpisodeRequest {
 	var out []fleet.EpisodeRequest
 	for _, s := range seeds {
-		for _, a := range []zoo.Arm{armGoal, armCorner} {
+		for _, a := range []zoo.Arm{ArmGoal, ArmCorner} {
 			out = append(out, fleet.EpisodeRequest{ID: fmt.Sprintf("%s-%s-%s-%d", group, scenario, a.Name, s), Group: group,
 				Arm: &a, Scenario: scenario, Seed: s, MaxSteps: maxSteps})
 		}
@@ -72,7 +75,8 @@ func pairs(group, scenario string, seeds []int64, maxSteps int) []fleet.EpisodeR
 	return out
 }
 
-func ids(reqs []fleet.EpisodeRequest) []string {
+// IDs are the requests' ids.
+func IDs(reqs []fleet.EpisodeRequest) []string {
 	out := make([]string, len(reqs))
 	for i, r := range reqs {
 		out[i] = r.ID
@@ -80,71 +84,76 @@ func ids(reqs []fleet.EpisodeRequest) []string {
 	return out
 }
 
-const adminUser, adminPassword = "coordinator", "s3cret"
+// AdminUser and AdminPassword are the coordinator's login.
+const AdminUser, AdminPassword = "coordinator", "s3cret"
 
-// testFleet is an embedded NATS server with per-robot nkey logins, a
+// Fleet is an embedded NATS server with per-robot nkey logins, a
 // coordinator on the admin login and an episode store.
-type testFleet struct {
-	url    string
-	creds  string // robots' credentials directory
-	admin  *nats.Conn
-	store  *episode.Store
-	coord  *fleet.Coordinator
-	client *fleet.Client
+type Fleet struct {
+	URL    string
+	Creds  string // robots' credentials directory
+	Admin  *nats.Conn
+	Store  *episode.Store
+	Coord  *fleet.Coordinator
+	Client *fleet.Client
 }
 
-func ctxT(t testing.TB, d time.Duration) context.Context {
+// Ctx is a context that ends after d or with the test.
+func Ctx(t testing.TB, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
 	return ctx
 }
 
-func startFleet(t testing.TB, robots []string, cfg fleet.Config) *testFleet {
+// Start starts an embedded server with logins for robots and a coordinator
+// with cfg (heartbeats every 100ms unless set, the fleet's episode store);
+// all stop with the test.
+func Start(t testing.TB, robots []string, cfg fleet.Config) *Fleet {
 	t.Helper()
 	dir := t.TempDir()
-	f := &testFleet{creds: filepath.Join(dir, "robots")}
+	f := &Fleet{Creds: filepath.Join(dir, "robots")}
 	for _, id := range robots {
-		if _, err := fleet.AddRobot(f.creds, id); err != nil {
+		if _, err := fleet.AddRobot(f.Creds, id); err != nil {
 			t.Fatal(err)
 		}
 	}
-	loaded, err := fleet.LoadRobots(f.creds)
+	loaded, err := fleet.LoadRobots(f.Creds)
 	if err != nil || len(loaded) != len(robots) {
 		t.Fatalf("loaded %d robots, %v", len(loaded), err)
 	}
-	e, err := bus.StartEmbedded(ctxT(t, 10*time.Second), bus.EmbeddedConfig{StoreDir: filepath.Join(dir, "nats"),
-		User: adminUser, Password: adminPassword, Users: fleet.Users(loaded)})
+	e, err := bus.StartEmbedded(Ctx(t, 10*time.Second), bus.EmbeddedConfig{StoreDir: filepath.Join(dir, "nats"),
+		User: AdminUser, Password: AdminPassword, Users: fleet.Users(loaded)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(e.Shutdown)
-	f.url = e.URL()
-	f.admin, err = bus.Connect(ctxT(t, 5*time.Second), bus.Config{URL: f.url, User: adminUser, Password: adminPassword, Name: "coordinator"})
+	f.URL = e.URL()
+	f.Admin, err = bus.Connect(Ctx(t, 5*time.Second), bus.Config{URL: f.URL, User: AdminUser, Password: AdminPassword, Name: "coordinator"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(f.admin.Close)
-	if f.store, err = episode.Open(filepath.Join(dir, "episodes")); err != nil {
+	t.Cleanup(f.Admin.Close)
+	if f.Store, err = episode.Open(filepath.Join(dir, "episodes")); err != nil {
 		t.Fatal(err)
 	}
 	if cfg.HeartbeatEvery == 0 {
 		cfg.HeartbeatEvery = 100 * time.Millisecond
 	}
-	cfg.Episodes = f.store
-	if f.coord, err = fleet.Start(ctxT(t, 10*time.Second), f.admin, cfg); err != nil {
+	cfg.Episodes = f.Store
+	if f.Coord, err = fleet.Start(Ctx(t, 10*time.Second), f.Admin, cfg); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(f.coord.Stop)
-	if f.client, err = fleet.NewClient(f.admin); err != nil {
+	t.Cleanup(f.Coord.Stop)
+	if f.Client, err = fleet.NewClient(f.Admin); err != nil {
 		t.Fatal(err)
 	}
 	return f
 }
 
-// robotConn connects as robot id with its nkey.
-func robotConn(t testing.TB, url, creds, id string) *nats.Conn {
+// RobotConn connects as robot id with its nkey.
+func RobotConn(t testing.TB, url, creds, id string) *nats.Conn {
 	t.Helper()
-	nc, err := bus.Connect(ctxT(t, 5*time.Second), bus.Config{URL: url, Nkey: fleet.SeedPath(creds, id), InboxPrefix: fleet.InboxPrefix(id), Name: id})
+	nc, err := bus.Connect(Ctx(t, 5*time.Second), bus.Config{URL: url, Nkey: fleet.SeedPath(creds, id), InboxPrefix: fleet.InboxPrefix(id), Name: id})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,9 +161,9 @@ func robotConn(t testing.TB, url, creds, id string) *nats.Conn {
 	return nc
 }
 
-// runRobot runs a simulated robot's agent in this process until the test
+// RunRobot runs a simulated robot's agent in this process until the test
 // ends.
-func runRobot(t testing.TB, nc *nats.Conn, id string, r *simbot.Robot, onAssign func(fleet.Assignment)) {
+func RunRobot(t testing.TB, nc *nats.Conn, id string, r *simbot.Robot, onAssign func(fleet.Assignment)) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -165,8 +174,8 @@ func runRobot(t testing.TB, nc *nats.Conn, id string, r *simbot.Robot, onAssign 
 	t.Cleanup(func() { cancel(); wg.Wait() })
 }
 
-// waitFor polls cond until it holds or d passes.
-func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
+// WaitFor polls cond until it holds or d passes.
+func WaitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !cond() {
@@ -177,11 +186,11 @@ func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 	}
 }
 
-// collect reads every result of reqs, failing on a duplicate or a missing
+// Collect reads every result of reqs, failing on a duplicate or a missing
 // one, and returns them by request id.
-func collect(t testing.TB, c *fleet.Client, reqs []fleet.EpisodeRequest, d time.Duration) map[string]fleet.Result {
+func Collect(t testing.TB, c *fleet.Client, reqs []fleet.EpisodeRequest, d time.Duration) map[string]fleet.Result {
 	t.Helper()
-	ch, err := c.Results(ctxT(t, d), ids(reqs))
+	ch, err := c.Results(Ctx(t, d), IDs(reqs))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,16 +207,16 @@ func collect(t testing.TB, c *fleet.Client, reqs []fleet.EpisodeRequest, d time.
 	return got
 }
 
-// checkStored checks that every result is a stored fleet episode with its
+// CheckStored checks that every result is a stored fleet episode with its
 // provenance, and that the store holds exactly these episodes.
-func checkStored(t testing.TB, f *testFleet, reqs []fleet.EpisodeRequest, got map[string]fleet.Result) {
+func CheckStored(t testing.TB, f *Fleet, reqs []fleet.EpisodeRequest, got map[string]fleet.Result) {
 	t.Helper()
 	for _, r := range reqs {
 		res := got[r.ID]
 		if res.Error != nil || res.EpisodeID == "" || res.Steps <= 0 {
 			t.Fatalf("result %+v", res)
 		}
-		m, err := f.store.GetMeta(res.EpisodeID)
+		m, err := f.Store.GetMeta(res.EpisodeID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -221,35 +230,22 @@ func checkStored(t testing.TB, f *testFleet, reqs []fleet.EpisodeRequest, got ma
 			t.Fatalf("result %+v: violated set %v in scenario %s", res, res.Violated != nil, r.Scenario)
 		}
 	}
-	all, err := f.store.List(context.Background(), episode.Filter{Source: "fleet"})
+	all, err := f.Store.List(context.Background(), episode.Filter{Source: "fleet"})
 	if err != nil || len(all) != len(reqs) {
 		t.Fatalf("store holds %d fleet episodes, want %d (%v)", len(all), len(reqs), err)
 	}
 }
 
-// request sends v to subject on nc and decodes the reply into out.
-func request(nc *nats.Conn, subject string, v, out any) error {
-	raw, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	msg, err := nc.Request(subject, raw, 500*time.Millisecond)
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(msg.Data, out)
-}
-
-// spawnRobots starts each robot as its own process (the test binary
-// running TestHelperRobotProcess); started receives "STARTED <id> <request>"
+// SpawnRobots starts each robot as its own process (the test binary
+// running TestHelperRobotProcess, which must call RobotProcess); started receives "STARTED <id> <request>"
 // as each robot starts its first episode. The processes die with the test.
-func spawnRobots(t *testing.T, f *testFleet, robots []string) (map[string]*exec.Cmd, <-chan string) {
+func SpawnRobots(t *testing.T, f *Fleet, robots []string) (map[string]*exec.Cmd, <-chan string) {
 	t.Helper()
 	started := make(chan string, 64)
 	procs := map[string]*exec.Cmd{}
 	for _, id := range robots {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperRobotProcess$", "-test.timeout=3m")
-		cmd.Env = append(os.Environ(), "DREAMRANK_TEST_ROBOT_URL="+f.url, "DREAMRANK_TEST_ROBOT_ID="+id, "DREAMRANK_TEST_ROBOT_CREDS="+f.creds)
+		cmd.Env = append(os.Environ(), "DREAMRANK_TEST_ROBOT_URL="+f.URL, "DREAMRANK_TEST_ROBOT_ID="+id, "DREAMRANK_TEST_ROBOT_CREDS="+f.Creds)
 		out, err := cmd.StdoutPipe()
 		if err != nil {
 			t.Fatal(err)
@@ -271,9 +267,9 @@ func spawnRobots(t *testing.T, f *testFleet, robots []string) (map[string]*exec.
 	return procs, started
 }
 
-// killOnStart SIGKILLs robot id as soon as it starts an episode, and
+// KillOnStart SIGKILLs robot id as soon as it starts an episode, and
 // returns that episode's request.
-func killOnStart(t *testing.T, started <-chan string, procs map[string]*exec.Cmd, id string, wait time.Duration) string {
+func KillOnStart(t *testing.T, started <-chan string, procs map[string]*exec.Cmd, id string, wait time.Duration) string {
 	t.Helper()
 	for {
 		select {
@@ -292,4 +288,26 @@ func killOnStart(t *testing.T, started <-chan string, procs map[string]*exec.Cmd
 			t.Fatalf("robot %s never started an episode", id)
 		}
 	}
+}
+
+// RobotProcess is the body of a test package's TestHelperRobotProcess: in a
+// process SpawnRobots started it runs that robot until the process is
+// killed, printing "STARTED <id> <request>" on its first assignment; in any
+// other it skips.
+func RobotProcess(t *testing.T) {
+	url := os.Getenv("DREAMRANK_TEST_ROBOT_URL")
+	if url == "" {
+		t.Skip("helper process for SpawnRobots")
+	}
+	id, creds := os.Getenv("DREAMRANK_TEST_ROBOT_ID"), os.Getenv("DREAMRANK_TEST_ROBOT_CREDS")
+	nc, err := bus.Connect(context.Background(), bus.Config{URL: url, Nkey: fleet.SeedPath(creds, id), InboxPrefix: fleet.InboxPrefix(id), Name: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &simbot.Robot{StepDelay: 15 * time.Millisecond}
+	var once sync.Once
+	RunRobot(t, nc, id, r, func(a fleet.Assignment) {
+		once.Do(func() { fmt.Printf("STARTED %s %s\n", id, a.Request) })
+	})
+	select {}
 }
