@@ -5,11 +5,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 
 	"dreamrank/robots/fleet"
-	"dreamrank/robots/fleet/fleettest"
 )
 
 func TestCredentialsFiles(t *testing.T) {
@@ -47,26 +45,5 @@ func TestCredentialsFiles(t *testing.T) {
 	}
 	if _, err := fleet.LoadRobots(dir); !errors.Is(err, fleet.ErrCredentials) {
 		t.Fatalf("a bad public key loaded: %v", err)
-	}
-}
-
-func TestPairedIDs(t *testing.T) {
-	tests := []struct {
-		group, arm string
-		plain      bool
-	}{
-		{"job1", "scripted-q5", true},
-		{"6f1d7c4e-8f5e-4a39-9d8e-2f1f4b1d2c3a", "flow.step4000", false},
-		{"6f1d7c4e-8f5e-4a39-9d8e-2f1f4b1d2c3a", "flow_step4000", true},
-		{strings.Repeat("long-group-", 10), "scripted-q5", false},
-	}
-	seen := map[string]bool{}
-	for _, tt := range tests {
-		id := fleet.PairedID(tt.group, tt.arm, "pusht", 100001)
-		r := fleet.EpisodeRequest{ID: id, Arm: &fleettest.ArmGoal, Scenario: "pusht"}
-		if err := r.Validate(); err != nil || seen[id] || (id == tt.group+"-"+tt.arm+"-pusht-100001") != tt.plain {
-			t.Fatalf("%s %s: id %q (%v)", tt.group, tt.arm, id, err)
-		}
-		seen[id] = true
 	}
 }
