@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"dreamrank/foundation/bus"
+	"dreamrank/ops/fleetlink"
 	"dreamrank/ops/server"
 	"dreamrank/ops/standin"
 	"dreamrank/ops/web"
@@ -122,8 +123,8 @@ func (r *robotFlags) start(ctx context.Context, nc *nats.Conn, url string, robot
 	}
 	if useFleet {
 		slog.Info("real episodes: the fleet", "robot_logins", robotLogins, "simulated_robots", r.sim)
-		return fleet.JobReal{Client: coord.Client}, coord, stop, nil
+		return fleetlink.Real{Client: coord.Client}, fleetlink.View{Coordinator: coord}, stop, nil
 	}
 	slog.Info("real episodes: the simulator stands in for the fleet (no robot logins)")
-	return standin.Simulator{}, coord, stop, nil
+	return standin.Simulator{}, fleetlink.View{Coordinator: coord}, stop, nil
 }

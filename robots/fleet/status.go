@@ -11,7 +11,6 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"dreamrank/foundation/errcode"
-	"dreamrank/ops/web"
 )
 
 // RobotStatus is one robot as the coordinator sees it.
@@ -89,19 +88,4 @@ func FetchStatus(ctx context.Context, nc *nats.Conn) (Status, error) {
 		return Status{}, fmt.Errorf("fleet: status: %w", err)
 	}
 	return st, ErrOf(st.Error)
-}
-
-// Robots lists the fleet for the web UI (web.Fleet).
-func (c *Coordinator) Robots(context.Context) ([]web.Robot, error) {
-	st := c.Status()
-	out := make([]web.Robot, 0, len(st.Robots))
-	for _, r := range st.Robots {
-		task := r.Policy
-		if r.Request != "" {
-			task = fmt.Sprintf("%s (step %d/%d)", r.Request, r.Step, r.MaxSteps)
-		}
-		out = append(out, web.Robot{ID: r.Robot, Kind: r.Embodiment, State: r.State, Task: task,
-			LastSeen: r.LastSeen, Episodes: r.EpisodesDone})
-	}
-	return out, nil
 }

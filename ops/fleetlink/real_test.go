@@ -1,9 +1,10 @@
-package fleet_test
+package fleetlink_test
 
 import (
 	"testing"
 	"time"
 
+	"dreamrank/ops/fleetlink"
 	"dreamrank/ops/job"
 	"dreamrank/ops/jobapi"
 	"dreamrank/ops/server"
@@ -25,7 +26,7 @@ func TestJobRealBudgetThroughFleet(t *testing.T) {
 	z := &zoo.Zoo{Arms: []zoo.Arm{fleettest.ArmGoal, fleettest.ArmCorner}}
 	cat := job.Catalog{Zoo: z, PolicyBackends: []string{"fleettest"}, ModelBackends: []string{"fake"}, Judges: []string{job.DefaultJudge},
 		Scenarios: []job.ScenarioInfo{{Name: simbot.ScenePushT, FirstSeed: 21, Horizon: 40, DefaultEpisodes: 6}}}
-	servertest.Server(t, f.Admin, server.Config{Catalog: cat, Real: fleet.JobReal{Client: f.Client, MaxSteps: 40}})
+	servertest.Server(t, f.Admin, server.Config{Catalog: cat, Real: fleetlink.Real{Client: f.Client, MaxSteps: 40}})
 	servertest.Workers(t, f.Admin, 2, &servertest.Runner{}, worker.Config{})
 
 	procs, started := fleettest.SpawnRobots(t, f, robots)
@@ -59,3 +60,7 @@ func TestJobRealBudgetThroughFleet(t *testing.T) {
 		t.Fatalf("the killed robot's episode %s: %+v", killedReq, k)
 	}
 }
+
+// TestHelperRobotProcess is not a test: TestJobRealBudgetThroughFleet runs
+// the test binary as robot processes through it.
+func TestHelperRobotProcess(t *testing.T) { fleettest.RobotProcess(t) }

@@ -1,4 +1,9 @@
-package fleet
+// Package fleetlink links the robot fleet (robots/fleet) to the job server
+// and the web UI: Real plays a job's paired real episodes on the fleet
+// (server.Real), and View lists the coordinator's robots for the UI
+// (web.Fleet). The fleet knows nothing of jobs or the UI; this is the side
+// that adapts.
+package fleetlink
 
 import (
 	"context"
@@ -6,14 +11,15 @@ import (
 
 	"dreamrank/ops/job"
 	"dreamrank/policy/zoo"
+	"dreamrank/robots/fleet"
 )
 
-// JobReal plays an evaluation job's paired real episodes on the fleet (the
+// Real plays an evaluation job's paired real episodes on the fleet (the
 // server's Real). Request ids are <job>-<arm>-<scenario>-<seed>, so asking
 // again after a server restart returns the same episodes, and the rounds
 // of an arm's two-phase design, on disjoint seeds, never share an id.
-type JobReal struct {
-	Client *Client
+type Real struct {
+	Client *fleet.Client
 	// MaxSteps caps each episode (0: the scenario's own).
 	MaxSteps int
 }
@@ -21,8 +27,8 @@ type JobReal struct {
 // Play requests arm on seeds and waits for every result. Seeds no robot
 // could run (after every attempt) are left out of the episodes, so the
 // real budget reported is what was really spent.
-func (j JobReal) Play(ctx context.Context, jobID, scenario string, arm zoo.Arm, seeds []int64) (job.RealEpisodes, error) {
-	reqs := Paired(jobID, []zoo.Arm{arm}, scenario, seeds, j.MaxSteps)
+func (j Real) Play(ctx context.Context, jobID, scenario string, arm zoo.Arm, seeds []int64) (job.RealEpisodes, error) {
+	reqs := fleet.Paired(jobID, []zoo.Arm{arm}, scenario, seeds, j.MaxSteps)
 	ids := make([]string, len(reqs))
 	for i, r := range reqs {
 		ids[i] = r.ID
