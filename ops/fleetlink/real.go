@@ -14,12 +14,18 @@ import (
 	"dreamrank/robots/fleet"
 )
 
+// Requester is the fleet as Real asks it for episodes (*fleet.Client).
+type Requester interface {
+	Request(ctx context.Context, reqs []fleet.EpisodeRequest) error
+	Wait(ctx context.Context, ids []string) ([]fleet.Result, error)
+}
+
 // Real plays an evaluation job's paired real episodes on the fleet (the
 // server's Real). Request ids are <job>-<arm>-<scenario>-<seed>, so asking
 // again after a server restart returns the same episodes, and the rounds
 // of an arm's two-phase design, on disjoint seeds, never share an id.
 type Real struct {
-	Client *fleet.Client
+	Client Requester
 	// MaxSteps caps each episode (0: the scenario's own).
 	MaxSteps int
 }
@@ -40,7 +46,13 @@ func (j Real) Play(ctx context.Context, jobID, scenario string, arm zoo.Arm, see
 	if err != nil {
 		return job.RealEpisodes{}, err
 	}
-	out := job.RealEpisodes{Arm: arm.Name, Source: "fleet"}
+	return episodes(arm.Name, res), nil
+}
+
+// episodes are arm's real episodes from the fleet's results, in their
+// order, leaving out the failed ones.
+func episodes(arm string, res []fleet.Result) job.RealEpisodes {
+	out := job.RealEpisodes{Arm: arm, Source: "fleet"}
 	for _, r := range res {
 		if r.Error != nil {
 			continue
@@ -52,5 +64,5 @@ func (j Real) Play(ctx context.Context, jobID, scenario string, arm zoo.Arm, see
 			out.Violated = append(out.Violated, *r.Violated)
 		}
 	}
-	return out, nil
+	return out
 }

@@ -8,12 +8,18 @@ import (
 	"dreamrank/robots/fleet"
 )
 
-// View is the fleet as the web UI shows it (web.Fleet).
-type View struct {
-	Coordinator *fleet.Coordinator
+// Coordinator is the fleet as View reads it (*fleet.Coordinator).
+type Coordinator interface {
+	Status() fleet.Status
 }
 
-// Robots lists the fleet's robots.
+// View is the fleet as the web UI shows it (web.Fleet).
+type View struct {
+	Coordinator Coordinator
+}
+
+// Robots lists the fleet's robots; a busy robot's task is its request and
+// how far its episode got.
 func (v View) Robots(context.Context) ([]web.Robot, error) {
 	st := v.Coordinator.Status()
 	out := make([]web.Robot, 0, len(st.Robots))
