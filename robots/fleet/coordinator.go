@@ -77,17 +77,13 @@ type Coordinator struct {
 	// Wait) on the coordinator's connection.
 	*Client
 
-	mu          sync.Mutex
-	robots      map[string]*robot
-	queue       map[string][]*pending // by group
-	groups      []string              // round-robin order
-	rr          int
-	byRequest   map[string]*pending
-	assignments map[string]*assignment
-	finished    []time.Time // completion times (last minute), for throughput
-	done        int
-	started     time.Time
-	lastKeep    time.Time
+	// mu guards the assigner and the counts below.
+	mu       sync.Mutex
+	assigner *assigner
+	finished []time.Time // completion times (last minute), for throughput
+	done     int
+	started  time.Time
+	lastKeep time.Time
 
 	kick    chan struct{}
 	stop    context.CancelFunc
@@ -139,8 +135,7 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Coordinator, error)
 	}
 	runCtx, stop := context.WithCancel(context.Background())
 	c := &Coordinator{cfg: cfg, nc: nc, js: js, uploads: uploads, results: results, logs: logs,
-		log: cfg.Logger, Client: &Client{js: js}, robots: map[string]*robot{}, queue: map[string][]*pending{},
-		byRequest: map[string]*pending{}, assignments: map[string]*assignment{}, started: cfg.Now(),
+		log: cfg.Logger, Client: &Client{js: js}, assigner: newAssigner(cfg), started: cfg.Now(),
 		kick: make(chan struct{}, 1), stop: stop, runCtx: runCtx}
 	handlers := map[string]nats.MsgHandler{
 		VerbRegister: c.onRegister, VerbHeartbeat: c.onHeartbeat, VerbProgress: c.onProgress,
@@ -189,11 +184,7 @@ func (c *Coordinator) Stop() {
 		// Hand the requests not yet answered to the next coordinator now
 		// rather than after the ack wait.
 		c.mu.Lock()
-		held := make([]jetstream.Msg, 0, len(c.byRequest))
-		for _, p := range c.byRequest {
-			held = append(held, p.msg)
-		}
-		c.byRequest = map[string]*pending{}
+		held := c.assigner.release()
 		c.mu.Unlock()
 		for _, m := range held {
 			_ = m.Nak()

@@ -11,7 +11,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"dreamrank/foundation/episode"
-	"dreamrank/foundation/errcode"
 )
 
 // onRequest takes a queued request from JetStream.
@@ -28,16 +27,12 @@ func (c *Coordinator) onRequest(msg jetstream.Msg) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if p := c.byRequest[r.ID]; p != nil {
-		p.msg = msg // a redelivery of a request we hold
-		return
+	if c.assigner.add(r, msg) {
+		c.poke()
 	}
-	p := &pending{req: r, msg: msg}
-	c.byRequest[r.ID] = p
-	c.enqueue(p, false)
-	c.poke()
 }
 
+// respond answers a request message with v, if it asked for a reply.
 func (c *Coordinator) respond(msg *nats.Msg, v any) {
 	if msg.Reply == "" {
 		return
@@ -46,6 +41,7 @@ func (c *Coordinator) respond(msg *nats.Msg, v any) {
 	_ = msg.Respond(raw)
 }
 
+// onRegister (re)registers a robot.
 func (c *Coordinator) onRegister(msg *nats.Msg) {
 	id, _ := RobotOfSubject(msg.Subject)
 	m, err := ParseRegister(id, msg.Data)
@@ -55,21 +51,15 @@ func (c *Coordinator) onRegister(msg *nats.Msg) {
 	}
 	now := c.cfg.Now()
 	c.mu.Lock()
-	r := c.robots[id]
-	if r == nil {
-		r = &robot{}
-		c.robots[id] = r
-	}
-	if as := r.assignment; as != nil { // it restarted: whatever it ran is gone
-		c.retire(as, fmt.Errorf("%w: robot %s restarted", errcode.Unavailable, id), false)
-	}
-	r.info, r.state, r.lastSeen, r.idleSince = m, StateIdle, now, now
+	c.recordFailure(c.assigner.register(id, m, now))
 	c.mu.Unlock()
 	c.log.Info("fleet: robot registered", "robot", id, "embodiment", m.Embodiment, "scenes", m.Scenes)
 	c.respond(msg, RegisterReply{HeartbeatMS: c.cfg.HeartbeatEvery.Milliseconds()})
 	c.poke()
 }
 
+// onHeartbeat keeps a robot online and tells it whether its assignment
+// still stands.
 func (c *Coordinator) onHeartbeat(msg *nats.Msg) {
 	id, _ := RobotOfSubject(msg.Subject)
 	m, err := ParseHeartbeat(id, msg.Data)
@@ -78,21 +68,15 @@ func (c *Coordinator) onHeartbeat(msg *nats.Msg) {
 		return
 	}
 	c.mu.Lock()
-	r := c.robots[id]
-	rep := HeartbeatReply{}
-	if r != nil && r.state != StateOffline {
-		rep.Registered = true
-		r.lastSeen = c.cfg.Now()
-		rep.AssignmentOK = m.State != StateBusy || m.Assignment == "" || (r.assignment != nil && r.assignment.a.ID == m.Assignment)
-		if m.State == StateIdle && r.state == StateBusy && r.assignment == nil {
-			r.state, r.idleSince = StateIdle, r.lastSeen
-			defer c.poke()
-		}
-	}
+	rep, freed := c.assigner.heartbeat(id, m, c.cfg.Now())
 	c.mu.Unlock()
 	c.respond(msg, rep)
+	if freed {
+		c.poke()
+	}
 }
 
+// onProgress notes how far a robot's episode got.
 func (c *Coordinator) onProgress(msg *nats.Msg) {
 	id, _ := RobotOfSubject(msg.Subject)
 	m, err := ParseProgress(id, msg.Data)
@@ -101,11 +85,11 @@ func (c *Coordinator) onProgress(msg *nats.Msg) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if r := c.robots[id]; r != nil && r.assignment != nil && r.assignment.a.ID == m.Assignment {
-		r.progress, r.lastSeen = m, c.cfg.Now()
-	}
+	c.assigner.progress(id, m, c.cfg.Now())
 }
 
+// onOutcome takes a robot's outcome: a failed episode is retired, a
+// finished one ingested (ingest), and a repeat answered as before.
 func (c *Coordinator) onOutcome(msg *nats.Msg) {
 	id, _ := RobotOfSubject(msg.Subject)
 	m, err := ParseOutcome(id, msg.Data)
@@ -114,7 +98,7 @@ func (c *Coordinator) onOutcome(msg *nats.Msg) {
 		return
 	}
 	c.mu.Lock()
-	as := c.held(id, m.Assignment)
+	as := c.assigner.held(id, m.Assignment)
 	if as != nil && m.Error != nil {
 		c.retire(as, fmt.Errorf("robot %s: %w", id, ErrOf(m.Error)), false)
 	}
@@ -135,7 +119,7 @@ func (c *Coordinator) onOutcome(msg *nats.Msg) {
 		c.log.Warn("fleet: outcome not taken", "robot", id, "assignment", m.Assignment, "err", err)
 		if errors.Is(err, episode.ErrCorrupt) || errors.Is(err, episode.ErrInvalid) {
 			c.mu.Lock()
-			if c.held(id, m.Assignment) == as {
+			if c.assigner.held(id, m.Assignment) == as {
 				c.retire(as, err, false)
 			}
 			c.mu.Unlock()
@@ -154,7 +138,7 @@ func (c *Coordinator) onOutcome(msg *nats.Msg) {
 func (c *Coordinator) repeatOutcome(id, a string) OutcomeReply {
 	c.mu.Lock()
 	var req string
-	if as := c.assignments[a]; as != nil {
+	if as := c.assigner.assignments[a]; as != nil {
 		req = as.p.req.ID
 	}
 	c.mu.Unlock()

@@ -18,6 +18,8 @@ import (
 	"dreamrank/scenarios"
 )
 
+// onUpload takes a chunk of an assignment's log (or a question about
+// which chunks are in) and answers with the chunks held.
 func (c *Coordinator) onUpload(msg *nats.Msg) {
 	id, _ := RobotOfSubject(msg.Subject)
 	m, err := ParseUpload(id, msg.Data)
@@ -26,19 +28,7 @@ func (c *Coordinator) onUpload(msg *nats.Msg) {
 		return
 	}
 	c.mu.Lock()
-	as := c.held(id, m.Assignment)
-	switch {
-	case as == nil:
-		err = fmt.Errorf("%w: %s", ErrNotYours, m.Assignment)
-	case as.log == nil:
-		l := m.Log
-		as.log = &l
-	case *as.log != m.Log:
-		err = badf("log of assignment %s changed from %+v to %+v", m.Assignment, *as.log, m.Log)
-	}
-	if r := c.robots[id]; r != nil && err == nil {
-		r.lastSeen = c.cfg.Now()
-	}
+	err = c.assigner.upload(id, m, c.cfg.Now())
 	c.mu.Unlock()
 	if err != nil {
 		c.respond(msg, UploadReply{Error: ReplyError(err)})
@@ -117,28 +107,17 @@ func (c *Coordinator) ingest(ctx context.Context, as *assignment, m Outcome) (st
 			return "", fmt.Errorf("%w: store episode: %w", errcode.Unavailable, err)
 		}
 	}
-	res := c.resultOf(as.p, as)
+	res := resultOf(as.p, as)
 	res.EpisodeResult, res.EpisodeID, res.Started, res.Finished = m.EpisodeResult, a, m.Started, m.Finished
 	if err := c.record(ctx, as.p, res); err != nil {
 		return "", err
 	}
 	_ = c.uploads.Purge(ctx, jetstream.WithPurgeSubject(UploadPrefix+"."+a+".>"))
 	c.mu.Lock()
-	delete(c.assignments, a)
-	if r := c.robots[as.robot]; r != nil {
-		r.done++
-		if r.assignment == as {
-			r.assignment, r.state, r.idleSince = nil, StateIdle, c.cfg.Now()
-		}
-	}
+	c.assigner.finished(as, c.cfg.Now())
 	c.mu.Unlock()
 	c.log.Info("fleet: episode stored", "request", as.p.req.ID, "robot", as.robot, "episode", a, "success", m.Success, "steps", m.Steps)
 	return a, nil
-}
-
-func (c *Coordinator) resultOf(p *pending, as *assignment) Result {
-	return Result{Request: p.req.ID, Group: p.req.Group, Policy: p.req.Policy().Name(), Scenario: p.req.Scenario,
-		Seed: p.req.Seed, Robot: as.robot, Assignment: as.a.ID, Attempts: p.attempts}
 }
 
 // record stores a request's result once and acknowledges the request.
@@ -151,10 +130,7 @@ func (c *Coordinator) record(ctx context.Context, p *pending, res Result) error 
 	_ = p.msg.Ack()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.byRequest[p.req.ID] == p {
-		delete(c.byRequest, p.req.ID)
-	}
-	p.current = nil
+	c.assigner.answered(p)
 	if err != nil {
 		return nil // recorded before, by an earlier attempt
 	}
@@ -184,7 +160,7 @@ func (c *Coordinator) meta(as *assignment, m Outcome, shapes episode.Meta, now t
 	prov := &episode.Provenance{Assignment: as.a.ID, Request: req.ID, PolicyEndpoint: req.OpenPI,
 		Started: m.Started.UTC(), Finished: m.Finished.UTC(), Received: now}
 	c.mu.Lock()
-	if r := c.robots[as.robot]; r != nil {
+	if r := c.assigner.robots[as.robot]; r != nil {
 		prov.Embodiment = r.info.Embodiment
 	}
 	c.mu.Unlock()

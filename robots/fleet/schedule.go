@@ -1,55 +1,23 @@
 package fleet
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
-	"slices"
-	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"dreamrank/foundation/errcode"
 )
 
-// schedule assigns queued requests to idle robots, the longest idle first.
+// The coordinator's side of the assigner's decisions: dispatching
+// assignments, cancelling overrun ones, recording failed requests and
+// keeping held requests alive in JetStream.
+
+// schedule assigns queued requests to idle robots and dispatches them.
 func (c *Coordinator) schedule(ctx context.Context) {
-	var out []*assignment
 	c.mu.Lock()
-	if len(c.groups) > 0 {
-		var idle []*robot
-		for _, r := range c.robots {
-			if r.state == StateIdle && r.assignment == nil {
-				idle = append(idle, r)
-			}
-		}
-		slices.SortFunc(idle, func(a, b *robot) int {
-			return cmp.Or(a.idleSince.Compare(b.idleSince), strings.Compare(a.info.Robot, b.info.Robot))
-		})
-		now := c.cfg.Now()
-		for _, r := range idle {
-			p := c.take(r)
-			for p != nil && c.byRequest[p.req.ID] != p {
-				p = c.take(r) // answered while it waited (a late outcome of an earlier attempt)
-			}
-			if p == nil {
-				continue
-			}
-			p.attempts++
-			as := &assignment{p: p, robot: r.info.Robot, started: now, a: Assignment{
-				ID: uuid.NewString(), Request: p.req.ID, Policy: p.req.Policy(), Scenario: p.req.Scenario,
-				Seed: p.req.Seed, MaxSteps: p.req.MaxSteps, Deadline: now.Add(c.cfg.EpisodeTimeout), ChunkSize: c.cfg.ChunkSize,
-			}}
-			p.current = as
-			r.assignment, r.state, r.progress = as, StateBusy, Progress{}
-			c.assignments[as.a.ID] = as
-			out = append(out, as)
-		}
-	}
+	out := c.assigner.assign(c.cfg.Now())
 	c.mu.Unlock()
 	for _, as := range out {
 		c.wg.Add(1)
@@ -57,7 +25,8 @@ func (c *Coordinator) schedule(ctx context.Context) {
 	}
 }
 
-// dispatch sends an assignment to its robot.
+// dispatch sends an assignment to its robot, and takes it back if the
+// robot refuses it or does not answer.
 func (c *Coordinator) dispatch(ctx context.Context, as *assignment) {
 	raw, _ := json.Marshal(as.a)
 	rctx, cancel := context.WithTimeout(ctx, c.cfg.AssignTimeout)
@@ -79,60 +48,38 @@ func (c *Coordinator) dispatch(ctx context.Context, as *assignment) {
 	c.log.Warn("fleet: assignment refused or lost", "robot", as.robot, "request", as.a.Request, "err", err)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if r := c.robots[as.robot]; r != nil && r.assignment == as {
-		r.assignment = nil
-		if errors.Is(err, ErrBusy) {
-			r.state = StateBusy // wait for its heartbeat to say idle
-		} else {
-			r.state = StateOffline // unresponsive: it must register again
-		}
-	}
-	if as.p.current == as {
-		as.p.attempts-- // never started: not an attempt
-		c.retire(as, err, false)
-	}
+	c.recordFailure(c.assigner.refused(as, err, c.cfg.Now()))
 	c.poke()
 }
 
-// retire ends assignment as without a result and requeues its request, or
-// records the error when the request has used its attempts. Callers hold
-// mu.
+// retire ends assignment as without a result (assigner.retire), telling
+// its robot to cancel when cancelRobot. Callers hold mu.
 func (c *Coordinator) retire(as *assignment, why error, cancelRobot bool) {
-	delete(c.assignments, as.a.ID)
-	p := as.p
-	if p.current == as {
-		p.current = nil
-	}
-	if r := c.robots[as.robot]; r != nil && r.assignment == as {
-		r.assignment = nil
-		if r.state == StateBusy {
-			r.state, r.idleSince = StateIdle, c.cfg.Now()
-		}
-	}
 	if cancelRobot {
-		raw, _ := json.Marshal(Cancel{Assignment: as.a.ID, Reason: why.Error()})
-		_ = c.nc.Publish(RobotSubject(as.robot, VerbCancel), raw)
+		c.cancel(as, why)
 	}
-	p.lastErr = why
-	if c.byRequest[p.req.ID] != p {
-		return // answered already (or being answered by an earlier attempt)
-	}
-	if p.attempts >= c.cfg.MaxAttempts {
-		c.log.Error("fleet: request failed on every attempt", "request", p.req.ID, "attempts", p.attempts, "err", why)
-		res := c.resultOf(p, as)
-		res.Error = ReplyError(why)
-		delete(c.byRequest, p.req.ID)
-		c.wg.Add(1)
-		go func() {
-			defer c.wg.Done()
-			if err := c.record(c.runCtx, p, res); err != nil {
-				c.log.Error("fleet: record failed request", "request", p.req.ID, "err", err)
-			}
-		}()
+	c.recordFailure(c.assigner.retire(as, why, c.cfg.Now()))
+}
+
+// cancel tells the robot of as to stop its episode.
+func (c *Coordinator) cancel(as *assignment, why error) {
+	raw, _ := json.Marshal(Cancel{Assignment: as.a.ID, Reason: why.Error()})
+	_ = c.nc.Publish(RobotSubject(as.robot, VerbCancel), raw)
+}
+
+// recordFailure records, in the background, the result of a request that
+// used its attempts; f may be nil.
+func (c *Coordinator) recordFailure(f *failure) {
+	if f == nil {
 		return
 	}
-	c.log.Info("fleet: reassigning", "request", p.req.ID, "robot", as.robot, "attempt", p.attempts, "reason", why)
-	c.enqueue(p, true)
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		if err := c.record(c.runCtx, f.p, f.res); err != nil {
+			c.log.Error("fleet: record failed request", "request", f.p.req.ID, "err", err)
+		}
+	}()
 }
 
 // sweep declares silent robots offline, expires overrunning assignments
@@ -142,25 +89,16 @@ func (c *Coordinator) sweep(ctx context.Context) {
 	silent := time.Duration(c.cfg.MissedHeartbeats) * c.cfg.HeartbeatEvery
 	var keep []jetstream.Msg
 	c.mu.Lock()
-	for id, r := range c.robots {
-		if r.state != StateOffline && now.Sub(r.lastSeen) > silent {
-			c.log.Warn("fleet: robot went silent", "robot", id, "last_seen", r.lastSeen)
-			r.state = StateOffline
-			if as := r.assignment; as != nil {
-				c.retire(as, fmt.Errorf("%w: robot %s missed %d heartbeats", errcode.Timeout, id, c.cfg.MissedHeartbeats), false)
-			}
-		}
+	over, failed := c.assigner.expire(now, silent, c.cfg.MissedHeartbeats)
+	for _, o := range over {
+		c.cancel(o.as, o.why)
 	}
-	for _, as := range c.assignments {
-		if now.After(as.a.Deadline) {
-			c.retire(as, fmt.Errorf("%w: robot %s did not finish in %v", errcode.Timeout, as.robot, c.cfg.EpisodeTimeout), true)
-		}
+	for _, f := range failed {
+		c.recordFailure(f)
 	}
 	if now.Sub(c.lastKeep) > c.cfg.AckWait/3 {
 		c.lastKeep = now
-		for _, p := range c.byRequest {
-			keep = append(keep, p.msg)
-		}
+		keep = c.assigner.msgs()
 	}
 	c.mu.Unlock()
 	for _, m := range keep {

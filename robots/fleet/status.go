@@ -49,10 +49,7 @@ func (c *Coordinator) Status() Status {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := c.cfg.Now()
-	st := Status{Done: c.done, Running: len(c.assignments), Since: c.started}
-	for _, q := range c.queue {
-		st.Queued += len(q)
-	}
+	st := Status{Done: c.done, Running: len(c.assigner.assignments), Queued: c.assigner.queued(), Since: c.started}
 	n := 0
 	for _, t := range c.finished {
 		if now.Sub(t) <= time.Minute {
@@ -62,7 +59,7 @@ func (c *Coordinator) Status() Status {
 	if win := min(now.Sub(c.started), time.Minute); win > 0 {
 		st.Throughput = float64(n) / win.Seconds()
 	}
-	for id, r := range c.robots {
+	for id, r := range c.assigner.robots {
 		rs := RobotStatus{Robot: id, Embodiment: r.info.Embodiment, Scenes: r.info.Scenes, State: r.state,
 			EpisodesDone: r.done, LastSeen: r.lastSeen}
 		if as := r.assignment; as != nil {
