@@ -100,66 +100,19 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Coordinator, error)
 	if err != nil {
 		return nil, fmt.Errorf("fleet: %w", err)
 	}
-	reqs, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name: RequestStream, Subjects: []string{RequestPrefix + ".>"}, Retention: jetstream.WorkQueuePolicy,
-		Storage: jetstream.FileStorage, Replicas: cfg.Replicas, Duplicates: DupWindow, MaxMsgSize: MaxMessage,
-	})
+	st, err := createStreams(ctx, js, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("fleet: request stream: %w", err)
-	}
-	uploads, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name: UploadStream, Subjects: []string{UploadPrefix + ".>"}, Storage: jetstream.FileStorage,
-		Replicas: cfg.Replicas, Duplicates: DupWindow, MaxMsgsPerSubject: 1, MaxMsgSize: MaxChunk + 4096,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("fleet: upload stream: %w", err)
-	}
-	results, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: ResultBucket, Storage: jetstream.FileStorage, Replicas: cfg.Replicas, History: 1,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("fleet: result bucket: %w", err)
-	}
-	logs, err := js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
-		Bucket: LogBucket, Storage: jetstream.FileStorage, Replicas: cfg.Replicas,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("fleet: log store: %w", err)
-	}
-	cons, err := reqs.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
-		Durable: CoordinatorConsumer, AckPolicy: jetstream.AckExplicitPolicy, AckWait: cfg.AckWait,
-		MaxDeliver: -1, MaxAckPending: 100_000, Replicas: cfg.Replicas,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("fleet: request consumer: %w", err)
+		return nil, err
 	}
 	runCtx, stop := context.WithCancel(context.Background())
-	c := &Coordinator{cfg: cfg, nc: nc, js: js, uploads: uploads, results: results, logs: logs,
+	c := &Coordinator{cfg: cfg, nc: nc, js: js, uploads: st.uploads, results: st.results, logs: st.logs,
 		log: cfg.Logger, Client: &Client{js: js}, assigner: newAssigner(cfg), started: cfg.Now(),
 		kick: make(chan struct{}, 1), stop: stop, runCtx: runCtx}
-	handlers := map[string]nats.MsgHandler{
-		VerbRegister: c.onRegister, VerbHeartbeat: c.onHeartbeat, VerbProgress: c.onProgress,
-		VerbOutcome: c.onOutcome, VerbUpload: c.onUpload,
-	}
-	for _, verb := range RobotVerbs {
-		sub, err := nc.Subscribe(robotWildcard(verb), handlers[verb])
-		if err != nil {
-			c.Stop()
-			return nil, fmt.Errorf("fleet: subscribe %s: %w", verb, err)
-		}
-		c.subs = append(c.subs, sub)
-	}
-	sub, err := nc.Subscribe(StatusSubject, c.onStatus)
-	if err != nil {
+	if err := c.subscribe(); err != nil {
 		c.Stop()
-		return nil, fmt.Errorf("fleet: subscribe status: %w", err)
+		return nil, err
 	}
-	c.subs = append(c.subs, sub)
-	if err := nc.FlushTimeout(10 * time.Second); err != nil {
-		c.Stop()
-		return nil, fmt.Errorf("fleet: %w", err)
-	}
-	if c.cc, err = cons.Consume(c.onRequest); err != nil {
+	if c.cc, err = st.requests.Consume(c.onRequest); err != nil {
 		c.Stop()
 		return nil, fmt.Errorf("fleet: consume requests: %w", err)
 	}
@@ -167,6 +120,31 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Coordinator, error)
 	go func() { defer c.wg.Done(); c.loop(runCtx) }()
 	c.log.Info("fleet coordinator started", "heartbeat", cfg.HeartbeatEvery, "episode_timeout", cfg.EpisodeTimeout)
 	return c, nil
+}
+
+// subscribe takes every robot's messages and status requests, and flushes
+// so that none sent after Start returns is missed.
+func (c *Coordinator) subscribe() error {
+	handlers := map[string]nats.MsgHandler{
+		VerbRegister: c.onRegister, VerbHeartbeat: c.onHeartbeat, VerbProgress: c.onProgress,
+		VerbOutcome: c.onOutcome, VerbUpload: c.onUpload,
+	}
+	for _, verb := range RobotVerbs {
+		sub, err := c.nc.Subscribe(robotWildcard(verb), handlers[verb])
+		if err != nil {
+			return fmt.Errorf("fleet: subscribe %s: %w", verb, err)
+		}
+		c.subs = append(c.subs, sub)
+	}
+	sub, err := c.nc.Subscribe(StatusSubject, c.onStatus)
+	if err != nil {
+		return fmt.Errorf("fleet: subscribe status: %w", err)
+	}
+	c.subs = append(c.subs, sub)
+	if err := c.nc.FlushTimeout(10 * time.Second); err != nil {
+		return fmt.Errorf("fleet: %w", err)
+	}
+	return nil
 }
 
 // Stop stops coordinating and waits for the background work. Unfinished
@@ -213,4 +191,51 @@ func (c *Coordinator) loop(ctx context.Context) {
 		}
 		c.schedule(ctx)
 	}
+}
+
+// streams are the fleet's JetStream resources the coordinator uses.
+type streams struct {
+	requests jetstream.Consumer
+	uploads  jetstream.Stream
+	results  jetstream.KeyValue
+	logs     jetstream.ObjectStore
+}
+
+// createStreams creates (or updates) the fleet's streams, buckets and the
+// coordinator's request consumer.
+func createStreams(ctx context.Context, js jetstream.JetStream, cfg Config) (streams, error) {
+	reqs, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name: RequestStream, Subjects: []string{RequestPrefix + ".>"}, Retention: jetstream.WorkQueuePolicy,
+		Storage: jetstream.FileStorage, Replicas: cfg.Replicas, Duplicates: DupWindow, MaxMsgSize: MaxMessage,
+	})
+	if err != nil {
+		return streams{}, fmt.Errorf("fleet: request stream: %w", err)
+	}
+	uploads, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name: UploadStream, Subjects: []string{UploadPrefix + ".>"}, Storage: jetstream.FileStorage,
+		Replicas: cfg.Replicas, Duplicates: DupWindow, MaxMsgsPerSubject: 1, MaxMsgSize: MaxChunk + 4096,
+	})
+	if err != nil {
+		return streams{}, fmt.Errorf("fleet: upload stream: %w", err)
+	}
+	results, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: ResultBucket, Storage: jetstream.FileStorage, Replicas: cfg.Replicas, History: 1,
+	})
+	if err != nil {
+		return streams{}, fmt.Errorf("fleet: result bucket: %w", err)
+	}
+	logs, err := js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
+		Bucket: LogBucket, Storage: jetstream.FileStorage, Replicas: cfg.Replicas,
+	})
+	if err != nil {
+		return streams{}, fmt.Errorf("fleet: log store: %w", err)
+	}
+	requests, err := reqs.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+		Durable: CoordinatorConsumer, AckPolicy: jetstream.AckExplicitPolicy, AckWait: cfg.AckWait,
+		MaxDeliver: -1, MaxAckPending: 100_000, Replicas: cfg.Replicas,
+	})
+	if err != nil {
+		return streams{}, fmt.Errorf("fleet: request consumer: %w", err)
+	}
+	return streams{requests: requests, uploads: uploads, results: results, logs: logs}, nil
 }
