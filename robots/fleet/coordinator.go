@@ -66,10 +66,8 @@ func (c *Config) defaults() {
 type Coordinator struct {
 	cfg     Config
 	nc      *nats.Conn
-	js      jetstream.JetStream
-	uploads jetstream.Stream
+	intake  intake
 	results jetstream.KeyValue
-	logs    jetstream.ObjectStore
 	cc      jetstream.ConsumeContext
 	subs    []*nats.Subscription
 	log     *slog.Logger
@@ -105,9 +103,9 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Coordinator, error)
 		return nil, err
 	}
 	runCtx, stop := context.WithCancel(context.Background())
-	c := &Coordinator{cfg: cfg, nc: nc, js: js, uploads: st.uploads, results: st.results, logs: st.logs,
-		log: cfg.Logger, Client: &Client{js: js}, assigner: newAssigner(cfg), started: cfg.Now(),
-		kick: make(chan struct{}, 1), stop: stop, runCtx: runCtx}
+	c := &Coordinator{cfg: cfg, nc: nc, results: st.results, log: cfg.Logger, Client: &Client{js: js},
+		intake: intake{js: js, uploads: st.uploads, logs: st.logs, episodes: cfg.Episodes}, assigner: newAssigner(cfg),
+		started: cfg.Now(), kick: make(chan struct{}, 1), stop: stop, runCtx: runCtx}
 	if err := c.subscribe(); err != nil {
 		c.Stop()
 		return nil, err

@@ -143,10 +143,7 @@ func (c *Coordinator) repeatOutcome(id, a string) OutcomeReply {
 	}
 	c.mu.Unlock()
 	if req == "" {
-		// Look the assignment up among recorded results via its log.
-		if info, err := c.logs.GetInfo(c.runCtx, a); err == nil {
-			req = info.Headers.Get("Dreamrank-Request")
-		}
+		req = c.intake.requestOf(c.runCtx, a) // among recorded results, via its log
 	}
 	if req != "" {
 		if r, ok, err := c.Client.Result(c.runCtx, req); err == nil && ok && r.Assignment == a && r.Robot == id {

@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -37,82 +35,47 @@ func (c *Coordinator) onUpload(msg *nats.Msg) {
 	ctx, cancel := context.WithTimeout(c.runCtx, 10*time.Second)
 	defer cancel()
 	if m.Op == UploadChunk {
-		_, err = c.js.PublishMsg(ctx, &nats.Msg{Subject: UploadSubject(m.Assignment, m.Index), Data: m.Data},
-			jetstream.WithMsgID(m.Assignment+"."+strconv.Itoa(m.Index)))
-		if err != nil {
-			c.respond(msg, UploadReply{Error: ReplyError(fmt.Errorf("%w: store chunk: %w", errcode.Unavailable, err))})
+		if err := c.intake.put(ctx, m); err != nil {
+			c.respond(msg, UploadReply{Error: ReplyError(err)})
 			return
 		}
 	}
-	have, err := c.chunks(ctx, m.Assignment)
+	have, err := c.intake.chunks(ctx, m.Assignment)
 	c.respond(msg, UploadReply{Have: have, Error: ReplyError(err)})
 }
 
-// chunks lists the chunk indices of assignment a's log the coordinator
-// holds.
-func (c *Coordinator) chunks(ctx context.Context, a string) ([]int, error) {
-	info, err := c.uploads.Info(ctx, jetstream.WithSubjectFilter(UploadPrefix+"."+a+".>"))
-	if err != nil {
-		return nil, fmt.Errorf("%w: upload state: %w", errcode.Unavailable, err)
-	}
-	have := []int{}
-	for s := range info.State.Subjects {
-		if i, err := strconv.Atoi(s[strings.LastIndexByte(s, '.')+1:]); err == nil {
-			have = append(have, i)
-		}
-	}
-	slices.Sort(have)
-	return have, nil
-}
-
-// ingest assembles and checks the uploaded log, stores it in the object
-// store and the episode store, and records the request's result.
+// ingest assembles and checks the uploaded log of as, stores it in the
+// object store and the episode store, records the request's result and
+// frees the robot.
 func (c *Coordinator) ingest(ctx context.Context, as *assignment, m Outcome) (string, error) {
 	a := as.a.ID
-	data := make([]byte, 0, m.Log.Size)
-	for i := range m.Log.Chunks {
-		raw, err := c.uploads.GetLastMsgForSubject(ctx, UploadSubject(a, i))
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			return "", fmt.Errorf("%w: chunk %d of %d missing", ErrIncomplete, i, m.Log.Chunks)
-		}
-		if err != nil {
-			return "", fmt.Errorf("%w: chunk %d: %w", errcode.Unavailable, i, err)
-		}
-		data = append(data, raw.Data...)
-	}
-	if int64(len(data)) != m.Log.Size || SHA256(data) != m.Log.SHA256 {
-		// Damaged: drop the chunks so the robot sends them again.
-		_ = c.uploads.Purge(ctx, jetstream.WithPurgeSubject(UploadPrefix+"."+a+".>"))
-		return "", fmt.Errorf("%w: log is %d bytes with sha256 %s, outcome says %d and %s",
-			ErrIncomplete, len(data), SHA256(data)[:12], m.Log.Size, m.Log.SHA256[:12])
+	data, err := c.intake.assemble(ctx, a, *m.Log)
+	if err != nil {
+		return "", err
 	}
 	ep := &episode.Episode{}
 	if err := episode.DecodeSteps(data, ep); err != nil {
 		return "", fmt.Errorf("log of assignment %s: %w", a, err)
 	}
-	now := c.cfg.Now().UTC()
-	ep.Meta = c.meta(as, m, ep.Meta, now)
+	c.mu.Lock()
+	var embodiment string
+	if r := c.assigner.robots[as.robot]; r != nil {
+		embodiment = r.info.Embodiment
+	}
+	c.mu.Unlock()
+	ep.Meta = meta(as, m, embodiment, ep.Meta, c.cfg.Now().UTC())
 	if err := ep.Validate(); err != nil {
 		return "", fmt.Errorf("log of assignment %s: %w", a, err)
 	}
-	hdr := nats.Header{}
-	hdr.Set("Dreamrank-Request", as.p.req.ID)
-	hdr.Set("Dreamrank-Robot", as.robot)
-	if _, err := c.logs.Put(ctx, jetstream.ObjectMeta{Name: a, Description: "steps.zst of fleet episode " + a, Headers: hdr},
-		strings.NewReader(string(data))); err != nil {
-		return "", fmt.Errorf("%w: store log: %w", errcode.Unavailable, err)
-	}
-	if st := c.cfg.Episodes; st != nil {
-		if err := st.Put(ctx, ep, episode.PutOptions{}); err != nil && !errors.Is(err, episode.ErrExists) {
-			return "", fmt.Errorf("%w: store episode: %w", errcode.Unavailable, err)
-		}
+	if err := c.intake.store(ctx, as, data, ep); err != nil {
+		return "", err
 	}
 	res := resultOf(as.p, as)
 	res.EpisodeResult, res.EpisodeID, res.Started, res.Finished = m.EpisodeResult, a, m.Started, m.Finished
 	if err := c.record(ctx, as.p, res); err != nil {
 		return "", err
 	}
-	_ = c.uploads.Purge(ctx, jetstream.WithPurgeSubject(UploadPrefix+"."+a+".>"))
+	c.intake.purge(ctx, a)
 	c.mu.Lock()
 	c.assigner.finished(as, c.cfg.Now())
 	c.mu.Unlock()
@@ -146,8 +109,9 @@ func (c *Coordinator) record(ctx context.Context, p *pending, res Result) error 
 }
 
 // meta is the stored episode's metadata: provenance from the coordinator's
-// own record of the assignment, the outcome from the robot.
-func (c *Coordinator) meta(as *assignment, m Outcome, shapes episode.Meta, now time.Time) episode.Meta {
+// own record of the assignment and the robot's registered embodiment, the
+// outcome from the robot.
+func meta(as *assignment, m Outcome, embodiment string, shapes episode.Meta, now time.Time) episode.Meta {
 	req := as.p.req
 	seed := req.Seed
 	md := shapes
@@ -158,12 +122,7 @@ func (c *Coordinator) meta(as *assignment, m Outcome, shapes episode.Meta, now t
 		md.Instruction = sc.Instruction
 	}
 	prov := &episode.Provenance{Assignment: as.a.ID, Request: req.ID, PolicyEndpoint: req.OpenPI,
-		Started: m.Started.UTC(), Finished: m.Finished.UTC(), Received: now}
-	c.mu.Lock()
-	if r := c.assigner.robots[as.robot]; r != nil {
-		prov.Embodiment = r.info.Embodiment
-	}
-	c.mu.Unlock()
+		Started: m.Started.UTC(), Finished: m.Finished.UTC(), Received: now, Embodiment: embodiment}
 	if a := req.Arm; a != nil {
 		prov.PolicyBackend, prov.PolicyOptions = a.Backend, a.Options
 		if s := a.Context; s != nil {
