@@ -62,7 +62,11 @@ func (c *Config) defaults() {
 	}
 }
 
-// Coordinator schedules requested episodes on the fleet's robots.
+// Coordinator schedules requested episodes on the fleet's robots. Its book
+// of robots, requests and assignments, and the decisions made on it, are
+// the assigner's (assigner.go); the Coordinator carries them out on NATS
+// (schedule.go), answers the robots' messages (handlers.go) and takes their
+// uploaded logs in (ingest.go, intake.go).
 type Coordinator struct {
 	cfg     Config
 	nc      *nats.Conn

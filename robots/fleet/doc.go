@@ -8,5 +8,6 @@
 // episode's result exactly once.
 //
 // Callers request episodes with a Client (Request, then Results or Wait);
-// `dreamrank serve` runs the Coordinator (Start, Stop).
+// `dreamrank serve` runs the Coordinator (Start, Stop). The package knows
+// nothing of jobs or the web UI: ops/fleetlink adapts it to both.
 package fleet
