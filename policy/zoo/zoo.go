@@ -1,14 +1,20 @@
 // Package zoo is the policy zoo: the named policy arms that ranking
-// experiments evaluate, each a policy backend with options plus an optional
-// steering context. The arms live in a committed file, zoo.yaml, embedded in
-// the binary; adding an arm is one entry there:
+// experiments evaluate (zoo.go), and the table of their measured true
+// success rates (rates.go).
+//
+// Each arm is a policy backend with options plus an optional steering
+// context. The arms live in a committed file, zoo.yaml, embedded in the
+// binary; adding an arm is one entry there:
 //
 //   - {name: flow-step4000, backend: flow, options: {checkpoint: checkpoints/flow/step-4000}, description: "..."}
 //
 // Open opens an arm's policy through the policy backend registry, so the
-// backend must be linked in (the command imports every backend). The arms'
-// true success rates in the simulator are in TRUE_RATES.json, written by
-// `dreamrank policy zoo-eval` (see the README).
+// backend must be linked in (the command imports every backend).
+//
+// The rates table is a measurement of the arms, not part of their
+// definition: TRUE_RATES.json (embedded, TrueRates) and TRUE_RATES.md,
+// both written by `dreamrank policy zoo-eval` (see the README) through
+// Rates.Write.
 package zoo
 
 import (
