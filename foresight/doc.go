@@ -1,5 +1,5 @@
 // Package foresight implements privileged-foresight distillation
-// (REFERENCES.md section 5) for the flow-matching policy (policy/flow):
+// (docs/references.md section 5) for the flow-matching policy (policy/flow):
 // teachers that see future frames, residual adapters distilled from them,
 // and the controls that tell a real foresight gain from extra capacity.
 //

@@ -48,7 +48,7 @@ type Config struct {
 	// batch size).
 	TeacherSteps int     `json:"teacher_steps"`
 	TeacherLR    float64 `json:"teacher_lr"`
-	// Loss weights (REFERENCES.md section 5: 1, 0.5, 0.1); ModeNone uses
+	// Loss weights (docs/references.md section 5: 1, 0.5, 0.1); ModeNone uses
 	// WeightGT alone.
 	WeightGT      float64 `json:"weight_gt"`
 	WeightRes     float64 `json:"weight_res"`

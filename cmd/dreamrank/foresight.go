@@ -55,7 +55,7 @@ func foresightTrainCmd() *cobra.Command {
 		Use:   "train --policy NAME",
 		Short: "Train a privileged-foresight adapter (or a control) for a flow policy",
 		Long: `Train a residual adapter for a flow policy by privileged-foresight
-distillation (package foresight, REFERENCES.md section 5). The teacher is the
+distillation (package foresight, docs/references.md section 5). The teacher is the
 policy's own network whose flow head also sees the frozen encoder's features
 of the frames --offsets steps ahead; it is trained once per policy (only its
 projection of the future) and stored in <checkpoint>/adapters/teacher. The

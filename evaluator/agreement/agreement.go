@@ -6,7 +6,7 @@
 // It is pure: outcomes in, numbers out; the bootstrap draws from a
 // generator seeded by Options.Seed.
 //
-// MMRV follows REFERENCES.md section 2 exactly (SIMPLER, Li et al. 2024):
+// MMRV follows docs/references.md section 2 exactly (SIMPLER, Li et al. 2024):
 //
 //	MMRV = (1/N) sum_i max_j |R_i - R_j| * 1[(S_i > S_j) != (R_i > R_j)]
 //

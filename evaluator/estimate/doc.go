@@ -1,5 +1,5 @@
 // Package estimate turns paired real and world-model outcomes into failure-rate
-// estimates with honest confidence intervals (shared/REFERENCES.md section 3).
+// estimates with honest confidence intervals (docs/references.md section 3).
 //
 // Every estimator is a pure function: outcomes in, Result out. Randomness
 // (fold splits, bootstrap resamples) comes from Options.Seed, so the same

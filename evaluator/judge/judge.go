@@ -132,7 +132,7 @@ func Names() []string { return judges.Names() }
 
 // Score turns a per-step coverage series into a Verdict with the given
 // success threshold: reward is coverage/threshold clipped to [0,1], success
-// when coverage exceeds the threshold (PushT's rule, REFERENCES.md 1).
+// when coverage exceeds the threshold (PushT's rule, docs/references.md 1).
 func Score(coverage []float64, threshold float64) Verdict {
 	v := Verdict{Coverage: coverage, Reward: make([]float64, len(coverage)), SuccessStep: -1}
 	for t, c := range coverage {

@@ -20,7 +20,7 @@ import (
 	"dreamrank/foundation/zarr"
 )
 
-// PushT facts used as import defaults (REFERENCES.md section 1).
+// PushT facts used as import defaults (docs/references.md section 1).
 const (
 	PushTInstruction = "push the T-shaped block onto the green target"
 	PushTControlHz   = 10

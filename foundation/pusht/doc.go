@@ -2,7 +2,7 @@
 // circular pusher moves a T-shaped block on a 512x512 table towards a fixed
 // goal pose, simulated with Chipmunk2D (github.com/jakecoffman/cp/v2) using
 // the reference parameters of Diffusion Policy's pymunk environment
-// (see shared/REFERENCES.md section 1).
+// (see docs/references.md section 1).
 //
 // The package has three layers:
 //   - Env: the physics world with ground-truth access (State, SetState,

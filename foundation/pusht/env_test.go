@@ -14,7 +14,7 @@ func TestLegacyStateSetter(t *testing.T) {
 		wantAgent Vec2
 		wantBlock Pose
 	}{
-		// REFERENCES.md: state [0,10,20,30,1] gives block origin (57.866, 50.686)
+		// docs/references.md: state [0,10,20,30,1] gives block origin (57.866, 50.686)
 		// (position set at angle 0, then rotated about the CoG (0,45)).
 		{"reference example", [5]float64{0, 10, 20, 30, 1}, Vec2{0, 10}, Pose{57.866, 50.686, 1}},
 		{"angle zero keeps origin", [5]float64{256, 400, 256, 300, 0}, Vec2{256, 400}, Pose{256, 300, 0}},
