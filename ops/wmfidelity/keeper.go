@@ -145,6 +145,9 @@ func (k *Keeper) Ensure(ctx context.Context, ref job.ModelRef) (rec Record, comp
 }
 
 func (k *Keeper) ensure(ctx context.Context, ref job.ModelRef, r *run) (Record, bool, error) {
+	if _, err := checkedModel(ref); err != nil { // before importing episodes for nothing
+		return Record{}, false, err
+	}
 	if err := k.Episodes.Prepare(ctx); err != nil {
 		return Record{}, false, err
 	}
@@ -155,10 +158,13 @@ func (k *Keeper) ensure(ctx context.Context, ref job.ModelRef, r *run) (Record, 
 	r.mu.Lock()
 	r.sub = &sub
 	r.mu.Unlock()
+	log := k.log().With("backend", sub.Backend, "checkpoint", ref.Options["checkpoint"], "data_hash", short(sub.Checkpoint.DataHash), "weights", short(sub.Checkpoint.WeightsSHA256))
 	if rec, ok, err := k.Cache.Get(ctx, sub.Key()); err != nil || ok {
+		if ok {
+			log.Info("fidelity: cached for this checkpoint", "key", sub.Key(), "computed", rec.Computed)
+		}
 		return rec, false, err
 	}
-	log := k.log().With("backend", sub.Backend, "checkpoint", ref.Options["checkpoint"], "data_hash", short(sub.Checkpoint.DataHash), "weights", short(sub.Checkpoint.WeightsSHA256))
 	log.Info("fidelity: evaluating the checkpoint (no numbers for its identity yet)", "episodes", sub.Episodes.Count)
 	lp := logProgress(log, "fidelity: imagining windows")
 	rec, err := evaluate(ctx, ref, sub, k.Episodes, func(done, total int) {
@@ -176,14 +182,27 @@ func (k *Keeper) ensure(ctx context.Context, ref job.ModelRef, r *run) (Record, 
 	return rec, true, nil
 }
 
-// subject is ref's subject under the keeper's episodes and settings; a
-// model without a checkpoint has none worth keeping numbers for.
-func (k *Keeper) subject(ctx context.Context, ref job.ModelRef) (Subject, error) {
-	sub, err := subject(ctx, ref, k.Episodes, k.Config)
+// checkedModel is ref's model subject; a model without a checkpoint has
+// none worth keeping numbers for.
+func checkedModel(ref job.ModelRef) (Subject, error) {
+	sub, err := modelSubject(ref)
 	if err == nil && sub.Checkpoint.WeightsSHA256 == "" {
 		err = fmt.Errorf("%w: backend %s has no checkpoint option", ErrNoCheckpoint, ref.Backend)
 	}
 	return sub, err
+}
+
+// subject is ref's subject under the keeper's episodes and settings.
+func (k *Keeper) subject(ctx context.Context, ref job.ModelRef) (Subject, error) {
+	sub, err := checkedModel(ref)
+	if err != nil {
+		return sub, err
+	}
+	if sub.Episodes, err = k.Episodes.Set(ctx); err != nil {
+		return sub, err
+	}
+	sub.Config = k.Config
+	return sub, nil
 }
 
 // Status says where ref's numbers are without waiting for them: ready
@@ -235,7 +254,7 @@ func (k *Keeper) Status(ctx context.Context, ref job.ModelRef) Status {
 func (k *Keeper) Describe(ctx context.Context, ref job.ModelRef, wm report.WorldModel) report.WorldModel {
 	var notes []string
 	if k.File != "" {
-		rec, err := k.fromFile(ctx, ref)
+		rec, err := k.fromFile(ref)
 		if err == nil {
 			return fill(wm, Status{State: report.FidelityReady, Record: rec, Subject: &rec.Subject, Note: "from " + k.File})
 		}
@@ -260,13 +279,10 @@ func (k *Keeper) Describe(ctx context.Context, ref job.ModelRef, wm report.World
 }
 
 // fromFile is the File's record if it is of ref's checkpoint.
-func (k *Keeper) fromFile(ctx context.Context, ref job.ModelRef) (Record, error) {
-	want, err := modelSubject(ref)
+func (k *Keeper) fromFile(ref job.ModelRef) (Record, error) {
+	want, err := checkedModel(ref)
 	if err != nil {
 		return Record{}, err
-	}
-	if want.Checkpoint.WeightsSHA256 == "" {
-		return Record{}, fmt.Errorf("%w: backend %s has no checkpoint option", ErrNoCheckpoint, ref.Backend)
 	}
 	f, err := ReadFile(k.File)
 	if err != nil {
