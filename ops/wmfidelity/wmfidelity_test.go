@@ -276,6 +276,18 @@ func TestFileChecked(t *testing.T) {
 	}
 }
 
+// TestCommittedFile: results/wm_eval_objects.json records the committed
+// checkpoint's identity.
+func TestCommittedFile(t *testing.T) {
+	f, err := wmfidelity.ReadFile("../../results/wm_eval_objects.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Subject == nil || f.Subject.Checkpoint != identify(t, committed) {
+		t.Errorf("the committed fidelity file records %+v, the committed checkpoint is %+v", f.Subject, identify(t, committed))
+	}
+}
+
 func TestHeldOut(t *testing.T) {
 	c := ctx(t)
 	dir := tinyStore(t)
