@@ -216,10 +216,20 @@ func (k *Keeper) Status(ctx context.Context, ref job.ModelRef) Status {
 	k.mu.Unlock()
 	if r != nil {
 		r.mu.Lock()
-		defer r.mu.Unlock()
-		st := Status{State: report.FidelityComputing, Subject: r.sub, Note: "started " + r.began.UTC().Format(time.RFC3339)}
-		if r.total > 0 {
-			st.Note += fmt.Sprintf(", %d of %d windows imagined", r.step, r.total)
+		sub, step, total, began := r.sub, r.step, r.total, r.began
+		r.mu.Unlock()
+		if cur, err := checkedModel(ref); err == nil && sub != nil && !cur.SameModel(*sub) {
+			// Replaced while the old one is measured: say whose numbers
+			// are coming, and measure them once the old ones are in.
+			go func() {
+				<-r.done
+				k.background(ctx, ref)
+			}()
+			return Status{State: report.FidelityComputing, Subject: &cur, Note: "the checkpoint changed during an evaluation of the previous one; this one's follows"}
+		}
+		st := Status{State: report.FidelityComputing, Subject: sub, Note: "started " + began.UTC().Format(time.RFC3339)}
+		if total > 0 {
+			st.Note += fmt.Sprintf(", %d of %d windows imagined", step, total)
 		}
 		return st
 	}

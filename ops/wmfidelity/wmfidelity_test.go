@@ -7,11 +7,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"dreamrank/evaluator/ranking"
 	"dreamrank/foundation/checkpoint"
+	"dreamrank/foundation/episode"
 	"dreamrank/ops/job"
 	"dreamrank/ops/report"
 	"dreamrank/ops/wmfidelity"
@@ -154,6 +156,60 @@ func TestDescribe(t *testing.T) {
 	rec, _, err := k.Ensure(c, ref(dir))
 	if err != nil || rec.Subject.Checkpoint != now {
 		t.Errorf("the new checkpoint's evaluation: %+v, %v", rec.Subject, err)
+	}
+}
+
+// gated holds the first Load until released, so a test can act while an
+// evaluation is under way.
+type gated struct {
+	wmfidelity.HeldOut
+	entered, release chan struct{}
+	once             sync.Once
+}
+
+func (g *gated) Load(ctx context.Context) ([]*episode.Episode, error) {
+	g.once.Do(func() {
+		close(g.entered)
+		<-g.release
+	})
+	return g.HeldOut.Load(ctx)
+}
+
+// TestReplacedDuringEvaluation: a checkpoint replaced while the previous
+// one is being evaluated is reported as computing under its own identity,
+// the numbers under way are not filed under the old identity (they may
+// be the new model's), and the new checkpoint is evaluated next.
+func TestReplacedDuringEvaluation(t *testing.T) {
+	c := ctx(t)
+	eps := &gated{HeldOut: wmfidelity.HeldOut{Dir: tinyStore(t)}, entered: make(chan struct{}), release: make(chan struct{})}
+	cache := kv(t)
+	k := &wmfidelity.Keeper{Cache: cache, Episodes: eps}
+	dir := saveVariant(t, filepath.Join(t.TempDir(), "wm"), func(*checkpoint.Checkpoint) {})
+	if wm := k.Describe(c, ref(dir), report.WorldModel{}); wm.FidelityStatus != report.FidelityComputing {
+		t.Fatalf("%+v", wm)
+	}
+	<-eps.entered
+	saveVariant(t, dir, retrained(0.5))
+	now := identify(t, dir)
+	wm := k.Describe(c, ref(dir), report.WorldModel{})
+	if wm.FidelityStatus != report.FidelityComputing || wm.FidelityOf["weights_sha256"] != now.WeightsSHA256 || !strings.Contains(wm.FidelityNote, "changed") {
+		t.Errorf("while the replaced checkpoint is evaluated: %+v", wm)
+	}
+	close(eps.release)
+	rec, _, err := k.Ensure(c, ref(dir))
+	for err != nil && errors.Is(err, wmfidelity.ErrChanged) { // joined the old evaluation
+		rec, _, err = k.Ensure(c, ref(dir))
+	}
+	if err != nil || rec.Subject.Checkpoint != now {
+		t.Fatalf("after: %+v, %v", rec.Subject.Checkpoint, err)
+	}
+	if wm := k.Describe(c, ref(dir), report.WorldModel{}); wm.FidelityStatus != report.FidelityReady || wm.FidelityOf["weights_sha256"] != now.WeightsSHA256 {
+		t.Errorf("after: %+v", wm)
+	}
+	// Let the follow-up evaluation Status started end before the test does.
+	_, _, _ = k.Ensure(c, ref(dir))
+	if ks := keys(t, cache); len(ks) != 1 {
+		t.Errorf("cache keys %v: want only the new checkpoint's", ks)
 	}
 }
 
