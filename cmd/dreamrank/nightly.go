@@ -56,7 +56,7 @@ func (f *nightlyFlags) register(cmd *cobra.Command, withSchedule bool) {
 	}
 }
 
-// fidelity keeps the checkpoint's fidelity in the server's state bucket,
+// keeper keeps the checkpoint's fidelity in the server's state bucket,
 // keyed by the checkpoint's identity, measured on f.data's held-out
 // episodes; wait computes missing numbers before the report instead of
 // in the background.
