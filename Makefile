@@ -24,10 +24,12 @@ build: setup
 #   bin/dreamrank submit examples/ranking.yaml --watch
 # It runs 2 simulated robots and, on a fresh install, a first nightly report
 # at once, sized so it is on the UI within minutes on 2 cores (a real
-# deployment keeps serve's larger nightly defaults).
+# deployment keeps serve's larger nightly defaults). The report's world-model
+# fidelity is measured at start on the checkpoint itself (held-out human
+# demonstrations, imported into $(DATA) when missing; seconds) and cached by
+# the checkpoint's identity, so it cannot belong to another checkpoint.
 run: build
-	./$(BIN) serve --data $(DATA) --sim-robots 2 --nightly-real 4 --nightly-safety 8 --nightly-safety-real 4 \
-	  --nightly-fidelity results/wm_eval_objects.json
+	./$(BIN) serve --data $(DATA) --sim-robots 2 --nightly-real 4 --nightly-safety 8 --nightly-safety-real 4
 
 # One PushT episode with the scripted expert, its videos and the world
 # model's imagined version beside it (what `make run` did before the server).

@@ -20,6 +20,8 @@ import (
 	"dreamrank/ops/schedule"
 	"dreamrank/ops/standin"
 	"dreamrank/ops/web"
+	"dreamrank/ops/wmfidelity"
+	"dreamrank/scenarios"
 	"dreamrank/worldmodel/objects"
 )
 
@@ -31,6 +33,7 @@ type nightlyFlags struct {
 	backend    string
 	checkpoint string
 	fidelity   string
+	data       string // episode store of the fidelity evaluation (serve's --data)
 }
 
 func (f *nightlyFlags) register(cmd *cobra.Command, withSchedule bool) {
@@ -47,7 +50,19 @@ func (f *nightlyFlags) register(cmd *cobra.Command, withSchedule bool) {
 	fl.IntVar(&f.cfg.SafetyHorizon, "nightly-safety-horizon", 120, "steps per keep-out-zone episode")
 	fl.StringVar(&f.backend, "nightly-backend", objects.Name, "world-model backend the arms are imagined in")
 	fl.StringVar(&f.checkpoint, "nightly-checkpoint", defaultObjectsCheckpoint, "its checkpoint")
-	fl.StringVar(&f.fidelity, "nightly-fidelity", "", "`wm eval --json` report of that checkpoint, shown in the report's world-model section (results/wm_eval_objects.json is the committed checkpoint's)")
+	fl.StringVar(&f.fidelity, "nightly-fidelity", "", "`FILE` written by wm eval --json, shown instead of evaluating the checkpoint; refused (and said so in the report) unless it records that checkpoint's identity")
+	if !withSchedule {
+		fl.StringVar(&f.data, "data", "data", "data directory whose held-out episodes the checkpoint's fidelity is measured on (the human demonstrations are imported when it has none)")
+	}
+}
+
+// keeper keeps the checkpoint's fidelity in the server's state bucket,
+// keyed by the checkpoint's identity, measured on f.data's held-out
+// episodes; wait computes missing numbers before the report instead of
+// in the background.
+func (f *nightlyFlags) keeper(res *queue.Resources, wait bool) *wmfidelity.Keeper {
+	return &wmfidelity.Keeper{Cache: wmfidelity.KV{KV: res.State}, File: f.fidelity, Wait: wait,
+		Episodes: wmfidelity.HeldOut{Dir: f.data, Import: scenarios.PushTDataset()}}
 }
 
 func (f *nightlyFlags) config() nightly.Config {
@@ -57,20 +72,11 @@ func (f *nightlyFlags) config() nightly.Config {
 }
 
 // deps are the night's side effects: jobs through the API on nc, reports
-// in the artifact store, the simulator standing in for the fleet.
-func (f *nightlyFlags) deps(nc *nats.Conn, res *queue.Resources) nightly.Deps {
+// in the artifact store, the simulator standing in for the fleet, the
+// checkpoint's fidelity from fid.
+func (f *nightlyFlags) deps(nc *nats.Conn, res *queue.Resources, fid *wmfidelity.Keeper) nightly.Deps {
 	describe := func(ctx context.Context, ref job.ModelRef) report.WorldModel {
-		wm := standin.Describe(ctx, ref)
-		if f.fidelity == "" {
-			return wm
-		}
-		fid, err := nightly.ReadFidelity(f.fidelity)
-		if err != nil {
-			slog.Warn("nightly: no fidelity numbers", "err", err)
-			return wm
-		}
-		wm.Fidelity, wm.Checkpoint["fidelity_from"] = fid, f.fidelity
-		return wm
+		return fid.Describe(ctx, ref, standin.Describe(ctx, ref))
 	}
 	return nightly.Deps{Jobs: jobapi.Client{NC: nc}, Reports: nightly.Store{NC: nc, Objects: res.Artifacts},
 		Preview: standin.Simulator{}, Describe: describe}
@@ -82,7 +88,9 @@ func (f *nightlyFlags) start(ctx context.Context, nc *nats.Conn, res *queue.Reso
 	if f.cron == "" {
 		return nil, nil
 	}
-	deps := f.deps(nc, res)
+	fid := f.keeper(res, false)
+	fid.Warm(ctx, f.config().WorldModel) // ready before the first report, which takes minutes
+	deps := f.deps(nc, res, fid)
 	run := func(ctx context.Context, r schedule.Run) error {
 		_, err := nightly.Run(ctx, f.config(), deps, nightly.RunID(r.Slot, r.Manual))
 		return err
@@ -150,7 +158,7 @@ func reportNightlyCmd() *cobra.Command {
 				return err
 			}
 			defer nc.Close()
-			r, err := nightly.Run(ctx, nf.config(), nf.deps(nc, res), nightly.RunID(time.Now(), true))
+			r, err := nightly.Run(ctx, nf.config(), nf.deps(nc, res, nf.keeper(res, true)), nightly.RunID(time.Now(), true))
 			if err != nil {
 				return err
 			}

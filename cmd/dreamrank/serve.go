@@ -110,7 +110,7 @@ with 'dreamrank worker --nats URL'. Unfinished jobs resume after a restart.`,
 			}
 			defer stopFleet()
 			cfg.Real = real
-			nf.cfg.Zoo = z
+			nf.cfg.Zoo, nf.data = z, data
 			srv, err := server.Start(ctx, nc, cfg)
 			if err != nil {
 				return err
@@ -145,7 +145,7 @@ with 'dreamrank worker --nats URL'. Unfinished jobs resume after a restart.`,
 	bf.register(cmd)
 	wf.register(cmd, 2)
 	f := cmd.Flags()
-	f.StringVar(&data, "data", "data", "data directory (the embedded server's JetStream files)")
+	f.StringVar(&data, "data", "data", "data directory (the embedded server's JetStream files; the episode store whose held-out episodes the nightly checkpoint's fidelity is measured on)")
 	f.StringVar(&listen, "listen", "127.0.0.1:4222", "host:port of the embedded NATS server")
 	nf.register(cmd, true)
 	rf.register(cmd)

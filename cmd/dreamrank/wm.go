@@ -11,6 +11,8 @@ import (
 
 	"dreamrank/foundation/episode"
 	"dreamrank/foundation/progress"
+	"dreamrank/ops/job"
+	"dreamrank/ops/wmfidelity"
 	"dreamrank/worldmodel"
 	_ "dreamrank/worldmodel/copylast" // backend "copylast"
 	"dreamrank/worldmodel/fidelity"
@@ -41,8 +43,8 @@ func (f *modelFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringArrayVar(&f.opts, "opt", nil, "backend option key=value (repeatable), e.g. --opt nats_url=nats://host:4222 --opt model=pusht")
 }
 
-func (f *modelFlags) open(ctx context.Context) (worldmodel.Model, error) {
-	opts := worldmodel.Options{}
+func (f *modelFlags) ref() (job.ModelRef, error) {
+	opts := map[string]string{}
 	switch f.backend {
 	case latent.Name:
 		opts["checkpoint"] = f.checkpoint
@@ -52,11 +54,19 @@ func (f *modelFlags) open(ctx context.Context) (worldmodel.Model, error) {
 	for _, kv := range f.opts {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok {
-			return nil, fmt.Errorf("--opt %q: want key=value", kv)
+			return job.ModelRef{}, fmt.Errorf("--opt %q: want key=value", kv)
 		}
 		opts[k] = v
 	}
-	return worldmodel.Open(ctx, f.backend, opts)
+	return job.ModelRef{Backend: f.backend, Options: opts}, nil
+}
+
+func (f *modelFlags) open(ctx context.Context) (worldmodel.Model, error) {
+	ref, err := f.ref()
+	if err != nil {
+		return nil, err
+	}
+	return worldmodel.Open(ctx, ref.Backend, worldmodel.Options(ref.Options))
 }
 
 func wmTrainCmd() *cobra.Command {
@@ -124,32 +134,7 @@ func wmTrainCmd() *cobra.Command {
 // heldOutEpisodes loads the evaluation split: held-out human demonstrations,
 // plus held-out simulated episodes when withSim.
 func heldOutEpisodes(ctx context.Context, data string, withSim bool, limit int) ([]*episode.Episode, error) {
-	store, err := episode.Open(data)
-	if err != nil {
-		return nil, err
-	}
-	metas, err := store.List(ctx, episode.Filter{})
-	if err != nil {
-		return nil, err
-	}
-	var eps []*episode.Episode
-	for _, m := range latent.HeldOut(metas) {
-		if m.Source != latent.HumanSource && !withSim {
-			continue
-		}
-		if limit > 0 && len(eps) == limit {
-			break
-		}
-		e, err := store.Get(ctx, m.ID)
-		if err != nil {
-			return nil, err
-		}
-		eps = append(eps, e)
-	}
-	if len(eps) == 0 {
-		return nil, fmt.Errorf("no held-out episodes in %s: import the human demonstrations first (dreamrank dataset import --data %s)", data, data)
-	}
-	return eps, nil
+	return wmfidelity.HeldOut{Dir: data, WithSim: withSim, Limit: limit}.Load(ctx)
 }
 
 func wmEvalCmd() *cobra.Command {
@@ -165,25 +150,20 @@ func wmEvalCmd() *cobra.Command {
 		Use:   "eval",
 		Short: "Fidelity of a world model on held-out episodes (PSNR, SSIM, agent and block errors at 1/8/32 steps) vs copy-last-frame",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			eps, err := heldOutEpisodes(ctx, data, withSim, limit)
-			if err != nil {
-				return err
-			}
-			m, err := mf.open(ctx)
+			ref, err := mf.ref()
 			if err != nil {
 				return err
 			}
 			bar, finish := progress.Bar(os.Stderr, "imagining windows")
-			rep, err := fidelity.EvaluateWithBaseline(ctx, m, eps, cfg, bar)
+			rec, err := wmfidelity.Evaluate(cmd.Context(), ref, wmfidelity.HeldOut{Dir: data, WithSim: withSim, Limit: limit}, cfg, bar)
 			finish()
 			if err != nil {
 				return err
 			}
 			if asJSON {
-				return printJSON(rep)
+				return printJSON(rec.File())
 			}
-			return printFidelity(rep)
+			return printFidelity(rec.Report)
 		},
 	}
 	mf.register(cmd)

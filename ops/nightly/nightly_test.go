@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"image"
-	"os"
 	"testing"
 	"time"
 
@@ -172,22 +171,5 @@ func TestStateRoundTrip(t *testing.T) {
 	}
 	if last, err := st.LastRun(ctx); err != nil || !last.Equal(slot) {
 		t.Fatalf("got %v, %v", last, err)
-	}
-}
-
-func TestReadFidelity(t *testing.T) {
-	dir := t.TempDir()
-	good := dir + "/eval.json"
-	if err := os.WriteFile(good, []byte(`{"block_err_px_8": 1.57, "episodes": 21, "baseline": {"psnr_8": 26}, "beats_baseline": true}`), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	f, err := nightly.ReadFidelity(good)
-	if err != nil || len(f) != 2 || float64(f["block_err_px_8"]) != 1.57 {
-		t.Fatalf("fidelity %v, %v", f, err)
-	}
-	for _, bad := range []string{dir + "/missing.json", dir} {
-		if _, err := nightly.ReadFidelity(bad); err == nil {
-			t.Errorf("%s: no error", bad)
-		}
 	}
 }

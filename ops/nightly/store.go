@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -119,27 +118,4 @@ func RunID(slot time.Time, manual bool) string {
 		id += "-manual"
 	}
 	return id
-}
-
-// ReadFidelity reads the numbers of a `dreamrank wm eval --json` report
-// (its top-level numeric fields) for the report's world-model section.
-func ReadFidelity(path string) (map[string]report.Number, error) {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("nightly: fidelity: %w", err)
-	}
-	var all map[string]any
-	if err := json.Unmarshal(raw, &all); err != nil {
-		return nil, fmt.Errorf("nightly: fidelity %s: %w", path, err)
-	}
-	out := map[string]report.Number{}
-	for k, v := range all {
-		if f, ok := v.(float64); ok {
-			out[k] = report.Number(f)
-		}
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("nightly: fidelity %s: no numbers", path)
-	}
-	return out, nil
 }

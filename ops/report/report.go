@@ -87,7 +87,26 @@ type Input struct {
 type WorldModel struct {
 	Checkpoint map[string]string `json:"checkpoint"`
 	Fidelity   map[string]Number `json:"fidelity,omitempty"`
+	// FidelityOf identifies what Fidelity was measured on (the checkpoint's
+	// data hash and weights hash, the evaluation episodes and settings);
+	// while the numbers are computing, the checkpoint they will be of.
+	FidelityOf map[string]string `json:"fidelity_of,omitempty"`
+	// FidelityStatus says whether Fidelity is there (FidelityReady,
+	// FidelityComputing, FidelityUnavailable); empty when not asked for.
+	// It is kept apart from Checkpoint, which tells whether the model
+	// changed between nights.
+	FidelityStatus string `json:"fidelity_status,omitempty"`
+	// FidelityNote explains the status (progress, why unavailable, a
+	// fidelity file that was refused).
+	FidelityNote string `json:"fidelity_note,omitempty"`
 }
+
+// World-model fidelity states.
+const (
+	FidelityReady       = "ready"
+	FidelityComputing   = "computing"
+	FidelityUnavailable = "unavailable"
+)
 
 // SafetyInput is a safety evaluation's result: per arm, the estimators'
 // results (estimate.Result; evaluator/safety returns a real-only baseline

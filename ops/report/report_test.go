@@ -596,6 +596,75 @@ func TestFirstNight(t *testing.T) {
 	}
 }
 
+// TestRenderFidelity: the world-model section shows the numbers with the
+// identity they were measured on, or says they are computing or
+// unavailable, never a table without its identity once one is known.
+func TestRenderFidelity(t *testing.T) {
+	of := map[string]string{"data_hash": "d0d0", "weights_sha256": "feedbeef"}
+	tests := []struct {
+		name     string
+		wm       WorldModel
+		want     []string // in both HTML and Markdown
+		wantNot  []string
+		wantHTML string
+	}{
+		{"ready with identity",
+			WorldModel{Fidelity: map[string]Number{"block_err_px_8": 1.57}, FidelityOf: of, FidelityStatus: FidelityReady},
+			[]string{"block_err_px_8", "1.57", "measured on data_hash", "d0d0", "weights_sha256", "feedbeef"}, []string{"computing"}, `<table id="fidelity">`},
+		{"ready with a note",
+			WorldModel{Fidelity: map[string]Number{"psnr_8": 30}, FidelityOf: of, FidelityStatus: FidelityReady, FidelityNote: "x.json refused: other weights"},
+			[]string{"psnr_8", "feedbeef", "x.json refused: other weights"}, nil, `id="fidelity-note"`},
+		{"computing",
+			WorldModel{FidelityOf: of, FidelityStatus: FidelityComputing, FidelityNote: "40/276 windows"},
+			[]string{"computing", "40/276 windows", "feedbeef"}, []string{"fidelity metric", `id="fidelity"`}, `id="fidelity-status"`},
+		{"unavailable",
+			WorldModel{FidelityStatus: FidelityUnavailable, FidelityNote: "no held-out episodes"},
+			[]string{"unavailable", "no held-out episodes"}, []string{"fidelity metric", `id="fidelity"`}, `id="fidelity-status"`},
+		{"not asked for", WorldModel{}, nil, []string{"Fidelity of the checkpoint", "fidelity metric"}, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			in := Input{RunID: "n", Time: time.Date(2026, 11, 27, 2, 0, 0, 0, time.UTC), WorldModel: tc.wm,
+				Ranking: rank(t, map[string][2]int{"a1": {3, 5}}, "a1")}
+			r, err := Build(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			html, err := HTML(r, HTMLOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			md, err := Markdown(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			js, err := JSON(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			back, err := Decode(js)
+			if err != nil || back.WorldModel.FidelityStatus != tc.wm.FidelityStatus || len(back.WorldModel.FidelityOf) != len(tc.wm.FidelityOf) {
+				t.Errorf("JSON round trip: %+v, %v", back.WorldModel, err)
+			}
+			for doc, text := range map[string]string{"html": string(html), "md": string(md)} {
+				for _, w := range tc.want {
+					if !strings.Contains(text, w) {
+						t.Errorf("%s lacks %q", doc, w)
+					}
+				}
+				for _, w := range tc.wantNot {
+					if strings.Contains(text, w) {
+						t.Errorf("%s has %q", doc, w)
+					}
+				}
+			}
+			if tc.wantHTML != "" && !strings.Contains(string(html), tc.wantHTML) {
+				t.Errorf("html lacks %s", tc.wantHTML)
+			}
+		})
+	}
+}
+
 func TestPreviews(t *testing.T) {
 	var png bytes.Buffer
 	if err := pngEncode(&png, frames(1, color.RGBA{R: 1})[0]); err != nil {
