@@ -101,28 +101,32 @@ func (d Dialer) Parse(opts map[string]string) (Backend, error) {
 	return b, nil
 }
 
-// Open is the body of a backend's opener: it parses opts, connects to NATS
-// and dials with a caller that owns the connection (the client's Close
-// closes it; a failed dial closes it at once).
-func Open[C any](ctx context.Context, d Dialer, opts map[string]string, dial func(context.Context, *Caller) (C, error)) (C, error) {
-	var zero C
-	b, err := d.Parse(opts)
-	if err != nil {
-		return zero, err
+// Opener returns a registry backend's opener (a worldmodel.Opener, say: O
+// is the registry's options type, I its interface). It parses the options,
+// connects to NATS and dials with a caller that owns the connection (the
+// client's Close closes it; a failed dial closes it at once). On error the
+// client is I's zero value, never a nil pointer in an interface.
+func Opener[O ~map[string]string, I any](d Dialer, dial func(context.Context, *Caller) (I, error)) func(context.Context, O) (I, error) {
+	return func(ctx context.Context, opts O) (I, error) {
+		var zero I
+		b, err := d.Parse(opts)
+		if err == nil {
+			err = CheckName(b.Name)
+		}
+		if err != nil {
+			return zero, fmt.Errorf("%s: %w", d.Label, err)
+		}
+		nc, err := bus.Connect(ctx, b.Bus)
+		if err != nil {
+			return zero, fmt.Errorf("%s: %w", d.Label, err)
+		}
+		call, _ := d.Caller(nc, b.Name, b.Dial) // the name is checked
+		call.OwnConn = true
+		c, err := dial(ctx, call)
+		if err != nil {
+			nc.Close()
+			return zero, err
+		}
+		return c, nil
 	}
-	if err := CheckName(b.Name); err != nil {
-		return zero, fmt.Errorf("%s: %w", d.Label, err)
-	}
-	nc, err := bus.Connect(ctx, b.Bus)
-	if err != nil {
-		return zero, err
-	}
-	call, _ := d.Caller(nc, b.Name, b.Dial) // the name is checked
-	call.OwnConn = true
-	c, err := dial(ctx, call)
-	if err != nil {
-		nc.Close()
-		return zero, err
-	}
-	return c, nil
 }

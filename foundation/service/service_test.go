@@ -255,12 +255,12 @@ func TestDialerParse(t *testing.T) {
 func TestOpen(t *testing.T) {
 	url := servicetest.NATS(t)
 	serveEcho(t, context.Background(), url, service.ServeOptions{Prefix: "dreamrank.test"}, nil)
-	dial := func(ctx context.Context, c *service.Caller) (*service.Caller, error) {
+	open := service.Opener[map[string]string](dialer, func(ctx context.Context, c *service.Caller) (*service.Caller, error) {
 		var in info
 		return c, c.Info(ctx, errcode.UnknownModel, 1, &in)
-	}
+	})
 	ctx := context.Background()
-	c, err := service.Open(ctx, dialer, map[string]string{"thing": "echo", service.OptNATSURL: url}, dial)
+	c, err := open(ctx, map[string]string{"thing": "echo", service.OptNATSURL: url})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,7 +273,7 @@ func TestOpen(t *testing.T) {
 		"bad name":     {"thing": "a.b", service.OptNATSURL: url},
 		"no server":    {"thing": "echo", service.OptNATSURL: "nats://127.0.0.1:1"},
 	} {
-		if _, err := service.Open(ctx, dialer, opts, dial); err == nil {
+		if _, err := open(ctx, opts); err == nil {
 			t.Errorf("%s: no error", name)
 		}
 	}

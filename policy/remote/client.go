@@ -31,6 +31,13 @@ type DialOptions struct {
 	MaxRequestBytes int
 }
 
+// dialer holds the protocol's client defaults and backend options. Act
+// requests are one NATS message each: the client splits batches instead.
+var dialer = service.Dialer{
+	Label: "remote policy", Prefix: DefaultPrefix, Timeout: 30 * time.Second, Whole: true,
+	NameOption: OptPolicy, Client: "policy", Bad: policy.ErrBadInput,
+}
+
 // Client is a policy served over NATS. It implements policy.Policy,
 // policy.Describer and io.Closer (closing the connection if Open made it).
 // It is safe for concurrent use.
@@ -48,6 +55,15 @@ func Dial(ctx context.Context, nc *nats.Conn, name string, opts DialOptions) (*C
 		return nil, err
 	}
 	return newClient(ctx, call, opts.MaxRequestBytes)
+}
+
+// Open is the "nats" backend's opener: it connects to NATS itself and dials
+// the policy. The returned *Client owns the connection; Close closes it.
+var Open = service.Opener[policy.Options](dialer, openPolicy)
+
+// openPolicy is newClient for the registry: its client as a policy.Policy.
+func openPolicy(ctx context.Context, call *service.Caller) (policy.Policy, error) {
+	return newClient(ctx, call, 0)
 }
 
 func newClient(ctx context.Context, call *service.Caller, maxRequest int) (*Client, error) {

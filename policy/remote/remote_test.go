@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-
 	"dreamrank/foundation/envelope"
 	"dreamrank/foundation/errcode"
 	"dreamrank/foundation/service"
@@ -26,11 +24,11 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 func serve(tb testing.TB, url, name string, p policy.Policy, opts ServeOptions) *Server {
-	return servicetest.Serve(tb, url, func(ctx context.Context, nc *nats.Conn) (*Server, error) { return Serve(ctx, nc, name, p, opts) })
+	return servicetest.Serve(tb, url, Serve, name, p, opts)
 }
 
 func dial(tb testing.TB, url, name string, opts DialOptions) *Client {
-	return servicetest.Dial(tb, url, func(ctx context.Context, nc *nats.Conn) (*Client, error) { return Dial(ctx, nc, name, opts) })
+	return servicetest.Dial(tb, url, Dial, name, opts)
 }
 
 var smallSpec = policy.Spec{FrameH: 2, FrameW: 3, Channels: 3, ProprioDim: 2, ActionDim: 2, ChunkLen: 3, ControlHz: 10}

@@ -34,6 +34,13 @@ type ServeOptions struct {
 	Version string
 }
 
+// kit is the kit's share of the options. An act request is one NATS
+// message (clients split batches), so the replica takes no parts.
+func (o ServeOptions) kit() service.ServeOptions {
+	return service.ServeOptions{Prefix: cmp.Or(o.Prefix, DefaultPrefix), Concurrency: o.Concurrency,
+		MaxMessageBytes: o.MaxMessageBytes, Version: o.Version, Whole: true}
+}
+
 // Server is one replica serving a policy. Policies are stateless, so every
 // replica of a name answers any request: both subjects share the queue
 // group.
@@ -50,9 +57,7 @@ func Serve(ctx context.Context, nc *nats.Conn, name string, p policy.Policy, opt
 	s := &Server{p: p}
 	kit, err := service.New(ctx, nc, service.Config{
 		Service: ServiceName, Kind: "policy", Name: name, Protocol: Protocol,
-		Description: "dreamrank policy " + name, Stats: s.stats,
-		Options: service.ServeOptions{Prefix: cmp.Or(opts.Prefix, DefaultPrefix), Concurrency: opts.Concurrency,
-			MaxMessageBytes: opts.MaxMessageBytes, Version: opts.Version, Whole: true},
+		Description: "dreamrank policy " + name, Options: opts.kit(), Stats: s.stats,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("remote: %w", err)

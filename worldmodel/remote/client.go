@@ -22,6 +22,12 @@ import (
 // DefaultPrefix, Timeout 30 s).
 type DialOptions = service.DialOptions
 
+// dialer holds the protocol's client defaults and backend options.
+var dialer = service.Dialer{
+	Label: "remote", Prefix: DefaultPrefix, Timeout: 30 * time.Second,
+	NameOption: OptModel, Client: "worldmodel", Bad: errcode.BadRequest,
+}
+
 // Model is a world model served over NATS. It implements worldmodel.Model,
 // worldmodel.Describer and worldmodel.FLOPsCounter (0 when the server does
 // not report FLOPs), and io.Closer (closing the connection if Open made it).
@@ -37,6 +43,15 @@ func Dial(ctx context.Context, nc *nats.Conn, name string, opts DialOptions) (*M
 	if err != nil {
 		return nil, err
 	}
+	return newModel(ctx, call)
+}
+
+// Open is the "remote" backend's opener: it connects to NATS itself and
+// dials the model. The returned *Model owns the connection; Close closes it.
+var Open = service.Opener[worldmodel.Options](dialer, openModel)
+
+// openModel is newModel for the registry: its client as a worldmodel.Model.
+func openModel(ctx context.Context, call *service.Caller) (worldmodel.Model, error) {
 	return newModel(ctx, call)
 }
 

@@ -10,8 +10,6 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/nats-io/nats.go"
-
 	"dreamrank/foundation/service/servicetest"
 	"dreamrank/worldmodel"
 )
@@ -19,11 +17,11 @@ import (
 // serve serves m under name on its own connection (as a separate replica
 // process would) and stops it at cleanup.
 func serve(tb testing.TB, url, name string, m worldmodel.Model, opts ServeOptions) *Server {
-	return servicetest.Serve(tb, url, func(ctx context.Context, nc *nats.Conn) (*Server, error) { return Serve(ctx, nc, name, m, opts) })
+	return servicetest.Serve(tb, url, Serve, name, m, opts)
 }
 
 func dial(tb testing.TB, url, name string, opts DialOptions) *Model {
-	return servicetest.Dial(tb, url, func(ctx context.Context, nc *nats.Conn) (*Model, error) { return Dial(ctx, nc, name, opts) })
+	return servicetest.Dial(tb, url, Dial, name, opts)
 }
 
 // drift is a deterministic test model whose predictions depend on the

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
@@ -17,6 +18,13 @@ import (
 // DialOptions tune a client; zero values take the defaults (Prefix
 // DefaultPrefix, Timeout 60 s).
 type DialOptions = service.DialOptions
+
+// dialer holds the protocol's client defaults and backend options; a VLM
+// may be slow, hence the longer timeout.
+var dialer = service.Dialer{
+	Label: "remote judge", Prefix: DefaultPrefix, Timeout: 60 * time.Second,
+	NameOption: OptJudge, Client: "judge", Bad: judge.ErrBadInput,
+}
 
 // Client is a judge served over NATS; it implements judge.Judge and is
 // safe for concurrent use.
@@ -34,6 +42,15 @@ func Dial(ctx context.Context, nc *nats.Conn, name string, opts DialOptions) (*C
 	if err != nil {
 		return nil, err
 	}
+	return newClient(ctx, call)
+}
+
+// Open is the "remote" judge's opener: it connects to NATS itself and dials
+// the judge; Close on the result closes that connection.
+var Open = service.Opener[judge.Options](dialer, openJudge)
+
+// openJudge is newClient for the registry: its client as a judge.Judge.
+func openJudge(ctx context.Context, call *service.Caller) (judge.Judge, error) {
 	return newClient(ctx, call)
 }
 

@@ -9,25 +9,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-
 	"dreamrank/evaluator/judge"
 	"dreamrank/foundation/errcode"
 	"dreamrank/foundation/service"
 	"dreamrank/foundation/service/servicetest"
 	"dreamrank/policy/expert"
 )
-
-func serve(tb testing.TB, url, name string, j judge.Judge, opts ServeOptions) *Server {
-	return servicetest.Serve(tb, url, func(ctx context.Context, nc *nats.Conn) (*Server, error) { return Serve(ctx, nc, name, j, opts) })
-}
-
-func dial(tb testing.TB, url, name string, opts DialOptions) *Client {
-	if opts.Timeout == 0 {
-		opts.Timeout = 10 * time.Second // fail fast
-	}
-	return servicetest.Dial(tb, url, func(ctx context.Context, nc *nats.Conn) (*Client, error) { return Dial(ctx, nc, name, opts) })
-}
 
 func episodes(tb testing.TB) []judge.Episode {
 	tb.Helper()
@@ -37,6 +24,17 @@ func episodes(tb testing.TB) []judge.Episode {
 	}
 	eps[1].Instruction = "push the T"
 	return eps
+}
+
+func serve(tb testing.TB, url, name string, j judge.Judge, opts ServeOptions) *Server {
+	return servicetest.Serve(tb, url, Serve, name, j, opts)
+}
+
+func dial(tb testing.TB, url, name string, opts DialOptions) *Client {
+	if opts.Timeout == 0 {
+		opts.Timeout = 10 * time.Second // fail fast
+	}
+	return servicetest.Dial(tb, url, Dial, name, opts)
 }
 
 // TestRemoteMatchesLocal: the PushT judge over NATS gives exactly the

@@ -42,11 +42,12 @@ func Connect(tb testing.TB, url string, opts ...nats.Option) *nats.Conn {
 	return nc
 }
 
-// Serve starts a replica with serve on its own connection, as a separate
-// process would, and stops it at cleanup.
-func Serve[S interface{ Stop() error }](tb testing.TB, url string, serve func(context.Context, *nats.Conn) (S, error)) S {
+// Serve starts a replica with serve(ctx, nc, name, x, opts) (a protocol
+// package's Serve) on its own connection, as a separate process would, and
+// stops it at cleanup.
+func Serve[X, O any, S interface{ Stop() error }](tb testing.TB, url string, serve func(context.Context, *nats.Conn, string, X, O) (S, error), name string, x X, opts O) S {
 	tb.Helper()
-	s, err := serve(context.Background(), Connect(tb, url))
+	s, err := serve(context.Background(), Connect(tb, url), name, x, opts)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -54,12 +55,13 @@ func Serve[S interface{ Stop() error }](tb testing.TB, url string, serve func(co
 	return s
 }
 
-// Dial dials a client with dial on its own connection, within 10 s.
-func Dial[C any](tb testing.TB, url string, dial func(context.Context, *nats.Conn) (C, error)) C {
+// Dial dials name with dial(ctx, nc, name, opts) (a protocol package's
+// Dial) on its own connection, within 10 s.
+func Dial[O, C any](tb testing.TB, url string, dial func(context.Context, *nats.Conn, string, O) (C, error), name string, opts O) C {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := dial(ctx, Connect(tb, url))
+	c, err := dial(ctx, Connect(tb, url), name, opts)
 	if err != nil {
 		tb.Fatal(err)
 	}
