@@ -19,6 +19,8 @@ import (
 	"dreamrank/foundation/service"
 	"dreamrank/foundation/service/servicetest"
 	"dreamrank/policy"
+	"dreamrank/policy/policytest"
+	"dreamrank/policy/scripted"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -392,4 +394,21 @@ func FuzzDecodeAct(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestContract serves the scripted policy over NATS and opens it through
+// the registry: the client keeps the policy's promises.
+func TestContract(t *testing.T) {
+	url := servicetest.NATS(t)
+	served, err := scripted.New(scripted.Config{Chunk: 4, Noise: 5, Seed: 3, Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	servicetest.Serve(t, url, Serve, "scripted", policy.Policy(served), ServeOptions{})
+	p, err := policy.Open(context.Background(), BackendName, policy.Options{service.OptNATSURL: url, OptPolicy: "scripted"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.(*Client).Close()
+	policytest.Contract(t, p, policytest.PushT(3))
 }
