@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"dreamrank/evaluator/judge"
+	"dreamrank/evaluator/judge/judgetest"
 	"dreamrank/foundation/errcode"
 	"dreamrank/foundation/service"
 	"dreamrank/foundation/service/servicetest"
@@ -274,4 +275,17 @@ func FuzzDecodeRequest(f *testing.F) {
 			t.Fatalf("re-encoded request decodes differently: %v", err)
 		}
 	})
+}
+
+// TestContract serves the PushT judge over NATS and opens it through the
+// registry: the client keeps the judge's promises.
+func TestContract(t *testing.T) {
+	url := servicetest.NATS(t)
+	serve(t, url, "pusht", judge.PushT{Workers: 2}, ServeOptions{Concurrency: 2})
+	j, err := judge.Open(context.Background(), BackendName, judge.Options{service.OptNATSURL: url, OptJudge: "pusht", service.OptTimeout: "10s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.(*Client).Close()
+	judgetest.Contract(t, j, episodes(t))
 }
