@@ -64,52 +64,98 @@ func Contract(t *testing.T, p policy.Policy, obs []policy.Observation) {
 	if len(obs) < 3 {
 		t.Fatalf("the contract needs at least 3 observations, got %d", len(obs))
 	}
-	spec := p.Spec()
-	if err := spec.ValidateInput(obs, nil); err != nil {
-		t.Fatalf("the contract's observations do not fit the spec %+v: %v", spec, err)
+	if err := p.Spec().ValidateInput(obs, nil); err != nil {
+		t.Fatalf("the contract's observations do not fit the spec %+v: %v", p.Spec(), err)
 	}
-	steer := Steering(obs)
-	var plain []policy.Chunk
-	t.Run("shapes", func(t *testing.T) {
-		plain = act(t, p, obs, nil)
-		for i, c := range plain {
-			if len(c.Actions) != len(plain[0].Actions) || len(c.Actions[0]) != len(plain[0].Actions[0]) {
-				t.Fatalf("chunk %d is %dx%d, chunk 0 %dx%d", i, len(c.Actions), len(c.Actions[0]), len(plain[0].Actions), len(plain[0].Actions[0]))
+	for _, c := range checks {
+		t.Run(c.name, func(t *testing.T) {
+			if err := c.check(p, obs); err != nil {
+				t.Fatal(err)
 			}
-		}
-	})
-	t.Run("steering", func(t *testing.T) { act(t, p, obs, steer) })
-	t.Run("no state between calls", func(t *testing.T) {
-		first := act(t, p, obs, nil)
-		other := slices.Clone(obs)
-		slices.Reverse(other)
-		act(t, p, other, steer)
-		if err := Near(act(t, p, obs, nil), first, 0, 0); err != nil {
-			t.Fatalf("the same call after another gave other chunks: %v", err)
-		}
-	})
-	t.Run("batch independent", func(t *testing.T) {
-		all := act(t, p, obs, steer)
-		for i := range obs {
-			one := act(t, p, obs[i:i+1], steer[i:i+1])
-			if err := Near(one, all[i:i+1], AbsTolerance, RelTolerance); err != nil {
-				t.Fatalf("observation %d alone and in a batch of %d: %v", i, len(obs), err)
-			}
-		}
-	})
-	t.Run("bad input", func(t *testing.T) { badInput(t, p, obs) })
-	t.Run("empty batch", func(t *testing.T) {
+		})
+	}
+}
+
+// checks are the contract's, in order; each says what it found wrong.
+var checks = []struct {
+	name  string
+	check func(policy.Policy, []policy.Observation) error
+}{
+	{"shapes", shapes},
+	{"steering", func(p policy.Policy, obs []policy.Observation) error {
+		_, err := act(p, obs, Steering(obs))
+		return err
+	}},
+	{"no state between calls", stateless},
+	{"batch independent", batchIndependent},
+	{"bad input", badInput},
+	{"empty batch", func(p policy.Policy, _ []policy.Observation) error {
 		if out, err := p.Act(context.Background(), nil, nil); err != nil || len(out) != 0 {
-			t.Fatalf("Act of no observations: %d chunks, %v; want none and no error", len(out), err)
+			return fmt.Errorf("Act of no observations: %d chunks, %v; want none and no error", len(out), err)
 		}
-	})
-	t.Run("cancelled", func(t *testing.T) {
+		return nil
+	}},
+	{"cancelled", func(p policy.Policy, obs []policy.Observation) error {
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		if _, err := p.Act(ctx, obs, nil); !errors.Is(err, context.Canceled) {
-			t.Fatalf("Act with a cancelled ctx: %v, want an error wrapping context.Canceled", err)
+			return fmt.Errorf("Act with a cancelled ctx: %v, want an error wrapping context.Canceled", err)
 		}
-	})
+		return nil
+	}},
+}
+
+func shapes(p policy.Policy, obs []policy.Observation) error {
+	out, err := act(p, obs, nil)
+	if err != nil {
+		return err
+	}
+	for i, c := range out {
+		if len(c.Actions) != len(out[0].Actions) || len(c.Actions[0]) != len(out[0].Actions[0]) {
+			return fmt.Errorf("chunk %d is %dx%d, chunk 0 %dx%d", i, len(c.Actions), len(c.Actions[0]), len(out[0].Actions), len(out[0].Actions[0]))
+		}
+	}
+	return nil
+}
+
+// stateless: the same call after another gives the same chunks.
+func stateless(p policy.Policy, obs []policy.Observation) error {
+	first, err := act(p, obs, nil)
+	if err != nil {
+		return err
+	}
+	other := slices.Clone(obs)
+	slices.Reverse(other)
+	if _, err := act(p, other, Steering(other)); err != nil {
+		return err
+	}
+	again, err := act(p, obs, nil)
+	if err != nil {
+		return err
+	}
+	if err := Near(again, first, 0, 0); err != nil {
+		return fmt.Errorf("the same call after another gave other chunks: %w", err)
+	}
+	return nil
+}
+
+// batchIndependent: each observation alone gets its chunk in the batch.
+func batchIndependent(p policy.Policy, obs []policy.Observation) error {
+	steer := Steering(obs)
+	all, err := act(p, obs, steer)
+	if err != nil {
+		return err
+	}
+	for i := range obs {
+		one, err := act(p, obs[i:i+1], steer[i:i+1])
+		if err != nil {
+			return err
+		}
+		if err := Near(one, all[i:i+1], AbsTolerance, RelTolerance); err != nil {
+			return fmt.Errorf("observation %d alone and in a batch of %d: %w", i, len(obs), err)
+		}
+	}
+	return nil
 }
 
 // Steering is one full steering context per observation: task, subtask,
@@ -126,8 +172,7 @@ func Steering(obs []policy.Observation) []policy.Context {
 	return steer
 }
 
-func badInput(t *testing.T, p policy.Policy, obs []policy.Observation) {
-	t.Helper()
+func badInput(p policy.Policy, obs []policy.Observation) error {
 	quality := Steering(obs)
 	quality[1].Metadata.Quality = 6
 	type input struct {
@@ -144,23 +189,25 @@ func badInput(t *testing.T, p policy.Policy, obs []policy.Observation) {
 		short[1].Image = short[1].Image[:len(short[1].Image)-1]
 		tests = append(tests, input{"frame off the spec", short, nil})
 	}
+	var errs []error
 	for _, tt := range tests {
 		if _, err := p.Act(context.Background(), tt.obs, tt.steer); !errors.Is(err, policy.ErrBadInput) {
-			t.Errorf("%s: err %v, want policy.ErrBadInput", tt.name, err)
+			errs = append(errs, fmt.Errorf("%s: err %v, want policy.ErrBadInput", tt.name, err))
 		}
 	}
+	return errors.Join(errs...)
 }
 
-func act(t *testing.T, p policy.Policy, obs []policy.Observation, steer []policy.Context) []policy.Chunk {
-	t.Helper()
+// act is p.Act, its chunks checked against the spec.
+func act(p policy.Policy, obs []policy.Observation, steer []policy.Context) ([]policy.Chunk, error) {
 	out, err := p.Act(context.Background(), obs, steer)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	if err := p.Spec().ValidateChunks(out, len(obs)); err != nil {
-		t.Fatalf("chunks off the spec: %v", err)
+		return nil, fmt.Errorf("chunks off the spec: %w", err)
 	}
-	return out
+	return out, nil
 }
 
 // Near reports how got differs from want beyond abs + rel*|want| in any

@@ -27,56 +27,88 @@ func Contract(t *testing.T, j judge.Judge, eps []judge.Episode) {
 	if len(eps) < 2 {
 		t.Fatalf("the contract needs at least 2 episodes, got %d", len(eps))
 	}
-	var all []judge.Verdict
-	t.Run("verdicts", func(t *testing.T) {
-		all = run(t, j, eps)
-		for i, v := range all {
-			if err := WellFormed(v, len(eps[i].Frames)); err != nil {
-				t.Errorf("verdict %d: %v", i, err)
+	for _, c := range checks {
+		t.Run(c.name, func(t *testing.T) {
+			if err := c.check(j, eps); err != nil {
+				t.Fatal(err)
 			}
-		}
-	})
-	if all == nil {
-		t.FailNow()
+		})
 	}
-	t.Run("batch independent", func(t *testing.T) {
-		rev := slices.Clone(eps)
-		slices.Reverse(rev)
-		got := run(t, j, rev)
-		slices.Reverse(got)
-		if err := Near(got, all); err != nil {
-			t.Fatalf("the batch reversed: %v", err)
-		}
-		if err := Near(run(t, j, eps[1:2]), all[1:2]); err != nil {
-			t.Fatalf("episode 1 alone: %v", err)
-		}
-	})
-	t.Run("bad input", func(t *testing.T) { badInput(t, j, eps[0]) })
-	t.Run("empty batch", func(t *testing.T) {
+}
+
+// checks are the contract's, in order; each says what it found wrong.
+var checks = []struct {
+	name  string
+	check func(judge.Judge, []judge.Episode) error
+}{
+	{"verdicts", verdicts},
+	{"batch independent", batchIndependent},
+	{"bad input", func(j judge.Judge, eps []judge.Episode) error { return badInput(j, eps[0]) }},
+	{"empty batch", func(j judge.Judge, _ []judge.Episode) error {
 		if vs, err := j.Judge(context.Background(), nil); err != nil || len(vs) != 0 {
-			t.Fatalf("Judge of no episodes: %d verdicts, %v; want none and no error", len(vs), err)
+			return fmt.Errorf("Judge of no episodes: %d verdicts, %v; want none and no error", len(vs), err)
 		}
-	})
-	t.Run("concurrent", func(t *testing.T) { concurrent(t, j, eps, all) })
-	t.Run("cancelled", func(t *testing.T) {
+		return nil
+	}},
+	{"concurrent", concurrent},
+	{"cancelled", func(j judge.Judge, eps []judge.Episode) error {
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		if _, err := j.Judge(ctx, eps); !errors.Is(err, context.Canceled) {
-			t.Fatalf("Judge with a cancelled ctx: %v, want an error wrapping context.Canceled", err)
+			return fmt.Errorf("Judge with a cancelled ctx: %v, want an error wrapping context.Canceled", err)
 		}
-	})
+		return nil
+	}},
 }
 
-func run(t *testing.T, j judge.Judge, eps []judge.Episode) []judge.Verdict {
-	t.Helper()
+// run is j.Judge, checked to give one verdict per episode.
+func run(j judge.Judge, eps []judge.Episode) ([]judge.Verdict, error) {
 	vs, err := j.Judge(context.Background(), eps)
+	if err == nil && len(vs) != len(eps) {
+		err = fmt.Errorf("%d verdicts for %d episodes", len(vs), len(eps))
+	}
+	return vs, err
+}
+
+func verdicts(j judge.Judge, eps []judge.Episode) error {
+	vs, err := run(j, eps)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
-	if len(vs) != len(eps) {
-		t.Fatalf("%d verdicts for %d episodes", len(vs), len(eps))
+	var errs []error
+	for i, v := range vs {
+		if err := WellFormed(v, len(eps[i].Frames)); err != nil {
+			errs = append(errs, fmt.Errorf("verdict %d: %w", i, err))
+		}
 	}
-	return vs
+	return errors.Join(errs...)
+}
+
+// batchIndependent: the batch reversed gets its verdicts reversed, and an
+// episode alone gets its verdict in the batch.
+func batchIndependent(j judge.Judge, eps []judge.Episode) error {
+	all, err := run(j, eps)
+	if err != nil {
+		return err
+	}
+	rev := slices.Clone(eps)
+	slices.Reverse(rev)
+	got, err := run(j, rev)
+	if err != nil {
+		return err
+	}
+	slices.Reverse(got)
+	if err := Near(got, all); err != nil {
+		return fmt.Errorf("the batch reversed: %w", err)
+	}
+	one, err := run(j, eps[1:2])
+	if err != nil {
+		return err
+	}
+	if err := Near(one, all[1:2]); err != nil {
+		return fmt.Errorf("episode 1 alone: %w", err)
+	}
+	return nil
 }
 
 // WellFormed checks a verdict of an episode of steps frames against
@@ -105,7 +137,7 @@ func WellFormed(v judge.Verdict, steps int) error {
 
 // badInput: each episode the judge cannot take, beside a good one, is
 // judge.ErrBadInput.
-func badInput(t *testing.T, j judge.Judge, good judge.Episode) {
+func badInput(j judge.Judge, good judge.Episode) error {
 	noFrames := good
 	noFrames.Frames = nil
 	shortFrame := good
@@ -113,18 +145,25 @@ func badInput(t *testing.T, j judge.Judge, good judge.Episode) {
 	shortFrame.Frames[0] = shortFrame.Frames[0][1:]
 	proprio := good
 	proprio.Proprio = make([][]float32, len(good.Frames)+1)
+	var errs []error
 	for _, tt := range []struct {
 		name string
 		ep   judge.Episode
 	}{{"no frames", noFrames}, {"a frame of the wrong size", shortFrame}, {"proprio rows off the frames", proprio}} {
 		if _, err := j.Judge(context.Background(), []judge.Episode{good, tt.ep}); !errors.Is(err, judge.ErrBadInput) {
-			t.Errorf("%s: err %v, want judge.ErrBadInput", tt.name, err)
+			errs = append(errs, fmt.Errorf("%s: err %v, want judge.ErrBadInput", tt.name, err))
 		}
 	}
+	return errors.Join(errs...)
 }
 
-// concurrent judges eps from several goroutines at once; each gets want.
-func concurrent(t *testing.T, j judge.Judge, eps []judge.Episode, want []judge.Verdict) {
+// concurrent judges eps from several goroutines at once; each gets the
+// verdicts of a call alone.
+func concurrent(j judge.Judge, eps []judge.Episode) error {
+	want, err := run(j, eps)
+	if err != nil {
+		return err
+	}
 	const n = 4
 	errs := make([]error, n)
 	var wg sync.WaitGroup
@@ -132,7 +171,7 @@ func concurrent(t *testing.T, j judge.Judge, eps []judge.Episode, want []judge.V
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			vs, err := j.Judge(context.Background(), eps)
+			vs, err := run(j, eps)
 			if err == nil {
 				err = Near(vs, want)
 			}
@@ -141,8 +180,9 @@ func concurrent(t *testing.T, j judge.Judge, eps []judge.Episode, want []judge.V
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		t.Fatalf("judging from %d goroutines at once: %v", n, err)
+		return fmt.Errorf("judging from %d goroutines at once: %w", n, err)
 	}
+	return nil
 }
 
 // Near reports how got differs from want beyond Tolerance in a score.
