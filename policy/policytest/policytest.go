@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"slices"
 	"testing"
 
@@ -23,24 +22,6 @@ const (
 	AbsTolerance = 1e-3
 	RelTolerance = 1e-4
 )
-
-// Observations returns n random observations that fit spec (frames of its
-// size, proprio values in [0, 512), PushT's table).
-func Observations(spec policy.Spec, n int, rng *rand.Rand) []policy.Observation {
-	obs := make([]policy.Observation, n)
-	for i := range obs {
-		img := make([]uint8, spec.FrameLen())
-		for j := range img {
-			img[j] = uint8(rng.IntN(256))
-		}
-		p := make([]float32, spec.ProprioDim)
-		for j := range p {
-			p[j] = float32(rng.Float64() * 512)
-		}
-		obs[i] = policy.Observation{Image: img, Proprio: p}
-	}
-	return obs
-}
 
 // PushT returns what the robot reports after n PushT resets (seeds 100000
 // on): the camera frame and the pusher's position.

@@ -36,11 +36,14 @@ func Contract(t *testing.T, j judge.Judge, eps []judge.Episode) {
 	}
 }
 
-// checks are the contract's, in order; each says what it found wrong.
-var checks = []struct {
+// check is one of the contract's checks; it says what it found wrong.
+type check struct {
 	name  string
 	check func(judge.Judge, []judge.Episode) error
-}{
+}
+
+// checks are the contract's, in order.
+var checks = []check{
 	{"verdicts", verdicts},
 	{"batch independent", batchIndependent},
 	{"bad input", func(j judge.Judge, eps []judge.Episode) error { return badInput(j, eps[0]) }},
