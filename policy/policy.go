@@ -160,9 +160,15 @@ func (s Spec) ValidateChunks(chunks []Chunk, batch int) error {
 // Policy is an image-based, steerable robot policy.
 type Policy interface {
 	Spec() Spec
-	// Act returns one action chunk per observation. steer is nil (no
-	// steering) or holds one context per observation. Calls are
-	// independent; a policy keeps no state between them.
+	// Act returns one action chunk per observation, fitting Spec (see
+	// ValidateChunks); an empty batch gives none. steer is nil (no
+	// steering) or holds one context per observation; input off the Spec
+	// is ErrBadInput. Calls are independent: a policy keeps no state
+	// between them, so the same call gives the same chunks, and chunk i
+	// depends only on observation i and its context, not on the rest of
+	// the batch (up to floating-point rounding), so callers may split and
+	// merge batches. A done ctx ends the call with an error wrapping its
+	// error. Package policytest checks these promises.
 	Act(ctx context.Context, obs []Observation, steer []Context) ([]Chunk, error)
 }
 

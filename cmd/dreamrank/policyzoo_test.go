@@ -16,6 +16,7 @@ import (
 	"dreamrank/foundation/bus"
 	"dreamrank/foundation/episode"
 	"dreamrank/foundation/pusht"
+	"dreamrank/foundation/service"
 	"dreamrank/policy"
 	"dreamrank/policy/openpi"
 	"dreamrank/policy/remote"
@@ -159,7 +160,7 @@ func TestPolicyServeNATS(t *testing.T) {
 	// Poll until the replica answers.
 	var p policy.Policy
 	for deadline := time.Now().Add(20 * time.Second); ; {
-		p, err = policy.Open(ctx, remote.BackendName, policy.Options{remote.OptNATSURL: e.URL(), remote.OptPolicy: "q1", remote.OptAttempts: "1"})
+		p, err = policy.Open(ctx, remote.BackendName, policy.Options{service.OptNATSURL: e.URL(), remote.OptPolicy: "q1", service.OptAttempts: "1"})
 		if err == nil || time.Now().After(deadline) {
 			break
 		}

@@ -97,7 +97,11 @@ type Verdict struct {
 
 // Judge scores episodes. Judges take batches so that remote and model-based
 // judges can amortise their calls; the result has one Verdict per episode,
-// in order. A Judge must be safe for concurrent use.
+// in order (none for an empty batch), and an episode's verdict does not
+// depend on the rest of its batch. An episode the judge cannot take is
+// ErrBadInput; a done ctx ends the call with an error wrapping its error. A
+// Judge must be safe for concurrent use. Package judgetest checks these
+// promises.
 type Judge interface {
 	Judge(ctx context.Context, eps []Episode) ([]Verdict, error)
 }

@@ -23,7 +23,8 @@ type Limits struct {
 // Request sends body to subject, in parts if it must, on a fresh inbox and
 // assembles the reply. Error replies come back as errcode.Error; no
 // responders as noResponders; an expired ctx (the attempt's timeout) as
-// errcode.Timeout; transport failures as errcode.Unavailable.
+// errcode.Timeout; a part over max_payload as errcode.TooLarge; transport
+// failures as errcode.Unavailable.
 func Request(ctx context.Context, nc *nats.Conn, subject string, body []byte, lim Limits, noResponders errcode.Code) ([]byte, error) {
 	inbox := nc.NewInbox()
 	sub, err := nc.SubscribeSync(inbox)
@@ -39,7 +40,11 @@ func Request(ctx context.Context, nc *nats.Conn, subject string, body []byte, li
 			msg.Header = nats.Header{HeaderPart: []string{fmt.Sprintf("%d/%d", i+1, len(ps))}}
 		}
 		if err := nc.PublishMsg(msg); err != nil {
-			return nil, errcode.New(errcode.Unavailable, err.Error())
+			code := errcode.Unavailable
+			if errors.Is(err, nats.ErrMaxPayload) {
+				code = errcode.TooLarge // a part over the server's max_payload
+			}
+			return nil, errcode.New(code, err.Error())
 		}
 	}
 	var asm Assembler

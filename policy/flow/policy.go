@@ -187,10 +187,14 @@ func (p *Policy) Act(ctx context.Context, obs []policy.Observation, steer []poli
 			c.encodeContext(hctx[(n+i)*cx:(n+i+1)*cx], sc, true)
 		}
 	}
+	// Each observation's noise is its own, so its chunk does not depend on
+	// the rest of the batch.
 	x := make([]float32, n*cd)
-	rng := rand.New(rand.NewPCG(p.Seed, noiseKey(obs)))
-	for i := range x {
-		x[i] = float32(rng.NormFloat64())
+	for i, o := range obs {
+		rng := rand.New(rand.NewPCG(p.Seed, noiseKey(o)))
+		for j := range cd {
+			x[i*cd+j] = float32(rng.NormFloat64())
+		}
 	}
 	xt, temb := make([]float32, rows*cd), make([]float32, rows*c.TimeDim)
 	dt := -1.0 / EulerSteps
@@ -240,15 +244,13 @@ func (p *Policy) Act(ctx context.Context, obs []policy.Observation, steer []poli
 	return out, nil
 }
 
-// noiseKey hashes the observations' proprio so the initial noise depends on
-// what is seen (repeatable calls), not on call order.
-func noiseKey(obs []policy.Observation) uint64 {
+// noiseKey hashes an observation's proprio so the initial noise depends on
+// what is seen (repeatable calls), not on call order or batch.
+func noiseKey(o policy.Observation) uint64 {
 	h := uint64(14695981039346656037)
-	for _, o := range obs {
-		for _, v := range o.Proprio {
-			h ^= uint64(int64(v * 1024))
-			h *= 1099511628211
-		}
+	for _, v := range o.Proprio {
+		h ^= uint64(int64(v * 1024))
+		h *= 1099511628211
 	}
 	return h
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"testing"
 
+	"dreamrank/foundation/service/servicetest"
 	"dreamrank/policy"
 )
 
@@ -12,10 +13,10 @@ import (
 // (96x96 RGB + 2 proprio) through an embedded NATS server to a policy that
 // does no work, 16-action chunks back.
 func BenchmarkAct(b *testing.B) {
-	url := startNATS(b)
+	url := servicetest.NATS(b)
 	spec := policy.Spec{FrameH: 96, FrameW: 96, Channels: 3, ProprioDim: 2, ActionDim: 2, ChunkLen: 16}
 	serve(b, url, "echo", &echo{spec: spec}, ServeOptions{})
-	c, err := Dial(context.Background(), connect(b, url), "echo", DialOptions{})
+	c, err := Dial(context.Background(), servicetest.Connect(b, url), "echo", DialOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}

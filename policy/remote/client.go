@@ -2,8 +2,6 @@ package remote
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"time"
@@ -12,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"dreamrank/foundation/errcode"
+	"dreamrank/foundation/service"
 	"dreamrank/policy"
 )
 
@@ -32,54 +31,56 @@ type DialOptions struct {
 	MaxRequestBytes int
 }
 
+// dialer holds the protocol's client defaults and backend options. Act
+// requests are one NATS message each: the client splits batches instead.
+var dialer = service.Dialer{
+	Label: "remote policy", Prefix: DefaultPrefix, Timeout: 30 * time.Second, Whole: true,
+	NameOption: OptPolicy, Client: "policy", Bad: policy.ErrBadInput,
+}
+
 // Client is a policy served over NATS. It implements policy.Policy,
 // policy.Describer and io.Closer (closing the connection if Open made it).
 // It is safe for concurrent use.
 type Client struct {
-	nc      *nats.Conn
-	ownConn bool
-	name    string
-	opts    DialOptions
-	info    infoReply
+	call       *service.Caller
+	maxRequest int // bytes of one act request
+	info       infoReply
 }
 
 // Dial connects to the policy served under name, checking that a replica
 // answers and speaks this protocol. No replica is policy.ErrUnknownPolicy.
 func Dial(ctx context.Context, nc *nats.Conn, name string, opts DialOptions) (*Client, error) {
-	if !nameRE.MatchString(name) {
-		return nil, fmt.Errorf("remote: policy name %q: want [A-Za-z0-9_-]+: %w", name, errcode.BadRequest)
-	}
-	if opts.Prefix == "" {
-		opts.Prefix = DefaultPrefix
-	}
-	if opts.Timeout <= 0 {
-		opts.Timeout = 30 * time.Second
-	}
-	if opts.Attempts <= 0 {
-		opts.Attempts = 3
-	}
-	c := &Client{nc: nc, name: name, opts: opts}
-	body, err := c.retry(ctx, "info", func(ctx context.Context, _ int64) ([]byte, error) {
-		return c.attempt(ctx, opts.Prefix+"."+name+".info", []byte("{}"), errcode.UnknownPolicy)
-	})
+	call, err := dialer.Caller(nc, name, service.DialOptions{Prefix: opts.Prefix, Timeout: opts.Timeout, Attempts: opts.Attempts})
 	if err != nil {
 		return nil, err
 	}
-	if err := json.Unmarshal(body, &c.info); err != nil {
-		return nil, c.errorf("info", errcode.New(errcode.Internal, fmt.Sprintf("info reply: %v", err)))
-	}
-	if c.info.Protocol != Protocol {
-		return nil, c.errorf("info", errcode.New(errcode.Unavailable, fmt.Sprintf("replica speaks protocol %d, this client %d", c.info.Protocol, Protocol)))
+	return newClient(ctx, call, opts.MaxRequestBytes)
+}
+
+// Open is the "nats" backend's opener: it connects to NATS itself and dials
+// the policy. The returned *Client owns the connection; Close closes it.
+var Open = service.Opener[policy.Options](dialer, openPolicy)
+
+// openPolicy is newClient for the registry: its client as a policy.Policy.
+func openPolicy(ctx context.Context, call *service.Caller) (policy.Policy, error) {
+	return newClient(ctx, call, 0)
+}
+
+func newClient(ctx context.Context, call *service.Caller, maxRequest int) (*Client, error) {
+	c := &Client{call: call}
+	if err := call.Info(ctx, errcode.UnknownPolicy, Protocol, &c.info); err != nil {
+		return nil, err
 	}
 	if c.info.ActSubject == "" {
-		return nil, c.errorf("info", errcode.New(errcode.Internal, "info reply without an act subject"))
+		return nil, call.Errorf("info", errcode.New(errcode.Internal, "info reply without an act subject"))
 	}
-	if c.opts.MaxRequestBytes <= 0 {
-		c.opts.MaxRequestBytes = int(nc.MaxPayload())
+	if maxRequest <= 0 {
+		maxRequest = int(call.Conn().MaxPayload())
 		if m := c.info.MaxMessageBytes; m > 0 {
-			c.opts.MaxRequestBytes = min(c.opts.MaxRequestBytes, m)
+			maxRequest = min(maxRequest, m)
 		}
 	}
+	c.maxRequest = maxRequest
 	return c, nil
 }
 
@@ -96,21 +97,12 @@ func (c *Client) Describe() map[string]string {
 	if _, ok := d["backend"]; !ok {
 		d["backend"] = BackendName
 	}
-	d["remote_policy"] = c.name
+	d["remote_policy"] = c.call.Name()
 	return d
 }
 
 // Close closes the NATS connection if Open made it.
-func (c *Client) Close() error {
-	if c.ownConn {
-		c.nc.Close()
-	}
-	return nil
-}
-
-func (c *Client) errorf(op string, err error) error {
-	return fmt.Errorf("remote policy %s: %s: %w", c.name, op, err)
-}
+func (c *Client) Close() error { return c.call.Close() }
 
 // Act implements policy.Policy. The batch is sent in as few requests as fit
 // the size limit, one after the other; replicas share them through the
@@ -119,13 +111,13 @@ func (c *Client) errorf(op string, err error) error {
 func (c *Client) Act(ctx context.Context, obs []policy.Observation, steer []policy.Context) ([]policy.Chunk, error) {
 	spec := c.info.Spec
 	if err := spec.ValidateInput(obs, steer); err != nil {
-		return nil, c.errorf("act", err)
+		return nil, c.call.Errorf("act", err)
 	}
 	out := make([]policy.Chunk, 0, len(obs))
 	for lo := 0; lo < len(obs); {
 		hi, err := c.fit(obs, steer, lo)
 		if err != nil {
-			return nil, c.errorf("act", err)
+			return nil, c.call.Errorf("act", err)
 		}
 		var st []policy.Context
 		if steer != nil {
@@ -139,7 +131,7 @@ func (c *Client) Act(ctx context.Context, obs []policy.Observation, steer []poli
 		lo = hi
 	}
 	if err := spec.ValidateChunks(out, len(obs)); err != nil {
-		return nil, c.errorf("act", errcode.New(errcode.Internal, "reply off the spec: "+err.Error()))
+		return nil, c.call.Errorf("act", errcode.New(errcode.Internal, "reply off the spec: "+err.Error()))
 	}
 	return out, nil
 }
@@ -149,7 +141,7 @@ func (c *Client) Act(ctx context.Context, obs []policy.Observation, steer []poli
 // that does not fit is too_large.
 func (c *Client) fit(obs []policy.Observation, steer []policy.Context, lo int) (int, error) {
 	const jsonRoom = 512 // per observation: its context's JSON, generously
-	budget := c.opts.MaxRequestBytes - 1024
+	budget := c.maxRequest - 1024
 	hi, used := lo, 0
 	for hi < len(obs) {
 		o := obs[hi]
@@ -170,88 +162,28 @@ func (c *Client) fit(obs []policy.Observation, steer []policy.Context, lo int) (
 		hi++
 	}
 	if hi == lo {
-		return lo, errcode.New(errcode.TooLarge, fmt.Sprintf("one observation does not fit a request of %d bytes", c.opts.MaxRequestBytes))
+		return lo, errcode.New(errcode.TooLarge, fmt.Sprintf("one observation does not fit a request of %d bytes", c.maxRequest))
 	}
 	return hi, nil
 }
 
 func (c *Client) act(ctx context.Context, obs []policy.Observation, steer []policy.Context) ([]policy.Chunk, error) {
 	id := uuid.NewString()
-	body, err := c.retry(ctx, "act", func(ctx context.Context, deadline int64) ([]byte, error) {
+	body, err := c.call.Retry(ctx, "act", func(ctx context.Context, deadline int64) ([]byte, error) {
 		b, err := encodeAct(c.info.Spec, obs, steer, id, deadline)
 		if err != nil {
 			return nil, err
 		}
 		// No responders here means the replicas went away after Dial;
 		// another may come back, so it is retryable.
-		return c.attempt(ctx, c.info.ActSubject, b, errcode.Unavailable)
-	})
+		return c.call.Request(ctx, c.info.ActSubject, b, errcode.Unavailable)
+	}, nil)
 	if err != nil {
 		return nil, err
 	}
 	chunks, _, err := decodeReply(body, len(obs))
 	if err != nil {
-		return nil, c.errorf("act", errcode.New(errcode.Internal, "bad act reply: "+err.Error()))
+		return nil, c.call.Errorf("act", errcode.New(errcode.Internal, "bad act reply: "+err.Error()))
 	}
 	return chunks, nil
-}
-
-// retry runs attempt up to Attempts times while ctx lasts, each bounded by
-// Timeout and told its deadline in ms. Only retryable codes are retried.
-func (c *Client) retry(ctx context.Context, op string, attempt func(context.Context, int64) ([]byte, error)) ([]byte, error) {
-	var err error
-	for try := range c.opts.Attempts {
-		if cerr := ctx.Err(); cerr != nil {
-			return nil, c.errorf(op, cerr)
-		}
-		if try > 0 && !errors.Is(err, errcode.Timeout) {
-			t := time.NewTimer(min(time.Duration(25<<try)*time.Millisecond, time.Second))
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-				t.Stop()
-				return nil, c.errorf(op, fmt.Errorf("%w (after %w)", ctx.Err(), err))
-			}
-		}
-		actx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
-		deadline, _ := actx.Deadline()
-		var body []byte
-		body, err = attempt(actx, max(time.Until(deadline).Milliseconds(), 1))
-		cancel()
-		if err == nil {
-			return body, nil
-		}
-		if ctx.Err() != nil {
-			return nil, c.errorf(op, ctx.Err())
-		}
-		if !errcode.CodeOf(err).Retryable() {
-			break
-		}
-	}
-	return nil, c.errorf(op, err)
-}
-
-// attempt sends one request on a fresh inbox and waits for its reply.
-// Error replies come back as errcode.Error; no responders as noResponders;
-// an expired ctx (the attempt's timeout) as timeout.
-func (c *Client) attempt(ctx context.Context, subject string, body []byte, noResponders errcode.Code) ([]byte, error) {
-	msg, err := c.nc.RequestMsgWithContext(ctx, &nats.Msg{Subject: subject, Data: body})
-	switch {
-	case errors.Is(err, nats.ErrNoResponders):
-		return nil, errcode.New(noResponders, "no replica answers on "+subject)
-	case errors.Is(err, context.DeadlineExceeded):
-		return nil, errcode.New(errcode.Timeout, fmt.Sprintf("no reply on %s within %s", subject, c.opts.Timeout))
-	case errors.Is(err, nats.ErrMaxPayload):
-		return nil, errcode.New(errcode.TooLarge, err.Error())
-	case err != nil:
-		return nil, errcode.New(errcode.Unavailable, err.Error())
-	}
-	if code := msg.Header.Get(HeaderErrorCode); code != "" {
-		var e errcode.Error
-		if json.Unmarshal(msg.Data, &e) != nil || e.Code == "" {
-			e = errcode.Error{Code: errcode.Code(code), Message: msg.Header.Get(HeaderError)}
-		}
-		return nil, e
-	}
-	return msg.Data, nil
 }

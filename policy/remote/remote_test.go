@@ -14,57 +14,23 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
-
 	"dreamrank/foundation/envelope"
 	"dreamrank/foundation/errcode"
+	"dreamrank/foundation/service"
+	"dreamrank/foundation/service/servicetest"
 	"dreamrank/policy"
+	"dreamrank/policy/policytest"
+	"dreamrank/policy/scripted"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
-// startNATS runs an embedded nats-server on a random port (JetStream on, in
-// a temp dir, as dreamrank's default server runs) and returns its URL.
-func startNATS(tb testing.TB, opts ...func(*server.Options)) string {
-	tb.Helper()
-	o := &server.Options{
-		Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true,
-		StoreDir: tb.TempDir(), NoLog: true, NoSigs: true,
-	}
-	for _, f := range opts {
-		f(o)
-	}
-	srv, err := server.NewServer(o)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	go srv.Start()
-	tb.Cleanup(srv.Shutdown)
-	if !srv.ReadyForConnections(10 * time.Second) {
-		tb.Fatal("nats-server not ready")
-	}
-	return srv.ClientURL()
-}
-
-func connect(tb testing.TB, url string) *nats.Conn {
-	tb.Helper()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(nc.Close)
-	return nc
-}
-
 func serve(tb testing.TB, url, name string, p policy.Policy, opts ServeOptions) *Server {
-	tb.Helper()
-	srv, err := Serve(context.Background(), connect(tb, url), name, p, opts)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { srv.Stop() })
-	return srv
+	return servicetest.Serve(tb, url, Serve, name, p, opts)
+}
+
+func dial(tb testing.TB, url, name string, opts DialOptions) *Client {
+	return servicetest.Dial(tb, url, Dial, name, opts)
 }
 
 var smallSpec = policy.Spec{FrameH: 2, FrameW: 3, Channels: 3, ProprioDim: 2, ActionDim: 2, ChunkLen: 3, ControlHz: 10}
@@ -144,19 +110,8 @@ func frame(base uint8) []uint8 {
 	return f
 }
 
-func dial(t *testing.T, url, name string, opts DialOptions) *Client {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, err := Dial(ctx, connect(t, url), name, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
 func TestRoundTrip(t *testing.T) {
-	url := startNATS(t)
+	url := servicetest.NATS(t)
 	p := &echo{spec: smallSpec}
 	serve(t, url, "echo", p, ServeOptions{})
 	c := dial(t, url, "echo", DialOptions{})
@@ -206,7 +161,7 @@ func TestRoundTrip(t *testing.T) {
 // TestSplitsLargeBatches: a batch larger than one NATS message goes out in
 // several requests, in order.
 func TestSplitsLargeBatches(t *testing.T) {
-	url := startNATS(t)
+	url := servicetest.NATS(t)
 	p := &echo{spec: policy.Spec{FrameH: 96, FrameW: 96, Channels: 3, ProprioDim: 2, ActionDim: 2, ChunkLen: 2}}
 	serve(t, url, "big", p, ServeOptions{})
 	c := dial(t, url, "big", DialOptions{MaxRequestBytes: 64 << 10})
@@ -231,7 +186,7 @@ func TestSplitsLargeBatches(t *testing.T) {
 }
 
 func TestErrorCodes(t *testing.T) {
-	url := startNATS(t)
+	url := servicetest.NATS(t)
 	serve(t, url, "fails", &echo{spec: smallSpec, err: errors.New("disk on fire")}, ServeOptions{})
 	serve(t, url, "panics", &echo{spec: smallSpec, panic: true}, ServeOptions{})
 	serve(t, url, "slow", &echo{spec: smallSpec, delay: 5 * time.Second}, ServeOptions{})
@@ -265,7 +220,7 @@ func TestErrorCodes(t *testing.T) {
 		})
 	}
 	t.Run("unknown policy", func(t *testing.T) {
-		_, err := Dial(context.Background(), connect(t, url), "nobody", DialOptions{Attempts: 1})
+		_, err := Dial(context.Background(), servicetest.Connect(t, url), "nobody", DialOptions{Attempts: 1})
 		if !errors.Is(err, policy.ErrUnknownPolicy) || errcode.CodeOf(err) != errcode.UnknownPolicy {
 			t.Errorf("err %v, want unknown_policy", err)
 		}
@@ -280,10 +235,10 @@ func TestErrorCodes(t *testing.T) {
 }
 
 func TestBackendOptions(t *testing.T) {
-	url := startNATS(t)
+	url := servicetest.NATS(t)
 	serve(t, url, "echo", &echo{spec: smallSpec}, ServeOptions{})
 	ctx := context.Background()
-	p, err := policy.Open(ctx, BackendName, policy.Options{OptNATSURL: url, OptPolicy: "echo", OptTimeout: "5s", OptAttempts: "2"})
+	p, err := policy.Open(ctx, BackendName, policy.Options{service.OptNATSURL: url, OptPolicy: "echo", service.OptTimeout: "5s", service.OptAttempts: "2"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,10 +247,10 @@ func TestBackendOptions(t *testing.T) {
 		t.Errorf("spec %+v", p.Spec())
 	}
 	for _, opts := range []policy.Options{
-		{OptNATSURL: url},
-		{OptNATSURL: url, OptPolicy: "echo", "colour": "red"},
-		{OptNATSURL: url, OptPolicy: "echo", OptTimeout: "soon"},
-		{OptNATSURL: url, OptPolicy: "echo", OptAttempts: "0"},
+		{service.OptNATSURL: url},
+		{service.OptNATSURL: url, OptPolicy: "echo", "colour": "red"},
+		{service.OptNATSURL: url, OptPolicy: "echo", service.OptTimeout: "soon"},
+		{service.OptNATSURL: url, OptPolicy: "echo", service.OptAttempts: "0"},
 	} {
 		if _, err := policy.Open(ctx, BackendName, opts); !errors.Is(err, policy.ErrBadInput) {
 			t.Errorf("%v: err %v, want ErrBadInput", opts, err)
@@ -439,4 +394,21 @@ func FuzzDecodeAct(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestContract serves the scripted policy over NATS and opens it through
+// the registry: the client keeps the policy's promises.
+func TestContract(t *testing.T) {
+	url := servicetest.NATS(t)
+	served, err := scripted.New(scripted.Config{Chunk: 4, Noise: 5, Seed: 3, Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	servicetest.Serve(t, url, Serve, "scripted", policy.Policy(served), ServeOptions{})
+	p, err := policy.Open(context.Background(), BackendName, policy.Options{service.OptNATSURL: url, OptPolicy: "scripted"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.(*Client).Close()
+	policytest.Contract(t, p, policytest.PushT(3))
 }

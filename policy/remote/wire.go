@@ -19,12 +19,6 @@ const Protocol = 1
 // DefaultPrefix is the subject prefix of all policy subjects.
 const DefaultPrefix = "dreamrank.policy"
 
-// Header names of error replies (the NATS micro convention; exact case).
-const (
-	HeaderError     = envelope.HeaderError
-	HeaderErrorCode = envelope.HeaderErrorCode
-)
-
 // Array element types, numpy names; float32 is little-endian.
 const (
 	dtypeUint8   = envelope.DTypeUint8

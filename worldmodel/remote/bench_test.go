@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"dreamrank/foundation/service/servicetest"
 	"dreamrank/worldmodel"
 	"dreamrank/worldmodel/copylast"
 	"dreamrank/worldmodel/modeltest"
@@ -16,7 +17,7 @@ import (
 // it, PushT frames, chunks of 8; MB/s counts the predicted observations'
 // bytes. "direct" is the model without the bus, for comparison.
 func BenchmarkStep(b *testing.B) {
-	url := startNATS(b)
+	url := servicetest.NATS(b)
 	spec := copylast.PushTSpec()
 	serve(b, url, "copylast", copylast.New(spec), ServeOptions{})
 	remote := dial(b, url, "copylast", DialOptions{})

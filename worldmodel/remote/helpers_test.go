@@ -9,81 +9,19 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
-
+	"dreamrank/foundation/service/servicetest"
 	"dreamrank/worldmodel"
 )
-
-// startNATS runs an embedded nats-server on a random port (JetStream on,
-// in a temp dir, as dreamrank's default server runs) and returns its URL.
-// opts may adjust the server's options.
-func startNATS(tb testing.TB, opts ...func(*server.Options)) string {
-	tb.Helper()
-	o := &server.Options{
-		Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true,
-		StoreDir: tb.TempDir(), NoLog: true, NoSigs: true,
-	}
-	for _, f := range opts {
-		f(o)
-	}
-	srv, err := server.NewServer(o)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	go srv.Start()
-	tb.Cleanup(srv.Shutdown)
-	if !srv.ReadyForConnections(10 * time.Second) {
-		tb.Fatal("nats-server not ready")
-	}
-	return srv.ClientURL()
-}
-
-func connect(tb testing.TB, url string, opts ...nats.Option) *nats.Conn {
-	tb.Helper()
-	nc, err := nats.Connect(url, opts...)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(nc.Close)
-	return nc
-}
 
 // serve serves m under name on its own connection (as a separate replica
 // process would) and stops it at cleanup.
 func serve(tb testing.TB, url, name string, m worldmodel.Model, opts ServeOptions) *Server {
-	tb.Helper()
-	srv, err := Serve(context.Background(), connect(tb, url), name, m, opts)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { srv.Stop() })
-	return srv
+	return servicetest.Serve(tb, url, Serve, name, m, opts)
 }
 
 func dial(tb testing.TB, url, name string, opts DialOptions) *Model {
-	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	m, err := Dial(ctx, connect(tb, url), name, opts)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return m
-}
-
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %s: %s", within, what)
-		}
-		<-time.After(2 * time.Millisecond) // a poll interval, not a guess at how long cond takes
-	}
+	return servicetest.Dial(tb, url, Dial, name, opts)
 }
 
 // drift is a deterministic test model whose predictions depend on the
@@ -172,6 +110,41 @@ func (r *driftRollout) Close() error {
 // smallSpec keeps tests fast; the large-batch test uses the PushT spec.
 func smallSpec() worldmodel.Spec {
 	return worldmodel.Spec{FrameH: 8, FrameW: 6, Channels: 3, ProprioDim: 3, ActionDim: 2, ContextLen: 2, ControlHz: 10}
+}
+
+// sameSteps starts contexts on both models and steps them with the same
+// actions steps times: every prediction must be identical. check, if set,
+// sees each step's predictions too.
+func sameSteps(t *testing.T, direct, remote worldmodel.Model, contexts [][]worldmodel.Observation, steps int, actions func(step int) [][][]float32, check func(got, want [][]worldmodel.Observation)) {
+	t.Helper()
+	ctx := context.Background()
+	rd, err := direct.Start(ctx, contexts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	rr, err := remote.Start(ctx, contexts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rr.Close()
+	for step := range steps {
+		a := actions(step)
+		want, err := rd.Step(ctx, a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := rr.Step(ctx, a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sameObservations(got, want); err != nil {
+			t.Fatalf("step %d: %v", step, err)
+		}
+		if check != nil {
+			check(got, want)
+		}
+	}
 }
 
 func sameObservations(a, b [][]worldmodel.Observation) error {

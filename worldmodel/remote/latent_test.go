@@ -1,10 +1,10 @@
 package remote
 
 import (
-	"context"
 	"math/rand/v2"
 	"testing"
 
+	"dreamrank/foundation/service/servicetest"
 	"dreamrank/worldmodel"
 	"dreamrank/worldmodel/latent"
 	"dreamrank/worldmodel/modeltest"
@@ -23,7 +23,7 @@ func TestLatent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	url := startNATS(t)
+	url := servicetest.NATS(t)
 	serve(t, url, "latent-tiny", served, ServeOptions{})
 	remote := dial(t, url, "latent-tiny", DialOptions{})
 	if remote.Spec() != direct.Spec() {
@@ -37,29 +37,7 @@ func TestLatent(t *testing.T) {
 	spec := direct.Spec()
 	rng := rand.New(rand.NewPCG(23, 24))
 	contexts := [][]worldmodel.Observation{modeltest.Observations(spec, 3, rng), modeltest.Observations(spec, 1, rng)}
-	ctx := context.Background()
-	rd, err := direct.Start(ctx, contexts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rd.Close()
-	rr, err := remote.Start(ctx, contexts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rr.Close()
-	for step := range 3 {
-		actions := modeltest.Actions(spec, len(contexts), 4, rng)
-		want, err := rd.Step(ctx, actions)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := rr.Step(ctx, actions)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := sameObservations(got, want); err != nil {
-			t.Fatalf("step %d: %v", step, err)
-		}
-	}
+	sameSteps(t, direct, remote, contexts, 3, func(int) [][][]float32 {
+		return modeltest.Actions(spec, len(contexts), 4, rng)
+	}, nil)
 }

@@ -13,18 +13,20 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
+	"dreamrank/foundation/bus"
 	"dreamrank/foundation/envelope"
 	"dreamrank/foundation/errcode"
+	"dreamrank/foundation/service"
+	"dreamrank/foundation/service/servicetest"
 	"dreamrank/worldmodel"
 	"dreamrank/worldmodel/copylast"
 	"dreamrank/worldmodel/modeltest"
 )
 
 func TestContract(t *testing.T) {
-	url := startNATS(t)
+	url := servicetest.NATS(t)
 	tests := []struct {
 		name  string
 		model worldmodel.Model
@@ -43,7 +45,7 @@ func TestContract(t *testing.T) {
 // TestByteIdentical: predictions through the protocol are the model's own,
 // bit for bit, including awkward float32 values, over several steps.
 func TestByteIdentical(t *testing.T) {
-	url := startNATS(t)
+	url := servicetest.NATS(t)
 	spec := smallSpec()
 	direct := newDrift(spec)
 	serve(t, url, "drift", newDrift(spec), ServeOptions{})
@@ -61,37 +63,17 @@ func TestByteIdentical(t *testing.T) {
 	for i, v := range odd[:spec.ProprioDim] {
 		contexts[i%len(contexts)][0].Proprio[i] = v
 	}
-	ctx := context.Background()
-	rd, err := direct.Start(ctx, contexts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rd.Close()
-	rr, err := remote.Start(ctx, contexts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rr.Close()
-	for step := range 4 {
+	sameSteps(t, direct, remote, contexts, 4, func(step int) [][][]float32 {
 		actions := modeltest.Actions(spec, len(contexts), 1+step, rng)
 		actions[0][0][0] = float32(math.Copysign(0, -1))
-		want, err := rd.Step(ctx, actions)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := rr.Step(ctx, actions)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := sameObservations(got, want); err != nil {
-			t.Fatalf("step %d: %v", step, err)
-		}
+		return actions
+	}, func(got, want [][]worldmodel.Observation) {
 		// Callers may modify what they get without disturbing neighbours.
 		got[0][0].Frame = append(got[0][0].Frame, 1)
 		if err := sameObservations(got[1:], want[1:]); err != nil {
 			t.Fatalf("append to one frame changed another: %v", err)
 		}
-	}
+	})
 	d := remote.Describe()
 	if d["backend"] != "drift" || d["version"] != "7" || d["remote_model"] != "drift" || remote.FLOPsPerStep() != 1234 {
 		t.Fatalf("Describe %v, FLOPs %v", d, remote.FLOPsPerStep())
@@ -100,7 +82,7 @@ func TestByteIdentical(t *testing.T) {
 
 // TestErrorCodes: the model's errors come back as the same sentinels.
 func TestErrorCodes(t *testing.T) {
-	url := startNATS(t)
+	url := servicetest.NATS(t)
 	spec := smallSpec()
 	m := newDrift(spec)
 	m.stepHook = func(ctx context.Context, actions [][][]float32) error {
@@ -170,7 +152,7 @@ func rawCall(t *testing.T, nc *nats.Conn, subject string, body []byte) ([]byte, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	return msg.Data, errcode.Code(msg.Header.Get(HeaderErrorCode))
+	return msg.Data, errcode.Code(msg.Header.Get(envelope.HeaderErrorCode))
 }
 
 func rawStart(t *testing.T, nc *nats.Conn, subject, requestID string, spec worldmodel.Spec, ctxs []worldmodel.Observation) (startReply, errcode.Code) {
@@ -202,10 +184,10 @@ func rawStep(t *testing.T, nc *nats.Conn, subject, session string, seq uint64, a
 // TestProtocolErrors speaks the wire protocol directly, as another
 // language's client would, and checks each error reply's code.
 func TestProtocolErrors(t *testing.T) {
-	url := startNATS(t)
+	url := servicetest.NATS(t)
 	spec := smallSpec()
 	srv := serve(t, url, "drift", newDrift(spec), ServeOptions{})
-	nc := connect(t, url)
+	nc := servicetest.Connect(t, url)
 	startSubj := DefaultPrefix + ".drift.r." + srv.Replica() + ".start"
 	rng := rand.New(rand.NewPCG(7, 8))
 	rep, code := rawStart(t, nc, startSubj, "req-1", spec, modeltest.Observations(spec, 1, rng))
@@ -271,20 +253,20 @@ func TestProtocolErrors(t *testing.T) {
 	}
 
 	t.Run("part without its predecessor", func(t *testing.T) {
-		msg, err := nc.RequestMsg(&nats.Msg{Subject: startSubj, Data: []byte("x"), Header: nats.Header{HeaderPart: []string{"2/3"}}}, 5*time.Second)
+		msg, err := nc.RequestMsg(&nats.Msg{Subject: startSubj, Data: []byte("x"), Header: nats.Header{envelope.HeaderPart: []string{"2/3"}}}, 5*time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if code := msg.Header.Get(HeaderErrorCode); code != string(errcode.Unavailable) {
+		if code := msg.Header.Get(envelope.HeaderErrorCode); code != string(errcode.Unavailable) {
 			t.Fatalf("code %q, want unavailable (a retryable lost part)", code)
 		}
 	})
 	t.Run("bad part header", func(t *testing.T) {
-		msg, err := nc.RequestMsg(&nats.Msg{Subject: startSubj, Data: []byte("x"), Header: nats.Header{HeaderPart: []string{"4/3"}}}, 5*time.Second)
+		msg, err := nc.RequestMsg(&nats.Msg{Subject: startSubj, Data: []byte("x"), Header: nats.Header{envelope.HeaderPart: []string{"4/3"}}}, 5*time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if code := msg.Header.Get(HeaderErrorCode); code != string(errcode.BadRequest) {
+		if code := msg.Header.Get(envelope.HeaderErrorCode); code != string(errcode.BadRequest) {
 			t.Fatalf("code %q, want bad_request", code)
 		}
 	})
@@ -304,11 +286,11 @@ func TestProtocolErrors(t *testing.T) {
 // session; a retried step with the same seq and actions is the cached
 // result, and the model works once for each.
 func TestIdempotent(t *testing.T) {
-	url := startNATS(t)
+	url := servicetest.NATS(t)
 	spec := smallSpec()
 	m := newDrift(spec)
 	srv := serve(t, url, "drift", m, ServeOptions{})
-	nc := connect(t, url)
+	nc := servicetest.Connect(t, url)
 	startSubj := DefaultPrefix + ".drift.r." + srv.Replica() + ".start"
 	rng := rand.New(rand.NewPCG(9, 10))
 	obs := modeltest.Observations(spec, 2, rng)
@@ -354,7 +336,7 @@ func TestIdempotent(t *testing.T) {
 // once (the first attempt's work either finishes and is cached, or is
 // cancelled by the deadline that travelled with it and redone).
 func TestRetrySlowStep(t *testing.T) {
-	url := startNATS(t)
+	url := servicetest.NATS(t)
 	spec := smallSpec()
 	m := newDrift(spec)
 	release := make(chan struct{})
@@ -369,7 +351,7 @@ func TestRetrySlowStep(t *testing.T) {
 	srv := serve(t, url, "slow", m, ServeOptions{Concurrency: 4})
 	// Watch the step subject as a bystander, to see the retry arrive.
 	var seen atomic.Int64
-	watch := connect(t, url)
+	watch := servicetest.Connect(t, url)
 	if _, err := watch.Subscribe(DefaultPrefix+".slow.r."+srv.Replica()+".step", func(*nats.Msg) { seen.Add(1) }); err != nil {
 		t.Fatal(err)
 	}
@@ -405,7 +387,7 @@ func TestRetrySlowStep(t *testing.T) {
 }
 
 func TestSessionExpiry(t *testing.T) {
-	url := startNATS(t)
+	url := servicetest.NATS(t)
 	spec := smallSpec()
 	srv := serve(t, url, "drift", newDrift(spec), ServeOptions{IdleTTL: 100 * time.Millisecond})
 	remote := dial(t, url, "drift", DialOptions{})
@@ -417,7 +399,7 @@ func TestSessionExpiry(t *testing.T) {
 	if srv.Sessions() != 1 {
 		t.Fatalf("%d sessions", srv.Sessions())
 	}
-	eventually(t, 10*time.Second, "the idle session expires", func() bool { return srv.Sessions() == 0 })
+	servicetest.Eventually(t, 10*time.Second, "the idle session expires", func() bool { return srv.Sessions() == 0 })
 	_, err = r.Step(context.Background(), modeltest.Actions(spec, 1, 1, rng))
 	if !errors.Is(err, worldmodel.ErrClosed) || !errors.Is(err, errcode.SessionExpired) {
 		t.Fatalf("step after expiry: %v, want ErrClosed / session_expired", err)
@@ -430,7 +412,7 @@ func TestSessionExpiry(t *testing.T) {
 // TestCancel: a cancelled ctx ends Step at once; a ctx deadline travels
 // with the request and ends the model's work on the server too.
 func TestCancel(t *testing.T) {
-	url := startNATS(t)
+	url := servicetest.NATS(t)
 	spec := smallSpec()
 	m := newDrift(spec)
 	entered := make(chan struct{}, 2)
@@ -480,7 +462,7 @@ func TestCancel(t *testing.T) {
 // both, each stays on its replica, and when one stops its sessions end
 // while new ones go to the other.
 func TestReplicas(t *testing.T) {
-	url := startNATS(t)
+	url := servicetest.NATS(t)
 	spec := smallSpec()
 	a := serve(t, url, "drift", newDrift(spec), ServeOptions{Concurrency: 2})
 	b := serve(t, url, "drift", newDrift(spec), ServeOptions{Concurrency: 2})
@@ -539,7 +521,7 @@ func TestReplicas(t *testing.T) {
 // TestSessionLimit: a full replica refuses with quota_exceeded, and the
 // client finds room on another.
 func TestSessionLimit(t *testing.T) {
-	url := startNATS(t)
+	url := servicetest.NATS(t)
 	spec := smallSpec()
 	serve(t, url, "drift", newDrift(spec), ServeOptions{MaxSessions: 1})
 	remote := dial(t, url, "drift", DialOptions{Attempts: 2})
@@ -563,13 +545,13 @@ func TestSessionLimit(t *testing.T) {
 // max_payload in parts, byte-identical; a message over the configured
 // limit fails with too_large.
 func TestLargeBatch(t *testing.T) {
-	url := startNATS(t)
+	url := servicetest.NATS(t)
 	spec := copylast.PushTSpec()
 	spec.ContextLen = 4
 	direct := newDrift(spec)
 	serve(t, url, "pusht", newDrift(spec), ServeOptions{})
 	remote := dial(t, url, "pusht", DialOptions{})
-	if mp := remote.nc.MaxPayload(); mp != 1<<20 {
+	if mp := remote.call.Conn().MaxPayload(); mp != 1<<20 {
 		t.Fatalf("max_payload %d, want the 1 MiB default", mp)
 	}
 	rng := rand.New(rand.NewPCG(21, 22))
@@ -577,25 +559,9 @@ func TestLargeBatch(t *testing.T) {
 	for i := range contexts {
 		contexts[i] = modeltest.Observations(spec, 4, rng)
 	}
-	ctx := context.Background()
-	rr, err := remote.Start(ctx, contexts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rr.Close()
-	rd, _ := direct.Start(ctx, contexts)
-	for range 2 {
-		actions := modeltest.Actions(spec, 16, 8, rng)
-		got, err := rr.Step(ctx, actions)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want, _ := rd.Step(ctx, actions)
-		if err := sameObservations(got, want); err != nil {
-			t.Fatal(err)
-		}
-	}
+	sameSteps(t, direct, remote, contexts, 2, func(int) [][][]float32 { return modeltest.Actions(spec, 16, 8, rng) }, nil)
 
+	ctx := context.Background()
 	t.Run("too large", func(t *testing.T) {
 		serve(t, url, "small", newDrift(spec), ServeOptions{MaxMessageBytes: 1 << 20})
 		small := dial(t, url, "small", DialOptions{})
@@ -615,14 +581,14 @@ func TestLargeBatch(t *testing.T) {
 }
 
 func TestRegistryBackend(t *testing.T) {
-	url := startNATS(t, func(o *server.Options) { o.Authorization = "s3cret" })
+	url := servicetest.NATSWith(t, bus.EmbeddedConfig{Token: "s3cret"})
 	spec := smallSpec()
-	srv, err := Serve(context.Background(), connect(t, url, nats.Token("s3cret")), "drift", newDrift(spec), ServeOptions{})
+	srv, err := Serve(context.Background(), servicetest.Connect(t, url, nats.Token("s3cret")), "drift", newDrift(spec), ServeOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Stop() })
-	good := worldmodel.Options{OptNATSURL: url, OptModel: "drift", OptToken: "s3cret", OptTimeout: "5s"}
+	good := worldmodel.Options{service.OptNATSURL: url, OptModel: "drift", service.OptToken: "s3cret", service.OptTimeout: "5s"}
 	with := func(k, v string) worldmodel.Options {
 		o := worldmodel.Options{}
 		for k, v := range good {
@@ -641,11 +607,11 @@ func TestRegistryBackend(t *testing.T) {
 		want []error
 	}{
 		{"token", good, nil},
-		{"wrong token", with(OptToken, "guess"), []error{errcode.Unauthorized}},
+		{"wrong token", with(service.OptToken, "guess"), []error{errcode.Unauthorized}},
 		{"unknown model", with(OptModel, "nope"), []error{errcode.UnknownModel, worldmodel.ErrUnknownBackend}},
 		{"no model", with(OptModel, ""), []error{errcode.BadRequest}},
 		{"unknown option", with("colour", "red"), []error{errcode.BadRequest}},
-		{"bad timeout", with(OptTimeout, "soon"), []error{errcode.BadRequest}},
+		{"bad timeout", with(service.OptTimeout, "soon"), []error{errcode.BadRequest}},
 		{"bad model name", with(OptModel, "a.b"), []error{errcode.BadRequest}},
 	}
 	for _, tt := range tests {
@@ -668,7 +634,7 @@ func TestRegistryBackend(t *testing.T) {
 			if err := m.(interface{ Close() error }).Close(); err != nil {
 				t.Fatal(err)
 			}
-			if !m.(*Model).nc.IsClosed() {
+			if !m.(*Model).call.Conn().IsClosed() {
 				t.Fatal("Close left the connection open")
 			}
 		})
@@ -678,11 +644,11 @@ func TestRegistryBackend(t *testing.T) {
 // TestServeContext: a replica stops when its ctx ends, closing its
 // sessions' rollouts and leaving its subjects.
 func TestServeContext(t *testing.T) {
-	url := startNATS(t)
+	url := servicetest.NATS(t)
 	spec := smallSpec()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	srv, err := Serve(ctx, connect(t, url), "drift", newDrift(spec), ServeOptions{})
+	srv, err := Serve(ctx, servicetest.Connect(t, url), "drift", newDrift(spec), ServeOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -693,7 +659,7 @@ func TestServeContext(t *testing.T) {
 		t.Fatal(err)
 	}
 	cancel()
-	eventually(t, 10*time.Second, "the replica stops", func() bool { return srv.Sessions() == 0 && srv.Service().Stopped() })
+	servicetest.Eventually(t, 10*time.Second, "the replica stops", func() bool { return srv.Sessions() == 0 && srv.Service().Stopped() })
 	if _, err := r.Step(context.Background(), modeltest.Actions(spec, 1, 1, rng)); !errors.Is(err, worldmodel.ErrClosed) {
 		t.Fatalf("step on a stopped replica: %v, want ErrClosed", err)
 	}

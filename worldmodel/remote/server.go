@@ -1,10 +1,10 @@
 package remote
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -16,6 +16,7 @@ import (
 
 	"dreamrank/foundation/envelope"
 	"dreamrank/foundation/errcode"
+	"dreamrank/foundation/service"
 	"dreamrank/worldmodel"
 )
 
@@ -23,8 +24,6 @@ import (
 // registers under (the model's name is in its metadata), so
 // `nats micro ls` / $SRV.INFO.dreamrank-worldmodel lists them all.
 const ServiceName = "dreamrank-worldmodel"
-
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 
 // ServeOptions tune a replica; zero values take the defaults.
 type ServeOptions struct {
@@ -48,53 +47,31 @@ type ServeOptions struct {
 	Version string
 }
 
-func (o *ServeOptions) defaults(nc *nats.Conn) {
-	if o.Prefix == "" {
-		o.Prefix = DefaultPrefix
-	}
+// kit fills this protocol's defaults and returns the kit's share.
+func (o *ServeOptions) kit() service.ServeOptions {
 	if o.IdleTTL <= 0 {
 		o.IdleTTL = 5 * time.Minute
 	}
 	if o.MaxSessions <= 0 {
 		o.MaxSessions = 256
 	}
-	if o.Concurrency <= 0 {
-		o.Concurrency = 1
-	}
-	if o.MaxMessageBytes <= 0 {
-		o.MaxMessageBytes = 256 << 20
-	}
-	if o.MaxPartBytes <= 0 {
-		o.MaxPartBytes = max(int(nc.MaxPayload())-partHeadroom, 1024)
-	}
-	if o.Version == "" {
-		o.Version = "1.0.0"
-	}
+	// Unfinished parts live as long as an idle session.
+	return service.ServeOptions{Prefix: cmp.Or(o.Prefix, DefaultPrefix), Concurrency: o.Concurrency,
+		MaxMessageBytes: o.MaxMessageBytes, MaxPartBytes: o.MaxPartBytes, PartialTTL: o.IdleTTL, Version: o.Version}
 }
 
 // Server is one replica serving a model; replicas of one name share the
 // info subject's queue group, and each owns the sessions it started.
 type Server struct {
-	nc      *nats.Conn
-	name    string
-	model   worldmodel.Model
-	spec    worldmodel.Spec
-	opts    ServeOptions
-	svc     micro.Service
-	replica string
-	subject string // the replica's subject prefix
-	info    []byte
-
-	base   context.Context
-	cancel context.CancelFunc
-	sem    chan struct{}
-	flight envelope.Inflight
-	done   chan struct{}
+	kit   *service.Server
+	name  string
+	model worldmodel.Model
+	spec  worldmodel.Spec
+	opts  ServeOptions
 
 	mu        sync.Mutex
 	sessions  map[string]*session
 	byRequest map[string]*session // live and closed sessions, for retried starts
-	partials  envelope.Partials   // multi-part requests by reply subject
 
 	stats serverStats
 }
@@ -113,48 +90,29 @@ type session struct {
 }
 
 type serverStats struct {
-	starts, steps, retries, errors, expired atomic.Int64
-	bytesIn, bytesOut                       atomic.Int64
-	stepNanos                               atomic.Int64
+	starts, steps, retries, expired atomic.Int64
+	stepNanos                       atomic.Int64
 }
 
 // Serve serves m under name until ctx is done or Stop is called. name must
 // be a single subject token of [A-Za-z0-9_-].
 func Serve(ctx context.Context, nc *nats.Conn, name string, m worldmodel.Model, opts ServeOptions) (*Server, error) {
-	if !nameRE.MatchString(name) {
-		return nil, fmt.Errorf("remote: model name %q: want [A-Za-z0-9_-]+", name)
-	}
-	opts.defaults(nc)
-	s := &Server{
-		nc: nc, name: name, model: m, spec: m.Spec(), opts: opts,
-		sem:       make(chan struct{}, opts.Concurrency),
-		done:      make(chan struct{}),
-		sessions:  map[string]*session{},
-		byRequest: map[string]*session{},
-	}
-	s.base, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	svc, err := micro.AddService(nc, micro.Config{
-		Name:        ServiceName,
-		Version:     opts.Version,
-		Description: "dreamrank world model " + name,
-		Metadata:    map[string]string{"model": name, "protocol": fmt.Sprint(Protocol)},
-		StatsHandler: func(*micro.Endpoint) any {
-			return s.statsData()
-		},
+	s := &Server{name: name, model: m, spec: m.Spec(), sessions: map[string]*session{}, byRequest: map[string]*session{}}
+	kit, err := service.New(ctx, nc, service.Config{
+		Service: ServiceName, Kind: "model", Name: name, Protocol: Protocol,
+		Description: "dreamrank world model " + name, Options: opts.kit(),
+		Stats: s.statsData, Sweep: s.sweep, Stopped: s.closeSessions,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("remote: serve %s: %w", name, err)
+		return nil, fmt.Errorf("remote: %w", err)
 	}
-	s.svc = svc
-	s.replica = svc.Info().ID
-	modelSubj := opts.Prefix + "." + name
-	s.subject = modelSubj + ".r." + s.replica
+	s.kit, s.opts = kit, opts
 	info := infoReply{
-		Protocol: Protocol, Model: name, Replica: s.replica, Spec: s.spec,
-		StartSubject:    s.subject + ".start",
+		Protocol: Protocol, Model: name, Replica: kit.Replica(), Spec: s.spec,
+		StartSubject:    kit.OwnSubject() + ".start",
 		IdleTTLMillis:   opts.IdleTTL.Milliseconds(),
 		MaxSessions:     opts.MaxSessions,
-		MaxMessageBytes: opts.MaxMessageBytes,
+		MaxMessageBytes: kit.Options().MaxMessageBytes,
 	}
 	if d, ok := m.(worldmodel.Describer); ok {
 		info.Describe = d.Describe()
@@ -162,39 +120,20 @@ func Serve(ctx context.Context, nc *nats.Conn, name string, m worldmodel.Model, 
 	if f, ok := m.(worldmodel.FLOPsCounter); ok {
 		info.FLOPsPerStep = f.FLOPsPerStep()
 	}
-	if s.info, err = json.Marshal(info); err != nil {
-		svc.Stop()
-		return nil, err
+	pending := 2 * kit.Options().MaxMessageBytes
+	err = kit.Serve(info,
+		service.Endpoint{Name: "start", Own: true, Handle: s.start, PendingBytes: pending},
+		service.Endpoint{Name: "step", Own: true, Handle: s.step, PendingBytes: pending},
+		service.Endpoint{Name: "close", Own: true, Handle: s.close, PendingBytes: pending},
+	)
+	if err != nil {
+		return nil, fmt.Errorf("remote: %w", err)
 	}
-	shared := svc.AddGroup(modelSubj) // queue group "q": replicas share it
-	own := svc.AddGroup(s.subject, micro.WithGroupQueueGroupDisabled())
-	for _, e := range []struct {
-		g    micro.Group
-		name string
-		h    micro.HandlerFunc
-	}{
-		{shared, "info", s.handleInfo},
-		{own, "start", s.async(s.start)},
-		{own, "step", s.async(s.step)},
-		{own, "close", s.async(s.close)},
-	} {
-		if err := e.g.AddEndpoint(e.name, e.h, micro.WithEndpointPendingLimits(-1, 2*opts.MaxMessageBytes)); err != nil {
-			svc.Stop()
-			return nil, fmt.Errorf("remote: serve %s: endpoint %s: %w", name, e.name, err)
-		}
-	}
-	// Have the NATS server know the subscriptions before callers are told
-	// the model is served.
-	if err := nc.FlushTimeout(10 * time.Second); err != nil {
-		svc.Stop()
-		return nil, fmt.Errorf("remote: serve %s: %w", name, err)
-	}
-	go s.janitor(ctx)
 	return s, nil
 }
 
 // Replica is this replica's id (the micro service instance id).
-func (s *Server) Replica() string { return s.replica }
+func (s *Server) Replica() string { return s.kit.Replica() }
 
 // Sessions is how many sessions are open on this replica.
 func (s *Server) Sessions() int {
@@ -204,18 +143,15 @@ func (s *Server) Sessions() int {
 }
 
 // Service is the underlying micro service (info, stats).
-func (s *Server) Service() micro.Service { return s.svc }
+func (s *Server) Service() micro.Service { return s.kit.Service() }
 
 // Stop stops serving: new requests are refused, in-flight ones are
 // cancelled and answered, every session's rollout is closed. Idempotent.
-func (s *Server) Stop() error {
-	if !s.flight.Stop() {
-		<-s.done
-		return nil
-	}
-	err := s.svc.Stop()
-	s.cancel()
-	s.flight.Wait()
+func (s *Server) Stop() error { return s.kit.Stop() }
+
+// closeSessions closes every session's rollout, once no request is in
+// flight.
+func (s *Server) closeSessions() {
 	s.mu.Lock()
 	live := s.sessions
 	s.sessions = map[string]*session{}
@@ -225,28 +161,9 @@ func (s *Server) Stop() error {
 		s.release(sess)
 		sess.mu.Unlock()
 	}
-	close(s.done)
-	return err
 }
 
-// janitor expires idle sessions, stale partial messages and closed
-// sessions' tombstones.
-func (s *Server) janitor(ctx context.Context) {
-	tick := time.NewTicker(min(max(s.opts.IdleTTL/4, time.Millisecond), time.Second))
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			s.Stop()
-			return
-		case <-s.done:
-			return
-		case now := <-tick.C:
-			s.sweep(now)
-		}
-	}
-}
-
+// sweep expires idle sessions and closed sessions' tombstones.
 func (s *Server) sweep(now time.Time) {
 	cutoff := now.Add(-s.opts.IdleTTL).UnixNano()
 	s.mu.Lock()
@@ -262,7 +179,6 @@ func (s *Server) sweep(now time.Time) {
 			delete(s.byRequest, rid)
 		}
 	}
-	s.partials.Expire(time.Unix(0, cutoff))
 	s.mu.Unlock()
 	for _, sess := range idle {
 		s.release(sess)
@@ -281,82 +197,6 @@ func (s *Server) release(sess *session) {
 		sess.rollout.Close()
 	}
 	sess.rollout, sess.lastReply, sess.lastActions = nil, nil, nil
-}
-
-func (s *Server) handleInfo(req micro.Request) {
-	if err := req.Respond(s.info); err != nil {
-		s.stats.errors.Add(1)
-	}
-}
-
-type handlerFunc func(ctx context.Context, body []byte) ([]byte, error)
-
-// async assembles a request's parts on the subscription's goroutine, then
-// handles it on its own goroutine, so a long step does not hold up other
-// sessions' messages.
-func (s *Server) async(fn handlerFunc) micro.HandlerFunc {
-	return func(req micro.Request) {
-		reply := req.Reply()
-		if reply == "" {
-			return // not a request; nothing to answer
-		}
-		body, complete, err := s.assemble(reply, req.Headers().Get(HeaderPart), req.Data())
-		if err != nil {
-			s.respondError(reply, err)
-			return
-		}
-		if !complete {
-			return
-		}
-		s.stats.bytesIn.Add(int64(len(body)))
-		started := s.flight.Go(func() {
-			out, err := envelope.Guard(func() ([]byte, error) { return fn(s.base, body) })
-			if err != nil {
-				s.respondError(reply, err)
-				return
-			}
-			s.respond(reply, out)
-		})
-		if !started {
-			s.respondError(reply, errcode.New(errcode.Unavailable, "replica "+s.replica+" is stopping"))
-		}
-	}
-}
-
-func (s *Server) assemble(reply, partHdr string, data []byte) ([]byte, bool, error) {
-	return s.partials.Add(reply, partHdr, data, s.opts.MaxMessageBytes)
-}
-
-func (s *Server) respond(reply string, msg []byte) {
-	if err := envelope.Reply(s.nc, reply, msg, s.opts.MaxPartBytes); err != nil {
-		s.stats.errors.Add(1)
-		return
-	}
-	s.stats.bytesOut.Add(int64(len(msg)))
-}
-
-func (s *Server) respondError(reply string, err error) {
-	s.stats.errors.Add(1)
-	s.nc.PublishMsg(envelope.ErrorReply(reply, err))
-}
-
-// withDeadline bounds the model's work by the caller's remaining time.
-func withDeadline(ctx context.Context, ms int64) (context.Context, context.CancelFunc) {
-	if ms > 0 {
-		return context.WithTimeout(ctx, time.Duration(ms)*time.Millisecond)
-	}
-	return context.WithCancel(ctx)
-}
-
-// work runs fn holding a concurrency slot.
-func (s *Server) work(ctx context.Context, fn func() error) error {
-	select {
-	case s.sem <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	defer func() { <-s.sem }()
-	return fn()
 }
 
 func badRequest(format string, args ...any) error {
@@ -396,7 +236,7 @@ func (s *Server) start(ctx context.Context, body []byte) ([]byte, error) {
 	}
 	if len(s.sessions) >= s.opts.MaxSessions {
 		s.mu.Unlock()
-		return nil, errcode.New(errcode.QuotaExceeded, fmt.Sprintf("replica %s has %d sessions open, its limit", s.replica, s.opts.MaxSessions))
+		return nil, errcode.New(errcode.QuotaExceeded, fmt.Sprintf("replica %s has %d sessions open, its limit", s.kit.Replica(), s.opts.MaxSessions))
 	}
 	sess := &session{id: uuid.NewString(), requestID: req.RequestID, batch: len(req.ContextLens)}
 	sess.used.Store(time.Now().UnixNano())
@@ -411,9 +251,9 @@ func (s *Server) start(ctx context.Context, body []byte) ([]byte, error) {
 	for i, n := range req.ContextLens {
 		contexts[i], obs = obs[:n:n], obs[n:]
 	}
-	ctx, cancel := withDeadline(ctx, req.DeadlineMillis)
+	ctx, cancel := service.WithDeadline(ctx, req.DeadlineMillis)
 	defer cancel()
-	err = s.work(ctx, func() error {
+	err = s.kit.Work(ctx, func() error {
 		r, err := s.model.Start(ctx, contexts)
 		sess.rollout = r
 		return err
@@ -437,13 +277,13 @@ func (s *Server) start(ctx context.Context, body []byte) ([]byte, error) {
 func (s *Server) startReply(sess *session) ([]byte, error) {
 	return json.Marshal(startReply{
 		Session: sess.id, Batch: sess.batch,
-		StepSubject: s.subject + ".step", CloseSubject: s.subject + ".close",
+		StepSubject: s.kit.OwnSubject() + ".step", CloseSubject: s.kit.OwnSubject() + ".close",
 		IdleTTLMillis: s.opts.IdleTTL.Milliseconds(),
 	})
 }
 
 func (s *Server) expiredError(id string) error {
-	return errcode.New(errcode.SessionExpired, fmt.Sprintf("no open session %q on replica %s (closed, idle for more than %s, or never started here)", id, s.replica, s.opts.IdleTTL))
+	return errcode.New(errcode.SessionExpired, fmt.Sprintf("no open session %q on replica %s (closed, idle for more than %s, or never started here)", id, s.kit.Replica(), s.opts.IdleTTL))
 }
 
 func (s *Server) step(ctx context.Context, body []byte) ([]byte, error) {
@@ -482,11 +322,11 @@ func (s *Server) step(ctx context.Context, body []byte) ([]byte, error) {
 	batch, chunk := shape[0], shape[1]
 	actions := readActions(blobs[0], batch, chunk, shape[2])
 
-	ctx, cancel := withDeadline(ctx, req.DeadlineMillis)
+	ctx, cancel := service.WithDeadline(ctx, req.DeadlineMillis)
 	defer cancel()
 	t0 := time.Now()
 	var pred [][]worldmodel.Observation
-	err = s.work(ctx, func() error {
+	err = s.kit.Work(ctx, func() error {
 		pred, err = sess.rollout.Step(ctx, actions)
 		return err
 	})
@@ -548,10 +388,7 @@ func (s *Server) statsData() map[string]any {
 		"starts":         s.stats.starts.Load(),
 		"steps":          s.stats.steps.Load(),
 		"retries":        s.stats.retries.Load(),
-		"errors":         s.stats.errors.Load(),
 		"expired":        s.stats.expired.Load(),
-		"bytes_in":       s.stats.bytesIn.Load(),
-		"bytes_out":      s.stats.bytesOut.Load(),
 		"step_seconds":   time.Duration(s.stats.stepNanos.Load()).Seconds(),
 		"flops_per_step": s.flops(),
 	}

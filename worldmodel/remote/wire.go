@@ -16,20 +16,6 @@ const Protocol = 1
 // DefaultPrefix is the subject prefix of all world-model subjects.
 const DefaultPrefix = "dreamrank.wm"
 
-// Header names (exact case; NATS headers are case-sensitive).
-const (
-	// HeaderPart marks one part of a message split to fit max_payload:
-	// "i/n", 1-based. Absent on single-part messages.
-	HeaderPart = envelope.HeaderPart
-	// HeaderError and HeaderErrorCode mark an error reply (the NATS micro
-	// convention); the code is from the errcode catalogue.
-	HeaderError     = envelope.HeaderError
-	HeaderErrorCode = envelope.HeaderErrorCode
-)
-
-// partHeadroom is what a part leaves of max_payload for its headers.
-const partHeadroom = envelope.PartHeadroom
-
 // Array element types, numpy names; multi-byte types are little-endian.
 const (
 	dtypeUint8   = envelope.DTypeUint8

@@ -9,66 +9,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
-
 	"dreamrank/evaluator/judge"
+	"dreamrank/evaluator/judge/judgetest"
 	"dreamrank/foundation/errcode"
+	"dreamrank/foundation/service"
+	"dreamrank/foundation/service/servicetest"
 	"dreamrank/policy/expert"
 )
-
-// startNATS runs an embedded nats-server with JetStream on a random port
-// in a temp dir and returns its URL.
-func startNATS(tb testing.TB) string {
-	tb.Helper()
-	srv, err := server.NewServer(&server.Options{
-		Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true,
-		StoreDir: tb.TempDir(), NoLog: true, NoSigs: true,
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	go srv.Start()
-	tb.Cleanup(srv.Shutdown)
-	if !srv.ReadyForConnections(10 * time.Second) {
-		tb.Fatal("nats-server not ready")
-	}
-	return srv.ClientURL()
-}
-
-func connect(tb testing.TB, url string) *nats.Conn {
-	tb.Helper()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(nc.Close)
-	return nc
-}
-
-func serve(tb testing.TB, url, name string, j judge.Judge, opts ServeOptions) *Server {
-	tb.Helper()
-	srv, err := Serve(context.Background(), connect(tb, url), name, j, opts)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { srv.Stop() })
-	return srv
-}
-
-func dial(tb testing.TB, url, name string, opts DialOptions) *Client {
-	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if opts.Timeout == 0 {
-		opts.Timeout = 10 * time.Second // fail fast
-	}
-	c, err := Dial(ctx, connect(tb, url), name, opts)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return c
-}
 
 func episodes(tb testing.TB) []judge.Episode {
 	tb.Helper()
@@ -80,10 +27,21 @@ func episodes(tb testing.TB) []judge.Episode {
 	return eps
 }
 
+func serve(tb testing.TB, url, name string, j judge.Judge, opts ServeOptions) *Server {
+	return servicetest.Serve(tb, url, Serve, name, j, opts)
+}
+
+func dial(tb testing.TB, url, name string, opts DialOptions) *Client {
+	if opts.Timeout == 0 {
+		opts.Timeout = 10 * time.Second // fail fast
+	}
+	return servicetest.Dial(tb, url, Dial, name, opts)
+}
+
 // TestRemoteMatchesLocal: the PushT judge over NATS gives exactly the
 // local verdicts, with messages small enough to need parts both ways.
 func TestRemoteMatchesLocal(t *testing.T) {
-	url := startNATS(t)
+	url := servicetest.NATS(t)
 	serve(t, url, "pusht", judge.PushT{}, ServeOptions{MaxPartBytes: 4096})
 	c := dial(t, url, "pusht", DialOptions{MaxPartBytes: 64 << 10})
 	eps := episodes(t)
@@ -121,7 +79,7 @@ func (r *recorder) Judge(_ context.Context, eps []judge.Episode) ([]judge.Verdic
 }
 
 func TestRemoteCarriesEpisodes(t *testing.T) {
-	url := startNATS(t)
+	url := servicetest.NATS(t)
 	rec := &recorder{}
 	serve(t, url, "rec", rec, ServeOptions{})
 	c := dial(t, url, "rec", DialOptions{})
@@ -145,7 +103,7 @@ func TestRemoteCarriesEpisodes(t *testing.T) {
 }
 
 func TestRemoteErrors(t *testing.T) {
-	url := startNATS(t)
+	url := servicetest.NATS(t)
 	ctx := context.Background()
 	t.Run("judge rejects input", func(t *testing.T) {
 		serve(t, url, "picky", &recorder{err: judge.ErrBadInput}, ServeOptions{})
@@ -166,7 +124,7 @@ func TestRemoteErrors(t *testing.T) {
 		}
 	})
 	t.Run("unknown judge", func(t *testing.T) {
-		_, err := Dial(ctx, connect(t, url), "nobody", DialOptions{Timeout: 2 * time.Second})
+		_, err := Dial(ctx, servicetest.Connect(t, url), "nobody", DialOptions{Timeout: 2 * time.Second})
 		if !errors.Is(err, judge.ErrUnknownJudge) || errcode.CodeOf(err) != errcode.UnknownJudge {
 			t.Errorf("got %v, want unknown_judge", err)
 		}
@@ -174,7 +132,7 @@ func TestRemoteErrors(t *testing.T) {
 	t.Run("malformed request", func(t *testing.T) {
 		serve(t, url, "strict", &recorder{}, ServeOptions{})
 		c := dial(t, url, "strict", DialOptions{})
-		_, err := c.attempt(ctx, c.info.JudgeSubject, []byte{0, 0, 0, 2, '{', '}'})
+		_, err := c.call.Request(ctx, c.info.JudgeSubject, []byte{0, 0, 0, 2, '{', '}'}, errcode.Unavailable)
 		if errcode.CodeOf(err) != errcode.BadRequest {
 			t.Errorf("got %v, want bad_request", err)
 		}
@@ -203,10 +161,10 @@ func TestRemoteErrors(t *testing.T) {
 }
 
 func TestOpen(t *testing.T) {
-	url := startNATS(t)
+	url := servicetest.NATS(t)
 	serve(t, url, "pusht", judge.PushT{}, ServeOptions{})
 	ctx := context.Background()
-	j, err := judge.Open(ctx, BackendName, judge.Options{OptNATSURL: url, OptJudge: "pusht", OptTimeout: "10s"})
+	j, err := judge.Open(ctx, BackendName, judge.Options{service.OptNATSURL: url, OptJudge: "pusht", service.OptTimeout: "10s"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,9 +173,9 @@ func TestOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, opts := range []judge.Options{
-		{OptNATSURL: url},
-		{OptNATSURL: url, OptJudge: "pusht", "model": "x"},
-		{OptNATSURL: url, OptJudge: "pusht", OptTimeout: "soon"},
+		{service.OptNATSURL: url},
+		{service.OptNATSURL: url, OptJudge: "pusht", "model": "x"},
+		{service.OptNATSURL: url, OptJudge: "pusht", service.OptTimeout: "soon"},
 	} {
 		if _, err := judge.Open(ctx, BackendName, opts); !errors.Is(err, judge.ErrBadInput) {
 			t.Errorf("options %v: %v, want ErrBadInput", opts, err)
@@ -317,4 +275,17 @@ func FuzzDecodeRequest(f *testing.F) {
 			t.Fatalf("re-encoded request decodes differently: %v", err)
 		}
 	})
+}
+
+// TestContract serves the PushT judge over NATS and opens it through the
+// registry: the client keeps the judge's promises.
+func TestContract(t *testing.T) {
+	url := servicetest.NATS(t)
+	serve(t, url, "pusht", judge.PushT{Workers: 2}, ServeOptions{Concurrency: 2})
+	j, err := judge.Open(context.Background(), BackendName, judge.Options{service.OptNATSURL: url, OptJudge: "pusht", service.OptTimeout: "10s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.(*Client).Close()
+	judgetest.Contract(t, j, episodes(t))
 }

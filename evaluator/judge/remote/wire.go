@@ -16,21 +16,6 @@ const Protocol = 1
 // DefaultPrefix is the subject prefix of all judge subjects.
 const DefaultPrefix = "dreamrank.judge"
 
-// Header names (exact case; NATS headers are case-sensitive). They are the
-// world-model protocol's, so one client helper speaks both.
-const (
-	// HeaderPart marks one part of a message split to fit max_payload:
-	// "i/n", 1-based. Absent on single-part messages.
-	HeaderPart = envelope.HeaderPart
-	// HeaderError and HeaderErrorCode mark an error reply (the NATS micro
-	// convention); the code is from the errcode catalogue.
-	HeaderError     = envelope.HeaderError
-	HeaderErrorCode = envelope.HeaderErrorCode
-)
-
-// partHeadroom is what a part leaves of max_payload for its headers.
-const partHeadroom = envelope.PartHeadroom
-
 // maxEpisodeSteps bounds one episode's steps and maxArrayBytes one array's
 // bytes, so a hostile header cannot make the decoder allocate much before
 // the blob's real length is checked.
