@@ -12,7 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"dreamrank/foresight" // backend "foresight"
+	"dreamrank/foresight"
 	"dreamrank/foundation/episode"
 	"dreamrank/foundation/progress"
 	"dreamrank/policy"

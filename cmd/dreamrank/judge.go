@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"dreamrank/evaluator/judge"
-	"dreamrank/evaluator/judge/remote" // also registers the "remote" judge
+	"dreamrank/evaluator/judge/remote"
 	"dreamrank/foundation/episode"
 	"dreamrank/foundation/progress"
 	"dreamrank/foundation/pusht"

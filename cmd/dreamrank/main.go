@@ -18,6 +18,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"dreamrank/foundation/openblas"
+	_ "dreamrank/ops/backends" // every world-model, policy and judge backend, by name
 	"dreamrank/ops/config"
 )
 

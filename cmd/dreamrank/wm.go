@@ -12,11 +12,9 @@ import (
 	"dreamrank/foundation/episode"
 	"dreamrank/foundation/progress"
 	"dreamrank/worldmodel"
-	_ "dreamrank/worldmodel/copylast" // backend "copylast"
 	"dreamrank/worldmodel/fidelity"
 	"dreamrank/worldmodel/latent"
 	"dreamrank/worldmodel/objects"
-	_ "dreamrank/worldmodel/remote" // backend "remote"
 )
 
 // defaultCheckpoint is the committed PushT world model the demo uses.
