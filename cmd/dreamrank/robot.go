@@ -6,20 +6,17 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"text/tabwriter"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
 
 	"dreamrank/foundation/bus"
-	"dreamrank/foundation/episode"
+	"dreamrank/ops/deploy"
 	"dreamrank/policy/zoo"
 	"dreamrank/robots/agent"
 	"dreamrank/robots/fleet"
@@ -179,7 +176,7 @@ func fleetCmd() *cobra.Command {
 func fleetRunCmd() *cobra.Command {
 	var (
 		bf     busFlags
-		ff     fleetFlags
+		ff     deploy.Fleet
 		data   string
 		listen string
 	)
@@ -194,14 +191,14 @@ its own subjects. With --nats it joins an existing deployment instead.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			if bf.cfg.URL == "" {
-				users, err := ff.users()
+				users, err := ff.Users()
 				if err != nil {
 					return err
 				}
 				if len(users) > 0 && bf.cfg.User == "" {
 					return errors.New("robots have logins, so the coordinator needs one too: give --user and --password")
 				}
-				host, port, err := splitListen(listen)
+				host, port, err := deploy.SplitListen(listen)
 				if err != nil {
 					return err
 				}
@@ -220,7 +217,7 @@ its own subjects. With --nats it joins an existing deployment instead.`,
 				return err
 			}
 			defer nc.Close()
-			c, err := ff.start(ctx, nc)
+			c, err := ff.Start(ctx, nc)
 			if err != nil {
 				return err
 			}
@@ -231,22 +228,10 @@ its own subjects. With --nats it joins an existing deployment instead.`,
 		},
 	}
 	bf.register(cmd)
-	ff.register(cmd)
+	registerFleet(cmd, &ff)
 	cmd.Flags().StringVar(&data, "data", "data", "data directory (the embedded server's JetStream files)")
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:4222", "host:port of the embedded NATS server")
 	return cmd
-}
-
-func splitListen(listen string) (string, int, error) {
-	host, portS, err := net.SplitHostPort(listen)
-	if err != nil {
-		return "", 0, fmt.Errorf("--listen %q: want host:port: %w", listen, err)
-	}
-	port, err := strconv.Atoi(portS)
-	if err != nil {
-		return "", 0, fmt.Errorf("--listen %q: want host:port: %w", listen, err)
-	}
-	return host, port, nil
 }
 
 func fleetRequestCmd() *cobra.Command {
@@ -366,43 +351,11 @@ func cmpOr(s, def string) string {
 	return s
 }
 
-// fleetFlags configure the fleet coordinator of `dreamrank serve`: call
-// register on the command, users when starting the embedded server (robot
-// logins with their permissions) and start once connected.
-type fleetFlags struct {
-	robots   string
-	episodes string
-	cfg      fleet.Config
-}
-
-func (f *fleetFlags) register(cmd *cobra.Command) {
+// registerFleet registers the flags of the fleet coordinator.
+func registerFleet(cmd *cobra.Command, f *deploy.Fleet) {
 	fl := cmd.Flags()
-	fl.StringVar(&f.robots, "robots", defaultRobotsDir, "directory of robot public keys (ID.pub.json from 'dreamrank robot add'); each may use only its own fleet subjects")
-	fl.StringVar(&f.episodes, "fleet-episodes", "data", "data directory of the episode store that uploaded fleet episodes land in, as every command's --data (empty: object store only)")
-	fl.DurationVar(&f.cfg.HeartbeatEvery, "fleet-heartbeat", time.Second, "robot heartbeat interval; 3 missed and the robot's episode is reassigned")
-	fl.DurationVar(&f.cfg.EpisodeTimeout, "fleet-episode-timeout", 10*time.Minute, "an assigned episode not reported in this time is reassigned")
-}
-
-// users are the embedded server's robot logins (bus.EmbeddedConfig.Users);
-// none when the directory has no robots.
-func (f *fleetFlags) users() ([]bus.User, error) {
-	robots, err := fleet.LoadRobots(f.robots)
-	if err != nil {
-		return nil, err
-	}
-	return fleet.Users(robots), nil
-}
-
-// start runs the coordinator on nc.
-func (f *fleetFlags) start(ctx context.Context, nc *nats.Conn) (*fleet.Coordinator, error) {
-	cfg := f.cfg
-	if f.episodes != "" {
-		st, err := episode.Open(f.episodes)
-		if err != nil {
-			return nil, err
-		}
-		cfg.Episodes = st
-	}
-	cfg.Logger = slog.Default()
-	return fleet.Start(ctx, nc, cfg)
+	fl.StringVar(&f.Robots, "robots", defaultRobotsDir, "directory of robot public keys (ID.pub.json from 'dreamrank robot add'); each may use only its own fleet subjects")
+	fl.StringVar(&f.Episodes, "fleet-episodes", "data", "data directory of the episode store that uploaded fleet episodes land in, as every command's --data (empty: object store only)")
+	fl.DurationVar(&f.Config.HeartbeatEvery, "fleet-heartbeat", time.Second, "robot heartbeat interval; 3 missed and the robot's episode is reassigned")
+	fl.DurationVar(&f.Config.EpisodeTimeout, "fleet-episode-timeout", 10*time.Minute, "an assigned episode not reported in this time is reassigned")
 }
