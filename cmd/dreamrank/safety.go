@@ -1,14 +1,10 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
-	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -22,11 +18,8 @@ import (
 	"dreamrank/foundation/progress"
 	"dreamrank/foundation/pusht"
 	"dreamrank/ops/job"
-	"dreamrank/policy"
 	"dreamrank/policy/expert"
-	"dreamrank/policy/zoo"
 	"dreamrank/scenarios"
-	"dreamrank/worldmodel/objects"
 )
 
 func safetyCmd() *cobra.Command {
@@ -158,6 +151,21 @@ evaluator/validation/wmpool). --stats FILE writes the build's statistics
 			}
 			ctx := cmd.Context()
 			start := time.Now()
+			if backend != "" {
+				mf := modelFlags{backend: backend, checkpoint: defaultCheckpoint, opts: mopts}
+				src := wmpool.Sources{Backend: backend, ModelDraws: wmDraws, FirstDrawSeed: wmDrawSeed, DrawNoise: wmNoise,
+					Judge: jf.name, Arm: arm, ArmDraws: draws}
+				var err error
+				if src.Options, err = mf.options(); err != nil {
+					return err
+				}
+				if src.JudgeOptions, err = jf.options(); err != nil {
+					return err
+				}
+				if err := src.Open(ctx, &wm); err != nil {
+					return err
+				}
+			}
 			report, finish := progress.Bar(nil, "episodes")
 			var (
 				pool validation.Pool
@@ -167,70 +175,10 @@ evaluator/validation/wmpool). --stats FILE writes the build's statistics
 				cfg.Progress = report
 				pool, err = simpool.Build(ctx, cfg)
 			} else {
-				mf := modelFlags{backend: backend, checkpoint: defaultCheckpoint, opts: mopts}
-				if wm.Model, err = mf.open(ctx); err != nil {
-					finish()
-					return err
-				}
-				if wmDrawSeed < 1 {
-					finish()
-					return fmt.Errorf("--wm-draw-seed %d: must be at least 1 (seed 0 is the model itself)", wmDrawSeed)
-				}
-				for k := wmDrawSeed; k < wmDrawSeed+wmDraws; k++ {
-					df := mf
-					df.opts = append(slices.Clone(mopts), fmt.Sprintf("%s=%g", objects.OptNoise, wmNoise), fmt.Sprintf("%s=%d", objects.OptSeed, k))
-					m, derr := df.open(ctx)
-					if derr != nil {
-						finish()
-						return fmt.Errorf("--wm-draws: draw %d: %w", k, derr)
-					}
-					wm.ModelDraws = append(wm.ModelDraws, m)
-					wm.DrawSeeds = append(wm.DrawSeeds, k)
-				}
-				opts, oerr := jf.options()
-				if oerr != nil {
-					finish()
-					return oerr
-				}
-				if wm.Judge, err = judge.Open(ctx, jf.name, opts); err != nil {
-					finish()
-					return err
-				}
-				p, a, perr := zoo.Open(ctx, arm)
-				if perr != nil {
-					finish()
-					return perr
-				}
-				for k := 1; k <= draws; k++ {
-					o := maps.Clone(a.Options)
-					if o == nil {
-						o = map[string]string{}
-					}
-					o["seed"] = strconv.Itoa(k)
-					d, derr := policy.Open(ctx, a.Backend, policy.Options(o))
-					if derr != nil {
-						finish()
-						return fmt.Errorf("--draws: arm %s with seed %d: %w", arm, k, derr)
-					}
-					wm.Draws = append(wm.Draws, d)
-				}
 				wm.N, wm.FirstSeed = cfg.N, cfg.FirstSeed
-				wm.Arm, wm.Policy, wm.Steer, wm.ModelName = arm, p, a.Steer(), backend
 				wm.Progress = report
-				save := func(p validation.Pool, st wmpool.Stats) error {
-					if stats != "" {
-						raw, err := json.MarshalIndent(st, "", "  ")
-						if err != nil {
-							return err
-						}
-						if err := os.WriteFile(stats, raw, 0o644); err != nil {
-							return err
-						}
-					}
-					return p.Save(out)
-				}
 				// Every finished batch is saved, so a stopped build keeps them.
-				wm.Batched = save
+				wm.Batched = wmpool.SaveBatch(out, stats)
 				var st wmpool.Stats
 				pool, st, err = wmpool.Build(ctx, wm)
 				slog.Info("sides", "real_seconds", st.RealSeconds, "imagined_seconds", st.ImaginedSeconds,

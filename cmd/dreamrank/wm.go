@@ -40,6 +40,16 @@ func (f *modelFlags) register(cmd *cobra.Command) {
 }
 
 func (f *modelFlags) open(ctx context.Context) (worldmodel.Model, error) {
+	opts, err := f.options()
+	if err != nil {
+		return nil, err
+	}
+	return worldmodel.Open(ctx, f.backend, opts)
+}
+
+// options are the backend's options: the default checkpoint of the
+// built-in and objects backends, then --opt.
+func (f *modelFlags) options() (worldmodel.Options, error) {
 	opts := worldmodel.Options{}
 	switch f.backend {
 	case latent.Name:
@@ -54,7 +64,7 @@ func (f *modelFlags) open(ctx context.Context) (worldmodel.Model, error) {
 		}
 		opts[k] = v
 	}
-	return worldmodel.Open(ctx, f.backend, opts)
+	return opts, nil
 }
 
 func wmTrainCmd() *cobra.Command {
