@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -494,62 +492,21 @@ arm needs only its own evaluation.`,
 			if err != nil {
 				return err
 			}
-			if len(arms) == 0 {
-				arms = z.Names()
-			}
-			for _, a := range arms {
-				if _, err := z.Arm(a); err != nil {
-					return err
-				}
-			}
-			if md == "" {
-				md = strings.TrimSuffix(out, filepath.Ext(out)) + ".md"
-			}
-			var table zoo.Rates
-			if len(arms) < len(z.Arms) {
-				// A partial run adds to the table a full run made.
-				if table, err = zoo.ReadRates(out); err != nil && !errors.Is(err, fs.ErrNotExist) {
-					return err
-				}
-			}
 			cfg, err := tf.config(nil)
 			if err != nil {
 				return err
 			}
-			table.Seeds = cfg.Seeds
-			table.Execute = "the first half"
-			if tf.execute > 0 {
-				table.Execute = "the first " + strconv.Itoa(tf.execute) + " actions"
+			if md == "" {
+				md = strings.TrimSuffix(out, filepath.Ext(out)) + ".md"
 			}
-			// The command of the full run that made the table still
-			// reproduces every row.
-			if table.Command == "" || len(arms) == len(z.Arms) {
-				table.Command = "dreamrank " + strings.Join(os.Args[1:], " ")
-			}
-			for i, name := range arms {
-				p, arm, err := z.Open(cmd.Context(), name)
-				if err != nil {
-					return err
-				}
-				cfg.Steer = arm.Steer()
-				bar, finish := progress.Bar(os.Stderr, fmt.Sprintf("arm %d/%d %s", i+1, len(arms), name))
-				cfg.Progress = bar
-				s, err := trial.Run(cmd.Context(), p, cfg)
-				finish()
-				closePolicy(p)
-				if err != nil {
-					return fmt.Errorf("arm %s: %w", name, err)
-				}
-				r := zoo.Rate{Arm: name, Backend: arm.Backend, Episodes: s.Episodes, Successes: s.Successes, SuccessRate: s.SuccessRate,
-					SuccessCI: s.SuccessCI, MeanMaxReward: s.MeanMaxReward, MeanSteps: s.MeanSteps, WallSeconds: s.WallSeconds}
-				slog.Info("arm measured", "arm", name, "success_rate", r.SuccessRate, "mean_steps", r.MeanSteps, "seconds", int(r.WallSeconds))
-				table.Put(r)
-				table.SortLike(z)
-				// Write after every arm, so a long run that is interrupted
-				// keeps what it measured.
-				if err := table.Write(out, md); err != nil {
-					return err
-				}
+			m := zoo.Measurement{Zoo: z, Trial: cfg, Out: out, Markdown: md,
+				Run: zoo.Run{Arms: arms, Seeds: cfg.Seeds, Execute: tf.execute, Command: "dreamrank " + strings.Join(os.Args[1:], " ")},
+				Progress: func(i, n int, arm string) (progress.Func, func()) {
+					return progress.Bar(os.Stderr, fmt.Sprintf("arm %d/%d %s", i+1, n, arm))
+				}}
+			table, err := m.Measure(cmd.Context())
+			if err != nil {
+				return err
 			}
 			fmt.Print(table.Markdown())
 			fmt.Fprintf(os.Stderr, "wrote %s and %s\n", out, md)
