@@ -67,6 +67,37 @@ func (f *modelFlags) options() (worldmodel.Options, error) {
 	return opts, nil
 }
 
+// heldOutFlags choose a world model and the held-out episodes it is
+// measured on (latent.LoadHeldOut).
+type heldOutFlags struct {
+	mf      modelFlags
+	data    string
+	withSim bool
+	limit   int
+}
+
+// register registers the flags, with the usage of --with-sim and
+// --episodes, which say what the command does with the episodes.
+func (f *heldOutFlags) register(cmd *cobra.Command, withSimUsage, episodesUsage string) {
+	f.mf.register(cmd)
+	cmd.Flags().StringVar(&f.data, "data", "data", "data directory holding the episode store")
+	cmd.Flags().BoolVar(&f.withSim, "with-sim", false, withSimUsage)
+	cmd.Flags().IntVar(&f.limit, "episodes", 0, episodesUsage)
+}
+
+// open loads the held-out episodes and opens the model.
+func (f *heldOutFlags) open(ctx context.Context) ([]*episode.Episode, worldmodel.Model, error) {
+	eps, err := latent.LoadHeldOut(ctx, f.data, f.withSim, f.limit)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := f.mf.open(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return eps, m, nil
+}
+
 func wmTrainCmd() *cobra.Command {
 	cfg := latent.DefaultTrainConfig()
 	var (
@@ -129,56 +160,18 @@ func wmTrainCmd() *cobra.Command {
 	return cmd
 }
 
-// heldOutEpisodes loads the evaluation split: held-out human demonstrations,
-// plus held-out simulated episodes when withSim.
-func heldOutEpisodes(ctx context.Context, data string, withSim bool, limit int) ([]*episode.Episode, error) {
-	store, err := episode.Open(data)
-	if err != nil {
-		return nil, err
-	}
-	metas, err := store.List(ctx, episode.Filter{})
-	if err != nil {
-		return nil, err
-	}
-	var eps []*episode.Episode
-	for _, m := range latent.HeldOut(metas) {
-		if m.Source != latent.HumanSource && !withSim {
-			continue
-		}
-		if limit > 0 && len(eps) == limit {
-			break
-		}
-		e, err := store.Get(ctx, m.ID)
-		if err != nil {
-			return nil, err
-		}
-		eps = append(eps, e)
-	}
-	if len(eps) == 0 {
-		return nil, fmt.Errorf("no held-out episodes in %s: import the human demonstrations first (dreamrank dataset import --data %s)", data, data)
-	}
-	return eps, nil
-}
-
 func wmEvalCmd() *cobra.Command {
 	var (
-		mf      modelFlags
-		data    string
-		withSim bool
-		limit   int
-		cfg     fidelity.Config
-		asJSON  bool
+		hf     heldOutFlags
+		cfg    fidelity.Config
+		asJSON bool
 	)
 	cmd := &cobra.Command{
 		Use:   "eval",
 		Short: "Fidelity of a world model on held-out episodes (PSNR, SSIM, agent and block errors at 1/8/32 steps) vs copy-last-frame",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			eps, err := heldOutEpisodes(ctx, data, withSim, limit)
-			if err != nil {
-				return err
-			}
-			m, err := mf.open(ctx)
+			eps, m, err := hf.open(ctx)
 			if err != nil {
 				return err
 			}
@@ -194,10 +187,7 @@ func wmEvalCmd() *cobra.Command {
 			return printFidelity(rep)
 		},
 	}
-	mf.register(cmd)
-	cmd.Flags().StringVar(&data, "data", "data", "data directory holding the episode store")
-	cmd.Flags().BoolVar(&withSim, "with-sim", false, "also evaluate on held-out simulated episodes")
-	cmd.Flags().IntVar(&limit, "episodes", 0, "evaluate on at most this many held-out episodes (0: all)")
+	hf.register(cmd, "also evaluate on held-out simulated episodes", "evaluate on at most this many held-out episodes (0: all)")
 	cmd.Flags().IntVar(&cfg.MaxWindows, "max-windows", 0, "evaluate at most this many windows (0: all)")
 	cmd.Flags().IntVar(&cfg.Batch, "batch", 0, "windows imagined at once (0: default)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
@@ -247,19 +237,11 @@ func wmVideoCmd() *cobra.Command {
 			if start < 0 || steps < 1 {
 				return fmt.Errorf("episode %s has %d steps: nothing to imagine from step %d", id, e.Steps, start)
 			}
-			pred, err := fidelity.Imagine(ctx, m, e, start, steps, 8)
+			n, err := fidelity.WriteImagined(ctx, m, e, start, steps, 8, out, 10)
 			if err != nil {
 				return err
 			}
-			imagined := make([][]uint8, len(pred))
-			for i, o := range pred {
-				imagined[i] = o.Frame
-			}
-			real := e.Frames[start+1 : start+1+len(imagined)]
-			if err := fidelity.WriteRolloutVideo(out, imagined, real, e.FrameW, e.FrameH, 10); err != nil {
-				return err
-			}
-			fmt.Printf("%s: %d imagined steps (left) beside the real episode (right)\n", out, len(imagined))
+			fmt.Printf("%s: %d imagined steps (left) beside the real episode (right)\n", out, n)
 			return nil
 		},
 	}

@@ -14,6 +14,7 @@ import (
 	"dreamrank/foundation/episode"
 	"dreamrank/foundation/progress"
 	"dreamrank/worldmodel/fidelity"
+	"dreamrank/worldmodel/latent"
 	"dreamrank/worldmodel/objects"
 )
 
@@ -186,7 +187,7 @@ func runFineTune(ctx context.Context, store *episode.Store, cfg objects.FineTune
 		name string
 		eps  func() ([]*episode.Episode, error)
 	}{
-		{"held_out", func() ([]*episode.Episode, error) { return heldOutEpisodes(ctx, ev.data, ev.withSim, ev.limit) }},
+		{"held_out", func() ([]*episode.Episode, error) { return latent.LoadHeldOut(ctx, ev.data, ev.withSim, ev.limit) }},
 	}
 	if n := len(man.HeldOutNewIDs); n >= max(1, ev.minNew) {
 		sets = append(sets, struct {

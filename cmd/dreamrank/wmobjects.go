@@ -75,10 +75,7 @@ Held-out episodes follow the built-in model's rule, so wm eval numbers compare.`
 
 func wmHorizonCmd() *cobra.Command {
 	var (
-		mf       modelFlags
-		data     string
-		withSim  bool
-		limit    int
+		hf       heldOutFlags
 		maxSteps int
 		asJSON   bool
 	)
@@ -87,11 +84,7 @@ func wmHorizonCmd() *cobra.Command {
 		Short: "Open-loop long-horizon block-pose error on held-out episodes (up to 300 steps) vs a block that never moves",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			eps, err := heldOutEpisodes(ctx, data, withSim, limit)
-			if err != nil {
-				return err
-			}
-			m, err := mf.open(ctx)
+			eps, m, err := hf.open(ctx)
 			if err != nil {
 				return err
 			}
@@ -117,10 +110,7 @@ func wmHorizonCmd() *cobra.Command {
 			return nil
 		},
 	}
-	mf.register(cmd)
-	cmd.Flags().StringVar(&data, "data", "data", "data directory holding the episode store")
-	cmd.Flags().BoolVar(&withSim, "with-sim", false, "also use held-out simulated episodes")
-	cmd.Flags().IntVar(&limit, "episodes", 0, "at most this many held-out episodes (0: all)")
+	hf.register(cmd, "also use held-out simulated episodes", "at most this many held-out episodes (0: all)")
 	cmd.Flags().IntVar(&maxSteps, "steps", 300, "imagine at most this many steps per episode")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
 	return cmd
