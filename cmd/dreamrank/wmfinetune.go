@@ -1,49 +1,17 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"dreamrank/foundation/episode"
-	"dreamrank/foundation/progress"
 	"dreamrank/worldmodel/fidelity"
-	"dreamrank/worldmodel/latent"
+	"dreamrank/worldmodel/finetune"
 	"dreamrank/worldmodel/objects"
 )
-
-// fineTuneFidelity is one evaluation set's fidelity before and after.
-type fineTuneFidelity struct {
-	// Set says which episodes: "held_out" is wm eval's (held-out human
-	// demonstrations, plus simulated ones with --with-sim); "held_out_new"
-	// the held-out episodes among the new ones (the new distribution).
-	Set      string           `json:"set"`
-	IDs      []string         `json:"ids,omitempty"`
-	Episodes int              `json:"episodes"`
-	Windows  int              `json:"windows"`
-	Before   fidelity.Metrics `json:"before"`
-	After    fidelity.Metrics `json:"after"`
-}
-
-// fineTuneReport is what wm finetune prints (--json) and records in the
-// manifest's fidelity.
-type fineTuneReport struct {
-	Checkpoint  string             `json:"checkpoint"`
-	Parent      objects.ParentRef  `json:"parent"`
-	FromStep    int                `json:"from_step"`
-	ToStep      int                `json:"to_step"`
-	Counts      map[string]int     `json:"counts"`
-	TrainSecs   float64            `json:"train_seconds"`
-	EvalSecs    float64            `json:"eval_seconds"`
-	Fidelity    []fineTuneFidelity `json:"fidelity"`
-	Unevaluated string             `json:"unevaluated,omitempty"`
-}
 
 func wmFineTuneCmd() *cobra.Command {
 	cfg := objects.DefaultFineTuneConfig()
@@ -86,7 +54,7 @@ at least --min-new-eval of them.`,
 			if err != nil {
 				return err
 			}
-			rep, err := runFineTune(ctx, store, cfg, fineTuneEval{data: data, withSim: withSim, minNew: minNewEval, limit: evalLimit, cfg: evalCfg, skip: noEval}, os.Stderr)
+			rep, err := finetune.Run(ctx, store, cfg, finetune.Eval{Data: data, WithSim: withSim, MinNew: minNewEval, Limit: evalLimit, Config: evalCfg, Skip: noEval}, os.Stderr)
 			if err != nil {
 				return err
 			}
@@ -132,124 +100,7 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("--since %q: want an RFC 3339 time or a positive duration such as 24h", s)
 }
 
-// fineTuneEval says how to measure fidelity before and after.
-type fineTuneEval struct {
-	data    string
-	withSim bool
-	minNew  int
-	limit   int
-	cfg     fidelity.Config
-	skip    bool
-}
-
-// runFineTune fine-tunes, evaluates the parent and the result, and records
-// the evaluation in the manifest of the new checkpoint.
-func runFineTune(ctx context.Context, store *episode.Store, cfg objects.FineTuneConfig, ev fineTuneEval, w io.Writer) (*fineTuneReport, error) {
-	// The parent, loaded first: fine-tuning in place may prune it.
-	var before *objects.Model
-	if !ev.skip {
-		var err error
-		if before, err = objects.Load(cfg.Parent); err != nil {
-			return nil, err
-		}
-	}
-	bar, finish := progress.Bar(w, "fine-tuning")
-	from := 0 // the parent's step: the bar counts the fine-tune's own steps
-	man, err := objects.FineTune(ctx, store, cfg, func(p objects.TrainProgress) {
-		if p.Message != "" {
-			slog.Info(p.Message)
-			from = max(from, p.Step)
-			return
-		}
-		if p.Checkpoint != "" {
-			slog.Info("checkpoint", "path", p.Checkpoint, "step", p.Step, "loss", p.Loss)
-		}
-		bar(p.Step-from, p.Steps-from)
-	})
-	finish()
-	if err != nil {
-		return nil, err
-	}
-	rep := &fineTuneReport{Checkpoint: man.Checkpoint, Parent: man.Parent, FromStep: man.FromStep, ToStep: man.ToStep,
-		Counts: man.Counts, TrainSecs: man.WallSeconds}
-	if ev.skip {
-		return rep, nil
-	}
-	t0 := time.Now()
-	if got := before.Describe()["checkpoint"]; got != man.Parent.Dir {
-		return nil, fmt.Errorf("the parent changed during the fine-tune: loaded %s, fine-tuned %s", got, man.Parent.Dir)
-	}
-	after, err := objects.Load(man.Checkpoint)
-	if err != nil {
-		return nil, err
-	}
-	sets := []struct {
-		name string
-		eps  func() ([]*episode.Episode, error)
-	}{
-		{"held_out", func() ([]*episode.Episode, error) { return latent.LoadHeldOut(ctx, ev.data, ev.withSim, ev.limit) }},
-	}
-	if n := len(man.HeldOutNewIDs); n >= max(1, ev.minNew) {
-		sets = append(sets, struct {
-			name string
-			eps  func() ([]*episode.Episode, error)
-		}{"held_out_new", func() ([]*episode.Episode, error) {
-			var eps []*episode.Episode
-			for _, id := range man.HeldOutNewIDs {
-				if ev.limit > 0 && len(eps) == ev.limit {
-					break
-				}
-				e, err := store.Get(ctx, id)
-				if err != nil {
-					return nil, err
-				}
-				eps = append(eps, e)
-			}
-			return eps, nil
-		}})
-	} else {
-		rep.Unevaluated = fmt.Sprintf("held_out_new: %d held-out new episodes, fewer than --min-new-eval %d", n, ev.minNew)
-	}
-	for _, s := range sets {
-		eps, err := s.eps()
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", s.name, err)
-		}
-		fs := fineTuneFidelity{Set: s.name}
-		if s.name == "held_out_new" {
-			for _, e := range eps {
-				fs.IDs = append(fs.IDs, e.ID)
-			}
-		}
-		for i, m := range []*objects.Model{before, after} {
-			bar, finish := progress.Bar(w, fmt.Sprintf("%s: %s", s.name, [2]string{"before", "after"}[i]))
-			r, err := fidelity.Evaluate(ctx, m, eps, ev.cfg, bar)
-			finish()
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", s.name, err)
-			}
-			fs.Episodes, fs.Windows = r.Episodes, r.Windows
-			if i == 0 {
-				fs.Before = r.Metrics
-			} else {
-				fs.After = r.Metrics
-			}
-		}
-		rep.Fidelity = append(rep.Fidelity, fs)
-	}
-	rep.EvalSecs = time.Since(t0).Seconds()
-	b, err := json.Marshal(rep)
-	if err != nil {
-		return nil, err
-	}
-	man.Fidelity = b
-	if err := man.Write(man.Checkpoint); err != nil {
-		return nil, err
-	}
-	return rep, man.Write(cfg.OutDir)
-}
-
-func printFineTune(rep *fineTuneReport) {
+func printFineTune(rep *finetune.Report) {
 	fmt.Printf("fine-tuned %s (step %d) to step %d on %d new and %d replayed episodes (%d steps) in %.0f s\ncheckpoint %s\n",
 		rep.Parent.Dir, rep.FromStep, rep.ToStep, rep.Counts["new_episodes"], rep.Counts["replay_episodes"], rep.Counts["train_steps"], rep.TrainSecs, rep.Checkpoint)
 	for _, s := range rep.Fidelity {

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"dreamrank/policy/expert/experttest"
-	"dreamrank/worldmodel/latent"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -12,6 +10,9 @@ import (
 
 	"dreamrank/foundation/checkpoint"
 	"dreamrank/foundation/episode"
+	"dreamrank/policy/expert/experttest"
+	"dreamrank/worldmodel/finetune"
+	"dreamrank/worldmodel/latent"
 	"dreamrank/worldmodel/objects"
 )
 
@@ -61,7 +62,7 @@ func TestWMFineTune(t *testing.T) {
 		t.Fatalf("manifest: new %v held out %v parent %+v hash %s; want new %v held out %v, hash %s",
 			man.NewIDs, man.HeldOutNewIDs, man.Parent, man.DataHash, train, heldOut, c.DataHash)
 	}
-	var fr fineTuneReport
+	var fr finetune.Report
 	if err := json.Unmarshal(man.Fidelity, &fr); err != nil {
 		t.Fatalf("manifest fidelity: %v", err)
 	}
