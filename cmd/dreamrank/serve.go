@@ -2,22 +2,13 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"dreamrank/ops/deploy"
-	"dreamrank/ops/loadgen"
-	"dreamrank/policy/zoo"
 )
-
-// registerWorkers registers the flags of local task workers.
-func registerWorkers(cmd *cobra.Command, w *deploy.Workers, def int) {
-	cmd.Flags().IntVar(&w.N, "workers", def, "task workers to run in this process (each runs one task at a time)")
-	cmd.Flags().IntVar(&w.MaxAttempts, "max-attempts", 3, "tries per task before it is recorded as failed")
-}
 
 func serveCmd() *cobra.Command {
 	var (
@@ -70,63 +61,5 @@ with 'dreamrank worker --nats URL'. Unfinished jobs resume after a restart.`,
 	f.IntVar(&cfg.Server.MaxActive, "max-active", 1000, "unfinished jobs allowed at once (more: quota_exceeded)")
 	f.IntVar(&cfg.Server.Queue.Replicas, "replicas", 1, "JetStream replicas of streams and buckets (3 on a cluster)")
 	f.DurationVar(&cfg.Server.Queue.AckWait, "ack-wait", 30*time.Second, "a task without a worker heartbeat this long is redelivered")
-	return cmd
-}
-
-func workerCmd() *cobra.Command {
-	var (
-		bf busFlags
-		w  deploy.Workers
-	)
-	cmd := &cobra.Command{
-		Use:   "worker",
-		Short: "Run task workers against a job server's NATS (imagined rollouts in the named world models)",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			nc, res, err := bf.queue(ctx, "dreamrank worker")
-			if err != nil {
-				return err
-			}
-			defer nc.Close()
-			host, _ := os.Hostname()
-			wg := w.Run(ctx, res, host)
-			fmt.Printf("%d workers pulling tasks from %s; Ctrl-C stops.\n", w.N, bf.cfg.URL)
-			wg.Wait()
-			return nil
-		},
-	}
-	bf.registerClient(cmd)
-	registerWorkers(cmd, &w, 1)
-	return cmd
-}
-
-// openZoo reads a zoo file, or the built-in zoo.
-func openZoo(path string) (*zoo.Zoo, error) {
-	if path == "" {
-		return zoo.Default(), nil
-	}
-	return zoo.Load(path)
-}
-
-func benchDispatchCmd() *cobra.Command {
-	var cfg loadgen.Config
-	cmd := &cobra.Command{
-		Use:   "dispatch",
-		Short: "Job-server overhead: tasks that do no work through embedded NATS, the work queue and workers (JSON)",
-		Long: `Runs one job of --tasks tasks that do no work through the real path
-(embedded NATS + JetStream on loopback, job API, work queue, --workers
-workers, aggregation) and --jobs one-task jobs timed end to end, next to a
-plain NATS request-reply and a JetStream publish measured in the same run.`,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			rep, err := loadgen.Run(cmd.Context(), cfg)
-			if err != nil {
-				return err
-			}
-			return printJSON(rep)
-		},
-	}
-	cmd.Flags().IntVar(&cfg.Tasks, "tasks", 2000, "tasks in the throughput job")
-	cmd.Flags().IntVar(&cfg.Workers, "workers", 2, "workers")
-	cmd.Flags().IntVar(&cfg.Jobs, "jobs", 30, "one-task jobs timed end to end")
 	return cmd
 }
