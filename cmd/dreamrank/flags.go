@@ -155,14 +155,22 @@ func (f *modelFlags) options() (worldmodel.Options, error) {
 	case objects.Name:
 		opts["checkpoint"] = defaultObjectsCheckpoint // --opt checkpoint=DIR overrides
 	}
-	for _, kv := range f.opts {
+	if err := putOpts(opts, f.opts); err != nil {
+		return nil, err
+	}
+	return opts, nil
+}
+
+// putOpts adds --opt key=value pairs to opts, a later key winning.
+func putOpts(opts map[string]string, kvs []string) error {
+	for _, kv := range kvs {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok {
-			return nil, fmt.Errorf("--opt %q: want key=value", kv)
+			return fmt.Errorf("--opt %q: want key=value", kv)
 		}
 		opts[k] = v
 	}
-	return opts, nil
+	return nil
 }
 
 // heldOutFlags choose a world model and the held-out episodes it is
@@ -376,12 +384,8 @@ func (f *judgeFlags) register(cmd *cobra.Command) {
 
 func (f *judgeFlags) options() (judge.Options, error) {
 	opts := judge.Options{}
-	for _, kv := range f.opts {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok {
-			return nil, fmt.Errorf("--opt %q: want key=value", kv)
-		}
-		opts[k] = v
+	if err := putOpts(opts, f.opts); err != nil {
+		return nil, err
 	}
 	return opts, nil
 }
