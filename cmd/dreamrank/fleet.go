@@ -3,11 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"log/slog"
 	"os"
-	"path/filepath"
 	"text/tabwriter"
 	"time"
 
@@ -59,10 +56,8 @@ func fleetCmd() *cobra.Command {
 
 func fleetRunCmd() *cobra.Command {
 	var (
-		bf     busFlags
-		ff     deploy.Fleet
-		data   string
-		listen string
+		bf busFlags
+		c  deploy.Coordinator
 	)
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -73,48 +68,16 @@ embedded nats-server with JetStream under --data/jetstream listening on
 trusted clients') plus one nkey login per robot in --robots, each allowed only
 its own subjects. With --nats it joins an existing deployment instead.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			if bf.cfg.URL == "" {
-				users, err := ff.Users()
-				if err != nil {
-					return err
-				}
-				if len(users) > 0 && bf.cfg.User == "" {
-					return errors.New("robots have logins, so the coordinator needs one too: give --user and --password")
-				}
-				host, port, err := deploy.SplitListen(listen)
-				if err != nil {
-					return err
-				}
-				e, err := bus.StartEmbedded(ctx, bus.EmbeddedConfig{Host: host, Port: port, StoreDir: filepath.Join(data, "jetstream"),
-					User: bf.cfg.User, Password: bf.cfg.Password, Token: bf.cfg.Token, Users: users})
-				if err != nil {
-					return err
-				}
-				defer e.Shutdown()
-				bf.cfg.URL = e.URL()
-				slog.Info("embedded nats-server", "url", e.URL(), "robot_logins", len(users))
-			}
-			bf.cfg.Name = "dreamrank fleet run"
-			nc, err := bus.Connect(ctx, bf.cfg)
-			if err != nil {
-				return err
-			}
-			defer nc.Close()
-			c, err := ff.Start(ctx, nc)
-			if err != nil {
-				return err
-			}
-			defer c.Stop()
-			fmt.Printf("fleet coordinator on %s; Ctrl-C stops.\n", bf.cfg.URL)
-			<-ctx.Done()
-			return nil
+			c.Bus = bf.cfg
+			return deploy.RunCoordinator(cmd.Context(), c, func(url string) {
+				fmt.Printf("fleet coordinator on %s; Ctrl-C stops.\n", url)
+			})
 		},
 	}
 	bf.register(cmd)
-	registerFleet(cmd, &ff)
-	cmd.Flags().StringVar(&data, "data", "data", "data directory (the embedded server's JetStream files)")
-	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:4222", "host:port of the embedded NATS server")
+	registerFleet(cmd, &c.Fleet)
+	cmd.Flags().StringVar(&c.Data, "data", "data", "data directory (the embedded server's JetStream files)")
+	cmd.Flags().StringVar(&c.Listen, "listen", "127.0.0.1:4222", "host:port of the embedded NATS server")
 	return cmd
 }
 

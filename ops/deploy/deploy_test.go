@@ -185,3 +185,25 @@ func TestStartStop(t *testing.T) {
 		t.Error("a --listen without a port was accepted")
 	}
 }
+
+// A coordinator alone generates no login: with robot logins it needs one.
+func TestCoordinatorLogin(t *testing.T) {
+	tests := []struct {
+		name        string
+		robotLogins int
+		cfg         bus.Config
+		wantErr     bool
+	}{
+		{name: "no robots", cfg: bus.Config{}},
+		{name: "robots and a user", robotLogins: 1, cfg: bus.Config{User: "u", Password: "p"}},
+		{name: "robots, no user", robotLogins: 1, wantErr: true},
+		{name: "robots and only a token", robotLogins: 1, cfg: bus.Config{Token: "t"}, wantErr: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := coordinatorLogin(tc.robotLogins, tc.cfg); (err != nil) != tc.wantErr {
+				t.Fatalf("coordinatorLogin = %v, want error %v", err, tc.wantErr)
+			}
+		})
+	}
+}
