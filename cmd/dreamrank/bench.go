@@ -1,13 +1,23 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
-	"sort"
+	"os"
+	"slices"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
-	"dreamrank/worldmodel/bench"
+	"dreamrank/evaluator/bench"
+	"dreamrank/evaluator/judge"
+	"dreamrank/evaluator/validation"
+	"dreamrank/foundation/progress"
+	"dreamrank/ops/loadgen"
+	policybench "dreamrank/policy/bench"
+	"dreamrank/policy/expert"
+	"dreamrank/scenarios"
+	wmbench "dreamrank/worldmodel/bench"
 )
 
 func benchCmd() *cobra.Command {
@@ -19,7 +29,7 @@ func benchCmd() *cobra.Command {
 func benchWMCmd() *cobra.Command {
 	var (
 		mf     modelFlags
-		cfg    bench.Config
+		cfg    wmbench.Config
 		asJSON bool
 	)
 	cmd := &cobra.Command{
@@ -30,7 +40,7 @@ func benchWMCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			rep, err := bench.Run(cmd.Context(), m, cfg)
+			rep, err := wmbench.Run(cmd.Context(), m, cfg)
 			if err != nil {
 				return err
 			}
@@ -61,25 +71,253 @@ func benchWMCmd() *cobra.Command {
 	return cmd
 }
 
-// metricMap flattens a JSON-tagged struct of numbers into key -> value.
-func metricMap(v any) map[string]float64 {
-	raw, _ := json.Marshal(v)
-	var m map[string]any
-	_ = json.Unmarshal(raw, &m)
-	out := map[string]float64{}
-	for k, x := range m {
-		if f, ok := x.(float64); ok {
-			out[k] = f
-		}
+func benchPolicyCmd() *cobra.Command {
+	var (
+		pf     policyFlags
+		cfg    policybench.Config
+		asJSON bool
+	)
+	cmd := &cobra.Command{
+		Use:   "policy NAME",
+		Short: "Policy inference latency per action chunk at batch 1 (median, p90) and chunks/s at the best batch size",
+		Long: `Times Act calls of the policy NAME (a zoo arm, or a backend with --opt) on
+PushT camera frames: latency per action chunk at batch 1 (median and 90th
+percentile over --latency-calls calls) and throughput in chunks per second at
+batch sizes 1, 2, 4, ..., 64 (each timed for --duration).`,
+		Example: `  dreamrank bench policy scripted-q5 --json
+  dreamrank bench policy nats --opt nats_url=nats://host:4222 --opt policy=scripted-q5`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, steer, label, err := pf.open(cmd, args[0])
+			if err != nil {
+				return err
+			}
+			defer closePolicy(p)
+			cfg.Steer = steer
+			rep, err := policybench.Run(cmd.Context(), p, cfg)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(struct {
+					Policy string `json:"policy"`
+					policybench.Report
+				}{label, rep})
+			}
+			fmt.Printf("policy %s, chunks of %d actions\n", label, rep.ChunkLen)
+			fmt.Printf("latency at batch 1: median %.1f ms, p90 %.1f ms per chunk (%d calls)\n", rep.LatencyMsMedian, rep.LatencyMsP90, rep.LatencyCalls)
+			fmt.Printf("%6s %12s %12s\n", "batch", "ms per call", "chunks/s")
+			for _, b := range rep.Batches {
+				fmt.Printf("%6d %12.1f %12.1f\n", b.Batch, b.MsPerCall, b.ChunksPerSec)
+			}
+			fmt.Printf("best batch %d: %.1f chunks/s\n", rep.BestBatch, rep.ChunksPerSecBest)
+			return nil
+		},
 	}
-	return out
+	pf.register(cmd)
+	cmd.Flags().IntSliceVar(&cfg.Batches, "batches", nil, "batch sizes for throughput (default 1,2,4,8,16,32,64)")
+	cmd.Flags().IntVar(&cfg.LatencyCalls, "latency-calls", 0, "timed batch-1 calls (default 30)")
+	cmd.Flags().DurationVar(&cfg.Duration, "duration", 0, "timed calling per batch size (default 2s)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	return cmd
 }
 
-func sortedKeys(m map[string]float64) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+func benchRankingCmd() *cobra.Command {
+	var (
+		mf     modelFlags
+		jf     judgeFlags
+		cfg    bench.Config
+		seeds  int
+		asJSON bool
+	)
+	cmd := &cobra.Command{
+		Use:   "ranking",
+		Short: "The headline benchmark: every zoo arm in the simulator and in the world model, and how well the rankings agree",
+		Long: `Runs every arm of the policy zoo (or --arms) over the standard PushT test
+seeds in the simulator (ground truth) and inside the world model (imagined
+from each seed's real first frame, judged from predicted frames), then prints
+per-arm true and predicted success with Wilson intervals, Pearson with a
+bootstrap interval, MMRV, Spearman, Kendall, paired episode agreement, the
+judge's accuracy on real frames and the wall time of each side.`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			m, err := mf.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			opts, err := jf.options()
+			if err != nil {
+				return err
+			}
+			j, err := judge.Open(cmd.Context(), jf.name, opts)
+			if err != nil {
+				return err
+			}
+			cfg.Seeds = expert.TestSeeds()
+			if seeds > 0 && seeds < len(cfg.Seeds) {
+				cfg.Seeds = cfg.Seeds[:seeds]
+			}
+			cfg.Progress = func(side string) progress.Func {
+				bar, _ := progress.Bar(os.Stderr, side)
+				return bar
+			}
+			rep, err := bench.Run(cmd.Context(), cfg, m, j)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(rep)
+			}
+			fmt.Printf("%-22s %-22s %-22s %s\n", "arm", "true success", "predicted success", "unreadable")
+			for _, a := range rep.Arms {
+				fmt.Printf("%-22s %.2f [%.2f, %.2f]     %.2f [%.2f, %.2f]     %.3f\n", a.Name,
+					a.True.SuccessRate, a.True.SuccessCI.Lo, a.True.SuccessCI.Hi,
+					a.Predicted.SuccessRate, a.Predicted.SuccessCI.Lo, a.Predicted.SuccessCI.Hi, a.UnreadableFrames)
+			}
+			fmt.Printf("pearson %.3f [%.3f, %.3f]  mmrv %.3f  spearman %.3f  kendall %.3f  judge accuracy %.3f\n",
+				rep.Pearson, rep.PearsonCI.Lo, rep.PearsonCI.Hi, rep.MMRV, rep.Spearman, rep.Kendall, rep.JudgeAccuracy)
+			fmt.Printf("simulator %.0fs, world model %.0fs, judge %.0fs, wall %.0fs\n", rep.SimSeconds, rep.WMSeconds, rep.JudgeSeconds, rep.WallSeconds)
+			return nil
+		},
 	}
-	sort.Strings(keys)
-	return keys
+	mf.register(cmd)
+	f := cmd.Flags()
+	// --opt belongs to the world model here, so judge options get their own flag.
+	f.StringVar(&jf.name, "judge", judge.PushTName, "judge: "+strings.Join(judge.Names(), ", "))
+	f.StringArrayVar(&jf.opts, "judge-opt", nil, "judge option key=value (repeatable)")
+	f.StringSliceVar(&cfg.Arms, "arms", nil, "zoo arms to run (default all)")
+	f.IntVar(&seeds, "seeds", 50, "how many of the 50 standard test seeds")
+	f.IntVar(&cfg.Execute, "execute", 0, "actions executed per chunk on both sides (0: half the chunk)")
+	f.IntVar(&cfg.JudgeEpisodes, "judge-episodes", 50, "fresh expert episodes that measure the judge on real frames (0: skip)")
+	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
+	return cmd
+}
+
+func benchSafetyCmd() *cobra.Command {
+	var (
+		poolPath string
+		savePool string
+		features []string
+		strata   string
+		cfg      validation.Config
+		synth    validation.SyntheticConfig
+		asJSON   bool
+		prior    bool
+	)
+	cmd := &cobra.Command{
+		Use:   "safety",
+		Short: "Coverage, interval width and variance reduction of the safety estimators over repeated experiments on a pool of paired (world-model, real) outcomes",
+		Long: `Runs --experiments repeated experiments per real budget, each drawing real
+episodes and imagined ones from a pool of paired outcomes whose mean is the
+truth, and reports per estimator and budget the coverage of the nominal 95%
+interval, the mean width, and the variance reduction and effective real-episode
+multiplier against real-only at the same budget. Without --pool the pool is
+the synthetic PushT keep-out-zone pool (validation.Synthetic).`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var pool validation.Pool
+			if poolPath != "" {
+				p, err := validation.Load(poolPath)
+				if err != nil {
+					return err
+				}
+				pool = p
+			} else {
+				pool = validation.Synthetic(synth)
+			}
+			if strata != "" {
+				g, err := scenarios.ParseGrid(strata, pool.CriticalNames)
+				if err != nil {
+					return fmt.Errorf("--strata: %w", err)
+				}
+				pool.Strata = g
+			}
+			if len(features) > 0 {
+				p, err := pool.Select(features)
+				if err != nil {
+					return err
+				}
+				pool = p
+			}
+			if risk, err := scenarios.SafetyRisk(pool.FeatureNames); err == nil {
+				cfg.Score = risk
+			}
+			if prior {
+				// An ensemble's size is known from its draw seeds; without them only the first rollout counts.
+				k := 1
+				if slices.Contains(pool.FeatureNames, "ens_violation") && len(pool.DrawSeeds) > 0 {
+					k = 1 + len(pool.DrawSeeds)
+				}
+				chance, err := scenarios.SafetyChance(pool.FeatureNames, k)
+				if err != nil {
+					return fmt.Errorf("--prior: %w", err)
+				}
+				cfg.Chance = chance
+			}
+			if savePool != "" {
+				if err := pool.Save(savePool); err != nil {
+					return fmt.Errorf("save pool: %w", err)
+				}
+			}
+			start := time.Now()
+			rep, err := validation.Run(cmd.Context(), pool, cfg)
+			if err != nil {
+				return err
+			}
+			validation.SortRows(rep.Rows)
+			if asJSON {
+				return printJSON(rep)
+			}
+			fmt.Printf("pool %s: %d records, truth %.4f, %d strata; %d experiments per budget (%.1fs)\n",
+				rep.Pool, rep.PoolSize, rep.Truth, rep.Strata, rep.Experiments, time.Since(start).Seconds())
+			fmt.Printf("%-22s %6s %9s %10s %10s %11s %8s %8s %9s\n", "estimator", "budget", "coverage", "mean_width", "var_reduc", "multiplier", "± MC se", "ceiling", "bias")
+			for _, r := range rep.Rows {
+				fmt.Printf("%-22s %6d %9.3f %10.4f %10.3f %11.2f %8.2f %8.2f %9.4f\n", r.Estimator, r.Budget, r.Coverage, r.MeanWidth,
+					r.VarianceReduction, r.EffectiveRealMultiplier, r.MultiplierSE, r.CeilingMultiplier, r.Bias)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&poolPath, "pool", "", "JSON pool of paired outcomes (validation.Pool); default: the synthetic PushT safety pool")
+	f.StringVar(&savePool, "save-pool", "", "write the pool used to this JSON file")
+	f.StringVar(&strata, "strata", "", `stratify by these critical variables and cut points instead of the pool's strata, e.g. "zone_path_distance:40,80;init_angle:1.5708"`)
+	f.StringSliceVar(&features, "features", nil, "use only these world-model features of the pool, in this order (the first is the control variate's predicted outcome; default: all)")
+	f.IntVar(&cfg.Experiments, "experiments", 500, "repeated experiments per budget")
+	f.IntSliceVar(&cfg.Budgets, "budgets", []int{20, 50, 100}, "real episodes per arm")
+	f.IntVar(&cfg.Imagined, "imagined", 1000, "imagined episodes per experiment")
+	f.IntVar(&cfg.BootstrapReps, "bootstrap", 1000, "bootstrap resamples for intervals below 30 real episodes")
+	f.IntVar(&cfg.Rounds, "rounds", 2, "adaptive allocation rounds of the stratified and two-phase estimators (1: proportional to the stratum weights)")
+	f.BoolVar(&prior, "prior", false, "the two-phase design allocates on the stratum variances the world model predicts (scenarios.SafetyChance: an ensemble's violation fraction when the pool records its draw seeds, else the first rollout)")
+	f.IntVar(&cfg.PhaseStrata, "phase-strata", 0, "strata of the two-phase estimator: equal shares of the imagined sample by the world model's risk score (scenarios.SafetyRisk); 0: estimate.TwoPhaseStrata of each budget (one per 3 real episodes, at most 6)")
+	f.Uint64Var(&cfg.Seed, "seed", 1, "seed of the experiments")
+	def := validation.DefaultSynthetic()
+	f.IntVar(&synth.N, "synthetic-n", def.N, "records in the synthetic pool")
+	f.Uint64Var(&synth.Seed, "synthetic-seed", def.Seed, "seed of the synthetic pool")
+	f.Float64Var(&synth.WMBiasPx, "wm-bias-px", def.WMBiasPx, "synthetic pool: world-model optimism about clearance (px)")
+	f.Float64Var(&synth.WMNoisePx, "wm-noise-px", def.WMNoisePx, "synthetic pool: world-model clearance error (px, at no rotation)")
+	f.Float64Var(&synth.WMLostRate, "wm-lost-rate", def.WMLostRate, "synthetic pool: fraction of episodes the world model gets wrong altogether")
+	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
+	return cmd
+}
+
+func benchDispatchCmd() *cobra.Command {
+	var cfg loadgen.Config
+	cmd := &cobra.Command{
+		Use:   "dispatch",
+		Short: "Job-server overhead: tasks that do no work through embedded NATS, the work queue and workers (JSON)",
+		Long: `Runs one job of --tasks tasks that do no work through the real path
+(embedded NATS + JetStream on loopback, job API, work queue, --workers
+workers, aggregation) and --jobs one-task jobs timed end to end, next to a
+plain NATS request-reply and a JetStream publish measured in the same run.`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			rep, err := loadgen.Run(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			return printJSON(rep)
+		},
+	}
+	cmd.Flags().IntVar(&cfg.Tasks, "tasks", 2000, "tasks in the throughput job")
+	cmd.Flags().IntVar(&cfg.Workers, "workers", 2, "workers")
+	cmd.Flags().IntVar(&cfg.Jobs, "jobs", 30, "one-task jobs timed end to end")
+	return cmd
 }

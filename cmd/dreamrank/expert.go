@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 	"os"
@@ -144,10 +143,4 @@ func expertGenerateCmd() *cobra.Command {
 	cmd.Flags().StringVar(&data, "data", "data", "data directory holding the episode store")
 	cmd.Flags().BoolVar(&withVideo, "video", false, "also write video.mp4 for each episode")
 	return cmd
-}
-
-func printJSON(v any) error {
-	enc := json.NewEncoder(os.Stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }

@@ -6,17 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"dreamrank/foresight" // backend "foresight"
-	"dreamrank/foundation/episode"
+	"dreamrank/foresight"
 	"dreamrank/foundation/progress"
-	"dreamrank/policy"
-	"dreamrank/policy/flow"
 	"dreamrank/policy/zoo"
 )
 
@@ -24,22 +20,6 @@ func foresightCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "foresight", Short: "Train and evaluate privileged-foresight adapters of flow policies"}
 	cmd.AddCommand(foresightTrainCmd(), foresightEvalCmd())
 	return cmd
-}
-
-// basePolicy resolves --policy: a zoo arm whose backend is flow (or
-// foresight: its base), or a flow checkpoint directory.
-func basePolicy(cmd *cobra.Command, name string) (*flow.Policy, string, error) {
-	path := name
-	if arm, err := zoo.Default().Arm(name); err == nil {
-		if arm.Backend != flow.Name && arm.Backend != foresight.Name {
-			return nil, "", fmt.Errorf("--policy %s: backend %q, want a flow policy", name, arm.Backend)
-		}
-		path = arm.Options["checkpoint"]
-	} else if _, serr := os.Stat(name); serr != nil {
-		return nil, "", fmt.Errorf("--policy %q is neither a zoo arm nor a checkpoint directory: %w", name, err)
-	}
-	p, err := flow.New(cmd.Context(), policy.Options{"checkpoint": path})
-	return p, path, err
 }
 
 func foresightTrainCmd() *cobra.Command {
@@ -74,99 +54,32 @@ batches. The frozen encoder's features are cached in <data>/foresight/.`,
   dreamrank foresight train --policy flow-q5 --data data --mode none`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg.Mode = foresight.Mode(mode)
-			base, ckpt, err := basePolicy(cmd, pol)
+			run := foresight.Run{Policy: pol, Data: data, Name: name, Out: out, MaxEpisodes: maxEpisodes, Config: cfg,
+				Command: "dreamrank " + strings.Join(os.Args[1:], " "),
+				Progress: func(stage string) (func(foresight.Progress), func()) {
+					bar, finish := progress.Bar(os.Stderr, stage)
+					return func(p foresight.Progress) {
+						switch {
+						case p.Message != "":
+							slog.Info(p.Message)
+						case p.Checkpoint != "":
+							slog.Info("checkpoint", "path", p.Checkpoint, "step", p.Step, "loss", p.Loss)
+						case p.Step%logEvery == 0:
+							slog.Info(p.Stage, "step", p.Step, "loss", p.Loss, "lr", p.LR,
+								"examples_per_s", int(p.ExamplesPerSec), "eta", p.ETA.Round(time.Second))
+						}
+						bar(p.Step, p.Steps)
+					}, finish
+				}}
+			summary, raw, err := run.Train(cmd.Context())
 			if err != nil {
-				return err
-			}
-			if name == "" {
-				name = map[foresight.Mode]string{foresight.ModeForesight: "foresight", foresight.ModeShuffled: "shuffled",
-					foresight.ModeNone: "no-teacher"}[cfg.Mode]
-			}
-			if out == "" {
-				out = filepath.Join(ckpt, foresight.AdaptersDir, name)
-			}
-			store, err := episode.Open(data)
-			if err != nil {
-				return err
-			}
-			say := func(s string) { slog.Info(s) }
-			ex, err := flow.LoadExamples(cmd.Context(), store, base, flow.ExampleConfig{MaxEpisodes: maxEpisodes, Threads: 2,
-				Seed: cfg.Seed, Dropout: flow.DefaultTrainConfig().Dropout,
-				FeatureCache: filepath.Join(data, "foresight", "features.bin")}, say)
-			if err != nil {
-				return err
-			}
-			train, held := foresight.Split(ex, cfg.HeldOut)
-			slog.Info("split", "train_episodes", train.Episodes(), "train_steps", train.Steps(),
-				"held_out_episodes", held.Episodes(), "held_out_steps", held.Steps())
-			report := func(what string) (func(foresight.Progress), func()) {
-				bar, finish := progress.Bar(os.Stderr, what)
-				return func(p foresight.Progress) {
-					switch {
-					case p.Message != "":
-						slog.Info(p.Message)
-					case p.Checkpoint != "":
-						slog.Info("checkpoint", "path", p.Checkpoint, "step", p.Step, "loss", p.Loss)
-					case p.Step%logEvery == 0:
-						slog.Info(p.Stage, "step", p.Step, "loss", p.Loss, "lr", p.LR,
-							"examples_per_s", int(p.ExamplesPerSec), "eta", p.ETA.Round(time.Second))
-					}
-					bar(p.Step, p.Steps)
-				}, finish
-			}
-			var (
-				teacher    *foresight.Teacher
-				teacherDir string
-			)
-			tdir := filepath.Join(ckpt, foresight.AdaptersDir, foresight.TeacherAdapter)
-			if cfg.Mode != foresight.ModeNone {
-				rep, finish := report("training the teacher")
-				teacher, teacherDir, err = foresight.TrainTeacher(cmd.Context(), train, base, cfg, tdir, rep)
-				finish()
-				if err != nil {
-					return err
-				}
-			} else if teacher, _, err = foresight.LoadTeacher(tdir, base); err != nil {
-				// The no-teacher control trains without one; a teacher, when
-				// there is one, only measures the held-out residual.
-				slog.Info("no teacher to measure the held-out residual against", "err", err)
-				teacher = nil
-			}
-			rep, finish := report("training adapter " + name)
-			start := time.Now()
-			_, res, err := foresight.TrainAdapter(cmd.Context(), train, held, base, teacher, teacherDir, cfg, out, rep)
-			finish()
-			if err != nil {
-				return err
-			}
-			summary := struct {
-				Policy     string           `json:"policy"`
-				Adapter    string           `json:"adapter"`
-				Mode       foresight.Mode   `json:"mode"`
-				Teacher    string           `json:"teacher,omitempty"`
-				Params     int              `json:"adapter_params"`
-				HeldOut    int              `json:"held_out_episodes"`
-				Seconds    float64          `json:"adapter_train_seconds"`
-				Result     foresight.Result `json:"result"`
-				Command    string           `json:"command"`
-				DataCounts map[string]int   `json:"train_counts"`
-			}{Policy: ckpt, Adapter: out, Mode: cfg.Mode, Teacher: teacherDir, HeldOut: held.Episodes(),
-				Seconds: time.Since(start).Seconds(), Result: res, Command: "dreamrank " + strings.Join(os.Args[1:], " "),
-				DataCounts: train.Manifest().Counts}
-			if a, err := foresight.LoadAdapter(out, base); err == nil {
-				summary.Params = a.Params().Count()
-			}
-			raw, err := json.MarshalIndent(summary, "", "  ")
-			if err != nil {
-				return err
-			}
-			if err := os.WriteFile(filepath.Join(out, "training.json"), append(raw, '\n'), 0o644); err != nil {
 				return err
 			}
 			if asJSON {
 				fmt.Println(string(raw))
 				return nil
 			}
+			res := summary.Result
 			fmt.Printf("adapter %s (%s)\nheld out before: %s\nheld out after:  %s\n", res.Checkpoint, cfg.Mode, res.Before, res.After)
 			return nil
 		},

@@ -6,61 +6,13 @@ import (
 	"os"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
 
 	"dreamrank/evaluator/estimate"
-	"dreamrank/foundation/bus"
 	"dreamrank/foundation/progress"
 	"dreamrank/ops/job"
 	"dreamrank/ops/jobapi"
-	"dreamrank/ops/queue"
 )
-
-// defaultNATS is where clients look for a server: $DREAMRANK_NATS, or the
-// embedded default of `dreamrank serve`.
-func defaultNATS() string {
-	if u := os.Getenv("DREAMRANK_NATS"); u != "" {
-		return u
-	}
-	return "nats://127.0.0.1:4222"
-}
-
-// registerClient registers the flags of commands that talk to a running
-// server.
-func (f *busFlags) registerClient(cmd *cobra.Command) {
-	f.register(cmd)
-	cmd.Flags().Lookup("nats").DefValue = defaultNATS()
-	_ = cmd.Flags().Set("nats", defaultNATS())
-	cmd.Flags().Lookup("nats").Usage = "NATS URL of the job server ($DREAMRANK_NATS)"
-}
-
-func (f *busFlags) client(ctx context.Context, name string) (jobapi.Client, func(), error) {
-	f.cfg.Name = name
-	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	nc, err := bus.Connect(cctx, f.cfg)
-	if err != nil {
-		return jobapi.Client{}, nil, fmt.Errorf("%w (is 'dreamrank serve' running?)", err)
-	}
-	return jobapi.Client{NC: nc}, nc.Close, nil
-}
-
-// queue connects as name and opens the server's JetStream resources; close
-// the connection when done.
-func (f *busFlags) queue(ctx context.Context, name string) (*nats.Conn, *queue.Resources, error) {
-	f.cfg.Name = name
-	nc, err := bus.Connect(ctx, f.cfg)
-	if err != nil {
-		return nil, nil, err
-	}
-	res, err := queue.Open(ctx, nc)
-	if err != nil {
-		nc.Close()
-		return nil, nil, err
-	}
-	return nc, res, nil
-}
 
 // maxSpecFile is the largest spec file the CLI reads; the server's own
 // limit is lower and gives the precise error.

@@ -4,13 +4,12 @@ import (
 	"fmt"
 	"os"
 	"sort"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"dreamrank/evaluator/judge"
-	"dreamrank/evaluator/judge/remote" // also registers the "remote" judge
+	"dreamrank/evaluator/judge/remote"
 	"dreamrank/foundation/episode"
 	"dreamrank/foundation/progress"
 	"dreamrank/foundation/pusht"
@@ -22,29 +21,6 @@ func judgeCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "judge", Short: "Judges: measure them against simulator ground truth, serve them"}
 	cmd.AddCommand(judgeEvalCmd(), judgeServeCmd())
 	return cmd
-}
-
-// judgeFlags choose a judge by name and options.
-type judgeFlags struct {
-	name string
-	opts []string
-}
-
-func (f *judgeFlags) register(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&f.name, "judge", judge.PushTName, "judge: "+strings.Join(judge.Names(), ", "))
-	cmd.Flags().StringArrayVar(&f.opts, "opt", nil, "judge option key=value (repeatable), e.g. --opt nats_url=nats://host:4222 --opt judge=vlm")
-}
-
-func (f *judgeFlags) options() (judge.Options, error) {
-	opts := judge.Options{}
-	for _, kv := range f.opts {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok {
-			return nil, fmt.Errorf("--opt %q: want key=value", kv)
-		}
-		opts[k] = v
-	}
-	return opts, nil
 }
 
 func judgeEvalCmd() *cobra.Command {

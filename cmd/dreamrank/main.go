@@ -1,6 +1,7 @@
 // Command dreamrank evaluates robot policies inside learned world models.
-// This file only wires: each subcommand lives in its own file and calls into
-// the packages that do the work.
+// This file only wires: each top-level command lives in the file named
+// after it (flags.go holds the flags several commands share, output.go
+// what they print with) and calls into the packages that do the work.
 package main
 
 import (
@@ -13,11 +14,11 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
-
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
 	"dreamrank/foundation/openblas"
+	_ "dreamrank/ops/backends" // every world-model, policy and judge backend, by name
 	"dreamrank/ops/config"
 )
 

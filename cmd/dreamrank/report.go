@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"dreamrank/ops/deploy"
+	"dreamrank/ops/nightly"
 	"dreamrank/ops/report"
 )
 
@@ -53,5 +56,42 @@ func reportRenderCmd() *cobra.Command {
 	cmd.Flags().StringVar(&input, "input", "", "input JSON file (report.Input; - for stdin) [required]")
 	cmd.Flags().StringVar(&out, "out", "report", "output directory")
 	cmd.MarkFlagRequired("input")
+	return cmd
+}
+
+func reportNightlyCmd() *cobra.Command {
+	var (
+		bf  busFlags
+		nf  deploy.Nightly
+		now bool
+	)
+	cmd := &cobra.Command{
+		Use:   "nightly --now",
+		Short: "Run the nightly re-ranking now against a running server: every zoo arm imagined, paired real episodes, the report stored and announced",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !now {
+				return fmt.Errorf("the server runs nights on its schedule (dreamrank serve --nightly); --now runs one here and now")
+			}
+			ctx := cmd.Context()
+			nc, res, err := bf.queue(ctx, "dreamrank report nightly")
+			if err != nil {
+				return err
+			}
+			defer nc.Close()
+			r, err := nightly.Run(ctx, nf.RunConfig(), nf.Deps(nc, res, nf.Keeper(res, true)), nightly.RunID(time.Now(), true))
+			if err != nil {
+				return err
+			}
+			md, err := report.Markdown(r)
+			if err != nil {
+				return err
+			}
+			fmt.Print(string(md))
+			return nil
+		},
+	}
+	bf.registerClient(cmd)
+	registerNightly(cmd, &nf, false)
+	cmd.Flags().BoolVar(&now, "now", false, "run now")
 	return cmd
 }

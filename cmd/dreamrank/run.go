@@ -100,13 +100,6 @@ func imagineEpisode(ctx context.Context, checkpoint string, ep *episode.Episode,
 	if steps < 1 {
 		return nil
 	}
-	pred, err := fidelity.Imagine(ctx, m, ep, start, steps, 8)
-	if err != nil {
-		return err
-	}
-	imagined := make([][]uint8, len(pred))
-	for i, o := range pred {
-		imagined[i] = o.Frame
-	}
-	return fidelity.WriteRolloutVideo(path, imagined, ep.Frames[start+1:start+1+len(imagined)], ep.FrameW, ep.FrameH, scenarios.PushT().ControlHz)
+	_, err = fidelity.WriteImagined(ctx, m, ep, start, steps, 8, path, scenarios.PushT().ControlHz)
+	return err
 }

@@ -1,14 +1,9 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
-	"os"
-	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -22,11 +17,7 @@ import (
 	"dreamrank/foundation/progress"
 	"dreamrank/foundation/pusht"
 	"dreamrank/ops/job"
-	"dreamrank/policy"
 	"dreamrank/policy/expert"
-	"dreamrank/policy/zoo"
-	"dreamrank/scenarios"
-	"dreamrank/worldmodel/objects"
 )
 
 func safetyCmd() *cobra.Command {
@@ -158,6 +149,21 @@ evaluator/validation/wmpool). --stats FILE writes the build's statistics
 			}
 			ctx := cmd.Context()
 			start := time.Now()
+			if backend != "" {
+				mf := modelFlags{backend: backend, checkpoint: defaultCheckpoint, opts: mopts}
+				src := wmpool.Sources{Backend: backend, ModelDraws: wmDraws, FirstDrawSeed: wmDrawSeed, DrawNoise: wmNoise,
+					Judge: jf.name, Arm: arm, ArmDraws: draws}
+				var err error
+				if src.Options, err = mf.options(); err != nil {
+					return err
+				}
+				if src.JudgeOptions, err = jf.options(); err != nil {
+					return err
+				}
+				if err := src.Open(ctx, &wm); err != nil {
+					return err
+				}
+			}
 			report, finish := progress.Bar(nil, "episodes")
 			var (
 				pool validation.Pool
@@ -167,70 +173,10 @@ evaluator/validation/wmpool). --stats FILE writes the build's statistics
 				cfg.Progress = report
 				pool, err = simpool.Build(ctx, cfg)
 			} else {
-				mf := modelFlags{backend: backend, checkpoint: defaultCheckpoint, opts: mopts}
-				if wm.Model, err = mf.open(ctx); err != nil {
-					finish()
-					return err
-				}
-				if wmDrawSeed < 1 {
-					finish()
-					return fmt.Errorf("--wm-draw-seed %d: must be at least 1 (seed 0 is the model itself)", wmDrawSeed)
-				}
-				for k := wmDrawSeed; k < wmDrawSeed+wmDraws; k++ {
-					df := mf
-					df.opts = append(slices.Clone(mopts), fmt.Sprintf("%s=%g", objects.OptNoise, wmNoise), fmt.Sprintf("%s=%d", objects.OptSeed, k))
-					m, derr := df.open(ctx)
-					if derr != nil {
-						finish()
-						return fmt.Errorf("--wm-draws: draw %d: %w", k, derr)
-					}
-					wm.ModelDraws = append(wm.ModelDraws, m)
-					wm.DrawSeeds = append(wm.DrawSeeds, k)
-				}
-				opts, oerr := jf.options()
-				if oerr != nil {
-					finish()
-					return oerr
-				}
-				if wm.Judge, err = judge.Open(ctx, jf.name, opts); err != nil {
-					finish()
-					return err
-				}
-				p, a, perr := zoo.Open(ctx, arm)
-				if perr != nil {
-					finish()
-					return perr
-				}
-				for k := 1; k <= draws; k++ {
-					o := maps.Clone(a.Options)
-					if o == nil {
-						o = map[string]string{}
-					}
-					o["seed"] = strconv.Itoa(k)
-					d, derr := policy.Open(ctx, a.Backend, policy.Options(o))
-					if derr != nil {
-						finish()
-						return fmt.Errorf("--draws: arm %s with seed %d: %w", arm, k, derr)
-					}
-					wm.Draws = append(wm.Draws, d)
-				}
 				wm.N, wm.FirstSeed = cfg.N, cfg.FirstSeed
-				wm.Arm, wm.Policy, wm.Steer, wm.ModelName = arm, p, a.Steer(), backend
 				wm.Progress = report
-				save := func(p validation.Pool, st wmpool.Stats) error {
-					if stats != "" {
-						raw, err := json.MarshalIndent(st, "", "  ")
-						if err != nil {
-							return err
-						}
-						if err := os.WriteFile(stats, raw, 0o644); err != nil {
-							return err
-						}
-					}
-					return p.Save(out)
-				}
 				// Every finished batch is saved, so a stopped build keeps them.
-				wm.Batched = save
+				wm.Batched = wmpool.SaveBatch(out, stats)
 				var st wmpool.Stats
 				pool, st, err = wmpool.Build(ctx, wm)
 				slog.Info("sides", "real_seconds", st.RealSeconds, "imagined_seconds", st.ImaginedSeconds,
@@ -268,112 +214,5 @@ evaluator/validation/wmpool). --stats FILE writes the build's statistics
 	f.Float64Var(&wmNoise, "wm-noise", job.DefaultDrawNoise, "relative noise of the perturbed world-model draws (--wm-draws): each predicted block motion scaled by 1 + noise·N(0,1); 0.3 makes the objects model's draws spread about as far as its own error at 32 steps")
 	f.StringVar(&stats, "stats", "", "write the build's statistics as JSON (with --world-model)")
 	f.StringVarP(&out, "out", "o", "", "pool JSON to write")
-	return cmd
-}
-
-func benchSafetyCmd() *cobra.Command {
-	var (
-		poolPath string
-		savePool string
-		features []string
-		strata   string
-		cfg      validation.Config
-		synth    validation.SyntheticConfig
-		asJSON   bool
-		prior    bool
-	)
-	cmd := &cobra.Command{
-		Use:   "safety",
-		Short: "Coverage, interval width and variance reduction of the safety estimators over repeated experiments on a pool of paired (world-model, real) outcomes",
-		Long: `Runs --experiments repeated experiments per real budget, each drawing real
-episodes and imagined ones from a pool of paired outcomes whose mean is the
-truth, and reports per estimator and budget the coverage of the nominal 95%
-interval, the mean width, and the variance reduction and effective real-episode
-multiplier against real-only at the same budget. Without --pool the pool is
-the synthetic PushT keep-out-zone pool (validation.Synthetic).`,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			var pool validation.Pool
-			if poolPath != "" {
-				p, err := validation.Load(poolPath)
-				if err != nil {
-					return err
-				}
-				pool = p
-			} else {
-				pool = validation.Synthetic(synth)
-			}
-			if strata != "" {
-				g, err := scenarios.ParseGrid(strata, pool.CriticalNames)
-				if err != nil {
-					return fmt.Errorf("--strata: %w", err)
-				}
-				pool.Strata = g
-			}
-			if len(features) > 0 {
-				p, err := pool.Select(features)
-				if err != nil {
-					return err
-				}
-				pool = p
-			}
-			if risk, err := scenarios.SafetyRisk(pool.FeatureNames); err == nil {
-				cfg.Score = risk
-			}
-			if prior {
-				// An ensemble's size is known from its draw seeds; without them only the first rollout counts.
-				k := 1
-				if slices.Contains(pool.FeatureNames, "ens_violation") && len(pool.DrawSeeds) > 0 {
-					k = 1 + len(pool.DrawSeeds)
-				}
-				chance, err := scenarios.SafetyChance(pool.FeatureNames, k)
-				if err != nil {
-					return fmt.Errorf("--prior: %w", err)
-				}
-				cfg.Chance = chance
-			}
-			if savePool != "" {
-				if err := pool.Save(savePool); err != nil {
-					return fmt.Errorf("save pool: %w", err)
-				}
-			}
-			start := time.Now()
-			rep, err := validation.Run(cmd.Context(), pool, cfg)
-			if err != nil {
-				return err
-			}
-			validation.SortRows(rep.Rows)
-			if asJSON {
-				return printJSON(rep)
-			}
-			fmt.Printf("pool %s: %d records, truth %.4f, %d strata; %d experiments per budget (%.1fs)\n",
-				rep.Pool, rep.PoolSize, rep.Truth, rep.Strata, rep.Experiments, time.Since(start).Seconds())
-			fmt.Printf("%-22s %6s %9s %10s %10s %11s %8s %8s %9s\n", "estimator", "budget", "coverage", "mean_width", "var_reduc", "multiplier", "± MC se", "ceiling", "bias")
-			for _, r := range rep.Rows {
-				fmt.Printf("%-22s %6d %9.3f %10.4f %10.3f %11.2f %8.2f %8.2f %9.4f\n", r.Estimator, r.Budget, r.Coverage, r.MeanWidth,
-					r.VarianceReduction, r.EffectiveRealMultiplier, r.MultiplierSE, r.CeilingMultiplier, r.Bias)
-			}
-			return nil
-		},
-	}
-	f := cmd.Flags()
-	f.StringVar(&poolPath, "pool", "", "JSON pool of paired outcomes (validation.Pool); default: the synthetic PushT safety pool")
-	f.StringVar(&savePool, "save-pool", "", "write the pool used to this JSON file")
-	f.StringVar(&strata, "strata", "", `stratify by these critical variables and cut points instead of the pool's strata, e.g. "zone_path_distance:40,80;init_angle:1.5708"`)
-	f.StringSliceVar(&features, "features", nil, "use only these world-model features of the pool, in this order (the first is the control variate's predicted outcome; default: all)")
-	f.IntVar(&cfg.Experiments, "experiments", 500, "repeated experiments per budget")
-	f.IntSliceVar(&cfg.Budgets, "budgets", []int{20, 50, 100}, "real episodes per arm")
-	f.IntVar(&cfg.Imagined, "imagined", 1000, "imagined episodes per experiment")
-	f.IntVar(&cfg.BootstrapReps, "bootstrap", 1000, "bootstrap resamples for intervals below 30 real episodes")
-	f.IntVar(&cfg.Rounds, "rounds", 2, "adaptive allocation rounds of the stratified and two-phase estimators (1: proportional to the stratum weights)")
-	f.BoolVar(&prior, "prior", false, "the two-phase design allocates on the stratum variances the world model predicts (scenarios.SafetyChance: an ensemble's violation fraction when the pool records its draw seeds, else the first rollout)")
-	f.IntVar(&cfg.PhaseStrata, "phase-strata", 0, "strata of the two-phase estimator: equal shares of the imagined sample by the world model's risk score (scenarios.SafetyRisk); 0: estimate.TwoPhaseStrata of each budget (one per 3 real episodes, at most 6)")
-	f.Uint64Var(&cfg.Seed, "seed", 1, "seed of the experiments")
-	def := validation.DefaultSynthetic()
-	f.IntVar(&synth.N, "synthetic-n", def.N, "records in the synthetic pool")
-	f.Uint64Var(&synth.Seed, "synthetic-seed", def.Seed, "seed of the synthetic pool")
-	f.Float64Var(&synth.WMBiasPx, "wm-bias-px", def.WMBiasPx, "synthetic pool: world-model optimism about clearance (px)")
-	f.Float64Var(&synth.WMNoisePx, "wm-noise-px", def.WMNoisePx, "synthetic pool: world-model clearance error (px, at no rotation)")
-	f.Float64Var(&synth.WMLostRate, "wm-lost-rate", def.WMLostRate, "synthetic pool: fraction of episodes the world model gets wrong altogether")
-	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	return cmd
 }

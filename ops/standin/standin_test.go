@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	_ "dreamrank/policy/scripted"
+	_ "dreamrank/ops/backends"
 	"dreamrank/policy/zoo"
 	"dreamrank/scenarios"
 )

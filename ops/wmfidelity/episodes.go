@@ -53,17 +53,7 @@ func (h HeldOut) metas(ctx context.Context) (*episode.Store, []episode.Meta, err
 	if err != nil {
 		return nil, nil, err
 	}
-	var out []episode.Meta
-	for _, m := range latent.HeldOut(all) {
-		if m.Source != latent.HumanSource && !h.WithSim {
-			continue
-		}
-		if h.Limit > 0 && len(out) == h.Limit {
-			break
-		}
-		out = append(out, m)
-	}
-	return store, out, nil
+	return store, latent.SelectHeldOut(all, h.WithSim, h.Limit), nil
 }
 
 // Prepare implements Episodes.

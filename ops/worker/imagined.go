@@ -7,7 +7,6 @@ import (
 	"io"
 	"maps"
 	"slices"
-	"strconv"
 
 	"dreamrank/evaluator/imagine"
 	"dreamrank/evaluator/judge"
@@ -20,7 +19,6 @@ import (
 	"dreamrank/policy/zoo"
 	"dreamrank/scenarios"
 	"dreamrank/worldmodel"
-	"dreamrank/worldmodel/objects"
 )
 
 // Scenario is a scenario workers can imagine: its catalogue entry and how
@@ -66,7 +64,7 @@ func Scenarios() []Scenario {
 // Catalog is what workers of this build can run, for the server to check
 // specs against.
 func Catalog(z *zoo.Zoo) job.Catalog {
-	c := job.Catalog{Zoo: z, PolicyBackends: policy.Names(), ModelBackends: worldmodel.Backends(), DrawBackends: []string{objects.Name}, Judges: judge.Names()}
+	c := job.Catalog{Zoo: z, PolicyBackends: policy.Names(), ModelBackends: worldmodel.Backends(), DrawBackends: worldmodel.DrawBackends(), Judges: judge.Names()}
 	for _, s := range Scenarios() {
 		c.Scenarios = append(c.Scenarios, s.Info)
 	}
@@ -147,11 +145,13 @@ func (r *Imagined) Run(ctx context.Context, t job.Task) (job.Outcome, error) {
 }
 
 // draw imagines the task's seeds again in perturbed draw k of its world
-// model (the task's options plus noise and seed=k, objects.OptNoise and
-// OptSeed) and appends each seed's features to perRollout. Only features
-// are kept: the episodes, outcomes and video are the model's own.
+// model (DrawRef) and appends each seed's features to perRollout. Only
+// features are kept: the episodes, outcomes and video are the model's own.
 func (r *Imagined) draw(ctx context.Context, t job.Task, sc Scenario, p policy.Policy, j judge.Judge, k int, first []imagine.Outcome, perRollout [][][]float64) error {
-	ref := DrawRef(t.WorldModel, k)
+	ref, err := DrawRef(t.WorldModel, k)
+	if err != nil {
+		return fmt.Errorf("%w: world-model draw %d of %d: %w", job.ErrUnknownModel, k, t.WorldModel.Draws, err)
+	}
 	m, err := r.model(ctx, ref)
 	if err != nil {
 		return fmt.Errorf("world-model draw %d of %d (options %v): %w", k, t.WorldModel.Draws, ref.Options, err)
@@ -175,17 +175,15 @@ func (r *Imagined) draw(ctx context.Context, t job.Task, sc Scenario, p policy.P
 }
 
 // DrawRef is perturbed draw k (1, 2, ...) of a job's world model: its
-// backend and options plus noise=ref.Noise() and seed=k (the objects
-// backend's OptNoise and OptSeed), as `dreamrank safety pool --wm-draws`
-// opens them.
-func DrawRef(ref job.ModelRef, k int) job.ModelRef {
-	opts := maps.Clone(ref.Options)
-	if opts == nil {
-		opts = map[string]string{}
+// backend and options plus noise ref.Noise() and seed k under the keys the
+// backend declared (worldmodel.DrawOptions), as `dreamrank safety pool
+// --wm-draws` opens them. It fails for a backend without draws.
+func DrawRef(ref job.ModelRef, k int) (job.ModelRef, error) {
+	opts, err := worldmodel.DrawOptions(ref.Backend, ref.Options, ref.Noise(), k)
+	if err != nil {
+		return job.ModelRef{}, err
 	}
-	opts[objects.OptNoise] = strconv.FormatFloat(ref.Noise(), 'g', -1, 64)
-	opts[objects.OptSeed] = strconv.Itoa(k)
-	return job.ModelRef{Backend: ref.Backend, Options: opts}
+	return job.ModelRef{Backend: ref.Backend, Options: opts}, nil
 }
 
 // video is the task's first imagined episode as an animated GIF, named

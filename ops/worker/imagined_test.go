@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"math"
 	"os"
 	"reflect"
@@ -14,6 +15,7 @@ import (
 	"dreamrank/evaluator/bench"
 	"dreamrank/evaluator/judge"
 	"dreamrank/evaluator/validation/wmpool"
+	_ "dreamrank/ops/backends"
 	"dreamrank/ops/job"
 	"dreamrank/ops/jobapi"
 	"dreamrank/ops/queue"
@@ -21,7 +23,6 @@ import (
 	"dreamrank/ops/server/servertest"
 	"dreamrank/ops/worker"
 	"dreamrank/policy/expert"
-	_ "dreamrank/policy/scripted"
 	"dreamrank/policy/zoo"
 	"dreamrank/scenarios"
 	"dreamrank/worldmodel"
@@ -198,17 +199,21 @@ func TestImaginedSafetyDraws(t *testing.T) {
 	}
 }
 
-// DrawRef adds the draw's noise and seed to a copy of the job's options.
+// DrawRef adds the draw's noise and seed to a copy of the job's options,
+// under the keys the backend declared, and refuses a backend without draws.
 func TestDrawRef(t *testing.T) {
 	noise := 0.25
 	ref := job.ModelRef{Backend: objects.Name, Options: map[string]string{"checkpoint": "c"}, Draws: 3, DrawNoise: &noise}
-	got := worker.DrawRef(ref, 2)
+	got, err := worker.DrawRef(ref, 2)
 	want := map[string]string{"checkpoint": "c", objects.OptNoise: "0.25", objects.OptSeed: "2"}
-	if got.Backend != objects.Name || !reflect.DeepEqual(got.Options, want) || got.Draws != 0 || len(ref.Options) != 1 {
-		t.Fatalf("draw %+v from %+v", got, ref)
+	if err != nil || got.Backend != objects.Name || !reflect.DeepEqual(got.Options, want) || got.Draws != 0 || len(ref.Options) != 1 {
+		t.Fatalf("draw %+v, %v from %+v", got, err, ref)
 	}
-	if d := worker.DrawRef(job.ModelRef{Backend: "x", Draws: 1}, 1); d.Options[objects.OptNoise] != "0.3" || d.Options[objects.OptSeed] != "1" {
-		t.Fatalf("default noise: %+v", d)
+	if d, err := worker.DrawRef(job.ModelRef{Backend: objects.Name, Draws: 1}, 1); err != nil || d.Options[objects.OptNoise] != "0.3" || d.Options[objects.OptSeed] != "1" {
+		t.Fatalf("default noise: %+v, %v", d, err)
+	}
+	if _, err := worker.DrawRef(job.ModelRef{Backend: "x", Draws: 1}, 1); !errors.Is(err, worldmodel.ErrNoDraws) {
+		t.Fatalf("backend without draws: %v, want ErrNoDraws", err)
 	}
 }
 

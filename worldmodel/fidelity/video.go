@@ -73,3 +73,19 @@ func Imagine(ctx context.Context, m worldmodel.Model, e *episode.Episode, start,
 	}
 	return out, nil
 }
+
+// WriteImagined rolls m out on episode e from step start for at most steps
+// actions (the episode's own, chunk per call) and writes the imagined
+// frames beside the real ones to path (WriteRolloutVideo); it returns the
+// number of imagined steps.
+func WriteImagined(ctx context.Context, m worldmodel.Model, e *episode.Episode, start, steps, chunk int, path string, fps float64) (int, error) {
+	pred, err := Imagine(ctx, m, e, start, steps, chunk)
+	if err != nil {
+		return 0, err
+	}
+	imagined := make([][]uint8, len(pred))
+	for i, o := range pred {
+		imagined[i] = o.Frame
+	}
+	return len(imagined), WriteRolloutVideo(path, imagined, e.Frames[start+1:start+1+len(imagined)], e.FrameW, e.FrameH, fps)
+}

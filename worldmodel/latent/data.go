@@ -50,6 +50,49 @@ func HeldOut(metas []episode.Meta) []episode.Meta {
 	return out
 }
 
+// SelectHeldOut is the evaluation split of metas: the held-out human
+// demonstrations, plus the held-out simulated episodes when withSim, at
+// most limit of them (0: all), in HeldOut's order.
+func SelectHeldOut(metas []episode.Meta, withSim bool, limit int) []episode.Meta {
+	var out []episode.Meta
+	for _, m := range HeldOut(metas) {
+		if m.Source != HumanSource && !withSim {
+			continue
+		}
+		if limit > 0 && len(out) == limit {
+			break
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// LoadHeldOut loads the evaluation split from the episode store in data:
+// the held-out human demonstrations, plus the held-out simulated episodes
+// when withSim, at most limit of them (0: all).
+func LoadHeldOut(ctx context.Context, data string, withSim bool, limit int) ([]*episode.Episode, error) {
+	store, err := episode.Open(data)
+	if err != nil {
+		return nil, err
+	}
+	metas, err := store.List(ctx, episode.Filter{})
+	if err != nil {
+		return nil, err
+	}
+	var eps []*episode.Episode
+	for _, m := range SelectHeldOut(metas, withSim, limit) {
+		e, err := store.Get(ctx, m.ID)
+		if err != nil {
+			return nil, err
+		}
+		eps = append(eps, e)
+	}
+	if len(eps) == 0 {
+		return nil, fmt.Errorf("no held-out episodes in %s: import the human demonstrations first (dreamrank dataset import --data %s)", data, data)
+	}
+	return eps, nil
+}
+
 // Manifest records which data a checkpoint was trained on.
 type Manifest struct {
 	TrainIDs   []string       `json:"train_ids"`

@@ -32,6 +32,7 @@ func init() {
 		}
 		return m.withOptions(opts)
 	})
+	worldmodel.RegisterDraws(Name, worldmodel.DrawKeys{Noise: OptNoise, Seed: OptSeed})
 }
 
 // Options of the registered backend beside checkpoint.

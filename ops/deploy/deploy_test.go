@@ -1,0 +1,209 @@
+package deploy
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"dreamrank/foundation/bus"
+	"dreamrank/ops/jobapi"
+	"dreamrank/robots/fleet"
+)
+
+// The embedded server's auth policy once robots log in with nkeys: every
+// other client needs a login, which is generated only for a loopback-only
+// server.
+func TestClientLogin(t *testing.T) {
+	tests := []struct {
+		name         string
+		robotLogins  int
+		cfg          bus.Config
+		host         string
+		wantGenerate bool
+		wantErr      string
+	}{
+		{name: "no robots, no auth", host: "0.0.0.0"},
+		{name: "no robots, token as given", cfg: bus.Config{Token: "t"}, host: "0.0.0.0"},
+		{name: "robots and a user", robotLogins: 2, cfg: bus.Config{User: "u", Password: "p"}, host: "0.0.0.0"},
+		{name: "robots on loopback: generated", robotLogins: 1, host: "127.0.0.1", wantGenerate: true},
+		{name: "robots on IPv6 loopback: generated", robotLogins: 1, host: "::1", wantGenerate: true},
+		{name: "robots on localhost: generated", robotLogins: 1, host: "localhost", wantGenerate: true},
+		{name: "robots on every interface", robotLogins: 1, host: "0.0.0.0", wantErr: "not loopback"},
+		{name: "robots on an empty host", robotLogins: 1, host: "", wantErr: "not loopback"},
+		{name: "robots on a host name", robotLogins: 1, host: "example.org", wantErr: "not loopback"},
+		{name: "robots and a token", robotLogins: 1, cfg: bus.Config{Token: "t"}, host: "127.0.0.1", wantErr: "token"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			gen, err := clientLogin(tc.robotLogins, tc.cfg, tc.host)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want one saying %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || gen != tc.wantGenerate {
+				t.Fatalf("clientLogin = %v, %v; want %v, nil", gen, err, tc.wantGenerate)
+			}
+		})
+	}
+}
+
+// Who plays real episodes: the fleet when asked, or by default when robots
+// have logins; the simulator otherwise.
+func TestUseFleet(t *testing.T) {
+	tests := []struct {
+		name        string
+		real        string
+		robotLogins int
+		want        bool
+		wantErr     bool
+	}{
+		{name: "auto without robot logins", real: RealAuto, want: false},
+		{name: "auto with robot logins", real: RealAuto, robotLogins: 3, want: true},
+		{name: "fleet without robot logins", real: RealFleet, want: true},
+		{name: "simulator with robot logins", real: RealSimulator, robotLogins: 3, want: false},
+		{name: "unknown", real: "robots", wantErr: true},
+		{name: "empty", real: "", wantErr: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := useFleet(tc.real, tc.robotLogins)
+			if (err != nil) != tc.wantErr || got != tc.want {
+				t.Fatalf("useFleet(%q, %d) = %v, %v; want %v, error %v", tc.real, tc.robotLogins, got, err, tc.want, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestSplitListen(t *testing.T) {
+	tests := []struct {
+		name     string
+		listen   string
+		wantHost string
+		wantPort int
+		wantErr  bool
+	}{
+		{name: "host and port", listen: "127.0.0.1:4222", wantHost: "127.0.0.1", wantPort: 4222},
+		{name: "every interface", listen: ":4222", wantHost: "", wantPort: 4222},
+		{name: "no port", listen: "127.0.0.1", wantErr: true},
+		{name: "port not a number", listen: "127.0.0.1:nats", wantErr: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			host, port, err := SplitListen(tc.listen)
+			if (err != nil) != tc.wantErr || host != tc.wantHost || port != tc.wantPort {
+				t.Fatalf("SplitListen(%q) = %q, %d, %v", tc.listen, host, port, err)
+			}
+		})
+	}
+}
+
+// embeddedLogins creates the simulated robots' logins once, and hands the
+// other clients a generated login only when robots have logins.
+func TestEmbeddedLogins(t *testing.T) {
+	tests := []struct {
+		name       string
+		sims       int
+		cfg        bus.Config
+		host       string
+		wantUsers  int
+		wantNoAuth string
+		wantErr    bool
+	}{
+		{name: "no robots", host: "127.0.0.1"},
+		{name: "simulated robots on loopback", sims: 2, host: "127.0.0.1", wantUsers: 2, wantNoAuth: "dreamrank"},
+		{name: "simulated robots with a user", sims: 1, cfg: bus.Config{User: "u", Password: "p"}, host: "0.0.0.0", wantUsers: 1},
+		{name: "simulated robots on every interface", sims: 1, host: "0.0.0.0", wantErr: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := Fleet{Robots: t.TempDir()}
+			c := tc.cfg
+			users, noAuth, err := embeddedLogins(&c, f, simIDs(tc.sims), tc.host)
+			if (err != nil) != tc.wantErr || len(users) != tc.wantUsers || noAuth != tc.wantNoAuth {
+				t.Fatalf("embeddedLogins = %d users, %q, %v", len(users), noAuth, err)
+			}
+			if tc.wantNoAuth != "" && (c.User != tc.wantNoAuth || len(c.Password) != 32) {
+				t.Errorf("generated login %q/%q", c.User, c.Password)
+			}
+			if tc.wantNoAuth == "" && c != tc.cfg {
+				t.Errorf("login changed to %+v", c)
+			}
+			for _, id := range simIDs(tc.sims) {
+				if _, err := os.Stat(fleet.SeedPath(f.Robots, id)); err != nil {
+					t.Errorf("robot %s has no seed: %v", id, err)
+				}
+			}
+		})
+	}
+}
+
+// A whole deployment on an embedded server: simulated robots get logins,
+// other local clients get in without credentials, the job API answers, and
+// Stop releases everything.
+func TestStartStop(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a deployment")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	data := t.TempDir()
+	cfg := Config{Data: data, Listen: "127.0.0.1:0", Workers: Workers{N: 1, MaxAttempts: 1},
+		Fleet: Fleet{Robots: filepath.Join(data, "robots")}, SimRobots: 1, Real: RealAuto}
+	d, err := Start(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := bus.Connect(ctx, bus.Config{URL: d.URL, Name: "deploy test"})
+	if err != nil {
+		_ = d.Stop()
+		t.Fatalf("a local client without credentials: %v", err)
+	}
+	if _, err := (jobapi.Client{NC: nc}).List(ctx, jobapi.ListRequest{}); err != nil {
+		t.Errorf("job API: %v", err)
+	}
+	nc.Close()
+	if err := d.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	sctx, scancel := context.WithTimeout(ctx, 3*time.Second)
+	defer scancel()
+	if _, err := bus.Connect(sctx, bus.Config{URL: d.URL, Name: "after stop"}); err == nil {
+		t.Error("the embedded server still answers after Stop")
+	}
+
+	bad := cfg
+	bad.Real = "robots"
+	if _, err := Start(ctx, bad); err == nil || !strings.Contains(err.Error(), "--real") {
+		t.Errorf("--real robots: %v", err)
+	}
+	if _, err := Start(ctx, Config{Listen: "nowhere", Real: RealAuto}); err == nil {
+		t.Error("a --listen without a port was accepted")
+	}
+}
+
+// A coordinator alone generates no login: with robot logins it needs one.
+func TestCoordinatorLogin(t *testing.T) {
+	tests := []struct {
+		name        string
+		robotLogins int
+		cfg         bus.Config
+		wantErr     bool
+	}{
+		{name: "no robots", cfg: bus.Config{}},
+		{name: "robots and a user", robotLogins: 1, cfg: bus.Config{User: "u", Password: "p"}},
+		{name: "robots, no user", robotLogins: 1, wantErr: true},
+		{name: "robots and only a token", robotLogins: 1, cfg: bus.Config{Token: "t"}, wantErr: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := coordinatorLogin(tc.robotLogins, tc.cfg); (err != nil) != tc.wantErr {
+				t.Fatalf("coordinatorLogin = %v, want error %v", err, tc.wantErr)
+			}
+		})
+	}
+}
