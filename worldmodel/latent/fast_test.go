@@ -166,7 +166,12 @@ func TestTilesKeepToOneImage(t *testing.T) {
 
 // Multi-step rollouts through Rollout.Step agree between the fast pass and
 // the graph: predicted frames (bytes, fed back every step) stay equal but
-// for rare rounding flips.
+// for rare rounding flips. Why flips at all: the float frames differ by
+// about 1e-6 (TestFastMatchesGraph), which moves a byte only where
+// 255*value lies that close to a rounding boundary, then carries through
+// the feedback; so at most 1 byte in 1e4 may differ, by at most 8 (0 on
+// the Prescott to SkylakeX kernels so far). A wrong pass differs in most
+// of the gated pixels.
 func TestFastRolloutMatchesGraph(t *testing.T) {
 	m := loadCommitted(t)
 	const batch, chunk, chunks = 3, 4, 2
