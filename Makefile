@@ -11,7 +11,9 @@ export PATH := $(PATH):/usr/local/go/bin
 setup:
 	@ops/setup/deps.sh
 
-# What the tests need on top: chromium for the browser test of the report UI.
+# What the tests need on top (tests install nothing themselves): chromium for
+# the browser test of the report UI, python3-numpy for the Python replica of
+# the world-model protocol (ops/setup/deps.sh lists why each is needed).
 setup-test:
 	@ops/setup/deps.sh --test
 

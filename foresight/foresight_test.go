@@ -176,7 +176,10 @@ func TestTeacherDiffersOnlyByMask(t *testing.T) {
 	if v, _ := teacher.Velocity(b, flagOnly); slices.Equal(v, student) {
 		t.Error("the mask flag changes nothing")
 	}
-	// The training graph is the same network.
+	// The training graph is the same network, to float32 rounding: other
+	// gemm kernels and shapes sum K terms in another order, about K*eps
+	// (K < 64 here, eps 6e-8) apart relative on velocities of order 1, so 1e-4;
+	// a wrong input or weight moves them by 1e-2 and more.
 	tg, err := newTeacherGraph(teacher, b.Size, false)
 	if err != nil {
 		t.Fatal(err)
@@ -259,7 +262,8 @@ func TestTrainingReducesHeldOutResidual(t *testing.T) {
 }
 
 // TestAdapterInferenceMatchesGraph: the inference path computes the
-// training graph's g(v, t).
+// training graph's g(v, t), to float32 rounding (1e-4, as in
+// TestTeacherDiffersOnlyByMask: sums in another order, not other maths).
 func TestAdapterInferenceMatchesGraph(t *testing.T) {
 	p, _, _ := tinyPolicy(t, 2)
 	for _, obsIn := range []bool{false, true} {

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Installs the system packages dreamrank needs (OpenCV for gocv, OpenBLAS for
 # fast matrix work, ffmpeg-backed video I/O comes with libopencv-dev).
-# With --test it also installs what the tests need beyond that: Debian's
-# chromium, which the browser test of the report UI (ops/web) drives headless.
+# With --test it also installs everything the tests need beyond that (tests
+# never install anything themselves; a test that finds a program missing
+# fails under CI=true and skips elsewhere, naming `make setup-test`):
+#   - chromium: the browser test of the report UI (ops/web) drives it headless;
+#   - python3-numpy (with Debian's python3): the self-test of the world-model
+#     protocol's Python replica (worldmodel/remote).
 # Other arguments name further Debian packages to install.
 # Idempotent: it does nothing when everything is present.
 set -euo pipefail
@@ -11,6 +15,7 @@ need=()
 if [ "${1:-}" = "--test" ]; then
   shift
   [ -x /usr/bin/chromium ] || need+=(chromium)
+  { [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import numpy' >/dev/null 2>&1; } || need+=(python3-numpy)
 fi
 pkg-config --exists opencv4 2>/dev/null || need+=(libopencv-dev)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)

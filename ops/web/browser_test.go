@@ -12,53 +12,16 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"dreamrank/foundation/testenv"
 )
 
-// chromiumPath is where Debian's chromium package installs the browser.
-const chromiumPath = "/usr/bin/chromium"
-
-// chromium finds the browser, running the project's test setup
-// (ops/setup/deps.sh --test, which apt-get installs Debian's chromium) when
-// it is missing. It fails the test when the browser is still missing: the
-// browser test is part of `make test` and CI, not optional.
+// chromium finds Debian's browser, which `make setup-test` installs: a test
+// never installs it itself. Missing, it fails the test under CI (the browser
+// test is part of `make test` and CI, not optional) and skips elsewhere.
 func chromium(t *testing.T) string {
 	t.Helper()
-	if _, err := os.Stat(chromiumPath); err == nil {
-		return chromiumPath
-	}
-	root, err := moduleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	setup := filepath.Join(root, "ops", "setup", "deps.sh")
-	t.Logf("%s missing: running %s --test", chromiumPath, setup)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "bash", setup, "--test").CombinedOutput()
-	if err != nil {
-		t.Fatalf("setup failed (%v); install chromium with `make setup-test` or `apt-get install chromium`:\n%s", err, out)
-	}
-	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Fatalf("chromium still missing after setup: %v\n%s", err, out)
-	}
-	return chromiumPath
-}
-
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", os.ErrNotExist
-		}
-		dir = parent
-	}
+	return testenv.Program(t, "chromium (Debian's package)", nil, "/usr/bin/chromium", "chromium")
 }
 
 // headless runs chromium headless with the flags the issue names, and its
@@ -92,7 +55,7 @@ func tail(s string, n int) string {
 // $DREAMRANK_ARTIFACTS when set, for CI).
 func TestBrowser(t *testing.T) {
 	if testing.Short() {
-		t.Skip("browser test skipped under -short: it drives headless chromium (installed by ops/setup/deps.sh --test)")
+		t.Skip("browser test skipped under -short: it drives headless chromium (installed by make setup-test)")
 	}
 	bin := chromium(t)
 	reports := &memReports{}

@@ -23,8 +23,9 @@
 // steps. It predicts what the graph predicts to float32 rounding (max
 // |difference| 1e-6 of the 0..1 frame on the committed checkpoint; the
 // rounded frames of multi-step rollouts came out byte-identical), and an
-// episode's values do not depend on its batch (tile shapes depend only on
-// the layer). The graph stays the training path and the reference:
+// episode's values do not depend on its batch, bit for bit, on any CPU
+// (tiles depend only on the layer and never straddle two images, so an
+// episode's gemms have the same shapes at any batch). The graph stays the training path and the reference:
 // Model.UseGraph, the backend option inference=graph and Model.Reference
 // step through it. Where the fast pass's time goes (CPU profile, batch 8):
 // OpenBLAS sgemm about 45%, im2col copies about 30% (every stride-1 tap is

@@ -103,12 +103,22 @@ func (f *fastNet) geom(c convSpec) convGeom {
 	return convGeom{cin: c.in, cout: c.out, k: c.k, stride: c.str, pad: c.k / 2, h: cfg.FrameH / d, w: cfg.FrameW / d}
 }
 
-// tileRows is how many output rows (over the batch) one gemm covers. It
-// depends only on the layer, never on the batch, so every episode's
-// values come from gemms of the same shape whatever the batch.
+// tileRows is how many output rows (over the batch) one gemm covers: the
+// most that fit tileFloats and divide an image's output rows. It depends
+// only on the layer, and tiles never straddle two images, so an episode's
+// values come from gemms of the same shapes, at the same offsets within
+// its image, whatever the batch: batch invariance holds bit for bit by
+// construction. Why it must: OpenBLAS computes a gemm's last, partial
+// panel of columns with other micro-kernels (another order of the K sums,
+// 1e-7 apart in float32), so a tile cut short at the batch's end (Haswell
+// kernels, issue 17) gave an episode other values alone than in a batch.
 func (f *fastNet) tileRows(g convGeom) int {
-	_, ow := g.outHW()
-	return max(1, tileFloats/(g.kdim()*ow))
+	oh, ow := g.outHW()
+	step := max(1, min(oh, tileFloats/(g.kdim()*ow)))
+	for oh%step != 0 {
+		step--
+	}
+	return step
 }
 
 // epilogue is what follows a layer's gemm on the tile it wrote.

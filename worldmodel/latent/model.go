@@ -78,7 +78,9 @@ func newModel(cfg ModelConfig, n *net, head proprioHead, info map[string]string)
 
 // UseGraph makes rollouts started afterwards step through the gorgonia
 // inference graph, the reference the default fast forward pass (fastNet)
-// is tested against, instead of the fast pass (false, the default).
+// is tested against, instead of the fast pass (false, the default). The
+// graph's gemms span the whole batch, so unlike the fast pass's an
+// episode's values may differ in the last bits from one batch to another.
 func (m *Model) UseGraph(on bool) { m.useGraph.Store(on) }
 
 // Config returns the model's architecture.

@@ -3,9 +3,11 @@ package wmpool
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	"dreamrank/evaluator/validation"
@@ -32,6 +34,9 @@ func TestJoinEqualsOneBuild(t *testing.T) {
 		return pool
 	}
 	all := build(3, 2, 1, 2, 3)
+	if got, want := builtBy(all.Description), "policy scripted-q5, horizon 20, world model "+objects.Name; got != want {
+		t.Fatalf("a build's description names %q, want %q", got, want)
+	}
 	a, b := build(3, 2, 1), build(3, 2, 2, 3)
 	joined, err := Join(b, a)
 	if !errors.Is(err, validation.ErrBadPool) {
@@ -69,11 +74,16 @@ func TestJoinEqualsOneBuild(t *testing.T) {
 
 func TestJoinRefuses(t *testing.T) {
 	names := append(slices.Clone(FeatureNames), EnsembleFeatureNames...)
-	pool := func(seeds []int64, draws []int, real float64) validation.Pool {
+	pool := func(seeds []int64, draws []int, critical float64) validation.Pool {
 		p := validation.Pool{FeatureNames: names, Seeds: seeds, DrawSeeds: draws}
 		for range seeds {
-			p.Records = append(p.Records, validation.Record{Critical: []float64{1, 2, 3, 4}, Real: real, Features: make([]float64, len(names))})
+			p.Records = append(p.Records, validation.Record{Critical: []float64{1, 2, 3, critical}, Features: make([]float64, len(names))})
 		}
+		return p
+	}
+	described := func(p validation.Pool, arm string, horizon int, model string) validation.Pool {
+		p.Description = fmt.Sprintf("PushT keep-out-zone scenario, seeds 1..1, policy %s on both sides, closed loop, horizon %d steps: "+
+			"real = reference simulator; imagined = world model %s from the same real first frame", arm, horizon, model)
 		return p
 	}
 	single := validation.Pool{FeatureNames: FeatureNames, Seeds: []int64{1}, Records: []validation.Record{{Features: make([]float64, len(FeatureNames))}}}
@@ -85,7 +95,10 @@ func TestJoinRefuses(t *testing.T) {
 		{"no seeds", []validation.Pool{{FeatureNames: names, Records: []validation.Record{{}}, DrawSeeds: []int{1}}}},
 		{"no draw seeds", []validation.Pool{pool([]int64{1}, nil, 0)}},
 		{"same draw twice", []validation.Pool{pool([]int64{1}, []int{1, 2}, 0), pool([]int64{1}, []int{2}, 0)}},
-		{"other real outcome", []validation.Pool{pool([]int64{1}, []int{1}, 0), pool([]int64{1}, []int{2}, 1)}},
+		{"other scenario", []validation.Pool{pool([]int64{1}, []int{1}, 0), pool([]int64{1}, []int{2}, 1)}},
+		{"other policy", []validation.Pool{described(pool([]int64{1}, []int{1}, 0), "flow-q5", 300, "objects"), described(pool([]int64{1}, []int{2}, 0), "flow-q4", 300, "objects")}},
+		{"other horizon", []validation.Pool{described(pool([]int64{1}, []int{1}, 0), "flow-q5", 300, "objects"), described(pool([]int64{1}, []int{2}, 0), "flow-q5", 200, "objects")}},
+		{"other world model", []validation.Pool{described(pool([]int64{1}, []int{1}, 0), "flow-q5", 300, "objects"), described(pool([]int64{1}, []int{2}, 0), "flow-q5", 300, "builtin")}},
 		{"other features", []validation.Pool{pool([]int64{1}, []int{1}, 0), single}},
 		{"same seed without ensembles", []validation.Pool{single, single}},
 		{"seeds with different draws", []validation.Pool{pool([]int64{1}, []int{1}, 0), pool([]int64{2}, []int{2}, 0)}},
@@ -94,6 +107,46 @@ func TestJoinRefuses(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := Join(tc.pools...); !errors.Is(err, ErrJoin) {
 				t.Errorf("err = %v, want ErrJoin", err)
+			}
+		})
+	}
+}
+
+// TestJoinKeepsFirstRealOutcome: pools of a network policy built on other
+// CPUs or in other batches may disagree on a seed's real outcome (issue
+// 17); the join keeps the first pool's and says so, instead of refusing.
+func TestJoinKeepsFirstRealOutcome(t *testing.T) {
+	names := append(slices.Clone(FeatureNames), EnsembleFeatureNames...)
+	pool := func(draw int, real ...float64) validation.Pool {
+		p := validation.Pool{Description: "d", FeatureNames: names, DrawSeeds: []int{draw}}
+		for i, r := range real {
+			p.Seeds = append(p.Seeds, int64(i))
+			p.Records = append(p.Records, validation.Record{Critical: []float64{1, 2, 3, float64(i)}, Real: r, Features: make([]float64, len(names))})
+		}
+		return p
+	}
+	tests := []struct {
+		name     string
+		a, b     validation.Pool
+		want     []float64
+		describe string
+	}{
+		{"agree", pool(1, 0, 1, 1), pool(2, 0, 1, 1), []float64{0, 1, 1}, ""},
+		{"one differs", pool(1, 0, 1, 1), pool(2, 0, 0, 1), []float64{0, 1, 1}, "differed between pools for 1 seeds"},
+		{"the other way", pool(2, 1, 0, 0), pool(1, 0, 0, 1), []float64{1, 0, 0}, "differed between pools for 2 seeds"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			joined, _ := Join(tc.a, tc.b)
+			var got []float64
+			for _, r := range joined.Records {
+				got = append(got, r.Real)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("real outcomes %v, want %v", got, tc.want)
+			}
+			if says := strings.Contains(joined.Description, "real outcome differed"); says != (tc.describe != "") || !strings.Contains(joined.Description, tc.describe) {
+				t.Errorf("description %q, want it to say %q", joined.Description, tc.describe)
 			}
 		})
 	}
