@@ -6,7 +6,7 @@ BIN     := bin/dreamrank
 DATA    ?= data
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: setup setup-test build run demo test vet fmt clean wm-data wm-train wm-eval bench bench-ranking
+.PHONY: setup setup-test build run demo test test-kernels vet fmt clean wm-data wm-train wm-eval bench bench-ranking
 
 setup:
 	@ops/setup/deps.sh
@@ -44,6 +44,14 @@ vet: setup
 # Tests use tiny configurations; long training and benchmarks are commands.
 test: setup-test vet
 	$(GO) test -timeout 18m ./...
+
+# The suite again on other OpenBLAS kernel sets: no test may depend on the
+# kernels this CPU selects. -count=1 because the test cache does not see a
+# variable only C code reads.
+KERNELS ?= Haswell Sandybridge
+test-kernels: setup-test
+	@for k in $(KERNELS); do echo "== OPENBLAS_CORETYPE=$$k"; \
+	  OPENBLAS_CORETYPE=$$k $(GO) test -count=1 -timeout 18m ./... || exit 1; done
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
