@@ -113,6 +113,7 @@ type Round struct {
 	// rollout seeds.
 	RolloutSuccess float64        `json:"rollout_success"`
 	Checkpoint     string         `json:"checkpoint"`
+	HeadSteps      int            `json:"head_steps,omitempty"` // steps the round trained
 	Eval           *trial.Summary `json:"eval,omitempty"`
 	CollectSeconds float64        `json:"collect_seconds"`
 	TrainSeconds   float64        `json:"train_seconds"`
@@ -213,25 +214,25 @@ func Run(ctx context.Context, cfg Config, report func(Progress)) (*State, error)
 		}
 		all = append(all, labels...)
 		rd.Total = len(all)
-		// Train.
-		t0 := time.Now()
-		tc := cfg.Train
-		tc.OutDir = filepath.Join(out, fmt.Sprintf("round-%02d", r))
-		tc.Seed = cfg.Train.Seed + uint64(r)
-		ck, err := flow.TrainWith(ctx, nil, tc, flow.TrainOptions{Episodes: eps, Extra: all, Tag: fmt.Sprintf("dagger-r%d", r), ExtraShare: cfg.Share, Init: prev},
-			func(p flow.Progress) { report(Progress{Round: r, Phase: "train", Train: &p}) })
-		if err != nil {
-			return st, err
-		}
+		// Train, unless the round finished training before (a later run
+		// with more steps per round trains only the rounds to come).
 		if rd.Checkpoint == "" {
-			rd.TrainSeconds = time.Since(t0).Seconds()
+			t0 := time.Now()
+			tc := cfg.Train
+			tc.OutDir = filepath.Join(out, fmt.Sprintf("round-%02d", r))
+			tc.Seed = cfg.Train.Seed + uint64(r)
+			ck, err := flow.TrainWith(ctx, nil, tc, flow.TrainOptions{Episodes: eps, Extra: all, Tag: fmt.Sprintf("dagger-r%d", r), ExtraShare: cfg.Share, Init: prev},
+				func(p flow.Progress) { report(Progress{Round: r, Phase: "train", Train: &p}) })
+			if err != nil {
+				return st, err
+			}
+			rd.TrainSeconds, rd.Checkpoint, rd.HeadSteps = time.Since(t0).Seconds(), ck, tc.HeadSteps
 		}
-		rd.Checkpoint = ck
-		prev = ck
+		prev = rd.Checkpoint
 		// Evaluate.
 		if cfg.EvalSeeds > 0 && rd.Eval == nil {
 			t0 := time.Now()
-			p, err := flow.Load(ck)
+			p, err := flow.Load(rd.Checkpoint)
 			if err != nil {
 				return st, err
 			}
@@ -257,7 +258,7 @@ func Run(ctx context.Context, cfg Config, report func(Progress)) (*State, error)
 			msg += fmt.Sprintf(", held-out success %d/%d = %.2f [%.2f, %.2f], mean max reward %.3f",
 				rd.Eval.Successes, rd.Eval.Episodes, rd.Eval.SuccessRate, rd.Eval.SuccessCI[0], rd.Eval.SuccessCI[1], rd.Eval.MeanMaxReward)
 		}
-		report(Progress{Round: r, Phase: "done", Message: msg + "; checkpoint " + ck})
+		report(Progress{Round: r, Phase: "done", Message: msg + "; checkpoint " + rd.Checkpoint})
 	}
 	return st, nil
 }
