@@ -2,6 +2,7 @@ package flow
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -80,6 +81,9 @@ type Manifest struct {
 	// Hash is the SHA-256 of the sorted ids and their step counts.
 	Hash string `json:"hash"`
 }
+
+// errNoEpisodes: the store holds no episode the model can use.
+var errNoEpisodes = errors.New("flow: no usable training episodes")
 
 // dataset is the training episodes with an index over all their steps.
 type dataset struct {
@@ -160,7 +164,7 @@ func loadDataset(ctx context.Context, store *episode.Store, cfg TrainConfig, pro
 		keep = append(keep, m)
 	}
 	if len(keep) == 0 {
-		return nil, fmt.Errorf("flow: no usable training episodes in %s", store.Root())
+		return nil, fmt.Errorf("%w in %s", errNoEpisodes, store.Root())
 	}
 	clips := make([]*clip, len(keep))
 	var (

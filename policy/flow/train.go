@@ -115,7 +115,7 @@ func TrainWith(ctx context.Context, store *episode.Store, cfg TrainConfig, opts 
 	} else if store != nil {
 		report(Progress{Steps: total, Message: "loading episodes from " + store.Root()})
 		d, err := loadDataset(ctx, store, cfg, nil)
-		if err != nil && len(opts.Extra) == 0 {
+		if err != nil && !(errors.Is(err, errNoEpisodes) && len(opts.Extra) > 0) {
 			return "", err
 		}
 		if d != nil {
