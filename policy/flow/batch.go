@@ -48,7 +48,7 @@ func makeBatch(d *dataset, cfg TrainConfig, s, size int, feats [][][]float32) *b
 		}
 	}
 	for k := 0; k < size; k++ {
-		ci, i := d.at(rng.IntN(d.steps()))
+		ci, i := d.at(d.sample(rng))
 		cl := d.clips[ci]
 		b.clip[k], b.step[k] = ci, i
 		if feats != nil {
@@ -74,7 +74,7 @@ func makeBatch(d *dataset, cfg TrainConfig, s, size int, feats [][][]float32) *b
 		row := b.ctx[k*cx : (k+1)*cx]
 		c.encodeContext(row, steer, false)
 		var sub []uint8
-		if rng.Float64() < cfg.Dropout.SubgoalKeep {
+		if rng.Float64() < cfg.Dropout.SubgoalKeep && len(cl.small) > 0 {
 			sub = cl.small[min(i+c.Horizon, len(cl.small)-1)]
 		}
 		c.encodeSubgoal(row[metaDim+c.TaskDim:], sub)

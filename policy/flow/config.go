@@ -37,7 +37,21 @@ type ModelConfig struct {
 	// It gives the encoder a dense signal where behaviour cloning alone
 	// teaches it slowly; inference ignores the head.
 	AuxPose bool `json:"aux_pose,omitempty"`
+	// Encoder is the observation front end: EncoderConv (the default, "")
+	// or EncoderPose (the fixed pose reader; C1..C3 and AuxPose are then
+	// unused, and training has no end-to-end stage).
+	Encoder string `json:"encoder,omitempty"`
 }
+
+// PoseModelConfig is the PushT policy on the pose reader's front end.
+func PoseModelConfig() ModelConfig {
+	c := DefaultModelConfig()
+	c.Encoder, c.AuxPose = EncoderPose, false
+	return c
+}
+
+// pose reports whether the front end is the pose reader.
+func (c ModelConfig) pose() bool { return c.Encoder == EncoderPose }
 
 // DefaultModelConfig is the PushT policy.
 func DefaultModelConfig() ModelConfig {
@@ -51,6 +65,10 @@ var ErrConfig = errors.New("flow: bad configuration")
 
 func (c ModelConfig) validate() error {
 	switch {
+	case c.Encoder != EncoderConv && c.Encoder != EncoderPose:
+		return fmt.Errorf("%w: encoder %q (want %q or %q)", ErrConfig, c.Encoder, EncoderConv, EncoderPose)
+	case c.pose() && (c.FrameH != c.FrameW || c.ProprioDim != 2):
+		return fmt.Errorf("%w: the pose encoder reads square PushT frames and a 2-d pusher position, not %dx%d and %d", ErrConfig, c.FrameH, c.FrameW, c.ProprioDim)
 	case c.FrameH <= 0 || c.FrameW <= 0 || c.Pool <= 0 || c.FrameH%(2*c.Pool) != 0 || c.FrameW%(2*c.Pool) != 0:
 		return fmt.Errorf("%w: frame %dx%d with pool %d (the frame must divide by 2*pool)", ErrConfig, c.FrameH, c.FrameW, c.Pool)
 	case c.SubgoalSize <= 0 || c.FrameH%c.SubgoalSize != 0 || c.FrameW%c.SubgoalSize != 0:
@@ -72,8 +90,14 @@ func (c ModelConfig) inW() int { return c.FrameW / c.Pool }
 // chunkDim is the flattened size of an action chunk.
 func (c ModelConfig) chunkDim() int { return c.Horizon * c.ActionDim }
 
-// obsDim is the size of the observation feature: keypoints and proprio.
-func (c ModelConfig) obsDim() int { return 2*c.C3 + c.ProprioDim }
+// obsDim is the size of the observation feature: keypoints (or the pose
+// feature) and proprio.
+func (c ModelConfig) obsDim() int {
+	if c.pose() {
+		return PoseFeatureDim + c.ProprioDim
+	}
+	return 2*c.C3 + c.ProprioDim
+}
 
 // TrainConfig configures training.
 type TrainConfig struct {
@@ -133,7 +157,12 @@ func (c TrainConfig) validate() error {
 	if err := c.Model.validate(); err != nil {
 		return err
 	}
-	if c.Steps <= 0 || c.Batch <= 0 || c.LR <= 0 || c.CheckpointEvery <= 0 || c.OutDir == "" {
+	if c.Model.pose() {
+		// No encoder to train: the head stage is all there is.
+		if c.Steps != 0 || c.HeadSteps <= 0 || c.CheckpointEvery <= 0 || c.OutDir == "" {
+			return fmt.Errorf("%w: the pose encoder trains the head alone: steps %d (want 0), head steps %d, checkpoint every %d, out %q", ErrConfig, c.Steps, c.HeadSteps, c.CheckpointEvery, c.OutDir)
+		}
+	} else if c.Steps <= 0 || c.Batch <= 0 || c.LR <= 0 || c.CheckpointEvery <= 0 || c.OutDir == "" {
 		return fmt.Errorf("%w: steps %d, batch %d, lr %v, checkpoint every %d, out %q", ErrConfig, c.Steps, c.Batch, c.LR, c.CheckpointEvery, c.OutDir)
 	}
 	if c.HeadSteps < 0 || (c.HeadSteps > 0 && (c.HeadBatch <= 0 || c.HeadLR <= 0)) {

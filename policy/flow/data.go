@@ -2,8 +2,10 @@ package flow
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"sort"
 	"sync"
@@ -24,6 +26,12 @@ type clip struct {
 	actions [][]float32
 	meta    policy.Metadata
 	task    string
+	// feat holds each step's observation feature when the front end is
+	// fixed (the pose reader), computed once at load; pooled is then nil.
+	feat [][]float32
+	// single marks a relabelled observation (Labelled): one example whose
+	// actions are the chunk to act from it, not an episode's steps.
+	single bool
 	// poses caches the auxiliary pose labels, read on first use (only the
 	// batch goroutine reads them).
 	poses []*poseLabel
@@ -74,14 +82,50 @@ type Manifest struct {
 	Hash string `json:"hash"`
 }
 
+// errNoEpisodes: the store holds no episode the model can use.
+var errNoEpisodes = errors.New("flow: no usable training episodes")
+
 // dataset is the training episodes with an index over all their steps.
 type dataset struct {
-	clips    []*clip
-	cum      []int // cum[i] = steps in clips[:i+1]
+	clips []*clip
+	cum   []int // cum[i] = steps in clips[:i+1]
+	// extra is the number of relabelled examples (the last clips) and
+	// share the fraction of each batch drawn from them (0: uniform over
+	// all examples).
+	extra    int
+	share    float64
 	manifest Manifest
 }
 
 func (d *dataset) steps() int { return d.cum[len(d.cum)-1] }
+
+// samples is the number of training examples the clip holds: one per step,
+// or one for a relabelled observation.
+func (cl *clip) samples() int {
+	if cl.single {
+		return 1
+	}
+	return len(cl.actions)
+}
+
+// frames is the number of observations the clip holds.
+func (cl *clip) frames() int {
+	if cl.feat != nil {
+		return len(cl.feat)
+	}
+	return len(cl.pooled)
+}
+
+// sample draws one example's global index.
+func (d *dataset) sample(rng *rand.Rand) int {
+	if d.share <= 0 || d.extra == 0 || d.extra == d.steps() {
+		return rng.IntN(d.steps())
+	}
+	if rng.Float64() < d.share {
+		return d.steps() - d.extra + rng.IntN(d.extra)
+	}
+	return rng.IntN(d.steps() - d.extra)
+}
 
 // at maps a global step index to (clip index, step).
 func (d *dataset) at(k int) (int, int) {
@@ -120,7 +164,7 @@ func loadDataset(ctx context.Context, store *episode.Store, cfg TrainConfig, pro
 		keep = append(keep, m)
 	}
 	if len(keep) == 0 {
-		return nil, fmt.Errorf("flow: no usable training episodes in %s", store.Root())
+		return nil, fmt.Errorf("%w in %s", errNoEpisodes, store.Root())
 	}
 	clips := make([]*clip, len(keep))
 	var (
@@ -172,9 +216,9 @@ func newDataset(clips []*clip) *dataset {
 	steps := map[string]int{}
 	total := 0
 	for _, cl := range clips {
-		total += len(cl.actions)
+		total += cl.samples()
 		d.cum = append(d.cum, total)
-		steps[cl.id] = len(cl.actions)
+		steps[cl.id] = cl.samples()
 		d.manifest.TrainIDs = append(d.manifest.TrainIDs, cl.id)
 		d.manifest.Counts["episodes_"+cl.source]++
 	}
@@ -192,6 +236,21 @@ func loadClip(ctx context.Context, store *episode.Store, id string, c ModelConfi
 	}
 	cl := &clip{id: e.ID, source: e.Source, proprio: e.Proprio, actions: e.Actions, task: e.Instruction,
 		meta: policy.Metadata{Speed: e.Speed, Quality: e.Quality, Mistake: e.Mistake}}
+	if c.pose() {
+		od := c.obsDim()
+		flat := make([]float32, len(e.Frames)*od)
+		for i, f := range e.Frames {
+			row := flat[i*od : (i+1)*od : (i+1)*od]
+			if err := c.poseObs(row, f, e.Proprio[i]); err != nil {
+				return nil, fmt.Errorf("%s step %d: %w", e.ID, i, err)
+			}
+			cl.feat = append(cl.feat, row)
+			s := make([]uint8, c.subgoalDim())
+			poolFrame(s, f, c.FrameH, c.FrameW, c.FrameH/c.SubgoalSize)
+			cl.small = append(cl.small, s)
+		}
+		return cl, nil
+	}
 	in := 3 * c.inH() * c.inW()
 	buf := make([]uint8, len(e.Frames)*(in+c.subgoalDim()))
 	for _, f := range e.Frames {
@@ -203,4 +262,45 @@ func loadClip(ctx context.Context, store *episode.Store, id string, c ModelConfi
 		cl.small = append(cl.small, s)
 	}
 	return cl, nil
+}
+
+// labelledClip is one relabelled observation as a single-example clip.
+func labelledClip(c ModelConfig, l Labelled) (*clip, error) {
+	if len(l.Actions) != c.Horizon || len(l.Proprio) != c.ProprioDim {
+		return nil, fmt.Errorf("%w: labelled example with %d actions and %d proprio values (want %d and %d)",
+			ErrConfig, len(l.Actions), len(l.Proprio), c.Horizon, c.ProprioDim)
+	}
+	for _, a := range l.Actions {
+		if len(a) != c.ActionDim {
+			return nil, fmt.Errorf("%w: labelled action of %d values (want %d)", ErrConfig, len(a), c.ActionDim)
+		}
+	}
+	f := make([]float32, c.obsDim())
+	c.PoseObs(f, l.Reading, l.Proprio)
+	return &clip{source: "relabelled", single: true, feat: [][]float32{f}, proprio: [][]float32{l.Proprio},
+		actions: l.Actions, meta: l.Meta, task: l.Task}, nil
+}
+
+// relabelled folds the relabelled examples into the manifest as one entry
+// (their number, under tag) rather than one id each.
+func (d *dataset) relabelled(tag string) {
+	steps := map[string]int{}
+	ids := d.manifest.TrainIDs[:0]
+	n := 0
+	for _, cl := range d.clips {
+		if cl.single {
+			n++
+			continue
+		}
+		steps[cl.id] = cl.samples()
+		ids = append(ids, cl.id)
+	}
+	steps["relabelled:"+tag] = n
+	d.extra = n
+	sort.Strings(ids)
+	d.manifest.TrainIDs = ids
+	d.manifest.Counts["relabelled"] = n
+	delete(d.manifest.Counts, "episodes_relabelled")
+	d.manifest.Counts["episodes"] = len(d.clips) - n
+	d.manifest.Hash = checkpoint.DataHash(steps)
 }

@@ -14,10 +14,12 @@ import (
 func newParams(c ModelConfig, seed uint64) *nn.Params {
 	rng := rand.New(rand.NewPCG(seed, 0x666c6f77))
 	ps := &nn.Params{}
-	ps.AddConv(rng, "enc1", 3, c.C1, 3)
-	ps.AddConv(rng, "enc2", c.C1, c.C2, 3)
-	ps.AddConv(rng, "enc3", c.C2, c.C3, 3)
-	if c.AuxPose {
+	if !c.pose() {
+		ps.AddConv(rng, "enc1", 3, c.C1, 3)
+		ps.AddConv(rng, "enc2", c.C1, c.C2, 3)
+		ps.AddConv(rng, "enc3", c.C2, c.C3, 3)
+	}
+	if c.AuxPose && !c.pose() {
 		ps.AddLinear(rng, "aux", 2*c.C3, auxDim, 1)
 	}
 	in := c.chunkDim() + c.TimeDim + c.obsDim() + c.ctxDim()

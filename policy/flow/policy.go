@@ -3,6 +3,7 @@ package flow
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"runtime"
@@ -100,6 +101,9 @@ func Load(path string) (*Policy, error) {
 		"checkpoint_format": c.Format, "checkpoint_version": strconv.Itoa(c.Version),
 		"data_hash": c.DataHash, "weights_sha256": c.Files[checkpoint.WeightsFile].SHA256,
 	}
+	if sc.Model.pose() {
+		p.info["encoder"] = EncoderPose
+	}
 	return p, nil
 }
 
@@ -147,6 +151,23 @@ func (p *Policy) Act(ctx context.Context, obs []policy.Observation, steer []poli
 	feat := make([]float32, n*od)
 	workers := min(n, runtime.GOMAXPROCS(0))
 	var wg sync.WaitGroup
+	if c.pose() {
+		errs := make([]error, n)
+		for w := 0; w < workers; w++ {
+			wg.Add(1)
+			go func(w int) {
+				defer wg.Done()
+				for i := w; i < n; i += workers {
+					errs[i] = c.poseObs(feat[i*od:(i+1)*od], obs[i].Image, obs[i].Proprio)
+				}
+			}(w)
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			return nil, fmt.Errorf("%w: %v", policy.ErrBadInput, err)
+		}
+		workers = 0
+	}
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func(w int) {

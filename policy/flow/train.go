@@ -15,6 +15,8 @@ import (
 	"dreamrank/foundation/episode"
 	"dreamrank/foundation/nn"
 	"dreamrank/foundation/openblas"
+	"dreamrank/foundation/pusht"
+	"dreamrank/policy"
 )
 
 // Checkpoint format of this package (checkpoint.json's format and version).
@@ -61,26 +63,94 @@ type trainer struct {
 // checkpoint in cfg.OutDir when there is one: cfg.Steps end to end, then
 // cfg.HeadSteps of the head alone. It returns the last checkpoint written.
 func Train(ctx context.Context, store *episode.Store, cfg TrainConfig, report func(Progress)) (string, error) {
+	return TrainWith(ctx, store, cfg, TrainOptions{}, report)
+}
+
+// Labelled is one training example given directly rather than read from an
+// episode: an observation seen through the pose reader, the chunk to act
+// from it (Horizon actions, e.g. an expert's relabelling of a state a
+// learner visited) and the steering it was labelled for.
+type Labelled struct {
+	Reading pusht.Reading   `json:"reading"`
+	Proprio []float32       `json:"proprio"`
+	Actions [][]float32     `json:"actions"`
+	Meta    policy.Metadata `json:"meta"`
+	Task    string          `json:"task,omitempty"`
+}
+
+// TrainOptions are Train's inputs beyond its configuration.
+type TrainOptions struct {
+	// Extra examples train alongside the store's episodes (the pose
+	// encoder only); their number and Tag enter the data hash.
+	Extra []Labelled
+	Tag   string
+	// ExtraShare is the fraction of each batch drawn from Extra (0:
+	// uniform over all examples).
+	ExtraShare float64
+	// Episodes, when set, are the store's episodes already loaded by
+	// LoadEpisodes (store is then not read).
+	Episodes *Episodes
+	// Init, when set and cfg.OutDir holds no checkpoint yet, is a checkpoint
+	// of the same architecture whose weights training starts from (not its
+	// optimizer state or step).
+	Init string
+}
+
+// TrainWith is Train with extra examples and initial weights; store may be
+// nil when there are extra examples.
+func TrainWith(ctx context.Context, store *episode.Store, cfg TrainConfig, opts TrainOptions, report func(Progress)) (string, error) {
 	if err := cfg.validate(); err != nil {
 		return "", err
+	}
+	if len(opts.Extra) > 0 && !cfg.Model.pose() {
+		return "", fmt.Errorf("%w: extra examples need the pose encoder", ErrConfig)
 	}
 	if report == nil {
 		report = func(Progress) {}
 	}
 	total := cfg.Steps + cfg.HeadSteps
-	report(Progress{Steps: total, Message: "loading episodes from " + store.Root()})
-	d, err := loadDataset(ctx, store, cfg, nil)
-	if err != nil {
-		return "", err
+	var clips []*clip
+	if opts.Episodes != nil {
+		clips = append(clips, opts.Episodes.clips...)
+	} else if store != nil {
+		report(Progress{Steps: total, Message: "loading episodes from " + store.Root()})
+		d, err := loadDataset(ctx, store, cfg, nil)
+		if err != nil && !(errors.Is(err, errNoEpisodes) && len(opts.Extra) > 0) {
+			return "", err
+		}
+		if d != nil {
+			clips = d.clips
+		}
 	}
-	report(Progress{Steps: total, Message: fmt.Sprintf("%d episodes, %d steps (%v)", len(d.clips), d.steps(), d.manifest.Counts)})
+	for _, l := range opts.Extra {
+		cl, err := labelledClip(cfg.Model, l)
+		if err != nil {
+			return "", err
+		}
+		clips = append(clips, cl)
+	}
+	if len(clips) == 0 {
+		return "", fmt.Errorf("flow: no training examples")
+	}
+	d := newDataset(clips)
+	if len(opts.Extra) > 0 {
+		d.relabelled(opts.Tag)
+		d.share = opts.ExtraShare
+	}
+	report(Progress{Steps: total, Message: fmt.Sprintf("%d clips, %d examples (%v)", len(d.clips), d.steps(), d.manifest.Counts)})
 	tr := &trainer{cfg: cfg, d: d, ps: newParams(cfg.Model, cfg.Seed), report: report}
 	tr.opt = nn.NewAdam(tr.ps)
+	var err error
 	if tr.manifest, err = json.MarshalIndent(d.manifest, "", " "); err != nil {
 		return "", err
 	}
 	if err := tr.resume(); err != nil {
 		return "", err
+	}
+	if tr.step == 0 && opts.Init != "" {
+		if err := tr.init(opts.Init); err != nil {
+			return "", err
+		}
 	}
 	if tr.step >= total {
 		return checkpoint.Resolve(cfg.OutDir)
@@ -103,6 +173,26 @@ func Train(ctx context.Context, store *episode.Store, cfg TrainConfig, report fu
 		}
 	}
 	return tr.last, nil
+}
+
+// init loads the weights of checkpoint path, of the same architecture.
+func (tr *trainer) init(path string) error {
+	c, err := checkpoint.Read(path, CheckpointFormat, CheckpointVersion, false)
+	if err != nil {
+		return fmt.Errorf("flow: initial weights: %w", err)
+	}
+	var sc savedConfig
+	if err := json.Unmarshal(c.Config, &sc); err != nil {
+		return fmt.Errorf("flow: initial weights: %w", err)
+	}
+	if !reflect.DeepEqual(sc.Model, tr.cfg.Model) {
+		return fmt.Errorf("%w: initial weights %s are of another architecture", ErrConfig, c.Dir)
+	}
+	if err := tr.ps.Load(c); err != nil {
+		return err
+	}
+	tr.report(Progress{Steps: tr.cfg.Steps + tr.cfg.HeadSteps, Message: "initial weights from " + c.Dir})
+	return nil
 }
 
 func (tr *trainer) resume() error {
@@ -229,6 +319,14 @@ func (c TrainConfig) lr(step int) float64 {
 // cores (one OpenBLAS thread each: the gemms are small), reporting progress
 // every tenth.
 func features(ctx context.Context, ps *nn.Params, c ModelConfig, d *dataset, progress func(done, total int)) ([][][]float32, error) {
+	if c.pose() {
+		// The fixed front end's features were computed at load.
+		out := make([][][]float32, len(d.clips))
+		for i, cl := range d.clips {
+			out[i] = cl.feat
+		}
+		return out, nil
+	}
 	defer openblas.Serial()()
 	out := make([][][]float32, len(d.clips))
 	var (
@@ -273,3 +371,19 @@ func features(ctx context.Context, ps *nn.Params, c ModelConfig, d *dataset, pro
 	}
 	return out, nil
 }
+
+// Episodes are a store's training episodes in memory (frames already
+// pooled, or read by the pose reader), for training several times.
+type Episodes struct{ clips []*clip }
+
+// LoadEpisodes reads the usable episodes of store as Train would.
+func LoadEpisodes(ctx context.Context, store *episode.Store, cfg TrainConfig, progress func(done, total int)) (*Episodes, error) {
+	d, err := loadDataset(ctx, store, cfg, progress)
+	if err != nil {
+		return nil, err
+	}
+	return &Episodes{clips: d.clips}, nil
+}
+
+// Len is the number of episodes.
+func (e *Episodes) Len() int { return len(e.clips) }
