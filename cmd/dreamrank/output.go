@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"sort"
 )
@@ -33,4 +34,15 @@ func sortedKeys(m map[string]float64) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// printTrained is a training command's last lines: the step reached, its
+// loss and speed, and the checkpoint. No speed means a resumed run that was
+// already finished: nothing was trained.
+func printTrained(step int, loss, examplesPerSec float64, path string) {
+	if examplesPerSec == 0 {
+		fmt.Printf("already trained to step %d\ncheckpoint %s\n", step, path)
+		return
+	}
+	fmt.Printf("trained to step %d, loss %.5f, %.1f examples/s\ncheckpoint %s\n", step, loss, examplesPerSec, path)
 }

@@ -79,11 +79,7 @@ and all are kept (the policy zoo uses checkpoints along training).`,
 			if err != nil {
 				return err
 			}
-			if last.ExamplesPerSec == 0 {
-				fmt.Printf("already trained to step %d\ncheckpoint %s\n", last.Step, path)
-				return nil
-			}
-			fmt.Printf("trained to step %d, loss %.5f, %.1f examples/s\ncheckpoint %s\n", last.Step, last.Loss, last.ExamplesPerSec, path)
+			printTrained(last.Step, last.Loss, last.ExamplesPerSec, path)
 			return nil
 		},
 	}

@@ -64,12 +64,7 @@ func wmTrainCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if last.ExamplesPerSec == 0 {
-				// Resumed a finished run: nothing left to train.
-				fmt.Printf("already trained to step %d\ncheckpoint %s\n", last.Step, path)
-				return nil
-			}
-			fmt.Printf("trained to step %d, loss %.5f, %.1f examples/s\ncheckpoint %s\n", last.Step, last.Loss, last.ExamplesPerSec, path)
+			printTrained(last.Step, last.Loss, last.ExamplesPerSec, path)
 			return nil
 		},
 	}
