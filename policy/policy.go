@@ -83,6 +83,24 @@ type Spec struct {
 	ChunkLen int `json:"chunk_len"`
 	// ControlHz is the rate at which the actions are meant to be executed.
 	ControlHz float64 `json:"control_hz,omitempty"`
+	// Execute is how many actions of each chunk the policy means to run
+	// before it is asked again (a policy trained closed-loop at that rate
+	// does worse at another); 0: no preference (half the chunk).
+	Execute int `json:"execute,omitempty"`
+}
+
+// Executed is how many actions of a chunk of chunkLen to run before asking
+// again: want when it is positive, else the spec's Execute, else half the
+// chunk; at least one and at most the chunk.
+func (s Spec) Executed(want, chunkLen int) int {
+	n := want
+	if n <= 0 {
+		n = s.Execute
+	}
+	if n <= 0 {
+		n = chunkLen / 2
+	}
+	return max(1, min(n, chunkLen))
 }
 
 // FrameLen is the byte length of one frame, 0 if the size is unknown.

@@ -139,3 +139,24 @@ func TestWithDefaultContext(t *testing.T) {
 		t.Error("spec not forwarded")
 	}
 }
+
+func TestExecuted(t *testing.T) {
+	cases := []struct {
+		name                 string
+		pref, want, chunk, n int
+	}{
+		{"asked for wins", 4, 2, 16, 2},
+		{"spec preference", 4, 0, 16, 4},
+		{"half the chunk", 0, 0, 16, 8},
+		{"at least one", 0, 0, 1, 1},
+		{"at most the chunk", 0, 20, 16, 16},
+		{"preference longer than chunk", 8, 0, 5, 5},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := (Spec{Execute: c.pref}).Executed(c.want, c.chunk); got != c.n {
+				t.Fatalf("Executed(%d, %d) with preference %d = %d, want %d", c.want, c.chunk, c.pref, got, c.n)
+			}
+		})
+	}
+}

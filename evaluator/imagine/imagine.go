@@ -30,7 +30,8 @@ type Unit struct {
 	// Horizon caps each episode's steps (PushT: 300).
 	Horizon int
 	// Execute is how many actions of each chunk run before the policy is
-	// asked again; 0 means half the chunk (at least one).
+	// asked again; 0 means the policy's preference (policy.Spec.Execute),
+	// else half the chunk (at least one).
 	Execute int
 	// KeepFrames keeps every imagined frame in the outcomes (for videos).
 	KeepFrames bool

@@ -106,11 +106,7 @@ func (r *runner) round(ctx context.Context, roll worldmodel.Rollout, members []*
 	if err := r.p.Spec().ValidateChunks(chunks, len(obs)); err != nil {
 		return 0, fmt.Errorf("imagine: policy output: %w", err)
 	}
-	n := r.u.Execute
-	if n <= 0 {
-		n = max(1, len(chunks[0].Actions)/2)
-	}
-	n = min(n, len(chunks[0].Actions))
+	n := r.p.Spec().Executed(r.u.Execute, len(chunks[0].Actions))
 	for _, k := range active {
 		n = min(n, r.u.Horizon-members[k].out.Steps)
 	}

@@ -144,6 +144,8 @@ func Run(ctx context.Context, cfg Config, report func(Progress)) (*State, error)
 	if report == nil {
 		report = func(Progress) {}
 	}
+	// The checkpoints run chunks the way their rollouts did.
+	cfg.Train.Model.Execute = cfg.Execute
 	out := cfg.Train.OutDir
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return nil, err

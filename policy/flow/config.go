@@ -41,6 +41,10 @@ type ModelConfig struct {
 	// or EncoderPose (the fixed pose reader; C1..C3 and AuxPose are then
 	// unused, and training has no end-to-end stage).
 	Encoder string `json:"encoder,omitempty"`
+	// Execute is how many actions of each chunk the policy was trained to
+	// run before it is asked again (DAgger rollouts fix it); its Spec
+	// reports it. 0: no preference.
+	Execute int `json:"execute,omitempty"`
 }
 
 // PoseModelConfig is the PushT policy on the pose reader's front end.
@@ -48,6 +52,13 @@ func PoseModelConfig() ModelConfig {
 	c := DefaultModelConfig()
 	c.Encoder, c.AuxPose = EncoderPose, false
 	return c
+}
+
+// sameArch reports whether two configurations describe the same network
+// (the weights of one load into the other): all but Execute agree.
+func (c ModelConfig) sameArch(o ModelConfig) bool {
+	c.Execute, o.Execute = 0, 0
+	return c == o
 }
 
 // pose reports whether the front end is the pose reader.
@@ -75,6 +86,8 @@ func (c ModelConfig) validate() error {
 		return fmt.Errorf("%w: subgoal size %d does not divide the frame %dx%d", ErrConfig, c.SubgoalSize, c.FrameH, c.FrameW)
 	case c.C1 <= 0 || c.C2 <= 0 || c.C3 <= 0 || c.Hidden <= 0 || c.Layers <= 0:
 		return fmt.Errorf("%w: channels %d/%d/%d, hidden %d x %d", ErrConfig, c.C1, c.C2, c.C3, c.Hidden, c.Layers)
+	case c.Execute < 0 || c.Execute > c.Horizon:
+		return fmt.Errorf("%w: execute %d of a %d-action chunk", ErrConfig, c.Execute, c.Horizon)
 	case c.Horizon <= 0 || c.ActionDim <= 0 || c.ProprioDim <= 0:
 		return fmt.Errorf("%w: horizon %d, action dim %d, proprio dim %d", ErrConfig, c.Horizon, c.ActionDim, c.ProprioDim)
 	case c.TaskDim <= 0 || c.TimeDim <= 0 || c.TimeDim%2 != 0 || c.Scale <= 0:

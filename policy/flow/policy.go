@@ -115,7 +115,7 @@ func newPolicy(c ModelConfig, ps *nn.Params) *Policy {
 func (p *Policy) Spec() policy.Spec {
 	c := p.cfg
 	return policy.Spec{FrameH: c.FrameH, FrameW: c.FrameW, Channels: 3, ProprioDim: c.ProprioDim,
-		ActionDim: c.ActionDim, ChunkLen: c.Horizon, ControlHz: 10}
+		ActionDim: c.ActionDim, ChunkLen: c.Horizon, ControlHz: 10, Execute: c.Execute}
 }
 
 // Describe implements policy.Describer.

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"reflect"
 	"runtime"
 	"sync"
 	"time"
@@ -185,7 +184,7 @@ func (tr *trainer) init(path string) error {
 	if err := json.Unmarshal(c.Config, &sc); err != nil {
 		return fmt.Errorf("flow: initial weights: %w", err)
 	}
-	if !reflect.DeepEqual(sc.Model, tr.cfg.Model) {
+	if !sc.Model.sameArch(tr.cfg.Model) {
 		return fmt.Errorf("%w: initial weights %s are of another architecture", ErrConfig, c.Dir)
 	}
 	if err := tr.ps.Load(c); err != nil {
@@ -207,7 +206,7 @@ func (tr *trainer) resume() error {
 	if err := json.Unmarshal(c.Config, &sc); err != nil {
 		return fmt.Errorf("flow: resume: %w", err)
 	}
-	if !reflect.DeepEqual(sc.Model, tr.cfg.Model) {
+	if !sc.Model.sameArch(tr.cfg.Model) {
 		return fmt.Errorf("flow: %s holds a checkpoint of another architecture (%+v, want %+v); use a new output directory", tr.cfg.OutDir, sc.Model, tr.cfg.Model)
 	}
 	if err := tr.ps.Load(c); err != nil {

@@ -42,8 +42,9 @@ type Config struct {
 	// expert.TestSeeds().
 	Seeds []int64
 	// Execute is how many actions of each chunk are executed before the
-	// policy is asked again; 0 means half the chunk (at least one). Chunks
-	// shorter than Execute are executed whole.
+	// policy is asked again; 0 means the policy's preference (Spec.Execute),
+	// else half the chunk (at least one). Chunks shorter than Execute are
+	// executed whole.
 	Execute int
 	// Steer is the steering context given with every observation; nil means
 	// no steering (Act gets a nil context slice).
@@ -226,7 +227,7 @@ func Run(ctx context.Context, p policy.Policy, cfg Config) (Summary, error) {
 			return Summary{}, fmt.Errorf("trial: policy output: %w", err)
 		}
 		parallel(len(active), workers, func(i int) {
-			active[i].execute(chunks[i], cfg.Execute, maxSteps, cfg.Record != nil)
+			active[i].execute(chunks[i], spec.Executed(cfg.Execute, len(chunks[i].Actions)), maxSteps, cfg.Record != nil)
 		})
 		for _, r := range active {
 			if r.err != nil {
@@ -261,12 +262,8 @@ func Run(ctx context.Context, p policy.Policy, cfg Config) (Summary, error) {
 	return out, nil
 }
 
-// execute plays the first n actions of a chunk (half of it when n is 0).
+// execute plays the first n actions of a chunk (n is at most its length).
 func (r *run) execute(c policy.Chunk, n, maxSteps int, recording bool) {
-	if n == 0 {
-		n = max(1, len(c.Actions)/2)
-	}
-	n = min(n, len(c.Actions))
 	for j := 0; j < n && !r.done; j++ {
 		a := c.Actions[j]
 		if len(a) < 2 || !finite(a[0]) || !finite(a[1]) {

@@ -132,7 +132,7 @@ func (r *Robot) Run(ctx context.Context, a fleet.Assignment, progress func(step,
 			return res, nil, fmt.Errorf("simbot: policy output: %w", err)
 		}
 		acts := chunks[0].Actions
-		n := min(max(1, len(acts)/2), len(acts))
+		n := p.Spec().Executed(0, len(acts))
 		for j := 0; j < n && !done; j++ {
 			act := acts[j]
 			if len(act) < 2 || !finite(act[0]) || !finite(act[1]) {
