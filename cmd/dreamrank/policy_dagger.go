@@ -115,6 +115,8 @@ is written under --out and the command resumes where it stopped.`,
 	f.Uint64Var(&t.Seed, "seed", t.Seed, "random seed (initialisation, data order; round r uses seed + r)")
 	f.IntVar(&t.Model.Hidden, "hidden", t.Model.Hidden, "width of the flow head")
 	f.IntVar(&t.Model.Layers, "layers", t.Model.Layers, "hidden layers of the flow head")
+	f.Float64Var(&t.Model.Relative, "relative", t.Model.Relative, "predict actions as offsets from the pusher, scaled by this (0: absolute positions, as checkpoints before it)")
+	f.StringArrayVar(&cfg.Warm, "warm", nil, "output directory of an earlier run whose labels train in every round (repeatable)")
 	f.IntVar(&logEvery, "log-every", 500, "steps between progress log lines")
 	return cmd
 }

@@ -68,6 +68,12 @@ type Config struct {
 	// Share is the fraction of each batch drawn from the relabelled
 	// examples when Data's episodes train alongside.
 	Share float64 `json:"share"`
+	// Warm are output directories of earlier runs whose labels train in
+	// every round of this one: the states earlier learners visited,
+	// labelled by the same expert, stay valid examples for a new head (a
+	// new architecture starts from them instead of from the expert's
+	// rollouts alone). Their rollout seeds must not overlap this run's.
+	Warm []string `json:"warm,omitempty"`
 }
 
 // DefaultConfig is the PushT recipe.
@@ -150,13 +156,16 @@ func Run(ctx context.Context, cfg Config, report func(Progress)) (*State, error)
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return nil, err
 	}
-	st := &State{Config: cfg}
+	// The saved state is decoded into a fresh value: decoding into one
+	// holding cfg would write the saved slices (contexts, warm runs) into
+	// cfg's own arrays.
+	st := &State{}
 	if b, err := os.ReadFile(filepath.Join(out, stateFile)); err == nil {
 		if err := json.Unmarshal(b, st); err != nil {
 			return nil, fmt.Errorf("dagger: %s: %w", stateFile, err)
 		}
-		st.Config = cfg
 	}
+	st.Config = cfg
 	var eps *flow.Episodes
 	if cfg.Data != "" {
 		store, err := episode.Open(cfg.Data)
@@ -175,7 +184,13 @@ func Run(ctx context.Context, cfg Config, report func(Progress)) (*State, error)
 	if err != nil {
 		return nil, err
 	}
-	var all []flow.Labelled
+	all, err := warmLabels(cfg.Warm)
+	if err != nil {
+		return st, err
+	}
+	if len(all) > 0 {
+		report(Progress{Message: fmt.Sprintf("%d labels from %d earlier runs", len(all), len(cfg.Warm))})
+	}
 	prev := ""
 	for r := 0; r < cfg.Rounds; r++ {
 		if err := ctx.Err(); err != nil {
@@ -356,6 +371,28 @@ func (r *recorder) Act(ctx context.Context, obs []policy.Observation, steer []po
 	r.out = append(r.out, ls...)
 	r.mu.Unlock()
 	return chunks, nil
+}
+
+// warmLabels reads every round's labels of the runs in dirs.
+func warmLabels(dirs []string) ([]flow.Labelled, error) {
+	var all []flow.Labelled
+	for _, d := range dirs {
+		paths, err := filepath.Glob(filepath.Join(d, "round-*.labels.json.gz"))
+		if err != nil {
+			return nil, err
+		}
+		if len(paths) == 0 {
+			return nil, fmt.Errorf("%w: %s holds no round labels", ErrConfig, d)
+		}
+		for _, p := range paths {
+			ls, err := readLabels(p)
+			if err != nil {
+				return nil, fmt.Errorf("dagger: warm labels: %w", err)
+			}
+			all = append(all, ls...)
+		}
+	}
+	return all, nil
 }
 
 func writeLabels(path string, ls []flow.Labelled) error {

@@ -2,6 +2,7 @@ package dagger
 
 import (
 	"context"
+	"dreamrank/policy/flow"
 	"errors"
 	"os"
 	"path/filepath"
@@ -63,6 +64,29 @@ func TestRun(t *testing.T) {
 	}
 	if st2.Rounds[1].Checkpoint != r1.Checkpoint {
 		t.Errorf("resumed checkpoint %q, want %q", st2.Rounds[1].Checkpoint, r1.Checkpoint)
+	}
+	p, err := flow.Load(r1.Checkpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Spec().Execute; got != cfg.Execute {
+		t.Errorf("checkpoint's spec executes %d actions per chunk, want the rollouts' %d", got, cfg.Execute)
+	}
+
+	warm := tiny(t.TempDir())
+	warm.Rounds, warm.FirstSeed, warm.Warm = 1, cfg.FirstSeed+100, []string{cfg.Train.OutDir}
+	st3, err := Run(ctx, warm, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := st3.Rounds[0]; w.Total != r1.Total+w.Labelled {
+		t.Errorf("warm round 0 trained on %d labels, want the earlier run's %d and its own %d", w.Total, r1.Total, w.Labelled)
+	}
+	// Resuming with another warm directory: the new one counts, not the
+	// one saved in dagger.json.
+	warm.Warm = []string{t.TempDir()}
+	if _, err := Run(ctx, warm, nil); !errors.Is(err, ErrConfig) {
+		t.Errorf("warm from a directory without labels: %v, want ErrConfig", err)
 	}
 }
 

@@ -22,6 +22,23 @@ func (c ModelConfig) norm(v float32) float32 { return float32(float64(v)/c.Scale
 // denorm is norm's inverse.
 func (c ModelConfig) denorm(v float32) float32 { return float32((float64(v) + 1) / 2 * c.Scale) }
 
+// actionValue is what the head learns for action value a given the
+// proprio value p of the same dimension (see ModelConfig.Relative).
+func (c ModelConfig) actionValue(a, p float32) float32 {
+	if c.Relative > 0 {
+		return float32(float64(c.norm(a)-c.norm(p)) * c.Relative)
+	}
+	return c.norm(a)
+}
+
+// action is actionValue's inverse: the action from the head's value v.
+func (c ModelConfig) action(v, p float32) float32 {
+	if c.Relative > 0 {
+		return c.denorm(float32(float64(v)/c.Relative) + c.norm(p))
+	}
+	return c.denorm(v)
+}
+
 // sampleTime draws flow time t ~ Beta(1.5, 1) * 0.999 + 0.001 (openpi):
 // Beta(a, 1) is U^(1/a), skewed towards the noisy end.
 func sampleTime(rng *rand.Rand) float64 {
@@ -87,7 +104,11 @@ func makeBatch(d *dataset, cfg TrainConfig, s, size int, feats [][][]float32) *b
 			for j := 0; j < c.ActionDim; j++ {
 				idx := k*cd + h*c.ActionDim + j
 				eps := float32(rng.NormFloat64())
-				av := c.norm(a[j])
+				var p float32
+				if j < len(cl.proprio[i]) {
+					p = cl.proprio[i][j]
+				}
+				av := c.actionValue(a[j], p)
 				b.xt[idx] = float32(t)*eps + float32(1-t)*av
 				b.target[idx] = eps - av
 			}

@@ -41,6 +41,13 @@ type ModelConfig struct {
 	// or EncoderPose (the fixed pose reader; C1..C3 and AuxPose are then
 	// unused, and training has no end-to-end stage).
 	Encoder string `json:"encoder,omitempty"`
+	// Relative, when positive, makes the head predict each action as its
+	// offset from the pusher's position in normalised units times Relative
+	// ((norm(a) - norm(p)) * Relative) instead of the absolute position: a
+	// chunk's first actions lie within a few pixels of the pusher, which an
+	// absolute output must hit to 1% of the table. 0: absolute (the
+	// checkpoints before it).
+	Relative float64 `json:"relative,omitempty"`
 	// Execute is how many actions of each chunk the policy was trained to
 	// run before it is asked again (DAgger rollouts fix it); its Spec
 	// reports it. 0: no preference.
@@ -50,7 +57,7 @@ type ModelConfig struct {
 // PoseModelConfig is the PushT policy on the pose reader's front end.
 func PoseModelConfig() ModelConfig {
 	c := DefaultModelConfig()
-	c.Encoder, c.AuxPose = EncoderPose, false
+	c.Encoder, c.AuxPose, c.Relative = EncoderPose, false, 4
 	return c
 }
 
@@ -86,6 +93,8 @@ func (c ModelConfig) validate() error {
 		return fmt.Errorf("%w: subgoal size %d does not divide the frame %dx%d", ErrConfig, c.SubgoalSize, c.FrameH, c.FrameW)
 	case c.C1 <= 0 || c.C2 <= 0 || c.C3 <= 0 || c.Hidden <= 0 || c.Layers <= 0:
 		return fmt.Errorf("%w: channels %d/%d/%d, hidden %d x %d", ErrConfig, c.C1, c.C2, c.C3, c.Hidden, c.Layers)
+	case c.Relative < 0 || (c.Relative > 0 && c.ActionDim > c.ProprioDim):
+		return fmt.Errorf("%w: relative %v with %d-d actions and %d-d proprio (relative actions are offsets from the proprio)", ErrConfig, c.Relative, c.ActionDim, c.ProprioDim)
 	case c.Execute < 0 || c.Execute > c.Horizon:
 		return fmt.Errorf("%w: execute %d of a %d-action chunk", ErrConfig, c.Execute, c.Horizon)
 	case c.Horizon <= 0 || c.ActionDim <= 0 || c.ProprioDim <= 0:

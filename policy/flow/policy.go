@@ -256,7 +256,11 @@ func (p *Policy) Act(ctx context.Context, obs []policy.Observation, steer []poli
 		for hh := range acts {
 			a := make([]float32, c.ActionDim)
 			for j := range a {
-				a[j] = c.denorm(x[i*cd+hh*c.ActionDim+j])
+				var p float32
+				if j < len(obs[i].Proprio) {
+					p = obs[i].Proprio[j]
+				}
+				a[j] = c.action(x[i*cd+hh*c.ActionDim+j], p)
 			}
 			acts[hh] = a
 		}

@@ -151,6 +151,9 @@ func TestPoseConfig(t *testing.T) {
 		{"end-to-end steps", func(c *TrainConfig) { c.Steps = 10 }},
 		{"no head steps", func(c *TrainConfig) { c.HeadSteps = 0 }},
 		{"non-square frames", func(c *TrainConfig) { c.Model.FrameW = 48 }},
+		{"negative relative scale", func(c *TrainConfig) { c.Model.Relative = -1 }},
+		{"relative without proprio to offset", func(c *TrainConfig) { c.Model.ActionDim = 3 }},
+		{"executes past the chunk", func(c *TrainConfig) { c.Model.Execute = c.Model.Horizon + 1 }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -163,6 +166,32 @@ func TestPoseConfig(t *testing.T) {
 	}
 	if _, err := TrainWith(context.Background(), nil, tinyTrain(t.TempDir()), TrainOptions{Extra: make([]Labelled, 1)}, nil); !errors.Is(err, ErrConfig) {
 		t.Errorf("extra examples with the conv encoder: %v, want ErrConfig", err)
+	}
+}
+
+func TestActionFrame(t *testing.T) {
+	tests := []struct {
+		name     string
+		relative float64
+	}{
+		{"absolute", 0},
+		{"relative", 4},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := PoseModelConfig()
+			c.Relative = tt.relative
+			for _, ap := range [][2]float32{{100, 100}, {37.5, 480}, {511, 3}} {
+				v := c.actionValue(ap[0], ap[1])
+				// 1e-3 px: float32 rounding of a position in [0, 512].
+				if back := c.action(v, ap[1]); math.Abs(float64(back-ap[0])) > 1e-3 {
+					t.Errorf("action %v at pusher %v: value %v maps back to %v", ap[0], ap[1], v, back)
+				}
+			}
+			if v := c.actionValue(200, 200); tt.relative > 0 && v != 0 {
+				t.Errorf("an action at the pusher has relative value %v, want 0", v)
+			}
+		})
 	}
 }
 
