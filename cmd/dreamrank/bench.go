@@ -186,7 +186,7 @@ judge's accuracy on real frames and the wall time of each side.`,
 	f.StringArrayVar(&jf.opts, "judge-opt", nil, "judge option key=value (repeatable)")
 	f.StringSliceVar(&cfg.Arms, "arms", nil, "zoo arms to run (default all)")
 	f.IntVar(&seeds, "seeds", 50, "how many of the 50 standard test seeds")
-	f.IntVar(&cfg.Execute, "execute", 0, "actions executed per chunk on both sides (0: half the chunk)")
+	f.IntVar(&cfg.Execute, "execute", 0, "actions executed per chunk on both sides (0: the policy's preference, else half the chunk)")
 	f.IntVar(&cfg.JudgeEpisodes, "judge-episodes", 50, "fresh expert episodes that measure the judge on real frames (0: skip)")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	return cmd

@@ -362,7 +362,7 @@ func (f *trialFlags) register(cmd *cobra.Command) {
 	sc := scenarios.PushT()
 	cmd.Flags().IntVar(&f.seeds, "seeds", len(sc.TestSeeds), "number of episodes (consecutive legacy-reset seeds)")
 	cmd.Flags().Int64Var(&f.firstSeed, "first-seed", sc.TestSeeds[0], "first seed (default: the standard PushT test seeds)")
-	cmd.Flags().IntVar(&f.execute, "execute", 0, "actions executed per chunk before the policy is asked again (0: half the chunk)")
+	cmd.Flags().IntVar(&f.execute, "execute", 0, "actions executed per chunk before the policy is asked again (0: the policy's preference, else half the chunk)")
 	cmd.Flags().IntVar(&f.maxSteps, "max-steps", sc.Horizon, "step limit per episode")
 	cmd.Flags().IntVar(&f.workers, "workers", runtime.GOMAXPROCS(0), "episodes simulated and rendered in parallel")
 }

@@ -33,7 +33,7 @@ import (
 
 func policyCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "policy", Short: "Train, list, evaluate and serve policies"}
-	cmd.AddCommand(policyTrainCmd(), policyDaggerCmd(), policyListCmd(), policyEvalCmd(), policyServeCmd(), policyZooEvalCmd())
+	cmd.AddCommand(policyTrainCmd(), policyDaggerCmd(), policyListCmd(), policyEvalCmd(), policySteerCmd(), policyServeCmd(), policyZooEvalCmd())
 	return cmd
 }
 

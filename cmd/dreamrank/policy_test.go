@@ -260,3 +260,35 @@ func TestPolicyEvalRecordsSafetyEpisodes(t *testing.T) {
 		t.Error("an unknown scenario was accepted")
 	}
 }
+
+// TestPolicySteer: six contexts on the same seeds, four paired contrasts,
+// and the task of the arm.
+func TestPolicySteer(t *testing.T) {
+	out := captureStdout(t, func() {
+		if err := execute(t, policySteerCmd(), "scripted", "--opt", "chunk=4", "--task", "push it", "--seeds", "2", "--max-steps", "6", "--json"); err != nil {
+			t.Error(err)
+		}
+	})
+	var rep struct {
+		Task string `json:"task"`
+		Arms []struct {
+			Name  string  `json:"name"`
+			Steps float64 `json:"mean_steps"`
+		} `json:"arms"`
+		Contrasts []struct {
+			A     string `json:"a"`
+			Seeds int    `json:"seeds"`
+		} `json:"contrasts"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || rep.Task != "push it" || len(rep.Arms) != 6 || len(rep.Contrasts) != 4 {
+		t.Fatalf("steer: %v %q", err, out)
+	}
+	for _, c := range rep.Contrasts {
+		if c.Seeds != 2 {
+			t.Errorf("contrast %s paired %d seeds, want 2", c.A, c.Seeds)
+		}
+	}
+	if rep.Arms[0].Steps != 6 {
+		t.Errorf("arm %s: %v steps, want the 6-step limit", rep.Arms[0].Name, rep.Arms[0].Steps)
+	}
+}

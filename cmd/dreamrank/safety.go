@@ -206,7 +206,7 @@ evaluator/validation/wmpool). --stats FILE writes the build's statistics
 	f.StringVar(&jf.name, "judge", judge.PushTName, "judge of the imagined frames: "+strings.Join(judge.Names(), ", "))
 	f.StringArrayVar(&jf.opts, "judge-opt", nil, "judge option key=value (repeatable)")
 	f.IntVar(&wm.Horizon, "horizon", 0, "step limit of every episode on both sides (with --world-model; 0: 300)")
-	f.IntVar(&wm.Execute, "execute", 0, "actions executed per chunk on both sides (with --world-model; 0: half the chunk)")
+	f.IntVar(&wm.Execute, "execute", 0, "actions executed per chunk on both sides (with --world-model; 0: the policy's preference, else half the chunk)")
 	f.IntVar(&wm.Batch, "batch", 200, "initial conditions run together (with --world-model)")
 	f.IntVar(&draws, "draws", 0, "extra imagined episodes per initial condition, the arm with random seeds 1..K (with --world-model; adds the ens_* features)")
 	f.IntVar(&wmDraws, "wm-draws", 0, "extra imagined episodes per initial condition, in perturbed draws of the world model with options noise=--wm-noise and seed=S..S+K-1 (S: --wm-draw-seed; objects backend; adds the ens_* features)")

@@ -62,6 +62,10 @@ type Config struct {
 	// legacy reset of its seed (for scenarios with initial conditions of
 	// their own, such as scenarios.PushTSafety).
 	Start func(env *pusht.Env, seed int64)
+	// Subgoal, if set, gives a subgoal image for each observation (added to
+	// Steer's context, which must then be set); it may read the episode's
+	// environment, which it must not change (Clone it to look ahead).
+	Subgoal func(ctx context.Context, env *pusht.Env) ([]uint8, error)
 	// Path, if set, gets each episode's pusher positions (at the start and
 	// after every step) when the episode finishes, on Run's goroutine.
 	Path func(seed int64, path [][2]float64)
@@ -170,6 +174,9 @@ func Run(ctx context.Context, p policy.Policy, cfg Config) (Summary, error) {
 	if maxSteps < 0 || cfg.Execute < 0 {
 		return Summary{}, fmt.Errorf("trial: negative MaxSteps %d or Execute %d", cfg.MaxSteps, cfg.Execute)
 	}
+	if cfg.Subgoal != nil && cfg.Steer == nil {
+		return Summary{}, fmt.Errorf("%w: subgoals need a steering context to carry them", policy.ErrBadInput)
+	}
 	workers := cfg.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
@@ -214,6 +221,11 @@ func Run(ctx context.Context, p policy.Policy, cfg Config) (Summary, error) {
 			})
 			if cfg.Steer != nil {
 				steer = append(steer, *cfg.Steer)
+			}
+		}
+		if cfg.Subgoal != nil {
+			if err := subgoals(ctx, cfg.Subgoal, active, steer, workers); err != nil {
+				return Summary{}, err
 			}
 		}
 		t0 := time.Now()
@@ -344,6 +356,20 @@ func (r *run) record(ctx context.Context, rec *Recording, steer *policy.Context)
 }
 
 // parallel calls f(0..n-1) on up to workers goroutines.
+// subgoals adds a subgoal image of each active episode to its context.
+func subgoals(ctx context.Context, sub func(context.Context, *pusht.Env) ([]uint8, error), active []*run, steer []policy.Context, workers int) error {
+	errs := make([]error, len(active))
+	parallel(len(active), workers, func(i int) {
+		g, err := sub(ctx, active[i].env)
+		if err != nil {
+			errs[i] = fmt.Errorf("trial: subgoal of seed %d: %w", active[i].res.Seed, err)
+			return
+		}
+		steer[i].SubgoalImages = [][]uint8{g}
+	})
+	return errors.Join(errs...)
+}
+
 func parallel(n, workers int, f func(i int)) {
 	if workers <= 1 || n <= 1 {
 		for i := range n {

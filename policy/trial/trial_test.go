@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"slices"
+	"sync/atomic"
 	"testing"
 
 	"dreamrank/foundation/episode"
@@ -15,10 +16,11 @@ import (
 
 // hold keeps the pusher where it is (it never succeeds) and logs its calls.
 type hold struct {
-	chunk   int
-	batches []int
-	steered int
-	nan     bool
+	chunk     int
+	batches   []int
+	steered   int
+	subgoaled int
+	nan       bool
 }
 
 func (h *hold) Spec() policy.Spec {
@@ -29,6 +31,11 @@ func (h *hold) Act(_ context.Context, obs []policy.Observation, steer []policy.C
 	h.batches = append(h.batches, len(obs))
 	if steer != nil && steer[0].Metadata.Quality == 2 {
 		h.steered++
+	}
+	for _, c := range steer {
+		if len(c.SubgoalImages) == 1 {
+			h.subgoaled++
+		}
 	}
 	out := make([]policy.Chunk, len(obs))
 	for i, o := range obs {
@@ -221,5 +228,32 @@ func TestStartAndPath(t *testing.T) {
 		if p[0] != [2]float64{100 + float64(r.Seed), 200} {
 			t.Errorf("seed %d starts at %v", r.Seed, p[0])
 		}
+	}
+}
+
+// TestSubgoal: every observation carries the subgoal made from its own
+// episode's environment, and subgoals without a context are refused.
+func TestSubgoal(t *testing.T) {
+	ctx := context.Background()
+	var made atomic.Int32
+	sub := func(_ context.Context, env *pusht.Env) ([]uint8, error) {
+		made.Add(1)
+		return env.Observe().Image, nil
+	}
+	h := &hold{chunk: 4}
+	s, err := Run(ctx, h, Config{Seeds: []int64{1, 2}, MaxSteps: 8, Steer: &policy.Context{}, Subgoal: sub})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Two episodes of 8 steps at 2 actions per call: 4 calls each.
+	if s.Chunks != 4 || made.Load() != 8 || h.subgoaled != 8 {
+		t.Errorf("%d calls, %d subgoals made, %d observations with one; want 4, 8, 8", s.Chunks, made.Load(), h.subgoaled)
+	}
+	if _, err := Run(ctx, h, Config{Seeds: []int64{1}, Subgoal: sub}); !errors.Is(err, policy.ErrBadInput) {
+		t.Errorf("subgoals without a context: %v, want ErrBadInput", err)
+	}
+	failing := func(context.Context, *pusht.Env) ([]uint8, error) { return nil, errors.New("no lookahead") }
+	if _, err := Run(ctx, h, Config{Seeds: []int64{1}, Steer: &policy.Context{}, Subgoal: failing}); err == nil {
+		t.Error("a failing subgoal maker: no error")
 	}
 }
