@@ -30,7 +30,7 @@ context's success and steps and the paired differences, seed by seed, with
 Student-t 95% intervals: q5 - q1 (success should rise), fast - slow (steps
 should fall), q5-subgoal - q5, and q5 - unconditioned. The task text is the
 arm's, --task, or PushT's instruction.`,
-		Example: `  dreamrank policy steer flow --opt checkpoint=checkpoints/pusht-pose --seeds 200 --first-seed 300000
+		Example: `  dreamrank policy steer flow --opt checkpoint=checkpoints/pusht-pose/round-06 --seeds 200 --first-seed 300000
   dreamrank policy steer scripted-q5 --seeds 20 --json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

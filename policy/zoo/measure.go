@@ -34,7 +34,7 @@ type Measurement struct {
 type Run struct {
 	// Arms measured; empty: every arm of the zoo.
 	Arms []string
-	// Seeds and Execute (actions executed per chunk, 0: half the chunk)
+	// Seeds and Execute (actions executed per chunk, 0: the policy's preference)
 	// are how the arms are run.
 	Seeds   []int64
 	Execute int
@@ -56,7 +56,7 @@ func (r Run) Merge(prev Rates, arms, zooArms int) Rates {
 		t = prev
 	}
 	t.Seeds = r.Seeds
-	t.Execute = "the first half"
+	t.Execute = "the policy's preferred number of actions (the first half when it has none)"
 	if r.Execute > 0 {
 		t.Execute = "the first " + strconv.Itoa(r.Execute) + " actions"
 	}

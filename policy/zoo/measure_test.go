@@ -22,11 +22,11 @@ func TestRunMerge(t *testing.T) {
 		want Rates
 	}{
 		{name: "full run", run: Run{Seeds: []int64{7, 8}, Command: "dreamrank again"}, prev: prev, arms: 3,
-			want: Rates{Seeds: []int64{7, 8}, Execute: "the first half", Command: "dreamrank again"}},
+			want: Rates{Seeds: []int64{7, 8}, Execute: "the policy's preferred number of actions (the first half when it has none)", Command: "dreamrank again"}},
 		{name: "partial run keeps rows and command", run: Run{Arms: []string{"b"}, Seeds: []int64{7, 8}, Execute: 4, Command: "dreamrank part"}, prev: prev, arms: 1,
 			want: Rates{Seeds: []int64{7, 8}, Execute: "the first 4 actions", Command: "dreamrank full", Arms: prev.Arms}},
 		{name: "partial run of a new table", run: Run{Arms: []string{"b"}, Seeds: []int64{7}, Command: "dreamrank part"}, arms: 1,
-			want: Rates{Seeds: []int64{7}, Execute: "the first half", Command: "dreamrank part"}},
+			want: Rates{Seeds: []int64{7}, Execute: "the policy's preferred number of actions (the first half when it has none)", Command: "dreamrank part"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
