@@ -48,6 +48,11 @@ type ModelConfig struct {
 	// absolute output must hit to 1% of the table. 0: absolute (the
 	// checkpoints before it).
 	Relative float64 `json:"relative,omitempty"`
+	// Temperature is the default scale of the sampler's initial noise (the
+	// "temperature" option overrides it; 0 means 1, as trained): chosen on
+	// held-out training seeds, like Execute a property of how the
+	// checkpoint is best run, not of its weights.
+	Temperature float64 `json:"temperature,omitempty"`
 	// Execute is how many actions of each chunk the policy was trained to
 	// run before it is asked again (DAgger rollouts fix it); its Spec
 	// reports it. 0: no preference.
@@ -62,9 +67,10 @@ func PoseModelConfig() ModelConfig {
 }
 
 // sameArch reports whether two configurations describe the same network
-// (the weights of one load into the other): all but Execute agree.
+// (the weights of one load into the other): all but Execute and
+// Temperature agree.
 func (c ModelConfig) sameArch(o ModelConfig) bool {
-	c.Execute, o.Execute = 0, 0
+	c.Execute, o.Execute, c.Temperature, o.Temperature = 0, 0, 0, 0
 	return c == o
 }
 
@@ -95,6 +101,8 @@ func (c ModelConfig) validate() error {
 		return fmt.Errorf("%w: channels %d/%d/%d, hidden %d x %d", ErrConfig, c.C1, c.C2, c.C3, c.Hidden, c.Layers)
 	case c.Relative < 0 || (c.Relative > 0 && c.ActionDim > c.ProprioDim):
 		return fmt.Errorf("%w: relative %v with %d-d actions and %d-d proprio (relative actions are offsets from the proprio)", ErrConfig, c.Relative, c.ActionDim, c.ProprioDim)
+	case c.Temperature < 0 || c.Temperature > 1:
+		return fmt.Errorf("%w: temperature %v, want 0 (as trained) or in (0, 1]", ErrConfig, c.Temperature)
 	case c.Execute < 0 || c.Execute > c.Horizon:
 		return fmt.Errorf("%w: execute %d of a %d-action chunk", ErrConfig, c.Execute, c.Horizon)
 	case c.Horizon <= 0 || c.ActionDim <= 0 || c.ProprioDim <= 0:

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -133,6 +134,31 @@ func TestPoseTrainAndContract(t *testing.T) {
 		t.Fatal(err)
 	}
 	policytest.Contract(t, q, obs[:3])
+
+	// The initial noise is all that differs between seeds: at temperature
+	// 0 two seeds give the same chunk, at the trained temperature not.
+	chunks := func(opts policy.Options) []policy.Chunk {
+		p, err := policy.Open(ctx, Name, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := p.Act(ctx, obs[:1], nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	cold := policy.Options{"checkpoint": path, "temperature": "0"}
+	a, b := chunks(cold), chunks(policy.Options{"checkpoint": path, "temperature": "0", "seed": "9"})
+	if !reflect.DeepEqual(a, b) {
+		t.Error("at temperature 0 the chunk depends on the seed")
+	}
+	if reflect.DeepEqual(chunks(policy.Options{"checkpoint": path}), chunks(policy.Options{"checkpoint": path, "seed": "9"})) {
+		t.Error("at temperature 1 two seeds give the same chunk")
+	}
+	if _, err := policy.Open(ctx, Name, policy.Options{"checkpoint": path, "temperature": "2"}); !errors.Is(err, policy.ErrBadInput) {
+		t.Errorf("temperature 2: %v, want ErrBadInput", err)
+	}
 }
 
 func TestPoseConfig(t *testing.T) {
@@ -154,6 +180,7 @@ func TestPoseConfig(t *testing.T) {
 		{"negative relative scale", func(c *TrainConfig) { c.Model.Relative = -1 }},
 		{"relative without proprio to offset", func(c *TrainConfig) { c.Model.ActionDim = 3 }},
 		{"executes past the chunk", func(c *TrainConfig) { c.Model.Execute = c.Model.Horizon + 1 }},
+		{"temperature above 1", func(c *TrainConfig) { c.Model.Temperature = 1.5 }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
