@@ -226,6 +226,12 @@ func Run(ctx context.Context, cfg Config, report func(Progress)) (*State, error)
 			}
 			rd.RolloutSuccess, rd.CollectSeconds = succ, time.Since(t0).Seconds()
 			rd.Labelled = len(labels)
+			// Saved now, so a run stopped during training still knows
+			// how the labels were collected when it resumes.
+			st.put(rd)
+			if err := st.save(out); err != nil {
+				return st, err
+			}
 		} else if err != nil {
 			return st, err
 		}
@@ -262,11 +268,7 @@ func Run(ctx context.Context, cfg Config, report func(Progress)) (*State, error)
 			sum.Results = nil
 			rd.Eval, rd.EvalSeconds = &sum, time.Since(t0).Seconds()
 		}
-		if r < len(st.Rounds) {
-			st.Rounds[r] = rd
-		} else {
-			st.Rounds = append(st.Rounds, rd)
-		}
+		st.put(rd)
 		if err := st.save(out); err != nil {
 			return st, err
 		}
@@ -281,6 +283,15 @@ func Run(ctx context.Context, cfg Config, report func(Progress)) (*State, error)
 }
 
 const stateFile = "dagger.json"
+
+// put records round rd, replacing an earlier record of it.
+func (st *State) put(rd Round) {
+	if rd.Round < len(st.Rounds) {
+		st.Rounds[rd.Round] = rd
+	} else {
+		st.Rounds = append(st.Rounds, rd)
+	}
+}
 
 func (st *State) save(dir string) error {
 	b, err := json.MarshalIndent(st, "", "  ")
