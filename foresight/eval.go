@@ -19,7 +19,7 @@ import (
 
 // DefaultArms are the zoo arms Compare measures by default: the base
 // policy first, then base + adapter and the two controls.
-var DefaultArms = []string{"flow-q5", "foresight-q5", "foresight-shuffled-q5", "foresight-noteacher-q5"}
+var DefaultArms = []string{"pose-relative-r1", "pose-relative-r1-foresight", "pose-relative-r1-shuffled", "pose-relative-r1-noteacher"}
 
 // EvalConfig says how to compare arms.
 type EvalConfig struct {
@@ -50,7 +50,10 @@ type ArmResult struct {
 	// base arm's on the same seed, with its paired Student-t 95% interval.
 	DiffVsBase   float64    `json:"diff_vs_base"`
 	DiffVsBaseCI [2]float64 `json:"diff_vs_base_ci"`
-	MeanSteps    float64    `json:"mean_steps"`
+	// SuccessVsBase is the same paired difference in success (1/0).
+	SuccessVsBase   float64    `json:"success_vs_base"`
+	SuccessVsBaseCI [2]float64 `json:"success_vs_base_ci"`
+	MeanSteps       float64    `json:"mean_steps"`
 	// LatencyMs is the median batch-1 chunk latency of the whole policy;
 	// AdapterMs the median time the adapter itself adds per chunk (its
 	// EulerSteps corrections, on the rows guidance uses), and
@@ -61,6 +64,8 @@ type ArmResult struct {
 	AdapterFraction float64   `json:"adapter_fraction_of_base,omitempty"`
 	WallSeconds     float64   `json:"wall_seconds"`
 	MaxRewards      []float64 `json:"max_rewards"`
+	// Succeeded is 1 or 0 per seed, in the seeds' order.
+	Succeeded []float64 `json:"succeeded"`
 }
 
 // Report is Compare's result.
@@ -76,12 +81,25 @@ type Report struct {
 	Command string `json:"command,omitempty"`
 }
 
-// Pair is a paired difference in max reward, A minus B.
+// Pair is a paired difference in max reward (Mean, CI) and in success
+// (Success, SuccessCI), A minus B.
 type Pair struct {
-	A    string     `json:"a"`
-	B    string     `json:"b"`
-	Mean float64    `json:"mean"`
-	CI   [2]float64 `json:"ci"`
+	A         string     `json:"a"`
+	B         string     `json:"b"`
+	Mean      float64    `json:"mean"`
+	CI        [2]float64 `json:"ci"`
+	Success   float64    `json:"success"`
+	SuccessCI [2]float64 `json:"success_ci"`
+}
+
+// paired is the mean of a[k] - b[k] with its Student-t 95% interval.
+func paired(a, b []float64) (float64, [2]float64) {
+	d := make([]float64, len(a))
+	for k := range d {
+		d[k] = a[k] - b[k]
+	}
+	m, ci := stat.MeanT(d, 0.95)
+	return m, [2]float64{float64(ci.Lo), float64(ci.Hi)}
 }
 
 // Compare runs every arm of z named in arms (the first is the base) in the
@@ -89,7 +107,7 @@ type Pair struct {
 // arms interleaved call by call, so load on a shared machine hits them
 // alike.
 func Compare(ctx context.Context, z *zoo.Zoo, arms []string, cfg EvalConfig) (Report, error) {
-	rep := Report{Seeds: cfg.Seeds, Execute: "half of each chunk", LatencyCalls: cfg.LatencyCalls}
+	rep := Report{Seeds: cfg.Seeds, Execute: "each policy's preference (half of each chunk when it has none)", LatencyCalls: cfg.LatencyCalls}
 	if len(arms) == 0 {
 		return rep, fmt.Errorf("foresight: no arms")
 	}
@@ -122,32 +140,29 @@ func Compare(ctx context.Context, z *zoo.Zoo, arms []string, cfg EvalConfig) (Re
 		r.MeanSteps, r.WallSeconds = sum.MeanSteps, sum.WallSeconds
 		for _, e := range sum.Results {
 			r.MaxRewards = append(r.MaxRewards, e.MaxReward)
+			r.Succeeded = append(r.Succeeded, 0)
+			if e.Success {
+				r.Succeeded[len(r.Succeeded)-1] = 1
+			}
 		}
 		var ci stat.Interval
 		r.MeanMaxReward, ci = stat.MeanT(r.MaxRewards, 0.95)
 		r.MeanMaxRewardCI = [2]float64{float64(ci.Lo), float64(ci.Hi)}
 		rep.Arms = append(rep.Arms, r)
 	}
-	base := rep.Arms[0].MaxRewards
-	for i := range rep.Arms {
-		d := make([]float64, len(base))
-		for j := range d {
-			d[j] = rep.Arms[i].MaxRewards[j] - base[j]
-		}
-		m, ci := stat.MeanT(d, 0.95)
-		if i == 0 {
-			ci = stat.Interval{} // the base against itself
-		}
-		rep.Arms[i].DiffVsBase, rep.Arms[i].DiffVsBaseCI = m, [2]float64{float64(ci.Lo), float64(ci.Hi)}
+	base := rep.Arms[0]
+	for i := 1; i < len(rep.Arms); i++ {
+		a := &rep.Arms[i]
+		a.DiffVsBase, a.DiffVsBaseCI = paired(a.MaxRewards, base.MaxRewards)
+		a.SuccessVsBase, a.SuccessVsBaseCI = paired(a.Succeeded, base.Succeeded)
 	}
 	for i := 1; i < len(rep.Arms); i++ {
 		for j := i + 1; j < len(rep.Arms); j++ {
-			d := make([]float64, len(base))
-			for k := range d {
-				d[k] = rep.Arms[i].MaxRewards[k] - rep.Arms[j].MaxRewards[k]
-			}
-			m, ci := stat.MeanT(d, 0.95)
-			rep.Pairs = append(rep.Pairs, Pair{A: rep.Arms[i].Arm, B: rep.Arms[j].Arm, Mean: m, CI: [2]float64{float64(ci.Lo), float64(ci.Hi)}})
+			a, b := rep.Arms[i], rep.Arms[j]
+			p := Pair{A: a.Arm, B: b.Arm}
+			p.Mean, p.CI = paired(a.MaxRewards, b.MaxRewards)
+			p.Success, p.SuccessCI = paired(a.Succeeded, b.Succeeded)
+			rep.Pairs = append(rep.Pairs, p)
 		}
 	}
 	if cfg.LatencyCalls > 0 {
@@ -249,12 +264,13 @@ func quantile(xs []float64, q float64) float64 {
 // Markdown renders the report as the README's table.
 func (r Report) Markdown() string {
 	var b strings.Builder
-	b.WriteString("| arm | success [Wilson 95%] | mean max reward [t 95%] | vs base, paired [t 95%] | chunk latency median (p90) | adapter per chunk (% of base) |\n")
-	b.WriteString("| --- | --- | --- | --- | --- | --- |\n")
+	b.WriteString("| arm | success [Wilson 95%] | success vs base, paired [t 95%] | mean max reward [t 95%] | vs base, paired [t 95%] | chunk latency median (p90) | adapter per chunk (% of base) |\n")
+	b.WriteString("| --- | --- | --- | --- | --- | --- | --- |\n")
 	for i, a := range r.Arms {
-		diff := "(base)"
+		diff, sdiff := "(base)", "(base)"
 		if i > 0 {
 			diff = fmt.Sprintf("%+.3f [%+.3f, %+.3f]", a.DiffVsBase, a.DiffVsBaseCI[0], a.DiffVsBaseCI[1])
+			sdiff = fmt.Sprintf("%+.3f [%+.3f, %+.3f]", a.SuccessVsBase, a.SuccessVsBaseCI[0], a.SuccessVsBaseCI[1])
 		}
 		ad := "-"
 		if a.AdapterMs > 0 {
@@ -264,14 +280,14 @@ func (r Report) Markdown() string {
 		if a.LatencyMs > 0 {
 			lat = fmt.Sprintf("%.2f ms (%.2f)", a.LatencyMs, a.LatencyMsP90)
 		}
-		fmt.Fprintf(&b, "| %s | %d/%d = %.2f [%.2f, %.2f] | %.3f [%.3f, %.3f] | %s | %s | %s |\n",
-			a.Arm, a.Successes, a.Episodes, a.SuccessRate, a.SuccessCI[0], a.SuccessCI[1],
+		fmt.Fprintf(&b, "| %s | %d/%d = %.2f [%.2f, %.2f] | %s | %.3f [%.3f, %.3f] | %s | %s | %s |\n",
+			a.Arm, a.Successes, a.Episodes, a.SuccessRate, a.SuccessCI[0], a.SuccessCI[1], sdiff,
 			a.MeanMaxReward, a.MeanMaxRewardCI[0], a.MeanMaxRewardCI[1], diff, lat, ad)
 	}
 	if len(r.Pairs) > 0 {
-		b.WriteString("\n| paired difference in max reward | mean [t 95%] |\n| --- | --- |\n")
+		b.WriteString("\n| paired difference | success [t 95%] | max reward [t 95%] |\n| --- | --- | --- |\n")
 		for _, p := range r.Pairs {
-			fmt.Fprintf(&b, "| %s - %s | %+.3f [%+.3f, %+.3f] |\n", p.A, p.B, p.Mean, p.CI[0], p.CI[1])
+			fmt.Fprintf(&b, "| %s - %s | %+.3f [%+.3f, %+.3f] | %+.3f [%+.3f, %+.3f] |\n", p.A, p.B, p.Success, p.SuccessCI[0], p.SuccessCI[1], p.Mean, p.CI[0], p.CI[1])
 		}
 	}
 	return b.String()

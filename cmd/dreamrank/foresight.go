@@ -49,9 +49,9 @@ Adapters are versioned checkpoints in <checkpoint>/adapters/<name> (default
 name: foresight, shuffled or no-teacher), resumed from there, with the
 held-out losses before and after in training.json. Every mode sees the same
 batches. The frozen encoder's features are cached in <data>/foresight/.`,
-		Example: `  dreamrank foresight train --policy flow-q5 --data data
-  dreamrank foresight train --policy flow-q5 --data data --mode shuffled
-  dreamrank foresight train --policy flow-q5 --data data --mode none`,
+		Example: `  dreamrank foresight train --policy pose-relative-r1 --data data
+  dreamrank foresight train --policy pose-relative-r1 --data data --mode shuffled
+  dreamrank foresight train --policy pose-relative-r1 --data data --mode none`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg.Mode = foresight.Mode(mode)
 			run := foresight.Run{Policy: pol, Data: data, Name: name, Out: out, MaxEpisodes: maxEpisodes, Config: cfg,
@@ -85,7 +85,7 @@ batches. The frozen encoder's features are cached in <data>/foresight/.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&pol, "policy", "flow-q5", "base policy: a zoo arm of backend flow, or a flow checkpoint directory")
+	f.StringVar(&pol, "policy", "pose-relative-r1", "base policy: a zoo arm of backend flow, or a flow checkpoint directory")
 	f.StringVar(&data, "data", "data", "data directory holding the episode store (training episodes)")
 	f.StringVar(&name, "adapter", "", "adapter name under <checkpoint>/adapters/ (default: foresight, shuffled or no-teacher by --mode)")
 	f.StringVar(&out, "out", "", "adapter checkpoint directory (default <checkpoint>/adapters/<adapter>)")
