@@ -25,7 +25,8 @@ type Config struct {
 	// Arms to run, by name; nil means every arm of the zoo.
 	Arms  []string
 	Seeds []int64 // default the 50 standard test seeds
-	// Execute is the actions executed per chunk on both sides (0: half).
+	// Execute is the actions executed per chunk on both sides (0: each
+	// policy's preference, else half).
 	Execute int
 	// JudgeEpisodes fresh expert episodes (with their success frame)
 	// measure the judge on real frames; 0 skips that measurement.
@@ -37,6 +38,7 @@ type Config struct {
 // ArmReport is one arm on both sides.
 type ArmReport struct {
 	Name      string            `json:"name"`
+	Backend   string            `json:"backend"`
 	True      ranking.ArmResult `json:"true"`
 	Predicted ranking.ArmResult `json:"predicted"`
 	// UnreadableFrames is the fraction of imagined frames the judge could
@@ -57,6 +59,10 @@ type Report struct {
 	Kendall   agreement.Number   `json:"kendall"`
 	// EpisodeAgreement pairs each seed's imagined and simulated success.
 	EpisodeAgreement *agreement.EpisodeAgreement `json:"episode_agreement"`
+	// Learned is the same agreement over the learned arms alone (every
+	// backend but the scripted planner), nil with fewer than two: the
+	// arms a user brings, without the anchors whose spread is easy.
+	Learned *Subset `json:"learned,omitempty"`
 	// Judge is the judge measured on real (simulator-rendered) frames.
 	Judge *judge.Report `json:"judge,omitempty"`
 	// JudgeAccuracy is the judge's episode success-call accuracy there.
@@ -70,6 +76,19 @@ type Report struct {
 	WallSeconds      float64           `json:"wall_seconds"`
 	Model            map[string]string `json:"world_model,omitempty"`
 }
+
+// Subset is the agreement over some of the arms.
+type Subset struct {
+	Arms      []string           `json:"arms"`
+	Pearson   agreement.Number   `json:"pearson"`
+	PearsonCI agreement.Interval `json:"pearson_ci"`
+	MMRV      agreement.Number   `json:"mmrv"`
+	Spearman  agreement.Number   `json:"spearman"`
+	Kendall   agreement.Number   `json:"kendall"`
+}
+
+// scripted is the planner backend whose arms are anchors, not learned.
+const scripted = "scripted"
 
 // Run runs the benchmark with world model m and judge j.
 func Run(ctx context.Context, cfg Config, m worldmodel.Model, j judge.Judge) (Report, error) {
@@ -91,7 +110,7 @@ func Run(ctx context.Context, cfg Config, m worldmodel.Model, j judge.Judge) (Re
 		rep.Model = d.Describe()
 	}
 	var truthArms, predArms []ranking.Arm
-	var cmp []agreement.Arm
+	var cmp, learned []agreement.Arm
 	for k, name := range cfg.Arms {
 		ar, truth, pred, err := runArm(ctx, cfg, name, m, j)
 		if err != nil {
@@ -102,6 +121,9 @@ func Run(ctx context.Context, cfg Config, m worldmodel.Model, j judge.Judge) (Re
 		rep.WMSeconds += ar.WMSeconds
 		truthArms, predArms = append(truthArms, truth), append(predArms, pred)
 		cmp = append(cmp, agreement.Arm{Name: name, Real: agreement.Successes(truth.Success), Pred: agreement.Successes(pred.Success)})
+		if ar.Backend != scripted {
+			learned = append(learned, cmp[len(cmp)-1])
+		}
 		slog.Info("bench ranking: arm done", "arm", name, "n", k+1, "of", len(cfg.Arms),
 			"true", truth.Success, "predicted", pred.Success)
 	}
@@ -123,6 +145,17 @@ func Run(ctx context.Context, cfg Config, m worldmodel.Model, j judge.Judge) (Re
 	}
 	rep.Pearson, rep.PearsonCI, rep.MMRV = ag.Pearson, ag.PearsonCI, ag.MMRV
 	rep.Spearman, rep.Kendall, rep.EpisodeAgreement = ag.Spearman, ag.Kendall, ag.Episodes
+	if len(learned) >= 2 {
+		la, err := agreement.Compare(learned, agreement.Options{Paired: true})
+		if err != nil {
+			return rep, err
+		}
+		sub := &Subset{Pearson: la.Pearson, PearsonCI: la.PearsonCI, MMRV: la.MMRV, Spearman: la.Spearman, Kendall: la.Kendall}
+		for _, a := range learned {
+			sub.Arms = append(sub.Arms, a.Name)
+		}
+		rep.Learned = sub
+	}
 	rep.JudgeAccuracy = agreement.Number(nan())
 	if cfg.JudgeEpisodes > 0 {
 		tj := time.Now()
@@ -145,6 +178,7 @@ func runArm(ctx context.Context, cfg Config, name string, m worldmodel.Model, j 
 	if err != nil {
 		return ar, ranking.Arm{}, ranking.Arm{}, err
 	}
+	ar.Backend = arm.Backend
 	if c, ok := p.(interface{ Close() error }); ok {
 		defer c.Close()
 	}
