@@ -49,6 +49,9 @@ type Run struct {
 	// MaxEpisodes is the most training episodes per source (0: all).
 	MaxEpisodes int
 	Config      Config
+	// Examples, when set, are the store's examples already loaded (Load)
+	// for the same policy: runs that share them read the store once.
+	Examples *flow.Examples
 	// Command reproduces the run, for the summary.
 	Command string
 	// Progress, when set, makes the progress report of a training stage
@@ -70,6 +73,26 @@ type Summary struct {
 	DataCounts map[string]int `json:"train_counts"`
 }
 
+// Load reads the store's examples for r's policy, to share between runs
+// (Run.Examples). Batches take their seed from each run's Config.
+func (r Run) Load(ctx context.Context) (*flow.Examples, error) {
+	base, _, err := BasePolicy(ctx, r.Policy)
+	if err != nil {
+		return nil, err
+	}
+	return r.load(ctx, base)
+}
+
+func (r Run) load(ctx context.Context, base *flow.Policy) (*flow.Examples, error) {
+	store, err := episode.Open(r.Data)
+	if err != nil {
+		return nil, err
+	}
+	return flow.LoadExamples(ctx, store, base, flow.ExampleConfig{MaxEpisodes: r.MaxEpisodes, Threads: 2,
+		Seed: r.Config.Seed, Dropout: flow.DefaultTrainConfig().Dropout,
+		FeatureCache: filepath.Join(r.Data, "foresight", "features.bin")}, func(s string) { slog.Info(s) })
+}
+
 // Train runs r and returns the summary with its JSON as written.
 func (r Run) Train(ctx context.Context) (Summary, []byte, error) {
 	cfg := r.Config
@@ -84,16 +107,11 @@ func (r Run) Train(ctx context.Context) (Summary, []byte, error) {
 	if out == "" {
 		out = filepath.Join(ckpt, AdaptersDir, name)
 	}
-	store, err := episode.Open(r.Data)
-	if err != nil {
-		return Summary{}, nil, err
-	}
-	say := func(s string) { slog.Info(s) }
-	ex, err := flow.LoadExamples(ctx, store, base, flow.ExampleConfig{MaxEpisodes: r.MaxEpisodes, Threads: 2,
-		Seed: cfg.Seed, Dropout: flow.DefaultTrainConfig().Dropout,
-		FeatureCache: filepath.Join(r.Data, "foresight", "features.bin")}, say)
-	if err != nil {
-		return Summary{}, nil, err
+	ex := r.Examples
+	if ex == nil {
+		if ex, err = r.load(ctx, base); err != nil {
+			return Summary{}, nil, err
+		}
 	}
 	train, held := Split(ex, cfg.HeldOut)
 	slog.Info("split", "train_episodes", train.Episodes(), "train_steps", train.Steps(),

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 
 	"dreamrank/foresight"
 	"dreamrank/foundation/progress"
+	"dreamrank/policy/flow"
 	"dreamrank/policy/zoo"
 )
 
@@ -30,6 +32,7 @@ func foresightTrainCmd() *cobra.Command {
 		maxEpisodes          int
 		logEvery             int
 		asJSON               bool
+		study                []uint
 	)
 	cmd := &cobra.Command{
 		Use:   "train --policy NAME",
@@ -48,12 +51,22 @@ adapter g(v_base, t) is then trained with --mode:
 Adapters are versioned checkpoints in <checkpoint>/adapters/<name> (default
 name: foresight, shuffled or no-teacher), resumed from there, with the
 held-out losses before and after in training.json. Every mode sees the same
-batches. The frozen encoder's features are cached in <data>/foresight/.`,
-		Example: `  dreamrank foresight train --policy pose-relative-r1 --data data
+batches. The frozen encoder's features are cached in <data>/foresight/.
+
+--study 1,2,3 trains the whole study in one process, reading the store once:
+the three modes, each as g(v_base, t) and as the observation extension, for
+every training seed given, named <foresight|shuffled|no-teacher>[-obs]-s<seed>;
+adapters whose training.json exists are skipped.`,
+		Example: `  dreamrank foresight train --policy pose-relative-r1 --data data --study 1,2,3 --steps 3000
+  dreamrank foresight train --policy pose-relative-r1 --data data
   dreamrank foresight train --policy pose-relative-r1 --data data --mode shuffled
   dreamrank foresight train --policy pose-relative-r1 --data data --mode none`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg.Mode = foresight.Mode(mode)
+			if len(study) > 0 {
+				return foresightStudy(cmd, foresight.Run{Policy: pol, Data: data, MaxEpisodes: maxEpisodes, Config: cfg,
+					Command: "dreamrank " + strings.Join(os.Args[1:], " ")}, study)
+			}
 			run := foresight.Run{Policy: pol, Data: data, Name: name, Out: out, MaxEpisodes: maxEpisodes, Config: cfg,
 				Command: "dreamrank " + strings.Join(os.Args[1:], " "),
 				Progress: func(stage string) (func(foresight.Progress), func()) {
@@ -105,7 +118,59 @@ batches. The frozen encoder's features are cached in <data>/foresight/.`,
 	f.IntVar(&cfg.Keep, "keep", cfg.Keep, "checkpoints to keep (0: all)")
 	f.IntVar(&logEvery, "log-every", 500, "steps between progress log lines")
 	f.BoolVar(&asJSON, "json", false, "print the training summary as JSON")
+	f.UintSliceVar(&study, "study", nil, "train every mode, plain and --adapter-obs, for each of these training seeds (see above)")
 	return cmd
+}
+
+// foresightStudy trains the study's adapters that are not trained yet,
+// sharing one read of the store.
+func foresightStudy(cmd *cobra.Command, base foresight.Run, seeds []uint) error {
+	_, ckpt, err := foresight.BasePolicy(cmd.Context(), base.Policy)
+	if err != nil {
+		return err
+	}
+	var ex *flow.Examples
+	for _, seed := range seeds {
+		for _, obs := range []bool{false, true} {
+			for _, m := range []struct {
+				mode foresight.Mode
+				name string
+			}{{foresight.ModeForesight, "foresight"}, {foresight.ModeShuffled, "shuffled"}, {foresight.ModeNone, "no-teacher"}} {
+				name := m.name
+				if obs {
+					name += "-obs"
+				}
+				name += fmt.Sprintf("-s%d", seed)
+				if _, err := os.Stat(filepath.Join(ckpt, foresight.AdaptersDir, name, "training.json")); err == nil {
+					slog.Info("already trained", "adapter", name)
+					continue
+				}
+				if ex == nil {
+					if ex, err = base.Load(cmd.Context()); err != nil {
+						return err
+					}
+				}
+				run := base
+				run.Name, run.Examples = name, ex
+				run.Config.Mode, run.Config.Seed, run.Config.Adapter.Obs = m.mode, uint64(seed), obs
+				run.Progress = func(stage string) (func(foresight.Progress), func()) {
+					bar, finish := progress.Bar(os.Stderr, stage)
+					return func(p foresight.Progress) {
+						if p.Message != "" {
+							slog.Info(p.Message)
+						}
+						bar(p.Step, p.Steps)
+					}, finish
+				}
+				s, _, err := run.Train(cmd.Context())
+				if err != nil {
+					return fmt.Errorf("adapter %s: %w", name, err)
+				}
+				fmt.Printf("adapter %s (%s): held out before %s; after %s\n", s.Adapter, m.mode, s.Result.Before, s.Result.After)
+			}
+		}
+	}
+	return nil
 }
 
 func foresightEvalCmd() *cobra.Command {

@@ -110,7 +110,9 @@ func LoadExamples(ctx context.Context, store *episode.Store, p *Policy, ec Examp
 	progress(fmt.Sprintf("%d episodes, %d steps (%v)", len(d.clips), d.steps(), d.manifest.Counts))
 	e := &Examples{cfg: cfg, d: d}
 	key := p.info["weights_sha256"] + "/" + d.manifest.Hash
-	if ec.FeatureCache != "" {
+	// The pose front end's features are computed at load: a cache would
+	// only repeat them.
+	if ec.FeatureCache != "" && !p.cfg.pose() {
 		if e.feats, err = readFeatures(ec.FeatureCache, key, d, p.cfg.obsDim()); err == nil {
 			progress("features from " + ec.FeatureCache)
 			return e, nil
@@ -123,7 +125,7 @@ func LoadExamples(ctx context.Context, store *episode.Store, p *Policy, ec Examp
 	if err != nil {
 		return nil, err
 	}
-	if ec.FeatureCache != "" {
+	if ec.FeatureCache != "" && !p.cfg.pose() {
 		if err := writeFeatures(ec.FeatureCache, key, e.feats); err != nil {
 			return nil, err
 		}
@@ -229,7 +231,7 @@ func readFeatures(path, key string, d *dataset, od int) ([][][]float32, error) {
 	all := checkpoint.Floats(raw[head:])
 	out := make([][][]float32, len(d.clips))
 	for i, cl := range d.clips {
-		out[i] = make([][]float32, len(cl.pooled))
+		out[i] = make([][]float32, len(cl.actions))
 		for j := range out[i] {
 			out[i][j] = all[:od:od]
 			all = all[od:]
