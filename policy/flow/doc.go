@@ -12,7 +12,14 @@
 // guidance on the metadata sharpens steering: v = v_u + beta (v_c - v_u),
 // where v_u is the velocity with the metadata dropped.
 //
+// The observation front end is either that encoder or fixed perception
+// (Encoder "pose": the PushT pose reader's reading of the frame, trained by
+// package dagger); the head outputs absolute positions or offsets from the
+// pusher (ModelConfig.Relative).
+//
 // The backend registers as "flow"; its option "checkpoint" names a
-// checkpoint directory (or a training output directory: its latest), and
-// "cfg" the guidance weight (default 1.5; 1 disables guidance).
+// checkpoint directory (or a training output directory: its latest),
+// "cfg" the guidance weight (default 1.5; 1 disables guidance),
+// "temperature" the scale of the sampler's initial noise (default the
+// checkpoint's, else 1) and "seed" the noise stream.
 package flow
