@@ -162,3 +162,48 @@ func (r Run) Train(ctx context.Context) (Summary, []byte, error) {
 	}
 	return summary, raw, nil
 }
+
+// Study trains every mode, plain and with the observation (Adapter.Obs),
+// for each training seed, named <foresight|shuffled|no-teacher>[-obs]-s<seed>
+// under the base policy's adapters; adapters whose training.json exists
+// are skipped. The store is read once, by the first adapter to train.
+// done gets each adapter's name and summary (nil when skipped).
+func Study(ctx context.Context, base Run, seeds []uint64, done func(name string, s *Summary)) error {
+	_, ckpt, err := BasePolicy(ctx, base.Policy)
+	if err != nil {
+		return err
+	}
+	modes := []struct {
+		mode Mode
+		name string
+	}{{ModeForesight, "foresight"}, {ModeShuffled, "shuffled"}, {ModeNone, "no-teacher"}}
+	for _, seed := range seeds {
+		for _, obs := range []bool{false, true} {
+			for _, m := range modes {
+				name := m.name
+				if obs {
+					name += "-obs"
+				}
+				name += fmt.Sprintf("-s%d", seed)
+				if _, err := os.Stat(filepath.Join(ckpt, AdaptersDir, name, "training.json")); err == nil {
+					done(name, nil)
+					continue
+				}
+				if base.Examples == nil {
+					if base.Examples, err = base.Load(ctx); err != nil {
+						return err
+					}
+				}
+				run := base
+				run.Name, run.Out = name, ""
+				run.Config.Mode, run.Config.Seed, run.Config.Adapter.Obs = m.mode, seed, obs
+				s, _, err := run.Train(ctx)
+				if err != nil {
+					return fmt.Errorf("foresight: adapter %s: %w", name, err)
+				}
+				done(name, &s)
+			}
+		}
+	}
+	return nil
+}

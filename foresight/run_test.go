@@ -47,3 +47,34 @@ func TestRunTrain(t *testing.T) {
 		})
 	}
 }
+
+// TestStudy trains the study for one seed on a tiny policy: six adapters
+// under their study names, then a second call finds them all trained.
+func TestStudy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a teacher and six adapters")
+	}
+	_, store, path := tinyPolicy(t, 6)
+	cfg := tinyConfig()
+	cfg.Steps = 2
+	base := Run{Policy: path, Data: store.Root(), Config: cfg}
+	trained, skipped := map[string]bool{}, 0
+	done := func(name string, s *Summary) {
+		if s == nil {
+			skipped++
+			return
+		}
+		trained[name] = s.Adapter == filepath.Join(path, AdaptersDir, name)
+	}
+	if err := Study(context.Background(), base, []uint64{7}, done); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"foresight-s7", "shuffled-s7", "no-teacher-s7", "foresight-obs-s7", "shuffled-obs-s7", "no-teacher-obs-s7"} {
+		if !trained[name] {
+			t.Errorf("adapter %s not trained where its name says (%v)", name, trained)
+		}
+	}
+	if err := Study(context.Background(), base, []uint64{7}, done); err != nil || skipped != 6 {
+		t.Errorf("second study: %v, %d skipped, want all 6", err, skipped)
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -14,7 +13,6 @@ import (
 
 	"dreamrank/foresight"
 	"dreamrank/foundation/progress"
-	"dreamrank/policy/flow"
 	"dreamrank/policy/zoo"
 )
 
@@ -122,55 +120,28 @@ adapters whose training.json exists are skipped.`,
 	return cmd
 }
 
-// foresightStudy trains the study's adapters that are not trained yet,
-// sharing one read of the store.
+// foresightStudy trains the study's adapters that are not trained yet.
 func foresightStudy(cmd *cobra.Command, base foresight.Run, seeds []uint) error {
-	_, ckpt, err := foresight.BasePolicy(cmd.Context(), base.Policy)
-	if err != nil {
-		return err
-	}
-	var ex *flow.Examples
-	for _, seed := range seeds {
-		for _, obs := range []bool{false, true} {
-			for _, m := range []struct {
-				mode foresight.Mode
-				name string
-			}{{foresight.ModeForesight, "foresight"}, {foresight.ModeShuffled, "shuffled"}, {foresight.ModeNone, "no-teacher"}} {
-				name := m.name
-				if obs {
-					name += "-obs"
-				}
-				name += fmt.Sprintf("-s%d", seed)
-				if _, err := os.Stat(filepath.Join(ckpt, foresight.AdaptersDir, name, "training.json")); err == nil {
-					slog.Info("already trained", "adapter", name)
-					continue
-				}
-				if ex == nil {
-					if ex, err = base.Load(cmd.Context()); err != nil {
-						return err
-					}
-				}
-				run := base
-				run.Name, run.Examples = name, ex
-				run.Config.Mode, run.Config.Seed, run.Config.Adapter.Obs = m.mode, uint64(seed), obs
-				run.Progress = func(stage string) (func(foresight.Progress), func()) {
-					bar, finish := progress.Bar(os.Stderr, stage)
-					return func(p foresight.Progress) {
-						if p.Message != "" {
-							slog.Info(p.Message)
-						}
-						bar(p.Step, p.Steps)
-					}, finish
-				}
-				s, _, err := run.Train(cmd.Context())
-				if err != nil {
-					return fmt.Errorf("adapter %s: %w", name, err)
-				}
-				fmt.Printf("adapter %s (%s): held out before %s; after %s\n", s.Adapter, m.mode, s.Result.Before, s.Result.After)
+	base.Progress = func(stage string) (func(foresight.Progress), func()) {
+		bar, finish := progress.Bar(os.Stderr, stage)
+		return func(p foresight.Progress) {
+			if p.Message != "" {
+				slog.Info(p.Message)
 			}
-		}
+			bar(p.Step, p.Steps)
+		}, finish
 	}
-	return nil
+	s64 := make([]uint64, len(seeds))
+	for i, v := range seeds {
+		s64[i] = uint64(v)
+	}
+	return foresight.Study(cmd.Context(), base, s64, func(name string, s *foresight.Summary) {
+		if s == nil {
+			slog.Info("already trained", "adapter", name)
+			return
+		}
+		fmt.Printf("adapter %s (%s): held out before %s; after %s\n", s.Adapter, s.Mode, s.Result.Before, s.Result.After)
+	})
 }
 
 func foresightEvalCmd() *cobra.Command {
