@@ -198,8 +198,8 @@ type EpisodeAgreement struct {
 	Confusion Confusion `json:"confusion"`
 	// Kappa is Cohen's kappa: accuracy corrected for the agreement two
 	// independent callers with these success rates would reach by chance
-	// (NaN when both sides call everything the same).
-	Kappa float64 `json:"kappa"`
+	// (NaN, null in JSON, when both sides call everything the same).
+	Kappa Number `json:"kappa"`
 }
 
 // Episodes compares paired success calls: real[i] and pred[i] are the same
@@ -227,9 +227,9 @@ func Episodes(real, pred []bool) (EpisodeAgreement, error) {
 	a.Accuracy = float64(c.TP+c.TN) / n
 	pr, pp := float64(c.TP+c.FN)/n, float64(c.TP+c.FP)/n
 	chance := pr*pp + (1-pr)*(1-pp)
-	a.Kappa = math.NaN()
+	a.Kappa = Number(math.NaN())
 	if chance < 1 {
-		a.Kappa = (a.Accuracy - chance) / (1 - chance)
+		a.Kappa = Number((a.Accuracy - chance) / (1 - chance))
 	}
 	return a, nil
 }

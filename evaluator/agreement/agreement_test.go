@@ -102,9 +102,19 @@ func TestEpisodes(t *testing.T) {
 	near(t, "accuracy", a.Accuracy, 4.0/6, 1e-12)
 	// Chance agreement: both call success 4/6 of the time: (2/3)²+(1/3)².
 	chance := 4.0/9 + 1.0/9
-	near(t, "kappa", a.Kappa, (4.0/6-chance)/(1-chance), 1e-12)
+	near(t, "kappa", float64(a.Kappa), (4.0/6-chance)/(1-chance), 1e-12)
 	if _, err := Episodes(real, pred[:2]); !errors.Is(err, ErrBadInput) {
 		t.Errorf("mismatched: %v", err)
+	}
+	// Both sides calling everything the same leave kappa undefined: it
+	// must still encode (a job's result holding it once failed to).
+	same, err := Episodes([]bool{true, true}, []bool{true, true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := json.Marshal(same)
+	if err != nil || !strings.Contains(string(raw), `"kappa":null`) {
+		t.Errorf("undefined kappa encodes as %s, %v; want null", raw, err)
 	}
 }
 
