@@ -63,25 +63,11 @@ adapters whose training.json exists are skipped.`,
 			cfg.Mode = foresight.Mode(mode)
 			if len(study) > 0 {
 				return foresightStudy(cmd, foresight.Run{Policy: pol, Data: data, MaxEpisodes: maxEpisodes, Config: cfg,
-					Command: "dreamrank " + strings.Join(os.Args[1:], " ")}, study)
+					Command: "dreamrank " + strings.Join(os.Args[1:], " ")}, study, logEvery)
 			}
 			run := foresight.Run{Policy: pol, Data: data, Name: name, Out: out, MaxEpisodes: maxEpisodes, Config: cfg,
-				Command: "dreamrank " + strings.Join(os.Args[1:], " "),
-				Progress: func(stage string) (func(foresight.Progress), func()) {
-					bar, finish := progress.Bar(os.Stderr, stage)
-					return func(p foresight.Progress) {
-						switch {
-						case p.Message != "":
-							slog.Info(p.Message)
-						case p.Checkpoint != "":
-							slog.Info("checkpoint", "path", p.Checkpoint, "step", p.Step, "loss", p.Loss)
-						case p.Step%logEvery == 0:
-							slog.Info(p.Stage, "step", p.Step, "loss", p.Loss, "lr", p.LR,
-								"examples_per_s", int(p.ExamplesPerSec), "eta", p.ETA.Round(time.Second))
-						}
-						bar(p.Step, p.Steps)
-					}, finish
-				}}
+				Command:  "dreamrank " + strings.Join(os.Args[1:], " "),
+				Progress: foresightProgress(logEvery)}
 			summary, raw, err := run.Train(cmd.Context())
 			if err != nil {
 				return err
@@ -120,17 +106,29 @@ adapters whose training.json exists are skipped.`,
 	return cmd
 }
 
-// foresightStudy trains the study's adapters that are not trained yet.
-func foresightStudy(cmd *cobra.Command, base foresight.Run, seeds []uint) error {
-	base.Progress = func(stage string) (func(foresight.Progress), func()) {
+// foresightProgress shows a training stage as a progress bar, with a log
+// line for messages, checkpoints and every logEvery steps.
+func foresightProgress(logEvery int) func(stage string) (func(foresight.Progress), func()) {
+	return func(stage string) (func(foresight.Progress), func()) {
 		bar, finish := progress.Bar(os.Stderr, stage)
 		return func(p foresight.Progress) {
-			if p.Message != "" {
+			switch {
+			case p.Message != "":
 				slog.Info(p.Message)
+			case p.Checkpoint != "":
+				slog.Info("checkpoint", "path", p.Checkpoint, "step", p.Step, "loss", p.Loss)
+			case p.Step%logEvery == 0:
+				slog.Info(p.Stage, "step", p.Step, "loss", p.Loss, "lr", p.LR,
+					"examples_per_s", int(p.ExamplesPerSec), "eta", p.ETA.Round(time.Second))
 			}
 			bar(p.Step, p.Steps)
 		}, finish
 	}
+}
+
+// foresightStudy trains the study's adapters that are not trained yet.
+func foresightStudy(cmd *cobra.Command, base foresight.Run, seeds []uint, logEvery int) error {
+	base.Progress = foresightProgress(logEvery)
 	s64 := make([]uint64, len(seeds))
 	for i, v := range seeds {
 		s64[i] = uint64(v)
