@@ -165,7 +165,7 @@ parent's identity, and the fidelity below) is finetune.json in the new
 checkpoint directory.
 
 Fidelity before (the parent) and after, on wm eval's held-out episodes and on
-the held-out new episodes (latent.IsHeldOut, never trained on) when there are
+the held-out new episodes (split.IsHeldOut, never trained on) when there are
 at least --min-new-eval of them.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()

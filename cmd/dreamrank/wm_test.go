@@ -14,8 +14,8 @@ import (
 	"dreamrank/foundation/episode"
 	"dreamrank/policy/expert/experttest"
 	"dreamrank/worldmodel/finetune"
-	"dreamrank/worldmodel/latent"
 	"dreamrank/worldmodel/objects"
+	"dreamrank/worldmodel/split"
 )
 
 // TestWorldModelCommands drives the world-model commands in-process on a
@@ -64,7 +64,7 @@ func TestWMFineTune(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	train, heldOut := experttest.FleetEpisodes(t, store, []int64{7, 8, 9, 10, 11}, 1, 2, latent.IsHeldOut)
+	train, heldOut := experttest.FleetEpisodes(t, store, []int64{7, 8, 9, 10, 11}, 1, 2, split.IsHeldOut)
 
 	execCobra(t, wmFineTuneCmd(), "--data", data, "--from", parent, "--out", out, "--steps", "3", "--batch", "4", "--unroll", "4",
 		"--checkpoint-every", "3", "--with-sim", "--min-new-eval", "2", "--max-windows", "2", "--since", "1h", "--json")
@@ -103,7 +103,7 @@ func TestWMFineTune(t *testing.T) {
 
 	// More logs arrive: fine-tune the fine-tune in place (its checkpoints
 	// pruned meanwhile, the parent among them); only the new ones are new.
-	train2, heldOut2 := experttest.FleetEpisodes(t, store, []int64{12, 13, 14}, 1, 1, latent.IsHeldOut)
+	train2, heldOut2 := experttest.FleetEpisodes(t, store, []int64{12, 13, 14}, 1, 1, split.IsHeldOut)
 	execCobra(t, wmFineTuneCmd(), "--data", data, "--from", out, "--out", out, "--steps", "3", "--batch", "4", "--unroll", "4",
 		"--checkpoint-every", "1", "--with-sim", "--min-new-eval", "1", "--max-windows", "2")
 	dir2, err := checkpoint.Resolve(out)

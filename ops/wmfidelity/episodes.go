@@ -7,7 +7,7 @@ import (
 
 	"dreamrank/foundation/checkpoint"
 	"dreamrank/foundation/episode"
-	"dreamrank/worldmodel/latent"
+	"dreamrank/worldmodel/split"
 )
 
 // Episodes are the evaluation episodes.
@@ -23,7 +23,7 @@ type Episodes interface {
 }
 
 // HeldOut are the held-out episodes of the episode store in Dir (the
-// built-in models' split, latent.HeldOut): human demonstrations, and with
+// built-in models' split, split.HeldOut): human demonstrations, and with
 // WithSim the simulated ones too; the episodes `dreamrank wm eval --data
 // Dir` evaluates on.
 type HeldOut struct {
@@ -53,7 +53,7 @@ func (h HeldOut) metas(ctx context.Context) (*episode.Store, []episode.Meta, err
 	if err != nil {
 		return nil, nil, err
 	}
-	return store, latent.SelectHeldOut(all, h.WithSim, h.Limit), nil
+	return store, split.SelectHeldOut(all, h.WithSim, h.Limit), nil
 }
 
 // Prepare implements Episodes.

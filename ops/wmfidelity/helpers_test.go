@@ -15,8 +15,8 @@ import (
 	"dreamrank/foundation/pusht"
 	"dreamrank/ops/server/servertest"
 	"dreamrank/ops/wmfidelity"
-	"dreamrank/worldmodel/latent"
 	"dreamrank/worldmodel/objects"
+	"dreamrank/worldmodel/split"
 )
 
 // committed is the structured world model the nightly uses.
@@ -80,7 +80,7 @@ func putHuman(t testing.TB, dir string, index, steps int) string {
 		t.Fatal(err)
 	}
 	e := simEpisode(index, steps)
-	e.Source, e.Extra = latent.HumanSource, map[string]string{"episode_index": strconv.Itoa(index)}
+	e.Source, e.Extra = split.HumanSource, map[string]string{"episode_index": strconv.Itoa(index)}
 	if err := store.Put(context.Background(), e, episode.PutOptions{}); err != nil {
 		t.Fatal(err)
 	}

@@ -15,8 +15,8 @@ import (
 	"dreamrank/foundation/episode"
 	"dreamrank/foundation/progress"
 	"dreamrank/worldmodel/fidelity"
-	"dreamrank/worldmodel/latent"
 	"dreamrank/worldmodel/objects"
+	"dreamrank/worldmodel/split"
 )
 
 // Fidelity is one evaluation set's fidelity before and after.
@@ -48,7 +48,7 @@ type Report struct {
 
 // Eval says how to measure fidelity before and after.
 type Eval struct {
-	// Data holds the episode store of the held-out set (latent.LoadHeldOut),
+	// Data holds the episode store of the held-out set (split.LoadHeldOut),
 	// with its simulated episodes when WithSim.
 	Data    string
 	WithSim bool
@@ -107,7 +107,7 @@ func Run(ctx context.Context, store *episode.Store, cfg objects.FineTuneConfig, 
 		name string
 		eps  func() ([]*episode.Episode, error)
 	}{
-		{"held_out", func() ([]*episode.Episode, error) { return latent.LoadHeldOut(ctx, ev.Data, ev.WithSim, ev.Limit) }},
+		{"held_out", func() ([]*episode.Episode, error) { return split.LoadHeldOut(ctx, ev.Data, ev.WithSim, ev.Limit) }},
 	}
 	if n := len(man.HeldOutNewIDs); n >= max(1, ev.MinNew) {
 		sets = append(sets, struct {

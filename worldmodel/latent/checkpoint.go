@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"dreamrank/foundation/checkpoint"
+	"dreamrank/worldmodel/split"
 )
 
 // Checkpoint format (CHECKPOINT.md describes it for other readers).
@@ -66,7 +67,7 @@ type optState struct {
 // saveCheckpoint writes a checkpoint directory <outDir>/wm-v<version>-step<N>
 // atomically (a temporary directory renamed into place) and points
 // <outDir>/latest at it. opt and man may be nil.
-func saveCheckpoint(outDir string, meta CheckpointMeta, n *net, opt *optState, man *Manifest) (string, error) {
+func saveCheckpoint(outDir string, meta CheckpointMeta, n *net, opt *optState, man *split.Manifest) (string, error) {
 	meta.Format, meta.Version = CheckpointFormat, CheckpointVersion
 	meta.Tensors = nil
 	var weights []float32

@@ -38,5 +38,5 @@
 // Train trains it on an episode.Store with multi-step unrolls (curriculum)
 // and an optional fine-tuning stage (longer unrolls, extra weight on the
 // block's pixels), and writes versioned, checksummed, resumable checkpoints
-// (CHECKPOINT.md); Load opens one. IsHeldOut/HeldOut define the evaluation split.
+// (CHECKPOINT.md); Load opens one. split.IsHeldOut/HeldOut define the evaluation split.
 package latent

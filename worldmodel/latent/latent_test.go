@@ -13,6 +13,7 @@ import (
 	"dreamrank/foundation/episode"
 	"dreamrank/worldmodel"
 	"dreamrank/worldmodel/modeltest"
+	"dreamrank/worldmodel/split"
 )
 
 func tinyConfig() ModelConfig {
@@ -78,7 +79,7 @@ func TestCheckpointRoundTrip(t *testing.T) {
 	randomise(m, 2)
 	dir := t.TempDir()
 	meta := CheckpointMeta{Step: 7, Model: m.cfg, ProprioHead: m.head[:], DataHash: "abc"}
-	path, err := saveCheckpoint(dir, meta, m.net, nil, &Manifest{Hash: "abc"})
+	path, err := saveCheckpoint(dir, meta, m.net, nil, &split.Manifest{Hash: "abc"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -324,30 +325,5 @@ func TestResume(t *testing.T) {
 	}
 	if ma.Describe()["weights_sha256"] != mb.Describe()["weights_sha256"] {
 		t.Fatal("training 10+10 steps with a resume gave other weights than 20 steps straight")
-	}
-}
-
-func TestHeldOut(t *testing.T) {
-	seed := func(v int64) *int64 { return &v }
-	tests := []struct {
-		name string
-		meta episode.Meta
-		want bool
-	}{
-		{"human index 0", episode.Meta{Source: HumanSource, Extra: map[string]string{"episode_index": "0"}}, true},
-		{"human index 130", episode.Meta{Source: HumanSource, Extra: map[string]string{"episode_index": "130"}}, true},
-		{"human index 131", episode.Meta{Source: HumanSource, Extra: map[string]string{"episode_index": "131"}}, false},
-		{"sim seed 100", episode.Meta{Source: "sim", Seed: seed(100)}, true},
-		{"sim seed 101", episode.Meta{Source: "sim", Seed: seed(101)}, false},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := IsHeldOut(tc.meta); got != tc.want {
-				t.Fatalf("IsHeldOut = %v, want %v", got, tc.want)
-			}
-		})
-	}
-	if got := HeldOut([]episode.Meta{tests[0].meta, tests[2].meta, tests[3].meta}); len(got) != 2 {
-		t.Fatalf("HeldOut kept %d, want 2", len(got))
 	}
 }

@@ -31,7 +31,7 @@ type TrainProgress struct {
 }
 
 // Train trains a model on the episodes of store (all but the held-out ones,
-// see IsHeldOut) and writes checkpoints to cfg.OutDir, returning the path of
+// see split.IsHeldOut) and writes checkpoints to cfg.OutDir, returning the path of
 // the final one. If cfg.OutDir already holds a checkpoint (its latest
 // pointer), training resumes from it: weights, optimizer state and step; the
 // data order is a function of (seed, step), so a resumed run continues as

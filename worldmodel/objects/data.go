@@ -9,7 +9,7 @@ import (
 
 	"dreamrank/foundation/checkpoint"
 	"dreamrank/foundation/episode"
-	"dreamrank/worldmodel/latent"
+	"dreamrank/worldmodel/split"
 )
 
 // track is one training episode reduced to what the dynamics learn from:
@@ -26,13 +26,13 @@ type track struct {
 // dataset is the training tracks and the manifest of what they are.
 type dataset struct {
 	tracks   []*track
-	manifest latent.Manifest
+	manifest split.Manifest
 	// unreadable counts frames whose block the reader could not read.
 	unreadable, frames int
 }
 
 // loadDataset reads the training episodes of store (all but the held-out
-// ones, by latent.IsHeldOut so fidelity numbers are comparable with the
+// ones, by split.IsHeldOut so fidelity numbers are comparable with the
 // pixel model's; at most maxPerSource per source when positive), reading
 // block poses from frames, or from the cache in outDir when it has them.
 // When only is not nil, the training episodes are those of its ids.
@@ -49,13 +49,13 @@ func loadDataset(ctx context.Context, store *episode.Store, outDir string, maxPe
 		}
 	}
 	var train []episode.Meta
-	man := latent.Manifest{Counts: map[string]int{}}
+	man := split.Manifest{Counts: map[string]int{}}
 	perSource := map[string]int{}
 	for _, m := range metas {
 		if m.FrameH != frameSize || m.FrameW != frameSize || m.Channels != 3 || m.ProprioDim != 2 || m.ActionDim != 2 || m.Steps < 2 {
 			continue
 		}
-		if latent.IsHeldOut(m) {
+		if split.IsHeldOut(m) {
 			man.HeldOutIDs = append(man.HeldOutIDs, m.ID)
 			man.Counts["held_out_episodes"]++
 			continue
@@ -180,7 +180,7 @@ func loadTrack(ctx context.Context, store *episode.Store, id string, cache *pose
 
 // trackOf keeps an episode's proprioception and actions (poses unset).
 func trackOf(e *episode.Episode) *track {
-	t := &track{id: e.ID, human: e.Source == latent.HumanSource}
+	t := &track{id: e.ID, human: e.Source == split.HumanSource}
 	for i := range e.Frames {
 		t.agent = append(t.agent, [2]float32{e.Proprio[i][0], e.Proprio[i][1]})
 		t.actions = append(t.actions, [2]float32{e.Actions[i][0], e.Actions[i][1]})

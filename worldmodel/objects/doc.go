@@ -33,7 +33,7 @@
 // and records what it trained on in finetune.json beside the new checkpoint
 // (`dreamrank wm finetune`).
 //
-// The held-out split is latent.IsHeldOut's, so `dreamrank wm eval` numbers
+// The held-out split is split.IsHeldOut's, so `dreamrank wm eval` numbers
 // compare with the pixel model's. The committed checkpoint
 // checkpoints/pusht-objects is reproduced by (see the README's "World
 // model" section for its numbers):

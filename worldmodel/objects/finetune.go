@@ -14,7 +14,7 @@ import (
 
 	"dreamrank/foundation/checkpoint"
 	"dreamrank/foundation/episode"
-	"dreamrank/worldmodel/latent"
+	"dreamrank/worldmodel/split"
 )
 
 // FineTuneFile is the fine-tune's dataset manifest, written into the
@@ -40,7 +40,7 @@ type FineTuneConfig struct {
 	Batch, Unroll int
 	// New episodes are the store's episodes the parent (and its ancestors)
 	// never saw, of Source (empty: any) created at or after Since (zero:
-	// any). Held-out ones (latent.IsHeldOut) among them are kept for
+	// any). Held-out ones (split.IsHeldOut) among them are kept for
 	// evaluation.
 	Source string
 	Since  time.Time
@@ -88,7 +88,7 @@ type FineTuneManifest struct {
 	Replay float64   `json:"replay"`
 	// NewIDs are the new training episodes and ReplayIDs the parent's
 	// replayed ones, by source; HeldOutNewIDs the new episodes held out
-	// (latent.IsHeldOut), for evaluation on the new distribution.
+	// (split.IsHeldOut), for evaluation on the new distribution.
 	NewIDs        map[string][]string `json:"new_ids_by_source"`
 	ReplayIDs     map[string][]string `json:"replay_ids_by_source"`
 	HeldOutNewIDs []string            `json:"held_out_new_ids"`
@@ -257,7 +257,7 @@ func FineTune(ctx context.Context, store *episode.Store, cfg FineTuneConfig, pro
 // selectFineTune chooses the new and replayed episodes.
 func selectFineTune(ctx context.Context, store *episode.Store, cfg FineTuneConfig, parent *checkpoint.Checkpoint, ref ParentRef) (*FineTuneManifest, error) {
 	seen := map[string]bool{}
-	var pm latent.Manifest
+	var pm split.Manifest
 	if parent.Manifest != nil {
 		if err := json.Unmarshal(parent.Manifest, &pm); err != nil {
 			return nil, fmt.Errorf("objects: %w: %s: manifest: %v", checkpoint.ErrCorrupt, parent.Dir, err)
@@ -290,7 +290,7 @@ func selectFineTune(ctx context.Context, store *episode.Store, cfg FineTuneConfi
 			continue
 		}
 		if seen[m.ID] {
-			if parentTrain[m.ID] && !latent.IsHeldOut(m) {
+			if parentTrain[m.ID] && !split.IsHeldOut(m) {
 				replayPool = append(replayPool, m)
 			}
 			continue
@@ -298,7 +298,7 @@ func selectFineTune(ctx context.Context, store *episode.Store, cfg FineTuneConfi
 		if (cfg.Source != "" && m.Source != cfg.Source) || (!cfg.Since.IsZero() && m.Created.Before(cfg.Since)) {
 			continue
 		}
-		if latent.IsHeldOut(m) {
+		if split.IsHeldOut(m) {
 			man.HeldOutNewIDs = append(man.HeldOutNewIDs, m.ID)
 		} else {
 			if cfg.MaxNew > 0 && len(newIDs) == cfg.MaxNew {

@@ -3,6 +3,7 @@ package objects
 import (
 	"context"
 	"dreamrank/policy/expert/experttest"
+	"dreamrank/worldmodel/split"
 	"encoding/json"
 	"errors"
 	"math"
@@ -13,10 +14,9 @@ import (
 
 	"dreamrank/foundation/checkpoint"
 	"dreamrank/foundation/episode"
-	"dreamrank/worldmodel/latent"
 )
 
-// heldOutID reports whether latent.IsHeldOut holds out a fleet episode of
+// heldOutID reports whether split.IsHeldOut holds out a fleet episode of
 // this id (FNV-1a of the id modulo 10).
 // trainParent trains a tiny parent model on a few simulated episodes.
 func trainParent(t *testing.T, store *episode.Store) (string, TrainConfig) {
@@ -47,7 +47,7 @@ func TestFineTuneContinuesParent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	newTrain, newHeldOut := experttest.FleetEpisodes(t, store, []int64{11, 12, 13, 14}, 2, 1, latent.IsHeldOut)
+	newTrain, newHeldOut := experttest.FleetEpisodes(t, store, []int64{11, 12, 13, 14}, 2, 1, split.IsHeldOut)
 
 	cfg := DefaultFineTuneConfig()
 	cfg.Parent = filepath.Dir(parentPath) // the training directory: its latest
@@ -100,7 +100,7 @@ func TestFineTuneContinuesParent(t *testing.T) {
 	if !slices.Equal(man.HeldOutNewIDs, newHeldOut) {
 		t.Errorf("held-out new ids %v, want %v", man.HeldOutNewIDs, newHeldOut)
 	}
-	var pm latent.Manifest
+	var pm split.Manifest
 	if err := json.Unmarshal(parent.Manifest, &pm); err != nil {
 		t.Fatal(err)
 	}

@@ -32,7 +32,7 @@ type TrainProgress struct {
 }
 
 // Train learns the dynamics from the episodes of store (all but the
-// held-out ones, see latent.IsHeldOut) and writes checkpoints to
+// held-out ones, see split.IsHeldOut) and writes checkpoints to
 // cfg.OutDir, returning the final one's path. Block poses are read from the
 // frames (cached in cfg.OutDir/poses.json), never taken from ground truth.
 // If cfg.OutDir holds a checkpoint, training resumes from it: weights,
