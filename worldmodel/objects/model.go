@@ -185,7 +185,7 @@ func (s state) hash() uint64 {
 
 // step advances one episode by one action. f is a forward pass owned by the
 // caller (its buffers are not shared).
-func (m *Model) step(f *forward, s *state, u [2]float64) {
+func (m *Model) step(f *nn.MLP, s *state, u [2]float64) {
 	var next [2]float64
 	for ax := range 2 {
 		x := agentFeatures([3]float64{s.agent[0][ax], s.agent[1][ax], s.agent[2][ax]}, u[ax])
@@ -194,7 +194,8 @@ func (m *Model) step(f *forward, s *state, u [2]float64) {
 	if mayTouch(s.block, s.agent[0], next, m.cfg.ContactMargin) {
 		var in [numFeatures]float32
 		features(in[:], s.block, s.agent[0], next, u)
-		o := f.run(in[:])
+		var o [3]float32
+		f.Run(o[:], in[:])
 		dx, dy, da := shiftScale*float64(o[0]), shiftScale*float64(o[1]), turnScale*float64(o[2])
 		if s.rng != nil {
 			dx *= 1 + m.noise*s.rng.NormFloat64()

@@ -32,66 +32,15 @@ func newParams(c ModelConfig, seed uint64) *nn.Params {
 	return ps
 }
 
-// forward is the block MLP in plain Go for one example: imagined rollouts
-// run it per episode, so a prediction never depends on its batch, with no
-// graph bookkeeping. scratch holds two hidden-width buffers.
-type forward struct {
-	layers []dense
-	out    dense
-	h0, h1 []float32
-}
-
-type dense struct {
-	w, b    []float32
-	in, out int
-}
-
-func newForward(ps *nn.Params, c ModelConfig) *forward {
-	f := &forward{h0: make([]float32, c.Hidden), h1: make([]float32, c.Hidden)}
-	get := func(name string) dense {
-		w, b := ps.Get(name+".w"), ps.Get(name+".b")
-		return dense{w: w.Data(), b: b.Data(), in: w.Shape[0], out: w.Shape[1]}
-	}
+// newForward is the block MLP's forward pass in plain Go (nn.MLP):
+// imagined rollouts run it per episode, so a prediction never depends on
+// its batch.
+func newForward(ps *nn.Params, c ModelConfig) *nn.MLP {
+	names := make([]string, 0, c.Layers+1)
 	for i := range c.Layers {
-		f.layers = append(f.layers, get(layerName(i)))
+		names = append(names, layerName(i))
 	}
-	f.out = get(outLayer)
-	return f
-}
-
-// apply computes y = x W + b into dst (row-major W of in x out), in the
-// order gorgonia's graph would sum, so results stay close to training's.
-func (d dense) apply(dst, x []float32) {
-	copy(dst[:d.out], d.b)
-	for i := 0; i < d.in; i++ {
-		xi := x[i]
-		row := d.w[i*d.out : (i+1)*d.out]
-		for j, w := range row {
-			dst[j] += xi * w
-		}
-	}
-}
-
-func silu(v []float32) {
-	for i, x := range v {
-		v[i] = x / (1 + float32(math.Exp(float64(-x))))
-	}
-}
-
-// run returns the network's three outputs (shift x, shift y, turn, in
-// output units) for one feature vector.
-func (f *forward) run(x []float32) [3]float32 {
-	in := x
-	bufs := [2][]float32{f.h0, f.h1}
-	for i, l := range f.layers {
-		h := bufs[i%2][:l.out]
-		l.apply(h, in)
-		silu(h)
-		in = h
-	}
-	var o [3]float32
-	f.out.apply(o[:], in)
-	return o
+	return nn.NewMLP(ps, append(names, outLayer)...)
 }
 
 // fitAgentHead fits the agent head by least squares over every step of the
