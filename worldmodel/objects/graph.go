@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	G "gorgonia.org/gorgonia"
-	"gorgonia.org/tensor"
 
 	"dreamrank/foundation/nn"
 )
@@ -31,80 +30,34 @@ type trainGraph struct {
 	batch, unroll int
 }
 
-// graphBuilder wraps gorgonia's error-returning ops so the unrolled graph
-// reads like the math; the first error sticks.
-type graphBuilder struct {
-	g   *G.ExprGraph
-	err error
-}
-
-func (gb *graphBuilder) op(f func() (*G.Node, error)) *G.Node {
-	if gb.err != nil {
-		return nil
-	}
-	n, err := f()
-	if err != nil {
-		gb.err = err
-	}
-	return n
-}
-
-func (gb *graphBuilder) add(a, b *G.Node) *G.Node {
-	return gb.op(func() (*G.Node, error) { return G.Add(a, b) })
-}
-func (gb *graphBuilder) sub(a, b *G.Node) *G.Node {
-	return gb.op(func() (*G.Node, error) { return G.Sub(a, b) })
-}
-func (gb *graphBuilder) mul(a, b *G.Node) *G.Node {
-	return gb.op(func() (*G.Node, error) { return G.HadamardProd(a, b) })
-}
-func (gb *graphBuilder) scale(a *G.Node, k float64) *G.Node {
-	return gb.op(func() (*G.Node, error) { return G.Mul(a, G.NewConstant(float32(k))) })
-}
-func (gb *graphBuilder) sin(a *G.Node) *G.Node {
-	return gb.op(func() (*G.Node, error) { return G.Sin(a) })
-}
-func (gb *graphBuilder) cos(a *G.Node) *G.Node {
-	return gb.op(func() (*G.Node, error) { return G.Cos(a) })
-}
-
-// column selects column j of a (batch, n) node as (batch, 1).
-func (gb *graphBuilder) column(a *G.Node, j, n int) *G.Node {
-	sel := make([]float32, n)
-	sel[j] = 1
-	c := G.NewConstant(tensor.New(tensor.WithShape(n, 1), tensor.WithBacking(sel)))
-	return gb.op(func() (*G.Node, error) { return G.Mul(a, c) })
-}
-
 // local maps table points into the block frame (cos c, sin s at x, y),
 // scaled to input units.
-func (gb *graphBuilder) local(c, s, x, y, px, py *G.Node) (*G.Node, *G.Node) {
-	dx, dy := gb.sub(px, x), gb.sub(py, y)
-	lx := gb.add(gb.mul(c, dx), gb.mul(s, dy))
-	ly := gb.sub(gb.mul(c, dy), gb.mul(s, dx))
-	return gb.scale(lx, 1/posScale), gb.scale(ly, 1/posScale)
+func local(gb *nn.Builder, c, s, x, y, px, py *G.Node) (*G.Node, *G.Node) {
+	dx, dy := gb.Sub(px, x), gb.Sub(py, y)
+	lx := gb.Add(gb.Mul(c, dx), gb.Mul(s, dy))
+	ly := gb.Sub(gb.Mul(c, dy), gb.Mul(s, dx))
+	return gb.Scale(lx, 1/posScale), gb.Scale(ly, 1/posScale)
 }
 
 // mlp is the block network on (batch, numFeatures) features.
-func mlp(gb *graphBuilder, b *nn.Bound, c ModelConfig, feat *G.Node) *G.Node {
-	h := feat
+func mlp(gb *nn.Builder, b *nn.Bound, c ModelConfig, feat *G.Node) *G.Node {
+	names := make([]string, 0, c.Layers+1)
 	for i := range c.Layers {
-		h = gb.op(func() (*G.Node, error) { return b.Linear(layerName(i), h) })
-		h = gb.op(func() (*G.Node, error) { return nn.SiLU(h) })
+		names = append(names, layerName(i))
 	}
-	return gb.op(func() (*G.Node, error) { return b.Linear(outLayer, h) })
+	return gb.MLP(b, feat, append(names, outLayer)...)
 }
 
 func newTrainGraph(ps *nn.Params, c ModelConfig, batch, unroll int) (*trainGraph, error) {
 	nn.BuildMu.Lock()
 	defer nn.BuildMu.Unlock()
 	g := G.NewGraph()
-	gb := &graphBuilder{g: g}
+	gb := &nn.Builder{G: g}
 	tg := &trainGraph{b: ps.Bind(g), batch: batch, unroll: unroll}
 	col := func(name string) nn.Input { return nn.NewInput(g, name, batch, 1) }
 	tg.x0, tg.y0, tg.a0 = col("x0"), col("y0"), col("a0")
 	x, y, a := tg.x0.N, tg.y0.N, tg.a0.N
-	cs, sn := gb.cos(a), gb.sin(a)
+	cs, sn := gb.Cos(a), gb.Sin(a)
 	var total *G.Node
 	for k := range unroll {
 		name := func(s string) string { return fmt.Sprintf("%s%d", s, k) }
@@ -116,38 +69,37 @@ func newTrainGraph(ps *nn.Params, c ModelConfig, batch, unroll int) (*trainGraph
 		tg.steps = append(tg.steps, si)
 		var feats []*G.Node
 		for _, pt := range [3][2]nn.Input{{si.nowX, si.nowY}, {si.nextX, si.nextY}, {si.uX, si.uY}} {
-			lx, ly := gb.local(cs, sn, x, y, pt[0].N, pt[1].N)
+			lx, ly := local(gb, cs, sn, x, y, pt[0].N, pt[1].N)
 			feats = append(feats, lx, ly)
 		}
-		feat := gb.op(func() (*G.Node, error) { return G.Concat(1, feats...) })
+		feat := gb.Concat(1, feats...)
 		o := mlp(gb, tg.b, c, feat)
-		dx := gb.scale(gb.column(o, 0, 3), shiftScale)
-		dy := gb.scale(gb.column(o, 1, 3), shiftScale)
-		da := gb.scale(gb.column(o, 2, 3), turnScale)
-		x = gb.add(x, gb.sub(gb.mul(cs, dx), gb.mul(sn, dy)))
-		y = gb.add(y, gb.add(gb.mul(sn, dx), gb.mul(cs, dy)))
-		a = gb.add(a, da)
-		cs, sn = gb.cos(a), gb.sin(a)
+		dx := gb.Scale(gb.Column(o, 0, 3), shiftScale)
+		dy := gb.Scale(gb.Column(o, 1, 3), shiftScale)
+		da := gb.Scale(gb.Column(o, 2, 3), turnScale)
+		x = gb.Add(x, gb.Sub(gb.Mul(cs, dx), gb.Mul(sn, dy)))
+		y = gb.Add(y, gb.Add(gb.Mul(sn, dx), gb.Mul(cs, dy)))
+		a = gb.Add(a, da)
+		cs, sn = gb.Cos(a), gb.Sin(a)
 		var kps []*G.Node
 		for _, kp := range keypoints {
-			kx := gb.add(x, gb.sub(gb.scale(cs, kp[0]), gb.scale(sn, kp[1])))
-			ky := gb.add(y, gb.add(gb.scale(sn, kp[0]), gb.scale(cs, kp[1])))
+			kx := gb.Add(x, gb.Sub(gb.Scale(cs, kp[0]), gb.Scale(sn, kp[1])))
+			ky := gb.Add(y, gb.Add(gb.Scale(sn, kp[0]), gb.Scale(cs, kp[1])))
 			kps = append(kps, kx, ky)
 		}
-		pred := gb.op(func() (*G.Node, error) { return G.Concat(1, kps...) })
-		d := gb.sub(pred, si.target.N)
-		l := gb.op(func() (*G.Node, error) { return G.Square(d) })
-		l = gb.op(func() (*G.Node, error) { return G.Mean(l) })
+		pred := gb.Concat(1, kps...)
+		d := gb.Sub(pred, si.target.N)
+		l := gb.MeanSquare(d)
 		if total == nil {
 			total = l
 		} else {
-			total = gb.add(total, l)
+			total = gb.Add(total, l)
 		}
 	}
 	// Squared keypoint error in (10 px)^2, averaged over steps.
-	tg.loss = gb.scale(total, 1/(100*float64(unroll)))
-	if gb.err != nil {
-		return nil, fmt.Errorf("objects: build training graph: %w", gb.err)
+	tg.loss = gb.Scale(total, 1/(100*float64(unroll)))
+	if gb.Err != nil {
+		return nil, fmt.Errorf("objects: build training graph: %w", gb.Err)
 	}
 	// The pusher head is fitted by least squares, not descended.
 	prog, err := nn.Compile(tg.b, ps, tg.loss, func(name string) bool { return name != agentParam })
