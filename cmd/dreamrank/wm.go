@@ -21,7 +21,7 @@ import (
 
 func wmCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "wm", Short: "World models: train, evaluate, serve, render rollouts"}
-	cmd.AddCommand(wmTrainCmd(), wmTrainObjectsCmd(), wmFineTuneCmd(), wmEvalCmd(), wmHorizonCmd(), wmVideoCmd(), wmServeCmd())
+	cmd.AddCommand(wmTrainCmd(), wmTrainObjectsCmd(), wmTrainSlotsCmd(), wmFineTuneCmd(), wmEvalCmd(), wmHorizonCmd(), wmVideoCmd(), wmServeCmd())
 	return cmd
 }
 

@@ -17,4 +17,5 @@ import (
 	_ "dreamrank/worldmodel/latent"      // world model "builtin"
 	_ "dreamrank/worldmodel/objects"     // world model "objects", with perturbed draws
 	_ "dreamrank/worldmodel/remote"      // world model "remote"
+	_ "dreamrank/worldmodel/slots"       // world model "slots", with perturbed draws
 )
