@@ -32,6 +32,7 @@ import (
 	"dreamrank/worldmodel"
 	"dreamrank/worldmodel/latent"
 	"dreamrank/worldmodel/objects"
+	"dreamrank/worldmodel/slots"
 )
 
 // busFlags say how a command reaches NATS.
@@ -125,6 +126,9 @@ const defaultCheckpoint = "checkpoints/pusht-wm"
 // defaultObjectsCheckpoint is the committed structured PushT world model.
 const defaultObjectsCheckpoint = "checkpoints/pusht-objects"
 
+// defaultSlotsCheckpoint is the committed generic world model.
+const defaultSlotsCheckpoint = "checkpoints/pusht-slots"
+
 // modelFlags choose a world model by backend name and options.
 type modelFlags struct {
 	backend    string
@@ -147,7 +151,7 @@ func (f *modelFlags) open(ctx context.Context) (worldmodel.Model, error) {
 }
 
 // options are the backend's options: the default checkpoint of the
-// built-in and objects backends, then --opt.
+// builtin, objects and slots backends, then --opt.
 func (f *modelFlags) options() (worldmodel.Options, error) {
 	opts := worldmodel.Options{}
 	switch f.backend {
@@ -155,6 +159,8 @@ func (f *modelFlags) options() (worldmodel.Options, error) {
 		opts["checkpoint"] = f.checkpoint
 	case objects.Name:
 		opts["checkpoint"] = defaultObjectsCheckpoint // --opt checkpoint=DIR overrides
+	case slots.Name:
+		opts["checkpoint"] = defaultSlotsCheckpoint
 	}
 	if err := putOpts(opts, f.opts); err != nil {
 		return nil, err

@@ -31,8 +31,13 @@ so wm eval numbers compare.`,
 			if err != nil {
 				return err
 			}
-			bar, finish := progress.Bar(os.Stderr, "training")
-			var last slots.TrainProgress
+			// The bar starts with the first step, so its rate and ETA are
+			// the optimizer's, not the scene learning's and tracking's.
+			var (
+				bar    progress.Func
+				finish = func() {}
+				last   slots.TrainProgress
+			)
 			path, err := slots.Train(cmd.Context(), store, cfg, func(p slots.TrainProgress) {
 				if p.Message != "" {
 					slog.Info(p.Message)
@@ -42,6 +47,9 @@ so wm eval numbers compare.`,
 					slog.Info("checkpoint", "path", p.Checkpoint, "step", p.Step, "loss", p.Loss)
 				}
 				last = p
+				if bar == nil {
+					bar, finish = progress.Bar(os.Stderr, "training")
+				}
 				bar(p.Step, p.Steps)
 			})
 			finish()

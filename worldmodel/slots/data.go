@@ -131,6 +131,10 @@ type cachedTrack struct {
 
 const trackCacheVersion = 1
 
+// fitVersion changes when the fitter reads poses differently, so cached
+// poses of an older one are read again.
+const fitVersion = 2
+
 // TrackCacheFile holds the poses read from the training frames.
 const TrackCacheFile = "tracks.gob"
 
@@ -178,7 +182,7 @@ func writeAtomic(path string, write func(*os.File) error) error {
 // reporting progress.
 func readTracks(ctx context.Context, store *episode.Store, p *plan, l *learned, dir string, threads int, report func(string)) ([]*track, error) {
 	path := filepath.Join(dir, TrackCacheFile)
-	cache := readTrackCache(path, l.hash())
+	cache := readTrackCache(path, fmt.Sprintf("%s/fit%d", l.hash(), fitVersion))
 	tracks := make([]*track, len(p.metas))
 	var (
 		mu    sync.Mutex

@@ -167,15 +167,22 @@ func (f *fitter) guess(frame []uint8, k int) []Pose {
 	if !ok {
 		return nil
 	}
+	// The moments' angle (and its opposite) first, then a grid of turns:
+	// when the object is partly hidden or lies over a background of
+	// another colour the moments can be far off, and the fit then stops in
+	// a wrong minimum.
+	out := []Pose{p, {p.X, p.Y, p.A + math.Pi}}
 	if ratio < 1.3 {
-		out := make([]Pose, 8)
-		for i := range out {
-			out[i] = Pose{p.X, p.Y, float64(i) * math.Pi / 4}
-		}
-		return out
+		out = out[:0]
 	}
-	return []Pose{p, {p.X, p.Y, p.A + math.Pi}}
+	for i := range guessTurns {
+		out = append(out, Pose{p.X, p.Y, p.A + float64(i)*2*math.Pi/guessTurns})
+	}
+	return out
 }
+
+// guessTurns is how many turns a fresh search tries besides the moments'.
+const guessTurns = 12
 
 // fit reads every object's pose from frame. With prev (the poses read
 // from the previous frame of the same episode) it starts from there and
