@@ -6,8 +6,9 @@
 //
 //  1. foundation/ and scenarios/: error codes, the by-name registry, the NATS
 //     connection and embedded server, progress, checkpoints, tensors and
-//     BLAS, zarr, video, the episode store, the PushT ground-truth
-//     simulator, statistics; scenarios and seeds.
+//     BLAS, zarr, video, the episode store, the simulated scenes (PushT, the
+//     ground truth, and PushL, on a shared table and rasteriser),
+//     statistics; scenarios and seeds.
 //  2. worldmodel/, policy/, foresight/: the models, each behind a small
 //     interface with backends registered by name.
 //  3. evaluator/: judges, imagined rollouts, ranking, agreement, estimators,

@@ -48,8 +48,22 @@ func PushT() Scenario {
 	}
 }
 
+// PushL is the second simulated scene (foundation/pushl): an L-shaped
+// block pushed onto its target, with PushT's horizon, rate and seed sets.
+func PushL() Scenario {
+	return Scenario{
+		Name:        "pushl",
+		Instruction: "push the orange L-shaped block onto the violet target",
+		Horizon:     300,
+		ControlHz:   10,
+		TestSeeds:   SeedRange(100000, 50),
+		TrainSeeds:  SeedRange(0, 6),
+	}
+}
+
 var registry = map[string]func() Scenario{
 	"pusht": PushT,
+	"pushl": PushL,
 }
 
 // Lookup returns the registered scenario with this name.

@@ -14,6 +14,7 @@ func TestLookup(t *testing.T) {
 		wantTests int
 	}{
 		{name: "pusht", wantFirst: 100000, wantTests: 50},
+		{name: "pushl", wantFirst: 100000, wantTests: 50},
 		{name: "nope", wantErr: ErrUnknown},
 	}
 	for _, tt := range tests {

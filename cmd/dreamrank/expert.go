@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -17,7 +18,7 @@ import (
 )
 
 func expertCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "expert", Short: "The scripted PushT expert (sampling MPC on the simulator)"}
+	cmd := &cobra.Command{Use: "expert", Short: "The scripted expert (sampling MPC on the simulator) for PushT or PushL"}
 	cmd.AddCommand(expertEvalCmd(), expertGenerateCmd())
 	return cmd
 }
@@ -29,14 +30,16 @@ type expertFlags struct {
 	firstSeed int64
 	n         int
 	workers   int
+	scene     string
 }
 
 func (f *expertFlags) register(cmd *cobra.Command, firstSeed int64, n int) {
 	cmd.Flags().IntVar(&f.quality, "quality", expert.Best, "demonstration quality 1 (worst) .. 5 (best)")
 	cmd.Flags().StringVar(&f.speed, "speed", "normal", "agent speed: slow, normal, fast")
-	cmd.Flags().Int64Var(&f.firstSeed, "first-seed", firstSeed, "first legacy-reset seed")
+	cmd.Flags().Int64Var(&f.firstSeed, "first-seed", firstSeed, "first seed (PushT: of the legacy reset)")
 	cmd.Flags().IntVarP(&f.n, "n", "n", n, "number of episodes (consecutive seeds)")
 	cmd.Flags().IntVar(&f.workers, "workers", runtime.GOMAXPROCS(0), "episodes played in parallel")
+	cmd.Flags().StringVar(&f.scene, "scene", expert.DefaultScene, "simulated scene: "+strings.Join(expert.Scenes(), ", "))
 }
 
 func (f *expertFlags) options() (expert.Options, []int64, error) {
@@ -47,12 +50,13 @@ func (f *expertFlags) options() (expert.Options, []int64, error) {
 	if f.n < 1 {
 		return expert.Options{}, nil, fmt.Errorf("-n must be at least 1, got %d", f.n)
 	}
-	return expert.Options{Quality: f.quality, Speed: speed}, scenarios.SeedRange(f.firstSeed, f.n), nil
+	return expert.Options{Quality: f.quality, Speed: speed, Scene: f.scene}, scenarios.SeedRange(f.firstSeed, f.n), nil
 }
 
 // expertEvalJSON is the printed summary; NaN has no JSON form, so a mean over
 // no successes is null.
 type expertEvalJSON struct {
+	Scene              string     `json:"scene"`
 	Quality            int        `json:"quality"`
 	Speed              string     `json:"speed"`
 	FirstSeed          int64      `json:"first_seed"`
@@ -73,7 +77,7 @@ func expertEvalCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "eval",
-		Short: "Success rate of the expert over seeds (default: the 50 standard PushT test seeds)",
+		Short: "Success rate of the expert over seeds (default: the 50 standard test seeds)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts, seeds, err := f.options()
 			if err != nil {
@@ -87,7 +91,7 @@ func expertEvalCmd() *cobra.Command {
 				return err
 			}
 			out := expertEvalJSON{
-				Quality: f.quality, Speed: opts.Speed.String(), FirstSeed: f.firstSeed,
+				Scene: f.scene, Quality: f.quality, Speed: opts.Speed.String(), FirstSeed: f.firstSeed,
 				Episodes: s.Episodes, Successes: s.Successes, SuccessRate: s.SuccessRate,
 				SuccessCI95: [2]float64{s.WilsonLo, s.WilsonHi}, MeanMaxReward: s.MeanMaxReward,
 				MeanSteps: s.MeanSteps, WallSeconds: time.Since(start).Seconds(),
@@ -98,7 +102,7 @@ func expertEvalCmd() *cobra.Command {
 			if asJSON {
 				return printJSON(out)
 			}
-			fmt.Printf("expert quality %d, speed %s, seeds %d..%d\n", out.Quality, out.Speed, seeds[0], seeds[len(seeds)-1])
+			fmt.Printf("expert on %s, quality %d, speed %s, seeds %d..%d\n", out.Scene, out.Quality, out.Speed, seeds[0], seeds[len(seeds)-1])
 			fmt.Printf("success %d/%d = %.3f (95%% Wilson [%.3f, %.3f]), mean max reward %.3f, mean steps %.1f, %.1f s\n",
 				out.Successes, out.Episodes, out.SuccessRate, s.WilsonLo, s.WilsonHi, out.MeanMaxReward, out.MeanSteps, out.WallSeconds)
 			return nil
@@ -118,7 +122,7 @@ func expertGenerateCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "generate",
-		Short: "Play expert episodes in the simulator and write them to the episode store",
+		Short: "Play expert episodes in the simulator (--scene pusht or pushl) and write them to the episode store",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts, seeds, err := f.options()
 			if err != nil {

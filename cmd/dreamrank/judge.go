@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -31,12 +32,14 @@ func judgeEvalCmd() *cobra.Command {
 		asJSON bool
 		simN   int
 		simQ   []int
+		scene  string
 	)
 	cmd := &cobra.Command{
 		Use:   "eval",
 		Short: "Measure a judge on stored real frames against the simulator's ground truth",
 		Long: `Judges every stored episode that has ground truth (the simulator state recorded
-beside the frames; the judge sees only frames and proprio) and reports, overall and
+beside the frames, scored by the episode's scenario, PushT or PushL; the judge sees
+only frames and proprio) and reports, overall and
 per source, the success-call accuracy with confusion counts (per frame and per
 episode) and the coverage error (MAE, median, p95, max).`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -62,7 +65,7 @@ episode) and the coverage error (MAE, median, p95, max).`,
 			if simN > 0 {
 				var opts []expert.Options
 				for _, q := range simQ {
-					opts = append(opts, expert.Options{Quality: q})
+					opts = append(opts, expert.Options{Quality: q, Scene: scene})
 				}
 				rep, err := judge.EvaluateSimulated(cmd.Context(), j, scenarios.PushT().TestSeeds[0], simN, opts, eo.Batch)
 				if err != nil {
@@ -110,6 +113,7 @@ episode) and the coverage error (MAE, median, p95, max).`,
 	cmd.Flags().IntVar(&eo.Batch, "batch", 8, "episodes per judge call")
 	cmd.Flags().IntVar(&simN, "simulate", 0, "also judge this many fresh expert episodes on the test seeds from 100000, success frames included")
 	cmd.Flags().IntSliceVar(&simQ, "simulate-quality", []int{1, 2, 5}, "expert qualities the simulated episodes cycle through (low ones fail)")
+	cmd.Flags().StringVar(&scene, "scene", expert.DefaultScene, "scene of the simulated episodes: "+strings.Join(expert.Scenes(), ", ")+" (stored episodes are scored by their own scenario)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
 	return cmd
 }

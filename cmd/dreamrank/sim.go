@@ -6,13 +6,36 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"dreamrank/foundation/pushl"
 	"dreamrank/foundation/pusht"
+	"dreamrank/foundation/video"
 	"dreamrank/scenarios"
 )
 
 func simCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "sim", Short: "The PushT physics simulator that stands in for real robots"}
-	cmd.AddCommand(simFidelityCmd())
+	cmd.AddCommand(simFidelityCmd(), simTargetCmd())
+	return cmd
+}
+
+func simTargetCmd() *cobra.Command {
+	var (
+		out  string
+		size int
+	)
+	cmd := &cobra.Command{
+		Use:   "target",
+		Short: "Write PushL's target alone on the table as a PNG: a reference frame for the overlap judge (--opt reference=FILE)",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			frame, err := pushl.RenderTarget(size)
+			if err != nil {
+				return err
+			}
+			return video.WritePNG(out, frame, size, size)
+		},
+	}
+	cmd.Flags().StringVar(&out, "out", "pushl_target.png", "PNG file to write")
+	cmd.Flags().IntVar(&size, "size", pushl.ObsSize, "frame side in pixels (the episodes' frame size)")
 	return cmd
 }
 

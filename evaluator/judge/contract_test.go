@@ -12,7 +12,7 @@ import (
 // TestContract opens the PushT judge through the registry, as it is by
 // default and with its options, and judges two short simulated episodes.
 func TestContract(t *testing.T) {
-	eps, _, err := judge.SimulatedPushT(context.Background(), 100000, 2, []expert.Options{{MaxSteps: 12}})
+	eps, _, err := judge.Simulated(context.Background(), 100000, 2, []expert.Options{{MaxSteps: 12}})
 	if err != nil {
 		t.Fatal(err)
 	}

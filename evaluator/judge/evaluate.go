@@ -18,7 +18,7 @@ type EvalOptions struct {
 	// Batch is how many episodes go to the judge per call (0: 8).
 	Batch int
 	// Truth turns an episode's ground-truth rows into its true per-step
-	// coverage; default PushTTruth.
+	// coverage; default TruthFor the episode's scenario.
 	Truth func(groundTruth [][]float32) ([]float64, error)
 	// Threshold is the success coverage; required (PushT:
 	// pusht.SuccessCoverage).
@@ -47,9 +47,6 @@ func Evaluate(ctx context.Context, j Judge, store *episode.Store, opts EvalOptio
 	if opts.Batch <= 0 {
 		opts.Batch = 8
 	}
-	if opts.Truth == nil {
-		opts.Truth = PushTTruth
-	}
 	if opts.Threshold <= 0 {
 		return Evaluation{}, fmt.Errorf("%w: no success threshold", ErrBadInput)
 	}
@@ -58,6 +55,7 @@ func Evaluate(ctx context.Context, j Judge, store *episode.Store, opts EvalOptio
 		return Evaluation{}, err
 	}
 	var ids []string
+	truthOf := map[string]func([][]float32) ([]float64, error){}
 	sources := map[string]string{}
 	perSource := map[string]int{}
 	for _, m := range metas {
@@ -67,6 +65,10 @@ func Evaluate(ctx context.Context, j Judge, store *episode.Store, opts EvalOptio
 		perSource[m.Source]++
 		ids = append(ids, m.ID)
 		sources[m.ID] = m.Source
+		truthOf[m.ID] = opts.Truth
+		if opts.Truth == nil {
+			truthOf[m.ID] = TruthFor(m.Scenario)
+		}
 	}
 	if len(ids) == 0 {
 		return Evaluation{}, fmt.Errorf("%w: no episodes with ground truth in %s", episode.ErrNotFound, store.Root())
@@ -83,7 +85,7 @@ func Evaluate(ctx context.Context, j Judge, store *episode.Store, opts EvalOptio
 			if err != nil {
 				return Evaluation{}, err
 			}
-			tc, err := opts.Truth(e.GroundTruth)
+			tc, err := truthOf[id](e.GroundTruth)
 			if err != nil {
 				return Evaluation{}, fmt.Errorf("episode %s: %w", id, err)
 			}

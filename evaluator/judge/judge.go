@@ -4,7 +4,9 @@
 // so the same judge scores real and imagined (world-model) episodes alike.
 //
 // Backends register by name (Register, Open): the built-in PushT vision
-// judge ("pusht-vision") reads the block pose from each frame, and the
+// judge ("pusht-vision") reads the block pose from each frame, the overlap
+// judge ("overlap") reads any single-coloured object's coverage of its
+// target region by colour alone (package overlap; PushL's judge), and the
 // remote judge (evaluator/judge/remote) asks a judge served over NATS, such
 // as a VLM. Compare measures a judge against simulator ground truth.
 package judge

@@ -140,7 +140,7 @@ func simulated(t *testing.T, seeds []int64, maxSteps int) ([]Episode, [][]float6
 	var eps []Episode
 	var truth [][]float64
 	for _, seed := range seeds {
-		e, tr, err := SimulatedPushT(context.Background(), seed, 1, []expert.Options{{MaxSteps: maxSteps}})
+		e, tr, err := Simulated(context.Background(), seed, 1, []expert.Options{{MaxSteps: maxSteps}})
 		if err != nil {
 			t.Fatal(err)
 		}

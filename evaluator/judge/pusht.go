@@ -164,12 +164,5 @@ func judgePushT(ctx context.Context, r *pusht.PoseReader, e Episode, margin floa
 // ground-truth rows [agent_x, agent_y, block_x, block_y, block_angle], as
 // the episode store records them: what Compare measures the judge against.
 func PushTTruth(groundTruth [][]float32) ([]float64, error) {
-	cov := make([]float64, len(groundTruth))
-	for t, g := range groundTruth {
-		if len(g) < 5 {
-			return nil, fmt.Errorf("%w: ground truth row %d has %d values, want 5", ErrBadInput, t, len(g))
-		}
-		cov[t] = pusht.Coverage(pusht.Pose{X: float64(g[2]), Y: float64(g[3]), Angle: float64(g[4])})
-	}
-	return cov, nil
+	return truthOf(groundTruth, pusht.Coverage)
 }

@@ -12,6 +12,11 @@
 //   - Robot: what a fleet member exposes, observations in and targets out,
 //     with ground truth only behind GroundTruth.
 //
+// The table, the pusher and the physics world are foundation/tabletop's and
+// the rasteriser is foundation/raster's, shared with the second scene
+// (foundation/pushl); this package holds what is PushT's own: the T, its
+// goal, the legacy seeded reset, the reference colours and the pose reader.
+//
 // Coverage, reward and success follow the reference: the area of the goal T
 // covered by the block T, reward coverage/0.95 clipped to [0,1], success when
 // coverage exceeds 0.95. MeasureFidelity compares the simulator with the

@@ -5,32 +5,13 @@ import (
 	"math"
 
 	"dreamrank/foundation/pusht/legacyrng"
+	"dreamrank/foundation/raster"
+	"dreamrank/foundation/tabletop"
 )
 
 // Config selects simulation parameters. The zero value is the reference
 // environment; a zero field means "reference value".
-type Config struct {
-	SimHz     int     // physics sub-steps per second (100)
-	ControlHz int     // actions per second (10); SimHz/ControlHz sub-steps per action
-	Kp        float64 // PD position gain (100)
-	Kv        float64 // PD velocity gain (20)
-}
-
-func (c Config) withDefaults() Config {
-	if c.SimHz == 0 {
-		c.SimHz = defaultSimHz
-	}
-	if c.ControlHz == 0 {
-		c.ControlHz = defaultControlHz
-	}
-	if c.Kp == 0 {
-		c.Kp = defaultKp
-	}
-	if c.Kv == 0 {
-		c.Kv = defaultKv
-	}
-	return c
-}
+type Config = tabletop.Config
 
 // State is the full physical state that SetState restores: pusher position
 // and velocity, and the block pose. The block's own velocity is not part of
@@ -50,26 +31,15 @@ type StepInfo struct {
 // Env is the PushT physics world with ground-truth access. It is not safe for
 // concurrent use; planners use Clone for independent copies.
 type Env struct {
-	cfg      Config
-	dt       float64
-	substeps int
-	w        *world
-	canvas   canvas // 512x512 frame reused across renders
+	w      *tabletop.World
+	canvas raster.Canvas // 512x512 frame reused across renders
 }
 
 // New returns an environment in the reference's pre-reset layout: pusher at
-// (256,400), block at (256,300) with angle 0.
+// (256,400), block at (256,300) with angle 0. It panics if SimHz is not a
+// positive multiple of ControlHz.
 func New(cfg Config) *Env {
-	cfg = cfg.withDefaults()
-	if cfg.SimHz%cfg.ControlHz != 0 || cfg.SimHz <= 0 || cfg.ControlHz <= 0 {
-		panic(fmt.Sprintf("pusht: SimHz %d must be a positive multiple of ControlHz %d", cfg.SimHz, cfg.ControlHz))
-	}
-	return &Env{
-		cfg:      cfg,
-		dt:       1 / float64(cfg.SimHz),
-		substeps: cfg.SimHz / cfg.ControlHz,
-		w:        newWorld(),
-	}
+	return &Env{w: tabletop.NewWorld(cfg, teeLayout)}
 }
 
 // ResetLegacy reproduces the reference reset for a seed: a fresh world (see
@@ -94,53 +64,25 @@ func (e *Env) ResetLegacy(seed int64) {
 // resetLegacyState is the reference _set_state(legacy=True) on a fresh world,
 // followed by its one physics step.
 func (e *Env) resetLegacyState(s [5]float64) {
-	e.w.reset()
-	e.w.agent.SetPosition(cpv(Vec2{s[0], s[1]}))
-	e.w.setBlockPoseLegacy(Pose{s[2], s[3], s[4]})
-	e.w.space.Step(e.dt)
+	e.w.PlaceLegacy(tabletop.Vec2{X: s[0], Y: s[1]}, tabletop.Pose{X: s[2], Y: s[3], Angle: s[4]})
 }
 
 // SetState teleports the world to s. The physics is reset to what a new
 // environment would hold (no cached contacts, same broadphase), so the steps
 // that follow do not depend on what this environment did before. The block
 // starts at rest.
-func (e *Env) SetState(s State) {
-	e.w.reset()
-	e.w.agent.SetPosition(cpv(s.Agent))
-	e.w.agent.SetVelocityVector(cpv(s.AgentVel))
-	e.w.setBlockPose(s.Block)
-}
+func (e *Env) SetState(s State) { e.w.SetState(toTable(s)) }
 
 // State returns the ground truth. The block angle is reduced modulo 2pi, as
 // the dataset records it.
-func (e *Env) State() State {
-	b := e.w.blockPose()
-	b.Angle = pyMod(b.Angle, 2*math.Pi)
-	return State{
-		Agent:    vec(e.w.agent.Position()),
-		AgentVel: vec(e.w.agent.Velocity()),
-		Block:    b,
-	}
-}
+func (e *Env) State() State { return fromTable(e.w.State()) }
 
 // Step applies one action, an absolute target for the pusher, for one control
 // period: each sub-step the PD law sets the pusher's velocity, then the
 // physics advances. It does not render.
 func (e *Env) Step(target Vec2) StepInfo {
-	kp, kv, dt := e.cfg.Kp, e.cfg.Kv, e.dt
-	agent, space := e.w.agent, e.w.space
-	for i := 0; i < e.substeps; i++ {
-		p, v := agent.Position(), agent.Velocity()
-		// Explicit float64 conversions keep the compiler from fusing
-		// multiply-adds, so the arithmetic rounds like the reference's.
-		ax := float64(kp*(target.X-p.X)) + float64(kv*(0-v.X))
-		ay := float64(kp*(target.Y-p.Y)) + float64(kv*(0-v.Y))
-		v.X += float64(ax * dt)
-		v.Y += float64(ay * dt)
-		agent.SetVelocityVector(v)
-		space.Step(dt)
-	}
-	return Outcome(e.w.blockPose())
+	e.w.Drive(tv(target))
+	return Outcome(Pose(e.w.BlockPose()))
 }
 
 // Outcome scores a block pose: coverage of the goal, reward and success.
@@ -163,12 +105,4 @@ func Outcome(block Pose) StepInfo {
 // Clone builds a new physics space (about 0.5 ms and 0.5 MB); planners that
 // restart many rollouts should keep a few environments and call SetState
 // (about 1 µs) instead.
-func (e *Env) Clone() *Env {
-	c := New(e.cfg)
-	c.SetState(State{Agent: vec(e.w.agent.Position()), AgentVel: vec(e.w.agent.Velocity()), Block: e.w.blockPose()})
-	// Keep the block's velocity from the last sub-step: Chipmunk integrates
-	// positions with it at the start of the next sub-step.
-	c.w.block.SetVelocityVector(e.w.block.Velocity())
-	c.w.block.SetAngularVelocity(e.w.block.AngularVelocity())
-	return c
-}
+func (e *Env) Clone() *Env { return &Env{w: e.w.Clone()} }

@@ -193,12 +193,14 @@ func (d *ReplayData) replayAgent(env *Env, start, end int, errs *[]float64) []Ve
 	vel := make([]Vec2, end-start)
 	env.SetState(d.state(start))
 	for t := start; t < end; t++ {
-		vel[t-start] = vec(env.w.agent.Velocity())
+		_, v := env.w.Agent()
+		vel[t-start] = Vec2(v)
 		if t+1 == end {
 			break
 		}
 		env.Step(d.action(t))
-		got := vec(env.w.agent.Position())
+		p, _ := env.w.Agent()
+		got := Vec2(p)
 		want := d.state(t + 1).Agent
 		*errs = append(*errs, math.Hypot(got.X-want.X, got.Y-want.Y))
 	}
@@ -221,7 +223,7 @@ func (d *ReplayData) stepBlock(env *Env, start, end int, vel []Vec2, px, rad *[]
 		s.AgentVel = vel[t-start]
 		env.SetState(s)
 		env.Step(d.action(t))
-		got := env.w.blockPose()
+		got := env.w.BlockPose()
 		*px = append(*px, math.Hypot(got.X-next.Block.X, got.Y-next.Block.Y))
 		*rad = append(*rad, math.Abs(wrapAngle(got.Angle-next.Block.Angle)))
 	}
@@ -245,7 +247,7 @@ func (d *ReplayData) compareFrames(ctx context.Context, env *Env, start, end int
 			continue
 		}
 		s := d.state(t)
-		img, err := env.canvas.render(s.Agent, s.Block, ObsSize)
+		img, err := render(&env.canvas, s.Agent, s.Block, ObsSize)
 		if err != nil {
 			return 0, 0, 0, err
 		}

@@ -1,6 +1,10 @@
 package pusht
 
-import "math"
+import (
+	"math"
+
+	"dreamrank/foundation/tabletop"
+)
 
 // Vec2 is a point or vector in table pixels (x right, y down).
 type Vec2 struct{ X, Y float64 }
@@ -17,9 +21,9 @@ func (p Pose) Apply(v Vec2) Vec2 {
 
 // Table and robot geometry of the reference environment.
 const (
-	WorldSize   = 512  // table side in pixels
-	AgentRadius = 15.0 // pusher radius
-	wallRadius  = 2.0
+	WorldSize   = tabletop.WorldSize   // table side in pixels
+	AgentRadius = tabletop.AgentRadius // pusher radius
+	wallRadius  = tabletop.WallRadius
 	teeArea     = 120*30 + 30*90 // bar + stem, 6300 px^2
 )
 
@@ -31,12 +35,6 @@ const SuccessCoverage = 0.95
 
 // Goal is the target pose of the block's origin.
 var Goal = Pose{256, 256, math.Pi / 4}
-
-// agentStart is where the reference creates the pusher before a reset.
-var agentStart = Vec2{256, 400}
-
-// blockStart is the block pose the reference creates before a reset.
-var blockStart = Pose{256, 300, 0}
 
 // The T is two rectangles in body coordinates (scale 30): a 120x30 bar on
 // top of the origin and a 30x90 stem below it. They only share an edge, so
@@ -52,12 +50,12 @@ var (
 var blockCoG = Vec2{0, 45}
 
 // walls are the four static segments, in the order the reference adds them.
-var walls = [4][2]Vec2{
-	{{5, 506}, {5, 5}},
-	{{5, 5}, {506, 5}},
-	{{506, 5}, {506, 506}},
-	{{5, 506}, {506, 506}},
-}
+var walls = func() (out [4][2]Vec2) {
+	for i, w := range tabletop.Walls {
+		out[i] = [2]Vec2{Vec2(w[0]), Vec2(w[1])}
+	}
+	return out
+}()
 
 // wrapAngle maps an angle to [-pi, pi].
 func wrapAngle(a float64) float64 {
@@ -66,4 +64,16 @@ func wrapAngle(a float64) float64 {
 		a += 2 * math.Pi
 	}
 	return a - math.Pi
+}
+
+// The table's own vector and state types have the same layout as PushT's;
+// these convert at the boundary (free, and exact).
+func tv(v Vec2) tabletop.Vec2 { return tabletop.Vec2(v) }
+
+func toTable(s State) tabletop.State {
+	return tabletop.State{Agent: tv(s.Agent), AgentVel: tv(s.AgentVel), Block: tabletop.Pose(s.Block)}
+}
+
+func fromTable(s tabletop.State) State {
+	return State{Agent: Vec2(s.Agent), AgentVel: Vec2(s.AgentVel), Block: Pose(s.Block)}
 }

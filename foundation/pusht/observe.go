@@ -18,7 +18,7 @@ func (e *Env) Observe() Observation {
 // indicates a broken installation rather than a bad state.
 func (e *Env) Render(size int) []uint8 {
 	s := e.State()
-	img, err := e.canvas.render(s.Agent, s.Block, size)
+	img, err := render(&e.canvas, s.Agent, s.Block, size)
 	if err != nil {
 		panic(err)
 	}

@@ -14,11 +14,8 @@ type fullState struct {
 }
 
 func snapshot(e *Env) fullState {
-	return fullState{
-		State:    e.State(),
-		BlockVel: vec(e.w.block.Velocity()),
-		BlockW:   e.w.block.AngularVelocity(),
-	}
+	v, w := e.w.BlockVelocity()
+	return fullState{State: e.State(), BlockVel: Vec2(v), BlockW: w}
 }
 
 // pushSequence drives the pusher through the block so that contacts (with

@@ -2,7 +2,9 @@ package video
 
 import (
 	"errors"
+	"image/png"
 	"math"
+	"os"
 	"path/filepath"
 	"testing"
 )
@@ -127,5 +129,34 @@ func TestSideBySideAndUpscale(t *testing.T) {
 	wantUp := []uint8{1, 2, 3, 1, 2, 3, 4, 5, 6, 4, 5, 6, 1, 2, 3, 1, 2, 3, 4, 5, 6, 4, 5, 6}
 	if string(up) != string(wantUp) {
 		t.Fatalf("Upscale = %v", up)
+	}
+}
+
+func TestWritePNGRoundTrip(t *testing.T) {
+	frame := make([]uint8, 4*2*3)
+	for i := range frame {
+		frame[i] = uint8(37 * i)
+	}
+	path := filepath.Join(t.TempDir(), "still.png")
+	if err := WritePNG(path, frame, 4, 2); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 8 {
+		r, g, b, _ := img.At(i%4, i/4).RGBA()
+		if got := [3]uint8{uint8(r >> 8), uint8(g >> 8), uint8(b >> 8)}; got != [3]uint8(frame[3*i:3*i+3]) {
+			t.Errorf("pixel %d: %v, want %v", i, got, frame[3*i:3*i+3])
+		}
+	}
+	if err := WritePNG(path, frame[1:], 4, 2); !errors.Is(err, ErrInvalid) {
+		t.Errorf("short frame: %v, want ErrInvalid", err)
 	}
 }

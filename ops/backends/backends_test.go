@@ -21,7 +21,7 @@ func TestRegisteredNames(t *testing.T) {
 		{"world models", worldmodel.Backends(), []string{"builtin", "copylast", "objects", "remote"}},
 		{"world models with draws", worldmodel.DrawBackends(), []string{"objects"}},
 		{"policies", policy.Names(), []string{"flow", "foresight", "nats", "openpi", "scripted"}},
-		{"judges", judge.Names(), []string{"pusht-vision", "remote"}},
+		{"judges", judge.Names(), []string{"overlap", "pusht-vision", "remote"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

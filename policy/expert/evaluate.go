@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"math"
 	"sync"
-
-	"dreamrank/foundation/pusht"
 )
 
 // TestSeeds are the standard PushT evaluation seeds (legacy reset).
@@ -56,6 +54,10 @@ func RunSeeds(ctx context.Context, seeds []int64, opts Options, workers int, sin
 	if err := opts.validate(); err != nil {
 		return err
 	}
+	sc, err := lookupScene(opts.Scene)
+	if err != nil {
+		return err
+	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	workers = max(1, min(workers, len(seeds)))
@@ -67,7 +69,7 @@ func RunSeeds(ctx context.Context, seeds []int64, opts Options, workers int, sin
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			env := pusht.New(pusht.Config{})
+			env := sc.newSim()
 			for i := range jobs {
 				r, err := Run(ctx, env, seeds[i], opts)
 				mu.Lock()

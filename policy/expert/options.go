@@ -47,8 +47,11 @@ type Options struct {
 	// choose a worse primitive on purpose.
 	Quality int
 	Speed   Speed
-	// MaxSteps caps the episode (0 means pusht.MaxSteps).
+	// MaxSteps caps the episode (0 means the scene's horizon, 300).
 	MaxSteps int
+	// Scene names the simulated scene played (Scenes; empty means
+	// DefaultScene, PushT).
+	Scene string
 }
 
 func (o Options) quality() int {
@@ -68,7 +71,8 @@ func (o Options) validate() error {
 	if o.MaxSteps < 0 {
 		return fmt.Errorf("expert: negative MaxSteps %d", o.MaxSteps)
 	}
-	return nil
+	_, err := lookupScene(o.Scene)
+	return err
 }
 
 // params are the planner's knobs derived from Options.

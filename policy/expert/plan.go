@@ -7,8 +7,8 @@ import (
 	"dreamrank/foundation/pusht"
 )
 
-// Planner plans action chunks from a single state, as an expert that starts
-// an episode there would play it. Stateless policies (policy/scripted) use it:
+// Planner plans PushT action chunks from a single state, as an expert that
+// starts an episode there would play it. Stateless policies (policy/scripted) use it:
 // they rebuild a state from what they observe and ask for the next chunk.
 // A Planner keeps two scratch simulators so that repeated calls allocate
 // little; it is not safe for concurrent use (keep one per goroutine).
@@ -32,10 +32,13 @@ func (p *Planner) Plan(ctx context.Context, s pusht.State, seed int64, opts Opti
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
+	if opts.Scene != "" && opts.Scene != "pusht" {
+		return nil, fmt.Errorf("%w: the planner plays pusht, not %s", ErrScene, opts.Scene)
+	}
 	if n < 1 {
 		return nil, fmt.Errorf("expert: plan of %d actions", n)
 	}
-	pol := newPolicy(p.model, seed, opts)
+	pol := newPolicy(p.model, scenes["pusht"], seed, opts)
 	p.sim.SetState(s)
 	out := make([]pusht.Vec2, 0, n)
 	cur := s

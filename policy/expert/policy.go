@@ -32,7 +32,8 @@ const (
 type Policy struct {
 	prm   params
 	rng   *rand.Rand
-	model *pusht.Env // scratch simulator for rollouts
+	model Sim   // scratch simulator for rollouts
+	b     *body // the block's geometry
 	goal  pose
 	cons  []contact // first-level contact set
 	cons2 []contact // coarser set for the lookahead level
@@ -61,17 +62,27 @@ type plan struct {
 	pushing  bool
 }
 
-// NewPolicy makes an expert for one episode. It clones env once as its
-// private model; env itself is never stepped by the policy.
-func NewPolicy(env *pusht.Env, seed int64, opts Options) (*Policy, error) {
+// NewPolicy makes an expert for one episode of opts.Scene, played in env
+// (a simulator of that scene). It clones env once as its private model; env
+// itself is never stepped by the policy.
+func NewPolicy(env Sim, seed int64, opts Options) (*Policy, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
-	return newPolicy(env.Clone(), seed, opts), nil
+	sc, err := lookupScene(opts.Scene)
+	if err != nil {
+		return nil, err
+	}
+	model, err := sc.model(env)
+	if err != nil {
+		return nil, err
+	}
+	return newPolicy(model, sc, seed, opts), nil
 }
 
-// newPolicy makes an expert that plans with model as its scratch simulator.
-func newPolicy(model *pusht.Env, seed int64, opts Options) *Policy {
+// newPolicy makes an expert for scene sc that plans with model as its
+// scratch simulator.
+func newPolicy(model Sim, sc *scene, seed int64, opts Options) *Policy {
 	prm := opts.params()
 	// Two seeds keep the policy's stream independent of other users of the
 	// same episode seed (e.g. the simulator's reset).
@@ -80,9 +91,10 @@ func newPolicy(model *pusht.Env, seed int64, opts Options) *Policy {
 		prm:   prm,
 		rng:   rng,
 		model: model,
-		goal:  toPose(pusht.Goal),
-		cons:  contacts(prm.spacing, prm.fan),
-		cons2: contacts(2*prm.spacing, 0),
+		b:     sc.body,
+		goal:  toPose(sc.goal),
+		cons:  sc.body.contacts(prm.spacing, prm.fan),
+		cons2: sc.body.contacts(2*prm.spacing, 0),
 	}
 }
 
@@ -139,7 +151,7 @@ func (p *Policy) follow(s pusht.State) (v2, bool) {
 			switch {
 			case d < 0.5 && vel.norm() < 5:
 				c.pushing = true
-			case d <= p.prm.travel*landReach && segmentClear(la, lp, distT(la), distT(lp)):
+			case d <= p.prm.travel*landReach && p.b.segmentClear(la, lp, p.b.dist(la), p.b.dist(lp)):
 				n := max(2, int(math.Ceil(d/p.prm.travel))+1)
 				c.landing = moveTargets(agent, vel, c.pre, n)
 			default:

@@ -2,13 +2,6 @@ package expert
 
 import "math"
 
-// Block inertia of the reference T (mass 1, moment 3000 px^2 with the
-// reference's doubled bar moment).
-const (
-	blockMass   = 1.0
-	blockMoment = 3000.0
-)
-
 // predictPush is a cheap quasi-static model of one push, used only to rank
 // primitives before the simulator scores the promising ones. Contacts are
 // frictionless and the block keeps no velocity, so a push at body-frame
@@ -17,11 +10,11 @@ const (
 // the CoG moves n/(m k) and the block turns (r x n)/(I k), with
 // k = 1/m + (r x n)^2/I. The push is integrated in short slices because the
 // normal turns with the block.
-func predictPush(q pose, c, n, u v2, travel float64) pose {
-	r := c.sub(tCoG)
+func (b *body) predictPush(q pose, c, n, u v2, travel float64) pose {
+	r := c.sub(b.cog)
 	rxn := r.cross(n)
-	k := 1/blockMass + rxn*rxn/blockMoment
-	cog := q.cog()
+	k := 1/b.mass + rxn*rxn/b.moment
+	cog := b.cogOf(q)
 	th := q.angle
 	const slice = 4.0
 	steps := max(1, int(math.Ceil(travel/slice)))
@@ -34,9 +27,9 @@ func predictPush(q pose, c, n, u v2, travel float64) pose {
 			break
 		}
 		j := dn / k
-		cog = cog.add(nw.mul(j / blockMass))
-		th += j * rxn / blockMoment
+		cog = cog.add(nw.mul(j / b.mass))
+		th += j * rxn / b.moment
 	}
 	// Recover the body origin from the CoG at the new angle.
-	return pose{p: cog.sub(tCoG.rot(math.Cos(th), math.Sin(th))), angle: th}
+	return pose{p: cog.sub(b.cog.rot(math.Cos(th), math.Sin(th))), angle: th}
 }

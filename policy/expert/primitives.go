@@ -19,40 +19,40 @@ type contact struct {
 	dir v2
 }
 
-// contacts enumerates contact points along the T's outline every spacing px
-// plus fan extra normals at each convex corner, dropping points whose
-// pre-contact disc would overlap the T (near the inner corners).
-func contacts(spacing float64, fan int) []contact {
+// contacts enumerates contact points along the block's outline every
+// spacing px plus fan extra normals at each convex corner, dropping points
+// whose pre-contact disc would overlap the block (near inner corners).
+func (b *body) contacts(spacing float64, fan int) []contact {
 	var out []contact
-	n := len(tOutline)
+	n := len(b.outline)
 	clear := agentRadius + preGap
 	add := func(p, nrm v2) {
 		pre := p.add(nrm.mul(clear))
-		if distT(pre) < clear-0.5 {
+		if b.dist(pre) < clear-0.5 {
 			return
 		}
 		out = append(out, contact{pre: pre, dir: nrm.mul(-1)})
 	}
 	for i := range n {
-		a, b := tOutline[i], tOutline[(i+1)%n]
-		l := a.dist(b)
+		p, q := b.outline[i], b.outline[(i+1)%n]
+		l := p.dist(q)
 		k := max(1, int(math.Round(l/spacing)))
-		nrm := edgeNormal(i)
+		nrm := b.edgeNormal(i)
 		// Points at the centres of k equal pieces avoid duplicating corners.
 		for j := range k {
-			add(a.lerp(b, (float64(j)+0.5)/float64(k)), nrm)
+			add(p.lerp(q, (float64(j)+0.5)/float64(k)), nrm)
 		}
 	}
 	if fan > 0 {
 		for i := range n {
-			if !convexVertex(i) {
+			if !b.convexVertex(i) {
 				continue
 			}
-			n1, n2 := edgeNormal((i+n-1)%n), edgeNormal(i)
+			n1, n2 := b.edgeNormal((i+n-1)%n), b.edgeNormal(i)
 			a1, a2 := math.Atan2(n1.y, n1.x), math.Atan2(n2.y, n2.x)
 			da := wrapAngle(a2 - a1)
 			for j := 0; j <= fan+1; j++ {
-				add(tOutline[i], fromAngle(a1+da*float64(j)/float64(fan+1)))
+				add(b.outline[i], fromAngle(a1+da*float64(j)/float64(fan+1)))
 			}
 		}
 	}

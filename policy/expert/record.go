@@ -6,7 +6,6 @@ import (
 
 	"dreamrank/foundation/episode"
 	"dreamrank/foundation/pusht"
-	"dreamrank/scenarios"
 )
 
 // Episode converts a played episode into the episode format, rendering the
@@ -14,7 +13,11 @@ import (
 // States[t] with Actions[t], as the human demonstrations do; the ground truth
 // state travels alongside for judging only.
 func (r Result) Episode(opts Options) (*episode.Episode, error) {
-	sc := scenarios.PushT()
+	scn, err := lookupScene(r.Scene)
+	if err != nil {
+		return nil, err
+	}
+	sc := scn.scenario
 	n := r.Steps()
 	if n == 0 || len(r.States) < n {
 		return nil, fmt.Errorf("expert: seed %d: nothing to record (%d actions, %d states)", r.Seed, n, len(r.States))
@@ -59,12 +62,17 @@ func (r Result) Episode(opts Options) (*episode.Episode, error) {
 }
 
 // Frames renders the camera view of every state the expert acted on, at
-// size x size pixels (96 is the robot's observation, 512 the full table).
+// size x size pixels (96 is the robot's observation, 512 the full table), in
+// the episode's scene.
 func (r Result) Frames(size int) ([][]uint8, error) {
+	scn, err := lookupScene(r.Scene)
+	if err != nil {
+		return nil, err
+	}
 	frames := make([][]uint8, r.Steps())
 	for t := range frames {
 		s := r.States[t]
-		f, err := pusht.RenderState(s.Agent, s.Block, size)
+		f, err := scn.render(s.Agent, s.Block, size)
 		if err != nil {
 			return nil, fmt.Errorf("expert: render step %d: %w", t, err)
 		}

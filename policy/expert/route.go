@@ -2,7 +2,7 @@ package expert
 
 import "math"
 
-// Route clearances (px). A path keeps routeClear between the T and the
+// Route clearances (px). A path keeps routeClear between the block and the
 // agent's centre, except near its own endpoints (which may be pre-contact
 // points or the agent resting against the block); graph nodes sit a little
 // further out so that the agent's lag behind its target, which cuts corners,
@@ -14,49 +14,49 @@ const (
 
 // routeNodes are the graph nodes in the body frame: each convex vertex moved
 // out to agentRadius+nodeMargin from both adjacent edges.
-var routeNodes = func() []v2 {
+func (b *body) routeNodes() []v2 {
 	var nodes []v2
-	n := len(tOutline)
+	n := len(b.outline)
 	d := agentRadius + nodeMargin
-	for i := range tOutline {
-		if !convexVertex(i) {
+	for i := range b.outline {
+		if !b.convexVertex(i) {
 			continue
 		}
-		n1, n2 := edgeNormal((i+n-1)%n), edgeNormal(i)
-		nodes = append(nodes, tOutline[i].add(n1.add(n2).mul(d/(1+n1.dot(n2)))))
+		n1, n2 := b.edgeNormal((i+n-1)%n), b.edgeNormal(i)
+		nodes = append(nodes, b.outline[i].add(n1.add(n2).mul(d/(1+n1.dot(n2)))))
 	}
 	return nodes
-}()
+}
 
 // segmentClear reports whether the agent can travel from a to b (body frame)
-// without coming closer to the T than it already is at either end, capped at
-// the route clearance.
-func segmentClear(a, b v2, da, db float64) bool {
+// without coming closer to the block than it already is at either end,
+// capped at the route clearance.
+func (bd *body) segmentClear(a, b v2, da, db float64) bool {
 	need := math.Min(agentRadius+routeMargin, math.Min(da, db)-0.5)
-	return segDistT(a, b) >= need
+	return bd.segDist(a, b) >= need
 }
 
 // route plans a collision-free polyline for the agent from start to goal
 // around a block at pose q. It returns the waypoints after start (ending
 // with goal) and the path length.
-func route(q pose, start, goal v2) ([]v2, float64) {
+func (bd *body) route(q pose, start, goal v2) ([]v2, float64) {
 	a, b := q.toLocal(start), q.toLocal(goal)
 	var pre []v2
-	da, db := distT(a), distT(b)
+	da, db := bd.dist(a), bd.dist(b)
 	// An agent deep in contact first backs off along the outward normal so
 	// that the graph search starts from free space.
 	if da < agentRadius-0.5 {
-		_, nrm := nearestOnT(a)
+		_, nrm := bd.nearest(a)
 		if nrm == (v2{}) {
-			nrm = a.sub(tCoG).unit()
+			nrm = a.sub(bd.cog).unit()
 		}
 		esc := a.add(nrm.mul(agentRadius + routeMargin + 1 - da))
 		pre = append(pre, esc)
-		a, da = esc, distT(esc)
+		a, da = esc, bd.dist(esc)
 	}
-	path, ok := shortestPath(a, b, da, db)
+	path, ok := bd.shortestPath(a, b, da, db)
 	if !ok {
-		// Should not happen with the T's geometry; going straight is the
+		// Should not happen with these blocks' geometry; going straight is the
 		// least surprising fallback, and the planner replans if it bumps.
 		path = []v2{b}
 	}
@@ -72,19 +72,19 @@ func route(q pose, start, goal v2) ([]v2, float64) {
 }
 
 // shortestPath runs Dijkstra over {a, nodes..., b} in the body frame.
-func shortestPath(a, b v2, da, db float64) ([]v2, bool) {
-	if segmentClear(a, b, da, db) {
+func (bd *body) shortestPath(a, b v2, da, db float64) ([]v2, bool) {
+	if bd.segmentClear(a, b, da, db) {
 		return []v2{b}, true
 	}
 	const maxN = 16
-	nn := len(routeNodes)
+	nn := len(bd.nodes)
 	pts := make([]v2, 0, maxN)
 	dists := make([]float64, 0, maxN)
 	pts = append(pts, a)
 	dists = append(dists, da)
-	for _, p := range routeNodes {
+	for _, p := range bd.nodes {
 		pts = append(pts, p)
-		dists = append(dists, distT(p))
+		dists = append(dists, bd.dist(p))
 	}
 	pts = append(pts, b)
 	dists = append(dists, db)
@@ -112,7 +112,7 @@ func shortestPath(a, b v2, da, db float64) ([]v2, bool) {
 				continue
 			}
 			c := cost[u] + pts[u].dist(pts[v])
-			if c < cost[v] && segmentClear(pts[u], pts[v], dists[u], dists[v]) {
+			if c < cost[v] && bd.segmentClear(pts[u], pts[v], dists[u], dists[v]) {
 				cost[v], prev[v] = c, u
 			}
 		}

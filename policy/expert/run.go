@@ -9,7 +9,9 @@ import (
 
 // Result is one expert episode.
 type Result struct {
-	Seed int64
+	// Scene is the scene played (Options.Scene, DefaultScene when empty).
+	Scene string
+	Seed  int64
 	// States has one entry per step plus the initial state: States[i] is
 	// what the expert saw when it chose Actions[i].
 	States  []pusht.State
@@ -31,19 +33,27 @@ type Result struct {
 // Steps is the episode length.
 func (r Result) Steps() int { return len(r.Actions) }
 
-// Run resets env with the legacy reset for seed and lets the expert play one
-// episode, until success or the step limit. On cancellation it returns the
-// partial episode together with the context's error.
-func Run(ctx context.Context, env *pusht.Env, seed int64, opts Options) (Result, error) {
+// Run resets env, a simulator of opts.Scene, with the scene's seeded reset
+// (PushT's legacy reset) and lets the expert play one episode, until success
+// or the step limit. On cancellation it returns the partial episode together
+// with the context's error.
+func Run(ctx context.Context, env Sim, seed int64, opts Options) (Result, error) {
 	res := Result{Seed: seed, StepsToSuccess: -1}
-	env.ResetLegacy(seed)
+	sc, err := lookupScene(opts.Scene)
+	if err != nil {
+		return res, err
+	}
+	res.Scene = sc.scenario.Name
+	if err := sc.reset(env, seed); err != nil {
+		return res, err
+	}
 	pol, err := NewPolicy(env, seed, opts)
 	if err != nil {
 		return res, err
 	}
 	maxSteps := opts.MaxSteps
 	if maxSteps == 0 {
-		maxSteps = pusht.MaxSteps
+		maxSteps = sc.scenario.Horizon
 	}
 	s := env.State()
 	res.States = append(res.States, s)

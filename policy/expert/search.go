@@ -102,13 +102,13 @@ func (p *Policy) evaluate(s pusht.State, cons []contact, localDir, keep int) []c
 		if !inWorld(pre, 1) {
 			continue
 		}
-		path, l := route(q, agent, pre)
+		path, l := p.b.route(q, agent, pre)
 		approach := l/p.prm.travel + settleSteps
 		u := q.dirToWorld(c.dir)
 		at := c.pre.add(c.dir.mul(agentRadius + preGap)) // contact point
 		for _, L := range p.prm.lengths {
 			push := pushTargets(pre, v2{}, u, preGap+L, p.prm.push)
-			guess := p.logErr(predictPush(q, at, c.dir, u, L))
+			guess := p.logErr(p.b.predictPush(q, at, c.dir, u, L))
 			steps := approach + float64(len(push))
 			out = append(out, candidate{pre: pre, path: path, approach: approach, push: push,
 				cost: rank(j0, guess, steps, false)})
@@ -128,8 +128,8 @@ func (p *Policy) evaluate(s pusht.State, cons []contact, localDir, keep int) []c
 	// another approach, which is what makes long pushes cheap. They fan out
 	// over the half-plane facing the block.
 	local := q.toLocal(agent)
-	if gap := distT(local) - agentRadius; gap < localReach-agentRadius && localDir > 0 {
-		_, nrm := nearestOnT(local)
+	if gap := p.b.dist(local) - agentRadius; gap < localReach-agentRadius && localDir > 0 {
+		_, nrm := p.b.nearest(local)
 		base := q.dirToWorld(nrm.mul(-1))
 		th0 := math.Atan2(base.y, base.x)
 		for j := range localDir {
@@ -149,7 +149,7 @@ func (p *Policy) evaluate(s pusht.State, cons []contact, localDir, keep int) []c
 // logErr is the log pose error: halving the error is worth the same near
 // and far from the goal.
 func (p *Policy) logErr(q pose) float64 {
-	return math.Log1p(poseError(q, p.goal))
+	return math.Log1p(p.b.poseError(q, p.goal))
 }
 
 // rollout simulates a candidate's push from start and scores it.

@@ -19,7 +19,7 @@ import (
 
 func episodes(tb testing.TB) []judge.Episode {
 	tb.Helper()
-	eps, _, err := judge.SimulatedPushT(context.Background(), 100000, 2, []expert.Options{{MaxSteps: 12}})
+	eps, _, err := judge.Simulated(context.Background(), 100000, 2, []expert.Options{{MaxSteps: 12}})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -234,7 +234,7 @@ func TestProtocolExample(t *testing.T) {
 // FuzzDecodeRequest: the decoder never panics, and what it accepts
 // encodes back to the same bytes' arrays.
 func FuzzDecodeRequest(f *testing.F) {
-	eps, _, err := judge.SimulatedPushT(context.Background(), 100000, 1, []expert.Options{{MaxSteps: 1}})
+	eps, _, err := judge.Simulated(context.Background(), 100000, 1, []expert.Options{{MaxSteps: 1}})
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -1,28 +1,32 @@
-package pusht
+package raster
 
 // This file rasterises the way pygame 2.1's draw module does (filled
 // polygons by integer scanlines, midpoint filled circles, Bresenham thick
 // lines), so that frames match the reference renderer pixel for pixel. The
 // algorithms are re-derived from pygame's documented behaviour and checked
-// against pygame output in render_test.go.
+// against pygame output by foundation/pusht's golden render tests.
 
-type rgb [3]uint8
+// RGB is one pixel colour.
+type RGB [3]uint8
 
-// canvas is an RGB, row-major, y-down image with pygame's clipping to the
-// whole surface.
-type canvas struct {
+// Canvas is an RGB, row-major, y-down image with pygame's clipping to the
+// whole surface. The zero value is empty; Ensure sizes it.
+type Canvas struct {
 	w, h int
 	pix  []uint8
 }
 
-func (c *canvas) ensure(w, h int) {
+// Ensure sizes the canvas to w x h, keeping its pixels when the size is
+// unchanged (callers repaint everything each frame).
+func (c *Canvas) Ensure(w, h int) {
 	if c.w != w || c.h != h || len(c.pix) != w*h*3 {
 		c.w, c.h = w, h
 		c.pix = make([]uint8, w*h*3)
 	}
 }
 
-func (c *canvas) fill(col rgb) {
+// Fill paints the whole canvas.
+func (c *Canvas) Fill(col RGB) {
 	if len(c.pix) == 0 {
 		return
 	}
@@ -33,20 +37,22 @@ func (c *canvas) fill(col rgb) {
 	}
 }
 
-func (c *canvas) inside(x, y int) bool {
+// Inside reports whether pixel (x,y) is on the canvas.
+func (c *Canvas) Inside(x, y int) bool {
 	return x >= 0 && x < c.w && y >= 0 && y < c.h
 }
 
-func (c *canvas) set(x, y int, col rgb) {
-	if !c.inside(x, y) {
+// Set paints one pixel; pixels off the canvas are ignored.
+func (c *Canvas) Set(x, y int, col RGB) {
+	if !c.Inside(x, y) {
 		return
 	}
 	i := (y*c.w + x) * 3
 	c.pix[i], c.pix[i+1], c.pix[i+2] = col[0], col[1], col[2]
 }
 
-// hline fills [x1,x2] (either order, both ends included) on row y, clipped.
-func (c *canvas) hline(x1, y, x2 int, col rgb) {
+// HLine fills [x1,x2] (either order, both ends included) on row y, clipped.
+func (c *Canvas) HLine(x1, y, x2 int, col RGB) {
 	if y < 0 || y >= c.h {
 		return
 	}
@@ -64,10 +70,10 @@ func (c *canvas) hline(x1, y, x2 int, col rgb) {
 	}
 }
 
-// line is the 1-pixel Bresenham line, both endpoints included.
-func (c *canvas) line(x1, y1, x2, y2 int, col rgb) {
+// Line is the 1-pixel Bresenham line, both endpoints included.
+func (c *Canvas) Line(x1, y1, x2, y2 int, col RGB) {
 	if y1 == y2 {
-		c.hline(x1, y1, x2, col)
+		c.HLine(x1, y1, x2, col)
 		return
 	}
 	dx, sx := iabs(x2-x1), isign(x2-x1)
@@ -77,7 +83,7 @@ func (c *canvas) line(x1, y1, x2, y2 int, col rgb) {
 		err = dx / 2
 	}
 	for x1 != x2 || y1 != y2 {
-		c.set(x1, y1, col)
+		c.Set(x1, y1, col)
 		e2 := err
 		if e2 > -dx {
 			err -= dy
@@ -88,15 +94,15 @@ func (c *canvas) line(x1, y1, x2, y2 int, col rgb) {
 			y1 += sy
 		}
 	}
-	c.set(x2, y2, col)
+	c.Set(x2, y2, col)
 }
 
-// fillPoly fills a polygon given by integer vertices (the list may repeat
+// FillPoly fills a polygon given by integer vertices (the list may repeat
 // the first vertex at the end, as the reference passes it). Each row y takes
 // the crossings of edges with y1 <= y < y2 (plus edges ending on the last
 // row), pairs them after sorting, and horizontal edges strictly inside the
 // vertical range are drawn explicitly. Crossing x truncates toward zero.
-func (c *canvas) fillPoly(xs, ys []int, col rgb) {
+func (c *Canvas) FillPoly(xs, ys []int, col RGB) {
 	n := len(xs)
 	miny, maxy := ys[0], ys[0]
 	minx, maxx := xs[0], xs[0]
@@ -105,7 +111,7 @@ func (c *canvas) fillPoly(xs, ys []int, col rgb) {
 		minx, maxx = min(minx, xs[i]), max(maxx, xs[i])
 	}
 	if miny == maxy {
-		c.hline(minx, miny, maxx, col)
+		c.HLine(minx, miny, maxx, col)
 		return
 	}
 	var buf [16]int
@@ -129,7 +135,7 @@ func (c *canvas) fillPoly(xs, ys []int, col rgb) {
 		}
 		insertionSort(cross)
 		for i := 0; i+1 < len(cross); i += 2 {
-			c.hline(cross[i], y, cross[i+1], col)
+			c.HLine(cross[i], y, cross[i+1], col)
 		}
 	}
 	for i := 0; i < n; i++ {
@@ -138,14 +144,14 @@ func (c *canvas) fillPoly(xs, ys []int, col rgb) {
 			prev = n - 1
 		}
 		if y := ys[i]; miny < y && ys[prev] == y && y < maxy {
-			c.hline(xs[i], y, xs[prev], col)
+			c.HLine(xs[i], y, xs[prev], col)
 		}
 	}
 }
 
-// circle fills a disc of integer radius r centred on pixel (x0,y0) with the
+// Circle fills a disc of integer radius r centred on pixel (x0,y0) with the
 // midpoint algorithm; the disc covers [x0-r, x0+r-1] x [y0-r, y0+r-1].
-func (c *canvas) circle(x0, y0, r int, col rgb) {
+func (c *Canvas) Circle(x0, y0, r int, col RGB) {
 	if r < 1 {
 		return
 	}
@@ -162,19 +168,19 @@ func (c *canvas) circle(x0, y0, r int, col rgb) {
 		ddx += 2
 		f += ddx + 1
 		if f >= 0 {
-			c.hline(x0-x, y0+y-1, x0+x-1, col)
-			c.hline(x0-x, y0-y, x0+x-1, col)
+			c.HLine(x0-x, y0+y-1, x0+x-1, col)
+			c.HLine(x0-x, y0-y, x0+x-1, col)
 		}
-		c.hline(x0-y, y0+x-1, x0+y-1, col)
-		c.hline(x0-y, y0-x, x0+y-1, col)
+		c.HLine(x0-y, y0+x-1, x0+y-1, col)
+		c.HLine(x0-y, y0-x, x0+y-1, col)
 	}
 }
 
-// thickLine draws a line of the given width (> 1): Bresenham along the
+// ThickLine draws a line of the given width (> 1): Bresenham along the
 // line, extending each step across the minor axis by width pixels (rows of
 // x for steep lines, columns of y for flat ones), after clipping the
 // endpoints to the surface like pygame does.
-func (c *canvas) thickLine(x1, y1, x2, y2, width int, col rgb) {
+func (c *Canvas) ThickLine(x1, y1, x2, y2, width int, col RGB) {
 	if width < 1 {
 		return
 	}
@@ -196,7 +202,7 @@ func (c *canvas) thickLine(x1, y1, x2, y2, width int, col rgb) {
 		return
 	}
 	if width == 1 {
-		c.line(x1, y1, x2, y2, col)
+		c.Line(x1, y1, x2, y2, col)
 		return
 	}
 	var lo, hi int
@@ -207,10 +213,10 @@ func (c *canvas) thickLine(x1, y1, x2, y2, width int, col rgb) {
 	}
 	span := func() {
 		if xinc {
-			c.hline(lo, y1, hi, col)
+			c.HLine(lo, y1, hi, col)
 		} else {
 			for y := lo; y <= hi; y++ {
-				c.set(x1, y, col)
+				c.Set(x1, y, col)
 			}
 		}
 	}
@@ -234,7 +240,7 @@ func (c *canvas) thickLine(x1, y1, x2, y2, width int, col rgb) {
 	}
 	// Continue to the unclipped end while the span still touches the surface.
 	if xinc {
-		for y1 != endY && (c.inside(lo, y1) || c.inside(hi, y1)) {
+		for y1 != endY && (c.Inside(lo, y1) || c.Inside(hi, y1)) {
 			span()
 			e2 := err
 			if e2 > -dx {
@@ -248,7 +254,7 @@ func (c *canvas) thickLine(x1, y1, x2, y2, width int, col rgb) {
 			}
 		}
 	} else {
-		for x1 != endX && (c.inside(x1, lo) || c.inside(x1, hi)) {
+		for x1 != endX && (c.Inside(x1, lo) || c.Inside(x1, hi)) {
 			span()
 			e2 := err
 			if e2 > -dx {
@@ -267,7 +273,7 @@ func (c *canvas) thickLine(x1, y1, x2, y2, width int, col rgb) {
 
 // clipLine is Liang–Barsky clipping against [0,w] x [0,h] with pygame's
 // rounding of the clipped endpoints; false when the line misses.
-func (c *canvas) clipLine(x1, y1, x2, y2 *int) bool {
+func (c *Canvas) clipLine(x1, y1, x2, y2 *int) bool {
 	p1 := *x1 - *x2
 	p2 := -p1
 	p3 := *y1 - *y2
