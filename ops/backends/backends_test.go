@@ -18,8 +18,8 @@ func TestRegisteredNames(t *testing.T) {
 		got  []string
 		want []string
 	}{
-		{"world models", worldmodel.Backends(), []string{"builtin", "copylast", "objects", "remote"}},
-		{"world models with draws", worldmodel.DrawBackends(), []string{"objects"}},
+		{"world models", worldmodel.Backends(), []string{"builtin", "copylast", "objects", "remote", "slots"}},
+		{"world models with draws", worldmodel.DrawBackends(), []string{"objects", "slots"}},
 		{"policies", policy.Names(), []string{"flow", "foresight", "nats", "openpi", "scripted"}},
 		{"judges", judge.Names(), []string{"overlap", "pusht-vision", "remote"}},
 	}

@@ -2,6 +2,7 @@ package slots
 
 import (
 	"math"
+	"sync"
 )
 
 // Pose places an object in the frame: its sprite's origin at (X, Y) frame
@@ -129,6 +130,8 @@ type Scene struct {
 	H, W, C    int
 	Background []float32 // H*W*C, 0..255
 	Sprites    []*Sprite
+	bgOnce     sync.Once
+	bgBytes    []uint8 // the background rounded, made on first Render
 }
 
 // region is a clipped pixel rectangle [x0,x1) x [y0,y1).
@@ -178,13 +181,41 @@ func (sc *Scene) renderInto(dst []float32, poses []Pose, reg region) {
 }
 
 // Render draws the scene with its objects at poses as a camera frame
-// (H*W*C bytes).
+// (H*W*C bytes). Only the pixels the objects can reach are composited;
+// the rest is the background's.
 func (sc *Scene) Render(poses []Pose) []uint8 {
-	buf := make([]float32, sc.H*sc.W*sc.C)
-	sc.renderInto(buf, poses, region{0, 0, sc.W, sc.H})
-	out := make([]uint8, len(buf))
-	for i, v := range buf {
-		out[i] = uint8(math.Round(math.Min(255, math.Max(0, float64(v)))))
+	sc.bgOnce.Do(func() {
+		sc.bgBytes = make([]uint8, len(sc.Background))
+		for i, v := range sc.Background {
+			sc.bgBytes[i] = toByte(v)
+		}
+	})
+	out := append([]uint8(nil), sc.bgBytes...)
+	if len(sc.Sprites) == 0 {
+		return out
 	}
+	reg := sc.bounds(sc.Sprites[0], poses[0])
+	for k, s := range sc.Sprites[1:] {
+		reg = reg.union(sc.bounds(s, poses[k+1]))
+	}
+	buf := renderPool.Get().(*[]float32)
+	if len(*buf) < len(sc.Background) {
+		*buf = make([]float32, len(sc.Background))
+	}
+	sc.renderInto(*buf, poses, reg)
+	for y := reg.y0; y < reg.y1; y++ {
+		for i := (y*sc.W + reg.x0) * sc.C; i < (y*sc.W+reg.x1)*sc.C; i++ {
+			out[i] = toByte((*buf)[i])
+		}
+	}
+	renderPool.Put(buf)
 	return out
+}
+
+// renderPool holds float frames for Render, so imagined steps do not
+// allocate one each.
+var renderPool = sync.Pool{New: func() any { return new([]float32) }}
+
+func toByte(v float32) uint8 {
+	return uint8(math.Round(math.Min(255, math.Max(0, float64(v)))))
 }
