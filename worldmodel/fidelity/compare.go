@@ -43,29 +43,27 @@ func compare(pred worldmodel.Observation, e *episode.Episode, t int, spec worldm
 		return s, nil
 	}
 	s.blockTried = true
-	rd, err := pusht.ReadFrame(pred.Frame, w)
-	if err != nil {
-		return s, err
-	}
-	if !rd.BlockOK {
+	sc := sceneOf(e)
+	b, ok := sc.read(pred.Frame, w)
+	if !ok {
 		return s, nil
 	}
 	s.blockRead = true
-	s.blockPx = math.Hypot(rd.Block.X-truth.X, rd.Block.Y-truth.Y)
-	s.blockRad = math.Abs(math.Remainder(rd.Block.Angle-truth.Angle, 2*math.Pi))
-	s.coverageErr = math.Abs(pusht.Coverage(rd.Block) - pusht.Coverage(truth))
+	s.blockPx = math.Hypot(b.X-truth.X, b.Y-truth.Y)
+	s.blockRad = math.Abs(math.Remainder(b.Angle-truth.Angle, 2*math.Pi))
+	s.coverageErr = math.Abs(sc.coverage(b) - sc.coverage(truth))
 	return s, nil
 }
 
-// trueBlock is the block pose at step t: the simulator's ground truth when
-// the episode has it, else what the pose reader sees in the real frame.
+// trueBlock is the pushed object's pose at step t: the simulator's ground
+// truth when the episode has it, else what the scene's reader sees in the
+// real frame.
 func trueBlock(e *episode.Episode, t, size int) (pusht.Pose, bool) {
 	if t < len(e.GroundTruth) && len(e.GroundTruth[t]) >= 5 {
 		g := e.GroundTruth[t]
 		return pusht.Pose{X: float64(g[2]), Y: float64(g[3]), Angle: float64(g[4])}, true
 	}
-	b, _, ok, _ := pusht.ReadPoses(e.Frames[t], size)
-	return b, ok
+	return sceneOf(e).read(e.Frames[t], size)
 }
 
 // acc is a running mean.

@@ -26,6 +26,10 @@
 //   - coverage_err_32: |coverage(read pose) - coverage(true pose)| at the
 //     last horizon, the quantity a PushT judge actually scores.
 //
+// The "block" is the scene's pushed object: for episodes of the PushL scene
+// (scenario pushl) the L, read by its colour (pushl.ReadFrame) and scored
+// with pushl.Coverage; for all others PushT's T.
+//
 // All means are plain means over windows. A statistic with nothing to
 // measure is -1 (JSON has no NaN). EvaluateWithBaseline adds the copy-last
 // baseline's numbers and, per key, whether the model beats it (higher is

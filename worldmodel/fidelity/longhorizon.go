@@ -7,7 +7,6 @@ import (
 	"sync"
 
 	"dreamrank/foundation/episode"
-	"dreamrank/foundation/pusht"
 	"dreamrank/worldmodel"
 )
 
@@ -155,11 +154,11 @@ func measureTrack(pred []worldmodel.Observation, e *episode.Episode, start, size
 				r.BasePx = math.Hypot(base.X-truth.X, base.Y-truth.Y)
 				r.BaseRad = math.Abs(math.Remainder(base.Angle-truth.Angle, 2*math.Pi))
 			}
-			b, _, read, _ := pusht.ReadPoses(o.Frame, size)
-			if read {
+			sc := sceneOf(e)
+			if b, read := sc.read(o.Frame, size); read {
 				r.BlockPx = math.Hypot(b.X-truth.X, b.Y-truth.Y)
 				r.BlockRad = math.Abs(math.Remainder(b.Angle-truth.Angle, 2*math.Pi))
-				r.CoverageErr = math.Abs(pusht.Coverage(b) - pusht.Coverage(truth))
+				r.CoverageErr = math.Abs(sc.coverage(b) - sc.coverage(truth))
 			} else {
 				r.Unreadable = 1
 			}
