@@ -133,7 +133,7 @@ const trackCacheVersion = 1
 
 // fitVersion changes when the fitter reads poses differently, so cached
 // poses of an older one are read again.
-const fitVersion = 2
+const fitVersion = 3
 
 // TrackCacheFile holds the poses read from the training frames.
 const TrackCacheFile = "tracks.gob"

@@ -3,6 +3,7 @@ package slots
 import (
 	"errors"
 	"math"
+	"sort"
 
 	"gonum.org/v1/gonum/mat"
 )
@@ -53,7 +54,7 @@ func (f *fitter) residuals(dst []float64, poses []Pose, reg region) ([]float64, 
 }
 
 // fitSteps are the finite-difference steps of x, y (pixels) and angle.
-var fitSteps = [3]float64{0.05, 0.05, 0.004}
+var fitSteps = [3]float64{0.2, 0.2, 0.01}
 
 // refine moves object k's pose (the others held) for at most iters
 // Levenberg-Marquardt iterations and returns the RMS residual (grey
@@ -111,6 +112,11 @@ func (f *fitter) refine(poses []Pose, k, iters int) float64 {
 				break
 			}
 			poses[k] = Pose{base.X + d[0], base.Y + d[1], base.A + d[2]}
+			if !f.inView(s, poses[k]) {
+				poses[k] = base
+				lambda *= 8
+				continue
+			}
 			r, ss1 := f.residuals(f.r1, poses, reg)
 			if ss1 < ss {
 				f.r0, f.r1 = r, f.r0
@@ -131,6 +137,13 @@ func (f *fitter) refine(poses []Pose, k, iters int) float64 {
 		}
 	}
 	return math.Sqrt(ss / float64(max(1, len(f.r0))))
+}
+
+// inView reports whether an object at p would still show in the frame:
+// a fit that wanders off it has lost the object.
+func (f *fitter) inView(s *Sprite, p Pose) bool {
+	r := s.reachOf()
+	return p.X > -r && p.Y > -r && p.X < float64(f.sc.W)+r && p.Y < float64(f.sc.H)+r
 }
 
 // guess places object k from the pixels whose colour is nearer its colour
@@ -182,7 +195,7 @@ func (f *fitter) guess(frame []uint8, k int) []Pose {
 }
 
 // guessTurns is how many turns a fresh search tries besides the moments'.
-const guessTurns = 12
+const guessTurns = 24
 
 // fit reads every object's pose from frame. With prev (the poses read
 // from the previous frame of the same episode) it starts from there and
@@ -217,11 +230,25 @@ func (f *fitter) fit(frame []uint8, prev []Pose) ([]Pose, []float64) {
 	return poses, rms
 }
 
-// retry fits object k from each fresh guess and keeps the best.
+// retry fits object k from each fresh guess and keeps the best: every
+// guess gets a few iterations, the three best are fitted to the end (a
+// fit converges only from within some degrees of the right turn, so the
+// guesses are many and cheap).
 func (f *fitter) retry(frame []uint8, poses []Pose, k int, best float64) float64 {
 	keep := poses[k]
+	type cand struct {
+		p   Pose
+		rms float64
+	}
+	var cs []cand
 	for _, g := range f.guess(frame, k) {
 		poses[k] = g
+		r := f.refine(poses, k, 3)
+		cs = append(cs, cand{poses[k], r})
+	}
+	sort.Slice(cs, func(i, j int) bool { return cs[i].rms < cs[j].rms })
+	for _, c := range cs[:min(3, len(cs))] {
+		poses[k] = c.p
 		if r := f.refine(poses, k, 12); r < best {
 			best, keep = r, poses[k]
 		}

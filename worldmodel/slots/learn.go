@@ -255,7 +255,7 @@ type sceneFile struct {
 	Sightings []int
 }
 
-const sceneFileVersion = 1
+const sceneFileVersion = 2
 
 // SceneCacheFile is the learned scene inside a training directory.
 const SceneCacheFile = "scene.gob"

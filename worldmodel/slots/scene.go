@@ -140,10 +140,9 @@ type region struct{ x0, y0, x1, y1 int }
 // bounds is the pixel rectangle an object's patch can touch at pose p.
 func (sc *Scene) bounds(s *Sprite, p Pose) region {
 	r := s.reachOf() + 1
-	return region{
-		max(0, int(math.Floor(p.X-r))), max(0, int(math.Floor(p.Y-r))),
-		min(sc.W, int(math.Ceil(p.X+r))+1), min(sc.H, int(math.Ceil(p.Y+r))+1),
-	}
+	clamp := func(v float64, hi int) int { return int(math.Max(0, math.Min(float64(hi), v))) }
+	x0, y0 := clamp(math.Floor(p.X-r), sc.W), clamp(math.Floor(p.Y-r), sc.H)
+	return region{x0, y0, max(x0, clamp(math.Ceil(p.X+r)+1, sc.W)), max(y0, clamp(math.Ceil(p.Y+r)+1, sc.H))}
 }
 
 func (r region) union(o region) region {

@@ -120,21 +120,56 @@ func (s *splat) add(frame []uint8, bg []float32, pix []int, w int, p Pose, col [
 	}
 }
 
-// sprite is the mean of what was splatted; cells no sighting reached are
-// empty (transparent).
+// sprite is the mean of what was splatted, by normalised convolution: the
+// sums and the weights are both smoothed over about a quarter of a pixel
+// before dividing, so cells that few sightings reached borrow from their
+// neighbours instead of staying holes (a sprite full of holes has a fit
+// landscape full of false minima). Cells nothing reached stay empty.
 func (s *splat) sprite() *Sprite {
 	n := s.side * s.side
+	w, a := s.smooth(s.w, 1), s.smooth(s.a, 1)
+	pm := s.smooth(s.pm, s.c)
 	out := &Sprite{Side: s.side, Scale: s.scale, Alpha: make([]float32, n), Premul: make([]float32, n*s.c)}
 	for i := range n {
-		if s.w[i] < 0.5 {
+		if w[i] < 0.05 {
 			continue
 		}
-		a := s.a[i] / s.w[i]
-		out.Alpha[i] = float32(a)
+		al := a[i] / w[i]
+		out.Alpha[i] = float32(al)
 		for ch := range s.c {
-			v := s.pm[i*s.c+ch] / s.w[i]
-			out.Premul[i*s.c+ch] = float32(math.Max(0, math.Min(255*a, v)))
+			v := pm[i*s.c+ch] / w[i]
+			out.Premul[i*s.c+ch] = float32(math.Max(0, math.Min(255*al, v)))
 		}
 	}
 	return out
+}
+
+// smooth blurs a side x side grid of c-vectors with a separable Gaussian
+// of sigma Scale/4 cells.
+func (s *splat) smooth(v []float64, c int) []float64 {
+	sigma := math.Max(0.5, float64(s.scale)/4)
+	r := int(math.Ceil(2 * sigma))
+	k := make([]float64, 2*r+1)
+	for i := range k {
+		d := float64(i - r)
+		k[i] = math.Exp(-d * d / (2 * sigma * sigma))
+	}
+	pass := func(src []float64, dx, dy int) []float64 {
+		dst := make([]float64, len(src))
+		for y := range s.side {
+			for x := range s.side {
+				for j, kv := range k {
+					xx, yy := x+(j-r)*dx, y+(j-r)*dy
+					if xx < 0 || yy < 0 || xx >= s.side || yy >= s.side {
+						continue
+					}
+					for ch := range c {
+						dst[(y*s.side+x)*c+ch] += kv * src[(yy*s.side+xx)*c+ch]
+					}
+				}
+			}
+		}
+		return dst
+	}
+	return pass(pass(v, 1, 0), 0, 1)
 }
