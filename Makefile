@@ -6,7 +6,7 @@ BIN     := bin/dreamrank
 DATA    ?= data
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: setup setup-test build run demo test test-kernels vet fmt clean wm-data wm-train wm-eval bench bench-ranking
+.PHONY: setup setup-test build run demo test test-kernels vet fmt clean wm-data wm-train wm-arm-logs wm-train-slots wm-eval bench bench-ranking
 
 setup:
 	@ops/setup/deps.sh
@@ -73,6 +73,20 @@ wm-data: build
 
 wm-train: build
 	./$(BIN) wm train --data $(DATA) --out $(DATA)/wm/pusht-wm
+
+# The robot logs the generic world model (backend slots) also trains on:
+# every zoo arm in the simulator, 16 episodes each on seeds 400000+1000*i
+# (never the test seeds 100000..100049), minutes. wm-train-slots then trains
+# checkpoints/pusht-slots on $(DATA) (make wm-data's store plus these logs).
+ARM_LOG_EPISODES ?= 16
+wm-arm-logs: build
+	i=0; for arm in $$(./$(BIN) policy list | awk 'NR>1 && NF>3 {print $$1}' | grep -v '^backends'); do \
+	  ./$(BIN) policy eval $$arm --first-seed $$((400000 + 1000*i)) --seeds $(ARM_LOG_EPISODES) --record $(DATA) --json > /dev/null || exit 1; \
+	  i=$$((i+1)); \
+	done
+
+wm-train-slots: build
+	./$(BIN) wm train-slots --data $(DATA) --out $(DATA)/wm/pusht-slots
 
 wm-eval: build
 	./$(BIN) wm eval --data $(DATA) --checkpoint checkpoints/pusht-wm --json

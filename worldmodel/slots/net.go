@@ -57,6 +57,7 @@ func newParams(c ModelConfig, lay layout, seed uint64) *nn.Params {
 		ps.Add(fmt.Sprintf("scene.sprite%d.alpha", k), []int{sp.Side * sp.Side}, nil)
 		ps.Add(fmt.Sprintf("scene.sprite%d.premul", k), []int{sp.Side * sp.Side * s.C}, nil)
 	}
+	ps.Add("scene.room", []int{s.H * s.W}, nil)
 	ps.Add("head.m", []int{3*s.D + s.A + 1, s.D}, nil)
 	for _, e := range lay.Effectors {
 		ps.Add(fmt.Sprintf("effector%d.w", e.Object), []int{s.D + 1, 2}, nil)
@@ -91,6 +92,8 @@ type dynamics struct {
 	eff      []*effector // parallel to lay.Effectors
 	radius   []float64   // each effector's footprint radius
 	fields   []*contactField
+	room     *room
+	outline  [][][2]float64 // per passive object: footprint points the room checks
 	ps       *nn.Params
 	posScale float64 // frame pixels per network input unit
 	// shiftScale (pixels) and turnScale (radians) per output unit.
@@ -116,8 +119,10 @@ func assemble(c ModelConfig, lay layout, ps *nn.Params) *dynamics {
 		d.radius = append(d.radius, r)
 		reach = math.Max(reach, r)
 	}
+	d.room = &room{w: s.W, h: s.H, allowed: ps.Get("scene.room").Data()}
 	for _, k := range lay.Passives {
 		d.fields = append(d.fields, newContactField(d.scene.Sprites[k], reach+c.ContactMargin+2))
+		d.outline = append(d.outline, thinPoints(d.scene.Sprites[k].footprint()))
 	}
 	return d
 }
@@ -184,7 +189,7 @@ func (d *dynamics) step(mlps []*nn.MLP, s *state, a []float32, feat []float32) {
 			dy *= 1 + s.noise*s.rng.NormFloat64()
 			da *= 1 + s.noise*s.rng.NormFloat64()
 		}
-		s.poses[k] = p.moved(dx, dy, da)
+		s.poses[k] = d.room.constrain(d.outline[j], p, p.moved(dx, dy, da))
 	}
 	for e, ef := range d.eff {
 		s.poses[d.lay.Effectors[e].Object] = ef.pose(next)

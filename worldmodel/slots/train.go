@@ -162,6 +162,7 @@ func fitHeads(tracks []*track, l *learned, cfg TrainConfig, say func(string, ...
 		copy(ps.Get(fmt.Sprintf("scene.sprite%d.alpha", k)).Data(), sp.Alpha)
 		copy(ps.Get(fmt.Sprintf("scene.sprite%d.premul", k)).Data(), sp.Premul)
 	}
+	copy(ps.Get("scene.room").Data(), learnRoom(s, tracks, l.cfg.Refit, 3))
 	copy(ps.Get("head.m").Data(), toF32(head.M))
 	for i, e := range effs {
 		copy(ps.Get(fmt.Sprintf("effector%d.w", lay.Effectors[i].Object)).Data(), toF32(e.W))
