@@ -95,7 +95,8 @@ bench: build
 	./$(BIN) bench wm --checkpoint checkpoints/pusht-wm --json
 
 # The headline agreement benchmark: every zoo arm over the 50 test seeds in
-# the simulator and in the structured world model (about 15-20 min).
+# the simulator and in the default world model, the generic slots model
+# (about 20-30 min).
 bench-ranking: build
 	mkdir -p results
-	./$(BIN) bench ranking --backend objects --json > results/bench_ranking.json
+	./$(BIN) bench ranking --json > results/bench_ranking.json

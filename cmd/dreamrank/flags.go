@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"dreamrank/ops/wmfidelity"
 	"errors"
@@ -137,8 +138,8 @@ type modelFlags struct {
 }
 
 func (f *modelFlags) register(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&f.backend, "backend", latent.Name, "world-model backend: "+strings.Join(worldmodel.Backends(), ", "))
-	cmd.Flags().StringVar(&f.checkpoint, "checkpoint", defaultCheckpoint, "checkpoint directory of the built-in model (a run directory with a latest pointer works too)")
+	cmd.Flags().StringVar(&f.backend, "backend", slots.Name, "world-model backend: "+strings.Join(worldmodel.Backends(), ", "))
+	cmd.Flags().StringVar(&f.checkpoint, "checkpoint", "", "checkpoint directory of a slots, objects or builtin model (a run directory with a latest pointer works too; default: the committed "+defaultSlotsCheckpoint+", "+defaultObjectsCheckpoint+" or "+defaultCheckpoint+")")
 	cmd.Flags().StringArrayVar(&f.opts, "opt", nil, "backend option key=value (repeatable), e.g. --opt nats_url=nats://host:4222 --opt model=pusht")
 }
 
@@ -150,17 +151,22 @@ func (f *modelFlags) open(ctx context.Context) (worldmodel.Model, error) {
 	return worldmodel.Open(ctx, f.backend, opts)
 }
 
-// options are the backend's options: the default checkpoint of the
-// builtin, objects and slots backends, then --opt.
+// committedCheckpoints are the checkpoints the backends with one open by
+// default.
+var committedCheckpoints = map[string]string{
+	slots.Name:   defaultSlotsCheckpoint,
+	objects.Name: defaultObjectsCheckpoint,
+	latent.Name:  defaultCheckpoint,
+}
+
+// options are the backend's options: its checkpoint (--checkpoint, or the
+// committed one), then --opt (a later key wins).
 func (f *modelFlags) options() (worldmodel.Options, error) {
 	opts := worldmodel.Options{}
-	switch f.backend {
-	case latent.Name:
-		opts["checkpoint"] = f.checkpoint
-	case objects.Name:
-		opts["checkpoint"] = defaultObjectsCheckpoint // --opt checkpoint=DIR overrides
-	case slots.Name:
-		opts["checkpoint"] = defaultSlotsCheckpoint
+	if def, ok := committedCheckpoints[f.backend]; ok {
+		opts["checkpoint"] = cmp.Or(f.checkpoint, def)
+	} else if f.checkpoint != "" {
+		return nil, fmt.Errorf("--checkpoint is for the %s, %s and %s backends; give backend %s its options with --opt", slots.Name, objects.Name, latent.Name, f.backend)
 	}
 	if err := putOpts(opts, f.opts); err != nil {
 		return nil, err
@@ -430,8 +436,8 @@ func registerNightly(cmd *cobra.Command, n *deploy.Nightly, withSchedule bool) {
 	fl.IntVar(&n.Config.Safety, "nightly-safety", 12, "imagined keep-out-zone episodes per arm for the safety section (-1: none)")
 	fl.IntVar(&n.Config.SafetyReal, "nightly-safety-real", 6, "of those, real episodes per arm")
 	fl.IntVar(&n.Config.SafetyHorizon, "nightly-safety-horizon", 120, "steps per keep-out-zone episode")
-	fl.StringVar(&n.Backend, "nightly-backend", objects.Name, "world-model backend the arms are imagined in")
-	fl.StringVar(&n.Checkpoint, "nightly-checkpoint", defaultObjectsCheckpoint, "its checkpoint")
+	fl.StringVar(&n.Backend, "nightly-backend", slots.Name, "world-model backend the arms are imagined in")
+	fl.StringVar(&n.Checkpoint, "nightly-checkpoint", defaultSlotsCheckpoint, "its checkpoint")
 	fl.StringVar(&n.Fidelity, "nightly-fidelity", "", "`FILE` written by wm eval --json, shown instead of evaluating the checkpoint; refused (and said so in the report) unless it records that checkpoint's identity")
 	if !withSchedule {
 		fl.StringVar(&n.Data, "data", "data", "data directory whose held-out episodes the checkpoint's fidelity is measured on (the human demonstrations are imported when it has none)")

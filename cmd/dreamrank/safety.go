@@ -150,7 +150,7 @@ evaluator/validation/wmpool). --stats FILE writes the build's statistics
 			ctx := cmd.Context()
 			start := time.Now()
 			if backend != "" {
-				mf := modelFlags{backend: backend, checkpoint: defaultCheckpoint, opts: mopts}
+				mf := modelFlags{backend: backend, opts: mopts}
 				src := wmpool.Sources{Backend: backend, ModelDraws: wmDraws, FirstDrawSeed: wmDrawSeed, DrawNoise: wmNoise,
 					Judge: jf.name, Arm: arm, ArmDraws: draws}
 				var err error

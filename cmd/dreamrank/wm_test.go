@@ -38,7 +38,7 @@ func TestWorldModelCommands(t *testing.T) {
 	train := []string{"--data", data, "--out", out, "--steps", "2", "--finetune-steps", "1", "--batch", "1", "--checkpoint-every", "1"}
 	run(wmTrainCmd(), train...)
 	run(wmTrainCmd(), train...) // resumes a finished run: nothing to do
-	run(wmEvalCmd(), "--data", data, "--checkpoint", out, "--with-sim", "--max-windows", "2", "--json")
+	run(wmEvalCmd(), "--data", data, "--backend", "builtin", "--checkpoint", out, "--with-sim", "--max-windows", "2", "--json")
 	run(wmEvalCmd(), "--data", data, "--backend", "copylast", "--with-sim", "--max-windows", "1")
 }
 
