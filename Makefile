@@ -89,10 +89,11 @@ wm-train-slots: build
 	./$(BIN) wm train-slots --data $(DATA) --out $(DATA)/wm/pusht-slots
 
 wm-eval: build
-	./$(BIN) wm eval --data $(DATA) --checkpoint checkpoints/pusht-wm --json
+	./$(BIN) wm eval --data $(DATA) --json
 
 bench: build
-	./$(BIN) bench wm --checkpoint checkpoints/pusht-wm --json
+	./$(BIN) bench wm --json
+	./$(BIN) bench wm --backend builtin --json
 
 # The headline agreement benchmark: every zoo arm over the 50 test seeds in
 # the simulator and in the default world model, the generic slots model
