@@ -10,12 +10,12 @@ import (
 // off by pixels and degrees, to a small fraction of a pixel; from no start
 // at all (a fresh search) too.
 func TestFitRecoversRenderedPoses(t *testing.T) {
-	store := synthStore(t, 8)
+	store := synthStore(t, 16)
 	p, err := planData(t.Context(), store, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	starts, frames, err := sceneFrames(t.Context(), store, p, 300)
+	starts, frames, err := sceneFrames(t.Context(), store, p, 1000)
 	if err != nil {
 		t.Fatal(err)
 	}

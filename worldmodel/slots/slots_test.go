@@ -17,7 +17,7 @@ import (
 func tinyConfig(out string) TrainConfig {
 	cfg := DefaultTrainConfig()
 	cfg.OutDir = out
-	cfg.Scene.Frames, cfg.Scene.Sightings, cfg.Scene.Refine = 300, 60, 1
+	cfg.Scene.Frames, cfg.Scene.Sightings, cfg.Scene.Refine = 1000, 60, 1 // every frame: no sample that depends on store order
 	cfg.Model.Hidden, cfg.Model.Layers = 16, 1
 	cfg.Steps, cfg.Batch, cfg.Unroll, cfg.CheckpointEvery = 4, 8, 4, 2
 	return cfg
