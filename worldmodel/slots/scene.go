@@ -61,9 +61,6 @@ func (s *Sprite) reachOf() float64 {
 	return s.reach
 }
 
-// half is the patch's half-width in frame pixels.
-func (s *Sprite) half() float64 { return float64(s.Side) / float64(2*s.Scale) }
-
 // sample returns alpha and the premultiplied colour at a point of the
 // object's frame (frame pixels), bilinear between cells; zero outside.
 func (s *Sprite) sample(lx, ly float64, ch int, col []float32) float32 {
