@@ -40,13 +40,14 @@ type Sprite struct {
 	Side, Scale int
 	Alpha       []float32 // Side*Side
 	Premul      []float32 // Side*Side*channels
-	reach       float64   // reachOf, set on first use
+	reach       float64   // reachOf, set once on first use
+	reachOnce   sync.Once
 }
 
 // reachOf is the distance from the origin to the farthest cell the sprite
 // draws (frame pixels): rendering and fitting look no farther.
 func (s *Sprite) reachOf() float64 {
-	if s.reach == 0 {
+	s.reachOnce.Do(func() {
 		r := 0.5
 		for y := range s.Side {
 			for x := range s.Side {
@@ -57,7 +58,7 @@ func (s *Sprite) reachOf() float64 {
 			}
 		}
 		s.reach = r + 1/float64(s.Scale)
-	}
+	})
 	return s.reach
 }
 
