@@ -4,7 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
+	"slices"
 	"strconv"
+	"strings"
 
 	"dreamrank/foundation/registry"
 )
@@ -47,4 +50,54 @@ func DrawOptions(backend string, opts Options, noise float64, k int) (Options, e
 	out[keys.Noise] = strconv.FormatFloat(noise, 'g', -1, 64)
 	out[keys.Seed] = strconv.Itoa(k)
 	return out, nil
+}
+
+// Draw is a perturbed draw as a backend reads it from its options: the
+// relative noise (0: the model itself) and the seed.
+type Draw struct {
+	Noise float64
+	Seed  uint64
+}
+
+// ParseDraw reads a draw's noise and seed from opts under keys; every
+// other key must be one of known. Backends with draws wrap its error in
+// their own configuration error.
+func ParseDraw(opts Options, keys DrawKeys, known ...string) (Draw, error) {
+	var d Draw
+	for k, v := range opts {
+		switch k {
+		case keys.Noise:
+			x, err := strconv.ParseFloat(v, 64)
+			if err != nil || x < 0 || math.IsInf(x, 0) || math.IsNaN(x) {
+				return Draw{}, fmt.Errorf("option %s %q: want a finite number >= 0", k, v)
+			}
+			d.Noise = x
+		case keys.Seed:
+			x, err := strconv.ParseUint(v, 10, 64)
+			if err != nil {
+				return Draw{}, fmt.Errorf("option %s %q: %v", k, v, err)
+			}
+			d.Seed = x
+		default:
+			if !slices.Contains(known, k) {
+				return Draw{}, fmt.Errorf("unknown option %q (known: %s)", k, strings.Join(append(slices.Clone(known), keys.Noise, keys.Seed), ", "))
+			}
+		}
+	}
+	return d, nil
+}
+
+// Describe adds a perturbed draw's noise and seed to a model's description
+// (a copy; info itself is left alone); the model itself (noise 0) is
+// described as it is.
+func (d Draw) Describe(info map[string]string) map[string]string {
+	if d.Noise == 0 {
+		return info
+	}
+	out := maps.Clone(info)
+	if out == nil {
+		out = map[string]string{}
+	}
+	out["noise"], out["seed"] = strconv.FormatFloat(d.Noise, 'g', -1, 64), strconv.FormatUint(d.Seed, 10)
+	return out
 }

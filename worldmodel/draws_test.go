@@ -41,3 +41,31 @@ func TestDrawOptions(t *testing.T) {
 		t.Errorf("DrawOptions changed its input: %v", base)
 	}
 }
+
+func TestParseDraw(t *testing.T) {
+	keys := DrawKeys{Noise: "noise", Seed: "seed"}
+	tests := []struct {
+		name    string
+		opts    Options
+		want    Draw
+		wantErr bool
+	}{
+		{"the model itself", Options{"checkpoint": "x"}, Draw{}, false},
+		{"a draw", Options{"noise": "0.3", "seed": "4"}, Draw{Noise: 0.3, Seed: 4}, false},
+		{"negative noise", Options{"noise": "-1"}, Draw{}, true},
+		{"infinite noise", Options{"noise": "Inf"}, Draw{}, true},
+		{"bad seed", Options{"seed": "-2"}, Draw{}, true},
+		{"unknown key", Options{"colour": "red"}, Draw{}, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ParseDraw(tc.opts, keys, "checkpoint")
+			if (err != nil) != tc.wantErr || got != tc.want {
+				t.Fatalf("ParseDraw(%v) = %+v, %v; want %+v, error %v", tc.opts, got, err, tc.want, tc.wantErr)
+			}
+		})
+	}
+	if d := (Draw{Noise: 0.3, Seed: 4}).Describe(map[string]string{"a": "b"}); d["noise"] != "0.3" || d["seed"] != "4" || d["a"] != "b" {
+		t.Fatalf("Describe = %v", d)
+	}
+}

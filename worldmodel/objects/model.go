@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/fnv"
-	"maps"
 	"math"
 	"math/rand/v2"
 	"runtime"
@@ -32,7 +31,7 @@ func init() {
 		}
 		return m.withOptions(opts)
 	})
-	worldmodel.RegisterDraws(Name, worldmodel.DrawKeys{Noise: OptNoise, Seed: OptSeed})
+	worldmodel.RegisterDraws(Name, drawKeys)
 }
 
 // Options of the registered backend beside checkpoint.
@@ -47,31 +46,17 @@ const (
 	OptSeed = "seed"
 )
 
-// withOptions applies OptNoise and OptSeed.
+// drawKeys are the options of a perturbed draw.
+var drawKeys = worldmodel.DrawKeys{Noise: OptNoise, Seed: OptSeed}
+
+// withOptions applies the perturbed draw's options (OptNoise, OptSeed).
 func (m *Model) withOptions(opts worldmodel.Options) (*Model, error) {
-	for k, v := range opts {
-		switch k {
-		case "checkpoint":
-		case OptNoise:
-			x, err := strconv.ParseFloat(v, 64)
-			if err != nil || x < 0 || math.IsInf(x, 0) {
-				return nil, fmt.Errorf("%w: option noise %q: want a finite number >= 0", ErrConfig, v)
-			}
-			m.noise = x
-		case OptSeed:
-			x, err := strconv.ParseUint(v, 10, 64)
-			if err != nil {
-				return nil, fmt.Errorf("%w: option seed %q: %v", ErrConfig, v, err)
-			}
-			m.seed = x
-		default:
-			return nil, fmt.Errorf("%w: unknown option %q (known: checkpoint, noise, seed)", ErrConfig, k)
-		}
+	d, err := worldmodel.ParseDraw(opts, drawKeys, "checkpoint")
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
 	}
-	if m.noise > 0 {
-		m.info = maps.Clone(m.info)
-		m.info["noise"], m.info["seed"] = strconv.FormatFloat(m.noise, 'g', -1, 64), strconv.FormatUint(m.seed, 10)
-	}
+	m.noise, m.seed = d.Noise, d.Seed
+	m.info = d.Describe(m.info)
 	return m, nil
 }
 

@@ -33,7 +33,7 @@ func init() {
 		}
 		return m.withOptions(opts)
 	})
-	worldmodel.RegisterDraws(Name, worldmodel.DrawKeys{Noise: OptNoise, Seed: OptSeed})
+	worldmodel.RegisterDraws(Name, drawKeys)
 }
 
 // Options of the registered backend beside checkpoint.
@@ -49,6 +49,9 @@ const (
 	OptSeed = "seed"
 )
 
+// drawKeys are the options of a perturbed draw.
+var drawKeys = worldmodel.DrawKeys{Noise: OptNoise, Seed: OptSeed}
+
 // Model is the generic slots world model. It is safe for concurrent use:
 // its parameters are read-only once made.
 type Model struct {
@@ -63,30 +66,14 @@ func newModel(cfg savedConfig, ps *nn.Params, info map[string]string) *Model {
 	return &Model{d: assemble(cfg.Model, cfg.Layout, ps), saved: cfg, info: info}
 }
 
+// withOptions applies the perturbed draw's options (OptNoise, OptSeed).
 func (m *Model) withOptions(opts worldmodel.Options) (*Model, error) {
-	for k, v := range opts {
-		switch k {
-		case "checkpoint":
-		case OptNoise:
-			x, err := strconv.ParseFloat(v, 64)
-			if err != nil || x < 0 || math.IsInf(x, 0) || math.IsNaN(x) {
-				return nil, fmt.Errorf("%w: option noise %q: want a finite number >= 0", ErrConfig, v)
-			}
-			m.noise = x
-		case OptSeed:
-			x, err := strconv.ParseUint(v, 10, 64)
-			if err != nil {
-				return nil, fmt.Errorf("%w: option seed %q: %v", ErrConfig, v, err)
-			}
-			m.seed = x
-		default:
-			return nil, fmt.Errorf("%w: unknown option %q (known: checkpoint, noise, seed)", ErrConfig, k)
-		}
+	d, err := worldmodel.ParseDraw(opts, drawKeys, "checkpoint")
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
 	}
-	if m.noise > 0 {
-		m.info = maps.Clone(m.info)
-		m.info["noise"], m.info["seed"] = strconv.FormatFloat(m.noise, 'g', -1, 64), strconv.FormatUint(m.seed, 10)
-	}
+	m.noise, m.seed = d.Noise, d.Seed
+	m.info = d.Describe(m.info)
 	return m, nil
 }
 
