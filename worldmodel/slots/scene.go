@@ -65,8 +65,7 @@ func (s *Sprite) reachOf() float64 {
 // sample returns alpha and the premultiplied colour at a point of the
 // object's frame (frame pixels), bilinear between cells; zero outside.
 func (s *Sprite) sample(lx, ly float64, ch int, col []float32) float32 {
-	fx := lx*float64(s.Scale) + float64(s.Side)/2 - 0.5
-	fy := ly*float64(s.Scale) + float64(s.Side)/2 - 0.5
+	fx, fy := gridPos(lx, ly, s.Side, s.Scale)
 	x0, y0 := int(math.Floor(fx)), int(math.Floor(fy))
 	if x0 < -1 || y0 < -1 || x0 >= s.Side || y0 >= s.Side {
 		for c := range ch {
@@ -84,15 +83,7 @@ func (s *Sprite) sample(lx, ly float64, ch int, col []float32) float32 {
 		if x < 0 || y < 0 || x >= s.Side || y >= s.Side {
 			continue
 		}
-		w := (1 - wx) * (1 - wy)
-		switch k {
-		case 1:
-			w = wx * (1 - wy)
-		case 2:
-			w = (1 - wx) * wy
-		case 3:
-			w = wx * wy
-		}
+		w := cornerWeight(k, wx, wy)
 		i := y*s.Side + x
 		a += w * s.Alpha[i]
 		for c := range ch {
@@ -100,6 +91,27 @@ func (s *Sprite) sample(lx, ly float64, ch int, col []float32) float32 {
 		}
 	}
 	return a
+}
+
+// gridPos is where a point of an object's frame (frame pixels) falls on a
+// side x side grid of scale cells per pixel centred on the origin, in cell
+// units from the first cell's centre.
+func gridPos(lx, ly float64, side, scale int) (fx, fy float64) {
+	return lx*float64(scale) + float64(side)/2 - 0.5, ly*float64(scale) + float64(side)/2 - 0.5
+}
+
+// cornerWeight is the bilinear weight of corner k (x0+k%2, y0+k/2) of the
+// cell square a point falls in, wx and wy being its offsets from (x0, y0).
+func cornerWeight[T float32 | float64](k int, wx, wy T) T {
+	switch k {
+	case 1:
+		return wx * (1 - wy)
+	case 2:
+		return (1 - wx) * wy
+	case 3:
+		return wx * wy
+	}
+	return (1 - wx) * (1 - wy)
 }
 
 // footprint lists the cell centres (object frame, frame pixels) whose

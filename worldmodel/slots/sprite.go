@@ -91,8 +91,7 @@ func (s *splat) add(frame []uint8, bg []float32, pix []int, w int, p Pose, col [
 	c := s.c
 	for _, q := range pix {
 		lx, ly := p.local(float64(q%w)+0.5, float64(q/w)+0.5)
-		fx := lx*float64(s.scale) + float64(s.side)/2 - 0.5
-		fy := ly*float64(s.scale) + float64(s.side)/2 - 0.5
+		fx, fy := gridPos(lx, ly, s.side, s.scale)
 		x0, y0 := int(math.Floor(fx)), int(math.Floor(fy))
 		wx, wy := fx-float64(x0), fy-float64(y0)
 		a := coverage(frame[q*c:], bg[q*c:], col)
@@ -101,15 +100,7 @@ func (s *splat) add(frame []uint8, bg []float32, pix []int, w int, p Pose, col [
 			if x < 0 || y < 0 || x >= s.side || y >= s.side {
 				continue
 			}
-			wt := (1 - wx) * (1 - wy)
-			switch k {
-			case 1:
-				wt = wx * (1 - wy)
-			case 2:
-				wt = (1 - wx) * wy
-			case 3:
-				wt = wx * wy
-			}
+			wt := cornerWeight(k, wx, wy)
 			i := y*s.side + x
 			s.w[i] += wt
 			s.a[i] += wt * a

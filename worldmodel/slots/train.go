@@ -309,7 +309,7 @@ func (tr *trainer) run(ctx context.Context, progress func(TrainProgress)) (strin
 		if math.IsNaN(loss) || math.IsInf(loss, 0) {
 			return "", fmt.Errorf("slots: step %d: loss is %v", tr.step, loss)
 		}
-		clipGrads(grads, 1)
+		nn.ClipGrads(grads, 1)
 		lr := tr.lr()
 		tr.opt.Update(tr.d.ps, grads, lr, 0)
 		tr.step++
@@ -367,27 +367,6 @@ func (tr *trainer) resume(report func(TrainProgress)) error {
 func (tr *trainer) lr() float64 {
 	f := float64(tr.step) / float64(tr.cfg.Steps)
 	return tr.cfg.LR * (0.1 + 0.9*0.5*(1+math.Cos(math.Pi*f)))
-}
-
-// clipGrads scales the gradients so their global norm is at most maxNorm:
-// long unrolls occasionally produce a spike.
-func clipGrads(grads [][]float32, maxNorm float64) {
-	var ss float64
-	for _, g := range grads {
-		for _, v := range g {
-			ss += float64(v) * float64(v)
-		}
-	}
-	n := math.Sqrt(ss)
-	if n <= maxNorm || n == 0 {
-		return
-	}
-	k := float32(maxNorm / n)
-	for _, g := range grads {
-		for i := range g {
-			g[i] *= k
-		}
-	}
 }
 
 // fill draws the step's batch (a function of seed and step) into the graph.
