@@ -97,29 +97,15 @@ Held-out episodes follow the built-in model's rule, so wm eval numbers compare.`
 			if err != nil {
 				return err
 			}
-			bar, finish := progress.Bar(os.Stderr, "training")
-			var last objects.TrainProgress
+			ui := newTrainUI(false)
 			path, err := objects.Train(cmd.Context(), store, cfg, func(p objects.TrainProgress) {
 				if p.Message != "" {
-					slog.Info(p.Message)
+					ui.message(p.Message)
 					return
 				}
-				if p.Checkpoint != "" {
-					slog.Info("checkpoint", "path", p.Checkpoint, "step", p.Step, "loss", p.Loss)
-				}
-				last = p
-				bar(p.Step, p.Steps)
+				ui.stepDone(trainStep{p.Step, p.Steps, p.Loss, p.ExamplesPerSec, p.Elapsed}, p.Checkpoint)
 			})
-			finish()
-			if err != nil {
-				return err
-			}
-			if last.ExamplesPerSec == 0 {
-				fmt.Printf("already trained\ncheckpoint %s\n", path)
-				return nil
-			}
-			fmt.Printf("trained to step %d, loss %.5f, %.1f windows/s, %v\ncheckpoint %s\n", last.Step, last.Loss, last.ExamplesPerSec, last.Elapsed.Round(1e9), path)
-			return nil
+			return ui.done(path, err, "already trained")
 		},
 	}
 	f := cmd.Flags()

@@ -1,14 +1,9 @@
 package main
 
 import (
-	"fmt"
-	"log/slog"
-	"os"
-
 	"github.com/spf13/cobra"
 
 	"dreamrank/foundation/episode"
-	"dreamrank/foundation/progress"
 	"dreamrank/worldmodel/slots"
 )
 
@@ -31,37 +26,15 @@ so wm eval numbers compare.`,
 			if err != nil {
 				return err
 			}
-			// The bar starts with the first step, so its rate and ETA are
-			// the optimizer's, not the scene learning's and tracking's.
-			var (
-				bar    progress.Func
-				finish = func() {}
-				last   slots.TrainProgress
-			)
+			ui := newTrainUI(true)
 			path, err := slots.Train(cmd.Context(), store, cfg, func(p slots.TrainProgress) {
 				if p.Message != "" {
-					slog.Info(p.Message)
+					ui.message(p.Message)
 					return
 				}
-				if p.Checkpoint != "" {
-					slog.Info("checkpoint", "path", p.Checkpoint, "step", p.Step, "loss", p.Loss)
-				}
-				last = p
-				if bar == nil {
-					bar, finish = progress.Bar(os.Stderr, "training")
-				}
-				bar(p.Step, p.Steps)
+				ui.stepDone(trainStep{p.Step, p.Steps, p.Loss, p.ExamplesPerSec, p.Elapsed}, p.Checkpoint)
 			})
-			finish()
-			if err != nil {
-				return err
-			}
-			if last.ExamplesPerSec == 0 {
-				fmt.Printf("trained\ncheckpoint %s\n", path)
-				return nil
-			}
-			fmt.Printf("trained to step %d, loss %.5f, %.1f windows/s, %v\ncheckpoint %s\n", last.Step, last.Loss, last.ExamplesPerSec, last.Elapsed.Round(1e9), path)
-			return nil
+			return ui.done(path, err, "trained")
 		},
 	}
 	f := cmd.Flags()
