@@ -175,6 +175,9 @@ judge's accuracy on real frames and the wall time of each side.`,
 			}
 			fmt.Printf("pearson %.3f [%.3f, %.3f]  mmrv %.3f  spearman %.3f  kendall %.3f  judge accuracy %.3f\n",
 				rep.Pearson, rep.PearsonCI.Lo, rep.PearsonCI.Hi, rep.MMRV, rep.Spearman, rep.Kendall, rep.JudgeAccuracy)
+			if f := rep.IndependentFloor; f != nil {
+				fmt.Printf("independent floor (true rates, episodes independent of the real ones): mmrv %.3f  pearson %.3f\n", f.MMRV, f.Pearson)
+			}
 			fmt.Printf("simulator %.0fs, world model %.0fs, judge %.0fs, wall %.0fs\n", rep.SimSeconds, rep.WMSeconds, rep.JudgeSeconds, rep.WallSeconds)
 			return nil
 		},

@@ -46,6 +46,28 @@ type ArmReport struct {
 	UnreadableFrames float64 `json:"unreadable_frames"`
 	SimSeconds       float64 `json:"sim_seconds"`
 	WMSeconds        float64 `json:"wm_seconds"`
+	// Episodes pairs each seed's simulated and imagined episode, so a
+	// disagreement can be traced to its seed (a near miss or a gross
+	// failure, early or late).
+	Episodes []EpisodePair `json:"episodes"`
+}
+
+// EpisodePair is one seed on both sides.
+type EpisodePair struct {
+	Seed     int64   `json:"seed"`
+	True     Outcome `json:"true"`
+	Imagined Outcome `json:"imagined"`
+}
+
+// Outcome is one episode's result on one side.
+type Outcome struct {
+	Success   bool    `json:"success"`
+	MaxReward float64 `json:"max_reward"`
+	Steps     int     `json:"steps"`
+}
+
+func outcomeOf(r trial.Result) Outcome {
+	return Outcome{Success: r.Success, MaxReward: r.MaxReward, Steps: r.Steps}
 }
 
 // Report is the benchmark's output.
@@ -59,6 +81,10 @@ type Report struct {
 	Kendall   agreement.Number   `json:"kendall"`
 	// EpisodeAgreement pairs each seed's imagined and simulated success.
 	EpisodeAgreement *agreement.EpisodeAgreement `json:"episode_agreement"`
+	// IndependentFloor is what a model with every arm's true rate but
+	// episodes independent of the real ones would score (simulated): the
+	// part of MMRV that this protocol's episode count alone causes.
+	IndependentFloor *agreement.Floor `json:"independent_floor,omitempty"`
 	// Learned is the same agreement over the learned arms alone (every
 	// backend but the scripted planner), nil with fewer than two: the
 	// arms a user brings, without the anchors whose spread is easy.
@@ -145,6 +171,13 @@ func Run(ctx context.Context, cfg Config, m worldmodel.Model, j judge.Judge) (Re
 	}
 	rep.Pearson, rep.PearsonCI, rep.MMRV = ag.Pearson, ag.PearsonCI, ag.MMRV
 	rep.Spearman, rep.Kendall, rep.EpisodeAgreement = ag.Spearman, ag.Kendall, ag.Episodes
+	realRates := make([]float64, len(cmp))
+	for i, a := range cmp {
+		realRates[i] = mean(a.Real)
+	}
+	if f, err := agreement.IndependentFloor(realRates, len(cfg.Seeds), 2000, 1); err == nil {
+		rep.IndependentFloor = &f
+	}
 	if len(learned) >= 2 {
 		la, err := agreement.Compare(learned, agreement.Options{Paired: true})
 		if err != nil {
@@ -214,6 +247,7 @@ func runArm(ctx context.Context, cfg Config, name string, m worldmodel.Model, j 
 		if !ok {
 			return ar, truth, pred, fmt.Errorf("bench: %s: seed %d imagined but not simulated", name, o.Seed)
 		}
+		ar.Episodes = append(ar.Episodes, EpisodePair{Seed: o.Seed, True: outcomeOf(r), Imagined: outcomeOf(o.Result)})
 		truth.Success, truth.MaxReward = append(truth.Success, r.Success), append(truth.MaxReward, r.MaxReward)
 		pred.Success, pred.MaxReward = append(pred.Success, o.Success), append(pred.MaxReward, o.MaxReward)
 		frames += o.Steps
@@ -226,3 +260,11 @@ func runArm(ctx context.Context, cfg Config, name string, m worldmodel.Model, j 
 }
 
 func nan() float64 { return math.NaN() }
+
+func mean(v []float64) float64 {
+	s := 0.0
+	for _, x := range v {
+		s += x
+	}
+	return s / float64(len(v))
+}

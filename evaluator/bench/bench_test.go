@@ -71,6 +71,14 @@ func TestLearnedSubset(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			for _, a := range rep.Arms {
+				if len(a.Episodes) != len(seeds) || a.Episodes[0].Seed != seeds[0] {
+					t.Errorf("arm %s: episode pairs %+v, want one per seed %v", a.Name, a.Episodes, seeds)
+				}
+			}
+			if rep.IndependentFloor == nil || rep.IndependentFloor.Episodes != len(seeds) {
+				t.Errorf("independent floor %+v", rep.IndependentFloor)
+			}
 			if tt.learned == nil {
 				if rep.Learned != nil {
 					t.Errorf("learned subset %+v from one learned arm", rep.Learned)
