@@ -16,6 +16,7 @@ import (
 	_ "dreamrank/worldmodel/copylast"    // world model "copylast"
 	_ "dreamrank/worldmodel/latent"      // world model "builtin"
 	_ "dreamrank/worldmodel/objects"     // world model "objects", with perturbed draws
+	_ "dreamrank/worldmodel/oracle"      // world model "oracle" (the PushT simulator, a reference)
 	_ "dreamrank/worldmodel/remote"      // world model "remote"
 	_ "dreamrank/worldmodel/slots"       // world model "slots", with perturbed draws
 )

@@ -18,7 +18,7 @@ func TestRegisteredNames(t *testing.T) {
 		got  []string
 		want []string
 	}{
-		{"world models", worldmodel.Backends(), []string{"builtin", "copylast", "objects", "remote", "slots"}},
+		{"world models", worldmodel.Backends(), []string{"builtin", "copylast", "objects", "oracle", "remote", "slots"}},
 		{"world models with draws", worldmodel.DrawBackends(), []string{"objects", "slots"}},
 		{"policies", policy.Names(), []string{"flow", "foresight", "nats", "openpi", "scripted"}},
 		{"judges", judge.Names(), []string{"overlap", "pusht-vision", "remote"}},
