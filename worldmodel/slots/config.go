@@ -22,11 +22,27 @@ type ModelConfig struct {
 	EffectorRMS float64 `json:"effector_rms"`
 	// Keypoints per passive object compared by the training loss.
 	Keypoints int `json:"keypoints"`
+	// ContactDepth adds, per effector path point, its distance from the
+	// object's footprint less the effector's radius (negative: pressed
+	// in) to the network's input. A network reading only positions must
+	// learn the object's outline to the sub-pixel from data; the learned
+	// sprite knows it exactly, and a push's effect hangs on that depth.
+	// Checkpoints from before it have it off.
+	ContactDepth bool `json:"contact_depth,omitempty"`
+}
+
+// perEffector is how many network inputs each effector gives: its path's
+// four points in the object's frame, and their contact depths.
+func (c ModelConfig) perEffector() int {
+	if c.ContactDepth {
+		return 12
+	}
+	return 8
 }
 
 // DefaultModelConfig is the committed checkpoint's architecture.
 func DefaultModelConfig() ModelConfig {
-	return ModelConfig{ContextLen: 3, Hidden: 128, Layers: 3, ContactMargin: 0.75, EffectorRMS: 0.75, Keypoints: 6}
+	return ModelConfig{ContextLen: 3, Hidden: 128, Layers: 3, ContactMargin: 0.75, EffectorRMS: 0.75, Keypoints: 6, ContactDepth: true}
 }
 
 func (c ModelConfig) validate() error {

@@ -12,9 +12,15 @@ import (
 // pixels: pts[e][i] is effector e's position at t-1+i (x, y), recorded
 // (the robot is kinematic: the objects never push it back); targets[j] is
 // passive object j's recorded keypoints after the step, (batch, 2*kp).
+//
+// depth[j][e][i] is effector e's contact depth at point i on passive
+// object j as it stands in the unroll, when the model reads contact
+// depths: it is computed outside the graph by running the same unroll
+// forward (gradients do not flow through it; positions carry them).
 type stepInputs struct {
 	pts     [][4][2]nn.Input
 	targets []nn.Input
+	depth   [][][4]nn.Input
 }
 
 // trainGraph is the multi-step training graph: every passive object's
@@ -65,12 +71,19 @@ func newTrainGraph(d *dynamics, kps [][][2]float64, batch, unroll int) (*trainGr
 		}
 		for j := range nP {
 			si.targets = append(si.targets, nn.NewInput(g, fmt.Sprintf("target%d_%d", j, k), batch, 2*len(kps[j])))
+			si.depth = append(si.depth, make([][4]nn.Input, nE))
 			p := cur[j]
 			var feats []*G.Node
 			for e := range nE {
 				for i := range 4 {
 					lx, ly := local(gb, p.c, p.s, p.x, p.y, si.pts[e][i][0].N, si.pts[e][i][1].N, d.posScale)
 					feats = append(feats, lx, ly)
+				}
+				if d.cfg.ContactDepth {
+					for i := range 4 {
+						si.depth[j][e][i] = col(fmt.Sprintf("depth%d_e%d_p%d_%d", j, e, i, k))
+						feats = append(feats, si.depth[j][e][i].N)
+					}
 				}
 			}
 			o := gb.MLP(tg.b, gb.Concat(1, feats...), mlpNames(d.cfg, j)...)

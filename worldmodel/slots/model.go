@@ -107,7 +107,7 @@ func (m *Model) Describe() map[string]string {
 func (m *Model) FLOPsPerStep() float64 {
 	d := m.d
 	h := float64(d.cfg.Hidden)
-	in := float64(perEffector * len(d.eff))
+	in := float64(d.cfg.perEffector() * len(d.eff))
 	mlp := 2 * (in*h + float64(d.cfg.Layers-1)*h*h + 3*h)
 	render := 0.0
 	for _, s := range d.scene.Sprites {
@@ -205,7 +205,7 @@ func (r *rollout) Step(ctx context.Context, actions [][][]float32) ([][]worldmod
 		feat []float32
 	}
 	err = parallel(ctx, len(r.states), func() *worker {
-		return &worker{d.newMLPs(), make([]float32, perEffector*len(d.eff))}
+		return &worker{d.newMLPs(), make([]float32, d.cfg.perEffector()*len(d.eff))}
 	}, func(w *worker, i int) error {
 		out[i] = make([]worldmodel.Observation, chunk)
 		s := r.states[i]

@@ -33,10 +33,6 @@ type effectorInfo struct {
 	RMS    float64 `json:"rms_px"`
 }
 
-// features per effector: its position at t-1, t, t+1 and t+2 in the
-// passive object's frame.
-const perEffector = 8
-
 func dynName(j int, layer string) string { return fmt.Sprintf("dyn%d.%s", j, layer) }
 func hiddenName(i int) string            { return fmt.Sprintf("mlp%d", i) }
 
@@ -63,7 +59,7 @@ func newParams(c ModelConfig, lay layout, seed uint64) *nn.Params {
 		ps.Add(fmt.Sprintf("effector%d.w", e.Object), []int{s.D + 1, 2}, nil)
 	}
 	for j := range lay.Passives {
-		in := perEffector * len(lay.Effectors)
+		in := c.perEffector() * len(lay.Effectors)
 		for i := range c.Layers {
 			ps.AddLinear(rng, dynName(j, hiddenName(i)), in, c.Hidden, 1)
 			in = c.Hidden
@@ -138,18 +134,35 @@ func toF64(v []float32) []float64 {
 // effectorPath is one effector's positions at t-1, t, t+1 and t+2.
 type effectorPath [4][2]float64
 
-// features writes passive network input: every effector's path in the
-// object's frame. Expressed there, contact physics learned in one place
-// holds wherever the object stands and however it is turned.
-func (d *dynamics) features(dst []float32, p Pose, paths []effectorPath) {
+// features writes passive object j's network input: every effector's
+// path in the object's frame (and, with ContactDepth, each point's contact
+// depth). Expressed there, contact physics learned in one place holds
+// wherever the object stands and however it is turned.
+func (d *dynamics) features(dst []float32, j int, p Pose, paths []effectorPath) {
+	per := d.cfg.perEffector()
 	for e, path := range paths {
 		for i, pt := range path {
 			lx, ly := p.local(pt[0], pt[1])
-			dst[e*perEffector+2*i] = float32(lx / d.posScale)
-			dst[e*perEffector+2*i+1] = float32(ly / d.posScale)
+			dst[e*per+2*i] = float32(lx / d.posScale)
+			dst[e*per+2*i+1] = float32(ly / d.posScale)
+			if d.cfg.ContactDepth {
+				dst[e*per+8+i] = float32(d.depth(j, e, lx, ly))
+			}
 		}
 	}
 }
+
+// depth is an effector's contact depth at a point of passive object j's
+// frame, in network units: its distance from the footprint less its
+// radius, over depthScale pixels, clipped to [-1, 3] (beyond that the
+// object is either far or the reading meaningless).
+func (d *dynamics) depth(j, e int, lx, ly float64) float64 {
+	g := (d.fields[j].at(lx, ly) - d.radius[e]) / depthScale
+	return math.Max(-1, math.Min(3, g))
+}
+
+// depthScale is the contact depth's unit (frame pixels).
+const depthScale = 2.0
 
 // state is one imagined episode between steps.
 type state struct {
@@ -180,7 +193,7 @@ func (d *dynamics) step(mlps []*nn.MLP, s *state, a []float32, feat []float32) {
 		if !touch {
 			continue
 		}
-		d.features(feat, p, paths)
+		d.features(feat, j, p, paths)
 		var o [3]float32
 		mlps[j].Run(o[:], feat)
 		dx, dy, da := d.shiftScale*float64(o[0]), d.shiftScale*float64(o[1]), d.turnScale*float64(o[2])

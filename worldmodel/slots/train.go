@@ -255,6 +255,9 @@ type trainer struct {
 	opt         *nn.Adam
 	step        int
 	wall        float64
+	// mlps and feat run unrolls forward for the contact depths.
+	mlps []*nn.MLP
+	feat []float32
 }
 
 func (tr *trainer) run(ctx context.Context, progress func(TrainProgress)) (string, error) {
@@ -405,6 +408,43 @@ func (tr *trainer) fill(tg *trainGraph) {
 					si.pts[e][i][0].Data()[b], si.pts[e][i][1].Data()[b] = float32(q.X), float32(q.Y)
 				}
 			}
+		}
+		if d.cfg.ContactDepth {
+			tr.fillDepths(tg, b)
+		}
+	}
+}
+
+// fillDepths runs batch row b's unroll forward with the current weights, as
+// the graph will, and writes each step's contact depths at the poses the
+// graph will reach.
+func (tr *trainer) fillDepths(tg *trainGraph, b int) {
+	d := tr.d
+	if tr.mlps == nil {
+		tr.mlps = d.newMLPs()
+		tr.feat = make([]float32, d.cfg.perEffector()*len(d.eff))
+	}
+	paths := make([]effectorPath, len(d.eff))
+	for j := range d.lay.Passives {
+		st := tg.start[j]
+		p := Pose{X: float64(st[0].Data()[b]), Y: float64(st[1].Data()[b]), A: float64(st[2].Data()[b])}
+		for _, si := range tg.steps {
+			for e := range d.eff {
+				for i := range 4 {
+					paths[e][i] = [2]float64{float64(si.pts[e][i][0].Data()[b]), float64(si.pts[e][i][1].Data()[b])}
+				}
+			}
+			d.features(tr.feat, j, p, paths)
+			per := d.cfg.perEffector()
+			for e := range d.eff {
+				for i := range 4 {
+					si.depth[j][e][i].Data()[b] = tr.feat[e*per+8+i]
+				}
+			}
+			var o [3]float32
+			tr.mlps[j].Run(o[:], tr.feat)
+			// Unconstrained and ungated, as in the graph.
+			p = p.moved(d.shiftScale*float64(o[0]), d.shiftScale*float64(o[1]), d.turnScale*float64(o[2]))
 		}
 	}
 }
