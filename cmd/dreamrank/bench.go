@@ -152,6 +152,10 @@ judge's accuracy on real frames and the wall time of each side.`,
 			if err != nil {
 				return err
 			}
+			cfg.Judge = map[string]string{"judge": jf.name}
+			for k, v := range opts {
+				cfg.Judge[k] = v
+			}
 			cfg.Seeds = expert.TestSeeds()
 			if seeds > 0 && seeds < len(cfg.Seeds) {
 				cfg.Seeds = cfg.Seeds[:seeds]

@@ -33,6 +33,9 @@ type Config struct {
 	JudgeEpisodes int
 	// Progress gets (arms done, arms) per side.
 	Progress func(side string) progress.Func
+	// Judge names the judge and its options, for the report (the judge
+	// itself does not say).
+	Judge map[string]string
 }
 
 // ArmReport is one arm on both sides.
@@ -101,6 +104,7 @@ type Report struct {
 	JudgeSeconds     float64           `json:"judge_seconds"`
 	WallSeconds      float64           `json:"wall_seconds"`
 	Model            map[string]string `json:"world_model,omitempty"`
+	JudgeConfig      map[string]string `json:"judge_config,omitempty"`
 }
 
 // Subset is the agreement over some of the arms.
@@ -131,7 +135,7 @@ func Run(ctx context.Context, cfg Config, m worldmodel.Model, j judge.Judge) (Re
 	if len(cfg.Arms) < 2 {
 		return Report{}, fmt.Errorf("bench: %d arms; agreement needs at least 2", len(cfg.Arms))
 	}
-	rep := Report{Seeds: len(cfg.Seeds)}
+	rep := Report{Seeds: len(cfg.Seeds), JudgeConfig: cfg.Judge}
 	if d, ok := m.(worldmodel.Describer); ok {
 		rep.Model = d.Describe()
 	}
