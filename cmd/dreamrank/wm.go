@@ -21,7 +21,7 @@ import (
 
 func wmCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "wm", Short: "World models: train, evaluate, serve, render rollouts"}
-	cmd.AddCommand(wmTrainCmd(), wmTrainObjectsCmd(), wmTrainSlotsCmd(), wmFineTuneCmd(), wmEvalCmd(), wmHorizonCmd(), wmVideoCmd(), wmServeCmd())
+	cmd.AddCommand(wmTrainCmd(), wmTrainObjectsCmd(), wmTrainSlotsCmd(), wmFineTuneCmd(), wmEvalCmd(), wmHorizonCmd(), wmApproachCmd(), wmVideoCmd(), wmServeCmd())
 	return cmd
 }
 
@@ -313,6 +313,48 @@ func wmHorizonCmd() *cobra.Command {
 	}
 	hf.register(cmd, "also use held-out simulated episodes", "at most this many held-out episodes (0: all)")
 	cmd.Flags().IntVar(&maxSteps, "steps", 300, "imagine at most this many steps per episode")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	return cmd
+}
+
+func wmApproachCmd() *cobra.Command {
+	var (
+		hf     heldOutFlags
+		asJSON bool
+	)
+	cmd := &cobra.Command{
+		Use:   "approach",
+		Short: "Replay the last real actions before each held-out episode's best moment and compare the goal coverage reached",
+		Long: `For each held-out episode with ground truth, finds its best moment (the
+highest true coverage of the goal) and imagines the final approach from 1,
+4, 8, 16 and 32 steps before it under the episode's own actions, then reads
+the goal coverage of the imagined and the real frame with the same reader.
+Success is won or lost in these last pushes; a deficit here is what makes a
+world model pessimistic in closed loop. --backend oracle (the simulator
+started from the same frame) shows the deficit no model can avoid.`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			eps, m, err := hf.open(ctx)
+			if err != nil {
+				return err
+			}
+			bar, finish := progress.Bar(os.Stderr, "imagining approaches")
+			rows, err := fidelity.Approach(ctx, m, eps, bar)
+			finish()
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(rows)
+			}
+			fmt.Printf("%-8s %8s %10s %10s %10s %10s\n", "steps", "episodes", "real", "imagined", "deficit", "unreadable")
+			for _, r := range rows {
+				fmt.Printf("%-8d %8d %10.4f %10.4f %10.4f %10d\n", r.Horizon, r.Episodes, r.Real, r.Imagined, r.Deficit, r.Unreadable)
+			}
+			return nil
+		},
+	}
+	hf.register(cmd, "also use held-out simulated episodes", "at most this many held-out episodes (0: all)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
 	return cmd
 }
