@@ -2,12 +2,14 @@ package server_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"dreamrank/foundation/bus"
+	"dreamrank/foundation/errcode"
 	"dreamrank/ops/job"
 	"dreamrank/ops/jobapi"
 	"dreamrank/ops/queue"
@@ -63,6 +65,24 @@ func startReplicated(t *testing.T, url string) *server.Server {
 	}
 }
 
+// submitWhenServed submits spec, retrying while the cluster has not yet
+// routed the job server's subscriptions to the client's node (a loaded
+// machine can take seconds to).
+func submitWhenServed(t *testing.T, c jobapi.Client, spec job.Spec) jobapi.SubmitReply {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		rep, err := c.Submit(ctx(t), spec, "")
+		if err == nil {
+			return rep
+		}
+		if !errors.Is(err, errcode.Unavailable) || time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
 func TestClusterNodeLossMidJob(t *testing.T) {
 	if testing.Short() {
 		t.Skip("3-node cluster")
@@ -84,10 +104,7 @@ func TestClusterNodeLossMidJob(t *testing.T) {
 	c := jobapi.Client{NC: servertest.Connect(t, all)}
 	spec := servertest.Spec("a", "b", "c")
 	spec.Episodes, spec.SeedsPerTask = 20, 1 // 60 tasks
-	rep, err := c.Submit(ctx(t), spec, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep := submitWhenServed(t, c, spec)
 	waitDone(t, c, rep.ID, 10)
 	nodes[2].Shutdown()
 	st := servertest.Wait(t, c, rep.ID, 90*time.Second)
