@@ -35,8 +35,9 @@
 //     effector (the robot's body, placed by that calibration), the others
 //     are passive.
 //   - Each passive object's motion: an MLP whose inputs are the effectors'
-//     positions at t-1, t, t+1 and t+2 in the object's own frame, and whose
-//     outputs are its shift (in its own frame) and turn, so contact learned
+//     positions at t-1, t, t+1 and t+2 in the object's own frame and each
+//     position's contact depth (its distance from the learned footprint
+//     less the effector's radius), and whose outputs are its shift (in its own frame) and turn, so contact learned
 //     in one place holds everywhere. It is trained multi-step: windows are
 //     unrolled through the network's own predictions and every step's
 //     keypoints (footprint points spread over the object) compared with
