@@ -7,10 +7,10 @@ import (
 	"hash/fnv"
 	"math"
 	"math/rand/v2"
-	"runtime"
 	"strconv"
 	"sync"
 
+	"dreamrank/foundation/fanout"
 	"dreamrank/foundation/nn"
 	"dreamrank/foundation/pusht"
 	"dreamrank/worldmodel"
@@ -211,7 +211,7 @@ func (m *Model) Start(ctx context.Context, contexts [][]worldmodel.Observation) 
 		return nil, err
 	}
 	r := &rollout{m: m, states: make([]state, len(contexts))}
-	err := parallel(ctx, len(contexts), func(i int) error {
+	err := fanout.Each(ctx, len(contexts), func(i int) error {
 		r.states[i] = perceive(contexts[i])
 		if m.noise > 0 {
 			r.states[i].rng = rand.New(rand.NewPCG(m.seed, r.states[i].hash()))
@@ -244,7 +244,7 @@ func (r *rollout) Step(ctx context.Context, actions [][][]float32) ([][]worldmod
 		return nil, err
 	}
 	out := make([][]worldmodel.Observation, len(r.states))
-	err = parallel(ctx, len(r.states), func(i int) error {
+	err = fanout.Each(ctx, len(r.states), func(i int) error {
 		f := newForward(r.m.ps, r.m.cfg)
 		out[i] = make([]worldmodel.Observation, chunk)
 		s := r.states[i]
@@ -271,46 +271,4 @@ func (r *rollout) Close() error {
 	r.closed = true
 	r.mu.Unlock()
 	return nil
-}
-
-// parallel runs fn(0..n-1) on all cores; every index is independent.
-func parallel(ctx context.Context, n int, fn func(i int) error) error {
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		next int
-		errs error
-	)
-	for range min(n, runtime.GOMAXPROCS(0)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				mu.Lock()
-				i := next
-				next++
-				stop := errs != nil
-				mu.Unlock()
-				if i >= n || stop {
-					return
-				}
-				if err := ctx.Err(); err != nil {
-					mu.Lock()
-					errs = err
-					mu.Unlock()
-					return
-				}
-				if err := fn(i); err != nil {
-					mu.Lock()
-					if errs == nil {
-						errs = err
-					}
-					mu.Unlock()
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	return errs
 }

@@ -14,9 +14,9 @@ package oracle
 import (
 	"context"
 	"math"
-	"runtime"
 	"sync"
 
+	"dreamrank/foundation/fanout"
 	"dreamrank/foundation/pusht"
 	"dreamrank/worldmodel"
 )
@@ -102,30 +102,15 @@ func (r *rollout) Step(ctx context.Context, actions [][][]float32) ([][]worldmod
 	out := make([][]worldmodel.Observation, len(r.envs))
 	// Episodes are independent: step them on every core (rendering each
 	// frame dominates).
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(r.envs)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				for _, a := range actions[i] {
-					r.envs[i].Step(pusht.Vec2{X: float64(a[0]), Y: float64(a[1])})
-					o := r.envs[i].Observe()
-					out[i] = append(out[i], worldmodel.Observation{Frame: o.Image, Proprio: []float32{float32(o.Agent.X), float32(o.Agent.Y)}})
-				}
-			}
-		}()
-	}
-	for i := range r.envs {
-		if ctx.Err() != nil {
-			break
+	err := fanout.Each(ctx, len(r.envs), func(i int) error {
+		for _, a := range actions[i] {
+			r.envs[i].Step(pusht.Vec2{X: float64(a[0]), Y: float64(a[1])})
+			o := r.envs[i].Observe()
+			out[i] = append(out[i], worldmodel.Observation{Frame: o.Image, Proprio: []float32{float32(o.Agent.X), float32(o.Agent.Y)}})
 		}
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	return out, nil

@@ -8,12 +8,10 @@ import (
 	"maps"
 	"math"
 	"math/rand/v2"
-	"runtime"
 	"strconv"
 	"sync"
 
-	"golang.org/x/sync/errgroup"
-
+	"dreamrank/foundation/fanout"
 	"dreamrank/foundation/nn"
 	"dreamrank/worldmodel"
 )
@@ -163,7 +161,7 @@ func (m *Model) Start(ctx context.Context, contexts [][]worldmodel.Observation) 
 		return nil, err
 	}
 	r := &rollout{m: m, states: make([]state, len(contexts))}
-	err := parallel(ctx, len(contexts), func() *fitter {
+	err := fanout.EachWith(ctx, len(contexts), func() *fitter {
 		return newFitter(m.d.scene, m.d.colours, m.saved.Train.Scene)
 	}, func(f *fitter, i int) error {
 		r.states[i] = m.perceive(f, contexts[i])
@@ -204,7 +202,7 @@ func (r *rollout) Step(ctx context.Context, actions [][][]float32) ([][]worldmod
 		mlps []*nn.MLP
 		feat []float32
 	}
-	err = parallel(ctx, len(r.states), func() *worker {
+	err = fanout.EachWith(ctx, len(r.states), func() *worker {
 		return &worker{d.newMLPs(), make([]float32, d.cfg.perEffector()*len(d.eff))}
 	}, func(w *worker, i int) error {
 		out[i] = make([]worldmodel.Observation, chunk)
@@ -229,26 +227,4 @@ func (r *rollout) Close() error {
 	r.closed = true
 	r.mu.Unlock()
 	return nil
-}
-
-// parallel runs fn(0..n-1) on all cores, each goroutine with its own
-// worker state from mk; every index is independent.
-func parallel[W any](ctx context.Context, n int, mk func() W, fn func(w W, i int) error) error {
-	g, ctx := errgroup.WithContext(ctx)
-	workers := min(n, runtime.GOMAXPROCS(0))
-	for k := range workers {
-		g.Go(func() error {
-			w := mk()
-			for i := k; i < n; i += workers {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-				if err := fn(w, i); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-	}
-	return g.Wait()
 }
