@@ -175,11 +175,7 @@ func Run(ctx context.Context, cfg Config, m worldmodel.Model, j judge.Judge) (Re
 	}
 	rep.Pearson, rep.PearsonCI, rep.MMRV = ag.Pearson, ag.PearsonCI, ag.MMRV
 	rep.Spearman, rep.Kendall, rep.EpisodeAgreement = ag.Spearman, ag.Kendall, ag.Episodes
-	realRates := make([]float64, len(cmp))
-	for i, a := range cmp {
-		realRates[i] = mean(a.Real)
-	}
-	if f, err := agreement.IndependentFloor(realRates, len(cfg.Seeds), 2000, 1); err == nil {
+	if f, err := agreement.IndependentFloor(ag.RealRates, len(cfg.Seeds), 2000, 1); err == nil {
 		rep.IndependentFloor = &f
 	}
 	if len(learned) >= 2 {
@@ -264,11 +260,3 @@ func runArm(ctx context.Context, cfg Config, name string, m worldmodel.Model, j 
 }
 
 func nan() float64 { return math.NaN() }
-
-func mean(v []float64) float64 {
-	s := 0.0
-	for _, x := range v {
-		s += x
-	}
-	return s / float64(len(v))
-}
