@@ -1,7 +1,6 @@
 package slots
 
 import (
-	"context"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -12,15 +11,7 @@ import (
 // poses the graph does. With random weights (so objects move), the graph's
 // loss must equal the loss of the forward unroll, to float32 rounding.
 func TestGraphUnrollMatchesForward(t *testing.T) {
-	store := synthStore(t, 16)
-	path, err := Train(context.Background(), store, tinyConfig(t.TempDir()), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := tinyModel(t)
 	d := m.d
 	if !d.cfg.ContactDepth {
 		t.Fatal("the default model does not read contact depths")

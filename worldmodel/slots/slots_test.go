@@ -23,6 +23,20 @@ func tinyConfig(out string) TrainConfig {
 	return cfg
 }
 
+// tinyModel trains tinyConfig on a synthetic store and loads the result.
+func tinyModel(t *testing.T) *Model {
+	t.Helper()
+	path, err := Train(context.Background(), synthStore(t, 16), tinyConfig(t.TempDir()), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
 // The backend learns a robot and an object it has never been told about
 // (64x64 frames, 7-D proprioception and actions), keeps the interface's
 // contract, and resumes training where it stopped.
@@ -75,15 +89,7 @@ func TestTrainsOnAnotherRobot(t *testing.T) {
 // An imagined step moves the square where the robot goes and leaves a
 // block it does not touch exactly where it was.
 func TestImaginesTheRobotAndLeavesUntouchedObjects(t *testing.T) {
-	store := synthStore(t, 16)
-	path, err := Train(context.Background(), store, tinyConfig(t.TempDir()), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := tinyModel(t)
 	s := synthState{bx: 48, by: 48}
 	for j := range s.joints {
 		s.joints[j] = 50
