@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"dreamrank/foundation/episode"
+	"dreamrank/foundation/pusht"
 	"dreamrank/worldmodel"
 )
 
@@ -49,10 +50,14 @@ func Approach(ctx context.Context, m worldmodel.Model, episodes []*episode.Episo
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		best := bestMoment(e)
 		sc := sceneOf(e)
-		real, ok := sc.read(e.Frames[max(best, 0)], spec.FrameW)
-		if best >= 0 && ok {
+		best := bestMoment(e)
+		var real pusht.Pose
+		ok := best >= 0
+		if ok {
+			real, ok = sc.read(e.Frames[best], spec.FrameW)
+		}
+		if ok {
 			for j, h := range ApproachHorizons {
 				if best-h < first {
 					continue
