@@ -6,7 +6,10 @@
 # fails under CI=true and skips elsewhere, naming `make setup-test`):
 #   - chromium: the browser test of the report UI (ops/web) drives it headless;
 #   - python3-numpy (with Debian's python3): the self-test of the world-model
-#     protocol's Python replica (worldmodel/remote).
+#     protocol's Python replica (worldmodel/remote);
+#   - python3-msgpack and python3-websockets: the Python peers that speak
+#     the openpi websocket protocol and its msgpack-numpy wire format
+#     (policy/openpi, the Python world-model and judge examples).
 # Other arguments name further Debian packages to install.
 # Idempotent: it does nothing when everything is present.
 set -euo pipefail
@@ -16,6 +19,8 @@ if [ "${1:-}" = "--test" ]; then
   shift
   [ -x /usr/bin/chromium ] || need+=(chromium)
   { [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import numpy' >/dev/null 2>&1; } || need+=(python3-numpy)
+  /usr/bin/python3 -c 'import msgpack' >/dev/null 2>&1 || need+=(python3-msgpack)
+  /usr/bin/python3 -c 'import websockets' >/dev/null 2>&1 || need+=(python3-websockets)
 fi
 pkg-config --exists opencv4 2>/dev/null || need+=(libopencv-dev)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)

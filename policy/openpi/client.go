@@ -2,6 +2,7 @@ package openpi
 
 import (
 	"context"
+	"dreamrank/foundation/ndarray"
 	"errors"
 	"fmt"
 	"net/http"
@@ -112,14 +113,14 @@ func Dial(ctx context.Context, url string, opts ClientOptions) (*Client, error) 
 	meta, ok := v.(map[string]any)
 	if !ok {
 		conn.CloseNow()
-		return nil, fmt.Errorf("%w: metadata is %T, want a map", ErrBadMessage, v)
+		return nil, fmt.Errorf("%w: metadata is %T, want a map", ndarray.ErrBadMessage, v)
 	}
 	c.meta = meta
 	for key, dst := range map[string]*int{
 		"frame_h": &c.spec.FrameH, "frame_w": &c.spec.FrameW, "channels": &c.spec.Channels,
 		"proprio_dim": &c.spec.ProprioDim, "action_dim": &c.spec.ActionDim, "action_horizon": &c.spec.ChunkLen,
 	} {
-		if n, ok := asInt(meta[key]); ok && n > 0 && n < 1<<30 {
+		if n, ok := ndarray.Int(meta[key]); ok && n > 0 && n < 1<<30 {
 			*dst = int(n)
 		}
 	}
@@ -179,7 +180,7 @@ func (c *Client) Act(ctx context.Context, obs []policy.Observation, steer []poli
 // Infer sends one raw observation (see Pack for the value types) and returns
 // the raw response (actions, policy_timing, server_timing, ...).
 func (c *Client) Infer(ctx context.Context, obs map[string]any) (map[string]any, error) {
-	b, err := Pack(obs)
+	b, err := ndarray.Pack(obs)
 	if err != nil {
 		return nil, err
 	}
@@ -202,12 +203,14 @@ func (c *Client) Infer(ctx context.Context, obs map[string]any) (map[string]any,
 	}
 	m, ok := v.(map[string]any)
 	if !ok {
-		return nil, fmt.Errorf("%w: response is %T, want a map", ErrBadMessage, v)
+		return nil, fmt.Errorf("%w: response is %T, want a map", ndarray.ErrBadMessage, v)
 	}
 	return m, nil
 }
 
-func isConnErr(err error) bool { return !errors.Is(err, ErrBadMessage) && !errors.Is(err, ErrBadArray) }
+func isConnErr(err error) bool {
+	return !errors.Is(err, ndarray.ErrBadMessage) && !errors.Is(err, ndarray.ErrBadArray)
+}
 
 func (c *Client) broken(err error) {
 	c.err = fmt.Errorf("%w: %v", ErrClosed, err)
@@ -233,7 +236,7 @@ func (c *Client) read(ctx context.Context) (any, error) {
 		}
 		return nil, se
 	}
-	return Unpack(data)
+	return ndarray.Unpack(data)
 }
 
 // Close closes the connection normally.

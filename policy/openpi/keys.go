@@ -1,6 +1,7 @@
 package openpi
 
 import (
+	"dreamrank/foundation/ndarray"
 	"fmt"
 	"maps"
 	"math"
@@ -84,7 +85,7 @@ func encodeObs(k Keys, spec policy.Spec, o policy.Observation, c *policy.Context
 		if len(b) != fl {
 			return fmt.Errorf("%w: %s has %d bytes, want %d", policy.ErrBadInput, key, len(b), fl)
 		}
-		m[key] = NewUint8(b, shape...)
+		m[key] = ndarray.NewUint8(b, shape...)
 		return nil
 	}
 	if err := img(k.Image, o.Image); err != nil {
@@ -97,7 +98,7 @@ func encodeObs(k Keys, spec policy.Spec, o policy.Observation, c *policy.Context
 			}
 		}
 	}
-	m[k.Proprio] = NewFloat32(o.Proprio, len(o.Proprio))
+	m[k.Proprio] = ndarray.NewFloat32(o.Proprio, len(o.Proprio))
 	if c == nil {
 		return m, nil
 	}
@@ -124,7 +125,7 @@ func encodeObs(k Keys, spec policy.Spec, o policy.Observation, c *policy.Context
 			}
 			data = append(data, g...)
 		}
-		m[k.Subgoals] = &Array{DType: "|u1", Shape: []int{len(c.SubgoalImages), spec.FrameH, spec.FrameW, spec.Channels}, Data: data}
+		m[k.Subgoals] = &ndarray.Array{DType: "|u1", Shape: []int{len(c.SubgoalImages), spec.FrameH, spec.FrameW, spec.Channels}, Data: data}
 	}
 	return m, nil
 }
@@ -137,7 +138,7 @@ func decodeObs(k Keys, m map[string]any) (policy.Observation, policy.Context, er
 		return o, c, fmt.Errorf("%w: %s", policy.ErrBadInput, fmt.Sprintf(format, args...))
 	}
 	image := func(key string) ([]uint8, error) {
-		a, ok := m[key].(*Array)
+		a, ok := m[key].(*ndarray.Array)
 		if !ok {
 			return nil, fmt.Errorf("%w: %s is %T, want a uint8 ndarray [H,W,C]", policy.ErrBadInput, key, m[key])
 		}
@@ -164,7 +165,7 @@ func decodeObs(k Keys, m map[string]any) (policy.Observation, policy.Context, er
 		o.Frames[name] = f
 	}
 	if v, ok := m[k.Proprio]; ok {
-		a, ok := v.(*Array)
+		a, ok := v.(*ndarray.Array)
 		if !ok {
 			return bad("%s is %T, want a numeric ndarray", k.Proprio, v)
 		}
@@ -198,7 +199,7 @@ func decodeObs(k Keys, m map[string]any) (policy.Observation, policy.Context, er
 		}
 	}
 	if v, ok := m[k.Quality]; ok && on(k.Quality) && v != nil {
-		q, ok := asInt(v)
+		q, ok := ndarray.Int(v)
 		if f, isF := v.(float64); isF && f == math.Trunc(f) && f >= 0 && f <= 5 {
 			q, ok = int64(f), true
 		}
@@ -215,7 +216,7 @@ func decodeObs(k Keys, m map[string]any) (policy.Observation, policy.Context, er
 		c.Metadata.Mistake = &b
 	}
 	if v, ok := m[k.Subgoals]; ok && on(k.Subgoals) && v != nil {
-		a, ok := v.(*Array)
+		a, ok := v.(*ndarray.Array)
 		if !ok || a.DType != "|u1" || len(a.Shape) != 4 || a.Shape[0] > policy.MaxSubgoalImages {
 			return bad("%s must be a |u1 ndarray [N<=%d,H,W,C]", k.Subgoals, policy.MaxSubgoalImages)
 		}
@@ -231,12 +232,12 @@ func decodeObs(k Keys, m map[string]any) (policy.Observation, policy.Context, er
 
 // chunkFromArray reads an action array [H,D] into a chunk.
 func chunkFromArray(v any) (policy.Chunk, error) {
-	a, ok := v.(*Array)
+	a, ok := v.(*ndarray.Array)
 	if !ok {
-		return policy.Chunk{}, fmt.Errorf("%w: actions are %T, want an ndarray [H,D]", ErrBadMessage, v)
+		return policy.Chunk{}, fmt.Errorf("%w: actions are %T, want an ndarray [H,D]", ndarray.ErrBadMessage, v)
 	}
 	if len(a.Shape) != 2 {
-		return policy.Chunk{}, fmt.Errorf("%w: actions have shape %v, want [H,D]", ErrBadMessage, a.Shape)
+		return policy.Chunk{}, fmt.Errorf("%w: actions have shape %v, want [H,D]", ndarray.ErrBadMessage, a.Shape)
 	}
 	vals, err := a.Float32s()
 	if err != nil {
@@ -251,7 +252,7 @@ func chunkFromArray(v any) (policy.Chunk, error) {
 }
 
 // chunkToArray writes a chunk as a "<f4" array [H,D].
-func chunkToArray(c policy.Chunk) (*Array, error) {
+func chunkToArray(c policy.Chunk) (*ndarray.Array, error) {
 	h := len(c.Actions)
 	d := 0
 	if h > 0 {
@@ -264,5 +265,5 @@ func chunkToArray(c policy.Chunk) (*Array, error) {
 		}
 		flat = append(flat, a...)
 	}
-	return NewFloat32(flat, h, d), nil
+	return ndarray.NewFloat32(flat, h, d), nil
 }

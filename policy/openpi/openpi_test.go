@@ -2,6 +2,7 @@ package openpi
 
 import (
 	"context"
+	"dreamrank/foundation/ndarray"
 	"errors"
 	"fmt"
 	"math"
@@ -221,9 +222,9 @@ func TestServerBadInput(t *testing.T) {
 	defer srv.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	proper, _ := Pack(map[string]any{"observation/image": NewUint8(frame(0), 4, 5, 3), "observation/state": NewFloat32([]float32{1, 2}, 2)})
-	wrongSize, _ := Pack(map[string]any{"observation/image": NewUint8(make([]uint8, 6), 1, 2, 3), "observation/state": NewFloat32([]float32{1, 2}, 2)})
-	badQuality, _ := Pack(map[string]any{"observation/image": NewUint8(frame(0), 4, 5, 3), "observation/state": NewFloat32([]float32{1, 2}, 2), "metadata/quality": 9})
+	proper, _ := ndarray.Pack(map[string]any{"observation/image": ndarray.NewUint8(frame(0), 4, 5, 3), "observation/state": ndarray.NewFloat32([]float32{1, 2}, 2)})
+	wrongSize, _ := ndarray.Pack(map[string]any{"observation/image": ndarray.NewUint8(make([]uint8, 6), 1, 2, 3), "observation/state": ndarray.NewFloat32([]float32{1, 2}, 2)})
+	badQuality, _ := ndarray.Pack(map[string]any{"observation/image": ndarray.NewUint8(frame(0), 4, 5, 3), "observation/state": ndarray.NewFloat32([]float32{1, 2}, 2), "metadata/quality": 9})
 	for name, msg := range map[string][]byte{
 		"garbage":     {0xc1},
 		"not a map":   {0xc3},

@@ -3,6 +3,7 @@ package openpi
 import (
 	"context"
 	"crypto/subtle"
+	"dreamrank/foundation/ndarray"
 	"errors"
 	"fmt"
 	"log"
@@ -107,7 +108,7 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *server) serveConn(ctx context.Context, conn *websocket.Conn) error {
 	meta := SpecMetadata(s.p)
 	maps.Copy(meta, s.opts.Metadata)
-	b, err := Pack(meta)
+	b, err := ndarray.Pack(meta)
 	if err != nil {
 		return s.fail(ctx, conn, fmt.Errorf("metadata: %w", err))
 	}
@@ -138,7 +139,7 @@ func (s *server) serveConn(ctx context.Context, conn *websocket.Conn) error {
 			"infer_ms":      ms(time.Since(start)),
 			"prev_total_ms": ms(prevTotal),
 		}
-		out, err := Pack(resp)
+		out, err := ndarray.Pack(resp)
 		if err != nil {
 			return s.fail(ctx, conn, err)
 		}
@@ -152,7 +153,7 @@ func (s *server) serveConn(ctx context.Context, conn *websocket.Conn) error {
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 func (s *server) infer(ctx context.Context, data []byte) (map[string]any, error) {
-	v, err := Unpack(data)
+	v, err := ndarray.Unpack(data)
 	if err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package openpi
+package ndarray
 
 import (
 	"encoding/binary"
@@ -9,12 +9,12 @@ import (
 )
 
 // ErrBadArray: an ndarray map that is malformed or of an unsupported dtype.
-var ErrBadArray = errors.New("openpi: bad ndarray")
+var ErrBadArray = errors.New("ndarray: bad ndarray")
 
 // maxDims bounds the rank of a decoded array.
 const maxDims = 32
 
-// Array is a NumPy array as it travels in openpi messages: a msgpack map with
+// Array is a NumPy array as it travels in msgpack-numpy messages (openpi's wire format): a msgpack map with
 // bin keys __ndarray__ (true), data (C-order bytes), dtype (the NumPy dtype
 // string, e.g. "<f4" or "|u1") and shape.
 type Array struct {

@@ -1,4 +1,4 @@
-package openpi
+package ndarray
 
 import (
 	"bytes"

@@ -1,4 +1,4 @@
-package openpi
+package ndarray
 
 import (
 	"bytes"
@@ -12,7 +12,7 @@ import (
 )
 
 // ErrBadMessage: a msgpack message that cannot be decoded.
-var ErrBadMessage = errors.New("openpi: bad message")
+var ErrBadMessage = errors.New("ndarray: bad message")
 
 // maxDepth bounds the nesting of decoded messages.
 const maxDepth = 64
@@ -268,7 +268,7 @@ func arrayFromMap(m map[string]any) (*Array, error) {
 		return nil, fmt.Errorf("%w: shape is %T, want array", ErrBadArray, m["shape"])
 	}
 	for _, s := range shape {
-		d, ok := asInt(s)
+		d, ok := Int(s)
 		if !ok || d < 0 || d > math.MaxInt32 {
 			return nil, fmt.Errorf("%w: bad dimension %v in shape", ErrBadArray, s)
 		}
@@ -280,8 +280,8 @@ func arrayFromMap(m map[string]any) (*Array, error) {
 	return a, nil
 }
 
-// asInt reads a decoded msgpack integer.
-func asInt(v any) (int64, bool) {
+// Int reads an integer as Unpack decodes it (int64 or uint64 that fits).
+func Int(v any) (int64, bool) {
 	switch x := v.(type) {
 	case int64:
 		return x, true
