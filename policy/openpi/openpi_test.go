@@ -53,6 +53,9 @@ func (p *fakePolicy) Act(_ context.Context, obs []policy.Observation, steer []po
 	}
 	p.mu.Lock()
 	p.obs = append(p.obs, obs...)
+	if steer == nil { // no steering: record zero contexts
+		steer = make([]policy.Context, len(obs))
+	}
 	p.steer = append(p.steer, steer...)
 	p.mu.Unlock()
 	out := make([]policy.Chunk, len(obs))
@@ -74,10 +77,10 @@ func frame(seed byte) []uint8 {
 
 func TestRoundTrip(t *testing.T) {
 	fp := &fakePolicy{}
-	srv := httptest.NewServer(Serve(fp, ServerOptions{Metadata: map[string]any{"extra": "x"}, Logf: quiet, Keys: Keys{Frames: map[string]string{"wrist": "observation/wrist_image"}}}))
+	srv := httptest.NewServer(Serve(fp, ServerOptions{Metadata: map[string]any{"extra": "x"}, Logf: quiet, Layout: Layout{Cameras: map[string]string{"wrist": "observation/wrist_image"}}}))
 	defer srv.Close()
 	ctx := context.Background()
-	c, err := Dial(ctx, srv.URL, ClientOptions{Keys: Keys{Frames: map[string]string{"wrist": "observation/wrist_image"}}})
+	c, err := Dial(ctx, srv.URL, ClientOptions{Layout: Layout{Cameras: map[string]string{"wrist": "observation/wrist_image"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +124,7 @@ func TestRoundTrip(t *testing.T) {
 		t.Errorf("server saw contexts %+v\nwant %+v", fp.steer, steer)
 	}
 	// The raw response carries the timings.
-	m, err := encodeObs(c.keys, c.spec, obs[0], nil)
+	m, err := c.enc.encode(obs[0], nil)
 	if err != nil {
 		t.Fatal(err)
 	}
