@@ -149,6 +149,9 @@ func (l Layout) withDefaults() Layout {
 	}
 	l.State = slices.Clone(l.State)
 	l.Cameras = maps.Clone(l.Cameras)
+	if len(l.Cameras) == 0 {
+		l.Cameras = nil
+	}
 	if l.Name == "" {
 		l.Name = LayoutFlat
 	}

@@ -123,10 +123,10 @@ func (l *Layout) setSteering(b bool) {
 
 // parseCameras reads NAME=KEY,... ("-" or "" for none).
 func parseCameras(v string) (map[string]string, error) {
-	out := map[string]string{}
 	if v == "" || v == off {
-		return out, nil
+		return nil, nil
 	}
+	out := map[string]string{}
 	for _, item := range strings.Split(v, ",") {
 		name, key, ok := strings.Cut(strings.TrimSpace(item), "=")
 		name, key = strings.TrimSpace(name), strings.TrimSpace(key)
@@ -210,8 +210,6 @@ func (l Layout) Options() map[string]string {
 	if slices.Contains(Presets(), l.Name) {
 		out["layout"] = l.Name
 	}
-	if !on(l.Subtask) {
-		out["steering"] = "false"
-	}
+	out["steering"] = strconv.FormatBool(on(l.Subtask))
 	return out
 }
