@@ -113,23 +113,27 @@ func (l Layout) fromWire(key string, v any, want shape, batch bool) ([][]uint8, 
 		return nil, shape{}, fmt.Errorf("%w: %s has %d channels (1..4) (layout %s)", policy.ErrBadInput, key, s.C, l)
 	}
 	frames := make([][]uint8, n)
-	per := s.len()
 	for i := range frames {
-		f := make([]uint8, per)
-		if l.Float32 {
-			for j := range f {
-				x := math.Float32frombits(binary.LittleEndian.Uint32(a.Data[4*(i*per+j):]))
-				f[j] = unitToByte(x)
-			}
-		} else {
-			copy(f, a.Data[i*per:(i+1)*per])
-		}
-		if l.CHW {
-			f = chwToHWC(f, s)
-		}
-		frames[i] = f
+		frames[i] = l.frameAt(a.Data, i, s)
 	}
 	return frames, s, nil
+}
+
+// frameAt is the i-th image of shape s in checked wire data, as HWC uint8.
+func (l Layout) frameAt(data []byte, i int, s shape) []uint8 {
+	per := s.len()
+	f := make([]uint8, per)
+	if l.Float32 {
+		for j := range f {
+			f[j] = unitToByte(math.Float32frombits(binary.LittleEndian.Uint32(data[4*(i*per+j):])))
+		}
+	} else {
+		copy(f, data[i*per:(i+1)*per])
+	}
+	if l.CHW {
+		f = chwToHWC(f, s)
+	}
+	return f
 }
 
 // fits: the same rank, and equal wherever want knows the dimension.
