@@ -227,7 +227,8 @@ the logs 'wm finetune --source sim' can train on.`,
 		Example: `  dreamrank policy eval scripted-q5 --json
   dreamrank policy eval scripted-q5 --scenario pusht-safety --first-seed 200000 --seeds 500 --record data
   dreamrank policy eval scripted --opt quality=2 --opt noise=10 --seeds 10
-  dreamrank policy eval nats --opt nats_url=nats://host:4222 --opt policy=scripted-q5 --quality 3`,
+  dreamrank policy eval nats --opt nats_url=nats://host:4222 --opt policy=scripted-q5 --quality 3
+  dreamrank policy eval openpi --opt url=ws://gpu:8000 --opt layout=libero --task "push the T"`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, steer, label, err := pf.open(cmd, args[0])
@@ -295,6 +296,7 @@ func policyServeCmd() *cobra.Command {
 		name     string
 		apiKey   string
 		opts     remote.ServeOptions
+		lf       = layoutFlags{}
 	)
 	cmd := &cobra.Command{
 		Use:   "serve NAME (--openpi ADDR | --nats URL)",
@@ -302,14 +304,27 @@ func policyServeCmd() *cobra.Command {
 		Long: `Serves the policy NAME (a zoo arm, or a backend with --opt) until interrupted:
 with --openpi ADDR over the openpi websocket protocol (policy/openpi/PROTOCOL.md),
 with --nats URL as a NATS micro service (policy/remote/PROTOCOL.md). Clients
-that send no steering context get the arm's (or the steering flags').`,
+that send no steering context get the arm's (or the steering flags').
+With --openpi, --layout names the observation layout clients send (flat,
+droid, aloha, libero; policy/openpi/PROTOCOL.md) and the layout flags override
+it; images are checked against it (dtype and shape) and converted to the
+policy's frame.`,
 		Example: `  dreamrank policy serve scripted-q5 --openpi :8000
+  dreamrank policy serve scripted-q5 --openpi :8000 --layout droid
+  dreamrank policy serve scripted-q5 --openpi :8000 --layout aloha --image-size 96x96
   dreamrank policy serve scripted-q1-noise20 --nats nats://127.0.0.1:4222 --name weak`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			if (openpiAt == "") == (bf.cfg.URL == "") {
 				return errors.New("give exactly one of --openpi ADDR and --nats URL")
+			}
+			layout, err := lf.layout(cmd)
+			if err != nil {
+				return err
+			}
+			if openpiAt == "" && lf.changed(cmd) {
+				return errors.New("the layout flags are for --openpi")
 			}
 			p, steer, label, err := pf.open(cmd, args[0])
 			if err != nil {
@@ -324,7 +339,7 @@ that send no steering context get the arm's (or the steering flags').`,
 				if err != nil {
 					return fmt.Errorf("openpi: listen %s: %w", openpiAt, err)
 				}
-				return serveOpenPI(ctx, p, label, ln, apiKey)
+				return serveOpenPI(ctx, p, label, ln, openpi.ServerOptions{APIKey: apiKey, Layout: layout})
 			}
 			if name == "" {
 				name = args[0]
@@ -355,13 +370,14 @@ that send no steering context get the arm's (or the steering flags').`,
 	fl.StringVar(&bf.cfg.Password, "password", "", "NATS password")
 	fl.StringVar(&name, "name", "", "NATS: name the policy is served under (default NAME)")
 	fl.IntVar(&opts.Concurrency, "concurrency", 1, "NATS: Act calls run at once")
+	lf.register(fl)
 	return cmd
 }
 
 // serveOpenPI serves p on ln until ctx is done.
-func serveOpenPI(ctx context.Context, p policy.Policy, label string, ln net.Listener, apiKey string) error {
-	srv := &http.Server{Handler: openpi.Serve(p, openpi.ServerOptions{APIKey: apiKey}), ReadHeaderTimeout: 10 * time.Second}
-	fmt.Printf("serving policy %s over openpi on ws://%s (GET /healthz); Ctrl-C stops\n", label, ln.Addr())
+func serveOpenPI(ctx context.Context, p policy.Policy, label string, ln net.Listener, opts openpi.ServerOptions) error {
+	srv := &http.Server{Handler: openpi.Serve(p, opts), ReadHeaderTimeout: 10 * time.Second}
+	fmt.Printf("serving policy %s over openpi on ws://%s, layout %s (GET /healthz); Ctrl-C stops\n", label, ln.Addr(), opts.Layout)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

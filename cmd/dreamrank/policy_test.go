@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -199,7 +200,7 @@ func TestPolicyServeOpenPI(t *testing.T) {
 	}
 	served := make(chan error, 1)
 	go func() {
-		served <- serveOpenPI(ctx, policy.WithDefaultContext(p, policy.Context{Metadata: policy.Metadata{Quality: 2}}), "test", ln, "k")
+		served <- serveOpenPI(ctx, policy.WithDefaultContext(p, policy.Context{Metadata: policy.Metadata{Quality: 2}}), "test", ln, openpi.ServerOptions{APIKey: "k"})
 	}()
 	c, err := openpi.Dial(ctx, "ws://"+ln.Addr().String(), openpi.ClientOptions{APIKey: "k"})
 	if err != nil {
@@ -209,6 +210,62 @@ func TestPolicyServeOpenPI(t *testing.T) {
 	chunks, err := c.Act(ctx, []policy.Observation{resetObservation(100000)}, nil)
 	if err != nil || len(chunks) != 1 || len(chunks[0].Actions) != 4 {
 		t.Fatalf("act over openpi: %v %v", chunks, err)
+	}
+	cancel()
+	if err := <-served; err != nil {
+		t.Errorf("serve: %v", err)
+	}
+}
+
+// TestPolicyServeOpenPILayout: `policy serve --openpi` takes a layout
+// preset and overrides, and the openpi backend of `policy eval` speaks it.
+func TestPolicyServeOpenPILayout(t *testing.T) {
+	for name, args := range map[string][]string{
+		"unknown preset":                {"scripted", "--openpi", "127.0.0.1:0", "--layout", "bridge"},
+		"bad override":                  {"scripted", "--openpi", "127.0.0.1:0", "--image-layout", "whc"},
+		"layout flags without --openpi": {"scripted", "--nats", "nats://127.0.0.1:1", "--layout", "droid"},
+	} {
+		if err := execute(t, policyServeCmd(), args...); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	serve := policyServeCmd()
+	serve.SetArgs([]string{"scripted", "--opt", "quality=1", "--opt", "chunk=4", "--openpi", addr, "--layout", "aloha", "--image-size", "128x128"})
+	served := make(chan error, 1)
+	go func() { served <- serve.ExecuteContext(ctx) }()
+	// Poll until the server answers its health check.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the server did not come up: %v", err)
+		}
+		select {
+		case err := <-served:
+			t.Fatalf("serve ended: %v", err)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	out := captureStdout(t, func() {
+		if err := execute(t, policyEvalCmd(), "openpi", "--opt", "url=ws://"+addr, "--opt", "layout=aloha", "--opt", "image_size=128x128",
+			"--seeds", "2", "--max-steps", "4", "--json"); err != nil {
+			t.Error(err)
+		}
+	})
+	if !strings.Contains(out, `"mean_steps": 4`) || !strings.Contains(out, `"layout": "aloha"`) {
+		t.Errorf("eval over openpi: %q", out)
 	}
 	cancel()
 	if err := <-served; err != nil {

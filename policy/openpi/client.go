@@ -2,7 +2,6 @@ package openpi
 
 import (
 	"context"
-	"dreamrank/foundation/ndarray"
 	"errors"
 	"fmt"
 	"net/http"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"dreamrank/foundation/ndarray"
 	"dreamrank/policy"
 )
 
@@ -40,11 +40,14 @@ func (e *ServerError) Error() string {
 type ClientOptions struct {
 	// APIKey, if set, is sent as "Authorization: Api-Key <key>".
 	APIKey string
-	// Keys name the observation entries; zero fields take DefaultKeys.
-	Keys Keys
-	// Spec fills what the server's metadata frame does not say (an openpi
-	// Python server says nothing about sizes; the frame size is needed to
-	// shape images).
+	// Layout says what observations look like on the wire; the zero value
+	// is the flat layout.
+	Layout Layout
+	// Spec gives the local frame size (the camera's; when neither it nor
+	// the metadata says, square RGB frames are sized from their byte
+	// count) and whatever else the server's metadata frame does not say.
+	// openpi's Python servers say nothing: the action dimension and
+	// horizon are then read from the first reply.
 	Spec policy.Spec
 	// ReadLimit bounds incoming messages; 0 means DefaultReadLimit.
 	ReadLimit int64
@@ -57,34 +60,24 @@ type ClientOptions struct {
 // one connection, and calls are serialised. A cancelled call closes the
 // connection (the protocol has no way to abandon a request).
 type Client struct {
-	mu   sync.Mutex
+	mu   sync.Mutex // serialises requests
 	conn *websocket.Conn
-	keys Keys
-	spec policy.Spec
+	enc  encoder
 	meta map[string]any
 	err  error // set once the connection is unusable
-}
 
-func init() {
-	policy.Register("openpi", func(ctx context.Context, opts policy.Options) (policy.Policy, error) {
-		if opts["url"] == "" {
-			return nil, fmt.Errorf("openpi: option url is required")
-		}
-		return Dial(ctx, opts["url"], ClientOptions{APIKey: opts["api_key"]})
-	})
+	specMu sync.Mutex  // apart from mu, so Spec does not wait for a request
+	spec   policy.Spec // the first reply may complete it
 }
 
 // Dial connects to an openpi server ("ws://host:port", "http://host:port" or
 // "host:port") and reads its metadata frame.
 func Dial(ctx context.Context, url string, opts ClientOptions) (*Client, error) {
-	switch {
-	case strings.HasPrefix(url, "http://"):
-		url = "ws://" + strings.TrimPrefix(url, "http://")
-	case strings.HasPrefix(url, "https://"):
-		url = "wss://" + strings.TrimPrefix(url, "https://")
-	case !strings.HasPrefix(url, "ws://") && !strings.HasPrefix(url, "wss://"):
-		url = "ws://" + url
+	layout := opts.Layout.withDefaults()
+	if err := layout.Validate(); err != nil {
+		return nil, err
 	}
+	url = wsURL(url)
 	hdr := http.Header{}
 	if opts.APIKey != "" {
 		hdr.Set("Authorization", "Api-Key "+opts.APIKey)
@@ -104,7 +97,7 @@ func Dial(ctx context.Context, url string, opts ClientOptions) (*Client, error) 
 		opts.ReadLimit = DefaultReadLimit
 	}
 	conn.SetReadLimit(opts.ReadLimit)
-	c := &Client{conn: conn, keys: opts.Keys.withDefaults(), spec: opts.Spec}
+	c := &Client{conn: conn}
 	v, err := c.read(ctx)
 	if err != nil {
 		conn.CloseNow()
@@ -116,29 +109,79 @@ func Dial(ctx context.Context, url string, opts ClientOptions) (*Client, error) 
 		return nil, fmt.Errorf("%w: metadata is %T, want a map", ndarray.ErrBadMessage, v)
 	}
 	c.meta = meta
-	for key, dst := range map[string]*int{
-		"frame_h": &c.spec.FrameH, "frame_w": &c.spec.FrameW, "channels": &c.spec.Channels,
-		"proprio_dim": &c.spec.ProprioDim, "action_dim": &c.spec.ActionDim, "action_horizon": &c.spec.ChunkLen,
-	} {
+	c.spec, c.enc = fromMetadata(meta, layout, opts.Spec)
+	return c, nil
+}
+
+// wsURL accepts ws://, wss://, http://, https:// or a bare host:port.
+func wsURL(url string) string {
+	switch {
+	case strings.HasPrefix(url, "http://"):
+		return "ws://" + strings.TrimPrefix(url, "http://")
+	case strings.HasPrefix(url, "https://"):
+		return "wss://" + strings.TrimPrefix(url, "https://")
+	case !strings.HasPrefix(url, "ws://") && !strings.HasPrefix(url, "wss://"):
+		return "ws://" + url
+	}
+	return url
+}
+
+// fromMetadata completes the spec with what the metadata says and sets up
+// the encoder. A dreamrank server's metadata gives its policy's frame size:
+// it is the wire size when the layout gives none, and then also the local
+// frame size unless the spec gives one (so frames are sent as they are).
+func fromMetadata(meta map[string]any, l Layout, spec policy.Spec) (policy.Spec, encoder) {
+	said := func(key string) int {
 		if n, ok := ndarray.Int(meta[key]); ok && n > 0 && n < 1<<30 {
-			*dst = int(n)
+			return int(n)
+		}
+		return 0
+	}
+	enc := encoder{layout: l}
+	fh, fw, ch := said("frame_h"), said("frame_w"), said("channels")
+	if l.Height == 0 && fh > 0 && fw > 0 {
+		enc.wireHW = [2]int{fh, fw}
+		if spec.FrameLen() == 0 && ch > 0 {
+			spec.FrameH, spec.FrameW, spec.Channels = fh, fw, ch
 		}
 	}
-	if hz, ok := meta["control_hz"].(float64); ok && hz > 0 {
-		c.spec.ControlHz = hz
+	for key, dst := range map[string]*int{"proprio_dim": &spec.ProprioDim, "action_dim": &spec.ActionDim, "action_horizon": &spec.ChunkLen} {
+		if *dst == 0 {
+			*dst = said(key)
+		}
 	}
-	return c, nil
+	if spec.ProprioDim == 0 && l.State[len(l.State)-1].Size > 0 {
+		for _, s := range l.State {
+			spec.ProprioDim += s.Size
+		}
+	}
+	if hz, ok := meta["control_hz"].(float64); ok && hz > 0 && spec.ControlHz == 0 {
+		spec.ControlHz = hz
+	}
+	if spec.FrameLen() > 0 {
+		enc.local = shape{spec.FrameH, spec.FrameW, spec.Channels}
+	}
+	return spec, enc
 }
 
 // Metadata is the server's metadata frame.
 func (c *Client) Metadata() map[string]any { return c.meta }
 
-// Spec is ClientOptions.Spec overridden by what the metadata frame says.
-func (c *Client) Spec() policy.Spec { return c.spec }
+// Spec is ClientOptions.Spec completed by the metadata frame and, for
+// the action dimension and horizon when neither says, by the first reply.
+func (c *Client) Spec() policy.Spec {
+	c.specMu.Lock()
+	defer c.specMu.Unlock()
+	return c.spec
+}
 
-// Describe reports the server's metadata entries that are strings or numbers.
+// Layout is the layout observations are sent in.
+func (c *Client) Layout() Layout { return c.enc.layout }
+
+// Describe reports the layout and the server's metadata entries that are
+// strings or numbers.
 func (c *Client) Describe() map[string]string {
-	out := map[string]string{"backend": "openpi"}
+	out := map[string]string{"backend": "openpi", "layout": c.enc.layout.Name}
 	for k, v := range c.meta {
 		switch v.(type) {
 		case string, int64, uint64, float64, bool:
@@ -150,7 +193,7 @@ func (c *Client) Describe() map[string]string {
 
 // Act sends each observation in turn and returns the chunks.
 func (c *Client) Act(ctx context.Context, obs []policy.Observation, steer []policy.Context) ([]policy.Chunk, error) {
-	if err := c.spec.ValidateInput(obs, steer); err != nil {
+	if err := c.Spec().ValidateInput(obs, steer); err != nil {
 		return nil, err
 	}
 	out := make([]policy.Chunk, len(obs))
@@ -159,7 +202,7 @@ func (c *Client) Act(ctx context.Context, obs []policy.Observation, steer []poli
 		if steer != nil {
 			sc = &steer[i]
 		}
-		m, err := encodeObs(c.keys, c.spec, o, sc)
+		m, err := c.enc.encode(o, sc)
 		if err != nil {
 			return nil, fmt.Errorf("observation %d: %w", i, err)
 		}
@@ -167,18 +210,33 @@ func (c *Client) Act(ctx context.Context, obs []policy.Observation, steer []poli
 		if err != nil {
 			return nil, err
 		}
-		if out[i], err = chunkFromArray(resp[c.keys.Actions]); err != nil {
+		if out[i], err = chunkFromArray(resp[c.enc.layout.Actions]); err != nil {
 			return nil, err
 		}
+		c.learn(out[i])
 	}
-	if err := c.spec.ValidateChunks(out, len(obs)); err != nil {
+	if err := c.Spec().ValidateChunks(out, len(obs)); err != nil {
 		return nil, fmt.Errorf("openpi: server response: %w", err)
 	}
 	return out, nil
 }
 
-// Infer sends one raw observation (see Pack for the value types) and returns
-// the raw response (actions, policy_timing, server_timing, ...).
+// learn takes the action dimension and horizon from the first reply when
+// neither the options nor the metadata said them; later replies must
+// agree.
+func (c *Client) learn(ch policy.Chunk) {
+	c.specMu.Lock()
+	defer c.specMu.Unlock()
+	if c.spec.ChunkLen == 0 && len(ch.Actions) > 0 {
+		c.spec.ChunkLen = len(ch.Actions)
+	}
+	if c.spec.ActionDim == 0 && len(ch.Actions) > 0 {
+		c.spec.ActionDim = len(ch.Actions[0])
+	}
+}
+
+// Infer sends one raw observation (see ndarray.Pack for the value types)
+// and returns the raw response (actions, policy_timing, server_timing, ...).
 func (c *Client) Infer(ctx context.Context, obs map[string]any) (map[string]any, error) {
 	b, err := ndarray.Pack(obs)
 	if err != nil {

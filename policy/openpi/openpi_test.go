@@ -1,6 +1,7 @@
 package openpi
 
 import (
+	"bytes"
 	"context"
 	"dreamrank/foundation/ndarray"
 	"errors"
@@ -17,6 +18,7 @@ import (
 	"github.com/coder/websocket"
 
 	"dreamrank/policy"
+	"dreamrank/policy/zoo"
 )
 
 var fakeSpec = policy.Spec{FrameH: 4, FrameW: 5, Channels: 3, ProprioDim: 2, ActionDim: 2, ChunkLen: 3, ControlHz: 10}
@@ -53,6 +55,9 @@ func (p *fakePolicy) Act(_ context.Context, obs []policy.Observation, steer []po
 	}
 	p.mu.Lock()
 	p.obs = append(p.obs, obs...)
+	if steer == nil { // no steering: record zero contexts
+		steer = make([]policy.Context, len(obs))
+	}
 	p.steer = append(p.steer, steer...)
 	p.mu.Unlock()
 	out := make([]policy.Chunk, len(obs))
@@ -74,10 +79,10 @@ func frame(seed byte) []uint8 {
 
 func TestRoundTrip(t *testing.T) {
 	fp := &fakePolicy{}
-	srv := httptest.NewServer(Serve(fp, ServerOptions{Metadata: map[string]any{"extra": "x"}, Logf: quiet, Keys: Keys{Frames: map[string]string{"wrist": "observation/wrist_image"}}}))
+	srv := httptest.NewServer(Serve(fp, ServerOptions{Metadata: map[string]any{"extra": "x"}, Logf: quiet, Layout: Layout{Cameras: map[string]string{"wrist": "observation/wrist_image"}}}))
 	defer srv.Close()
 	ctx := context.Background()
-	c, err := Dial(ctx, srv.URL, ClientOptions{Keys: Keys{Frames: map[string]string{"wrist": "observation/wrist_image"}}})
+	c, err := Dial(ctx, srv.URL, ClientOptions{Layout: Layout{Cameras: map[string]string{"wrist": "observation/wrist_image"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +126,7 @@ func TestRoundTrip(t *testing.T) {
 		t.Errorf("server saw contexts %+v\nwant %+v", fp.steer, steer)
 	}
 	// The raw response carries the timings.
-	m, err := encodeObs(c.keys, c.spec, obs[0], nil)
+	m, err := c.enc.encode(obs[0], nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -340,4 +345,90 @@ func (p zeroPolicy) Act(_ context.Context, obs []policy.Observation, _ []policy.
 		}
 	}
 	return out, nil
+}
+
+// TestLayoutsBothWays: the Go client and server agree in every preset and
+// in CHW and float32 variants; frames arrive converted to the policy's.
+func TestLayoutsBothWays(t *testing.T) {
+	tests := []struct {
+		name    string
+		opts    map[string]string
+		proprio int
+		frames  map[string][]uint8
+	}{
+		{"flat", nil, 2, nil},
+		{"droid float32", map[string]string{"layout": "droid", "image_dtype": "float32"}, 8, map[string][]uint8{"wrist": constFrame(96, 96, [3]uint8{4, 5, 6})}},
+		{"aloha at the policy's size", map[string]string{"layout": "aloha", "image_size": "96x96"}, 14, map[string][]uint8{"cam_low": constFrame(96, 96, [3]uint8{4, 5, 6})}},
+		{"libero stretched, channels first", map[string]string{"layout": "libero", "resize": "stretch", "image_layout": "chw"}, 8, nil},
+		{"nested custom keys", map[string]string{"image_key": "obs.cams.top", "state_key": "obs.q:1,obs.rest", "prompt_key": "obs.task"}, 3, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l, err := ParseLayout(tt.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rp := &recPolicy{spec: policy.Spec{FrameH: 96, FrameW: 96, Channels: 3, ProprioDim: tt.proprio, ActionDim: 2, ChunkLen: 3}}
+			srv := httptest.NewServer(Serve(rp, ServerOptions{Layout: l, Logf: quiet}))
+			defer srv.Close()
+			ctx := context.Background()
+			c, err := Dial(ctx, srv.URL, ClientOptions{Layout: l})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			obs := policy.Observation{Image: constFrame(96, 96, [3]uint8{11, 22, 33}), Proprio: seq(tt.proprio), Frames: tt.frames}
+			steer := policy.Context{Task: "stack the cups"}
+			if _, err := c.Act(ctx, []policy.Observation{obs}, []policy.Context{steer}); err != nil {
+				t.Fatal(err)
+			}
+			got := rp.obs[0]
+			if !bytes.Equal(got.Image, obs.Image) || !reflect.DeepEqual(got.Proprio, obs.Proprio) || rp.steer[0].Task != steer.Task {
+				t.Errorf("policy got image %v... proprio %v task %q", got.Image[:3], got.Proprio, rp.steer[0].Task)
+			}
+			for name, f := range tt.frames {
+				if !bytes.Equal(got.Frames[name], f) {
+					t.Errorf("frame %s differs", name)
+				}
+			}
+			if l.FillCameras && len(tt.frames) == 0 {
+				for name, f := range got.Frames {
+					if !bytes.Equal(f, make([]uint8, len(f))) {
+						t.Errorf("filled camera %s is not black", name)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestZooArm: a zoo arm names an openpi endpoint and its layout.
+func TestZooArm(t *testing.T) {
+	l, _ := Preset(LayoutLIBERO)
+	rp := &recPolicy{spec: policy.Spec{FrameH: 96, FrameW: 96, Channels: 3, ProprioDim: 8, ActionDim: 7, ChunkLen: 5}}
+	srv := httptest.NewServer(Serve(rp, ServerOptions{Layout: l, Logf: quiet}))
+	defer srv.Close()
+	z, err := zoo.Parse("test.yaml", []byte(`arms:
+  - {name: pi05-libero, backend: openpi, options: {url: "`+srv.URL+`", layout: libero}, context: {task: "put the bowl on the plate"}}
+  - {name: bad-layout, backend: openpi, options: {url: "`+srv.URL+`", layout: libero, image_size: huge}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, arm, err := z.Open(context.Background(), "pi05-libero")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.(*Client).Close()
+	obs := policy.Observation{Image: constFrame(96, 96, [3]uint8{1, 2, 3}), Proprio: seq(8)}
+	chunks, err := p.Act(context.Background(), []policy.Observation{obs}, []policy.Context{*arm.Steer()})
+	if err != nil || len(chunks[0].Actions) != 5 || rp.steer[0].Task != "put the bowl on the plate" {
+		t.Fatalf("act: %v %v, served context %+v", chunks, err, rp.steer)
+	}
+	if d := p.(policy.Describer).Describe(); d["layout"] != LayoutLIBERO {
+		t.Errorf("Describe = %v", d)
+	}
+	if _, _, err := z.Open(context.Background(), "bad-layout"); !errors.Is(err, ErrBadLayout) {
+		t.Errorf("bad layout: %v", err)
+	}
 }

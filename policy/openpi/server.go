@@ -24,8 +24,11 @@ const closeReason = "Internal server error. Traceback included in previous frame
 
 // ServerOptions configure Serve.
 type ServerOptions struct {
-	// Keys name the observation entries; zero fields take DefaultKeys.
-	Keys Keys
+	// Layout says what observations look like on the wire (the zero value
+	// is the flat layout); the server checks every image's dtype and shape
+	// against it and converts it to the policy's frame (channels last,
+	// uint8, the policy's size).
+	Layout Layout
 	// APIKey, if set, is required as the header "Authorization: Api-Key <key>";
 	// connections without it get 401.
 	APIKey string
@@ -38,9 +41,10 @@ type ServerOptions struct {
 }
 
 type server struct {
-	p    policy.Policy
-	opts ServerOptions
-	keys Keys
+	p      policy.Policy
+	opts   ServerOptions
+	layout Layout
+	bad    error // an invalid layout: every connection gets it
 }
 
 // Serve returns an http.Handler that serves p under the openpi websocket
@@ -55,7 +59,8 @@ func Serve(p policy.Policy, opts ServerOptions) http.Handler {
 	if opts.Logf == nil {
 		opts.Logf = log.Printf
 	}
-	return &server{p: p, opts: opts, keys: opts.Keys.withDefaults()}
+	l := opts.Layout.withDefaults()
+	return &server{p: p, opts: opts, layout: l, bad: l.Validate()}
 }
 
 // SpecMetadata is the metadata frame describing a policy: its Spec under
@@ -106,6 +111,9 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) serveConn(ctx context.Context, conn *websocket.Conn) error {
+	if s.bad != nil {
+		return s.fail(ctx, conn, s.bad)
+	}
 	meta := SpecMetadata(s.p)
 	maps.Copy(meta, s.opts.Metadata)
 	b, err := ndarray.Pack(meta)
@@ -161,12 +169,18 @@ func (s *server) infer(ctx context.Context, data []byte) (map[string]any, error)
 	if !ok {
 		return nil, fmt.Errorf("%w: observation is %T, want a map", policy.ErrBadInput, v)
 	}
-	o, c, err := decodeObs(s.keys, m)
+	o, c, err := decoder{layout: s.layout, spec: s.p.Spec()}.decode(m)
 	if err != nil {
 		return nil, err
 	}
+	// No steering at all (openpi clients send only a prompt, maybe empty)
+	// is no context, so a policy.WithDefaultContext default applies.
+	var steer []policy.Context
+	if !zeroContext(c) {
+		steer = []policy.Context{c}
+	}
 	t0 := time.Now()
-	chunks, err := s.p.Act(ctx, []policy.Observation{o}, []policy.Context{c})
+	chunks, err := s.p.Act(ctx, []policy.Observation{o}, steer)
 	if err != nil {
 		return nil, err
 	}
@@ -178,8 +192,8 @@ func (s *server) infer(ctx context.Context, data []byte) (map[string]any, error)
 		return nil, err
 	}
 	return map[string]any{
-		s.keys.Actions:  a,
-		"policy_timing": map[string]any{"infer_ms": ms(time.Since(t0))},
+		s.layout.Actions: a,
+		"policy_timing":  map[string]any{"infer_ms": ms(time.Since(t0))},
 	}, nil
 }
 
@@ -188,4 +202,8 @@ func (s *server) fail(ctx context.Context, conn *websocket.Conn, err error) erro
 	_ = conn.Write(ctx, websocket.MessageText, []byte("Error in policy server:\n"+err.Error()))
 	_ = conn.Close(websocket.StatusInternalError, closeReason)
 	return err
+}
+
+func zeroContext(c policy.Context) bool {
+	return c.Task == "" && c.Subtask == "" && c.Metadata == (policy.Metadata{}) && len(c.SubgoalImages) == 0
 }

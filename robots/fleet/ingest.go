@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"strconv"
 	"time"
 
@@ -123,6 +124,10 @@ func meta(as *assignment, m Outcome, embodiment string, shapes episode.Meta, now
 	}
 	prov := &episode.Provenance{Assignment: as.a.ID, Request: req.ID, PolicyEndpoint: req.OpenPI,
 		Started: m.Started.UTC(), Finished: m.Finished.UTC(), Received: now, Embodiment: embodiment}
+	if req.OpenPI != "" && len(req.OpenPIOptions) > 0 {
+		prov.PolicyBackend, prov.PolicyOptions = "openpi", maps.Clone(req.OpenPIOptions)
+		delete(prov.PolicyOptions, "api_key") // a secret
+	}
 	if a := req.Arm; a != nil {
 		prov.PolicyBackend, prov.PolicyOptions = a.Backend, a.Options
 		if s := a.Context; s != nil {

@@ -35,6 +35,9 @@ func TestMeta(t *testing.T) {
 			EpisodeRequest{ID: "q3", OpenPI: "ws://pi:8000", Scenario: "mars", Seed: 7},
 			Outcome{EpisodeResult: EpisodeResult{Violated: &yes, MinClearance: &clearance}},
 			"", "", "ws://pi:8000", map[string]string{"zone_violated": "true", "zone_min_clearance": "3.14"}},
+		{"an openpi endpoint's layout is recorded, its key is not",
+			EpisodeRequest{ID: "q4", OpenPI: "ws://pi:8000", OpenPIOptions: map[string]string{"layout": "droid", "api_key": "secret"}, Scenario: "mars", Seed: 7},
+			Outcome{}, "", "openpi", "ws://pi:8000", nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -49,6 +52,9 @@ func TestMeta(t *testing.T) {
 			if p == nil || p.Assignment != "a1" || p.Request != tc.req.ID || p.Embodiment != "sim/pusht" ||
 				p.PolicyBackend != tc.backend || p.PolicyEndpoint != tc.endpoint || !p.Received.Equal(now) {
 				t.Fatalf("provenance %+v", p)
+			}
+			if _, leaked := p.PolicyOptions["api_key"]; leaked || (tc.req.OpenPIOptions != nil && p.PolicyOptions["layout"] != "droid") {
+				t.Fatalf("policy options %v", p.PolicyOptions)
 			}
 			if !maps.Equal(md.Extra, tc.extra) {
 				t.Fatalf("extra %v, want %v", md.Extra, tc.extra)

@@ -6,13 +6,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
 
 	"dreamrank/foundation/errcode"
+	"dreamrank/policy/openpi"
 	"dreamrank/policy/zoo"
 )
 
@@ -208,11 +211,18 @@ type HeartbeatReply struct {
 }
 
 // PolicySpec says which policy to run: a zoo arm (opened locally through
-// its backend and options, steered by its context) or an openpi endpoint.
+// its backend and options, steered by its context) or an openpi endpoint,
+// with the options of backend openpi besides its url (the observation
+// layout, e.g. {"layout": "droid"}; policy/openpi/PROTOCOL.md). Absent
+// options mean the flat layout, as before they existed.
 type PolicySpec struct {
-	Arm    *zoo.Arm `json:"arm,omitempty"`
-	OpenPI string   `json:"openpi,omitempty"`
+	Arm           *zoo.Arm          `json:"arm,omitempty"`
+	OpenPI        string            `json:"openpi,omitempty"`
+	OpenPIOptions map[string]string `json:"openpi_options,omitempty"`
 }
+
+// Options are the options backend openpi opens the endpoint with.
+func (p PolicySpec) Options() map[string]string { return openpi.WithURL(p.OpenPI, p.OpenPIOptions) }
 
 // Backend is the policy backend the robot needs.
 func (p PolicySpec) Backend() string {
@@ -227,7 +237,13 @@ func (p PolicySpec) Name() string {
 	if p.Arm != nil {
 		return p.Arm.Name
 	}
-	return "openpi:" + p.OpenPI
+	name := "openpi:" + p.OpenPI
+	for _, k := range slices.Sorted(maps.Keys(p.OpenPIOptions)) {
+		if k != "api_key" { // a secret: not in names, logs or episode metadata
+			name += " " + k + "=" + p.OpenPIOptions[k]
+		}
+	}
+	return name
 }
 
 func (p PolicySpec) validate() error {
@@ -236,6 +252,16 @@ func (p PolicySpec) validate() error {
 		return badf("policy needs exactly one of arm and openpi")
 	case p.Arm != nil && (p.Arm.Name == "" || p.Arm.Backend == ""):
 		return badf("policy arm needs a name and a backend")
+	case p.OpenPIOptions != nil && p.OpenPI == "":
+		return badf("openpi_options without openpi")
+	}
+	if _, ok := p.OpenPIOptions["url"]; ok {
+		return badf("openpi_options sets url; the endpoint goes in openpi")
+	}
+	if p.OpenPI != "" {
+		if _, _, err := openpi.ParseClientOptions(p.Options()); err != nil {
+			return badf("openpi_options: %v", err)
+		}
 	}
 	return nil
 }

@@ -56,6 +56,9 @@ func TestMessageRoundTrips(t *testing.T) {
 			func(b []byte) (any, error) { return fleet.ParseAssignment(b) }},
 		{"openpi assignment", fleet.Assignment{ID: aID, Request: "job-2", Policy: fleet.PolicySpec{OpenPI: "ws://robot-gpu:8000"}, Scenario: "pusht", Deadline: now},
 			func(b []byte) (any, error) { return fleet.ParseAssignment(b) }},
+		{"openpi assignment with a layout", fleet.Assignment{ID: aID, Request: "job-3", Scenario: "pusht", Deadline: now,
+			Policy: fleet.PolicySpec{OpenPI: "ws://robot-gpu:8000", OpenPIOptions: map[string]string{"layout": "droid", "image_size": "180x320"}}},
+			func(b []byte) (any, error) { return fleet.ParseAssignment(b) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -112,6 +115,15 @@ func TestParseRejects(t *testing.T) {
 			return err
 		}()},
 		{"request id", fleet.EpisodeRequest{ID: "a.b", Arm: &fleettest.ArmGoal, Scenario: "pusht"}.Validate()},
+		{"openpi options without openpi", fleet.EpisodeRequest{ID: "r", Arm: &fleettest.ArmGoal, OpenPIOptions: map[string]string{"layout": "droid"}, Scenario: "pusht"}.Validate()},
+		{"url in openpi options", fleet.EpisodeRequest{ID: "r", OpenPI: "ws://x", OpenPIOptions: map[string]string{"url": "ws://y"}, Scenario: "pusht"}.Validate()},
+		{"unknown openpi option", fleet.EpisodeRequest{ID: "r", OpenPI: "ws://x", OpenPIOptions: map[string]string{"layuot": "droid"}, Scenario: "pusht"}.Validate()},
+		{"unknown openpi layout", fleet.EpisodeRequest{ID: "r", OpenPI: "ws://x", OpenPIOptions: map[string]string{"layout": "bridge"}, Scenario: "pusht"}.Validate()},
+		{"bad openpi image size", func() error {
+			_, err := fleet.ParseAssignment(mustJSON(t, fleet.Assignment{ID: aID, Scenario: "pusht",
+				Policy: fleet.PolicySpec{OpenPI: "ws://x", OpenPIOptions: map[string]string{"image_size": "big"}}}))
+			return err
+		}()},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -119,6 +131,25 @@ func TestParseRejects(t *testing.T) {
 				t.Fatalf("error %v, want a bad message (bad_request)", tt.err)
 			}
 		})
+	}
+}
+
+// TestOpenPIWire: an openpi policy without options is on the wire as
+// before openpi_options existed, and its name keeps secrets out.
+func TestOpenPIWire(t *testing.T) {
+	if got := string(mustJSON(t, fleet.PolicySpec{OpenPI: "ws://x:8000"})); got != `{"openpi":"ws://x:8000"}` {
+		t.Errorf("wire %s", got)
+	}
+	a, err := fleet.ParseAssignment([]byte(`{"id":"` + aID + `","request":"r","policy":{"openpi":"ws://x:8000"},"scenario":"pusht"}`))
+	if err != nil || a.Policy.OpenPIOptions != nil || a.Policy.Options()["url"] != "ws://x:8000" {
+		t.Fatalf("old assignment: %+v %v", a.Policy, err)
+	}
+	p := fleet.PolicySpec{OpenPI: "ws://x:8000", OpenPIOptions: map[string]string{"layout": "aloha", "api_key": "secret"}}
+	if name := p.Name(); name != "openpi:ws://x:8000 layout=aloha" {
+		t.Errorf("name %q", name)
+	}
+	if o := p.Options(); o["url"] != "ws://x:8000" || o["layout"] != "aloha" || o["api_key"] != "secret" {
+		t.Errorf("options %v", o)
 	}
 }
 
@@ -135,6 +166,7 @@ func FuzzParse(f *testing.F) {
 		fleet.Outcome{Robot: "r1", Assignment: aID, Log: &ref, EpisodeResult: fleet.EpisodeResult{Steps: 2, StepsToSuccess: -1}},
 		fleet.Upload{Op: fleet.UploadChunk, Robot: "r1", Assignment: aID, Log: ref, Data: data, ChunkSHA256: fleet.SHA256(data)},
 		fleet.Assignment{ID: aID, Policy: fleet.PolicySpec{Arm: &fleettest.ArmGoal}, Scenario: "pusht"},
+		fleet.Assignment{ID: aID, Policy: fleet.PolicySpec{OpenPI: "ws://x", OpenPIOptions: map[string]string{"layout": "libero"}}, Scenario: "pusht"},
 	} {
 		f.Add(mustJSON(f, v))
 	}

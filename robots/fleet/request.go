@@ -37,17 +37,21 @@ type EpisodeRequest struct {
 	// scarce, groups take turns.
 	Group string `json:"group,omitempty"`
 	// Arm is the policy (a zoo arm: backend, options, steering); or OpenPI
-	// an openpi endpoint the robot acts from.
-	Arm      *zoo.Arm `json:"arm,omitempty"`
-	OpenPI   string   `json:"openpi,omitempty"`
-	Scenario string   `json:"scenario"`
-	Seed     int64    `json:"seed"`
+	// an openpi endpoint the robot acts from, with OpenPIOptions (its
+	// observation layout, PolicySpec).
+	Arm           *zoo.Arm          `json:"arm,omitempty"`
+	OpenPI        string            `json:"openpi,omitempty"`
+	OpenPIOptions map[string]string `json:"openpi_options,omitempty"`
+	Scenario      string            `json:"scenario"`
+	Seed          int64             `json:"seed"`
 	// MaxSteps caps the episode (0: the scenario's horizon).
 	MaxSteps int `json:"max_steps,omitempty"`
 }
 
 // Policy is the request's policy as assignments carry it.
-func (r EpisodeRequest) Policy() PolicySpec { return PolicySpec{Arm: r.Arm, OpenPI: r.OpenPI} }
+func (r EpisodeRequest) Policy() PolicySpec {
+	return PolicySpec{Arm: r.Arm, OpenPI: r.OpenPI, OpenPIOptions: r.OpenPIOptions}
+}
 
 // Validate checks a request before it is queued.
 func (r EpisodeRequest) Validate() error {

@@ -68,7 +68,7 @@ func Register(id string) fleet.Register {
 }
 
 func (r *Robot) open(ctx context.Context, spec fleet.PolicySpec) (policy.Policy, *policy.Context, error) {
-	backend, opts := "openpi", policy.Options{"url": spec.OpenPI}
+	backend, opts := "openpi", policy.Options(spec.Options())
 	var steer *policy.Context
 	if a := spec.Arm; a != nil {
 		backend, opts, steer = a.Backend, policy.Options(a.Options), a.Steer()

@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"dreamrank/foundation/episode"
 	"dreamrank/foundation/errcode"
+	"dreamrank/policy"
+	"dreamrank/policy/openpi"
 	"dreamrank/policy/zoo"
 	"dreamrank/robots/fleet"
 
@@ -68,5 +72,46 @@ func TestRunRefuses(t *testing.T) {
 	cancel()
 	if _, _, err := r.Run(ctx, assignment(ScenePushT, 1), func(int, int) {}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled: %v", err)
+	}
+}
+
+// TestRunOpenPI: the robot acts from an openpi endpoint that wants
+// another observation layout (LIBERO's: 224x224 frames, a wrist camera);
+// the assignment's openpi_options say so.
+func TestRunOpenPI(t *testing.T) {
+	served, err := policy.Open(context.Background(), "scripted", policy.Options{"quality": "5"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	libero, err := openpi.Preset(openpi.LayoutLIBERO)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(openpi.Serve(served, openpi.ServerOptions{Layout: libero, Logf: func(string, ...any) {}}))
+	defer srv.Close()
+	tests := []struct {
+		name string
+		opts map[string]string
+		want string // in the error; "" for none
+	}{
+		{"libero layout", map[string]string{"layout": "libero"}, ""},
+		{"flat layout to a libero server", nil, "observation/image is |u1 [96 96 3], want |u1 [224,224,3]"},
+		{"unknown layout", map[string]string{"layout": "bridge"}, `unknown layout "bridge"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := assignment(ScenePushT, 3)
+			a.Policy = fleet.PolicySpec{OpenPI: srv.URL, OpenPIOptions: tt.opts}
+			res, _, err := (&Robot{}).Run(context.Background(), a, func(int, int) {})
+			if tt.want == "" {
+				if err != nil || res.Steps != 12 {
+					t.Fatalf("result %+v, %v", res, err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want one with %q", err, tt.want)
+			}
+		})
 	}
 }
