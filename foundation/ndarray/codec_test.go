@@ -198,3 +198,29 @@ func FuzzUnpack(f *testing.F) {
 		}
 	})
 }
+
+func TestFloat64s(t *testing.T) {
+	tests := []struct {
+		name string
+		a    *Array
+		want []float64
+	}{
+		{"f8 keeps its precision", &Array{DType: "<f8", Shape: []int{2}, Data: hexBytes(t, "9a9999999999b93f 000000000000f0bf")}, []float64{0.1, -1}},
+		{"f4", NewFloat32([]float32{0.1, 2}, 2), []float64{float64(float32(0.1)), 2}},
+		{"i8 beyond float32", &Array{DType: "<i8", Shape: []int{1}, Data: hexBytes(t, "0100000001000000")}, []float64{1<<32 + 1}},
+		{"i4", &Array{DType: "<i4", Shape: []int{1}, Data: hexBytes(t, "ffffffff")}, []float64{-1}},
+		{"u4", &Array{DType: "<u4", Shape: []int{1}, Data: hexBytes(t, "01000001")}, []float64{1<<24 + 1}},
+		{"u1", NewUint8([]uint8{7}, 1), []float64{7}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := tc.a.Float64s()
+			if err != nil || !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("Float64s = %v, %v; want %v", got, err, tc.want)
+			}
+		})
+	}
+	if _, err := (&Array{DType: "<f8", Shape: []int{2}, Data: make([]byte, 8)}).Float64s(); !errors.Is(err, ErrBadArray) {
+		t.Fatalf("short data: %v", err)
+	}
+}
