@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -142,14 +143,17 @@ func TestArrayErrors(t *testing.T) {
 		}
 	}
 	for name, h := range map[string]string{
-		"empty":      "",
-		"truncated":  "82 a1 61",
-		"trailing":   "c3 c3",
-		"ext":        "d4 01 00",
-		"float key":  "81 ca 00000000 c3",
-		"array key":  "81 90 c3",
-		"too deep":   strings.Repeat("91", 100) + "c0",
-		"huge array": "dd ffffffff",
+		"empty":        "",
+		"truncated":    "82 a1 61",
+		"trailing":     "c3 c3",
+		"ext":          "d4 01 00",
+		"float key":    "81 ca 00000000 c3",
+		"array key":    "81 90 c3",
+		"too deep":     strings.Repeat("91", 100) + "c0",
+		"huge array":   "dd ffffffff",
+		"huge bin":     "c6 fffffff0",
+		"huge bin key": "81 c6 fffffff0",
+		"short bin":    "c4 05 0102",
 	} {
 		if _, err := Unpack(hexBytes(t, h)); !errors.Is(err, ErrBadMessage) {
 			t.Errorf("%s: %v", name, err)
@@ -222,5 +226,21 @@ func TestFloat64s(t *testing.T) {
 	}
 	if _, err := (&Array{DType: "<f8", Shape: []int{2}, Data: make([]byte, 8)}).Float64s(); !errors.Is(err, ErrBadArray) {
 		t.Fatalf("short data: %v", err)
+	}
+}
+
+// A bin's declared length is checked before anything is allocated: five
+// bytes from a peer must not allocate gigabytes.
+func TestUnpackHugeBinAllocates(t *testing.T) {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range 4 {
+		if _, err := Unpack(hexBytes(t, "c6 fffffff0")); !errors.Is(err, ErrBadMessage) {
+			t.Fatal(err)
+		}
+	}
+	runtime.ReadMemStats(&after)
+	if n := after.TotalAlloc - before.TotalAlloc; n > 1<<20 {
+		t.Fatalf("4 five-byte messages allocated %d bytes", n)
 	}
 }
