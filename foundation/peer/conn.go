@@ -215,6 +215,13 @@ func (c *Conn) Call(ctx context.Context, req map[string]any) (map[string]any, er
 	}
 	c.pending.Store(true)
 	if err := c.ws.Write(ctx, websocket.MessageBinary, b); err != nil {
+		// The connection is gone: say why, if the reader knows.
+		select {
+		case <-c.done:
+			err = c.readErr
+		default:
+			err = fmt.Errorf("%w: write: %v", ErrClosed, err)
+		}
 		return nil, c.fail(ctx, err)
 	}
 	return c.receive(ctx)
