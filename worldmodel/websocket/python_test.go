@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"os"
 	"testing"
 	"time"
 
@@ -67,4 +68,18 @@ func TestPythonExample(t *testing.T) {
 		t.Fatalf("the step took %v after the peer died", d)
 	}
 	t.Logf("a dead peer fails the step in %v", time.Since(t0))
+}
+
+// TestPeerAtURL runs the model contract kit against the peer at
+// $DREAMRANK_WM_PEER (ws://host:port; $DREAMRANK_PEER_API_KEY if it wants
+// one): a team's check of its own server (`make example-torch` runs it on
+// the PyTorch example). Without the variable it skips.
+func TestPeerAtURL(t *testing.T) {
+	url := os.Getenv("DREAMRANK_WM_PEER")
+	if url == "" {
+		t.Skip("DREAMRANK_WM_PEER is not set: nothing to check")
+	}
+	m := dial(t, url, Options{APIKey: os.Getenv("DREAMRANK_PEER_API_KEY"), Timeout: time.Minute})
+	t.Logf("spec %+v, describe %v", m.Spec(), m.Describe())
+	modeltest.Contract(t, m)
 }

@@ -2,7 +2,9 @@ package websocket
 
 import (
 	"context"
+	"os"
 	"testing"
+	"time"
 
 	"dreamrank/evaluator/judge"
 	"dreamrank/evaluator/judge/judgetest"
@@ -35,4 +37,18 @@ func TestPythonExample(t *testing.T) {
 	if v.Coverage[0] > 0.05 || v.Coverage[1] < 0.95 || !v.Success || v.SuccessStep != 1 || v.MaxReward != 1 {
 		t.Fatalf("verdict %+v, want the goal uncovered then covered", v)
 	}
+}
+
+// TestPeerAtURL runs the judge contract kit, on short simulated PushT
+// episodes, against the peer at $DREAMRANK_JUDGE_PEER
+// ($DREAMRANK_PEER_API_KEY if it wants one): a team's check of its own
+// server. Without the variable it skips.
+func TestPeerAtURL(t *testing.T) {
+	url := os.Getenv("DREAMRANK_JUDGE_PEER")
+	if url == "" {
+		t.Skip("DREAMRANK_JUDGE_PEER is not set: nothing to check")
+	}
+	c := dial(t, url, Options{APIKey: os.Getenv("DREAMRANK_PEER_API_KEY"), Timeout: time.Minute})
+	t.Logf("describe %v", c.Describe())
+	judgetest.Contract(t, c, episodes(t))
 }
