@@ -95,8 +95,12 @@ async def _serve(metadata, new_session, host, port, api_key):
                 try:
                     if isinstance(message, str):
                         raise BadRequest("a text frame; requests are binary msgpack")
+                    try:
+                        request = unpack(message)
+                    except Exception as e:
+                        raise BadRequest(f"malformed msgpack: {e}") from e
                     # A thread, so pings are answered while a model works.
-                    reply = await asyncio.to_thread(session.handle, unpack(message))
+                    reply = await asyncio.to_thread(session.handle, request)
                 except Exception as e:
                     await ws.send(error_text(e))
                     await ws.close(1011, "Internal server error. Traceback included in previous frame.")

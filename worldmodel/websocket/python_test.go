@@ -26,6 +26,16 @@ func TestPythonExample(t *testing.T) {
 	if _, err := Dial(context.Background(), p.URL, Options{}); !errors.Is(err, peer.ErrUnauthorized) {
 		t.Fatalf("no key: %v, want ErrUnauthorized", err)
 	}
+	// Its errors carry codes: a request it cannot take is bad input.
+	c, err := peer.Dial(context.Background(), p.URL, peer.DialOptions{APIKey: "k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Call(context.Background(), map[string]any{"type": "predict"})
+	c.Close()
+	if !errors.Is(err, worldmodel.ErrBadInput) {
+		t.Fatalf("an unknown request: %v, want bad_request", err)
+	}
 	m := dial(t, p.URL, Options{APIKey: "k"})
 	if m.Spec() != copylast.PushTSpec() || m.Describe()["backend"] != "python-toy-pusht" {
 		t.Fatalf("spec %+v, describe %v", m.Spec(), m.Describe())
