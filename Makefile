@@ -6,7 +6,7 @@ BIN     := bin/dreamrank
 DATA    ?= data
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: setup setup-test build run demo test test-kernels vet fmt clean wm-data wm-train wm-arm-logs wm-train-slots wm-eval bench bench-ranking
+.PHONY: setup setup-test build run demo test test-kernels vet fmt clean example-torch wm-data wm-train wm-arm-logs wm-train-slots wm-eval bench bench-ranking
 
 setup:
 	@ops/setup/deps.sh
@@ -52,6 +52,13 @@ KERNELS ?= Haswell Sandybridge
 test-kernels: setup-test
 	@for k in $(KERNELS); do echo "== OPENBLAS_CORETYPE=$$k"; \
 	  OPENBLAS_CORETYPE=$$k $(GO) test -count=1 -timeout 18m ./... || exit 1; done
+
+# The PyTorch world-model example (examples/python/torch_worldmodel_server.py;
+# needs Debian's python3-torch, which the tests do not): served on a free
+# port, checked by the model contract kit and measured by `bench wm` through
+# the websocket backend.
+example-torch: build
+	@examples/python/run_example.sh torch_worldmodel_server.py
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

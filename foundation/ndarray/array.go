@@ -118,6 +118,52 @@ func (a *Array) Float32s() ([]float32, error) {
 	return out, nil
 }
 
+// Float64s converts the elements of any numeric dtype to float64, exactly
+// (float32 and integers up to 2^53 are represented as they are).
+func (a *Array) Float64s() ([]float64, error) {
+	if a.DType == "<f8" {
+		if err := a.Validate(); err != nil {
+			return nil, err
+		}
+		out := make([]float64, len(a.Data)/8)
+		for i := range out {
+			out[i] = math.Float64frombits(binary.LittleEndian.Uint64(a.Data[8*i:]))
+		}
+		return out, nil
+	}
+	if a.DType == "<i8" || a.DType == "<u8" || a.DType == "<u4" || a.DType == "<i4" {
+		if err := a.Validate(); err != nil {
+			return nil, err
+		}
+		size := itemSizes[a.DType]
+		out := make([]float64, len(a.Data)/size)
+		le := binary.LittleEndian
+		for i := range out {
+			switch a.DType {
+			case "<i8":
+				out[i] = float64(int64(le.Uint64(a.Data[8*i:])))
+			case "<u8":
+				out[i] = float64(le.Uint64(a.Data[8*i:]))
+			case "<i4":
+				out[i] = float64(int32(le.Uint32(a.Data[4*i:])))
+			case "<u4":
+				out[i] = float64(le.Uint32(a.Data[4*i:]))
+			}
+		}
+		return out, nil
+	}
+	// The other dtypes fit float32 exactly.
+	f, err := a.Float32s()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]float64, len(f))
+	for i, v := range f {
+		out[i] = float64(v)
+	}
+	return out, nil
+}
+
 // Uint8s returns the bytes of a "|u1" array.
 func (a *Array) Uint8s() ([]uint8, error) {
 	if err := a.Validate(); err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"sort"
 
@@ -149,8 +150,9 @@ func encodeArray(e *msgpack.Encoder, a *Array) error {
 // integers int64 (or uint64 above MaxInt64), floats float64, strings
 // string and bin []byte. Trailing bytes are an error.
 func Unpack(b []byte) (any, error) {
-	d := msgpack.NewDecoder(bytes.NewReader(b))
-	v, err := decode(d, 0)
+	r := bytes.NewReader(b)
+	d := msgpack.NewDecoder(r)
+	v, err := decode(d, r, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -160,7 +162,7 @@ func Unpack(b []byte) (any, error) {
 	return v, nil
 }
 
-func decode(d *msgpack.Decoder, depth int) (any, error) {
+func decode(d *msgpack.Decoder, r *bytes.Reader, depth int) (any, error) {
 	if depth > maxDepth {
 		return nil, fmt.Errorf("%w: nested deeper than %d", ErrBadMessage, maxDepth)
 	}
@@ -170,7 +172,7 @@ func decode(d *msgpack.Decoder, depth int) (any, error) {
 	}
 	switch {
 	case msgpcode.IsFixedMap(c) || c == msgpcode.Map16 || c == msgpcode.Map32:
-		return decodeMap(d, depth)
+		return decodeMap(d, r, depth)
 	case msgpcode.IsFixedArray(c) || c == msgpcode.Array16 || c == msgpcode.Array32:
 		n, err := d.DecodeArrayLen()
 		if err != nil {
@@ -178,7 +180,7 @@ func decode(d *msgpack.Decoder, depth int) (any, error) {
 		}
 		out := make([]any, 0, min(n, 1024))
 		for range n {
-			v, err := decode(d, depth+1)
+			v, err := decode(d, r, depth+1)
 			if err != nil {
 				return nil, err
 			}
@@ -186,11 +188,7 @@ func decode(d *msgpack.Decoder, depth int) (any, error) {
 		}
 		return out, nil
 	case msgpcode.IsBin(c):
-		b, err := d.DecodeBytes()
-		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrBadMessage, err)
-		}
-		return b, nil
+		return decodeBin(d, r)
 	case msgpcode.IsExt(c) || msgpcode.IsFixedExt(c):
 		return nil, fmt.Errorf("%w: msgpack extension types are not supported", ErrBadMessage)
 	}
@@ -201,7 +199,7 @@ func decode(d *msgpack.Decoder, depth int) (any, error) {
 	return v, nil
 }
 
-func decodeMap(d *msgpack.Decoder, depth int) (any, error) {
+func decodeMap(d *msgpack.Decoder, r *bytes.Reader, depth int) (any, error) {
 	n, err := d.DecodeMapLen()
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadMessage, err)
@@ -218,7 +216,7 @@ func decodeMap(d *msgpack.Decoder, depth int) (any, error) {
 			key, err = d.DecodeString()
 		case msgpcode.IsBin(c):
 			var b []byte
-			b, err = d.DecodeBytes()
+			b, err = decodeBin(d, r)
 			key = string(b)
 		case msgpcode.IsFixedNum(c) || (c >= msgpcode.Uint8 && c <= msgpcode.Int64):
 			var k int64
@@ -230,7 +228,7 @@ func decodeMap(d *msgpack.Decoder, depth int) (any, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrBadMessage, err)
 		}
-		v, err := decode(d, depth+1)
+		v, err := decode(d, r, depth+1)
 		if err != nil {
 			return nil, err
 		}
@@ -247,6 +245,25 @@ func decodeMap(d *msgpack.Decoder, depth int) (any, error) {
 		return v, nil
 	}
 	return m, nil
+}
+
+// decodeBin reads a bin, checking its declared length against the bytes
+// left first: msgpack's DecodeBytes allocates the declared length, so five
+// hostile bytes would allocate 4 GiB. (The decoder reads r directly, as a
+// bytes.Reader is an io.ByteScanner, so r.Len() is what is left.)
+func decodeBin(d *msgpack.Decoder, r *bytes.Reader) ([]byte, error) {
+	n, err := d.DecodeBytesLen()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadMessage, err)
+	}
+	if n < 0 || n > r.Len() {
+		return nil, fmt.Errorf("%w: bin of %d bytes, %d left in the message", ErrBadMessage, n, r.Len())
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadMessage, err)
+	}
+	return b, nil
 }
 
 func arrayFromMap(m map[string]any) (*Array, error) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -142,14 +143,17 @@ func TestArrayErrors(t *testing.T) {
 		}
 	}
 	for name, h := range map[string]string{
-		"empty":      "",
-		"truncated":  "82 a1 61",
-		"trailing":   "c3 c3",
-		"ext":        "d4 01 00",
-		"float key":  "81 ca 00000000 c3",
-		"array key":  "81 90 c3",
-		"too deep":   strings.Repeat("91", 100) + "c0",
-		"huge array": "dd ffffffff",
+		"empty":        "",
+		"truncated":    "82 a1 61",
+		"trailing":     "c3 c3",
+		"ext":          "d4 01 00",
+		"float key":    "81 ca 00000000 c3",
+		"array key":    "81 90 c3",
+		"too deep":     strings.Repeat("91", 100) + "c0",
+		"huge array":   "dd ffffffff",
+		"huge bin":     "c6 fffffff0",
+		"huge bin key": "81 c6 fffffff0",
+		"short bin":    "c4 05 0102",
 	} {
 		if _, err := Unpack(hexBytes(t, h)); !errors.Is(err, ErrBadMessage) {
 			t.Errorf("%s: %v", name, err)
@@ -197,4 +201,46 @@ func FuzzUnpack(f *testing.F) {
 			t.Fatalf("re-Pack: %v", err)
 		}
 	})
+}
+
+func TestFloat64s(t *testing.T) {
+	tests := []struct {
+		name string
+		a    *Array
+		want []float64
+	}{
+		{"f8 keeps its precision", &Array{DType: "<f8", Shape: []int{2}, Data: hexBytes(t, "9a9999999999b93f 000000000000f0bf")}, []float64{0.1, -1}},
+		{"f4", NewFloat32([]float32{0.1, 2}, 2), []float64{float64(float32(0.1)), 2}},
+		{"i8 beyond float32", &Array{DType: "<i8", Shape: []int{1}, Data: hexBytes(t, "0100000001000000")}, []float64{1<<32 + 1}},
+		{"i4", &Array{DType: "<i4", Shape: []int{1}, Data: hexBytes(t, "ffffffff")}, []float64{-1}},
+		{"u4", &Array{DType: "<u4", Shape: []int{1}, Data: hexBytes(t, "01000001")}, []float64{1<<24 + 1}},
+		{"u1", NewUint8([]uint8{7}, 1), []float64{7}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := tc.a.Float64s()
+			if err != nil || !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("Float64s = %v, %v; want %v", got, err, tc.want)
+			}
+		})
+	}
+	if _, err := (&Array{DType: "<f8", Shape: []int{2}, Data: make([]byte, 8)}).Float64s(); !errors.Is(err, ErrBadArray) {
+		t.Fatalf("short data: %v", err)
+	}
+}
+
+// A bin's declared length is checked before anything is allocated: five
+// bytes from a peer must not allocate gigabytes.
+func TestUnpackHugeBinAllocates(t *testing.T) {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range 4 {
+		if _, err := Unpack(hexBytes(t, "c6 fffffff0")); !errors.Is(err, ErrBadMessage) {
+			t.Fatal(err)
+		}
+	}
+	runtime.ReadMemStats(&after)
+	if n := after.TotalAlloc - before.TotalAlloc; n > 1<<20 {
+		t.Fatalf("4 five-byte messages allocated %d bytes", n)
+	}
 }

@@ -18,10 +18,10 @@ func TestRegisteredNames(t *testing.T) {
 		got  []string
 		want []string
 	}{
-		{"world models", worldmodel.Backends(), []string{"builtin", "copylast", "objects", "oracle", "remote", "slots"}},
+		{"world models", worldmodel.Backends(), []string{"builtin", "copylast", "objects", "oracle", "remote", "slots", "websocket"}},
 		{"world models with draws", worldmodel.DrawBackends(), []string{"objects", "slots"}},
 		{"policies", policy.Names(), []string{"flow", "foresight", "nats", "openpi", "scripted"}},
-		{"judges", judge.Names(), []string{"overlap", "pusht-vision", "remote"}},
+		{"judges", judge.Names(), []string{"overlap", "pusht-vision", "remote", "websocket"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

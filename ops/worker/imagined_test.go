@@ -227,6 +227,7 @@ func TestExamplesPrepare(t *testing.T) {
 		{"ranking.yaml", 0},
 		{"safety.yaml", 0},
 		{"safety-draws.yaml", 3},
+		{"python/ranking.yaml", 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.file, func(t *testing.T) {
