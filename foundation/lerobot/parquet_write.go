@@ -130,3 +130,14 @@ func (tw *tableWriter) close() error {
 
 // abort closes the file without finishing it (the caller removes it).
 func (tw *tableWriter) abort() { tw.f.Close() }
+
+// leafOf is the parquet leaf of a statistics dtype.
+func leafOf(dtype string) parquet.Node {
+	switch dtype {
+	case "int64":
+		return parquet.Leaf(parquet.Int64Type)
+	case "bool":
+		return parquet.Leaf(parquet.BooleanType)
+	}
+	return parquet.Leaf(parquet.DoubleType)
+}
