@@ -64,7 +64,7 @@ func compareEpisode(t *testing.T, want, got *episode.Episode) {
 	for name, pair := range map[string][2]any{
 		"proprio": {want.Proprio, got.Proprio}, "actions": {want.Actions, got.Actions},
 		"ground truth": {want.GroundTruth, got.GroundTruth}, "rewards": {want.Rewards, got.Rewards},
-		"timestamps": {want.Timestamps, got.Timestamps},
+		"timestamps":  {want.Timestamps, got.Timestamps},
 		"instruction": {want.Instruction, got.Instruction}, "source": {want.Source, got.Source},
 		"policy": {want.Policy, got.Policy}, "robot": {want.RobotID, got.RobotID},
 		"outcome": {want.Outcome, got.Outcome}, "created": {want.Created.UTC(), got.Created.UTC()},
