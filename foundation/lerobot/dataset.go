@@ -348,7 +348,8 @@ func (d *Dataset) episodes30(t *table, rel string) ([]EpisodeRef, error) {
 // readTasks30 reads meta/tasks.parquet: a task_index column and the task
 // text, which pandas stores as the DataFrame index (a column named
 // __index_level_0__, or the index's name, listed in the pandas metadata).
-func (d *Dataset) readTasks30() (map[int]string, error) {
+func (d *Dataset) readTasks30() (_ map[int]string, err error) {
+	defer recoverCorrupt(&err, tasksParquetPath)
 	t, err := openTable(filepath.Join(d.Root, tasksParquetPath))
 	if err != nil {
 		return nil, err

@@ -26,7 +26,7 @@ func editFile(t *testing.T, path, old, new string) {
 func TestImportErrors(t *testing.T) {
 	tests := []struct {
 		name  string
-		build func(*testing.T) string
+		build func(testing.TB) string
 		spoil func(t *testing.T, dir string)
 		want  error
 		says  string

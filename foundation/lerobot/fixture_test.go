@@ -50,7 +50,7 @@ func fixRows(ep, from int) []fixRow {
 	return rows
 }
 
-func writeParquet[T any](t *testing.T, path string, rows []T, opts ...parquet.WriterOption) {
+func writeParquet[T any](t testing.TB, path string, rows []T, opts ...parquet.WriterOption) {
 	t.Helper()
 	os.MkdirAll(filepath.Dir(path), 0o755)
 	if err := parquet.WriteFile(path, rows, opts...); err != nil {
@@ -58,7 +58,7 @@ func writeParquet[T any](t *testing.T, path string, rows []T, opts ...parquet.Wr
 	}
 }
 
-func writeText(t *testing.T, path, text string) {
+func writeText(t testing.TB, path, text string) {
 	t.Helper()
 	os.MkdirAll(filepath.Dir(path), 0o755)
 	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
@@ -66,7 +66,7 @@ func writeText(t *testing.T, path, text string) {
 	}
 }
 
-func writeVideo(t *testing.T, path string, frames [][]uint8) {
+func writeVideo(t testing.TB, path string, frames [][]uint8) {
 	t.Helper()
 	os.MkdirAll(filepath.Dir(path), 0o755)
 	if err := video.WriteMP4(path, frames, 32, 32, 10); err != nil {
@@ -102,7 +102,7 @@ const fixFeatures = `
 // fixture21 builds a v2.1 dataset: per-episode parquet and mp4, jsonl
 // metadata, a single camera observation.image with the v2.0-era
 // "video_info" key, as lerobot/pusht has it.
-func fixture21(t *testing.T) string {
+func fixture21(t testing.TB) string {
 	dir := filepath.Join(t.TempDir(), "fix21")
 	writeText(t, filepath.Join(dir, "meta/info.json"), `{
   "codebase_version": "v2.1", "robot_type": "unknown",
@@ -157,7 +157,7 @@ type task30 struct {
 // fixture30 builds a v3.0 dataset: one data file and, per camera, one
 // mp4 holding both episodes back to back, placed by from/to timestamps;
 // tasks.parquet as pandas writes it (text in the index column).
-func fixture30(t *testing.T) string {
+func fixture30(t testing.TB) string {
 	dir := filepath.Join(t.TempDir(), "fix30")
 	writeText(t, filepath.Join(dir, "meta/info.json"), `{
   "codebase_version": "v3.0", "robot_type": "so100",

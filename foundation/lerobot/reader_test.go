@@ -11,7 +11,7 @@ import (
 func TestImportFixture(t *testing.T) {
 	tests := []struct {
 		name    string
-		build   func(*testing.T) string
+		build   func(testing.TB) string
 		camera  string
 		version Version
 		dropped []string
