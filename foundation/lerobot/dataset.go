@@ -261,7 +261,8 @@ func (d *Dataset) openV30() (err error) {
 }
 
 // episodes30 reads the episode rows of one meta/episodes parquet file.
-func (d *Dataset) episodes30(t *table, rel string) ([]EpisodeRef, error) {
+func (d *Dataset) episodes30(t *table, rel string) (_ []EpisodeRef, err error) {
+	defer recoverCorrupt(&err, rel)
 	ints := map[string][]int64{}
 	for _, c := range []string{"episode_index", "length", "data/chunk_index", "data/file_index", "dataset_from_index", "dataset_to_index"} {
 		v, err := t.int64s(c)
@@ -348,12 +349,16 @@ func (d *Dataset) episodes30(t *table, rel string) ([]EpisodeRef, error) {
 // readTasks30 reads meta/tasks.parquet: a task_index column and the task
 // text, which pandas stores as the DataFrame index (a column named
 // __index_level_0__, or the index's name, listed in the pandas metadata).
-func (d *Dataset) readTasks30() (_ map[int]string, err error) {
-	defer recoverCorrupt(&err, tasksParquetPath)
+func (d *Dataset) readTasks30() (map[int]string, error) {
 	t, err := openTable(filepath.Join(d.Root, tasksParquetPath))
 	if err != nil {
 		return nil, err
 	}
+	return tasksTable(t)
+}
+
+func tasksTable(t *table) (_ map[int]string, err error) {
+	defer recoverCorrupt(&err, tasksParquetPath)
 	idx, err := t.int64s("task_index")
 	if err != nil {
 		return nil, err

@@ -177,11 +177,16 @@ func fixture30(t testing.TB) string {
 	for cam, key := range []string{"observation.images.top", "observation.images.wrist"} {
 		writeVideo(t, filepath.Join(dir, "videos", key, "chunk-000/file-000.mp4"), append(fixFrames(0, cam), fixFrames(1, cam)...))
 	}
+	fixMeta30(t, dir)
+	return dir
+}
+
+// fixMeta30 writes v3.0's episode and task tables.
+func fixMeta30(t testing.TB, dir string) {
 	writeParquet(t, filepath.Join(dir, "meta/episodes/chunk-000/file-000.parquet"), []ep30{
 		{EpisodeIndex: 0, Tasks: []string{"push the T"}, Length: 5, From: 0, To: 5, TopTo: 0.5, WristTo: 0.5},
 		{EpisodeIndex: 1, Tasks: []string{"stack the cubes"}, Length: 3, From: 5, To: 8, TopFrom: 0.5, TopTo: 0.8, WristFrom: 0.5, WristTo: 0.8},
 	})
 	writeParquet(t, filepath.Join(dir, "meta/tasks.parquet"), []task30{{0, "stack the cubes"}, {1, "push the T"}},
 		parquet.KeyValueMetadata("pandas", `{"index_columns": ["__index_level_0__"], "columns": []}`))
-	return dir
 }

@@ -34,7 +34,9 @@ func openTable(path string) (*table, error) {
 	return parseTable(path, b)
 }
 
-func parseTable(path string, b []byte) (*table, error) {
+func parseTable(path string, b []byte) (_ *table, err error) {
+	// parquet-go can panic on a damaged footer (found by fuzzing).
+	defer recoverCorrupt(&err, path)
 	f, err := parquet.OpenFile(bytes.NewReader(b), int64(len(b)))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: not a parquet file: %v", ErrCorrupt, path, err)
