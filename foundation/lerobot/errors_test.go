@@ -11,7 +11,7 @@ import (
 	"dreamrank/foundation/episode"
 )
 
-func editFile(t *testing.T, path, old, new string) {
+func editFile(t testing.TB, path, old, new string) {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {

@@ -1,6 +1,9 @@
 package lerobot
 
 import (
+	"bytes"
+	"image"
+	"image/png"
 	"os"
 	"path/filepath"
 	"testing"
@@ -189,4 +192,84 @@ func fixMeta30(t testing.TB, dir string) {
 	})
 	writeParquet(t, filepath.Join(dir, "meta/tasks.parquet"), []task30{{0, "stack the cubes"}, {1, "push the T"}},
 		parquet.KeyValueMetadata("pandas", `{"index_columns": ["__index_level_0__"], "columns": []}`))
+}
+
+// fixture21AV1 is fixture21 with its videos re-encoded as AV1, LeRobot's
+// default codec (libsvtav1 there; OpenCV's libaom here, slowly, which is
+// fine for 8 tiny frames). It checks that this machine decodes AV1.
+func fixture21AV1(t testing.TB) string {
+	dir := fixture21(t)
+	for ep := range fixLengths {
+		p := filepath.Join(dir, "videos/chunk-000/observation.image", "episode_00000"+string(rune('0'+ep))+".mp4")
+		sw, err := video.NewStreamWriter(p, 32, 32, 10, []string{video.AV1})
+		if err != nil {
+			t.Skipf("no AV1 encoder here: %v", err)
+		}
+		for _, f := range fixFrames(ep, 0) {
+			if err := sw.Write(f); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := sw.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	editFile(t, filepath.Join(dir, "meta/info.json"), `"video.codec": "h264"`, `"video.codec": "av1"`)
+	return dir
+}
+
+// imageRow is a data row whose camera is an image feature: the datasets
+// library's Image struct {bytes, path} holding a PNG.
+type imageRow struct {
+	State        []float32 `parquet:"observation.state,list"`
+	Action       []float32 `parquet:"action,list"`
+	Timestamp    float32   `parquet:"timestamp"`
+	FrameIndex   int64     `parquet:"frame_index"`
+	EpisodeIndex int64     `parquet:"episode_index"`
+	Index        int64     `parquet:"index"`
+	TaskIndex    int64     `parquet:"task_index"`
+	Reward       float32   `parquet:"next.reward"`
+	Done         bool      `parquet:"next.done"`
+	Success      bool      `parquet:"next.success"`
+	Image        struct {
+		Bytes []byte `parquet:"bytes"`
+		Path  string `parquet:"path"`
+	} `parquet:"observation.image"`
+}
+
+// fixture21Image is fixture21 with observation.image stored as PNG images
+// in the parquet files instead of videos (exact frames).
+func fixture21Image(t testing.TB) string {
+	dir := fixture21(t)
+	os.RemoveAll(filepath.Join(dir, "videos"))
+	info := filepath.Join(dir, "meta/info.json")
+	editFile(t, info, `"dtype": "video"`, `"dtype": "image"`)
+	editFile(t, info, `"total_videos": 2`, `"total_videos": 0`)
+	from := 0
+	for ep := range fixLengths {
+		var rows []imageRow
+		frames := fixFrames(ep, 0)
+		for k, r := range fixRows(ep, from) {
+			ir := imageRow{State: r.State, Action: r.Action, Timestamp: *r.Timestamp, FrameIndex: r.FrameIndex,
+				EpisodeIndex: r.EpisodeIndex, Index: r.Index, TaskIndex: r.TaskIndex, Reward: *r.Reward, Done: r.Done, Success: r.Success}
+			ir.Image.Bytes = pngBytes(t, frames[k], 32, 32)
+			ir.Image.Path = "frame.png"
+			rows = append(rows, ir)
+		}
+		writeParquet(t, filepath.Join(dir, "data/chunk-000", "episode_00000"+string(rune('0'+ep))+".parquet"), rows)
+		from += fixLengths[ep]
+	}
+	return dir
+}
+
+func pngBytes(t testing.TB, rgb []uint8, w, h int) []byte {
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for i := 0; i < w*h; i++ {
+		img.Pix[4*i], img.Pix[4*i+1], img.Pix[4*i+2], img.Pix[4*i+3] = rgb[3*i], rgb[3*i+1], rgb[3*i+2], 255
+	}
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
 }

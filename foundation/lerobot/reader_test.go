@@ -18,6 +18,8 @@ func TestImportFixture(t *testing.T) {
 		cam     int // which fixture camera the frames come from
 	}{
 		{"v2.1 single camera", fixture21, keyImage, V21, nil, 0},
+		{"v2.1 AV1 video", fixture21AV1, keyImage, V21, nil, 0},
+		{"v2.1 image feature (PNG in parquet)", fixture21Image, keyImage, V21, nil, 0},
 		{"v3.0 main camera", fixture30, "observation.images.top", V30, []string{"observation.images.wrist"}, 0},
 		{"v3.0 chosen camera", fixture30, "observation.images.wrist", V30, []string{"observation.images.top"}, 1},
 	}
