@@ -56,12 +56,10 @@ func colNested(name string, leaf parquet.Node, dtype string, depth int) column {
 
 func hfValue(dtype string) map[string]any { return map[string]any{"dtype": dtype, "_type": "Value"} }
 
+// hfSequence is a datasets Sequence; length -1 is variable. The key must
+// be present: datasets 2.x reads obj["length"] unconditionally.
 func hfSequence(of any, n int) map[string]any {
-	m := map[string]any{"feature": of, "_type": "Sequence"}
-	if n >= 0 {
-		m["length"] = n
-	}
-	return m
+	return map[string]any{"feature": of, "length": n, "_type": "Sequence"}
 }
 
 // tableWriter writes rows (maps from column name to value) into one
