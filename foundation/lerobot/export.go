@@ -38,6 +38,10 @@ type ExportOptions struct {
 	// v3.0 file sizes in MB before a new file is started (defaults: 100
 	// and 500, LeRobot's), and files per chunk directory (default 1000).
 	DataFileMB, VideoFileMB, ChunksSize int
+
+	// fileBytes, when set, replaces both size limits (tests exercise file
+	// rotation with it).
+	fileBytes int64
 }
 
 // ExportReport says what an export wrote.

@@ -2,6 +2,8 @@ package lerobot
 
 import (
 	"context"
+	"encoding/json"
+	"path/filepath"
 	"reflect"
 	"testing"
 
@@ -71,6 +73,72 @@ func TestImportFixture(t *testing.T) {
 						t.Errorf("episode %d frame %d: mean abs diff %.2f (wrong frame or camera?)", ep, k, d)
 					}
 				}
+			}
+		})
+	}
+}
+
+func TestImportLimitAndSource(t *testing.T) {
+	ctx := context.Background()
+	store, err := episode.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := fixture30(t)
+	rep, err := Import(ctx, store, dir, ImportOptions{Limit: 1, Source: "so100-demos"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Episodes != 1 || rep.Imported != 1 || rep.IDs[0] != ImportID("so100-demos", 0) {
+		t.Fatalf("report %+v", rep)
+	}
+	e, err := store.Get(ctx, rep.IDs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Source != "so100-demos" || e.Extra["robot_type"] != "so100" || e.Extra["lerobot_version"] != "v3.0" {
+		t.Fatalf("meta %+v", e.Meta)
+	}
+	// The rest follows; the first is skipped.
+	rep, err = Import(ctx, store, dir, ImportOptions{Source: "so100-demos"}, nil)
+	if err != nil || rep.Imported != 1 || rep.Skipped != 1 {
+		t.Fatalf("second import %+v, %v", rep, err)
+	}
+}
+
+func TestExportSelection(t *testing.T) {
+	ctx := context.Background()
+	store, eps := synthStore(t)
+	tests := []struct {
+		name string
+		opts ExportOptions
+		want []string // ids, in export order
+	}{
+		{"all", ExportOptions{}, []string{eps[0].ID, eps[1].ID, eps[2].ID}},
+		{"limit", ExportOptions{Limit: 2}, []string{eps[0].ID, eps[1].ID}},
+		{"ids", ExportOptions{IDs: []string{eps[2].ID, eps[0].ID}}, []string{eps[0].ID, eps[2].ID}},
+		{"filter", ExportOptions{Filter: episode.Filter{Policy: "diffusion", Source: "fleet"}}, []string{eps[0].ID, eps[1].ID, eps[2].ID}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.opts.Version = V21
+			out := filepath.Join(t.TempDir(), "ds")
+			rep, err := Export(ctx, store, out, tc.opts, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, err := Open(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, e := range d.Episodes {
+				var m episode.Meta
+				json.Unmarshal(e.meta, &m)
+				got = append(got, m.ID)
+			}
+			if rep.Episodes != len(tc.want) || !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("exported %v (report %d), want %v", got, rep.Episodes, tc.want)
 			}
 		})
 	}

@@ -16,17 +16,34 @@ import (
 const frameTol = 8.0
 
 func TestRoundTrip(t *testing.T) {
-	for _, v := range []Version{V21, V30} {
-		t.Run(string(v), func(t *testing.T) {
+	tests := []struct {
+		name  string
+		opts  ExportOptions
+		files int // data parquet files expected
+	}{
+		{"v2.1", ExportOptions{Version: V21}, 3},
+		{"v3.0", ExportOptions{Version: V30}, 1},
+		// A file per episode and two files per chunk directory: every
+		// episode in its own data and video file, across chunk-000/001.
+		{"v3.0 rotating files", ExportOptions{Version: V30, ChunksSize: 2, fileBytes: 1}, 3},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			v := tc.opts.Version
 			ctx := context.Background()
 			src, eps := synthStore(t)
 			out := filepath.Join(t.TempDir(), "ds")
-			rep, err := Export(ctx, src, out, ExportOptions{Version: v}, nil)
+			rep, err := Export(ctx, src, out, tc.opts, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if rep.Episodes != 3 || rep.Frames != 39 || rep.Tasks != 2 || rep.FPS != 10 || rep.Codec != "h264" || rep.Retimed != 0 {
 				t.Fatalf("export report %+v", rep)
+			}
+			data, _ := filepath.Glob(filepath.Join(out, "data", "*", "*.parquet"))
+			videos, _ := filepath.Glob(filepath.Join(out, "videos", "*", "*", "*.mp4"))
+			if len(data) != tc.files || len(videos) != tc.files {
+				t.Fatalf("%d data files, %d videos, want %d of each: %v %v", len(data), len(videos), tc.files, data, videos)
 			}
 			dst, err := episode.Open(t.TempDir())
 			if err != nil {

@@ -194,7 +194,7 @@ func (x *exporter) newTable(rel string, cols []column) (*tableWriter, error) {
 // estimated from the columns).
 func (x *exporter) rotateData(n int) error {
 	rowBytes := int64(4*(x.stateDim+x.actionDim+x.gtD) + 4 + 4*8 + 2 + 4)
-	if x.data != nil && x.dataBytes+rowBytes*int64(n) >= int64(x.opts.DataFileMB)<<20 {
+	if x.data != nil && x.dataBytes+rowBytes*int64(n) >= x.limit(x.opts.DataFileMB) {
 		if err := x.data.close(); err != nil {
 			return err
 		}
@@ -213,6 +213,14 @@ func (x *exporter) rotateData(n int) error {
 	return nil
 }
 
+// limit is a file size limit in bytes.
+func (x *exporter) limit(mb int) int64 {
+	if x.opts.fileBytes > 0 {
+		return x.opts.fileBytes
+	}
+	return int64(mb) << 20
+}
+
 // nextFile is LeRobot's update_chunk_file_indices.
 func nextFile(chunk, file, chunksSize int) (int, int) {
 	if file == chunksSize-1 {
@@ -226,7 +234,7 @@ func nextFile(chunk, file, chunksSize int) (int, int) {
 func (x *exporter) writeVideo(e *episode.Episode, ei int, row map[string]any) error {
 	key := x.opts.Camera
 	if x.v == V30 && x.vid != nil {
-		if st, err := os.Stat(x.vidPath); err == nil && st.Size() >= int64(x.opts.VideoFileMB)<<20 {
+		if st, err := os.Stat(x.vidPath); err == nil && st.Size() >= x.limit(x.opts.VideoFileMB) {
 			if err := x.closeVideo(); err != nil {
 				return err
 			}
