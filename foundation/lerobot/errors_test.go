@@ -128,3 +128,26 @@ func TestExportOutput(t *testing.T) {
 		})
 	}
 }
+
+func TestCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	store, _ := synthStore(t)
+	out := filepath.Join(t.TempDir(), "out")
+	if _, err := Export(ctx, store, out, ExportOptions{}, nil); !errors.Is(err, context.Canceled) {
+		t.Fatalf("export err = %v", err)
+	}
+	if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a cancelled export left %s", out)
+	}
+	if left, _ := filepath.Glob(out + ".partial-*"); len(left) > 0 {
+		t.Fatalf("left behind %v", left)
+	}
+	dst, _ := episode.Open(t.TempDir())
+	if _, err := Import(ctx, dst, fixture30(t), ImportOptions{}, nil); !errors.Is(err, context.Canceled) {
+		t.Fatalf("import err = %v", err)
+	}
+	if metas, _ := dst.List(context.Background(), episode.Filter{}); len(metas) != 0 {
+		t.Fatalf("a cancelled import wrote %d episodes", len(metas))
+	}
+}

@@ -170,17 +170,17 @@ func (r *reader) read(ref EpisodeRef, id string) (*episode.Episode, error) {
 		}
 		e.Timestamps[k] = ts - t0
 	}
-	if err := r.frames21or30(ref, fd, lo, e); err != nil {
+	if err := r.readFrames(ref, fd, lo, e); err != nil {
 		return nil, err
 	}
 	r.fillMeta(ref, fd, lo, hi, id, e)
 	return e, nil
 }
 
-// frames21or30 fills the frames from the main camera: decoded images
+// readFrames fills the frames from the main camera: decoded images
 // (image dtype) or the video span (both layouts: v2.1's span is a whole
 // per-episode file).
-func (r *reader) frames21or30(ref EpisodeRef, fd *frameData, lo int, e *episode.Episode) error {
+func (r *reader) readFrames(ref EpisodeRef, fd *frameData, lo int, e *episode.Episode) error {
 	n := ref.Length
 	e.Frames = make([][]uint8, n)
 	setSize := func(k, w, h int) error {
