@@ -124,4 +124,3 @@ func (d *Dataset) openV21() error {
 	}
 	return nil
 }
-

@@ -165,4 +165,3 @@ func tasksTable(t *table) (_ map[int]string, err error) {
 	}
 	return out, nil
 }
-
