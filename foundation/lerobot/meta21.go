@@ -89,6 +89,8 @@ func (d *Dataset) readMeta(rel string) ([]byte, error) {
 	return b, err
 }
 
+// openV21 reads v2.1's jsonl metadata; each episode's files follow from
+// the path templates (episode_chunk = episode_index / chunks_size).
 func (d *Dataset) openV21() error {
 	b, err := d.readMeta(episodesJSONLPath)
 	if err != nil {

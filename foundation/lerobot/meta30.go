@@ -8,6 +8,8 @@ import (
 	"sort"
 )
 
+// openV30 reads v3.0's metadata: meta/tasks.parquet and every
+// meta/episodes/chunk-*/file-*.parquet, in file order.
 func (d *Dataset) openV30() (err error) {
 	defer recoverCorrupt(&err, episodesDir)
 	if d.Tasks, err = d.readTasks30(); err != nil {
