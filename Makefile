@@ -54,10 +54,12 @@ test-kernels: setup-test
 	  OPENBLAS_CORETYPE=$$k $(GO) test -count=1 -timeout 18m ./... || exit 1; done
 
 # The PyTorch world-model example (examples/python/torch_worldmodel_server.py;
-# needs Debian's python3-torch, which the tests do not): served on a free
+# Debian's python3-torch, installed here by the setup script; the tests do
+# not need it): served on a free
 # port, checked by the model contract kit and measured by `bench wm` through
 # the websocket backend.
 example-torch: build
+	@ops/setup/deps.sh python3-torch python3-msgpack python3-websockets
 	@examples/python/run_example.sh torch_worldmodel_server.py
 
 fmt:
