@@ -176,6 +176,11 @@ type Permissions struct {
 	// AllowResponses lets the user publish one reply to each request it
 	// received on a subscription it is allowed (any reply subject).
 	AllowResponses bool
+	// MaxResponses raises that to this many replies per request (-1: any
+	// number), for services whose replies come in parts; ResponseExpiry is
+	// how long after the request they may come (default a minute).
+	MaxResponses   int
+	ResponseExpiry time.Duration
 }
 
 // Subjects lists subject patterns (NATS wildcards * and >).
@@ -241,7 +246,7 @@ func (p *Permissions) server() *server.Permissions {
 		sp.Subscribe.Allow = []string{"_dreamrank_nothing_"}
 	}
 	if p.AllowResponses {
-		sp.Response = &server.ResponsePermission{MaxMsgs: 1, Expires: time.Minute}
+		sp.Response = &server.ResponsePermission{MaxMsgs: cmp.Or(p.MaxResponses, 1), Expires: cmp.Or(p.ResponseExpiry, time.Minute)}
 	}
 	return sp
 }

@@ -13,40 +13,46 @@ import (
 	"dreamrank/robots/fleet"
 )
 
-// The embedded server's auth policy once robots log in with nkeys: every
-// other client needs a login, which is generated only for a loopback-only
-// server.
+// The embedded server's auth policy: beyond loopback every client logs
+// in; once robots or users log in with nkeys, every other client needs a
+// login, which is generated for the serving process and handed to clients
+// without credentials only on a loopback-only server.
 func TestClientLogin(t *testing.T) {
 	tests := []struct {
-		name         string
-		robotLogins  int
-		cfg          bus.Config
-		host         string
-		wantGenerate bool
-		wantErr      string
+		name                   string
+		nkeyLogins, userLogins int
+		cfg                    bus.Config
+		host                   string
+		wantGenerate           bool
+		wantNoAuth             bool
+		wantErr                string
 	}{
-		{name: "no robots, no auth", host: "0.0.0.0"},
-		{name: "no robots, token as given", cfg: bus.Config{Token: "t"}, host: "0.0.0.0"},
-		{name: "robots and a user", robotLogins: 2, cfg: bus.Config{User: "u", Password: "p"}, host: "0.0.0.0"},
-		{name: "robots on loopback: generated", robotLogins: 1, host: "127.0.0.1", wantGenerate: true},
-		{name: "robots on IPv6 loopback: generated", robotLogins: 1, host: "::1", wantGenerate: true},
-		{name: "robots on localhost: generated", robotLogins: 1, host: "localhost", wantGenerate: true},
-		{name: "robots on every interface", robotLogins: 1, host: "0.0.0.0", wantErr: "not loopback"},
-		{name: "robots on an empty host", robotLogins: 1, host: "", wantErr: "not loopback"},
-		{name: "robots on a host name", robotLogins: 1, host: "example.org", wantErr: "not loopback"},
-		{name: "robots and a token", robotLogins: 1, cfg: bus.Config{Token: "t"}, host: "127.0.0.1", wantErr: "token"},
+		{name: "no logins on loopback: no auth", host: "127.0.0.1"},
+		{name: "no logins on every interface: refused", host: "0.0.0.0", wantErr: "not loopback"},
+		{name: "no logins on an empty host: refused", host: "", wantErr: "--user and --password"},
+		{name: "no logins on a host name: refused", host: "example.org", wantErr: "not loopback"},
+		{name: "a token on every interface", cfg: bus.Config{Token: "t"}, host: "0.0.0.0"},
+		{name: "a user on every interface", cfg: bus.Config{User: "u", Password: "p"}, host: "0.0.0.0"},
+		{name: "robots and a user", nkeyLogins: 2, cfg: bus.Config{User: "u", Password: "p"}, host: "0.0.0.0"},
+		{name: "robots on loopback: generated", nkeyLogins: 1, host: "127.0.0.1", wantGenerate: true, wantNoAuth: true},
+		{name: "robots on IPv6 loopback: generated", nkeyLogins: 1, host: "::1", wantGenerate: true, wantNoAuth: true},
+		{name: "robots on localhost: generated", nkeyLogins: 1, host: "localhost", wantGenerate: true, wantNoAuth: true},
+		{name: "robots on every interface", nkeyLogins: 1, host: "0.0.0.0", wantErr: "not loopback"},
+		{name: "robots and a token", nkeyLogins: 1, cfg: bus.Config{Token: "t"}, host: "127.0.0.1", wantErr: "token"},
+		{name: "users on every interface: generated, never handed out", nkeyLogins: 3, userLogins: 2, host: "0.0.0.0", wantGenerate: true},
+		{name: "users on loopback: generated and handed out", nkeyLogins: 2, userLogins: 2, host: "127.0.0.1", wantGenerate: true, wantNoAuth: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			gen, err := clientLogin(tc.robotLogins, tc.cfg, tc.host)
+			gen, noAuth, err := clientLogin(tc.nkeyLogins, tc.userLogins, tc.cfg, tc.host)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err = %v, want one saying %q", err, tc.wantErr)
 				}
 				return
 			}
-			if err != nil || gen != tc.wantGenerate {
-				t.Fatalf("clientLogin = %v, %v; want %v, nil", gen, err, tc.wantGenerate)
+			if err != nil || gen != tc.wantGenerate || noAuth != tc.wantNoAuth {
+				t.Fatalf("clientLogin = %v, %v, %v; want %v, %v, nil", gen, noAuth, err, tc.wantGenerate, tc.wantNoAuth)
 			}
 		})
 	}
@@ -123,9 +129,9 @@ func TestEmbeddedLogins(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := Fleet{Robots: t.TempDir()}
 			c := tc.cfg
-			users, noAuth, err := embeddedLogins(&c, f, simIDs(tc.sims), tc.host)
-			if (err != nil) != tc.wantErr || len(users) != tc.wantUsers || noAuth != tc.wantNoAuth {
-				t.Fatalf("embeddedLogins = %d users, %q, %v", len(users), noAuth, err)
+			lg, err := embeddedLogins(&c, f, filepath.Join(t.TempDir(), "users"), simIDs(tc.sims), tc.host)
+			if (err != nil) != tc.wantErr || len(lg.users) != tc.wantUsers || lg.noAuth != tc.wantNoAuth {
+				t.Fatalf("embeddedLogins = %d users, %q, %v", len(lg.users), lg.noAuth, err)
 			}
 			if tc.wantNoAuth != "" && (c.User != tc.wantNoAuth || len(c.Password) != 32) {
 				t.Errorf("generated login %q/%q", c.User, c.Password)
@@ -192,16 +198,22 @@ func TestCoordinatorLogin(t *testing.T) {
 		name        string
 		robotLogins int
 		cfg         bus.Config
+		host        string
 		wantErr     bool
 	}{
 		{name: "no robots", cfg: bus.Config{}},
 		{name: "robots and a user", robotLogins: 1, cfg: bus.Config{User: "u", Password: "p"}},
 		{name: "robots, no user", robotLogins: 1, wantErr: true},
 		{name: "robots and only a token", robotLogins: 1, cfg: bus.Config{Token: "t"}, wantErr: true},
+		{name: "no login beyond loopback", host: "0.0.0.0", wantErr: true},
+		{name: "a user beyond loopback", host: "0.0.0.0", cfg: bus.Config{User: "u", Password: "p"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if err := coordinatorLogin(tc.robotLogins, tc.cfg); (err != nil) != tc.wantErr {
+			if tc.host == "" {
+				tc.host = "127.0.0.1"
+			}
+			if err := coordinatorLogin(tc.robotLogins, tc.cfg, tc.host); (err != nil) != tc.wantErr {
 				t.Fatalf("coordinatorLogin = %v, want error %v", err, tc.wantErr)
 			}
 		})

@@ -19,7 +19,7 @@ func (s *Server) WebJobs() web.Jobs { return webJobs{s} }
 type webJobs struct{ s *Server }
 
 func (w webJobs) List(ctx context.Context) ([]web.Job, error) {
-	rep, err := w.s.list(ctx, jobapi.ListRequest{Limit: 200})
+	rep, err := w.s.list(ctx, "", jobapi.ListRequest{Limit: 200})
 	if err != nil {
 		return nil, err
 	}
@@ -31,7 +31,7 @@ func (w webJobs) List(ctx context.Context) ([]web.Job, error) {
 }
 
 func (w webJobs) Get(ctx context.Context, id string) (web.Job, error) {
-	st, err := w.s.status(ctx, id)
+	st, err := w.s.status(ctx, "", id)
 	if errors.Is(err, job.ErrNotFound) {
 		return web.Job{}, fmt.Errorf("%w: %w", web.ErrNotFound, err)
 	}
