@@ -33,7 +33,7 @@ type Config struct {
 	// per user. More is refused with quota_exceeded.
 	Quota  Quota
 	Quotas map[string]Quota
-	Queue     queue.Config
+	Queue  queue.Config
 	// Real plays jobs' real budgets; nil leaves them unspent (noted in
 	// the result).
 	Real Real
@@ -79,7 +79,7 @@ type Server struct {
 
 	mu         sync.Mutex
 	active     map[string]*activeJob // unfinished jobs
-	finalizing map[string]bool      // jobs with a finalizer running
+	finalizing map[string]bool       // jobs with a finalizer running
 	metrics    metrics
 }
 
