@@ -57,6 +57,7 @@ func fleetCmd() *cobra.Command {
 func fleetRunCmd() *cobra.Command {
 	var (
 		bf busFlags
+		tf serverTLSFlags
 		c  deploy.Coordinator
 	)
 	cmd := &cobra.Command{
@@ -68,7 +69,7 @@ embedded nats-server with JetStream under --data/jetstream listening on
 trusted clients') plus one nkey login per robot in --robots, each allowed only
 its own subjects. With --nats it joins an existing deployment instead.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c.Bus = bf.cfg
+			c.Bus, c.TLS = bf.cfg, tf.get()
 			return deploy.RunCoordinator(cmd.Context(), c, func(url string) {
 				fmt.Printf("fleet coordinator on %s; Ctrl-C stops.\n", url)
 			})
@@ -78,6 +79,7 @@ its own subjects. With --nats it joins an existing deployment instead.`,
 	registerFleet(cmd, &c.Fleet)
 	cmd.Flags().StringVar(&c.Data, "data", "data", "data directory (the embedded server's JetStream files)")
 	cmd.Flags().StringVar(&c.Listen, "listen", "127.0.0.1:4222", "host:port of the embedded NATS server")
+	tf.register(cmd)
 	return cmd
 }
 
