@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +10,9 @@ import (
 	"time"
 
 	"dreamrank/foundation/bus"
+	"dreamrank/foundation/certs"
+	"dreamrank/foundation/errcode"
+	"dreamrank/ops/access"
 	"dreamrank/ops/jobapi"
 	"dreamrank/robots/fleet"
 )
@@ -217,5 +221,99 @@ func TestCoordinatorLogin(t *testing.T) {
 				t.Fatalf("coordinatorLogin = %v, want error %v", err, tc.wantErr)
 			}
 		})
+	}
+}
+
+// serve beyond loopback: without any login it refuses to start and names
+// the flags; with TLS (client certificates required) and user logins, a
+// submitter submits over TLS, a worker's login is refused the job API,
+// and clients without a login or a certificate are refused.
+func TestDeploymentBeyondLoopback(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a deployment")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	data := t.TempDir()
+	base := Config{Data: data, Listen: "0.0.0.0:0", Fleet: Fleet{Robots: filepath.Join(data, "robots")}, Real: RealSimulator,
+		Users: filepath.Join(data, "users")}
+	_, err := Start(ctx, base)
+	if !errors.Is(err, ErrAnonymous) || errcode.CodeOf(err) != errcode.Unauthorized || !strings.Contains(err.Error(), "--user and --password") ||
+		!strings.Contains(err.Error(), "creds add") {
+		t.Fatalf("anonymous beyond loopback: %v", err)
+	}
+
+	pki, err := certs.Init(filepath.Join(data, "certs"), nil, []string{"alice", "w1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirs := access.Dirs{Users: base.Users, Robots: base.Fleet.Robots}
+	for _, u := range [][2]string{{access.Submitter, "alice"}, {access.Worker, "w1"}} {
+		if _, err := access.Add(dirs, u[0], u[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := base
+	cfg.TLS = &bus.ServerTLS{Cert: pki.ServerCert, Key: pki.ServerKey, ClientCA: pki.CA}
+	d, err := Start(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Stop()
+	if !strings.HasPrefix(d.URL, "tls://127.0.0.1:") {
+		t.Fatalf("URL %s", d.URL)
+	}
+	client := func(name string) bus.Config {
+		return bus.Config{URL: d.URL, TLSCA: pki.CA, TLSCert: pki.Clients[name][0], TLSKey: pki.Clients[name][1],
+			Login: access.LoginPath(dirs.Users, name), Name: name}
+	}
+	refused := []struct {
+		name string
+		cfg  bus.Config
+	}{
+		{"anonymous with a certificate", bus.Config{URL: d.URL, TLSCA: pki.CA, TLSCert: pki.Clients["alice"][0], TLSKey: pki.Clients["alice"][1]}},
+		{"a login without a client certificate", bus.Config{URL: d.URL, TLSCA: pki.CA, Login: access.LoginPath(dirs.Users, "alice")}},
+		{"a login without TLS", bus.Config{URL: strings.Replace(d.URL, "tls://", "nats://", 1), Login: access.LoginPath(dirs.Users, "alice")}},
+	}
+	for _, tt := range refused {
+		t.Run(tt.name, func(t *testing.T) {
+			cctx, ccancel := context.WithTimeout(ctx, 10*time.Second)
+			defer ccancel()
+			if nc, err := bus.Connect(cctx, tt.cfg); err == nil {
+				nc.Close()
+				t.Fatal("connected")
+			} else if !errors.Is(err, errcode.Unauthorized) {
+				t.Fatalf("err %v, want unauthorized", err)
+			}
+		})
+	}
+
+	raw, err := os.ReadFile("../../examples/ranking.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice, err := bus.Connect(ctx, client("alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer alice.Close()
+	api := jobapi.Client{NC: alice, User: "alice"}
+	rep, err := api.SubmitRaw(ctx, raw, "")
+	if err != nil || rep.Owner != "alice" {
+		t.Fatalf("alice submits over TLS: %+v, %v", rep, err)
+	}
+	if l, err := api.List(ctx, jobapi.ListRequest{}); err != nil || l.Total != 1 || l.Quota == nil || l.Quota.QueuedTasks != rep.Tasks {
+		t.Fatalf("alice's list: %+v, %v", l, err)
+	}
+	if _, err := api.Cancel(ctx, rep.ID, "test"); err != nil {
+		t.Fatal(err)
+	}
+	w1, err := bus.Connect(ctx, client("w1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w1.Close()
+	if _, err := (jobapi.Client{NC: w1, User: "w1"}).SubmitRaw(ctx, raw, ""); !errors.Is(err, errcode.Unauthorized) {
+		t.Fatalf("a worker submits: %v, want unauthorized", err)
 	}
 }
