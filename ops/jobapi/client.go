@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
@@ -114,7 +115,7 @@ func (c Client) call(ctx context.Context, msg *nats.Msg, out any) error {
 		}
 		return fmt.Errorf("jobapi: %s: %w", msg.Subject, err)
 	}
-	if err := c.NC.FlushWithContext(ctx); err != nil {
+	if err := c.flush(ctx); err != nil {
 		return fmt.Errorf("jobapi: %s: %w", msg.Subject, err)
 	}
 	if err := c.denied(msg.Subject, sub.Subject); err != nil {
@@ -145,6 +146,18 @@ func (c Client) call(ctx context.Context, msg *nats.Msg, out any) error {
 	}
 	return nil
 }
+
+// flush waits for the server to have read what was sent (NATS wants a
+// deadline for that; a caller without one gets flushTimeout).
+func (c Client) flush(ctx context.Context) error {
+	if _, ok := ctx.Deadline(); !ok {
+		return c.NC.FlushTimeout(flushTimeout)
+	}
+	return c.NC.FlushWithContext(ctx)
+}
+
+// flushTimeout bounds a flush for callers whose context has no deadline.
+const flushTimeout = 10 * time.Second
 
 // denied reports the server's refusal of the request's subject or its
 // reply inbox, which the connection keeps as its last error.
