@@ -126,6 +126,9 @@ func (c Client) call(ctx context.Context, msg *nats.Msg, out any) error {
 		if derr := c.denied(msg.Subject, sub.Subject); derr != nil {
 			return derr
 		}
+		if errors.Is(err, nats.ErrNoResponders) {
+			return fmt.Errorf("jobapi: %s: no job server is running: %w", msg.Subject, errcode.Unavailable)
+		}
 		if errors.Is(err, context.DeadlineExceeded) {
 			return fmt.Errorf("jobapi: %s: no reply: %w", msg.Subject, errcode.Timeout)
 		}
