@@ -22,6 +22,7 @@ import (
 	"dreamrank/evaluator/judge"
 	"dreamrank/foundation/bus"
 	"dreamrank/foundation/episode"
+	"dreamrank/foundation/errcode"
 	"dreamrank/ops/access"
 	"dreamrank/ops/deploy"
 	"dreamrank/ops/jobapi"
@@ -91,8 +92,11 @@ func (f *busFlags) client(ctx context.Context, name string) (jobapi.Client, func
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	nc, err := bus.Connect(cctx, f.cfg)
-	if err != nil {
+	if errors.Is(err, errcode.Unavailable) {
 		return jobapi.Client{}, nil, fmt.Errorf("%w (is 'dreamrank serve' running?)", err)
+	}
+	if err != nil {
+		return jobapi.Client{}, nil, err
 	}
 	c, err := f.apiClient(nc)
 	if err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"dreamrank/foundation/bus"
+	"dreamrank/foundation/errcode"
 	"dreamrank/ops/deploy"
 	"dreamrank/policy/zoo"
 	"dreamrank/robots/fleet"
@@ -31,8 +33,11 @@ func fleetCmd() *cobra.Command {
 			defer cancel()
 			bf.cfg.Name = "dreamrank fleet"
 			nc, err := bus.Connect(ctx, bf.cfg)
-			if err != nil {
+			if errors.Is(err, errcode.Unavailable) {
 				return fmt.Errorf("%w (is 'dreamrank serve' running?)", err)
+			}
+			if err != nil {
+				return err
 			}
 			defer nc.Close()
 			st, err := fleet.FetchStatus(ctx, nc)

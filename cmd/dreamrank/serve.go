@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"dreamrank/ops/access"
 	"dreamrank/ops/deploy"
 )
 
@@ -55,7 +56,17 @@ encrypt the bus; docs/server.md has a two-machine deployment.`,
 					fmt.Printf("web UI on http://%s/ (reports, jobs, fleet; metrics on /metrics)\n", d.HTTP)
 				}
 				fmt.Printf("dreamrank serving jobs on %s with %d local workers; Ctrl-C stops.\n", d.URL, d.Workers)
-				fmt.Printf("Submit the example: bin/dreamrank submit examples/ranking.yaml --watch --nats %s\n", d.URL)
+				how := ""
+				if cfg.TLS != nil {
+					how += " --tls-ca CA.pem" // the CA that signed --tls-cert
+					if cfg.TLS.ClientCA != "" {
+						how += " --tls-client-cert CERT --tls-client-key KEY"
+					}
+				}
+				if d.Users > 0 {
+					how += " --login " + filepath.Join(cfg.Users, "NAME"+access.LoginSuffix) // a submitter's
+				}
+				fmt.Printf("Submit the example: bin/dreamrank submit examples/ranking.yaml --watch --nats %s%s\n", d.URL, how)
 			})
 		},
 	}

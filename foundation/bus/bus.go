@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strings"
 	"time"
@@ -58,7 +59,7 @@ type Config struct {
 // what long-running servers, workers and their clients want. A failure wraps
 // errcode.Unauthorized (bad credentials) or errcode.Unavailable.
 func Connect(ctx context.Context, c Config) (*nats.Conn, error) {
-	opts := []nats.Option{nats.Name(c.Name), nats.MaxReconnects(-1), nats.ReconnectWait(time.Second)}
+	opts := []nats.Option{nats.Name(c.Name), nats.MaxReconnects(-1), nats.ReconnectWait(time.Second), nats.ErrorHandler(logAsyncError)}
 	if c.Creds != "" {
 		opts = append(opts, nats.UserCredentials(c.Creds))
 	}
@@ -120,6 +121,21 @@ func Connect(ctx context.Context, c Config) (*nats.Conn, error) {
 		return nil, fmt.Errorf("bus: connect %s: %w: %w", url, connectCode(err), err)
 	}
 	return nc, nil
+}
+
+// logAsyncError logs what the server reports after the fact. Permission
+// violations are for the caller that caused them to report (they wait on
+// a reply that will not come), so they are logged only at debug level.
+func logAsyncError(nc *nats.Conn, sub *nats.Subscription, err error) {
+	level := slog.LevelWarn
+	if errors.Is(err, nats.ErrPermissionViolation) {
+		level = slog.LevelDebug
+	}
+	subject := ""
+	if sub != nil {
+		subject = sub.Subject
+	}
+	slog.Log(context.Background(), level, "nats", "connection", nc.Opts.Name, "subscription", subject, "err", err)
 }
 
 // Embedded is an in-process nats-server with JetStream.

@@ -76,6 +76,8 @@ type Deployment struct {
 	HTTP string
 	// Workers is how many local workers run.
 	Workers int
+	// Users is how many user logins the embedded server loaded.
+	Users int
 
 	srv     *server.Server
 	cancel  context.CancelFunc
@@ -121,7 +123,7 @@ func Start(ctx context.Context, cfg Config) (_ *Deployment, err error) {
 		if err != nil {
 			return nil, err
 		}
-		robotLogins = len(lg.users) - lg.userCount
+		robotLogins, d.Users = len(lg.users)-lg.userCount, lg.userCount
 		e, err := bus.StartEmbedded(ctx, bus.EmbeddedConfig{Host: host, Port: port,
 			StoreDir: filepath.Join(cfg.Data, "jetstream"), User: cfg.Bus.User, Password: cfg.Bus.Password, Token: cfg.Bus.Token,
 			Users: lg.users, NoAuthUser: lg.noAuth, TLS: cfg.TLS, MaxStore: cfg.MaxStore})
