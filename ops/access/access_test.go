@@ -271,6 +271,34 @@ func TestRoles(t *testing.T) {
 		if err != nil || string(msg.Data) != "stepped" {
 			t.Fatalf("a worker calls the model server: %v", err)
 		}
+		// Replies in parts: a model server may answer one request with
+		// several messages.
+		parts, err := m1.Subscribe("dreamrank.policy.test.act", func(m *nats.Msg) {
+			for i := range 3 {
+				_ = m1.Publish(m.Reply, []byte{byte('0' + i)})
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer parts.Unsubscribe()
+		if err := m1.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		inbox := w1.NewInbox()
+		replies, err := w1.SubscribeSync(inbox)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w1.PublishRequest("dreamrank.policy.test.act", inbox, nil); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 3 {
+			if m, err := replies.NextMsgWithContext(ctx); err != nil || string(m.Data) != string(rune('0'+i)) {
+				t.Fatalf("part %d: %v", i, err)
+			}
+		}
+		mustDenyPub(t, m1, "a model server", access.Inbox("alice")+".forged")
 		mustDenyPub(t, m1, "a model server", jobapi.SubjectSubmit)
 		mustDenyPub(t, m1, "a model server", queue.OutcomeSubject(rep.ID, 0))
 		mustDenySub(t, m1, "a model server", queue.TaskPrefix+".>")
