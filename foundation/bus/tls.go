@@ -72,6 +72,7 @@ func connectCode(err error) errcode.Code {
 		alert     tls.AlertError
 		recHeader tls.RecordHeaderError
 		opErr     *net.OpError
+		timeout   interface{ Timeout() bool }
 	)
 	switch {
 	case errors.Is(err, nats.ErrAuthorization), errors.Is(err, nats.ErrAuthExpired), errors.Is(err, nats.ErrAuthRevoked),
@@ -80,6 +81,12 @@ func connectCode(err error) errcode.Code {
 		return errcode.Unauthorized
 	case errors.As(err, &opErr) && opErr.Op == "remote error":
 		// A TLS alert from the server (it refused our certificate).
+		return errcode.Unauthorized
+	case errors.Is(err, nats.ErrTLS) && !(errors.As(err, &timeout) && timeout.Timeout()):
+		// With TLS 1.3 the server checks a client certificate after the
+		// handshake completed on our side and then closes: depending on
+		// timing we read its alert, EOF or a broken pipe, which nats.go
+		// wraps as "closed by remote after TLS handshake".
 		return errcode.Unauthorized
 	}
 	return errcode.Unavailable
