@@ -352,11 +352,15 @@ func TestLoginRefused(t *testing.T) {
 		{"no CA", bus.Config{Login: access.LoginPath(d.dirs.Users, "alice")}},
 		{"wrong CA", bus.Config{TLSCA: other.CA, Login: access.LoginPath(d.dirs.Users, "alice")}},
 		{"a seed the server does not know", bus.Config{TLSCA: d.ca, Nkey: strangerSeed(t)}},
+		{"a robot that cannot verify the server", bus.Config{TLSCA: other.CA, Nkey: fleet.SeedPath(d.dirs.Robots, "r1"), InboxPrefix: fleet.InboxPrefix("r1")}},
+		{"a plain nats:// URL without the CA (TLS is still required)", bus.Config{URL: strings.Replace(d.e.URL(), "tls://", "nats://", 1), Login: access.LoginPath(d.dirs.Users, "alice")}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := tt.cfg
-			c.URL = d.e.URL()
+			if c.URL == "" {
+				c.URL = d.e.URL()
+			}
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			nc, err := bus.Connect(ctx, c)

@@ -273,7 +273,7 @@ func TestDeploymentBeyondLoopback(t *testing.T) {
 	}{
 		{"anonymous with a certificate", bus.Config{URL: d.URL, TLSCA: pki.CA, TLSCert: pki.Clients["alice"][0], TLSKey: pki.Clients["alice"][1]}},
 		{"a login without a client certificate", bus.Config{URL: d.URL, TLSCA: pki.CA, Login: access.LoginPath(dirs.Users, "alice")}},
-		{"a login without TLS", bus.Config{URL: strings.Replace(d.URL, "tls://", "nats://", 1), Login: access.LoginPath(dirs.Users, "alice")}},
+		{"a plain nats:// URL without the CA (TLS is still required)", bus.Config{URL: strings.Replace(d.URL, "tls://", "nats://", 1), Login: access.LoginPath(dirs.Users, "alice")}},
 	}
 	for _, tt := range refused {
 		t.Run(tt.name, func(t *testing.T) {
