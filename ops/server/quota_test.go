@@ -69,6 +69,16 @@ func TestQuota(t *testing.T) {
 	if err != nil || all.Total != 2 || len(all.Quotas) != 3 || all.Quotas[0].User != "alice" || all.Quotas[1].User != "bob" || all.Quotas[2].MaxQueuedTasks != 1 {
 		t.Fatalf("the operator's list: %+v, %v", all, err)
 	}
+	var metrics strings.Builder
+	if err := srv.WriteMetrics(ctx(t), &metrics); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`dreamrank_user_tasks_queued{user="alice"} 2`, `dreamrank_user_rollouts_limit{user="alice"} 12`,
+		`dreamrank_submissions_rejected_total{code="quota_exceeded"} 3`} {
+		if !strings.Contains(metrics.String(), want) {
+			t.Errorf("metrics lack %s:\n%s", want, metrics.String())
+		}
+	}
 	// Nothing already queued was lost: the refused jobs added no tasks.
 	if info, err := srv.Resources().Tasks.Info(ctx(t)); err != nil || info.State.Msgs != 4 {
 		t.Fatalf("queued tasks %v, %v; want alice's 2 and bob's 2", info.State.Msgs, err)
