@@ -310,6 +310,7 @@ func benchDispatchCmd() *cobra.Command {
 	var (
 		cfg     loadgen.Config
 		withTLS bool
+		rounds  int
 	)
 	cmd := &cobra.Command{
 		Use:   "dispatch",
@@ -319,10 +320,11 @@ func benchDispatchCmd() *cobra.Command {
 workers, aggregation) and --jobs one-task jobs timed end to end, next to a
 plain NATS request-reply and a JetStream publish measured in the same run.
 With --tls it measures all of it twice in one run, without and with TLS on
-every connection (a CA made for the run), and prints both and the ratios.`,
+every connection (a CA made for the run), and prints both and the ratios;
+--rounds N alternates the two sides N times each and reports medians.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if withTLS {
-				c, err := loadgen.CompareTLS(cmd.Context(), cfg)
+				c, err := loadgen.CompareTLS(cmd.Context(), cfg, rounds)
 				if err != nil {
 					return err
 				}
@@ -339,5 +341,6 @@ every connection (a CA made for the run), and prints both and the ratios.`,
 	cmd.Flags().IntVar(&cfg.Workers, "workers", 2, "workers")
 	cmd.Flags().IntVar(&cfg.Jobs, "jobs", 30, "one-task jobs timed end to end")
 	cmd.Flags().BoolVar(&withTLS, "tls", false, "measure without and with TLS in the same run and print both with the overhead ratios")
+	cmd.Flags().IntVar(&rounds, "rounds", 3, "with --tls: rounds of both sides, alternating which goes first (medians reported)")
 	return cmd
 }

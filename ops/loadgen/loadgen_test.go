@@ -23,11 +23,12 @@ func TestRunSmall(t *testing.T) {
 func TestCompareTLSSmall(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	c, err := CompareTLS(ctx, Config{Tasks: 30, Workers: 2, Jobs: 2, Dir: t.TempDir()})
+	c, err := CompareTLS(ctx, Config{Tasks: 30, Workers: 2, Jobs: 2, Dir: t.TempDir()}, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Plain.TLS || !c.TLS.TLS || c.TLS.TasksPerSecond <= 0 || c.MsPerTaskRatio <= 0 || c.RequestReplyRatio <= 0 {
+	if c.Plain.TLS || !c.TLS.TLS || c.TLS.TasksPerSecond <= 0 || c.MsPerTaskRatio <= 0 || c.RequestReplyRatio <= 0 ||
+		len(c.Runs) != 4 || c.Runs[0].TLS || !c.Runs[2].TLS {
 		t.Fatalf("comparison %+v", c)
 	}
 }
