@@ -59,27 +59,32 @@ func artifactGetCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "get NAME [-o FILE]",
-		Short: "Download an artifact (default: to its base name in the current directory)",
+		Short: "Download an artifact (default: to its base name in the current directory); a submitter's login gets its own jobs' only",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, cancel := context.WithTimeout(cmd.Context(), 5*time.Minute)
 			defer cancel()
-			nc, res, err := bf.queue(ctx, "dreamrank artifact get")
+			c, closeNC, err := bf.client(ctx, "dreamrank artifact get")
 			if err != nil {
 				return err
 			}
-			defer nc.Close()
+			defer closeNC()
 			if out == "" {
 				out = path.Base(args[0])
 			}
-			if err := res.Artifacts.GetFile(ctx, args[0], out); err != nil {
-				return fmt.Errorf("artifact %s: %w", args[0], err)
-			}
-			fi, err := os.Stat(out)
+			f, err := os.Create(out)
 			if err != nil {
 				return err
 			}
-			fmt.Printf("wrote %s (%d bytes)\n", out, fi.Size())
+			n, err := c.Artifact(ctx, args[0], f)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				_ = os.Remove(out)
+				return fmt.Errorf("artifact %s: %w", args[0], err)
+			}
+			fmt.Printf("wrote %s (%d bytes)\n", out, n)
 			return nil
 		},
 	}

@@ -307,15 +307,29 @@ the synthetic PushT keep-out-zone pool (validation.Synthetic).`,
 }
 
 func benchDispatchCmd() *cobra.Command {
-	var cfg loadgen.Config
+	var (
+		cfg     loadgen.Config
+		withTLS bool
+		rounds  int
+	)
 	cmd := &cobra.Command{
 		Use:   "dispatch",
 		Short: "Job-server overhead: tasks that do no work through embedded NATS, the work queue and workers (JSON)",
 		Long: `Runs one job of --tasks tasks that do no work through the real path
 (embedded NATS + JetStream on loopback, job API, work queue, --workers
 workers, aggregation) and --jobs one-task jobs timed end to end, next to a
-plain NATS request-reply and a JetStream publish measured in the same run.`,
+plain NATS request-reply and a JetStream publish measured in the same run.
+With --tls it measures all of it twice in one run, without and with TLS on
+every connection (a CA made for the run), and prints both and the ratios;
+--rounds N alternates the two sides N times each and reports medians.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if withTLS {
+				c, err := loadgen.CompareTLS(cmd.Context(), cfg, rounds)
+				if err != nil {
+					return err
+				}
+				return printJSON(c)
+			}
 			rep, err := loadgen.Run(cmd.Context(), cfg)
 			if err != nil {
 				return err
@@ -326,5 +340,7 @@ plain NATS request-reply and a JetStream publish measured in the same run.`,
 	cmd.Flags().IntVar(&cfg.Tasks, "tasks", 2000, "tasks in the throughput job")
 	cmd.Flags().IntVar(&cfg.Workers, "workers", 2, "workers")
 	cmd.Flags().IntVar(&cfg.Jobs, "jobs", 30, "one-task jobs timed end to end")
+	cmd.Flags().BoolVar(&withTLS, "tls", false, "measure without and with TLS in the same run and print both with the overhead ratios")
+	cmd.Flags().IntVar(&rounds, "rounds", 3, "with --tls: rounds of both sides, alternating which goes first (medians reported)")
 	return cmd
 }

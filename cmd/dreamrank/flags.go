@@ -22,6 +22,8 @@ import (
 	"dreamrank/evaluator/judge"
 	"dreamrank/foundation/bus"
 	"dreamrank/foundation/episode"
+	"dreamrank/foundation/errcode"
+	"dreamrank/ops/access"
 	"dreamrank/ops/deploy"
 	"dreamrank/ops/jobapi"
 	"dreamrank/ops/queue"
@@ -48,6 +50,23 @@ func (f *busFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.cfg.Token, "token", "", "NATS token")
 	cmd.Flags().StringVar(&f.cfg.User, "user", "", "NATS user")
 	cmd.Flags().StringVar(&f.cfg.Password, "password", "", "NATS password")
+	cmd.Flags().StringVar(&f.cfg.Login, "login", "", "login file of a named user with a role (NAME.login.json from 'dreamrank creds add')")
+	cmd.Flags().StringVar(&f.cfg.TLSCA, "tls-ca", "", "CA certificate that must have signed the NATS server's (default: the system's roots; 'dreamrank certs init' makes one)")
+	cmd.Flags().StringVar(&f.cfg.TLSCert, "tls-client-cert", "", "client certificate, for servers that require one (--tls-client-ca)")
+	cmd.Flags().StringVar(&f.cfg.TLSKey, "tls-client-key", "", "the client certificate's key")
+}
+
+// apiClient is the job API as the login (if any) calls it: a user's own
+// subjects, or the operator's.
+func (f *busFlags) apiClient(nc *nats.Conn) (jobapi.Client, error) {
+	if f.cfg.Login == "" {
+		return jobapi.Client{NC: nc}, nil
+	}
+	l, err := bus.ReadLogin(f.cfg.Login)
+	if err != nil {
+		return jobapi.Client{}, err
+	}
+	return jobapi.Client{NC: nc, User: access.APIUser(l)}, nil
 }
 
 // defaultNATS is where clients look for a server: $DREAMRANK_NATS, or the
@@ -73,10 +92,18 @@ func (f *busFlags) client(ctx context.Context, name string) (jobapi.Client, func
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	nc, err := bus.Connect(cctx, f.cfg)
-	if err != nil {
+	if errors.Is(err, errcode.Unavailable) {
 		return jobapi.Client{}, nil, fmt.Errorf("%w (is 'dreamrank serve' running?)", err)
 	}
-	return jobapi.Client{NC: nc}, nc.Close, nil
+	if err != nil {
+		return jobapi.Client{}, nil, err
+	}
+	c, err := f.apiClient(nc)
+	if err != nil {
+		nc.Close()
+		return c, nil, err
+	}
+	return c, nc.Close, nil
 }
 
 // queue connects as name and opens the server's JetStream resources; close
@@ -88,6 +115,22 @@ func (f *busFlags) queue(ctx context.Context, name string) (*nats.Conn, *queue.R
 		return nil, nil, err
 	}
 	res, err := queue.Open(ctx, nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	return nc, res, nil
+}
+
+// workerQueue connects as name and opens what a worker needs of the
+// server's JetStream resources (a worker login may open no more).
+func (f *busFlags) workerQueue(ctx context.Context, name string) (*nats.Conn, *queue.Resources, error) {
+	f.cfg.Name = name
+	nc, err := bus.Connect(ctx, f.cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	res, err := queue.OpenWorker(ctx, nc)
 	if err != nil {
 		nc.Close()
 		return nil, nil, err
@@ -455,4 +498,45 @@ func registerFleet(cmd *cobra.Command, f *deploy.Fleet) {
 	fl.StringVar(&f.Episodes, "fleet-episodes", "data", "data directory of the episode store that uploaded fleet episodes land in, as every command's --data (empty: object store only)")
 	fl.DurationVar(&f.Config.HeartbeatEvery, "fleet-heartbeat", time.Second, "robot heartbeat interval; 3 missed and the robot's episode is reassigned")
 	fl.DurationVar(&f.Config.EpisodeTimeout, "fleet-episode-timeout", 10*time.Minute, "an assigned episode not reported in this time is reassigned")
+}
+
+// serverTLSFlags are an embedded server's TLS flags.
+type serverTLSFlags struct{ t bus.ServerTLS }
+
+func (f *serverTLSFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.t.Cert, "tls-cert", "", "the embedded NATS server's TLS certificate (PEM; 'dreamrank certs init' makes one): every network client must then speak TLS")
+	fl.StringVar(&f.t.Key, "tls-key", "", "its private key")
+	fl.StringVar(&f.t.ClientCA, "tls-client-ca", "", "require network clients to present a certificate signed by this CA (mutual TLS)")
+}
+
+// get is the TLS config, nil when no flag was given.
+func (f *serverTLSFlags) get() *bus.ServerTLS {
+	if f.t == (bus.ServerTLS{}) {
+		return nil
+	}
+	return &f.t
+}
+
+// byteSize is a flag of bytes with an optional binary suffix (K, M, G, T).
+type byteSize int64
+
+func (b *byteSize) String() string { return strconv.FormatInt(int64(*b), 10) }
+func (b *byteSize) Type() string   { return "bytes" }
+func (b *byteSize) Set(s string) error {
+	mult := int64(1)
+	t := strings.TrimSuffix(strings.ToUpper(strings.TrimSpace(s)), "B")
+	t = strings.TrimSuffix(t, "I")
+	for i, u := range []string{"K", "M", "G", "T"} {
+		if strings.HasSuffix(t, u) {
+			t, mult = strings.TrimSuffix(t, u), int64(1)<<(10*(i+1))
+			break
+		}
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(t), 10, 64)
+	if err != nil || n < 0 {
+		return fmt.Errorf("%q: want bytes, e.g. 500M or 20G", s)
+	}
+	*b = byteSize(n * mult)
+	return nil
 }

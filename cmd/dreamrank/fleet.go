@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"text/tabwriter"
@@ -11,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"dreamrank/foundation/bus"
+	"dreamrank/foundation/errcode"
 	"dreamrank/ops/deploy"
 	"dreamrank/policy/zoo"
 	"dreamrank/robots/fleet"
@@ -31,8 +33,11 @@ func fleetCmd() *cobra.Command {
 			defer cancel()
 			bf.cfg.Name = "dreamrank fleet"
 			nc, err := bus.Connect(ctx, bf.cfg)
-			if err != nil {
+			if errors.Is(err, errcode.Unavailable) {
 				return fmt.Errorf("%w (is 'dreamrank serve' running?)", err)
+			}
+			if err != nil {
+				return err
 			}
 			defer nc.Close()
 			st, err := fleet.FetchStatus(ctx, nc)
@@ -57,6 +62,7 @@ func fleetCmd() *cobra.Command {
 func fleetRunCmd() *cobra.Command {
 	var (
 		bf busFlags
+		tf serverTLSFlags
 		c  deploy.Coordinator
 	)
 	cmd := &cobra.Command{
@@ -68,7 +74,7 @@ embedded nats-server with JetStream under --data/jetstream listening on
 trusted clients') plus one nkey login per robot in --robots, each allowed only
 its own subjects. With --nats it joins an existing deployment instead.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c.Bus = bf.cfg
+			c.Bus, c.TLS = bf.cfg, tf.get()
 			return deploy.RunCoordinator(cmd.Context(), c, func(url string) {
 				fmt.Printf("fleet coordinator on %s; Ctrl-C stops.\n", url)
 			})
@@ -78,6 +84,7 @@ its own subjects. With --nats it joins an existing deployment instead.`,
 	registerFleet(cmd, &c.Fleet)
 	cmd.Flags().StringVar(&c.Data, "data", "data", "data directory (the embedded server's JetStream files)")
 	cmd.Flags().StringVar(&c.Listen, "listen", "127.0.0.1:4222", "host:port of the embedded NATS server")
+	tf.register(cmd)
 	return cmd
 }
 

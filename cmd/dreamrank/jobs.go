@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -273,13 +274,23 @@ func jobsCmd() *cobra.Command {
 			if asJSON {
 				return printJSON(rep)
 			}
-			fmt.Printf("%-36s %-10s %-8s %-9s %-20s %s\n", "id", "state", "priority", "tasks", "created", "name")
+			fmt.Printf("%-36s %-10s %-8s %-9s %-20s %-12s %s\n", "id", "state", "priority", "tasks", "created", "owner", "name")
 			for _, j := range rep.Jobs {
-				fmt.Printf("%-36s %-10s %-8s %4d/%-4d %-20s %s\n", j.ID, j.State, j.Priority, j.Done, j.Tasks,
-					j.Created.Local().Format("2006-01-02 15:04:05"), j.Name)
+				fmt.Printf("%-36s %-10s %-8s %4d/%-4d %-20s %-12s %s\n", j.ID, j.State, j.Priority, j.Done, j.Tasks,
+					j.Created.Local().Format("2006-01-02 15:04:05"), cmp.Or(j.Owner, "-"), j.Name)
 			}
 			if rep.Total > len(rep.Jobs) {
 				fmt.Printf("(%d of %d shown; --limit shows more)\n", len(rep.Jobs), rep.Total)
+			}
+			if rep.Quota != nil {
+				fmt.Println()
+				printQuota(*rep.Quota)
+			}
+			if len(rep.Quotas) > 0 {
+				fmt.Println()
+			}
+			for _, q := range rep.Quotas {
+				printQuota(q)
 			}
 			return nil
 		},
@@ -318,4 +329,17 @@ func cancelCmd() *cobra.Command {
 	bf.registerClient(cmd)
 	cmd.Flags().StringVar(&reason, "reason", "", "why, recorded on the job")
 	return cmd
+}
+
+// printQuota shows a submitter's quota use: what is queued and in flight
+// against the limits (a submit beyond them is quota_exceeded).
+func printQuota(q jobapi.Quota) {
+	limit := func(n int) string {
+		if n <= 0 {
+			return "no limit"
+		}
+		return fmt.Sprint(n)
+	}
+	fmt.Printf("quota %s: %d tasks queued or running (limit %s), %d imagined rollouts in flight (limit %s), %d unfinished jobs\n",
+		q.User, q.QueuedTasks, limit(q.MaxQueuedTasks), q.Rollouts, limit(q.MaxRollouts), q.ActiveJobs)
 }

@@ -57,7 +57,7 @@ func main() {
 	// Debian's OpenBLAS instead of gonum's pure-Go BLAS: about 2x per step.
 	G.Use(openblas.Implementation{})
 	tensor.Use(openblas.Implementation{})
-	root.AddCommand(serveCmd(), workerCmd(), submitCmd(), statusCmd(), jobsCmd(), cancelCmd(), runCmd(), simCmd(), datasetCmd(), expertCmd(), episodesCmd(), wmCmd(), benchCmd(), policyCmd(), judgeCmd(), safetyCmd(), reportCmd(), robotCmd(), fleetCmd(), foresightCmd(), artifactCmd())
+	root.AddCommand(serveCmd(), workerCmd(), submitCmd(), statusCmd(), jobsCmd(), cancelCmd(), runCmd(), simCmd(), datasetCmd(), expertCmd(), episodesCmd(), wmCmd(), benchCmd(), policyCmd(), judgeCmd(), safetyCmd(), reportCmd(), robotCmd(), fleetCmd(), foresightCmd(), artifactCmd(), certsCmd(), credsCmd())
 
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "dreamrank:", err)

@@ -7,14 +7,17 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"dreamrank/ops/access"
 	"dreamrank/ops/deploy"
 )
 
 func serveCmd() *cobra.Command {
 	var (
-		bf   busFlags
-		zooF string
-		cfg  deploy.Config
+		bf       busFlags
+		tf       serverTLSFlags
+		zooF     string
+		cfg      deploy.Config
+		maxStore byteSize
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -24,7 +27,13 @@ its files under --data/jetstream, listening on --listen; with --nats it joins
 an existing NATS deployment instead (credentials by --creds, --token or
 --user/--password; on the embedded server those flags turn authentication on).
 Jobs are submitted with 'dreamrank submit'; more workers join from anywhere
-with 'dreamrank worker --nats URL'. Unfinished jobs resume after a restart.`,
+with 'dreamrank worker --nats URL'. Unfinished jobs resume after a restart.
+
+On loopback (the default --listen) local clients need no login. Beyond
+loopback every client must log in: --user/--password (an admin login) or
+--token, or user logins with roles in --users ('dreamrank creds add'); else
+serve refuses to start. --tls-cert/--tls-key (from 'dreamrank certs init')
+encrypt the bus; docs/server.md has a two-machine deployment.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			// The fleet's directories follow --data unless given.
 			if !cmd.Flags().Changed("robots") {
@@ -33,6 +42,10 @@ with 'dreamrank worker --nats URL'. Unfinished jobs resume after a restart.`,
 			if !cmd.Flags().Changed("fleet-episodes") {
 				cfg.Fleet.Episodes = cfg.Data // the store's root, as episode.Open(data) everywhere else
 			}
+			if !cmd.Flags().Changed("users") {
+				cfg.Users = filepath.Join(cfg.Data, "users")
+			}
+			cfg.TLS, cfg.MaxStore = tf.get(), int64(maxStore)
 			z, err := openZoo(zooF)
 			if err != nil {
 				return err
@@ -43,7 +56,17 @@ with 'dreamrank worker --nats URL'. Unfinished jobs resume after a restart.`,
 					fmt.Printf("web UI on http://%s/ (reports, jobs, fleet; metrics on /metrics)\n", d.HTTP)
 				}
 				fmt.Printf("dreamrank serving jobs on %s with %d local workers; Ctrl-C stops.\n", d.URL, d.Workers)
-				fmt.Printf("Submit the example: bin/dreamrank submit examples/ranking.yaml --watch --nats %s\n", d.URL)
+				how := ""
+				if cfg.TLS != nil {
+					how += " --tls-ca CA.pem" // the CA that signed --tls-cert
+					if cfg.TLS.ClientCA != "" {
+						how += " --tls-client-cert CERT --tls-client-key KEY"
+					}
+				}
+				if d.Users > 0 {
+					how += " --login " + filepath.Join(cfg.Users, "NAME"+access.LoginSuffix) // a submitter's
+				}
+				fmt.Printf("Submit the example: bin/dreamrank submit examples/ranking.yaml --watch --nats %s%s\n", d.URL, how)
 			})
 		},
 	}
@@ -59,6 +82,11 @@ with 'dreamrank worker --nats URL'. Unfinished jobs resume after a restart.`,
 	f.StringVar(&cfg.HTTP, "http", "127.0.0.1:8080", "address of the web UI (\"\" disables)")
 	f.StringVar(&zooF, "zoo", "", "policy zoo file jobs may name arms of (default: the built-in zoo)")
 	f.IntVar(&cfg.Server.MaxActive, "max-active", 1000, "unfinished jobs allowed at once (more: quota_exceeded)")
+	f.IntVar(&cfg.Server.Quota.MaxQueuedTasks, "quota-tasks", 4096, "each submitter's tasks queued or running at once (more: quota_exceeded; 0: no limit; a user's own quota in NAME.user.json wins)")
+	f.IntVar(&cfg.Server.Quota.MaxRollouts, "quota-rollouts", 40000, "each submitter's imagined rollouts in flight at once (more: quota_exceeded; 0: no limit)")
+	f.StringVar(&cfg.Users, "users", "data/users", "directory of user logins (NAME.user.json from 'dreamrank creds add'), each allowed only its role's subjects (default: --data/users)")
+	f.Var(&maxStore, "max-store", "JetStream storage cap of the embedded server, e.g. 20G, shared among the queue, outcomes, buckets and artifacts (default: 75% of the free disk)")
+	tf.register(cmd)
 	f.IntVar(&cfg.Server.Queue.Replicas, "replicas", 1, "JetStream replicas of streams and buckets (3 on a cluster)")
 	f.DurationVar(&cfg.Server.Queue.AckWait, "ack-wait", 30*time.Second, "a task without a worker heartbeat this long is redelivered")
 	return cmd

@@ -19,7 +19,7 @@ func workerCmd() *cobra.Command {
 		Short: "Run task workers against a job server's NATS (imagined rollouts in the named world models)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			nc, res, err := bf.queue(ctx, "dreamrank worker")
+			nc, res, err := bf.workerQueue(ctx, "dreamrank worker")
 			if err != nil {
 				return err
 			}

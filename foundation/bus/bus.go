@@ -8,7 +8,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -39,13 +41,25 @@ type Config struct {
 	// requests; users whose permissions allow only their own inboxes
 	// (robots) need it.
 	InboxPrefix string
+	// Login is the path of a login file (WriteLogin): a named user's nkey
+	// seed and inbox prefix, instead of the credentials above.
+	Login string
+	// TLSCA is the CA file that must have signed the server's certificate
+	// (default: the system's roots, when the server asks for TLS);
+	// TLSCert and TLSKey are the client's own certificate, for servers
+	// that require one.
+	TLSCA, TLSCert, TLSKey string
+	// InProcess, when set, connects to that embedded server in memory
+	// instead of dialling URL: the serving process's own clients, which
+	// neither need TLS nor expose a login on the network.
+	InProcess nats.InProcessConnProvider
 }
 
 // Connect dials NATS, reconnecting forever after the first success, which is
 // what long-running servers, workers and their clients want. A failure wraps
 // errcode.Unauthorized (bad credentials) or errcode.Unavailable.
 func Connect(ctx context.Context, c Config) (*nats.Conn, error) {
-	opts := []nats.Option{nats.Name(c.Name), nats.MaxReconnects(-1), nats.ReconnectWait(time.Second)}
+	opts := []nats.Option{nats.Name(c.Name), nats.MaxReconnects(-1), nats.ReconnectWait(time.Second), nats.ErrorHandler(logAsyncError)}
 	if c.Creds != "" {
 		opts = append(opts, nats.UserCredentials(c.Creds))
 	}
@@ -62,8 +76,31 @@ func Connect(ctx context.Context, c Config) (*nats.Conn, error) {
 		}
 		opts = append(opts, o)
 	}
+	if c.Login != "" {
+		if c.Nkey != "" || c.Creds != "" {
+			return nil, fmt.Errorf("bus: a login file cannot be combined with --nkey or --creds: %w", errcode.BadRequest)
+		}
+		l, err := ReadLogin(c.Login)
+		if err != nil {
+			return nil, err
+		}
+		lo, err := l.options()
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, lo...)
+	}
 	if c.InboxPrefix != "" {
 		opts = append(opts, nats.CustomInboxPrefix(c.InboxPrefix))
+	}
+	if c.InProcess != nil {
+		opts = append(opts, nats.InProcessServer(c.InProcess))
+	} else {
+		to, err := c.tlsOptions()
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, to...)
 	}
 	if dl, ok := ctx.Deadline(); ok {
 		opts = append(opts, nats.Timeout(max(time.Until(dl), time.Millisecond)))
@@ -72,17 +109,33 @@ func Connect(ctx context.Context, c Config) (*nats.Conn, error) {
 	if url == "" {
 		url = nats.DefaultURL
 	}
+	if c.InProcess != nil {
+		// In memory there is nothing to encrypt; a tls:// scheme would
+		// make the client insist on a handshake anyway.
+		url = strings.Replace(url, "tls://", "nats://", 1)
+	}
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {
 		// The codes say, on the bus and to callers, whether to fix the
 		// credentials or to retry later.
-		code := errcode.Unavailable
-		if errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrAuthExpired) || errors.Is(err, nats.ErrAuthRevoked) {
-			code = errcode.Unauthorized
-		}
-		return nil, fmt.Errorf("bus: connect %s: %w: %w", url, code, err)
+		return nil, fmt.Errorf("bus: connect %s: %w: %w", url, connectCode(err), err)
 	}
 	return nc, nil
+}
+
+// logAsyncError logs what the server reports after the fact. Permission
+// violations are for the caller that caused them to report (they wait on
+// a reply that will not come), so they are logged only at debug level.
+func logAsyncError(nc *nats.Conn, sub *nats.Subscription, err error) {
+	level := slog.LevelWarn
+	if errors.Is(err, nats.ErrPermissionViolation) {
+		level = slog.LevelDebug
+	}
+	subject := ""
+	if sub != nil {
+		subject = sub.Subject
+	}
+	slog.Log(context.Background(), level, "nats", "connection", nc.Opts.Name, "subscription", subject, "err", err)
 }
 
 // Embedded is an in-process nats-server with JetStream.
@@ -113,6 +166,12 @@ type EmbeddedConfig struct {
 	// (User, or a name in Users): local clients of a loopback-only server
 	// need no login while robots must present their own.
 	NoAuthUser string
+	// TLS, when set, makes every TCP client speak TLS.
+	TLS *ServerTLS
+	// MaxStore caps JetStream's file storage in bytes, so that a flood
+	// cannot fill the disk (0: nats-server's default, 75% of the free
+	// space).
+	MaxStore int64
 }
 
 // User is one login of the embedded server: a name and password, or an
@@ -133,6 +192,11 @@ type Permissions struct {
 	// AllowResponses lets the user publish one reply to each request it
 	// received on a subscription it is allowed (any reply subject).
 	AllowResponses bool
+	// MaxResponses raises that to this many replies per request (-1: any
+	// number), for services whose replies come in parts; ResponseExpiry is
+	// how long after the request they may come (default a minute).
+	MaxResponses   int
+	ResponseExpiry time.Duration
 }
 
 // Subjects lists subject patterns (NATS wildcards * and >).
@@ -198,7 +262,7 @@ func (p *Permissions) server() *server.Permissions {
 		sp.Subscribe.Allow = []string{"_dreamrank_nothing_"}
 	}
 	if p.AllowResponses {
-		sp.Response = &server.ResponsePermission{MaxMsgs: 1, Expires: time.Minute}
+		sp.Response = &server.ResponsePermission{MaxMsgs: cmp.Or(p.MaxResponses, 1), Expires: cmp.Or(p.ResponseExpiry, time.Minute)}
 	}
 	return sp
 }
@@ -227,9 +291,12 @@ func StartEmbedded(ctx context.Context, c EmbeddedConfig) (*Embedded, error) {
 	}
 	opts := &server.Options{
 		Host: host, Port: port, JetStream: true, StoreDir: c.StoreDir, ServerName: c.ServerName,
-		MaxPayload: c.MaxPayload, NoSigs: true, NoLog: true, NoAuthUser: c.NoAuthUser,
+		MaxPayload: c.MaxPayload, NoSigs: true, NoLog: true, NoAuthUser: c.NoAuthUser, JetStreamMaxStore: c.MaxStore,
 	}
 	if err := c.authOptions(opts); err != nil {
+		return nil, err
+	}
+	if err := c.TLS.apply(opts); err != nil {
 		return nil, err
 	}
 	if cl := c.Cluster; cl != nil {
@@ -258,8 +325,17 @@ func StartEmbedded(ctx context.Context, c EmbeddedConfig) (*Embedded, error) {
 	return &Embedded{Server: srv}, nil
 }
 
-// URL is the client URL of the embedded server.
-func (e *Embedded) URL() string { return e.Server.ClientURL() }
+// URL is the client URL of the embedded server; a server on every
+// interface is dialled on loopback, which its certificate names too.
+func (e *Embedded) URL() string {
+	u := e.Server.ClientURL()
+	for _, any := range []string{"0.0.0.0", "[::]"} {
+		if strings.Contains(u, "://"+any+":") {
+			return strings.Replace(u, "://"+any+":", "://127.0.0.1:", 1)
+		}
+	}
+	return u
+}
 
 // Shutdown stops the server and waits for it.
 func (e *Embedded) Shutdown() {

@@ -25,6 +25,11 @@ const (
 	OptToken    = "token"    // NATS token
 	OptUser     = "user"     // NATS user (with password)
 	OptPassword = "password"
+	OptNkey     = "nkey"     // NATS nkey seed file
+	OptLogin    = "login"    // login file of a named user (bus.Login)
+	OptTLSCA    = "tls_ca"   // CA that signed the server's certificate
+	OptTLSCert  = "tls_cert" // client certificate, for servers that require one
+	OptTLSKey   = "tls_key"  // its key
 )
 
 // Dialer is a protocol's client side: its clients' defaults and its
@@ -70,7 +75,8 @@ type Backend struct {
 // Parse reads a backend's options; unknown ones are errors, so a typo does
 // not silently take a default.
 func (d Dialer) Parse(opts map[string]string) (Backend, error) {
-	known := []string{OptNATSURL, d.NameOption, OptTimeout, OptAttempts, OptPrefix, OptCreds, OptToken, OptUser, OptPassword}
+	known := []string{OptNATSURL, d.NameOption, OptTimeout, OptAttempts, OptPrefix, OptCreds, OptToken, OptUser, OptPassword,
+		OptNkey, OptLogin, OptTLSCA, OptTLSCert, OptTLSKey}
 	for k := range opts {
 		if !slices.Contains(known, k) {
 			return Backend{}, fmt.Errorf("unknown option %q (known: %s): %w", k, strings.Join(known, ", "), d.Bad)
@@ -96,7 +102,8 @@ func (d Dialer) Parse(opts map[string]string) (Backend, error) {
 	}
 	b.Bus = bus.Config{
 		URL: opts[OptNATSURL], Creds: opts[OptCreds], Token: opts[OptToken],
-		User: opts[OptUser], Password: opts[OptPassword], Name: "dreamrank " + d.Client + " client " + b.Name,
+		User: opts[OptUser], Password: opts[OptPassword], Nkey: opts[OptNkey], Login: opts[OptLogin],
+		TLSCA: opts[OptTLSCA], TLSCert: opts[OptTLSCert], TLSKey: opts[OptTLSKey], Name: "dreamrank " + d.Client + " client " + b.Name,
 	}
 	return b, nil
 }

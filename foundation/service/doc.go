@@ -9,6 +9,7 @@
 // codes, expires stale parts and stops cleanly. A client is a Caller: one
 // request per attempt, retried while the code is retryable, each attempt
 // told its deadline. Open is the body of every "remote" backend's opener:
-// the shared options (nats_url, timeout, attempts, prefix, credentials)
+// the shared options (nats_url, timeout, attempts, prefix, credentials,
+// login file, TLS)
 // and a connection the dialled client owns.
 package service

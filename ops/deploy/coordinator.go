@@ -3,6 +3,7 @@ package deploy
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 
@@ -20,6 +21,8 @@ type Coordinator struct {
 	// Listen is the embedded server's host:port.
 	Listen string
 	Fleet  Fleet
+	// TLS, when set, makes the embedded server's clients speak TLS.
+	TLS *bus.ServerTLS
 }
 
 // RunCoordinator runs the coordinator, calls ready (when not nil) with
@@ -30,20 +33,20 @@ func RunCoordinator(ctx context.Context, c Coordinator, ready func(url string)) 
 		if err != nil {
 			return err
 		}
-		if err := coordinatorLogin(len(users), c.Bus); err != nil {
-			return err
-		}
 		host, port, err := SplitListen(c.Listen)
 		if err != nil {
 			return err
 		}
+		if err := coordinatorLogin(len(users), c.Bus, host); err != nil {
+			return err
+		}
 		e, err := bus.StartEmbedded(ctx, bus.EmbeddedConfig{Host: host, Port: port, StoreDir: filepath.Join(c.Data, "jetstream"),
-			User: c.Bus.User, Password: c.Bus.Password, Token: c.Bus.Token, Users: users})
+			User: c.Bus.User, Password: c.Bus.Password, Token: c.Bus.Token, Users: users, TLS: c.TLS})
 		if err != nil {
 			return err
 		}
 		defer e.Shutdown()
-		c.Bus.URL = e.URL()
+		c.Bus = bus.Config{URL: e.URL(), InProcess: e.Server, User: c.Bus.User, Password: c.Bus.Password, Token: c.Bus.Token}
 		slog.Info("embedded nats-server", "url", e.URL(), "robot_logins", len(users))
 	}
 	c.Bus.Name = "dreamrank fleet run"
@@ -65,9 +68,12 @@ func RunCoordinator(ctx context.Context, c Coordinator, ready func(url string)) 
 }
 
 // coordinatorLogin is the auth policy of a coordinator's embedded server:
-// once robots have logins, the coordinator needs one too, and unlike
-// serve's, none is generated.
-func coordinatorLogin(robotLogins int, c bus.Config) error {
+// beyond loopback every client logs in; once robots have logins, the
+// coordinator needs one too, and unlike serve's, none is generated.
+func coordinatorLogin(robotLogins int, c bus.Config, host string) error {
+	if !Loopback(host) && c.User == "" && c.Token == "" {
+		return fmt.Errorf("%w: --listen %s is not loopback: give --user and --password (the coordinator's and trusted clients' login), and --tls-cert/--tls-key to encrypt", ErrAnonymous, hostOrAll(host))
+	}
 	if robotLogins > 0 && c.User == "" {
 		return errors.New("robots have logins, so the coordinator needs one too: give --user and --password")
 	}

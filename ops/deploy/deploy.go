@@ -16,8 +16,10 @@ import (
 	"strconv"
 
 	"dreamrank/foundation/bus"
+	"dreamrank/ops/access"
 	_ "dreamrank/ops/backends" // the workers open backends by name
 	"dreamrank/ops/nightly"
+	"dreamrank/ops/queue"
 	"dreamrank/ops/server"
 	"dreamrank/ops/web"
 	"dreamrank/ops/worker"
@@ -33,8 +35,19 @@ type Config struct {
 	Bus bus.Config
 	// Data holds the embedded server's JetStream files (Data/jetstream).
 	Data string
-	// Listen is the embedded server's host:port.
+	// Listen is the embedded server's host:port. Beyond loopback every
+	// client must log in (Bus's --user or --token, or Users' logins).
 	Listen string
+	// Users is the directory of user logins (NAME.user.json from `dreamrank
+	// creds add`), each allowed only its role's subjects (ops/access).
+	Users string
+	// TLS, when set, makes the embedded server's clients speak TLS.
+	TLS *bus.ServerTLS
+	// MaxStore caps the embedded server's JetStream storage in bytes (0:
+	// nats-server's default, 75% of the free disk), which the streams,
+	// buckets and the object store then share (queue.LimitsFor) unless
+	// Server.Queue.Limits says otherwise.
+	MaxStore int64
 	// HTTP is the address of the web UI and /metrics; "" disables it.
 	HTTP string
 	// Zoo is the policy zoo jobs may name arms of; nil: zoo.Default().
@@ -63,6 +76,8 @@ type Deployment struct {
 	HTTP string
 	// Workers is how many local workers run.
 	Workers int
+	// Users is how many user logins the embedded server loaded.
+	Users int
 
 	srv     *server.Server
 	cancel  context.CancelFunc
@@ -104,19 +119,31 @@ func Start(ctx context.Context, cfg Config) (_ *Deployment, err error) {
 		if err != nil {
 			return nil, err
 		}
-		users, noAuth, err := embeddedLogins(&cfg.Bus, cfg.Fleet, simIDs(cfg.SimRobots), host)
+		lg, err := embeddedLogins(&cfg.Bus, cfg.Fleet, cfg.Users, simIDs(cfg.SimRobots), host)
 		if err != nil {
 			return nil, err
 		}
-		robotLogins = len(users)
+		robotLogins, d.Users = len(lg.users)-lg.userCount, lg.userCount
 		e, err := bus.StartEmbedded(ctx, bus.EmbeddedConfig{Host: host, Port: port,
 			StoreDir: filepath.Join(cfg.Data, "jetstream"), User: cfg.Bus.User, Password: cfg.Bus.Password, Token: cfg.Bus.Token,
-			Users: users, NoAuthUser: noAuth})
+			Users: lg.users, NoAuthUser: lg.noAuth, TLS: cfg.TLS, MaxStore: cfg.MaxStore})
 		if err != nil {
 			return nil, err
 		}
 		d.release = append(d.release, e.Shutdown)
-		cfg.Bus.URL = e.URL()
+		if !Loopback(host) && cfg.TLS == nil {
+			slog.Warn("the bus is served beyond loopback without TLS: jobs, results and passwords cross the network in clear; give --tls-cert and --tls-key")
+		}
+		if cfg.Server.Queue.Limits == (queue.Limits{}) {
+			cfg.Server.Queue.Limits = queue.LimitsFor(e.Server.JetStreamConfig().MaxStore)
+		}
+		if q := access.Quotas(lg.quotas); len(q) > 0 && cfg.Server.Quotas == nil {
+			cfg.Server.Quotas = q
+		}
+		// The serving process's own clients (job server, workers, robots,
+		// UI) connect in memory with the admin login: no TLS to verify,
+		// no login on the network.
+		cfg.Bus = bus.Config{URL: e.URL(), InProcess: e.Server, User: cfg.Bus.User, Password: cfg.Bus.Password, Token: cfg.Bus.Token}
 	}
 	d.URL = cfg.Bus.URL
 	cfg.Bus.Name = "dreamrank serve"

@@ -2,20 +2,16 @@ package deploy
 
 import (
 	"context"
-	"crypto/rand"
-	"dreamrank/ops/fleetlink"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"os"
 	"sync"
 
 	"github.com/nats-io/nats.go"
 
 	"dreamrank/foundation/bus"
 	"dreamrank/foundation/episode"
+	"dreamrank/ops/fleetlink"
 	"dreamrank/ops/server"
 	"dreamrank/ops/standin"
 	"dreamrank/ops/web"
@@ -77,54 +73,6 @@ func simIDs(n int) []string {
 	return ids
 }
 
-// embeddedLogins returns the embedded server's robot logins (creating the
-// simulated robots' when missing) and, when robots have logins, the login
-// of every other client: c's user and password, or a generated one, set in
-// c, that clients on this machine get without presenting it (noAuth).
-func embeddedLogins(c *bus.Config, f Fleet, sims []string, host string) (users []bus.User, noAuth string, err error) {
-	for _, id := range sims {
-		if _, err := os.Stat(fleet.SeedPath(f.Robots, id)); err == nil {
-			continue
-		}
-		if _, err := fleet.AddRobot(f.Robots, id); err != nil {
-			return nil, "", err
-		}
-	}
-	users, err = f.Users()
-	if err != nil {
-		return nil, "", err
-	}
-	generate, err := clientLogin(len(users), *c, host)
-	if err != nil {
-		return nil, "", err
-	}
-	if !generate {
-		return users, "", nil
-	}
-	pw := make([]byte, 16)
-	_, _ = rand.Read(pw)
-	c.User, c.Password = "dreamrank", hex.EncodeToString(pw)
-	return users, c.User, nil
-}
-
-// clientLogin is the auth policy of the embedded server once robots have
-// nkey logins: every other client needs a login too. Given --user, that is
-// it; a token cannot be combined with nkey users; otherwise a login is
-// generated (generate), which only a loopback server may hand out to
-// clients that present none.
-func clientLogin(robotLogins int, c bus.Config, host string) (generate bool, err error) {
-	if robotLogins == 0 || c.User != "" {
-		return false, nil
-	}
-	if c.Token != "" {
-		return false, errors.New("robots have nkey logins, which a token cannot be combined with: give --user and --password")
-	}
-	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		return false, fmt.Errorf("robots have logins and --listen %s is not loopback: give --user and --password for the other clients", host)
-	}
-	return true, nil
-}
-
 // useFleet says whether the fleet plays real episodes (else the simulator).
 func useFleet(real string, robotLogins int) (bool, error) {
 	switch real {
@@ -153,7 +101,10 @@ func startRobots(ctx context.Context, nc *nats.Conn, cfg Config, robotLogins int
 	var wg sync.WaitGroup
 	stop := func() { cancel(); wg.Wait(); coord.Stop() }
 	for _, id := range simIDs(cfg.SimRobots) {
-		rnc, err := bus.Connect(ctx, bus.Config{URL: cfg.Bus.URL, Nkey: fleet.SeedPath(cfg.Fleet.Robots, id),
+		// In process on the embedded server, else over the network with
+		// the deployment's TLS settings; always with the robot's own login.
+		rnc, err := bus.Connect(ctx, bus.Config{URL: cfg.Bus.URL, InProcess: cfg.Bus.InProcess, TLSCA: cfg.Bus.TLSCA,
+			TLSCert: cfg.Bus.TLSCert, TLSKey: cfg.Bus.TLSKey, Nkey: fleet.SeedPath(cfg.Fleet.Robots, id),
 			InboxPrefix: fleet.InboxPrefix(id), Name: "dreamrank robot " + id})
 		if err != nil {
 			stop()

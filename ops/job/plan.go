@@ -134,11 +134,10 @@ func Prepare(s Spec, c Catalog, l Limits, now time.Time) (Plan, error) {
 	if p.Deadline, err = s.deadline(now); err != nil {
 		return Plan{}, err
 	}
-	total := 0
 	for _, seeds := range p.Seeds {
-		total += len(seeds) * len(p.Arms) * (1 + s.WorldModel.Draws) // every draw is one more imagined rollout
 		p.TaskCount += len(p.Arms) * chunks(len(seeds), s.SeedsPerTask)
 	}
+	total := p.Rollouts()
 	if total > l.MaxTotalEpisodes {
 		return Plan{}, fmt.Errorf("%w: %d imagined rollouts in all (episodes x policies x (1 + world_model.draws)), limit %d", ErrTooLarge, total, l.MaxTotalEpisodes)
 	}
@@ -146,6 +145,16 @@ func Prepare(s Spec, c Catalog, l Limits, now time.Time) (Plan, error) {
 		return Plan{}, fmt.Errorf("%w: %d tasks, limit %d (raise seeds_per_task)", ErrTooLarge, p.TaskCount, l.MaxTasks)
 	}
 	return p, nil
+}
+
+// Rollouts is how many imagined rollouts the plan asks for: episodes x
+// policies x (1 + world-model draws), as every draw is one more.
+func (p Plan) Rollouts() int {
+	n := 0
+	for _, seeds := range p.Seeds {
+		n += len(seeds) * len(p.Arms) * (1 + p.Spec.WorldModel.Draws)
+	}
+	return n
 }
 
 func checkCounts(s Spec, l Limits) error {

@@ -44,6 +44,12 @@ type Record struct {
 	ID    string `json:"id"`
 	Name  string `json:"name,omitempty"`
 	State State  `json:"state"`
+	// Owner is the user who submitted the job on the user's own API
+	// subject ("": the operator); only Owner (and the operator) sees it.
+	Owner string `json:"owner,omitempty"`
+	// Rollouts is the job's imagined rollouts (Plan.Rollouts), counted
+	// against Owner's quota while the job is unfinished.
+	Rollouts int `json:"rollouts,omitempty"`
 	// Reason says why a job failed, was cancelled or expired.
 	Reason string `json:"reason,omitempty"`
 	// Priority and Deadline come from the plan, which is stored apart
@@ -69,7 +75,7 @@ type Record struct {
 
 // NewRecord is a queued job for plan p.
 func NewRecord(id string, p Plan, now time.Time) Record {
-	return Record{ID: id, Name: p.Spec.Name, State: Queued, Priority: p.Priority, Deadline: p.Deadline, Tasks: p.TaskCount,
+	return Record{ID: id, Name: p.Spec.Name, State: Queued, Priority: p.Priority, Deadline: p.Deadline, Tasks: p.TaskCount, Rollouts: p.Rollouts(),
 		DoneBits: make([]byte, (p.TaskCount+7)/8), Created: now, Updated: now}
 }
 
@@ -106,6 +112,7 @@ func (r Record) Complete() bool { return r.Done == r.Tasks }
 type Status struct {
 	ID         string    `json:"id"`
 	Name       string    `json:"name,omitempty"`
+	Owner      string    `json:"owner,omitempty"`
 	State      State     `json:"state"`
 	Reason     string    `json:"reason,omitempty"`
 	Priority   string    `json:"priority"`
@@ -123,7 +130,7 @@ type Status struct {
 
 // Status summarises the record at now.
 func (r Record) Status(now time.Time) Status {
-	s := Status{ID: r.ID, Name: r.Name, State: r.State, Reason: r.Reason, Priority: r.Priority,
+	s := Status{ID: r.ID, Name: r.Name, Owner: r.Owner, State: r.State, Reason: r.Reason, Priority: r.Priority,
 		Tasks: r.Tasks, Done: r.Done, Failed: r.Failed, Episodes: r.Episodes,
 		Created: r.Created, Updated: r.Updated, Finished: r.Finished, Deadline: r.Deadline}
 	if !r.State.Final() && r.Done > 0 {

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -36,12 +37,16 @@ type Config struct {
 	Jobs    int // one-task jobs timed end to end (default 30)
 	// Dir holds JetStream's files (default a temporary directory).
 	Dir string
+	// TLS runs every connection (API client, job server, workers, the
+	// baselines) over TLS with a CA made for the run.
+	TLS bool
 }
 
 // Report is the measurement.
 type Report struct {
-	Tasks   int `json:"tasks"`
-	Workers int `json:"workers"`
+	Tasks   int  `json:"tasks"`
+	Workers int  `json:"workers"`
+	TLS     bool `json:"tls"`
 	// DispatchSeconds is the throughput job's wall time, submit to result.
 	DispatchSeconds float64 `json:"dispatch_seconds"`
 	TasksPerSecond  float64 `json:"tasks_per_second"`
@@ -82,7 +87,7 @@ func catalog() job.Catalog {
 // Run measures.
 func Run(ctx context.Context, c Config) (Report, error) {
 	c.Tasks, c.Workers, c.Jobs = cmp.Or(c.Tasks, 2000), cmp.Or(c.Workers, 2), cmp.Or(c.Jobs, 30)
-	rep := Report{Tasks: c.Tasks, Workers: c.Workers}
+	rep := Report{Tasks: c.Tasks, Workers: c.Workers, TLS: c.TLS}
 	dir := c.Dir
 	if dir == "" {
 		d, err := os.MkdirTemp("", "dreamrank-loadgen-")
@@ -92,12 +97,23 @@ func Run(ctx context.Context, c Config) (Report, error) {
 		defer os.RemoveAll(d)
 		dir = d
 	}
-	e, err := bus.StartEmbedded(ctx, bus.EmbeddedConfig{StoreDir: dir})
+	ec, client, err := tlsConfigs(c.TLS, dir)
+	if err != nil {
+		return rep, err
+	}
+	ec.StoreDir = filepath.Join(dir, "jetstream")
+	e, err := bus.StartEmbedded(ctx, ec)
 	if err != nil {
 		return rep, err
 	}
 	defer e.Shutdown()
-	nc, err := bus.Connect(ctx, bus.Config{URL: e.URL(), Name: "loadgen"})
+	client.URL = e.URL()
+	connect := func(name string) (*nats.Conn, error) {
+		cc := client
+		cc.Name = name
+		return bus.Connect(ctx, cc)
+	}
+	nc, err := connect("loadgen")
 	if err != nil {
 		return rep, err
 	}
@@ -113,7 +129,7 @@ func Run(ctx context.Context, c Config) (Report, error) {
 	wctx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	for i := range c.Workers {
-		wnc, err := bus.Connect(ctx, bus.Config{URL: e.URL(), Name: fmt.Sprintf("loadgen-worker-%d", i)})
+		wnc, err := connect(fmt.Sprintf("loadgen-worker-%d", i))
 		if err != nil {
 			stop()
 			return rep, err
@@ -130,7 +146,7 @@ func Run(ctx context.Context, c Config) (Report, error) {
 	}
 	defer func() { stop(); wg.Wait() }()
 
-	if rep.RequestReplyMs, err = requestReply(ctx, nc, e.URL()); err != nil {
+	if rep.RequestReplyMs, err = requestReply(ctx, nc, connect); err != nil {
 		return rep, err
 	}
 	if rep.JetStreamPublishMs, err = jsPublish(ctx, nc); err != nil {
@@ -190,8 +206,8 @@ func runJob(ctx context.Context, c jobapi.Client, spec job.Spec) (job.Status, er
 }
 
 // requestReply times a plain NATS round trip between two connections.
-func requestReply(ctx context.Context, nc *nats.Conn, url string) (float64, error) {
-	other, err := bus.Connect(ctx, bus.Config{URL: url, Name: "loadgen-echo"})
+func requestReply(ctx context.Context, nc *nats.Conn, connect func(string) (*nats.Conn, error)) (float64, error) {
+	other, err := connect("loadgen-echo")
 	if err != nil {
 		return 0, err
 	}

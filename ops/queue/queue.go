@@ -32,6 +32,9 @@ const (
 	Aggregator = "aggregator"
 	// DupWindow is how long JetStream remembers message ids.
 	DupWindow = 30 * time.Minute
+	// TaskPrefix and OutcomePrefix start the task and outcome subjects.
+	TaskPrefix    = "dreamrank.tasks"
+	OutcomePrefix = "dreamrank.outcomes"
 )
 
 // TaskSubject is where task i of job id waits, by priority.
@@ -40,10 +43,10 @@ func TaskSubject(priority, id string, i int) string {
 }
 
 // JobTasks matches every queued task of job id.
-func JobTasks(id string) string { return "dreamrank.tasks.*." + id + ".*" }
+func JobTasks(id string) string { return TaskPrefix + ".*." + id + ".*" }
 
 // OutcomeSubject is where task i's outcome is kept (one per subject).
-func OutcomeSubject(id string, i int) string { return fmt.Sprintf("dreamrank.outcomes.%s.%d", id, i) }
+func OutcomeSubject(id string, i int) string { return fmt.Sprintf("%s.%s.%d", OutcomePrefix, id, i) }
 
 // WorkerConsumer is the durable pull consumer for one priority.
 func WorkerConsumer(priority string) string { return "workers-" + priority }
@@ -56,6 +59,34 @@ type Config struct {
 	// AckWait is how long a task may run without a heartbeat before it is
 	// redelivered; workers heartbeat at a third of it.
 	AckWait time.Duration
+	// Limits cap each resource's bytes, so that a flood of one kind
+	// cannot crowd out the others or fill the disk; zero fields are
+	// unlimited (an external NATS deployment sets its own account limits).
+	Limits Limits
+}
+
+// Limits are the most bytes each resource keeps (0: unlimited). JetStream
+// reserves them from the server's store up front. A full task or outcome
+// stream refuses new messages (a submit then fails, a worker retries its
+// outcome later) rather than dropping old ones, which would lose work.
+type Limits struct {
+	Tasks, Outcomes, Artifacts, Buckets int64
+}
+
+// LimitsFor shares a JetStream store of store bytes among the resources:
+// 5% for queued tasks, 10% for outcomes, 2% for each of the five buckets
+// and 70% for artifacts (videos, results, reports), leaving 5% spare.
+func LimitsFor(store int64) Limits {
+	pct := func(p int64) int64 { return store / 100 * p }
+	return Limits{Tasks: pct(5), Outcomes: pct(10), Buckets: pct(2), Artifacts: pct(70)}
+}
+
+// or is v, or JetStream's "unlimited".
+func or(v int64) int64 {
+	if v <= 0 {
+		return -1
+	}
+	return v
 }
 
 func (c Config) withDefaults() Config {
@@ -65,6 +96,8 @@ func (c Config) withDefaults() Config {
 	if c.AckWait <= 0 {
 		c.AckWait = 30 * time.Second
 	}
+	l := &c.Limits
+	l.Tasks, l.Outcomes, l.Artifacts, l.Buckets = or(l.Tasks), or(l.Outcomes), or(l.Artifacts), or(l.Buckets)
 	return c
 }
 
@@ -91,20 +124,22 @@ func Ensure(ctx context.Context, nc *nats.Conn, c Config) (*Resources, error) {
 	}
 	r := &Resources{JS: js, AckWait: c.AckWait}
 	if r.Tasks, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name: TaskStream, Subjects: []string{"dreamrank.tasks.>"}, Retention: jetstream.WorkQueuePolicy,
+		Name: TaskStream, Subjects: []string{TaskPrefix + ".>"}, Retention: jetstream.WorkQueuePolicy,
 		Storage: jetstream.FileStorage, Replicas: c.Replicas, Duplicates: DupWindow,
+		MaxBytes: c.Limits.Tasks, Discard: jetstream.DiscardNew,
 	}); err != nil {
 		return nil, fmt.Errorf("queue: task stream: %w", err)
 	}
 	if r.Outcomes, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name: OutcomeStream, Subjects: []string{"dreamrank.outcomes.>"}, Storage: jetstream.FileStorage,
+		Name: OutcomeStream, Subjects: []string{OutcomePrefix + ".>"}, Storage: jetstream.FileStorage,
 		Replicas: c.Replicas, Duplicates: DupWindow, MaxMsgsPerSubject: 1, MaxMsgSize: 8 << 20,
+		MaxBytes: c.Limits.Outcomes, Discard: jetstream.DiscardNew,
 	}); err != nil {
 		return nil, fmt.Errorf("queue: outcome stream: %w", err)
 	}
 	for _, p := range job.Priorities() {
 		cons, err := r.Tasks.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
-			Durable: WorkerConsumer(p), FilterSubject: "dreamrank.tasks." + p + ".>",
+			Durable: WorkerConsumer(p), FilterSubject: TaskPrefix + "." + p + ".>",
 			AckPolicy: jetstream.AckExplicitPolicy, AckWait: c.AckWait, MaxDeliver: -1, MaxAckPending: 10000,
 			Replicas: c.Replicas,
 		})
@@ -114,27 +149,27 @@ func Ensure(ctx context.Context, nc *nats.Conn, c Config) (*Resources, error) {
 		r.Workers = append(r.Workers, cons)
 	}
 	if r.Jobs, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: JobBucket, Storage: jetstream.FileStorage, Replicas: c.Replicas, History: 1,
+		Bucket: JobBucket, Storage: jetstream.FileStorage, Replicas: c.Replicas, History: 1, MaxBytes: c.Limits.Buckets,
 	}); err != nil {
 		return nil, fmt.Errorf("queue: job bucket: %w", err)
 	}
 	if r.Plans, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: PlanBucket, Storage: jetstream.FileStorage, Replicas: c.Replicas, History: 1,
+		Bucket: PlanBucket, Storage: jetstream.FileStorage, Replicas: c.Replicas, History: 1, MaxBytes: c.Limits.Buckets,
 	}); err != nil {
 		return nil, fmt.Errorf("queue: plan bucket: %w", err)
 	}
 	if r.Idem, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: IdemBucket, Storage: jetstream.FileStorage, Replicas: c.Replicas, History: 1,
+		Bucket: IdemBucket, Storage: jetstream.FileStorage, Replicas: c.Replicas, History: 1, MaxBytes: c.Limits.Buckets,
 	}); err != nil {
 		return nil, fmt.Errorf("queue: idempotency bucket: %w", err)
 	}
 	if r.Artifacts, err = js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
-		Bucket: ArtifactBucket, Storage: jetstream.FileStorage, Replicas: c.Replicas,
+		Bucket: ArtifactBucket, Storage: jetstream.FileStorage, Replicas: c.Replicas, MaxBytes: c.Limits.Artifacts,
 	}); err != nil {
 		return nil, fmt.Errorf("queue: artifact store: %w", err)
 	}
 	if r.State, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: StateBucket, Storage: jetstream.FileStorage, Replicas: c.Replicas, History: 1,
+		Bucket: StateBucket, Storage: jetstream.FileStorage, Replicas: c.Replicas, History: 1, MaxBytes: c.Limits.Buckets,
 	}); err != nil {
 		return nil, fmt.Errorf("queue: state bucket: %w", err)
 	}
@@ -160,6 +195,35 @@ func Open(ctx context.Context, nc *nats.Conn) (*Resources, error) {
 	}
 	if r.State, err = js.KeyValue(ctx, StateBucket); err != nil {
 		return nil, fmt.Errorf("queue: state bucket: %w", err)
+	}
+	for _, p := range job.Priorities() {
+		cons, err := r.Tasks.Consumer(ctx, WorkerConsumer(p))
+		if err != nil {
+			return nil, fmt.Errorf("queue: %s consumer: %w", p, err)
+		}
+		r.Workers = append(r.Workers, cons)
+		r.AckWait = cons.CachedInfo().Config.AckWait
+	}
+	return r, nil
+}
+
+// OpenWorker opens what a worker uses and nothing more (the task stream's
+// worker consumers, the job records, the artifact store), so that it works
+// with a worker's least-privilege login (ops/access).
+func OpenWorker(ctx context.Context, nc *nats.Conn) (*Resources, error) {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, err
+	}
+	r := &Resources{JS: js}
+	if r.Tasks, err = js.Stream(ctx, TaskStream); err != nil {
+		return nil, fmt.Errorf("queue: task stream (is a server running?): %w", err)
+	}
+	if r.Jobs, err = js.KeyValue(ctx, JobBucket); err != nil {
+		return nil, fmt.Errorf("queue: job bucket: %w", err)
+	}
+	if r.Artifacts, err = js.ObjectStore(ctx, ArtifactBucket); err != nil {
+		return nil, fmt.Errorf("queue: artifact store: %w", err)
 	}
 	for _, p := range job.Priorities() {
 		cons, err := r.Tasks.Consumer(ctx, WorkerConsumer(p))

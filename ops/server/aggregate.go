@@ -113,7 +113,7 @@ func (s *Server) countBatch(ctx context.Context, msgs []jetstream.Msg) {
 func (s *Server) count(ctx context.Context, id string, outs []job.Outcome) error {
 	var complete bool
 	var newly int
-	_, err := s.update(ctx, id, func(r *job.Record) error {
+	rec, err := s.update(ctx, id, func(r *job.Record) error {
 		newly = 0 // a compare-and-set retry counts again
 		if r.State.Final() {
 			return errSkip // cancelled or expired: late outcomes are ignored
@@ -143,6 +143,7 @@ func (s *Server) count(ctx context.Context, id string, outs []job.Outcome) error
 	if err != nil {
 		return err
 	}
+	s.progress(rec)
 	s.metrics.counted.Add(int64(newly))
 	s.metrics.repeats.Add(int64(len(outs) - newly))
 	if complete {

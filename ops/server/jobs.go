@@ -18,17 +18,18 @@ import (
 	"dreamrank/ops/queue"
 )
 
-// submit validates a spec, creates its job (or finds the job an earlier
-// submission with the same idempotency key created) and queues its tasks.
-func (s *Server) submit(ctx context.Context, raw []byte, key string) (jobapi.SubmitReply, error) {
-	rep, err := s.create(ctx, raw, key)
+// submit validates a spec, creates owner's job (or finds the job an
+// earlier submission of owner's with the same idempotency key created) and
+// queues its tasks.
+func (s *Server) submit(ctx context.Context, owner string, raw []byte, key string) (jobapi.SubmitReply, error) {
+	rep, err := s.create(ctx, owner, raw, key)
 	if err != nil {
 		s.metrics.reject(err)
 	}
 	return rep, err
 }
 
-func (s *Server) create(ctx context.Context, raw []byte, key string) (jobapi.SubmitReply, error) {
+func (s *Server) create(ctx context.Context, owner string, raw []byte, key string) (jobapi.SubmitReply, error) {
 	spec, err := job.Parse(raw, s.cfg.Limits.MaxSpecBytes)
 	if err != nil {
 		return jobapi.SubmitReply{}, err
@@ -43,7 +44,7 @@ func (s *Server) create(ctx context.Context, raw []byte, key string) (jobapi.Sub
 	}
 	id := uuid.NewString()
 	if key != "" {
-		existing, found, err := s.claimKey(ctx, key, spec, id)
+		existing, found, err := s.claimKey(ctx, owner, key, spec, id)
 		if err != nil {
 			return jobapi.SubmitReply{}, err
 		}
@@ -55,13 +56,14 @@ func (s *Server) create(ctx context.Context, raw []byte, key string) (jobapi.Sub
 			return jobapi.SubmitReply{Status: r.Status(now), Existing: true}, nil
 		}
 	}
-	if err := s.reserve(id, plan); err != nil {
+	if err := s.reserve(id, owner, plan); err != nil {
 		if key != "" {
-			_ = s.res.Idem.Delete(ctx, keyHash(key)) // let a later retry claim it
+			_ = s.res.Idem.Delete(ctx, keyHash(owner, key)) // let a later retry claim it
 		}
 		return jobapi.SubmitReply{}, err
 	}
 	rec := job.NewRecord(id, plan, now)
+	rec.Owner = owner
 	// The plan first: a record is never without its plan.
 	if raw, err = json.Marshal(plan); err == nil {
 		_, err = s.res.Plans.Put(ctx, id, raw)
@@ -88,19 +90,8 @@ func (s *Server) create(ctx context.Context, raw []byte, key string) (jobapi.Sub
 		return jobapi.SubmitReply{}, err
 	}
 	s.metrics.submitted.Add(1)
-	s.log.Info("job submitted", "job", id, "name", plan.Spec.Name, "tasks", plan.TaskCount, "priority", plan.Priority)
+	s.log.Info("job submitted", "job", id, "owner", owner, "name", plan.Spec.Name, "tasks", plan.TaskCount, "priority", plan.Priority)
 	return jobapi.SubmitReply{Status: r.Status(now)}, nil
-}
-
-// reserve counts a new job against the quota of unfinished jobs.
-func (s *Server) reserve(id string, p job.Plan) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.active) >= s.cfg.MaxActive {
-		return fmt.Errorf("%w: %d unfinished jobs, limit %d; retry later", job.ErrQuota, len(s.active), s.cfg.MaxActive)
-	}
-	s.active[id] = p.Deadline
-	return nil
 }
 
 // idemEntry is what the idempotency bucket keeps per key.
@@ -109,27 +100,33 @@ type idemEntry struct {
 	SpecHash string `json:"spec_hash"`
 }
 
-func keyHash(key string) string {
+// keyHash is where owner's key is kept: keys are per user, so that one
+// user can neither take nor probe another's (the operator's keep their
+// hash from before users existed).
+func keyHash(owner, key string) string {
+	if owner != "" {
+		key = "user\x00" + owner + "\x00" + key
+	}
 	h := sha256.Sum256([]byte(key))
 	return hex.EncodeToString(h[:])
 }
 
 // claimKey records key -> id unless the key is taken; a taken key returns
 // its job when the spec is the same, and a conflict when it is not.
-func (s *Server) claimKey(ctx context.Context, key string, spec job.Spec, id string) (string, bool, error) {
+func (s *Server) claimKey(ctx context.Context, owner, key string, spec job.Spec, id string) (string, bool, error) {
 	spec.IdempotencyKey = ""
 	canon, _ := json.Marshal(spec)
 	h := sha256.Sum256(canon)
 	entry := idemEntry{Job: id, SpecHash: hex.EncodeToString(h[:])}
 	raw, _ := json.Marshal(entry)
-	_, err := s.res.Idem.Create(ctx, keyHash(key), raw)
+	_, err := s.res.Idem.Create(ctx, keyHash(owner, key), raw)
 	if err == nil {
 		return "", false, nil
 	}
 	if !errors.Is(err, jetstream.ErrKeyExists) {
 		return "", false, err
 	}
-	e, err := s.res.Idem.Get(ctx, keyHash(key))
+	e, err := s.res.Idem.Get(ctx, keyHash(owner, key))
 	if err != nil {
 		return "", false, err
 	}
@@ -210,9 +207,22 @@ func (s *Server) purge(ctx context.Context, id string) error {
 	return nil
 }
 
-// status is a job's status with its result once written.
-func (s *Server) status(ctx context.Context, id string) (job.Status, error) {
+// owned reads job id for owner: a job of another user is not found, so
+// that its existence is not revealed either ("": the operator, every job).
+func (s *Server) owned(ctx context.Context, owner, id string) (job.Record, error) {
 	r, _, err := s.get(ctx, id)
+	if err != nil {
+		return r, err
+	}
+	if owner != "" && r.Owner != owner {
+		return job.Record{}, fmt.Errorf("%w: %q", job.ErrNotFound, id)
+	}
+	return r, nil
+}
+
+// status is a job's status with its result once written.
+func (s *Server) status(ctx context.Context, owner, id string) (job.Status, error) {
+	r, err := s.owned(ctx, owner, id)
 	if err != nil {
 		return job.Status{}, err
 	}
@@ -231,8 +241,9 @@ func (s *Server) status(ctx context.Context, id string) (job.Status, error) {
 	return st, nil
 }
 
-// list lists jobs, newest first.
-func (s *Server) list(ctx context.Context, req jobapi.ListRequest) (jobapi.ListReply, error) {
+// list lists owner's jobs (the operator: every job), newest first, with
+// owner's quota (the operator: every submitter's).
+func (s *Server) list(ctx context.Context, owner string, req jobapi.ListRequest) (jobapi.ListReply, error) {
 	recs, err := s.records(ctx)
 	if err != nil {
 		return jobapi.ListReply{}, err
@@ -249,8 +260,14 @@ func (s *Server) list(ctx context.Context, req jobapi.ListRequest) (jobapi.ListR
 	}
 	rep := jobapi.ListReply{Jobs: []job.Status{}}
 	now := s.cfg.Now()
+	if owner != "" {
+		u := s.Usage(owner)
+		rep.Quota = &u
+	} else {
+		rep.Quotas = s.Usages()
+	}
 	for _, r := range recs {
-		if req.State != "" && r.State != req.State {
+		if (req.State != "" && r.State != req.State) || (owner != "" && r.Owner != owner) {
 			continue
 		}
 		rep.Total++

@@ -11,6 +11,7 @@ import (
 
 	"dreamrank/foundation/errcode"
 	"dreamrank/ops/job"
+	"dreamrank/ops/jobapi"
 )
 
 // metrics are the server's counters, exposed in the Prometheus text format
@@ -69,6 +70,25 @@ func (s *Server) WriteMetrics(ctx context.Context, w io.Writer) error {
 	active := len(s.active)
 	s.mu.Unlock()
 	fmt.Fprintf(w, "# HELP dreamrank_jobs_active Unfinished jobs.\n# TYPE dreamrank_jobs_active gauge\ndreamrank_jobs_active %d\n", active)
+	// Each family's samples together, as the text format wants.
+	qs := s.Usages()
+	for _, f := range []struct {
+		name, help string
+		v          func(jobapi.Quota) int
+	}{
+		{"dreamrank_user_tasks_queued", "A submitter's tasks queued or running.", func(q jobapi.Quota) int { return q.QueuedTasks }},
+		{"dreamrank_user_tasks_limit", "A submitter's quota of tasks queued or running (0: none).", func(q jobapi.Quota) int { return q.MaxQueuedTasks }},
+		{"dreamrank_user_rollouts_in_flight", "A submitter's imagined rollouts not yet done.", func(q jobapi.Quota) int { return q.Rollouts }},
+		{"dreamrank_user_rollouts_limit", "A submitter's quota of imagined rollouts in flight (0: none).", func(q jobapi.Quota) int { return q.MaxRollouts }},
+	} {
+		if len(qs) == 0 {
+			break
+		}
+		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s gauge\n", f.name, f.help, f.name)
+		for _, q := range qs {
+			fmt.Fprintf(w, "%s{user=%q} %d\n", f.name, q.User, f.v(q))
+		}
+	}
 	fmt.Fprintf(w, "# HELP dreamrank_tasks_queued Tasks waiting or running, by priority.\n# TYPE dreamrank_tasks_queued gauge\n")
 	for i, c := range s.res.Workers {
 		info, err := c.Info(ctx)

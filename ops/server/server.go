@@ -28,7 +28,12 @@ type Config struct {
 	// MaxActive is how many unfinished jobs may exist at once (default
 	// 1000); more is refused with quota_exceeded.
 	MaxActive int
-	Queue     queue.Config
+	// Quota limits every submitter's unfinished work (jobs submitted on a
+	// user's subject; the operator's are not counted); Quotas overrides it
+	// per user. More is refused with quota_exceeded.
+	Quota  Quota
+	Quotas map[string]Quota
+	Queue  queue.Config
 	// Real plays jobs' real budgets; nil leaves them unspent (noted in
 	// the result).
 	Real Real
@@ -73,8 +78,8 @@ type Server struct {
 	sem    chan struct{} // bounds concurrent API handlers
 
 	mu         sync.Mutex
-	active     map[string]time.Time // unfinished jobs -> deadline (zero: none)
-	finalizing map[string]bool      // jobs with a finalizer running
+	active     map[string]*activeJob // unfinished jobs
+	finalizing map[string]bool       // jobs with a finalizer running
 	metrics    metrics
 }
 
@@ -88,7 +93,7 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (*Server, error) {
 	}
 	runCtx, stop := context.WithCancel(context.Background())
 	s := &Server{cfg: cfg, nc: nc, res: res, log: cfg.Logger, stop: stop, runCtx: runCtx,
-		sem: make(chan struct{}, 16), active: map[string]time.Time{}, finalizing: map[string]bool{}}
+		sem: make(chan struct{}, 16), active: map[string]*activeJob{}, finalizing: map[string]bool{}}
 	if err := s.resume(ctx); err != nil {
 		stop()
 		return nil, err
@@ -159,7 +164,7 @@ func (s *Server) resume(ctx context.Context) error {
 func (s *Server) track(r job.Record) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.active[r.ID] = r.Deadline
+	s.active[r.ID] = newActive(r)
 }
 
 func (s *Server) untrack(id string) {
@@ -181,8 +186,8 @@ func (s *Server) janitor(ctx context.Context) {
 		now := s.cfg.Now()
 		var due []string
 		s.mu.Lock()
-		for id, dl := range s.active {
-			if !dl.IsZero() && now.After(dl) {
+		for id, a := range s.active {
+			if !a.deadline.IsZero() && now.After(a.deadline) {
 				due = append(due, id)
 			}
 		}

@@ -19,7 +19,7 @@ func (s *Server) WebJobs() web.Jobs { return webJobs{s} }
 type webJobs struct{ s *Server }
 
 func (w webJobs) List(ctx context.Context) ([]web.Job, error) {
-	rep, err := w.s.list(ctx, jobapi.ListRequest{Limit: 200})
+	rep, err := w.s.list(ctx, "", jobapi.ListRequest{Limit: 200})
 	if err != nil {
 		return nil, err
 	}
@@ -31,7 +31,7 @@ func (w webJobs) List(ctx context.Context) ([]web.Job, error) {
 }
 
 func (w webJobs) Get(ctx context.Context, id string) (web.Job, error) {
-	st, err := w.s.status(ctx, id)
+	st, err := w.s.status(ctx, "", id)
 	if errors.Is(err, job.ErrNotFound) {
 		return web.Job{}, fmt.Errorf("%w: %w", web.ErrNotFound, err)
 	}
@@ -43,7 +43,7 @@ func (w webJobs) Get(ctx context.Context, id string) (web.Job, error) {
 
 // job maps a status (and its plan, when readable) to the UI's view.
 func (w webJobs) job(ctx context.Context, st job.Status) web.Job {
-	j := web.Job{ID: st.ID, Name: st.Name, State: web.JobState(st.State), Reason: st.Reason,
+	j := web.Job{ID: st.ID, Name: st.Name, Owner: st.Owner, State: web.JobState(st.State), Reason: st.Reason,
 		Created: st.Created, Updated: st.Updated, Finished: st.Finished, Tasks: st.Tasks, Done: st.Done,
 		Failed: st.Failed, Episodes: st.Episodes, ETA: time.Duration(st.ETASeconds * float64(time.Second))}
 	if p, err := w.s.plan(ctx, st.ID); err == nil {
@@ -59,6 +59,16 @@ func (w webJobs) job(ctx context.Context, st job.Status) web.Job {
 		j.Videos = st.Result.Artifacts[:min(len(st.Result.Artifacts), maxPageVideos)]
 	}
 	return j
+}
+
+// Quotas are the submitters' quotas and use (web.Quotas).
+func (w webJobs) Quotas(context.Context) ([]web.Quota, error) {
+	var out []web.Quota
+	for _, q := range w.s.Usages() {
+		out = append(out, web.Quota{User: q.User, QueuedTasks: q.QueuedTasks, MaxQueuedTasks: q.MaxQueuedTasks,
+			Rollouts: q.Rollouts, MaxRollouts: q.MaxRollouts, ActiveJobs: q.ActiveJobs})
+	}
+	return out, nil
 }
 
 // maxPageVideos caps the videos a job page shows.

@@ -70,6 +70,8 @@ type Job struct {
 	ID    string
 	Name  string
 	State JobState
+	// Owner is the submitter ("" for the operator's jobs).
+	Owner string
 	// Reason says why a job failed, was canceled or expired.
 	Reason string
 	// WorldModel evaluated in and the arms (policy x steering context).
@@ -105,6 +107,28 @@ type Jobs interface {
 	List(ctx context.Context) ([]Job, error)
 	// Get is one job; ErrNotFound when unknown.
 	Get(ctx context.Context, id string) (Job, error)
+}
+
+// Quota is one submitter's limits and use, as the jobs page shows them:
+// tasks queued or running and imagined rollouts in flight (a zero Max is
+// no limit).
+type Quota struct {
+	User                        string
+	QueuedTasks, MaxQueuedTasks int
+	Rollouts, MaxRollouts       int
+	ActiveJobs                  int
+}
+
+// Quotas is what a Jobs store may also do (checked by type assertion):
+// list the submitters' quotas.
+type Quotas interface {
+	Quotas(ctx context.Context) ([]Quota, error)
+}
+
+// jobsPage is the jobs page's data.
+type jobsPage struct {
+	Jobs   []Job
+	Quotas []Quota
 }
 
 // Robot is a fleet member as the UI shows it.
@@ -341,7 +365,14 @@ func (h *handler) jobs(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, "jobs", err)
 		return
 	}
-	h.render(w, http.StatusOK, "jobs.tmpl", "Jobs", list, "")
+	page := jobsPage{Jobs: list}
+	if q, ok := h.opts.Jobs.(Quotas); ok {
+		if page.Quotas, err = q.Quotas(r.Context()); err != nil {
+			h.fail(w, "quotas", err)
+			return
+		}
+	}
+	h.render(w, http.StatusOK, "jobs.tmpl", "Jobs", page, "")
 }
 
 // artifact serves a stored object (a job's rollout video) by name.

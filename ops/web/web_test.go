@@ -82,6 +82,11 @@ type memJobs []Job
 
 func (m memJobs) List(context.Context) ([]Job, error) { return m, nil }
 
+// Quotas makes memJobs a Quotas too.
+func (m memJobs) Quotas(context.Context) ([]Quota, error) {
+	return []Quota{{User: "alice", QueuedTasks: 12, MaxQueuedTasks: 4096, Rollouts: 48, ActiveJobs: 1}}, nil
+}
+
 func (m memJobs) Get(_ context.Context, id string) (Job, error) {
 	for _, j := range m {
 		if j.ID == id {
@@ -135,7 +140,7 @@ func testJobs(t testing.TB) memJobs {
 		t.Fatal(err)
 	}
 	return memJobs{
-		{ID: "job-2", Name: "zoo on objects", State: JobRunning, WorldModel: "objects v3", Arms: []string{"q5", "q1", "q3"},
+		{ID: "job-2", Name: "zoo on objects", Owner: "alice", State: JobRunning, WorldModel: "objects v3", Arms: []string{"q5", "q1", "q3"},
 			Created: now.Add(-time.Hour), Updated: now.Add(-time.Minute), Tasks: 300, Done: 120, Failed: 2, Episodes: 480, ETA: 75 * time.Minute},
 		{ID: "job-1", Name: "smoke", Videos: []string{"jobs/job-1/videos/pusht-q5-1.gif"}, State: JobSucceeded, WorldModel: "objects v3", Arms: []string{"q5", "q1"},
 			Created: now.Add(-3 * time.Hour), Finished: now.Add(-2 * time.Hour), Tasks: 8, Done: 8,
@@ -181,7 +186,7 @@ func TestRoutes(t *testing.T) {
 		{"report preview", "/reports/nightly-2026-11-27/previews/01-q1-100007.gif", 200, "image/gif", []string{"GIF89a"}},
 		{"unknown report", "/reports/nope/", 404, "text/html", []string{"Not found"}},
 		{"unknown report file", "/reports/nightly-2026-11-27/secrets.txt", 404, "text/html", []string{"Not found"}},
-		{"jobs", "/jobs", 200, "text/html", []string{`<table id="jobs">`, `href="/jobs/job-2"`, `<progress max="300" value="120">`, "120/300 (2 failed)", `class="state-failed">failed`}},
+		{"jobs", "/jobs", 200, "text/html", []string{`<table id="jobs">`, `href="/jobs/job-2"`, `<progress max="300" value="120">`, "120/300 (2 failed)", `class="state-failed">failed`, "<td>alice</td>", `<table id="quotas">`, "12 / 4096", "48 / no limit"}},
 		{"running job", "/jobs/job-2", 200, "text/html", []string{`<progress id="progress" max="300" value="120">`, "120/300 rollout tasks (40%), 2 failed; 480 episodes; ETA 1h15m0s", "No results yet."}},
 		{"finished job with results", "/jobs/job-1", 200, "text/html", []string{"<h2>Results: pusht</h2>", `<table class="results">`, "3/4 = 0.75", `href="/reports/nightly-2026-11-27/"`}},
 		{"job videos", "/jobs/job-1", 200, "text/html", []string{"<h2>Rollout videos</h2>", `<img src="/artifacts/jobs/job-1/videos/pusht-q5-1.gif"`}},
