@@ -10,7 +10,8 @@
 // dreamrank's error texts start with a code of the errcode catalogue
 // ("bad_request: frames of 95x96"), so a ServerError unwraps to that code
 // and errors.Is matches the sentinels registered for it; a text without a
-// known code (a Python traceback) is internal.
+// known code (a Python traceback) is internal. policy/openpi speaks the
+// same connection with openpi's free-text errors (ServeOptions.ErrorText).
 //
 // Dial returns a Conn (client); Serve returns an http.Handler (server).
 // Each protocol's package (worldmodel/websocket, evaluator/judge/websocket)

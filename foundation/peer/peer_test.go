@@ -44,7 +44,7 @@ func echo() Session {
 func start(t *testing.T, open func() Session, opts ServeOptions) *httptest.Server {
 	t.Helper()
 	opts.Logf = t.Logf
-	srv := httptest.NewServer(Serve(map[string]any{"kind": "test", "protocol": 1}, open, opts))
+	srv := httptest.NewServer(Serve(Static(map[string]any{"kind": "test", "protocol": 1}), open, opts))
 	t.Cleanup(srv.Close)
 	return srv
 }

@@ -27,7 +27,7 @@ type ServeOptions struct {
 func Serve(m worldmodel.Model, opts ServeOptions) http.Handler {
 	sem := make(chan struct{}, max(opts.Concurrency, 1))
 	spec := m.Spec()
-	return peer.Serve(metadata(m), func() peer.Session {
+	return peer.Serve(peer.Static(metadata(m)), func() peer.Session {
 		return &session{m: m, spec: spec, sem: sem}
 	}, peer.ServeOptions{APIKey: opts.APIKey, ReadLimit: opts.ReadLimit, Logf: opts.Logf})
 }

@@ -30,7 +30,7 @@ func Serve(j judge.Judge, opts ServeOptions) http.Handler {
 	if limit <= 0 {
 		limit = peer.DefaultReadLimit
 	}
-	return peer.Serve(metadata(opts.Describe, limit), func() peer.Session { return session{j} },
+	return peer.Serve(peer.Static(metadata(opts.Describe, limit)), func() peer.Session { return session{j} },
 		peer.ServeOptions{APIKey: opts.APIKey, ReadLimit: limit, Logf: opts.Logf})
 }
 

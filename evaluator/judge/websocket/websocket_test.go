@@ -260,7 +260,7 @@ func nan() float64 { var z float64; return z / z }
 
 // A judge peer refuses clients of other kinds and vice versa.
 func TestDialRefusesOtherPeers(t *testing.T) {
-	srv := httptest.NewServer(peer.Serve(map[string]any{"protocol": 1, "kind": "worldmodel"}, func() peer.Session { return session{} }, peer.ServeOptions{}))
+	srv := httptest.NewServer(peer.Serve(peer.Static(map[string]any{"protocol": 1, "kind": "worldmodel"}), func() peer.Session { return session{} }, peer.ServeOptions{}))
 	defer srv.Close()
 	if _, err := Dial(context.Background(), srv.URL, Options{}); err == nil || errcode.CodeOf(err) != errcode.Internal {
 		t.Fatalf("err %v", err)
