@@ -15,5 +15,9 @@
 //
 // Dial returns a Conn (client); Serve returns an http.Handler (server).
 // Each protocol's package (worldmodel/websocket, evaluator/judge/websocket)
-// keeps its own messages; the codec is foundation/ndarray.
+// keeps its own messages; the codec is foundation/ndarray. What their
+// clients share is here too: the registry options (ParseOptions), a
+// connection with its metadata read (Connect), and the metadata entries
+// every protocol has, kind, protocol and describe (NewMetadata,
+// ReadMetadata).
 package peer

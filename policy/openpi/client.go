@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"sync"
 
@@ -162,12 +163,7 @@ func (c *Client) Layout() Layout { return c.enc.layout }
 // strings or numbers.
 func (c *Client) Describe() map[string]string {
 	out := map[string]string{"backend": "openpi", "layout": c.enc.layout.Name}
-	for k, v := range c.conn.Metadata() {
-		switch v.(type) {
-		case string, int64, uint64, float64, bool:
-			out[k] = fmt.Sprint(v)
-		}
-	}
+	maps.Copy(out, peer.Describe(c.conn.Metadata()))
 	return out
 }
 

@@ -68,7 +68,7 @@ func (s *session) Handle(ctx context.Context, req map[string]any) (map[string]an
 		return map[string]any{"type": typeReset, "batch": s.batch}, nil
 	case typeStep:
 		if s.r == nil {
-			return nil, badRequest("step before reset")
+			return nil, peer.BadRequest("step before reset")
 		}
 		actions, err := decodeStep(s.spec, s.batch, req)
 		if err != nil {
@@ -80,7 +80,7 @@ func (s *session) Handle(ctx context.Context, req map[string]any) (map[string]an
 		}
 		return encodePrediction(s.spec, pred, s.batch, len(actions[0]))
 	}
-	return nil, badRequest("unknown request type %v (want %q or %q)", req["type"], typeReset, typeStep)
+	return nil, peer.BadRequest("unknown request type %v (want %q or %q)", req["type"], typeReset, typeStep)
 }
 
 // Close releases the session's rollout.

@@ -38,7 +38,7 @@ type session struct{ j judge.Judge }
 
 func (s session) Handle(ctx context.Context, req map[string]any) (map[string]any, error) {
 	if req["type"] != typeJudge {
-		return nil, badRequest("unknown request type %v (want %q)", req["type"], typeJudge)
+		return nil, peer.BadRequest("unknown request type %v (want %q)", req["type"], typeJudge)
 	}
 	eps, err := decodeRequest(req)
 	if err != nil {
