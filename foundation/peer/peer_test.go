@@ -13,6 +13,7 @@ import (
 
 	"dreamrank/foundation/errcode"
 	"dreamrank/foundation/ndarray"
+	"dreamrank/foundation/peer/peertest"
 )
 
 // session is a Session from a function.
@@ -373,27 +374,15 @@ func TestParseOptions(t *testing.T) {
 }
 
 func TestMetadataHeader(t *testing.T) {
-	// As it goes on the wire.
-	wire := func(m map[string]any) map[string]any {
-		b, err := ndarray.Pack(m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		v, err := ndarray.Unpack(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v.(map[string]any)
-	}
 	meta := NewMetadata("judge", 1, map[string]string{"name": "x"})
 	meta["describe"].(map[string]any)["n"] = 3
 	meta["describe"].(map[string]any)["list"] = []any{1}
-	meta = wire(meta)
+	meta = peertest.Wire(t, meta) // as it goes on the wire
 	d, err := ReadMetadata(meta, "judge", 1, "a judge peer")
 	if err != nil || len(d) != 2 || d["name"] != "x" || d["n"] != "3" {
 		t.Fatalf("%v %v", d, err)
 	}
-	if d, err := ReadMetadata(wire(NewMetadata("judge", 1, nil)), "judge", 1, "a judge peer"); err != nil || d != nil {
+	if d, err := ReadMetadata(peertest.Wire(t, NewMetadata("judge", 1, nil)), "judge", 1, "a judge peer"); err != nil || d != nil {
 		t.Fatalf("no describe: %v %v", d, err)
 	}
 	if _, err := ReadMetadata(meta, "worldmodel", 1, "a world-model peer"); err == nil || !strings.Contains(err.Error(), "is this a world-model peer?") {

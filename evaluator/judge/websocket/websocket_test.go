@@ -18,6 +18,7 @@ import (
 	"dreamrank/foundation/errcode"
 	"dreamrank/foundation/ndarray"
 	"dreamrank/foundation/peer"
+	"dreamrank/foundation/peer/peertest"
 	"dreamrank/foundation/service/servicetest"
 	"dreamrank/policy/expert"
 )
@@ -228,7 +229,7 @@ func TestBadVerdicts(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			vs, err := decodeReply(wire(t, map[string]any{"verdicts": []any{tc.verdict}}), []int{2})
+			vs, err := decodeReply(peertest.Wire(t, map[string]any{"verdicts": []any{tc.verdict}}), []int{2})
 			if (err == nil) != tc.ok {
 				t.Fatalf("err %v, want ok %v", err, tc.ok)
 			}
@@ -240,20 +241,6 @@ func TestBadVerdicts(t *testing.T) {
 	if _, err := decodeReply(map[string]any{"verdicts": []any{}}, []int{2}); err == nil {
 		t.Fatal("no verdict for one episode accepted")
 	}
-}
-
-// wire is m as a peer's message decodes.
-func wire(t *testing.T, m map[string]any) map[string]any {
-	t.Helper()
-	b, err := ndarray.Pack(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := ndarray.Unpack(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v.(map[string]any)
 }
 
 func nan() float64 { var z float64; return z / z }
