@@ -5,6 +5,7 @@ package modeltest
 import (
 	"context"
 	"errors"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -143,6 +144,27 @@ func run(t *testing.T, m worldmodel.Model, contexts [][]worldmodel.Observation, 
 		first[i] = append(slices.Clip(first[i]), second[i]...)
 	}
 	return first
+}
+
+// Drift moves a test model's episode by a chunk of actions and returns its
+// observation after each: every action XORs a pattern from its first and
+// last values into the frame and adds itself to the proprioception, with
+// awkward float32 values, so that predictions that cross a transport bit
+// for bit (remote, websocket) mean something. last is updated in place;
+// the observations returned are copies.
+func Drift(last *worldmodel.Observation, chunk [][]float32) []worldmodel.Observation {
+	out := make([]worldmodel.Observation, len(chunk))
+	for k, a := range chunk {
+		pat := uint8(math.Float32bits(a[0]) ^ math.Float32bits(a[len(a)-1])>>7)
+		for p := range last.Frame {
+			last.Frame[p] ^= pat + uint8(p)
+		}
+		for j := range last.Proprio {
+			last.Proprio[j] = last.Proprio[j]*1.0000001 + a[j%len(a)]/3
+		}
+		out[k] = worldmodel.Observation{Frame: slices.Clone(last.Frame), Proprio: slices.Clone(last.Proprio)}
+	}
+	return out
 }
 
 // Equal reports whether two batches of predictions are identical, byte for
