@@ -5,6 +5,7 @@ package modeltest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -184,4 +185,33 @@ func Equal(a, b [][]worldmodel.Observation) bool {
 		}
 	}
 	return true
+}
+
+// Diff says where two batches of predictions first differ, comparing
+// frames byte for byte and proprioception bit for bit (NaN matches NaN,
+// -0 does not match 0), as a prediction that crossed a transport must be;
+// nil when they are identical.
+func Diff(a, b [][]worldmodel.Observation) error {
+	if len(a) != len(b) {
+		return fmt.Errorf("%d vs %d episodes", len(a), len(b))
+	}
+	for i := range a {
+		if len(a[i]) != len(b[i]) {
+			return fmt.Errorf("episode %d: %d vs %d steps", i, len(a[i]), len(b[i]))
+		}
+		for k := range a[i] {
+			if !slices.Equal(a[i][k].Frame, b[i][k].Frame) {
+				return fmt.Errorf("episode %d step %d: frames differ", i, k)
+			}
+			if len(a[i][k].Proprio) != len(b[i][k].Proprio) {
+				return fmt.Errorf("episode %d step %d: proprio lengths differ", i, k)
+			}
+			for j := range a[i][k].Proprio {
+				if math.Float32bits(a[i][k].Proprio[j]) != math.Float32bits(b[i][k].Proprio[j]) {
+					return fmt.Errorf("episode %d step %d proprio %d: %v vs %v", i, k, j, a[i][k].Proprio[j], b[i][k].Proprio[j])
+				}
+			}
+		}
+	}
+	return nil
 }

@@ -3,8 +3,6 @@ package remote
 import (
 	"context"
 	"errors"
-	"fmt"
-	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -127,38 +125,13 @@ func sameSteps(t *testing.T, direct, remote worldmodel.Model, contexts [][]world
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := sameObservations(got, want); err != nil {
+		if err := modeltest.Diff(got, want); err != nil {
 			t.Fatalf("step %d: %v", step, err)
 		}
 		if check != nil {
 			check(got, want)
 		}
 	}
-}
-
-func sameObservations(a, b [][]worldmodel.Observation) error {
-	if len(a) != len(b) {
-		return fmt.Errorf("%d vs %d episodes", len(a), len(b))
-	}
-	for i := range a {
-		if len(a[i]) != len(b[i]) {
-			return fmt.Errorf("episode %d: %d vs %d steps", i, len(a[i]), len(b[i]))
-		}
-		for k := range a[i] {
-			if !slices.Equal(a[i][k].Frame, b[i][k].Frame) {
-				return fmt.Errorf("episode %d step %d: frames differ", i, k)
-			}
-			if len(a[i][k].Proprio) != len(b[i][k].Proprio) {
-				return fmt.Errorf("episode %d step %d: proprio lengths differ", i, k)
-			}
-			for j := range a[i][k].Proprio {
-				if math.Float32bits(a[i][k].Proprio[j]) != math.Float32bits(b[i][k].Proprio[j]) {
-					return fmt.Errorf("episode %d step %d proprio %d: %v vs %v", i, k, j, a[i][k].Proprio[j], b[i][k].Proprio[j])
-				}
-			}
-		}
-	}
-	return nil
 }
 
 var errBoom = errors.New("boom")
