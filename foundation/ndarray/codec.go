@@ -310,3 +310,16 @@ func Int(v any) (int64, bool) {
 	}
 	return 0, false
 }
+
+// Float reads a number as Unpack decodes it (float64, float32, or an
+// integer as Int reads it).
+func Float(v any) (float64, bool) {
+	switch x := v.(type) {
+	case float64:
+		return x, true
+	case float32:
+		return float64(x), true
+	}
+	n, ok := Int(v)
+	return float64(n), ok
+}

@@ -244,3 +244,27 @@ func TestUnpackHugeBinAllocates(t *testing.T) {
 		t.Fatalf("4 five-byte messages allocated %d bytes", n)
 	}
 }
+
+func TestFloat(t *testing.T) {
+	tests := []struct {
+		name string
+		in   any
+		want float64
+		ok   bool
+	}{
+		{"float64", 1.5, 1.5, true},
+		{"float32", float32(-2.25), -2.25, true},
+		{"int64", int64(-3), -3, true},
+		{"uint64", uint64(7), 7, true},
+		{"uint64 too large", uint64(1 << 63), 0, false},
+		{"string", "1", 0, false},
+		{"nil", nil, 0, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got, ok := Float(tc.in); got != tc.want || ok != tc.ok {
+				t.Fatalf("Float(%v) = %v, %v; want %v, %v", tc.in, got, ok, tc.want, tc.ok)
+			}
+		})
+	}
+}

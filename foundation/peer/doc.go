@@ -10,9 +10,14 @@
 // dreamrank's error texts start with a code of the errcode catalogue
 // ("bad_request: frames of 95x96"), so a ServerError unwraps to that code
 // and errors.Is matches the sentinels registered for it; a text without a
-// known code (a Python traceback) is internal.
+// known code (a Python traceback) is internal. policy/openpi speaks the
+// same connection with openpi's free-text errors (ServeOptions.ErrorText).
 //
 // Dial returns a Conn (client); Serve returns an http.Handler (server).
 // Each protocol's package (worldmodel/websocket, evaluator/judge/websocket)
-// keeps its own messages; the codec is foundation/ndarray.
+// keeps its own messages; the codec is foundation/ndarray. What their
+// clients share is here too: the registry options (ParseOptions), a
+// connection with its metadata read (Connect), and the metadata entries
+// every protocol has, kind, protocol and describe (NewMetadata,
+// ReadMetadata).
 package peer

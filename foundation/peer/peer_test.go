@@ -13,6 +13,7 @@ import (
 
 	"dreamrank/foundation/errcode"
 	"dreamrank/foundation/ndarray"
+	"dreamrank/foundation/peer/peertest"
 )
 
 // session is a Session from a function.
@@ -44,7 +45,7 @@ func echo() Session {
 func start(t *testing.T, open func() Session, opts ServeOptions) *httptest.Server {
 	t.Helper()
 	opts.Logf = t.Logf
-	srv := httptest.NewServer(Serve(map[string]any{"kind": "test", "protocol": 1}, open, opts))
+	srv := httptest.NewServer(Serve(Static(map[string]any{"kind": "test", "protocol": 1}), open, opts))
 	t.Cleanup(srv.Close)
 	return srv
 }
@@ -287,5 +288,107 @@ func TestServerCancelsWork(t *testing.T) {
 	case <-cancelled:
 	case <-time.After(10 * time.Second):
 		t.Fatal("the server works on after its client left")
+	}
+}
+
+// A server may word its error frames itself (openpi's free text) and
+// refuse a connection with an error in place of the metadata frame.
+func TestErrorTextAndMetadataError(t *testing.T) {
+	text := func(err error) string { return "Error in server:\n" + err.Error() }
+	t.Run("error text", func(t *testing.T) {
+		srv := httptest.NewServer(Serve(Static(map[string]any{}), echo, ServeOptions{Logf: t.Logf, ErrorText: text}))
+		defer srv.Close()
+		c := dial(t, srv.URL, DialOptions{})
+		_, err := c.Call(context.Background(), map[string]any{"op": "fail"})
+		var se *ServerError
+		if !errors.As(err, &se) || se.Message != "Error in server:\nbad_request: you asked for it" {
+			t.Fatalf("err %v", err)
+		}
+	})
+	t.Run("malformed request", func(t *testing.T) {
+		// The kit's own request errors are the bare problem.
+		srv := httptest.NewServer(Serve(Static(map[string]any{}), echo, ServeOptions{Logf: t.Logf, ErrorText: text}))
+		defer srv.Close()
+		ctx := context.Background()
+		ws, _, err := websocket.Dial(ctx, srv.URL, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ws.CloseNow()
+		if _, _, err := ws.Read(ctx); err != nil {
+			t.Fatal(err)
+		}
+		_ = ws.Write(ctx, websocket.MessageText, []byte("hello"))
+		if typ, data, err := ws.Read(ctx); err != nil || typ != websocket.MessageText || string(data) != "Error in server:\na text frame; requests are binary msgpack" {
+			t.Fatalf("got %v %q %v", typ, data, err)
+		}
+	})
+	t.Run("metadata error", func(t *testing.T) {
+		refuse := func() (map[string]any, error) { return nil, errcode.New(errcode.Unavailable, "not ready") }
+		srv := httptest.NewServer(Serve(refuse, echo, ServeOptions{Logf: t.Logf}))
+		defer srv.Close()
+		_, err := Dial(context.Background(), srv.URL, DialOptions{})
+		var se *ServerError
+		if !errors.As(err, &se) || se.Code != websocket.StatusInternalError || !errors.Is(err, errcode.Unavailable) {
+			t.Fatalf("err %v", err)
+		}
+	})
+}
+
+func TestParseOptions(t *testing.T) {
+	bad := errors.New("bad input")
+	var size string
+	own := Option{"size", func(v string) error {
+		if v == "huge" {
+			return errors.New("want a size")
+		}
+		size = v
+		return nil
+	}}
+	tests := []struct {
+		name string
+		opts map[string]string
+		want Options
+		err  string
+	}{
+		{"all", map[string]string{"url": "h:1", "api_key": "k", "timeout": "5s", "size": "3"}, Options{APIKey: "k", Timeout: 5 * time.Second}, ""},
+		{"no url", map[string]string{}, Options{}, "bad input: option url is required (ws://host:port of the peer)"},
+		{"bad timeout", map[string]string{"url": "h:1", "timeout": "-1s"}, Options{}, `bad input: option timeout="-1s": want a positive duration`},
+		{"bad own", map[string]string{"url": "h:1", "size": "huge"}, Options{}, `bad input: option size="huge": want a size`},
+		{"unknown", map[string]string{"url": "h:1", "color": "red"}, Options{}, `bad input: unknown option "color" (known: url, api_key, timeout, size)`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			url, o, err := ParseOptions(tc.opts, bad, own)
+			if tc.err != "" {
+				if !errors.Is(err, bad) || err.Error() != tc.err {
+					t.Fatalf("err %v, want %s", err, tc.err)
+				}
+				return
+			}
+			if err != nil || url != "h:1" || o != tc.want || size != "3" {
+				t.Fatalf("%q %+v %v (size %q)", url, o, err, size)
+			}
+		})
+	}
+}
+
+func TestMetadataHeader(t *testing.T) {
+	meta := NewMetadata("judge", 1, map[string]string{"name": "x"})
+	meta["describe"].(map[string]any)["n"] = 3
+	meta["describe"].(map[string]any)["list"] = []any{1}
+	meta = peertest.Wire(t, meta) // as it goes on the wire
+	d, err := ReadMetadata(meta, "judge", 1, "a judge peer")
+	if err != nil || len(d) != 2 || d["name"] != "x" || d["n"] != "3" {
+		t.Fatalf("%v %v", d, err)
+	}
+	if d, err := ReadMetadata(peertest.Wire(t, NewMetadata("judge", 1, nil)), "judge", 1, "a judge peer"); err != nil || d != nil {
+		t.Fatalf("no describe: %v %v", d, err)
+	}
+	if _, err := ReadMetadata(meta, "worldmodel", 1, "a world-model peer"); err == nil || !strings.Contains(err.Error(), "is this a world-model peer?") {
+		t.Fatalf("wrong kind: %v", err)
+	}
+	if _, err := ReadMetadata(meta, "judge", 2, "a judge peer"); err == nil {
+		t.Fatal("wrong protocol accepted")
 	}
 }

@@ -33,27 +33,40 @@ type ServeOptions struct {
 	ReadLimit int64
 	// Logf logs connections that end in an error; nil means log.Printf.
 	Logf func(format string, args ...any)
+	// ErrorText is the text frame sent for an error; nil means its errcode
+	// text ("bad_request: ..."), which Dial's ServerError reads back.
+	// openpi's servers send free text instead (a traceback).
+	ErrorText func(error) string
 }
 
 type server struct {
-	meta map[string]any
+	meta func() (map[string]any, error)
 	open func() Session
 	opts ServeOptions
 }
 
 // Serve returns an http.Handler serving the protocol: GET /healthz answers
-// 200; any other path upgrades to a websocket, sends metadata, and answers
-// each request with a Session that open makes for the connection. An error
-// is sent as its errcode text ("bad_request: ...") in a text frame, and the
+// 200; any other path upgrades to a websocket, sends the metadata frame
+// (metadata is asked on every connection; an error is sent instead of the
+// frame), and answers each request with a Session that open makes for the
+// connection. An error is sent as ErrorText in a text frame, and the
 // connection closes with 1011.
-func Serve(metadata map[string]any, open func() Session, opts ServeOptions) http.Handler {
+func Serve(metadata func() (map[string]any, error), open func() Session, opts ServeOptions) http.Handler {
 	if opts.ReadLimit <= 0 {
 		opts.ReadLimit = DefaultReadLimit
 	}
 	if opts.Logf == nil {
 		opts.Logf = log.Printf
 	}
+	if opts.ErrorText == nil {
+		opts.ErrorText = func(err error) string { return errcode.FromError(err).Error() }
+	}
 	return &server{meta: metadata, open: open, opts: opts}
+}
+
+// Static is metadata that does not change: Serve's metadata argument.
+func Static(meta map[string]any) func() (map[string]any, error) {
+	return func() (map[string]any, error) { return meta, nil }
 }
 
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -81,9 +94,13 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) serveConn(ctx context.Context, ws *websocket.Conn) error {
-	b, err := ndarray.Pack(s.meta)
+	meta, err := s.meta()
 	if err != nil {
-		return fail(ctx, ws, fmt.Errorf("metadata: %w", err))
+		return s.fail(ctx, ws, err)
+	}
+	b, err := ndarray.Pack(meta)
+	if err != nil {
+		return s.fail(ctx, ws, fmt.Errorf("metadata: %w", err))
 	}
 	if err := ws.Write(ctx, websocket.MessageBinary, b); err != nil {
 		return err
@@ -118,15 +135,15 @@ func (s *server) serveConn(ctx context.Context, ws *websocket.Conn) error {
 	}()
 	for m := range in {
 		if m.typ != websocket.MessageBinary {
-			return fail(ctx, ws, errcode.New(errcode.BadRequest, "a text frame; requests are binary msgpack"))
+			return s.fail(ctx, ws, requestError("a text frame; requests are binary msgpack"))
 		}
 		v, err := ndarray.Unpack(m.data)
 		if err != nil {
-			return fail(ctx, ws, errcode.New(errcode.BadRequest, err.Error()))
+			return s.fail(ctx, ws, requestError(err.Error()))
 		}
 		req, ok := v.(map[string]any)
 		if !ok {
-			return fail(ctx, ws, errcode.New(errcode.BadRequest, fmt.Sprintf("request is a %T, want a map", v)))
+			return s.fail(ctx, ws, requestError(fmt.Sprintf("request is a %T, want a map", v)))
 		}
 		resp, err := sess.Handle(ctx, req)
 		if err == nil {
@@ -136,7 +153,7 @@ func (s *server) serveConn(ctx context.Context, ws *websocket.Conn) error {
 			break // the client went away
 		}
 		if err != nil {
-			return fail(ctx, ws, err)
+			return s.fail(ctx, ws, err)
 		}
 		if err := ws.Write(ctx, websocket.MessageBinary, b); err != nil {
 			return err
@@ -151,9 +168,16 @@ func (s *server) serveConn(ctx context.Context, ws *websocket.Conn) error {
 	return readErr
 }
 
-// fail sends err's errcode text as a text frame and closes with 1011.
-func fail(ctx context.Context, ws *websocket.Conn, err error) error {
-	_ = ws.Write(ctx, websocket.MessageText, []byte(errcode.FromError(err).Error()))
+// requestError is a malformed request: bad_request, its text the problem
+// alone (so a free-text ErrorText does not repeat the code).
+type requestError string
+
+func (e requestError) Error() string { return string(e) }
+func (e requestError) Unwrap() error { return errcode.BadRequest }
+
+// fail sends ErrorText(err) as a text frame and closes with 1011.
+func (s *server) fail(ctx context.Context, ws *websocket.Conn, err error) error {
+	_ = ws.Write(ctx, websocket.MessageText, []byte(s.opts.ErrorText(err)))
 	_ = ws.Close(websocket.StatusInternalError, closeReason)
 	return err
 }

@@ -4,18 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
-	"strings"
 	"sync"
-	"time"
 
 	"github.com/coder/websocket"
 
 	"dreamrank/foundation/ndarray"
+	"dreamrank/foundation/peer"
 	"dreamrank/policy"
 )
 
-// Client errors.
+// Client errors. They carry no errcode code (internal on the bus): the
+// peer kit's codes are for dreamrank's own peers.
 var (
 	// ErrUnauthorized: the server refused the API key (HTTP 401).
 	ErrUnauthorized = errors.New("openpi: unauthorized")
@@ -26,7 +27,8 @@ var (
 
 // ServerError is an error the server reported: the text frame it sent (a
 // traceback for openpi's Python server) and the close code that followed
-// (1011 normally; 0 if none arrived).
+// (1011 normally; 0 if none arrived). The text is free: unlike
+// peer.ServerError it is not read for an errcode code.
 type ServerError struct {
 	Message string
 	Code    websocket.StatusCode
@@ -34,6 +36,25 @@ type ServerError struct {
 
 func (e *ServerError) Error() string {
 	return fmt.Sprintf("openpi: server error (close %d): %s", int(e.Code), e.Message)
+}
+
+// fromPeer turns the connection's errors into this package's: a
+// *ServerError, ErrUnauthorized and ErrClosed, without the kit's codes.
+func fromPeer(err error) error {
+	var se *peer.ServerError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &se):
+		return &ServerError{Message: se.Message, Code: se.Code}
+	case errors.Is(err, peer.ErrUnauthorized):
+		return fmt.Errorf("%w: %v", ErrUnauthorized, err)
+	case errors.Is(err, peer.ErrClosed):
+		return fmt.Errorf("%w: %v", ErrClosed, err)
+	case errors.Is(err, peer.ErrUnavailable):
+		return fmt.Errorf("openpi: %v", err)
+	}
+	return err
 }
 
 // ClientOptions configure Dial.
@@ -60,13 +81,10 @@ type ClientOptions struct {
 // one connection, and calls are serialised. A cancelled call closes the
 // connection (the protocol has no way to abandon a request).
 type Client struct {
-	mu   sync.Mutex // serialises requests
-	conn *websocket.Conn
+	conn *peer.Conn // serialises requests
 	enc  encoder
-	meta map[string]any
-	err  error // set once the connection is unusable
 
-	specMu sync.Mutex  // apart from mu, so Spec does not wait for a request
+	specMu sync.Mutex  // apart from the connection, so Spec does not wait for a request
 	spec   policy.Spec // the first reply may complete it
 }
 
@@ -77,53 +95,16 @@ func Dial(ctx context.Context, url string, opts ClientOptions) (*Client, error) 
 	if err := layout.Validate(); err != nil {
 		return nil, err
 	}
-	url = wsURL(url)
-	hdr := http.Header{}
-	if opts.APIKey != "" {
-		hdr.Set("Authorization", "Api-Key "+opts.APIKey)
-	}
-	conn, resp, err := websocket.Dial(ctx, url, &websocket.DialOptions{
-		HTTPClient:      opts.HTTPClient,
-		HTTPHeader:      hdr,
-		CompressionMode: websocket.CompressionDisabled,
-	})
-	if err != nil {
-		if resp != nil && resp.StatusCode == http.StatusUnauthorized {
-			return nil, fmt.Errorf("%w: %s", ErrUnauthorized, url)
-		}
-		return nil, fmt.Errorf("openpi: dial %s: %w", url, err)
-	}
 	if opts.ReadLimit == 0 {
 		opts.ReadLimit = DefaultReadLimit
 	}
-	conn.SetReadLimit(opts.ReadLimit)
-	c := &Client{conn: conn}
-	v, err := c.read(ctx)
+	conn, err := peer.Dial(ctx, url, peer.DialOptions{APIKey: opts.APIKey, ReadLimit: opts.ReadLimit, HTTPClient: opts.HTTPClient})
 	if err != nil {
-		conn.CloseNow()
-		return nil, fmt.Errorf("openpi: metadata frame: %w", err)
+		return nil, fromPeer(err)
 	}
-	meta, ok := v.(map[string]any)
-	if !ok {
-		conn.CloseNow()
-		return nil, fmt.Errorf("%w: metadata is %T, want a map", ndarray.ErrBadMessage, v)
-	}
-	c.meta = meta
-	c.spec, c.enc = fromMetadata(meta, layout, opts.Spec)
+	c := &Client{conn: conn}
+	c.spec, c.enc = fromMetadata(conn.Metadata(), layout, opts.Spec)
 	return c, nil
-}
-
-// wsURL accepts ws://, wss://, http://, https:// or a bare host:port.
-func wsURL(url string) string {
-	switch {
-	case strings.HasPrefix(url, "http://"):
-		return "ws://" + strings.TrimPrefix(url, "http://")
-	case strings.HasPrefix(url, "https://"):
-		return "wss://" + strings.TrimPrefix(url, "https://")
-	case !strings.HasPrefix(url, "ws://") && !strings.HasPrefix(url, "wss://"):
-		return "ws://" + url
-	}
-	return url
 }
 
 // fromMetadata completes the spec with what the metadata says and sets up
@@ -165,7 +146,7 @@ func fromMetadata(meta map[string]any, l Layout, spec policy.Spec) (policy.Spec,
 }
 
 // Metadata is the server's metadata frame.
-func (c *Client) Metadata() map[string]any { return c.meta }
+func (c *Client) Metadata() map[string]any { return c.conn.Metadata() }
 
 // Spec is ClientOptions.Spec completed by the metadata frame and, for
 // the action dimension and horizon when neither says, by the first reply.
@@ -182,12 +163,7 @@ func (c *Client) Layout() Layout { return c.enc.layout }
 // strings or numbers.
 func (c *Client) Describe() map[string]string {
 	out := map[string]string{"backend": "openpi", "layout": c.enc.layout.Name}
-	for k, v := range c.meta {
-		switch v.(type) {
-		case string, int64, uint64, float64, bool:
-			out[k] = fmt.Sprint(v)
-		}
-	}
+	maps.Copy(out, peer.Describe(c.conn.Metadata()))
 	return out
 }
 
@@ -238,72 +214,9 @@ func (c *Client) learn(ch policy.Chunk) {
 // Infer sends one raw observation (see ndarray.Pack for the value types)
 // and returns the raw response (actions, policy_timing, server_timing, ...).
 func (c *Client) Infer(ctx context.Context, obs map[string]any) (map[string]any, error) {
-	b, err := ndarray.Pack(obs)
-	if err != nil {
-		return nil, err
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.err != nil {
-		return nil, c.err
-	}
-	if err := c.conn.Write(ctx, websocket.MessageBinary, b); err != nil {
-		c.broken(err)
-		return nil, err
-	}
-	v, err := c.read(ctx)
-	if err != nil {
-		var se *ServerError
-		if errors.As(err, &se) || ctx.Err() != nil || isConnErr(err) {
-			c.broken(err)
-		}
-		return nil, err
-	}
-	m, ok := v.(map[string]any)
-	if !ok {
-		return nil, fmt.Errorf("%w: response is %T, want a map", ndarray.ErrBadMessage, v)
-	}
-	return m, nil
-}
-
-func isConnErr(err error) bool {
-	return !errors.Is(err, ndarray.ErrBadMessage) && !errors.Is(err, ndarray.ErrBadArray)
-}
-
-func (c *Client) broken(err error) {
-	c.err = fmt.Errorf("%w: %v", ErrClosed, err)
-	c.conn.CloseNow()
-}
-
-// read reads one message; a text frame becomes a *ServerError carrying the
-// close code that follows it.
-func (c *Client) read(ctx context.Context) (any, error) {
-	typ, data, err := c.conn.Read(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if typ == websocket.MessageText {
-		se := &ServerError{Message: string(data)}
-		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		defer cancel()
-		if _, _, err := c.conn.Read(rctx); err != nil {
-			se.Code = websocket.CloseStatus(err)
-			if se.Code < 0 {
-				se.Code = 0
-			}
-		}
-		return nil, se
-	}
-	return ndarray.Unpack(data)
+	resp, err := c.conn.Call(ctx, obs)
+	return resp, fromPeer(err)
 }
 
 // Close closes the connection normally.
-func (c *Client) Close() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.err != nil {
-		return nil
-	}
-	c.err = ErrClosed
-	return c.conn.Close(websocket.StatusNormalClosure, "")
-}
+func (c *Client) Close() error { return c.conn.Close() }

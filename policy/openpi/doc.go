@@ -3,7 +3,9 @@
 // frame on connect, then msgpack observations answered by msgpack action
 // chunks, NumPy arrays as maps with bin keys (foundation/ndarray), errors as
 // a text frame followed by close code 1011, GET /healthz, and an optional
-// "Authorization: Api-Key" header.
+// "Authorization: Api-Key" header. The connection is foundation/peer's,
+// with openpi's free-text error frames ("Error in policy server: ...", a
+// traceback from Python) in place of the kit's errcode texts.
 //
 // Serve serves any policy.Policy to openpi clients; Dial connects to any
 // openpi-compatible server and returns a Client implementing policy.Policy.

@@ -2,25 +2,17 @@ package openpi
 
 import (
 	"context"
-	"crypto/subtle"
-	"dreamrank/foundation/ndarray"
-	"errors"
 	"fmt"
-	"log"
 	"maps"
 	"net/http"
 	"time"
 
-	"github.com/coder/websocket"
-
+	"dreamrank/foundation/peer"
 	"dreamrank/policy"
 )
 
 // DefaultReadLimit is the largest message either side accepts (bytes).
 const DefaultReadLimit = 64 << 20
-
-// closeReason is the close reason after an error, as openpi's server sends it.
-const closeReason = "Internal server error. Traceback included in previous frame."
 
 // ServerOptions configure Serve.
 type ServerOptions struct {
@@ -56,11 +48,10 @@ func Serve(p policy.Policy, opts ServerOptions) http.Handler {
 	if opts.ReadLimit == 0 {
 		opts.ReadLimit = DefaultReadLimit
 	}
-	if opts.Logf == nil {
-		opts.Logf = log.Printf
-	}
 	l := opts.Layout.withDefaults()
-	return &server{p: p, opts: opts, layout: l, bad: l.Validate()}
+	s := &server{p: p, opts: opts, layout: l, bad: l.Validate()}
+	return peer.Serve(s.metadata, func() peer.Session { return &session{s: s} },
+		peer.ServeOptions{APIKey: opts.APIKey, ReadLimit: opts.ReadLimit, Logf: opts.Logf, ErrorText: errorText})
 }
 
 // SpecMetadata is the metadata frame describing a policy: its Spec under
@@ -86,89 +77,42 @@ func SpecMetadata(p policy.Policy) map[string]any {
 	return m
 }
 
-func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path == "/healthz" {
-		w.Header().Set("Content-Type", "text/plain")
-		_, _ = w.Write([]byte("OK\n"))
-		return
-	}
-	if s.opts.APIKey != "" {
-		want := "Api-Key " + s.opts.APIKey
-		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), []byte(want)) != 1 {
-			http.Error(w, "unauthorized", http.StatusUnauthorized)
-			return
-		}
-	}
-	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
-	if err != nil {
-		return // Accept has written the HTTP error.
-	}
-	defer conn.CloseNow()
-	conn.SetReadLimit(s.opts.ReadLimit)
-	if err := s.serveConn(r.Context(), conn); err != nil {
-		s.opts.Logf("openpi: %s: %v", r.RemoteAddr, err)
-	}
-}
-
-func (s *server) serveConn(ctx context.Context, conn *websocket.Conn) error {
+// metadata is the metadata frame of each connection: the policy's spec
+// and the options' metadata, or the layout's error.
+func (s *server) metadata() (map[string]any, error) {
 	if s.bad != nil {
-		return s.fail(ctx, conn, s.bad)
+		return nil, s.bad
 	}
 	meta := SpecMetadata(s.p)
 	maps.Copy(meta, s.opts.Metadata)
-	b, err := ndarray.Pack(meta)
-	if err != nil {
-		return s.fail(ctx, conn, fmt.Errorf("metadata: %w", err))
-	}
-	if err := conn.Write(ctx, websocket.MessageBinary, b); err != nil {
-		return err
-	}
-	var prevTotal time.Duration
-	for {
-		start := time.Now()
-		typ, data, err := conn.Read(ctx)
-		if err != nil {
-			if st := websocket.CloseStatus(err); st == websocket.StatusNormalClosure || st == websocket.StatusGoingAway {
-				return nil
-			}
-			if errors.Is(err, context.Canceled) {
-				return nil
-			}
-			return err
-		}
-		if typ != websocket.MessageBinary {
-			return s.fail(ctx, conn, fmt.Errorf("%w: got a text frame, want binary msgpack", policy.ErrBadInput))
-		}
-		resp, err := s.infer(ctx, data)
-		if err != nil {
-			return s.fail(ctx, conn, err)
-		}
-		resp["server_timing"] = map[string]any{
-			"infer_ms":      ms(time.Since(start)),
-			"prev_total_ms": ms(prevTotal),
-		}
-		out, err := ndarray.Pack(resp)
-		if err != nil {
-			return s.fail(ctx, conn, err)
-		}
-		if err := conn.Write(ctx, websocket.MessageBinary, out); err != nil {
-			return err
-		}
-		prevTotal = time.Since(start)
-	}
+	return meta, nil
 }
 
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+// session serves one connection's observations.
+type session struct {
+	s         *server
+	prevTotal time.Duration
+}
 
-func (s *server) infer(ctx context.Context, data []byte) (map[string]any, error) {
-	v, err := ndarray.Unpack(data)
+func (c *session) Handle(ctx context.Context, req map[string]any) (map[string]any, error) {
+	start := time.Now()
+	resp, err := c.s.infer(ctx, req)
 	if err != nil {
 		return nil, err
 	}
-	m, ok := v.(map[string]any)
-	if !ok {
-		return nil, fmt.Errorf("%w: observation is %T, want a map", policy.ErrBadInput, v)
+	resp["server_timing"] = map[string]any{
+		"infer_ms":      ms(time.Since(start)),
+		"prev_total_ms": ms(c.prevTotal),
 	}
+	c.prevTotal = time.Since(start)
+	return resp, nil
+}
+
+func (*session) Close() {}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func (s *server) infer(ctx context.Context, m map[string]any) (map[string]any, error) {
 	o, c, err := decoder{layout: s.layout, spec: s.p.Spec()}.decode(m)
 	if err != nil {
 		return nil, err
@@ -197,12 +141,9 @@ func (s *server) infer(ctx context.Context, data []byte) (map[string]any, error)
 	}, nil
 }
 
-// fail sends err as a text frame and closes with 1011, as openpi does.
-func (s *server) fail(ctx context.Context, conn *websocket.Conn, err error) error {
-	_ = conn.Write(ctx, websocket.MessageText, []byte("Error in policy server:\n"+err.Error()))
-	_ = conn.Close(websocket.StatusInternalError, closeReason)
-	return err
-}
+// errorText is an error frame's text, as openpi's server words it (free
+// text, no errcode).
+func errorText(err error) string { return "Error in policy server:\n" + err.Error() }
 
 func zeroContext(c policy.Context) bool {
 	return c.Task == "" && c.Subtask == "" && c.Metadata == (policy.Metadata{}) && len(c.SubgoalImages) == 0

@@ -5,6 +5,8 @@ package modeltest
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -145,6 +147,27 @@ func run(t *testing.T, m worldmodel.Model, contexts [][]worldmodel.Observation, 
 	return first
 }
 
+// Drift moves a test model's episode by a chunk of actions and returns its
+// observation after each: every action XORs a pattern from its first and
+// last values into the frame and adds itself to the proprioception, with
+// awkward float32 values, so that predictions that cross a transport bit
+// for bit (remote, websocket) mean something. last is updated in place;
+// the observations returned are copies.
+func Drift(last *worldmodel.Observation, chunk [][]float32) []worldmodel.Observation {
+	out := make([]worldmodel.Observation, len(chunk))
+	for k, a := range chunk {
+		pat := uint8(math.Float32bits(a[0]) ^ math.Float32bits(a[len(a)-1])>>7)
+		for p := range last.Frame {
+			last.Frame[p] ^= pat + uint8(p)
+		}
+		for j := range last.Proprio {
+			last.Proprio[j] = last.Proprio[j]*1.0000001 + a[j%len(a)]/3
+		}
+		out[k] = worldmodel.Observation{Frame: slices.Clone(last.Frame), Proprio: slices.Clone(last.Proprio)}
+	}
+	return out
+}
+
 // Equal reports whether two batches of predictions are identical, byte for
 // byte and bit for bit.
 func Equal(a, b [][]worldmodel.Observation) bool {
@@ -162,4 +185,33 @@ func Equal(a, b [][]worldmodel.Observation) bool {
 		}
 	}
 	return true
+}
+
+// Diff says where two batches of predictions first differ, comparing
+// frames byte for byte and proprioception bit for bit (NaN matches NaN,
+// -0 does not match 0), as a prediction that crossed a transport must be;
+// nil when they are identical.
+func Diff(a, b [][]worldmodel.Observation) error {
+	if len(a) != len(b) {
+		return fmt.Errorf("%d vs %d episodes", len(a), len(b))
+	}
+	for i := range a {
+		if len(a[i]) != len(b[i]) {
+			return fmt.Errorf("episode %d: %d vs %d steps", i, len(a[i]), len(b[i]))
+		}
+		for k := range a[i] {
+			if !slices.Equal(a[i][k].Frame, b[i][k].Frame) {
+				return fmt.Errorf("episode %d step %d: frames differ", i, k)
+			}
+			if len(a[i][k].Proprio) != len(b[i][k].Proprio) {
+				return fmt.Errorf("episode %d step %d: proprio lengths differ", i, k)
+			}
+			for j := range a[i][k].Proprio {
+				if math.Float32bits(a[i][k].Proprio[j]) != math.Float32bits(b[i][k].Proprio[j]) {
+					return fmt.Errorf("episode %d step %d proprio %d: %v vs %v", i, k, j, a[i][k].Proprio[j], b[i][k].Proprio[j])
+				}
+			}
+		}
+	}
+	return nil
 }

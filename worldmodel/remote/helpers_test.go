@@ -3,8 +3,6 @@ package remote
 import (
 	"context"
 	"errors"
-	"fmt"
-	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -12,6 +10,7 @@ import (
 
 	"dreamrank/foundation/service/servicetest"
 	"dreamrank/worldmodel"
+	"dreamrank/worldmodel/modeltest"
 )
 
 // serve serves m under name on its own connection (as a separate replica
@@ -26,8 +25,8 @@ func dial(tb testing.TB, url, name string, opts DialOptions) *Model {
 
 // drift is a deterministic test model whose predictions depend on the
 // actions and carry awkward float32 values, so byte-identity through the
-// protocol means something: each step XORs the frame with a pattern from
-// the action and adds the action to the proprioception.
+// protocol means something: it starts from the newest context observation
+// and drifts with the actions (modeltest.Drift).
 type drift struct {
 	spec   worldmodel.Spec
 	starts atomic.Int64
@@ -72,8 +71,7 @@ func (r *driftRollout) Step(ctx context.Context, actions [][][]float32) ([][]wor
 	if r.closed {
 		return nil, worldmodel.ErrClosed
 	}
-	chunk, err := r.d.spec.ValidateActions(actions, len(r.last))
-	if err != nil {
+	if _, err := r.d.spec.ValidateActions(actions, len(r.last)); err != nil {
 		return nil, err
 	}
 	if h := r.d.stepHook; h != nil {
@@ -84,18 +82,7 @@ func (r *driftRollout) Step(ctx context.Context, actions [][][]float32) ([][]wor
 	r.d.steps.Add(1)
 	out := make([][]worldmodel.Observation, len(r.last))
 	for i := range r.last {
-		out[i] = make([]worldmodel.Observation, chunk)
-		for k, a := range actions[i] {
-			o := &r.last[i]
-			pat := uint8(math.Float32bits(a[0]) ^ math.Float32bits(a[len(a)-1])>>7)
-			for p := range o.Frame {
-				o.Frame[p] ^= pat + uint8(p)
-			}
-			for j := range o.Proprio {
-				o.Proprio[j] = o.Proprio[j]*1.0000001 + a[j%len(a)]/3
-			}
-			out[i][k] = worldmodel.Observation{Frame: slices.Clone(o.Frame), Proprio: slices.Clone(o.Proprio)}
-		}
+		out[i] = modeltest.Drift(&r.last[i], actions[i])
 	}
 	return out, nil
 }
@@ -138,38 +125,13 @@ func sameSteps(t *testing.T, direct, remote worldmodel.Model, contexts [][]world
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := sameObservations(got, want); err != nil {
+		if err := modeltest.Diff(got, want); err != nil {
 			t.Fatalf("step %d: %v", step, err)
 		}
 		if check != nil {
 			check(got, want)
 		}
 	}
-}
-
-func sameObservations(a, b [][]worldmodel.Observation) error {
-	if len(a) != len(b) {
-		return fmt.Errorf("%d vs %d episodes", len(a), len(b))
-	}
-	for i := range a {
-		if len(a[i]) != len(b[i]) {
-			return fmt.Errorf("episode %d: %d vs %d steps", i, len(a[i]), len(b[i]))
-		}
-		for k := range a[i] {
-			if !slices.Equal(a[i][k].Frame, b[i][k].Frame) {
-				return fmt.Errorf("episode %d step %d: frames differ", i, k)
-			}
-			if len(a[i][k].Proprio) != len(b[i][k].Proprio) {
-				return fmt.Errorf("episode %d step %d: proprio lengths differ", i, k)
-			}
-			for j := range a[i][k].Proprio {
-				if math.Float32bits(a[i][k].Proprio[j]) != math.Float32bits(b[i][k].Proprio[j]) {
-					return fmt.Errorf("episode %d step %d proprio %d: %v vs %v", i, k, j, a[i][k].Proprio[j], b[i][k].Proprio[j])
-				}
-			}
-		}
-	}
-	return nil
 }
 
 var errBoom = errors.New("boom")

@@ -70,7 +70,7 @@ func TestByteIdentical(t *testing.T) {
 	}, func(got, want [][]worldmodel.Observation) {
 		// Callers may modify what they get without disturbing neighbours.
 		got[0][0].Frame = append(got[0][0].Frame, 1)
-		if err := sameObservations(got[1:], want[1:]); err != nil {
+		if err := modeltest.Diff(got[1:], want[1:]); err != nil {
 			t.Fatalf("append to one frame changed another: %v", err)
 		}
 	})
@@ -381,7 +381,7 @@ func TestRetrySlowStep(t *testing.T) {
 	want := newDrift(spec)
 	rd, _ := want.Start(context.Background(), contexts)
 	w, _ := rd.Step(context.Background(), actions)
-	if err := sameObservations(got, w); err != nil {
+	if err := modeltest.Diff(got, w); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"dreamrank/foundation/errcode"
 	"dreamrank/foundation/ndarray"
@@ -22,48 +21,26 @@ const BackendName = "websocket"
 
 // Backend options.
 const (
-	OptURL     = "url"     // the peer, ws://host:port (required)
-	OptAPIKey  = "api_key" // sent as "Authorization: Api-Key <key>"
-	OptTimeout = "timeout" // per request, a Go duration; default DefaultTimeout
+	OptURL     = peer.OptURL     // the peer, ws://host:port (required)
+	OptAPIKey  = peer.OptAPIKey  // sent as "Authorization: Api-Key <key>"
+	OptTimeout = peer.OptTimeout // per request, a Go duration; default DefaultTimeout
 )
 
 // DefaultTimeout bounds one request (a reset or a step of the whole batch),
 // so a peer that hangs fails the rollout instead of the worker.
-const DefaultTimeout = 2 * time.Minute
+const DefaultTimeout = peer.DefaultTimeout
 
 func init() { worldmodel.Register(BackendName, Open) }
 
-// Options configure Dial; zero values take the defaults.
-type Options struct {
-	APIKey string
-	// Timeout bounds one request; 0 means DefaultTimeout.
-	Timeout time.Duration
-	// ReadLimit bounds one reply; 0 means peer.DefaultReadLimit.
-	ReadLimit int64
-}
+// Options configure Dial (API key, timeout per request, read limit); zero
+// values take the defaults.
+type Options = peer.Options
 
 // Open is the "websocket" backend's opener.
 func Open(ctx context.Context, opts worldmodel.Options) (worldmodel.Model, error) {
-	var o Options
-	url := ""
-	for k, v := range opts {
-		switch k {
-		case OptURL:
-			url = v
-		case OptAPIKey:
-			o.APIKey = v
-		case OptTimeout:
-			d, err := time.ParseDuration(v)
-			if err != nil || d <= 0 {
-				return nil, fmt.Errorf("%w: option %s=%q: want a positive duration", worldmodel.ErrBadInput, k, v)
-			}
-			o.Timeout = d
-		default:
-			return nil, fmt.Errorf("%w: unknown option %q (known: %s, %s, %s)", worldmodel.ErrBadInput, k, OptURL, OptAPIKey, OptTimeout)
-		}
-	}
-	if url == "" {
-		return nil, fmt.Errorf("%w: option %s is required (ws://host:port of the peer)", worldmodel.ErrBadInput, OptURL)
+	url, o, err := peer.ParseOptions(opts, worldmodel.ErrBadInput)
+	if err != nil {
+		return nil, err
 	}
 	return Dial(ctx, url, o)
 }
@@ -80,10 +57,7 @@ type Model struct {
 
 // Dial connects to the peer once to read its metadata (spec, description).
 func Dial(ctx context.Context, url string, opts Options) (*Model, error) {
-	if opts.Timeout <= 0 {
-		opts.Timeout = DefaultTimeout
-	}
-	m := &Model{url: peer.URL(url), opts: opts}
+	m := &Model{url: peer.URL(url), opts: opts.WithDefaults()}
 	c, in, err := m.connect(ctx)
 	if err != nil {
 		return nil, err
@@ -95,16 +69,9 @@ func Dial(ctx context.Context, url string, opts Options) (*Model, error) {
 
 // connect dials the peer and reads its metadata.
 func (m *Model) connect(ctx context.Context) (*peer.Conn, info, error) {
-	ctx, cancel := context.WithTimeout(ctx, m.opts.Timeout)
-	defer cancel()
-	c, err := peer.Dial(ctx, m.url, peer.DialOptions{APIKey: m.opts.APIKey, ReadLimit: m.opts.ReadLimit})
+	c, in, err := peer.Connect(ctx, m.url, m.opts, parseMetadata)
 	if err != nil {
-		return nil, info{}, m.errorf("connect", err)
-	}
-	in, err := parseMetadata(c.Metadata())
-	if err != nil {
-		c.Close()
-		return nil, info{}, m.errorf("connect", errcode.New(errcode.Internal, err.Error()))
+		return nil, in, m.errorf("connect", err)
 	}
 	return c, in, nil
 }

@@ -4,7 +4,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"dreamrank/foundation/ndarray"
+	"dreamrank/foundation/peer/peertest"
 	"dreamrank/worldmodel"
 	"dreamrank/worldmodel/modeltest"
 )
@@ -23,22 +23,7 @@ func FuzzDecode(f *testing.F) {
 	}
 	pred, _ := encodePrediction(spec, [][]worldmodel.Observation{modeltest.Observations(spec, 3, rng), modeltest.Observations(spec, 3, rng)}, 2, 3)
 	seeds = append(seeds, pred)
-	for _, s := range seeds {
-		b, err := ndarray.Pack(s)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
-	f.Fuzz(func(t *testing.T, b []byte) {
-		v, err := ndarray.Unpack(b)
-		if err != nil {
-			return
-		}
-		m, ok := v.(map[string]any)
-		if !ok {
-			return
-		}
+	peertest.FuzzMessages(f, seeds, func(t *testing.T, m map[string]any) {
 		if in, err := parseMetadata(m); err == nil {
 			if s := in.spec; s.FrameLen() <= 0 || s.ActionDim <= 0 || s.ContextLen <= 0 || s.ProprioDim < 0 || !(s.ControlHz > 0) {
 				t.Fatalf("metadata accepted with spec %+v", s)

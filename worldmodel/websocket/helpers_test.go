@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"dreamrank/worldmodel"
+	"dreamrank/worldmodel/modeltest"
 )
 
 // smallSpec keeps tests fast; a context of 3 exercises the padding.
@@ -21,8 +22,8 @@ func smallSpec() worldmodel.Spec {
 // mix is a deterministic test model whose predictions depend on every
 // context observation and every action, with awkward float32 values, so
 // identity through the protocol means something: an episode's state
-// starts as its newest frame XOR a hash of its whole context, and each
-// action XORs a pattern from it into the frame and adds it to proprio.
+// starts as its newest frame XOR a hash of its whole context, and then
+// drifts with the actions (modeltest.Drift).
 type mix struct {
 	spec worldmodel.Spec
 	// stepHook, when set, runs first in every Step (errors, blocking).
@@ -73,8 +74,7 @@ func (r *mixRollout) Step(ctx context.Context, actions [][][]float32) ([][]world
 	if r.closed {
 		return nil, worldmodel.ErrClosed
 	}
-	chunk, err := r.m.spec.ValidateActions(actions, len(r.last))
-	if err != nil {
+	if _, err := r.m.spec.ValidateActions(actions, len(r.last)); err != nil {
 		return nil, err
 	}
 	if h := r.m.stepHook; h != nil {
@@ -84,18 +84,7 @@ func (r *mixRollout) Step(ctx context.Context, actions [][][]float32) ([][]world
 	}
 	out := make([][]worldmodel.Observation, len(r.last))
 	for i := range r.last {
-		out[i] = make([]worldmodel.Observation, chunk)
-		for k, a := range actions[i] {
-			o := &r.last[i]
-			pat := uint8(math.Float32bits(a[0]) ^ math.Float32bits(a[len(a)-1])>>7)
-			for p := range o.Frame {
-				o.Frame[p] ^= pat + uint8(p)
-			}
-			for j := range o.Proprio {
-				o.Proprio[j] = o.Proprio[j]*1.0000001 + a[j%len(a)]/3
-			}
-			out[i][k] = worldmodel.Observation{Frame: slices.Clone(o.Frame), Proprio: slices.Clone(o.Proprio)}
-		}
+		out[i] = modeltest.Drift(&r.last[i], actions[i])
 	}
 	return out, nil
 }

@@ -27,7 +27,7 @@ type ServeOptions struct {
 func Serve(m worldmodel.Model, opts ServeOptions) http.Handler {
 	sem := make(chan struct{}, max(opts.Concurrency, 1))
 	spec := m.Spec()
-	return peer.Serve(metadata(m), func() peer.Session {
+	return peer.Serve(peer.Static(metadata(m)), func() peer.Session {
 		return &session{m: m, spec: spec, sem: sem}
 	}, peer.ServeOptions{APIKey: opts.APIKey, ReadLimit: opts.ReadLimit, Logf: opts.Logf})
 }
@@ -68,7 +68,7 @@ func (s *session) Handle(ctx context.Context, req map[string]any) (map[string]an
 		return map[string]any{"type": typeReset, "batch": s.batch}, nil
 	case typeStep:
 		if s.r == nil {
-			return nil, badRequest("step before reset")
+			return nil, peer.BadRequest("step before reset")
 		}
 		actions, err := decodeStep(s.spec, s.batch, req)
 		if err != nil {
@@ -80,7 +80,7 @@ func (s *session) Handle(ctx context.Context, req map[string]any) (map[string]an
 		}
 		return encodePrediction(s.spec, pred, s.batch, len(actions[0]))
 	}
-	return nil, badRequest("unknown request type %v (want %q or %q)", req["type"], typeReset, typeStep)
+	return nil, peer.BadRequest("unknown request type %v (want %q or %q)", req["type"], typeReset, typeStep)
 }
 
 // Close releases the session's rollout.

@@ -80,33 +80,10 @@ func TestMatchesLocal(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !bitEqual(got, want) {
-			t.Fatalf("step %d: predictions through the protocol differ from the model's", step)
+		if err := modeltest.Diff(got, want); err != nil {
+			t.Fatalf("step %d: predictions through the protocol differ from the model's: %v", step, err)
 		}
 	}
-}
-
-// bitEqual is modeltest.Equal with proprio compared by bits (NaN == NaN).
-func bitEqual(a, b [][]worldmodel.Observation) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if len(a[i]) != len(b[i]) {
-			return false
-		}
-		for k := range a[i] {
-			if string(a[i][k].Frame) != string(b[i][k].Frame) || len(a[i][k].Proprio) != len(b[i][k].Proprio) {
-				return false
-			}
-			for j, v := range a[i][k].Proprio {
-				if math.Float32bits(v) != math.Float32bits(b[i][k].Proprio[j]) {
-					return false
-				}
-			}
-		}
-	}
-	return true
 }
 
 // The gateway: the websocket backend served over NATS by remote.Serve

@@ -6,6 +6,7 @@ import (
 
 	"dreamrank/foundation/errcode"
 	"dreamrank/foundation/ndarray"
+	"dreamrank/foundation/peer"
 	"dreamrank/worldmodel"
 )
 
@@ -35,20 +36,18 @@ type info struct {
 
 // metadata is the frame a peer serving m sends on connect.
 func metadata(m worldmodel.Model) map[string]any {
-	s := m.Spec()
-	meta := map[string]any{
-		"protocol": Protocol, "kind": Kind,
-		"spec": map[string]any{
-			"frame_h": s.FrameH, "frame_w": s.FrameW, "channels": s.Channels, "proprio_dim": s.ProprioDim,
-			"action_dim": s.ActionDim, "context_len": s.ContextLen, "control_hz": s.ControlHz,
-		},
-	}
+	var desc map[string]string
 	if d, ok := m.(worldmodel.Describer); ok {
-		desc := map[string]any{}
-		for k, v := range d.Describe() {
-			desc[k] = v
+		desc = d.Describe()
+		if desc == nil {
+			desc = map[string]string{} // a Describer always sends one
 		}
-		meta["describe"] = desc
+	}
+	meta := peer.NewMetadata(Kind, Protocol, desc)
+	s := m.Spec()
+	meta["spec"] = map[string]any{
+		"frame_h": s.FrameH, "frame_w": s.FrameW, "channels": s.Channels, "proprio_dim": s.ProprioDim,
+		"action_dim": s.ActionDim, "context_len": s.ContextLen, "control_hz": s.ControlHz,
 	}
 	if f, ok := m.(worldmodel.FLOPsCounter); ok {
 		meta["flops_per_step"] = f.FLOPsPerStep()
@@ -59,12 +58,11 @@ func metadata(m worldmodel.Model) map[string]any {
 // parseMetadata reads a peer's metadata frame.
 func parseMetadata(meta map[string]any) (info, error) {
 	var in info
-	if k, _ := meta["kind"].(string); k != Kind {
-		return in, fmt.Errorf("metadata kind %q, want %q (is this a world-model peer?)", meta["kind"], Kind)
+	desc, err := peer.ReadMetadata(meta, Kind, Protocol, "a world-model peer")
+	if err != nil {
+		return in, err
 	}
-	if p, ok := ndarray.Int(meta["protocol"]); !ok || p != Protocol {
-		return in, fmt.Errorf("metadata protocol %v, this client speaks %d", meta["protocol"], Protocol)
-	}
+	in.describe = desc
 	spec, ok := meta["spec"].(map[string]any)
 	if !ok {
 		return in, fmt.Errorf("metadata spec is a %T, want a map", meta["spec"])
@@ -86,36 +84,15 @@ func parseMetadata(meta map[string]any) (info, error) {
 	if in.spec.FrameLen() > 1<<28 {
 		return in, fmt.Errorf("spec frames of %dx%dx%d are too large", in.spec.FrameH, in.spec.FrameW, in.spec.Channels)
 	}
-	hz, ok := number(spec["control_hz"])
+	hz, ok := ndarray.Float(spec["control_hz"])
 	if !ok || !(hz > 0) || math.IsInf(hz, 0) {
 		return in, fmt.Errorf("spec control_hz is %v, want a positive number", spec["control_hz"])
 	}
 	in.spec.ControlHz = hz
-	if d, ok := meta["describe"].(map[string]any); ok {
-		in.describe = map[string]string{}
-		for k, v := range d {
-			switch v.(type) {
-			case string, int64, uint64, float64, bool:
-				in.describe[k] = fmt.Sprint(v)
-			}
-		}
-	}
-	if f, ok := number(meta["flops_per_step"]); ok && f >= 0 {
+	if f, ok := ndarray.Float(meta["flops_per_step"]); ok && f >= 0 {
 		in.flops = f
 	}
 	return in, nil
-}
-
-// number reads a msgpack number as Unpack decodes it.
-func number(v any) (float64, bool) {
-	if f, ok := v.(float64); ok {
-		return f, true
-	}
-	if f, ok := v.(float32); ok {
-		return float64(f), true
-	}
-	n, ok := ndarray.Int(v)
-	return float64(n), ok
 }
 
 // encodeReset is a reset request: every episode's context left-padded to
@@ -195,26 +172,26 @@ func equalShape(a, b []int) bool {
 func decodeReset(spec worldmodel.Spec, req map[string]any) ([][]worldmodel.Observation, error) {
 	fa, ok := req["frames"].(*ndarray.Array)
 	if !ok || len(fa.Shape) != 5 {
-		return nil, badRequest("reset: frames must be a uint8 ndarray [B,T,H,W,C]")
+		return nil, peer.BadRequest("reset: frames must be a uint8 ndarray [B,T,H,W,C]")
 	}
 	b, t := fa.Shape[0], fa.Shape[1]
 	if b < 1 || t < 1 || t > spec.ContextLen {
-		return nil, badRequest("reset: frames %v: want B >= 1 episodes of 1..%d observations", fa.Shape, spec.ContextLen)
+		return nil, peer.BadRequest("reset: frames %v: want B >= 1 episodes of 1..%d observations", fa.Shape, spec.ContextLen)
 	}
 	obs, err := observations(spec, req, b, t)
 	if err != nil {
-		return nil, badRequest("reset: %v", err)
+		return nil, peer.BadRequest("reset: %v", err)
 	}
 	lens, ok := req["context_lens"].([]any)
 	if req["context_lens"] == nil {
 		lens = nil
 	} else if !ok || len(lens) != b {
-		return nil, badRequest("reset: context_lens must list %d integers", b)
+		return nil, peer.BadRequest("reset: context_lens must list %d integers", b)
 	}
 	for i, v := range lens {
 		n, ok := ndarray.Int(v)
 		if !ok || n < 1 || n > int64(t) {
-			return nil, badRequest("reset: context_lens[%d] is %v, want 1..%d", i, v, t)
+			return nil, peer.BadRequest("reset: context_lens[%d] is %v, want 1..%d", i, v, t)
 		}
 		obs[i] = obs[i][t-int(n):]
 	}
@@ -237,11 +214,11 @@ func encodeStep(spec worldmodel.Spec, actions [][][]float32, chunk int) map[stri
 func decodeStep(spec worldmodel.Spec, batch int, req map[string]any) ([][][]float32, error) {
 	a, ok := req["actions"].(*ndarray.Array)
 	if !ok || len(a.Shape) != 3 || a.Shape[0] != batch || a.Shape[1] < 1 || a.Shape[2] != spec.ActionDim {
-		return nil, badRequest("step: actions must be an ndarray [%d,K>=1,%d]", batch, spec.ActionDim)
+		return nil, peer.BadRequest("step: actions must be an ndarray [%d,K>=1,%d]", batch, spec.ActionDim)
 	}
 	v, err := a.Float32s()
 	if err != nil {
-		return nil, badRequest("step: actions: %v", err)
+		return nil, peer.BadRequest("step: actions: %v", err)
 	}
 	k, d := a.Shape[1], spec.ActionDim
 	out := make([][][]float32, batch)
@@ -280,8 +257,4 @@ func encodePrediction(spec worldmodel.Spec, pred [][]worldmodel.Observation, bat
 		"frames":  &ndarray.Array{DType: "|u1", Shape: []int{batch, chunk, spec.FrameH, spec.FrameW, spec.Channels}, Data: frames},
 		"proprio": ndarray.NewFloat32(proprio, batch, chunk, spec.ProprioDim),
 	}, nil
-}
-
-func badRequest(format string, args ...any) error {
-	return errcode.New(errcode.BadRequest, fmt.Sprintf(format, args...))
 }

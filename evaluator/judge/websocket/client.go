@@ -19,9 +19,9 @@ const BackendName = "websocket"
 
 // Options of the "websocket" judge.
 const (
-	OptURL     = "url"     // the peer, ws://host:port (required)
-	OptAPIKey  = "api_key" // sent as "Authorization: Api-Key <key>"
-	OptTimeout = "timeout" // per request, a Go duration; default DefaultTimeout
+	OptURL     = peer.OptURL     // the peer, ws://host:port (required)
+	OptAPIKey  = peer.OptAPIKey  // sent as "Authorization: Api-Key <key>"
+	OptTimeout = peer.OptTimeout // per request, a Go duration; default DefaultTimeout
 	// OptMaxRequestBytes splits larger batches into several requests;
 	// default DefaultMaxRequestBytes, or less if the peer announces less.
 	OptMaxRequestBytes = "max_request_bytes"
@@ -30,7 +30,7 @@ const (
 // Defaults.
 const (
 	// DefaultTimeout bounds one request; a VLM may be slow.
-	DefaultTimeout = 2 * time.Minute
+	DefaultTimeout = peer.DefaultTimeout
 	// DefaultMaxRequestBytes keeps requests well under common websocket
 	// servers' limits once raised from their defaults (Python websockets
 	// accepts 1 MiB unless told max_size; the examples lift it).
@@ -41,34 +41,19 @@ const (
 
 func init() {
 	judge.Register(BackendName, func(ctx context.Context, opts judge.Options) (judge.Judge, error) {
-		var o Options
-		url := ""
-		for k, v := range opts {
-			switch k {
-			case OptURL:
-				url = v
-			case OptAPIKey:
-				o.APIKey = v
-			case OptTimeout:
-				d, err := time.ParseDuration(v)
-				if err != nil || d <= 0 {
-					return nil, fmt.Errorf("%w: option %s=%q: want a positive duration", judge.ErrBadInput, k, v)
-				}
-				o.Timeout = d
-			case OptMaxRequestBytes:
-				n, err := strconv.ParseInt(v, 10, 64)
-				if err != nil || n <= 0 {
-					return nil, fmt.Errorf("%w: option %s=%q: want a positive integer", judge.ErrBadInput, k, v)
-				}
-				o.MaxRequestBytes = n
-			default:
-				return nil, fmt.Errorf("%w: unknown option %q (known: %s, %s, %s, %s)", judge.ErrBadInput, k, OptURL, OptAPIKey, OptTimeout, OptMaxRequestBytes)
+		var maxBytes int64
+		url, o, err := peer.ParseOptions(opts, judge.ErrBadInput, peer.Option{Name: OptMaxRequestBytes, Set: func(v string) error {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n <= 0 {
+				return errors.New("want a positive integer")
 			}
+			maxBytes = n
+			return nil
+		}})
+		if err != nil {
+			return nil, err
 		}
-		if url == "" {
-			return nil, fmt.Errorf("%w: option %s is required (ws://host:port of the peer)", judge.ErrBadInput, OptURL)
-		}
-		return Dial(ctx, url, o)
+		return Dial(ctx, url, Options{APIKey: o.APIKey, Timeout: o.Timeout, MaxRequestBytes: maxBytes})
 	})
 }
 
@@ -82,6 +67,11 @@ type Options struct {
 	MaxRequestBytes int64
 	// ReadLimit bounds one reply; 0 means peer.DefaultReadLimit.
 	ReadLimit int64
+}
+
+// peer is the options of the connections, with the defaults.
+func (o Options) peer() peer.Options {
+	return peer.Options{APIKey: o.APIKey, Timeout: o.Timeout, ReadLimit: o.ReadLimit}.WithDefaults()
 }
 
 // Client is a judge served by a websocket peer; it implements judge.Judge
@@ -98,9 +88,7 @@ type Client struct {
 // Dial connects to the peer, reads its metadata and keeps the connection
 // for the first call.
 func Dial(ctx context.Context, url string, opts Options) (*Client, error) {
-	if opts.Timeout <= 0 {
-		opts.Timeout = DefaultTimeout
-	}
+	opts.Timeout = opts.peer().Timeout
 	if opts.MaxRequestBytes <= 0 {
 		opts.MaxRequestBytes = DefaultMaxRequestBytes
 	}
@@ -118,16 +106,9 @@ func Dial(ctx context.Context, url string, opts Options) (*Client, error) {
 }
 
 func (c *Client) connect(ctx context.Context) (*peer.Conn, info, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
-	defer cancel()
-	conn, err := peer.Dial(ctx, c.url, peer.DialOptions{APIKey: c.opts.APIKey, ReadLimit: c.opts.ReadLimit})
+	conn, in, err := peer.Connect(ctx, c.url, c.opts.peer(), parseMetadata)
 	if err != nil {
-		return nil, info{}, c.errorf("connect", err)
-	}
-	in, err := parseMetadata(conn.Metadata())
-	if err != nil {
-		conn.Close()
-		return nil, info{}, c.errorf("connect", errcode.New(errcode.Internal, err.Error()))
+		return nil, in, c.errorf("connect", err)
 	}
 	return conn, in, nil
 }

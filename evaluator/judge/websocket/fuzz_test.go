@@ -4,7 +4,7 @@ import (
 	"testing"
 
 	"dreamrank/evaluator/judge"
-	"dreamrank/foundation/ndarray"
+	"dreamrank/foundation/peer/peertest"
 )
 
 // FuzzDecode feeds arbitrary messages to every decoder of peer input: the
@@ -20,22 +20,7 @@ func FuzzDecode(f *testing.F) {
 		encodeRequest(eps),
 		encodeReply([]judge.Verdict{judge.Score([]float64{0.5, 0.97}, 0.95), judge.Score([]float64{0.1}, 0.95)}),
 	}
-	for _, s := range seeds {
-		b, err := ndarray.Pack(s)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
-	f.Fuzz(func(t *testing.T, b []byte) {
-		v, err := ndarray.Unpack(b)
-		if err != nil {
-			return
-		}
-		m, ok := v.(map[string]any)
-		if !ok {
-			return
-		}
+	peertest.FuzzMessages(f, seeds, func(t *testing.T, m map[string]any) {
 		_, _ = parseMetadata(m)
 		if vs, err := decodeReply(m, []int{2, 1}); err == nil {
 			for i, v := range vs {

@@ -30,7 +30,7 @@ func Serve(j judge.Judge, opts ServeOptions) http.Handler {
 	if limit <= 0 {
 		limit = peer.DefaultReadLimit
 	}
-	return peer.Serve(metadata(opts.Describe, limit), func() peer.Session { return session{j} },
+	return peer.Serve(peer.Static(metadata(opts.Describe, limit)), func() peer.Session { return session{j} },
 		peer.ServeOptions{APIKey: opts.APIKey, ReadLimit: limit, Logf: opts.Logf})
 }
 
@@ -38,7 +38,7 @@ type session struct{ j judge.Judge }
 
 func (s session) Handle(ctx context.Context, req map[string]any) (map[string]any, error) {
 	if req["type"] != typeJudge {
-		return nil, badRequest("unknown request type %v (want %q)", req["type"], typeJudge)
+		return nil, peer.BadRequest("unknown request type %v (want %q)", req["type"], typeJudge)
 	}
 	eps, err := decodeRequest(req)
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"dreamrank/foundation/errcode"
 	"dreamrank/foundation/ndarray"
 	"dreamrank/foundation/peer"
+	"dreamrank/foundation/peer/peertest"
 	"dreamrank/foundation/service/servicetest"
 	"dreamrank/policy/expert"
 )
@@ -228,7 +229,7 @@ func TestBadVerdicts(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			vs, err := decodeReply(wire(t, map[string]any{"verdicts": []any{tc.verdict}}), []int{2})
+			vs, err := decodeReply(peertest.Wire(t, map[string]any{"verdicts": []any{tc.verdict}}), []int{2})
 			if (err == nil) != tc.ok {
 				t.Fatalf("err %v, want ok %v", err, tc.ok)
 			}
@@ -242,25 +243,11 @@ func TestBadVerdicts(t *testing.T) {
 	}
 }
 
-// wire is m as a peer's message decodes.
-func wire(t *testing.T, m map[string]any) map[string]any {
-	t.Helper()
-	b, err := ndarray.Pack(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := ndarray.Unpack(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v.(map[string]any)
-}
-
 func nan() float64 { var z float64; return z / z }
 
 // A judge peer refuses clients of other kinds and vice versa.
 func TestDialRefusesOtherPeers(t *testing.T) {
-	srv := httptest.NewServer(peer.Serve(map[string]any{"protocol": 1, "kind": "worldmodel"}, func() peer.Session { return session{} }, peer.ServeOptions{}))
+	srv := httptest.NewServer(peer.Serve(peer.Static(map[string]any{"protocol": 1, "kind": "worldmodel"}), func() peer.Session { return session{} }, peer.ServeOptions{}))
 	defer srv.Close()
 	if _, err := Dial(context.Background(), srv.URL, Options{}); err == nil || errcode.CodeOf(err) != errcode.Internal {
 		t.Fatalf("err %v", err)

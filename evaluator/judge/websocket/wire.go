@@ -5,8 +5,8 @@ import (
 	"math"
 
 	"dreamrank/evaluator/judge"
-	"dreamrank/foundation/errcode"
 	"dreamrank/foundation/ndarray"
+	"dreamrank/foundation/peer"
 )
 
 // Protocol is the version of the messages (../remote/PROTOCOL.md,
@@ -30,14 +30,7 @@ type info struct {
 }
 
 func metadata(describe map[string]string, maxMessageBytes int64) map[string]any {
-	meta := map[string]any{"protocol": Protocol, "kind": Kind}
-	if describe != nil {
-		d := map[string]any{}
-		for k, v := range describe {
-			d[k] = v
-		}
-		meta["describe"] = d
-	}
+	meta := peer.NewMetadata(Kind, Protocol, describe)
 	if maxMessageBytes > 0 {
 		meta["max_message_bytes"] = maxMessageBytes
 	}
@@ -47,21 +40,11 @@ func metadata(describe map[string]string, maxMessageBytes int64) map[string]any 
 // parseMetadata reads a peer's metadata frame.
 func parseMetadata(meta map[string]any) (info, error) {
 	var in info
-	if k, _ := meta["kind"].(string); k != Kind {
-		return in, fmt.Errorf("metadata kind %q, want %q (is this a judge peer?)", meta["kind"], Kind)
+	desc, err := peer.ReadMetadata(meta, Kind, Protocol, "a judge peer")
+	if err != nil {
+		return in, err
 	}
-	if p, ok := ndarray.Int(meta["protocol"]); !ok || p != Protocol {
-		return in, fmt.Errorf("metadata protocol %v, this client speaks %d", meta["protocol"], Protocol)
-	}
-	if d, ok := meta["describe"].(map[string]any); ok {
-		in.describe = map[string]string{}
-		for k, v := range d {
-			switch v.(type) {
-			case string, int64, uint64, float64, bool:
-				in.describe[k] = fmt.Sprint(v)
-			}
-		}
-	}
+	in.describe = desc
 	if n, ok := ndarray.Int(meta["max_message_bytes"]); ok && n > 0 {
 		in.maxMessageBytes = n
 	}
@@ -111,23 +94,23 @@ func encodeRequest(eps []judge.Episode) map[string]any {
 func decodeRequest(req map[string]any) ([]judge.Episode, error) {
 	list, ok := req["episodes"].([]any)
 	if !ok {
-		return nil, badRequest("episodes is a %T, want a list", req["episodes"])
+		return nil, peer.BadRequest("episodes is a %T, want a list", req["episodes"])
 	}
 	eps := make([]judge.Episode, len(list))
 	for i, v := range list {
 		m, ok := v.(map[string]any)
 		if !ok {
-			return nil, badRequest("episode %d is a %T, want a map", i, v)
+			return nil, peer.BadRequest("episode %d is a %T, want a map", i, v)
 		}
 		fa, ok := m["frames"].(*ndarray.Array)
 		if !ok || fa.DType != "|u1" || len(fa.Shape) != 4 {
-			return nil, badRequest("episode %d: frames must be a uint8 ndarray [T,H,W,C]", i)
+			return nil, peer.BadRequest("episode %d: frames must be a uint8 ndarray [T,H,W,C]", i)
 		}
 		t := fa.Shape[0]
 		e := judge.Episode{FrameH: fa.Shape[1], FrameW: fa.Shape[2], Channels: fa.Shape[3]}
 		fl := e.FrameH * e.FrameW * e.Channels
 		if t > 0 && fl == 0 {
-			return nil, badRequest("episode %d: frames %v", i, fa.Shape)
+			return nil, peer.BadRequest("episode %d: frames %v", i, fa.Shape)
 		}
 		e.Frames = make([][]uint8, t)
 		for k := range e.Frames {
@@ -136,11 +119,11 @@ func decodeRequest(req map[string]any) ([]judge.Episode, error) {
 		if pv, ok := m["proprio"]; ok && pv != nil {
 			pa, ok := pv.(*ndarray.Array)
 			if !ok || len(pa.Shape) != 2 || pa.Shape[0] != t {
-				return nil, badRequest("episode %d: proprio must be an ndarray [%d,P]", i, t)
+				return nil, peer.BadRequest("episode %d: proprio must be an ndarray [%d,P]", i, t)
 			}
 			p, err := pa.Float32s()
 			if err != nil {
-				return nil, badRequest("episode %d: proprio: %v", i, err)
+				return nil, peer.BadRequest("episode %d: proprio: %v", i, err)
 			}
 			d := pa.Shape[1]
 			e.Proprio = make([][]float32, t)
@@ -153,7 +136,7 @@ func decodeRequest(req map[string]any) ([]judge.Episode, error) {
 		case string:
 			e.Instruction = s
 		default:
-			return nil, badRequest("episode %d: instruction is a %T, want a string", i, s)
+			return nil, peer.BadRequest("episode %d: instruction is a %T, want a string", i, s)
 		}
 		eps[i] = e
 	}
@@ -217,7 +200,7 @@ func decodeVerdict(m map[string]any, steps int) (judge.Verdict, error) {
 	}
 	v.MaxReward = best
 	if x, ok := m["max_reward"]; ok && x != nil {
-		f, ok := number(x)
+		f, ok := ndarray.Float(x)
 		if !ok || math.Abs(f-best) > 1e-6 {
 			return v, fmt.Errorf("max_reward %v, but the best reward is %v", x, best)
 		}
@@ -259,7 +242,7 @@ func series(v any, steps int) ([]float64, error) {
 		}
 		out = make([]float64, len(x))
 		for i, e := range x {
-			f, ok := number(e)
+			f, ok := ndarray.Float(e)
 			if !ok {
 				return nil, fmt.Errorf("value %d is a %T, want a number", i, e)
 			}
@@ -277,20 +260,4 @@ func series(v any, steps int) ([]float64, error) {
 		}
 	}
 	return out, nil
-}
-
-// number reads a msgpack number as Unpack decodes it.
-func number(v any) (float64, bool) {
-	if f, ok := v.(float64); ok {
-		return f, true
-	}
-	if f, ok := v.(float32); ok {
-		return float64(f), true
-	}
-	n, ok := ndarray.Int(v)
-	return float64(n), ok
-}
-
-func badRequest(format string, args ...any) error {
-	return errcode.New(errcode.BadRequest, fmt.Sprintf(format, args...))
 }

@@ -1,7 +1,9 @@
-// Package peertest starts Python websocket peers for tests: the examples in
-// examples/python, run by a python3 with numpy, msgpack and websockets
-// (Debian's, from `make setup-test`; missing, a test skips, or fails under
-// CI=true, as foundation/testenv has it).
+// Package peertest helps test the protocols on foundation/peer. Start
+// runs Python websocket peers: the examples in examples/python, run by a
+// python3 with numpy, msgpack and websockets (Debian's, from `make
+// setup-test`; missing, a test skips, or fails under CI=true, as
+// foundation/testenv has it). Wire gives a message as a peer receives it,
+// and FuzzMessages fuzzes a protocol's decoders.
 package peertest
 
 import (
