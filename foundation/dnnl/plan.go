@@ -80,7 +80,7 @@ func (p *Plan) primsSlice() []C.dnnl_primitive_t {
 	return unsafe.Slice(p.prims, maxSteps)
 }
 func (p *Plan) argsSlice() []*C.dnnl_exec_arg_t { return unsafe.Slice(p.args, maxSteps) }
-func (p *Plan) nargsSlice() []C.int            { return unsafe.Slice(p.nargs, maxSteps) }
+func (p *Plan) nargsSlice() []C.int             { return unsafe.Slice(p.nargs, maxSteps) }
 
 // Memory allocates a buffer the plan owns (freed by Close).
 func (p *Plan) Memory(name string, d Desc) (*Memory, error) {
