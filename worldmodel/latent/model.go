@@ -56,8 +56,8 @@ type Model struct {
 
 	mu     sync.Mutex
 	closed bool
-	graphs []*inferGraph       // idle batch-1 inference graphs
-	fast   []*fastNet          // idle fast forward passes
+	graphs []*inferGraph      // idle batch-1 inference graphs
+	fast   []*fastNet         // idle fast forward passes
 	dnnl   map[int][]*dnnlNet // idle oneDNN forward passes by batch size
 	// running is read-held while graphs run and write-held while one is
 	// built: building a tape machine re-sets the engine of the weight
