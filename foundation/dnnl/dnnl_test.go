@@ -382,3 +382,74 @@ func TestMemoryClose(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// A transposed convolution scatters every input pixel's weighted kernel:
+// out[n, o, s*y - pad + ky, s*x - pad + kx] += w[o, c, ky, kx] * in[n, c,
+// y, x], within the float32 summation bound (as TestConvMatchesReference).
+func TestTransposedConv(t *testing.T) {
+	eng := newEngine(t)
+	const n, cin, cout, h, w, k, s, pad = 2, 16, 12, 5, 6, 4, 2, 1
+	oh, ow := (h-1)*s-2*pad+k, (w-1)*s-2*pad+k
+	rng := rand.New(rand.NewPCG(6, 6))
+	x, wt, b := random(rng, n*cin*h*w), random(rng, cout*cin*k*k), random(rng, cout)
+	op := must[*Op](t)(eng.Conv("up", Conv{
+		Src: MustDesc(Any, n, cin, h, w), Weights: MustDesc(Any, cout, cin, k, k), Dst: MustDesc(Any, n, cout, oh, ow),
+		Bias: true, Stride: [2]int{s, s}, PadL: [2]int{pad, pad}, PadR: [2]int{pad, pad}, Transposed: true,
+	}))
+	t.Logf("impl %s; src %s; weights %s; dst %s", op.Impl(), op.Src(), op.Weights(), op.Dst())
+	p := newPlan(t, eng, "up")
+	uX := must[*Memory](t)(p.Memory("x", MustDesc(NCHW, n, cin, h, w)))
+	uW := must[*Memory](t)(p.Memory("w", MustDesc(OIHW, cout, cin, k, k)))
+	uY := must[*Memory](t)(p.Memory("y", MustDesc(NCHW, n, cout, oh, ow)))
+	bm := must[*Memory](t)(p.Memory("b", MustDesc(X, cout)))
+	copy(uX.Float32s(), x)
+	copy(uW.Float32s(), wt)
+	copy(bm.Float32s(), b)
+	mx, mw := edge(t, eng, p, "x", uX, op.Src()), edge(t, eng, p, "w", uW, op.Weights())
+	my := uY
+	if !uY.Desc().Equal(op.Dst()) {
+		my = must[*Memory](t)(p.Memory("y blocked", op.Dst()))
+	}
+	if err := p.Add(op, Args{Src: mx, Weights: mw, Bias: bm, Dst: my}); err != nil {
+		t.Fatal(err)
+	}
+	if my != uY {
+		reorder(t, eng, p, "y out", my, uY)
+	}
+	if err := p.Run(); err != nil {
+		t.Fatal(err)
+	}
+	want := make([]float64, n*cout*oh*ow)
+	mag := make([]float64, len(want))
+	for i := range want {
+		c := (i / (oh * ow)) % cout
+		want[i], mag[i] = float64(b[c]), math.Abs(float64(b[c]))
+	}
+	for bn := 0; bn < n; bn++ {
+		for o := 0; o < cout; o++ {
+			for c := 0; c < cin; c++ {
+				for y := 0; y < h; y++ {
+					for xi := 0; xi < w; xi++ {
+						for ky := 0; ky < k; ky++ {
+							for kx := 0; kx < k; kx++ {
+								Y, X := s*y-pad+ky, s*xi-pad+kx
+								if Y < 0 || Y >= oh || X < 0 || X >= ow {
+									continue
+								}
+								v := float64(wt[((o*cin+c)*k+ky)*k+kx]) * float64(x[((bn*cin+c)*h+y)*w+xi])
+								i := ((bn*cout+o)*oh+Y)*ow + X
+								want[i] += v
+								mag[i] += math.Abs(v)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	for i, g := range uY.Float32s() {
+		if d := math.Abs(float64(g) - want[i]); d > float64(cin*k*k+2)*eps32*mag[i] {
+			t.Fatalf("output %d = %v, want %v", i, g, want[i])
+		}
+	}
+}

@@ -29,12 +29,19 @@ func ReLU(slope float32) PostOp { return PostOp{scale: 1, alpha: slope} }
 // Conv is a 2-D convolution for inference: Src (N, C, H, W), Weights (O, C,
 // KH, KW), Dst (N, O, OH, OW), any of them with Tag Any so oneDNN picks the
 // layout; Bias adds O values (layout X) to every output.
+//
+// Transposed makes it a transposed convolution ("deconvolution"): every
+// input pixel i adds its weighted kernel to the outputs Stride*i - PadL +
+// k, so OH = (H-1)*Stride - PadL - PadR + KH. Nearest upsampling followed
+// by a convolution is one of these with summed taps, without the
+// upsampled tensor and with fewer multiply-adds.
 type Conv struct {
 	Src, Weights, Dst Desc
 	Bias              bool
 	Stride            [2]int // zero means 1
 	PadL, PadR        [2]int // zero padding before and after, (y, x)
 	PostOps           []PostOp
+	Transposed        bool
 }
 
 // InnerProduct is a fully connected layer for inference: Src (N, C),
@@ -114,7 +121,8 @@ func biasDesc(on bool, weights Desc) (Desc, error) {
 	return NewDesc(X, weights.Dims()[0])
 }
 
-// Conv creates a convolution (direct algorithm, forward inference).
+// Conv creates a convolution or transposed convolution (direct algorithm,
+// forward inference).
 func (eng *Engine) Conv(name string, c Conv) (*Op, error) {
 	if c.Src.IsZero() || c.Weights.IsZero() || c.Dst.IsZero() {
 		return nil, fmt.Errorf("%s: %w: convolution without src, weights or dst", name, ErrInvalidArguments)
@@ -127,6 +135,14 @@ func (eng *Engine) Conv(name string, c Conv) (*Op, error) {
 	for i := 0; i < 2; i++ {
 		strides[i] = C.dnnl_dim_t(max(1, c.Stride[i]))
 		padL[i], padR[i] = C.dnnl_dim_t(c.PadL[i]), C.dnnl_dim_t(c.PadR[i])
+	}
+	if c.Transposed {
+		var d C.dnnl_deconvolution_desc_t
+		if err := check(C.dnnl_deconvolution_forward_desc_init(&d, C.dnnl_forward_inference, C.dnnl_deconvolution_direct,
+			&c.Src.md, &c.Weights.md, bias.ptr(), &c.Dst.md, &strides[0], &padL[0], &padR[0]), name, "dnnl_deconvolution_forward_desc_init"); err != nil {
+			return nil, err
+		}
+		return eng.newOp(name, C.const_dnnl_op_desc_t(&d), c.PostOps)
 	}
 	var d C.dnnl_convolution_desc_t
 	if err := check(C.dnnl_convolution_forward_desc_init(&d, C.dnnl_forward_inference, C.dnnl_convolution_direct,
