@@ -1,6 +1,7 @@
 package latent
 
 import (
+	"fmt"
 	"testing"
 
 	"dreamrank/foundation/openblas"
@@ -41,4 +42,27 @@ func BenchmarkFastForward(b *testing.B) {
 	}
 	b.ReportMetric(n.flops(96, 96)*batch*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 	b.ReportMetric(batch*float64(b.N)/b.Elapsed().Seconds(), "frames/s")
+}
+
+// BenchmarkDnnlForward times the oneDNN forward pass of the default model
+// at batches 1, 2, 4 and 8 (the network alone, no input or output
+// conversion) and reports the achieved GFLOP/s.
+func BenchmarkDnnlForward(b *testing.B) {
+	n := newNet(DefaultModelConfig(), 1)
+	for _, batch := range []int{1, 2, 4, 8} {
+		b.Run(fmt.Sprint("batch", batch), func(b *testing.B) {
+			d, err := newDnnlNet(n, batch)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer d.Close()
+			for b.Loop() {
+				if err := d.forward(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(n.flops(96, 96)*float64(batch*b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			b.ReportMetric(float64(batch*b.N)/b.Elapsed().Seconds(), "frames/s")
+		})
+	}
 }

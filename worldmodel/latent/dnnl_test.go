@@ -53,8 +53,11 @@ func TestDnnlMatchesFast(t *testing.T) {
 	}
 	want := make([][]float32, maxBatch)
 	for j := range want {
+		want[j] = make([]float32, 3*n) // channels last, as predDnnl
 		for c := 0; c < 3; c++ {
-			want[j] = append(want[j], f.pred.channel(c)[j*n:][:n]...)
+			for i, v := range f.pred.channel(c)[j*n:][:n] {
+				want[j][3*i+c] = v
+			}
 		}
 	}
 	dnnlPass := func(first, batch int) [][]float32 {

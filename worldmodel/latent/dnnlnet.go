@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"dreamrank/foundation/dnnl"
 )
@@ -12,12 +13,21 @@ import (
 // batch episodes (foundation/dnnl): the same network as fastNet and the
 // graph, each convolution one oneDNN primitive over the whole batch with
 // bias, leaky ReLU and residual adds fused (post-ops), in the layouts
-// oneDNN picks; reorders only at the edges (the plain NCHW input and
-// output, and the weights, reordered once). Channel concatenations are
-// not materialised: a convolution of [a, b] is conv_a(a) + conv_b(b), the
-// second accumulating into the first's output (a sum post-op), with the
-// weights split by input channel. Nearest upsampling is oneDNN's
-// resampling, written in the layout the next convolution reads.
+// oneDNN picks; reorders only where two primitives want different ones,
+// and for the weights (once). The edges are channels-last (NHWC), the
+// layout of the frames' bytes, so Go writes the input and reads the
+// output pixel by pixel and oneDNN's channels-last kernels need no
+// reorder there.
+//
+// Two rewrites keep it from materialising tensors the graph builds:
+//   - A convolution of a concatenation [a, b] is conv_a(a) + conv_b(b), the
+//     second accumulating into the first's output (a sum post-op), with the
+//     weights split by input channel.
+//   - A 3x3 convolution of a nearest 2x upsampling up2(x) is a transposed
+//     4x4 convolution of x, stride 2, padding 1, whose taps are sums of the
+//     3x3 taps (upTaps): no upsampled tensor, and 4*4/(4*9) of the
+//     multiply-adds. Summing taps first rounds differently, well within
+//     the tolerance the passes are held to.
 //
 // Its primitives and buffers are made once per (model, batch size) and
 // reused; a step allocates nothing. It copies the weights when built and
@@ -30,9 +40,10 @@ type dnnlNet struct {
 	plan  *dnnl.Plan // one forward pass
 	prep  *dnnl.Plan // weights: plain staging buffers to oneDNN's layouts
 
-	x0   []float32 // input (B, 6, H, W) plain: rgb then the agent planes
-	y    []float32 // the output layer's result (B, 3, H, W) plain, bias added
+	x0   []float32 // input (B, H, W, 6) channels last: rgb then the agent planes
+	y    []float32 // the output layer's result (B, H, W, 3), bias added
 	gate []float32 // (B, H*W), Go memory: only Go reads it
+	disc []float32 // (B, numPlanes, H*W): the agent planes before interleaving
 
 	// staging: per weight tensor its plain buffers and how to fill them
 	// from the net's parameters.
@@ -43,12 +54,20 @@ type dnnlNet struct {
 }
 
 // stagedWeights fills one primitive's plain weights buffer from a conv's
-// (out, in, k, k) weights, input channels [c0, c0+cin).
+// (out, in, k, k) weights, input channels [c0, c0+cin); up: as the
+// transposed 4x4 convolution of the 3x3 one after a 2x upsampling.
 type stagedWeights struct {
 	conv    string
 	c0, cin int
+	up      bool
 	w, b    []float32 // views of the staging buffer and the bias (b nil: no bias)
 }
+
+// upTaps[a] are the 3x3 kernel rows (or columns) that make tap a of the
+// transposed 4x4 kernel: output row Y = 2i - 1 + a reads input row i; the
+// 3x3 convolution of up2(x) reads up2 row Y-1+ky = x row (Y-1+ky) div 2,
+// which is i for the ky listed (derivation: Y even or odd, ky 0..2).
+var upTaps = [4][]int{{2}, {1, 2}, {0, 1}, {0}}
 
 // dnnlBuilder accumulates the plan; the first error sticks.
 type dnnlBuilder struct {
@@ -110,10 +129,11 @@ func (b *dnnlBuilder) as(name string, src *dnnl.Memory, want dnnl.Desc) *dnnl.Me
 }
 
 // convIn is one input of a convolution: src (channels [c0, c0+cin) of the
-// layer's weights).
+// layer's weights), upsampled 2x first when up.
 type convIn struct {
 	src     *dnnl.Memory
 	c0, cin int
+	up      bool
 }
 
 // conv appends layer name reading ins (summed: the concatenation of its
@@ -135,46 +155,81 @@ func (b *dnnlBuilder) conv(name string, ins []convIn, dst *dnnl.Memory, residual
 		if i == len(ins)-1 && leaky {
 			posts = append(posts, dnnl.ReLU(leak))
 		}
-		dstDesc := dnnl.MustDesc(dnnl.Any, b.d.batch, spec.out, oh, ow)
-		if dst != nil {
-			dstDesc = dst.Desc()
-		}
-		op, err := b.d.eng.Conv(part, dnnl.Conv{
+		c := dnnl.Conv{
 			Src:     dnnl.MustDesc(dnnl.Any, b.d.batch, in.cin, g.h, g.w),
 			Weights: dnnl.MustDesc(dnnl.Any, spec.out, in.cin, spec.k, spec.k),
-			Dst:     dstDesc,
+			Dst:     dnnl.MustDesc(dnnl.Any, b.d.batch, spec.out, oh, ow),
 			Bias:    i == 0, Stride: [2]int{g.stride, g.stride},
 			PadL: [2]int{g.pad, g.pad}, PadR: [2]int{g.pad, g.pad},
 			PostOps: posts,
-		})
-		if err != nil {
-			b.fail(fmt.Errorf("%s: %w", part, err))
+		}
+		if in.up {
+			c.Src = dnnl.MustDesc(dnnl.Any, b.d.batch, in.cin, g.h/2, g.w/2)
+			c.Weights = dnnl.MustDesc(dnnl.Any, spec.out, in.cin, 4, 4)
+			c.Stride, c.PadL, c.PadR, c.Transposed = [2]int{2, 2}, [2]int{1, 1}, [2]int{1, 1}, true
+		}
+		if dst != nil {
+			c.Dst = dst.Desc()
+		}
+		op := b.op(part, c, in.src.Desc())
+		if op == nil {
 			return nil
 		}
 		if dst == nil {
 			dst = b.mem(name, op.Dst())
 		}
 		src := b.as(part+" src", in.src, op.Src())
-		w, bias := b.weights(part, spec, in.c0, in.cin, op)
+		w, bias := b.weights(part, spec, in, op)
 		b.add(op, dnnl.Args{Src: src, Weights: w, Bias: bias, Dst: dst})
 	}
 	return dst
 }
 
+// op creates convolution c, preferring layouts that need no reorder: the
+// producer's layout have for the source and (when c.Dst is Any) the same
+// layout for the destination, as long as oneDNN has an optimised kernel
+// for them; else the layouts oneDNN prefers (and the caller reorders): a
+// reorder costs a pass over the tensor.
+func (b *dnnlBuilder) op(name string, c dnnl.Conv, have dnnl.Desc) *dnnl.Op {
+	var tries []dnnl.Conv
+	if dims := c.Dst.Dims(); c.Dst.Equal(dnnl.MustDesc(dnnl.Any, dims...)) && have.Equal(dnnl.MustDesc(dnnl.NHWC, have.Dims()...)) {
+		t := c
+		t.Src, t.Dst = have, dnnl.MustDesc(dnnl.NHWC, dims...)
+		tries = append(tries, t)
+	}
+	t := c
+	t.Src = have
+	tries = append(tries, t)
+	for _, t := range tries {
+		if op, err := b.d.eng.Conv(name, t); err == nil {
+			if !strings.HasPrefix(op.Impl(), "ref") {
+				return op
+			}
+			op.Close()
+		}
+	}
+	op, err := b.d.eng.Conv(name, c)
+	if err != nil {
+		b.fail(fmt.Errorf("%s: %w", name, err))
+		return nil
+	}
+	return op
+}
+
 // weights makes op's weights buffer (and bias buffer when it has one),
 // filled by the prep plan from a plain staging buffer.
-func (b *dnnlBuilder) weights(part string, spec convSpec, c0, cin int, op *dnnl.Op) (w, bias *dnnl.Memory) {
+func (b *dnnlBuilder) weights(part string, spec convSpec, in convIn, op *dnnl.Op) (w, bias *dnnl.Memory) {
 	if b.err != nil {
 		return nil, nil
 	}
 	d := b.d
 	w = b.mem(part+" weights", op.Weights())
-	stage, err := d.prep.Memory(part+" weights", dnnl.MustDesc(dnnl.OIHW, spec.out, cin, spec.k, spec.k))
+	stage, err := d.prep.Memory(part+" weights", dnnl.MustDesc(dnnl.OIHW, op.Weights().Dims()...))
 	b.fail(err)
 	if b.err != nil {
 		return nil, nil
 	}
-	s := stagedWeights{conv: spec.name, c0: c0, cin: cin, w: stage.Float32s()}
+	s := stagedWeights{conv: spec.name, c0: in.c0, cin: in.cin, up: in.up, w: stage.Float32s()}
 	if bd := op.Bias(); !bd.IsZero() {
 		// Bias buffers are plain already (layout X): written in place.
 		bias = b.mem(part+" bias", bd)
@@ -210,7 +265,7 @@ func newDnnlNet(n *net, batch int) (_ *dnnlNet, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("latent: oneDNN: %w", err)
 	}
-	d := &dnnlNet{n: n, batch: batch, eng: eng, gate: make([]float32, batch*h*w)}
+	d := &dnnlNet{n: n, batch: batch, eng: eng, gate: make([]float32, batch*h*w), disc: make([]float32, batch*numPlanes*h*w)}
 	for _, p := range n.params {
 		d.params = append(d.params, p.t.Data().([]float32))
 	}
@@ -227,23 +282,27 @@ func newDnnlNet(n *net, batch int) (_ *dnnlNet, err error) {
 		return nil, err
 	}
 	b := &dnnlBuilder{d: d}
-	x0 := b.mem("x0", dnnl.MustDesc(dnnl.NCHW, batch, inChannels, h, w))
-	e1 := b.conv("enc1", []convIn{{x0, 0, inChannels}}, nil, false, true)
-	hs := b.conv("enc2", []convIn{{e1, 0, cfg.C1}}, nil, false, true)
+	x0 := b.mem("x0", dnnl.MustDesc(dnnl.NHWC, batch, inChannels, h, w))
+	e1 := b.conv("enc1", []convIn{{src: x0, cin: inChannels}}, nil, false, true)
+	hs := b.conv("enc2", []convIn{{src: e1, cin: cfg.C1}}, nil, false, true)
 	for i := 0; i < cfg.Blocks; i++ {
-		a := b.conv(fmt.Sprintf("res%da", i), []convIn{{hs, 0, cfg.C2}}, nil, false, true)
-		b.conv(fmt.Sprintf("res%db", i), []convIn{{a, 0, cfg.C2}}, hs, true, true)
+		a := b.conv(fmt.Sprintf("res%da", i), []convIn{{src: hs, cin: cfg.C2}}, nil, false, true)
+		b.conv(fmt.Sprintf("res%db", i), []convIn{{src: a, cin: cfg.C2}}, hs, true, true)
 	}
-	up1 := b.up("up1", hs, cfg.C2, h/2, w/2)
-	d1 := b.conv("dec1", []convIn{{up1, 0, cfg.C2}, {e1, cfg.C2, cfg.C1}}, nil, false, true)
-	up0 := b.up("up0", d1, cfg.C1, h, w)
-	d0 := b.conv("dec0", []convIn{{up0, 0, cfg.C1}, {x0, cfg.C1, inChannels}}, nil, false, true)
-	y := b.conv("out", []convIn{{d0, 0, cfg.CD}}, nil, false, false)
-	yPlain := b.mem("y", dnnl.MustDesc(dnnl.NCHW, batch, 3, h, w))
-	if b.err == nil && !y.Desc().Equal(yPlain.Desc()) {
-		op, err := eng.Reorder("y", y.Desc(), yPlain.Desc())
-		b.fail(err)
-		b.add(op, dnnl.Args{Src: y, Dst: yPlain})
+	d1 := b.conv("dec1", []convIn{{src: hs, cin: cfg.C2, up: true}, {src: e1, c0: cfg.C2, cin: cfg.C1}}, nil, false, true)
+	d0 := b.conv("dec0", []convIn{{src: d1, cin: cfg.C1, up: true}, {src: x0, c0: cfg.C1, cin: inChannels}}, nil, false, true)
+	yPlain := b.mem("y", dnnl.MustDesc(dnnl.NHWC, batch, 3, h, w))
+	// The output layer writes the plain buffer itself when it can.
+	y := b.conv("out", []convIn{{src: d0, cin: cfg.CD}}, yPlain, false, false)
+	if b.err != nil {
+		// Not in the layout oneDNN wants: its own, then a reorder.
+		b.err = nil
+		y = b.conv("out", []convIn{{src: d0, cin: cfg.CD}}, nil, false, false)
+		if b.err == nil {
+			op, err := eng.Reorder("y", y.Desc(), yPlain.Desc())
+			b.fail(err)
+			b.add(op, dnnl.Args{Src: y, Dst: yPlain})
+		}
 	}
 	if b.err != nil {
 		return nil, b.err
@@ -253,22 +312,6 @@ func newDnnlNet(n *net, batch int) (_ *dnnlNet, err error) {
 		return nil, err
 	}
 	return d, nil
-}
-
-// up appends a nearest 2x upsampling of src (c channels) to h x w, in
-// the layout oneDNN picks (the next convolution reorders if it must).
-func (b *dnnlBuilder) up(name string, src *dnnl.Memory, c, h, w int) *dnnl.Memory {
-	if b.err != nil {
-		return nil
-	}
-	op, err := b.d.eng.Resample(name, src.Desc(), dnnl.MustDesc(dnnl.Any, b.d.batch, c, h, w))
-	if err != nil {
-		b.fail(fmt.Errorf("%s: %w", name, err))
-		return nil
-	}
-	dst := b.mem(name, op.Dst())
-	b.add(op, dnnl.Args{Src: src, Dst: dst})
-	return dst
 }
 
 // sync copies the net's weights in when they changed since the last copy
@@ -294,7 +337,25 @@ func (d *dnnlNet) sync() error {
 		wt := d.n.byName[s.conv+".w"].t.Data().([]float32)
 		kk := spec.k * spec.k
 		for o := 0; o < spec.out; o++ {
-			copy(s.w[o*s.cin*kk:(o+1)*s.cin*kk], wt[(o*spec.in+s.c0)*kk:])
+			for c := 0; c < s.cin; c++ {
+				src := wt[(o*spec.in+s.c0+c)*kk:][:kk]
+				if !s.up {
+					copy(s.w[(o*s.cin+c)*kk:][:kk], src)
+					continue
+				}
+				dst := s.w[(o*s.cin+c)*16:][:16]
+				for a, rows := range upTaps {
+					for bb, cols := range upTaps {
+						v := float32(0)
+						for _, ky := range rows {
+							for _, kx := range cols {
+								v += src[ky*3+kx]
+							}
+						}
+						dst[a*4+bb] = v
+					}
+				}
+			}
 		}
 		if s.b != nil {
 			copy(s.b, d.n.byName[s.conv+".b"].t.Data().([]float32))

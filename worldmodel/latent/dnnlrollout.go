@@ -119,31 +119,32 @@ func (m *Model) stepGroup(ctx context.Context, d *dnnlNet, eps []*episodeState, 
 }
 
 // fillDnnl writes episode j's network input (frame, agent planes, gate)
-// into d, as imagine does for the graph.
+// into d, as imagine does for the graph, channels last.
 func (m *Model) fillDnnl(d *dnnlNet, j int, s *episodeState, p [2]float32, a []float32) {
 	h, w := m.cfg.FrameH, m.cfg.FrameW
 	n := h * w
-	at := func(c int) []float32 { return d.x0[(j*inChannels+c)*n:][:n] }
-	toPlanes(at(0), at(1), at(2), s.frame, w, 0, 0, h, w)
-	for q, pos := range [numPlanes][2]float32{s.hist[0], p, {a[0], a[1]}} {
-		plane := at(3 + q)
-		clear(plane)
-		drawDisc(plane, h, w, 0, 0, pos[0], pos[1], m.cfg)
+	disc := d.disc[j*numPlanes*n:][:numPlanes*n]
+	fillPlanes(disc, h, w, 0, 0, s.hist[0], p, a, m.cfg)
+	x := d.x0[j*n*inChannels:][:n*inChannels]
+	for i := 0; i < n; i++ {
+		px := x[i*inChannels:][:inChannels]
+		px[0] = float32(s.frame[3*i]) / 255
+		px[1] = float32(s.frame[3*i+1]) / 255
+		px[2] = float32(s.frame[3*i+2]) / 255
+		px[3], px[4], px[5] = disc[i], disc[n+i], disc[2*n+i]
 	}
 	gatePlane(d.gate[j*n:][:n], h, w, 0, 0, s.hist[0], p, m.cfg)
 }
 
-// predDnnl writes episode j's predicted frame (3 planes, 0..1) into dst:
-// the previous frame plus the gated change, as fastNet.output.
+// predDnnl writes episode j's predicted frame (0..1, channels last) into
+// dst: the previous frame plus the gated change, as fastNet.output.
 func (m *Model) predDnnl(d *dnnlNet, j int, dst []float32) {
 	n := m.cfg.FrameH * m.cfg.FrameW
 	gate := d.gate[j*n:][:n]
-	for c := 0; c < 3; c++ {
-		rgb := d.x0[(j*inChannels+c)*n:][:n]
-		y := d.y[(j*3+c)*n:][:n]
-		o := dst[c*n:][:n]
-		for i, v := range y {
-			o[i] = rgb[i] + v*gate[i]
+	x, y := d.x0[j*n*inChannels:], d.y[j*n*3:]
+	for i, g := range gate {
+		for c := 0; c < 3; c++ {
+			dst[3*i+c] = x[i*inChannels+c] + y[3*i+c]*g
 		}
 	}
 }
@@ -153,11 +154,10 @@ func (m *Model) readDnnl(d *dnnlNet, j int) []uint8 {
 	n := m.cfg.FrameH * m.cfg.FrameW
 	frame := make([]uint8, 3*n)
 	gate := d.gate[j*n:][:n]
-	for c := 0; c < 3; c++ {
-		rgb := d.x0[(j*inChannels+c)*n:][:n]
-		y := d.y[(j*3+c)*n:][:n]
-		for i, v := range y {
-			frame[3*i+c] = toByte(rgb[i] + v*gate[i])
+	x, y := d.x0[j*n*inChannels:], d.y[j*n*3:]
+	for i, g := range gate {
+		for c := 0; c < 3; c++ {
+			frame[3*i+c] = toByte(x[i*inChannels+c] + y[3*i+c]*g)
 		}
 	}
 	return frame
