@@ -11,7 +11,9 @@ import (
 )
 
 // Engine is oneDNN's CPU engine with one in-order stream. Close it after
-// everything made from it.
+// everything made from it. Plans of one engine share its stream, so they
+// must not run concurrently: give concurrent work an engine each (they
+// are cheap).
 type Engine struct {
 	mu     sync.Mutex
 	e      C.dnnl_engine_t

@@ -107,7 +107,9 @@ func (eng *Engine) newOp(name string, desc C.const_dnnl_op_desc_t, posts []PostO
 		defer C.dnnl_primitive_attr_destroy(a)
 	}
 	op := &Op{name: name}
-	if err := check(C.dnnl_primitive_desc_create(&op.pd, desc, a, e, nil), name, "dnnl_primitive_desc_create"); err != nil {
+	var st C.dnnl_status_t
+	onRunner(func() { st = C.dnnl_primitive_desc_create(&op.pd, desc, a, e, nil) })
+	if err := check(st, name, "dnnl_primitive_desc_create"); err != nil {
 		return nil, err
 	}
 	return op, nil
@@ -187,7 +189,9 @@ func (eng *Engine) Reorder(name string, src, dst Desc) (*Op, error) {
 		return nil, err
 	}
 	op := &Op{name: name}
-	if err := check(C.dnnl_reorder_primitive_desc_create(&op.pd, &src.md, e, &dst.md, e, nil), name, "dnnl_reorder_primitive_desc_create"); err != nil {
+	var st C.dnnl_status_t
+	onRunner(func() { st = C.dnnl_reorder_primitive_desc_create(&op.pd, &src.md, e, &dst.md, e, nil) })
+	if err := check(st, name, "dnnl_reorder_primitive_desc_create"); err != nil {
 		return nil, err
 	}
 	return op, nil

@@ -1,7 +1,9 @@
 package dnnl
 
 /*
+#cgo LDFLAGS: -lgomp
 #include <stdlib.h>
+#include <omp.h>
 #include <oneapi/dnnl/dnnl.h>
 
 // dr_run executes n primitives in order, then waits for the stream; it
@@ -143,7 +145,9 @@ func (p *Plan) Add(op *Op, args Args) error {
 		return fmt.Errorf("plan %s: %s: %w", p.name, op.name, ErrClosed)
 	}
 	var prim C.dnnl_primitive_t
-	if err := check(C.dnnl_primitive_create(&prim, pd), op.name, "dnnl_primitive_create"); err != nil {
+	var st C.dnnl_status_t
+	onRunner(func() { st = C.dnnl_primitive_create(&prim, pd) })
+	if err := check(st, op.name, "dnnl_primitive_create"); err != nil {
 		return fmt.Errorf("plan %s: %w", p.name, err)
 	}
 	arr := (*C.dnnl_exec_arg_t)(C.calloc(C.size_t(len(list)), C.size_t(unsafe.Sizeof(C.dnnl_exec_arg_t{}))))
@@ -182,25 +186,63 @@ func (p *Plan) Ops() []*Op {
 	return append([]*Op(nil), p.ops...)
 }
 
-// runner is the one OS thread every Run executes on (see the package doc).
-var runner struct {
+// runners are the OS threads runs execute on (see the package doc): one
+// per core Go uses, each locked and limited to one OpenMP thread.
+var runners struct {
 	once sync.Once
-	jobs chan *Plan
+	n    int
+	jobs chan job
 }
 
-func startRunner() {
-	runner.jobs = make(chan *Plan)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread is the runner's
-		for p := range runner.jobs {
-			p.done <- p.exec()
-		}
-	}()
+// job is a plan to run, or a function to call (fn, then close done).
+type job struct {
+	p    *Plan
+	fn   func()
+	done chan struct{}
 }
 
-// Run executes the steps in order and waits for them to finish. Runs are
-// serialised process-wide (one OpenMP team over all cores). It allocates
-// nothing.
+func startRunners() {
+	runners.n = runtime.GOMAXPROCS(0)
+	runners.jobs = make(chan job)
+	for range runners.n {
+		go func() {
+			// Never unlocked: the thread is the runner's, and OpenMP's
+			// thread count is a per-thread setting.
+			runtime.LockOSThread()
+			C.omp_set_num_threads(1)
+			for j := range runners.jobs {
+				if j.p != nil {
+					j.p.done <- j.p.exec()
+					continue
+				}
+				j.fn()
+				close(j.done)
+			}
+		}()
+	}
+}
+
+// onRunner calls fn on a runner thread. Primitive descriptors and
+// primitives are created there: oneDNN fixes a primitive's thread count
+// when it creates it, from the creating thread's OpenMP setting.
+func onRunner(fn func()) {
+	runners.once.Do(startRunners)
+	done := make(chan struct{})
+	runners.jobs <- job{fn: fn, done: done}
+	<-done
+}
+
+// Runners is how many runs can execute at once (one per core Go uses, at
+// the first Run): callers with independent work, e.g. groups of a batch,
+// run that many plans concurrently to use every core.
+func Runners() int {
+	runners.once.Do(startRunners)
+	return runners.n
+}
+
+// Run executes the steps in order, on one core, and waits for them to
+// finish. Runs of different plans from different goroutines execute in
+// parallel, up to Runners at once. It allocates nothing.
 func (p *Plan) Run() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -210,8 +252,8 @@ func (p *Plan) Run() error {
 	if _, err := p.eng.live(); err != nil {
 		return err
 	}
-	runner.once.Do(startRunner)
-	runner.jobs <- p
+	runners.once.Do(startRunners)
+	runners.jobs <- job{p: p}
 	return <-p.done
 }
 

@@ -1,6 +1,7 @@
 package latent
 
 import (
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -183,4 +184,34 @@ func TestDnnlSeesNewWeights(t *testing.T) {
 		t.Fatal("predictions did not change with the weights")
 	}
 	checkRollouts(t, "dnnl", "fast", got, want)
+}
+
+// Batches are cut into even groups, at least one per runner, none larger
+// than maxDnnlBatch, covering every episode once.
+func TestDnnlGroups(t *testing.T) {
+	tests := []struct {
+		name       string
+		n, runners int
+		want       []int
+	}{
+		{"one episode", 1, 2, []int{0, 1}},
+		{"two on two runners", 2, 2, []int{0, 1, 2}},
+		{"three on two runners", 3, 2, []int{0, 1, 3}},
+		{"eight", 8, 2, []int{0, 2, 4, 6, 8}},
+		{"nine", 9, 2, []int{0, 1, 3, 5, 7, 9}},
+		{"four on one runner", 4, 1, []int{0, 2, 4}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := dnnlGroups(tc.n, tc.runners)
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("dnnlGroups(%d, %d) = %v, want %v", tc.n, tc.runners, got, tc.want)
+			}
+			for i := 0; i+1 < len(got); i++ {
+				if size := got[i+1] - got[i]; size < 1 || size > maxDnnlBatch {
+					t.Errorf("group %d of %d episodes", i, size)
+				}
+			}
+		})
+	}
 }
