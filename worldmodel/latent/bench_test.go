@@ -1,6 +1,7 @@
 package latent
 
 import (
+	"context"
 	"fmt"
 	"testing"
 
@@ -63,6 +64,37 @@ func BenchmarkDnnlForward(b *testing.B) {
 			}
 			b.ReportMetric(n.flops(96, 96)*float64(batch*b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			b.ReportMetric(float64(batch*b.N)/b.Elapsed().Seconds(), "frames/s")
+		})
+	}
+}
+
+// BenchmarkStep times Rollout.Step on the committed checkpoint, chunks of
+// 8 actions at batch 4, through each forward pass (inputs, network,
+// frames, snap: everything a rollout pays), in frames per second.
+func BenchmarkStep(b *testing.B) {
+	m, err := Load(committedCheckpoint)
+	if err != nil {
+		b.Skip(err)
+	}
+	defer m.Close()
+	const batch, chunk = 4, 8
+	ctxs, acts := scenes(b, m, batch, chunk, 3)
+	for _, mode := range []string{"dnnl", "fast"} {
+		b.Run(mode, func(b *testing.B) {
+			if err := m.SetInference(mode); err != nil {
+				b.Fatal(err)
+			}
+			r, err := m.Start(context.Background(), ctxs)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer r.Close()
+			for b.Loop() {
+				if _, err := r.Step(context.Background(), acts); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(batch*chunk*b.N)/b.Elapsed().Seconds(), "frames/s")
 		})
 	}
 }
