@@ -1,10 +1,8 @@
 package latent
 
 import (
-	"errors"
 	"fmt"
 	"slices"
-	"strings"
 
 	"dreamrank/foundation/dnnl"
 )
@@ -41,9 +39,8 @@ import (
 type dnnlNet struct {
 	n     *net
 	batch int
-	eng   *dnnl.Engine
-	plan  *dnnl.Plan // one forward pass
-	prep  *dnnl.Plan // weights: plain staging buffers to oneDNN's layouts
+	b     *dnnl.Builder // its Plan is one forward pass, its Prep the weights
+	plan  *dnnl.Plan
 
 	x0   []float32 // input (B, H, W, 6) channels last: rgb then the agent planes
 	y    []float32 // the output layer's result (B, H, W, 3), bias added
@@ -74,65 +71,6 @@ type stagedWeights struct {
 // which is i for the ky listed (derivation: Y even or odd, ky 0..2).
 var upTaps = [4][]int{{2}, {1, 2}, {0, 1}, {0}}
 
-// dnnlBuilder accumulates the plan; the first error sticks.
-type dnnlBuilder struct {
-	d   *dnnlNet
-	err error
-	// reordered are the reorders made so far, reused by later layers
-	// reading the same buffer in the same layout (x0 feeds enc1 and dec0).
-	reordered []reordered
-}
-
-type reordered struct{ src, dst *dnnl.Memory }
-
-func (b *dnnlBuilder) fail(err error) {
-	if b.err == nil && err != nil {
-		b.err = err
-	}
-}
-
-// mem allocates a plan buffer of layout d.
-func (b *dnnlBuilder) mem(name string, d dnnl.Desc) *dnnl.Memory {
-	if b.err != nil {
-		return nil
-	}
-	m, err := b.d.plan.Memory(name, d)
-	b.fail(err)
-	return m
-}
-
-// add appends op bound to args.
-func (b *dnnlBuilder) add(op *dnnl.Op, args dnnl.Args) {
-	if b.err != nil {
-		if op != nil {
-			op.Close()
-		}
-		return
-	}
-	b.fail(b.d.plan.Add(op, args))
-}
-
-// as returns src in layout want: src itself, or a buffer a reorder fills.
-func (b *dnnlBuilder) as(name string, src *dnnl.Memory, want dnnl.Desc) *dnnl.Memory {
-	if b.err != nil || src.Desc().Equal(want) {
-		return src
-	}
-	for _, r := range b.reordered {
-		if r.src == src && r.dst.Desc().Equal(want) {
-			return r.dst
-		}
-	}
-	dst := b.mem(name, want)
-	if b.err != nil {
-		return nil
-	}
-	op, err := b.d.eng.Reorder(name, src.Desc(), want)
-	b.fail(err)
-	b.add(op, dnnl.Args{Src: src, Dst: dst})
-	b.reordered = append(b.reordered, reordered{src, dst})
-	return dst
-}
-
 // convIn is one input of a convolution: src (channels [c0, c0+cin) of the
 // layer's weights), upsampled 2x first when up.
 type convIn struct {
@@ -145,11 +83,11 @@ type convIn struct {
 // inputs), writing dst (nil: a new buffer in oneDNN's layout), fusing the
 // bias, residual (dst's contents added) and leaky ReLU as asked. It
 // returns dst.
-func (b *dnnlBuilder) conv(name string, ins []convIn, dst *dnnl.Memory, residual, leaky bool) *dnnl.Memory {
-	if b.err != nil {
+func (d *dnnlNet) conv(name string, ins []convIn, dst *dnnl.Memory, residual, leaky bool) *dnnl.Memory {
+	if d.b.Err() != nil {
 		return nil
 	}
-	spec, g := b.d.spec(name)
+	spec, g := d.spec(name)
 	oh, ow := g.outHW()
 	for i, in := range ins {
 		part := fmt.Sprintf("%s[%d:%d]", name, in.c0, in.c0+in.cin)
@@ -161,95 +99,24 @@ func (b *dnnlBuilder) conv(name string, ins []convIn, dst *dnnl.Memory, residual
 			posts = append(posts, dnnl.ReLU(leak))
 		}
 		c := dnnl.Conv{
-			Src:     dnnl.MustDesc(dnnl.Any, b.d.batch, in.cin, g.h, g.w),
 			Weights: dnnl.MustDesc(dnnl.Any, spec.out, in.cin, spec.k, spec.k),
-			Dst:     dnnl.MustDesc(dnnl.Any, b.d.batch, spec.out, oh, ow),
+			Dst:     dnnl.MustDesc(dnnl.Any, d.batch, spec.out, oh, ow),
 			Bias:    i == 0, Stride: [2]int{g.stride, g.stride},
 			PadL: [2]int{g.pad, g.pad}, PadR: [2]int{g.pad, g.pad},
 			PostOps: posts,
 		}
 		if in.up {
-			c.Src = dnnl.MustDesc(dnnl.Any, b.d.batch, in.cin, g.h/2, g.w/2)
 			c.Weights = dnnl.MustDesc(dnnl.Any, spec.out, in.cin, 4, 4)
 			c.Stride, c.PadL, c.PadR, c.Transposed = [2]int{2, 2}, [2]int{1, 1}, [2]int{1, 1}, true
 		}
-		if dst != nil {
-			c.Dst = dst.Desc()
-		}
-		op := b.op(part, c, in.src.Desc())
-		if op == nil {
+		l := d.b.Conv(part, c, in.src, dst)
+		if l == nil {
 			return nil
 		}
-		if dst == nil {
-			dst = b.mem(name, op.Dst())
-		}
-		src := b.as(part+" src", in.src, op.Src())
-		w, bias := b.weights(part, spec, in, op)
-		b.add(op, dnnl.Args{Src: src, Weights: w, Bias: bias, Dst: dst})
+		dst = l.Dst
+		d.staging = append(d.staging, stagedWeights{conv: name, c0: in.c0, cin: in.cin, up: in.up, w: l.Weights, b: l.Bias})
 	}
 	return dst
-}
-
-// op creates convolution c, preferring layouts that need no reorder: the
-// producer's layout have for the source and (when c.Dst is Any) the same
-// layout for the destination, as long as oneDNN has an optimised kernel
-// for them; else the layouts oneDNN prefers (and the caller reorders): a
-// reorder costs a pass over the tensor.
-func (b *dnnlBuilder) op(name string, c dnnl.Conv, have dnnl.Desc) *dnnl.Op {
-	var tries []dnnl.Conv
-	if dims := c.Dst.Dims(); c.Dst.Equal(dnnl.MustDesc(dnnl.Any, dims...)) && have.Equal(dnnl.MustDesc(dnnl.NHWC, have.Dims()...)) {
-		t := c
-		t.Src, t.Dst = have, dnnl.MustDesc(dnnl.NHWC, dims...)
-		tries = append(tries, t)
-	}
-	t := c
-	t.Src = have
-	tries = append(tries, t)
-	for _, t := range tries {
-		if op, err := b.d.eng.Conv(name, t); err == nil {
-			if !strings.HasPrefix(op.Impl(), "ref") {
-				return op
-			}
-			op.Close()
-		}
-	}
-	op, err := b.d.eng.Conv(name, c)
-	if err != nil {
-		b.fail(fmt.Errorf("%s: %w", name, err))
-		return nil
-	}
-	return op
-}
-
-// weights makes op's weights buffer (and bias buffer when it has one),
-// filled by the prep plan from a plain staging buffer.
-func (b *dnnlBuilder) weights(part string, spec convSpec, in convIn, op *dnnl.Op) (w, bias *dnnl.Memory) {
-	if b.err != nil {
-		return nil, nil
-	}
-	d := b.d
-	w = b.mem(part+" weights", op.Weights())
-	stage, err := d.prep.Memory(part+" weights", dnnl.MustDesc(dnnl.OIHW, op.Weights().Dims()...))
-	b.fail(err)
-	if b.err != nil {
-		return nil, nil
-	}
-	s := stagedWeights{conv: spec.name, c0: in.c0, cin: in.cin, up: in.up, w: stage.Float32s()}
-	if bd := op.Bias(); !bd.IsZero() {
-		// Bias buffers are plain already (layout X): written in place.
-		bias = b.mem(part+" bias", bd)
-		if b.err != nil {
-			return nil, nil
-		}
-		s.b = bias.Float32s()
-	}
-	reorder, err := d.eng.Reorder(part+" weights", stage.Desc(), w.Desc())
-	b.fail(err)
-	if b.err == nil {
-		b.fail(d.prep.Add(reorder, dnnl.Args{Src: stage, Dst: w}))
-	}
-	d.staging = append(d.staging, s)
-	return w, bias
 }
 
 // spec returns conv name's spec and geometry.
@@ -266,11 +133,11 @@ func (d *dnnlNet) spec(name string) (convSpec, convGeom) {
 func newDnnlNet(n *net, batch int) (_ *dnnlNet, err error) {
 	cfg := n.cfg
 	h, w := cfg.FrameH, cfg.FrameW
-	eng, err := dnnl.NewEngine()
+	b, err := dnnl.NewBuilder(fmt.Sprintf("latent b%d", batch))
 	if err != nil {
 		return nil, fmt.Errorf("latent: oneDNN: %w", err)
 	}
-	d := &dnnlNet{n: n, batch: batch, eng: eng, gate: make([]float32, batch*h*w), disc: make([]float32, batch*numPlanes*h*w)}
+	d := &dnnlNet{n: n, batch: batch, b: b, plan: b.Plan(), gate: make([]float32, batch*h*w), disc: make([]float32, batch*numPlanes*h*w)}
 	for _, p := range n.params {
 		d.params = append(d.params, p.t.Data().([]float32))
 	}
@@ -280,37 +147,22 @@ func newDnnlNet(n *net, batch int) (_ *dnnlNet, err error) {
 			err = fmt.Errorf("latent: oneDNN forward pass for batch %d: %w", batch, err)
 		}
 	}()
-	if d.plan, err = eng.NewPlan(fmt.Sprintf("latent b%d", batch)); err != nil {
-		return nil, err
-	}
-	if d.prep, err = eng.NewPlan(fmt.Sprintf("latent weights b%d", batch)); err != nil {
-		return nil, err
-	}
-	b := &dnnlBuilder{d: d}
-	x0 := b.mem("x0", dnnl.MustDesc(dnnl.NHWC, batch, inChannels, h, w))
-	e1 := b.conv("enc1", []convIn{{src: x0, cin: inChannels}}, nil, false, true)
-	hs := b.conv("enc2", []convIn{{src: e1, cin: cfg.C1}}, nil, false, true)
+	x0 := b.Memory("x0", dnnl.MustDesc(dnnl.NHWC, batch, inChannels, h, w))
+	e1 := d.conv("enc1", []convIn{{src: x0, cin: inChannels}}, nil, false, true)
+	hs := d.conv("enc2", []convIn{{src: e1, cin: cfg.C1}}, nil, false, true)
 	for i := 0; i < cfg.Blocks; i++ {
-		a := b.conv(fmt.Sprintf("res%da", i), []convIn{{src: hs, cin: cfg.C2}}, nil, false, true)
-		b.conv(fmt.Sprintf("res%db", i), []convIn{{src: a, cin: cfg.C2}}, hs, true, true)
+		a := d.conv(fmt.Sprintf("res%da", i), []convIn{{src: hs, cin: cfg.C2}}, nil, false, true)
+		d.conv(fmt.Sprintf("res%db", i), []convIn{{src: a, cin: cfg.C2}}, hs, true, true)
 	}
-	d1 := b.conv("dec1", []convIn{{src: hs, cin: cfg.C2, up: true}, {src: e1, c0: cfg.C2, cin: cfg.C1}}, nil, false, true)
-	d0 := b.conv("dec0", []convIn{{src: d1, cin: cfg.C1, up: true}, {src: x0, c0: cfg.C1, cin: inChannels}}, nil, false, true)
-	yPlain := b.mem("y", dnnl.MustDesc(dnnl.NHWC, batch, 3, h, w))
-	// The output layer writes the plain buffer itself when it can.
-	y := b.conv("out", []convIn{{src: d0, cin: cfg.CD}}, yPlain, false, false)
-	if b.err != nil {
-		// Not in the layout oneDNN wants: its own, then a reorder.
-		b.err = nil
-		y = b.conv("out", []convIn{{src: d0, cin: cfg.CD}}, nil, false, false)
-		if b.err == nil {
-			op, err := eng.Reorder("y", y.Desc(), yPlain.Desc())
-			b.fail(err)
-			b.add(op, dnnl.Args{Src: y, Dst: yPlain})
-		}
-	}
-	if b.err != nil {
-		return nil, b.err
+	d1 := d.conv("dec1", []convIn{{src: hs, cin: cfg.C2, up: true}, {src: e1, c0: cfg.C2, cin: cfg.C1}}, nil, false, true)
+	d0 := d.conv("dec0", []convIn{{src: d1, cin: cfg.C1, up: true}, {src: x0, c0: cfg.C1, cin: inChannels}}, nil, false, true)
+	yPlain := b.Memory("y", dnnl.MustDesc(dnnl.NHWC, batch, 3, h, w))
+	// The output layer writes the plain buffer Go reads (where oneDNN has
+	// no kernel for that, the build fails and the default mode falls back
+	// to the fast pass).
+	d.conv("out", []convIn{{src: d0, cin: cfg.CD}}, yPlain, false, false)
+	if err := b.Err(); err != nil {
+		return nil, err
 	}
 	d.x0, d.y = x0.Float32s(), yPlain.Float32s()
 	if err := d.sync(); err != nil {
@@ -366,7 +218,7 @@ func (d *dnnlNet) sync() error {
 			copy(s.b, d.n.byName[s.conv+".b"].t.Data().([]float32))
 		}
 	}
-	return d.prep.Run()
+	return d.b.Prep().Run()
 }
 
 // forward runs the network on the inputs in x0 (and gate, read later by
@@ -375,15 +227,6 @@ func (d *dnnlNet) forward() error { return d.plan.Run() }
 
 // Close frees the oneDNN resources; closing twice is a no-op.
 func (d *dnnlNet) Close() error {
-	var errs []error
-	for _, p := range []*dnnl.Plan{d.plan, d.prep} {
-		if p != nil {
-			errs = append(errs, p.Close())
-		}
-	}
-	if d.eng != nil {
-		errs = append(errs, d.eng.Close())
-	}
 	d.x0, d.y = nil, nil
-	return errors.Join(errs...)
+	return d.b.Close()
 }
