@@ -58,6 +58,12 @@ func New(_ context.Context, opts policy.Options) (*Policy, error) {
 		}
 		p.Temperature = v
 	}
+	switch s := opts["inference"]; s {
+	case "", "dnnl", "fast":
+		p.Inference = s
+	default:
+		return nil, fmt.Errorf("%w: flow option inference=%q: want dnnl or fast", policy.ErrBadInput, s)
+	}
 	if s, ok := opts["seed"]; ok {
 		v, err := strconv.ParseUint(s, 10, 64)
 		if err != nil {
@@ -87,6 +93,12 @@ type Policy struct {
 	// Adapter, when set, corrects the head's velocity at every Euler step
 	// (before guidance combines the rows); nil leaves the policy as trained.
 	Adapter Adapter
+	// Inference picks the pixel encoder's forward pass: "" (oneDNN,
+	// falling back to fast for good if oneDNN cannot build it), "dnnl"
+	// or "fast" (im2col + OpenBLAS, the reference).
+	Inference string
+
+	dnnl dnnlPool
 }
 
 // Load opens a checkpoint directory, or a training output directory's
@@ -141,6 +153,9 @@ func (p *Policy) Describe() map[string]string {
 	for k, v := range p.info {
 		out[k] = v
 	}
+	if !p.cfg.pose() {
+		out["inference"] = p.inferenceName()
+	}
 	if d, ok := p.Adapter.(policy.Describer); ok {
 		for k, v := range d.Describe() {
 			out["adapter_"+k] = v
@@ -184,6 +199,18 @@ func (p *Policy) Act(ctx context.Context, obs []policy.Observation, steer []poli
 			return nil, fmt.Errorf("%w: %v", policy.ErrBadInput, err)
 		}
 		workers = 0
+	}
+	if workers > 0 && p.Inference != "fast" {
+		err := p.encodeDnnl(feat, obs)
+		var un *dnnlUnavailable
+		switch {
+		case err == nil:
+			workers = 0
+		case p.Inference == "" && errors.As(err, &un):
+			// Encoded on the fast pass below.
+		default:
+			return nil, err
+		}
 	}
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
