@@ -109,7 +109,7 @@ func (b *Builder) As(name string, src *Memory, want Desc) *Memory {
 }
 
 // Conv appends convolution c reading src and writing dst (nil: a new
-// buffer). c's Src is replaced by src's layout and, when c.Dst has tag Any
+// buffer); c.Src need not be set. c's Src is src's layout and, when c.Dst has tag Any
 // and src is channels-last, its Dst by channels-last, whenever oneDNN has
 // an optimised kernel for them (so consecutive layers need no reorder);
 // else oneDNN's preferred layouts are used and src reordered.
@@ -179,6 +179,7 @@ func (b *Builder) conv(name string, c Conv, have Desc) *Op {
 			op.Close()
 		}
 	}
+	c.Src = MustDesc(Any, have.Dims()...)
 	op, err := b.eng.Conv(name, c)
 	if err != nil {
 		b.Fail(fmt.Errorf("%s: %w", name, err))
