@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"dreamrank/foundation/dnnl"
 	"dreamrank/worldmodel"
 )
 
@@ -166,6 +167,9 @@ func (m *Model) Describe() map[string]string {
 	out := map[string]string{"params": strconv.Itoa(m.NumParams()), "inference": m.modeName(m.mode.Load())}
 	if err := m.dnnlErr.Load(); err != nil {
 		out["dnnl_error"] = (*err).Error()
+	}
+	if out["inference"] == "dnnl" {
+		out["dnnl"] = dnnl.Version()
 	}
 	for k, v := range m.info {
 		out[k] = v
