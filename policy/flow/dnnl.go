@@ -209,20 +209,22 @@ func (p *Policy) releaseDnnl(e *dnnlEncoder) {
 
 // Close frees the idle oneDNN encoders; later calls encode on the fast
 // pass. Closing twice is a no-op.
-func (p *Policy) Close() error {
-	p.dnnl.mu.Lock()
-	defer p.dnnl.mu.Unlock()
-	if p.dnnl.closed {
+func (p *Policy) Close() error { return p.dnnl.close() }
+
+func (pool *dnnlPool) close() error {
+	pool.mu.Lock()
+	defer pool.mu.Unlock()
+	if pool.closed {
 		return nil
 	}
-	p.dnnl.closed = true
+	pool.closed = true
 	var errs []error
-	for _, idle := range p.dnnl.idle {
+	for _, idle := range pool.idle {
 		for _, e := range idle {
 			errs = append(errs, e.Close())
 		}
 	}
-	p.dnnl.idle = nil
+	pool.idle = nil
 	return errors.Join(errs...)
 }
 

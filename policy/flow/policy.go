@@ -98,7 +98,7 @@ type Policy struct {
 	// or "fast" (im2col + OpenBLAS, the reference).
 	Inference string
 
-	dnnl dnnlPool
+	dnnl *dnnlPool
 }
 
 // Load opens a checkpoint directory, or a training output directory's
@@ -136,7 +136,11 @@ func newPolicy(c ModelConfig, ps *nn.Params) *Policy {
 	if temp == 0 {
 		temp = 1
 	}
-	return &Policy{cfg: c, ps: ps, Guidance: DefaultGuidance, Temperature: temp, info: map[string]string{"backend": Name}}
+	p := &Policy{cfg: c, ps: ps, Guidance: DefaultGuidance, Temperature: temp, info: map[string]string{"backend": Name}, dnnl: &dnnlPool{}}
+	// A backstop for policies nobody closes (DAgger rounds load one per
+	// round): their idle oneDNN encoders' C memory goes when they do.
+	runtime.AddCleanup(p, func(pool *dnnlPool) { pool.close() }, p.dnnl)
+	return p
 }
 
 // Spec implements policy.Policy.

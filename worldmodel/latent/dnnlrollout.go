@@ -35,19 +35,27 @@ func dnnlGroups(n, runners int) []int {
 	return bounds
 }
 
+// dnnlPool holds a model's idle oneDNN forward passes by batch size.
+type dnnlPool struct {
+	mu     sync.Mutex
+	closed bool
+	idle   map[int][]*dnnlNet
+}
+
 // acquireDnnl takes an idle oneDNN forward pass for exactly b episodes
 // (or builds one) with the net's current weights.
 func (m *Model) acquireDnnl(b int) (*dnnlNet, error) {
-	m.mu.Lock()
-	if m.closed {
-		m.mu.Unlock()
+	pool := m.dnnl
+	pool.mu.Lock()
+	if pool.closed {
+		pool.mu.Unlock()
 		return nil, fmt.Errorf("latent: oneDNN forward pass: model closed: %w", worldmodel.ErrClosed)
 	}
 	var d *dnnlNet
-	if idle := m.dnnl[b]; len(idle) > 0 {
-		d, m.dnnl[b] = idle[len(idle)-1], idle[:len(idle)-1]
+	if idle := pool.idle[b]; len(idle) > 0 {
+		d, pool.idle[b] = idle[len(idle)-1], idle[:len(idle)-1]
 	}
-	m.mu.Unlock()
+	pool.mu.Unlock()
 	if d == nil {
 		return newDnnlNet(m.net, b)
 	}
@@ -59,16 +67,34 @@ func (m *Model) acquireDnnl(b int) (*dnnlNet, error) {
 }
 
 func (m *Model) releaseDnnl(d *dnnlNet) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.closed {
+	pool := m.dnnl
+	pool.mu.Lock()
+	defer pool.mu.Unlock()
+	if pool.closed {
 		d.Close()
 		return
 	}
-	if m.dnnl == nil {
-		m.dnnl = map[int][]*dnnlNet{}
+	if pool.idle == nil {
+		pool.idle = map[int][]*dnnlNet{}
 	}
-	m.dnnl[d.batch] = append(m.dnnl[d.batch], d)
+	pool.idle[d.batch] = append(pool.idle[d.batch], d)
+}
+
+func (pool *dnnlPool) close() error {
+	pool.mu.Lock()
+	defer pool.mu.Unlock()
+	if pool.closed {
+		return nil
+	}
+	pool.closed = true
+	var errs []error
+	for _, idle := range pool.idle {
+		for _, d := range idle {
+			errs = append(errs, d.Close())
+		}
+	}
+	pool.idle = nil
+	return errors.Join(errs...)
 }
 
 // stepDnnl is Step on the oneDNN forward pass: the episodes are cut into

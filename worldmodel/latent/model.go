@@ -56,10 +56,9 @@ type Model struct {
 	dnnlErr atomic.Pointer[error]
 
 	mu     sync.Mutex
-	closed bool
-	graphs []*inferGraph      // idle batch-1 inference graphs
-	fast   []*fastNet         // idle fast forward passes
-	dnnl   map[int][]*dnnlNet // idle oneDNN forward passes by batch size
+	graphs []*inferGraph // idle batch-1 inference graphs
+	fast   []*fastNet    // idle fast forward passes
+	dnnl   *dnnlPool     // idle oneDNN forward passes
 	// running is read-held while graphs run and write-held while one is
 	// built: building a tape machine re-sets the engine of the weight
 	// tensors all of this model's graphs share.
@@ -75,7 +74,11 @@ func New(cfg ModelConfig, seed uint64) (*Model, error) {
 }
 
 func newModel(cfg ModelConfig, n *net, head proprioHead, info map[string]string) *Model {
-	return &Model{cfg: cfg, net: n, head: head, info: info}
+	m := &Model{cfg: cfg, net: n, head: head, info: info, dnnl: &dnnlPool{}}
+	// A backstop for models nobody closes: their idle oneDNN passes' C
+	// memory goes when they do.
+	runtime.AddCleanup(m, func(pool *dnnlPool) { pool.close() }, m.dnnl)
+	return m
 }
 
 // Forward passes a rollout can step through.
@@ -134,22 +137,7 @@ func (m *Model) modeName(mode int32) string {
 
 // Close frees the idle oneDNN forward passes; rollouts stepped afterwards
 // use the fast pass. Closing twice is a no-op.
-func (m *Model) Close() error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.closed {
-		return nil
-	}
-	m.closed = true
-	var errs []error
-	for _, idle := range m.dnnl {
-		for _, d := range idle {
-			errs = append(errs, d.Close())
-		}
-	}
-	m.dnnl = nil
-	return errors.Join(errs...)
-}
+func (m *Model) Close() error { return m.dnnl.close() }
 
 // Config returns the model's architecture.
 func (m *Model) Config() ModelConfig { return m.cfg }
