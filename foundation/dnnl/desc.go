@@ -2,7 +2,7 @@ package dnnl
 
 /*
 #include <stdio.h>
-#include <oneapi/dnnl/dnnl.h>
+#include "onednn.h"
 
 // dr_md_str writes a layout's inner blocks as oneDNN's tags spell them
 // ("16b" is 16 channels interleaved) and its strides.

@@ -1,7 +1,7 @@
 package dnnl
 
 /*
-#include <oneapi/dnnl/dnnl.h>
+#include "onednn.h"
 */
 import "C"
 

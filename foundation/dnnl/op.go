@@ -2,7 +2,7 @@ package dnnl
 
 /*
 #include <stdlib.h>
-#include <oneapi/dnnl/dnnl.h>
+#include "onednn.h"
 */
 import "C"
 

@@ -4,7 +4,7 @@ package dnnl
 #cgo LDFLAGS: -lgomp
 #include <stdlib.h>
 #include <omp.h>
-#include <oneapi/dnnl/dnnl.h>
+#include "onednn.h"
 
 // dr_run executes n primitives in order, then waits for the stream; it
 // returns the index of the primitive that failed (n: the wait) in *failed.

@@ -2,11 +2,7 @@ package dnnl
 
 /*
 #cgo LDFLAGS: -ldnnl
-#if !__has_include(<oneapi/dnnl/dnnl.h>)
-#error "dreamrank needs oneDNN: run make setup (Debian package libdnnl-dev)"
-#endif
-#include <oneapi/dnnl/dnnl.h>
-#include <oneapi/dnnl/dnnl_debug.h>
+#include "onednn.h"
 */
 import "C"
 
