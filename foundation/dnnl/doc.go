@@ -1,7 +1,8 @@
 // Package dnnl runs float32 neural-network inference on the CPU through
-// oneDNN (Debian's libdnnl 2.6, its C API) via cgo: convolutions with fused
-// post-ops, reorders between memory layouts, nearest resampling and inner
-// products — what dreamrank's networks need, nothing more.
+// oneDNN (Debian's libdnnl 2.6, its C API) via cgo: convolutions and
+// transposed convolutions with fused post-ops (bias, leaky ReLU, sum for
+// residual adds), reorders between memory layouts, nearest resampling and
+// inner products — what dreamrank's networks need, nothing more.
 //
 // The model: an Engine (the CPU engine and one stream) creates Ops, each a
 // oneDNN primitive descriptor for fixed shapes. Descs given with tag Any let
@@ -10,7 +11,10 @@
 // allocate, and Reorder converts at a network's edges. A Plan binds Ops to
 // Memory once (the primitives and their argument arrays live in C memory)
 // and Run executes them in order: nothing is allocated per run, by Go or by
-// this package.
+// this package. Builder assembles a network from these: each layer in the
+// layouts oneDNN picks (channels-last kept where oneDNN has kernels for
+// it), reorders only where two layers disagree, and a second plan moving
+// weights from plain staging buffers into the layers' layouts.
 //
 // Memory is allocated by oneDNN (aligned, padding zeroed), never in Go:
 // cgo's rules forbid C keeping Go pointers between calls, and a memory
