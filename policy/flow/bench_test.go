@@ -1,6 +1,7 @@
 package flow
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"syscall"
@@ -102,4 +103,26 @@ func timeImages(b *testing.B, batch int, do func()) {
 	images := float64(batch * b.N)
 	b.ReportMetric(images/b.Elapsed().Seconds(), "images/s")
 	b.ReportMetric(cpu.Seconds()*1000/images, "cpu-ms/image")
+}
+
+// BenchmarkAct times Act on the default model (random weights, random
+// frames) at batches 1 and 32 on each encoder pass, in chunks per second
+// and CPU milliseconds per chunk.
+func BenchmarkAct(b *testing.B) {
+	c := DefaultModelConfig()
+	p := newPolicy(c, newParams(c, 1))
+	defer p.Close()
+	for _, inference := range []string{"dnnl", "fast"} {
+		for _, batch := range []int{1, 32} {
+			obs := randomObs(c, batch, 2)
+			b.Run(fmt.Sprintf("%s/batch%d", inference, batch), func(b *testing.B) {
+				p.Inference = inference
+				timeImages(b, batch, func() {
+					if _, err := p.Act(context.Background(), obs, nil); err != nil {
+						b.Fatal(err)
+					}
+				})
+			})
+		}
+	}
 }

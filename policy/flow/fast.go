@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/chewxy/math32"
-
 	"gonum.org/v1/gonum/blas"
 
 	"dreamrank/foundation/nn"
@@ -105,8 +103,8 @@ func (f *fastNet) encode(dst, img, proprio []float32) {
 // spatialSoftmax writes the expected image position (x, y in [-1, 1]) of
 // each of c planes (h x w) of x under its softmax into dst (2c values), as
 // the graph's SoftMax then keypointGrid product. float32 throughout, as
-// the graph (math32.Exp: float64's exp and conversions cost more than
-// the trunk's last layer).
+// the graph (expf: float64's exp and conversions cost more than the
+// trunk's last layer).
 func spatialSoftmax(dst, x []float32, c, h, w int) {
 	n := h * w
 	sx, sy := float32(2)/float32(w), float32(2)/float32(h)
@@ -122,7 +120,7 @@ func spatialSoftmax(dst, x []float32, c, h, w int) {
 			gy := (float32(y)+0.5)*sy - 1
 			var rowSum, rowX float32
 			for x := 0; x < w; x++ {
-				e := math32.Exp(plane[i] - mx)
+				e := expf(plane[i] - mx)
 				rowSum += e
 				rowX += e * ((float32(x)+0.5)*sx - 1)
 				i++
@@ -148,7 +146,7 @@ func (f *fastNet) linear(name string, x []float32, rows int) []float32 {
 	return y
 }
 
-func silu(v float32) float32 { return v / (1 + math32.Exp(-v)) }
+func silu(v float32) float32 { return v / (1 + expf(-v)) }
 
 // velocity computes the head for rows rows: the inputs are row-major
 // (rows x chunkDim, rows x TimeDim, rows x obsDim, rows x ctxDim); extra,
