@@ -60,14 +60,28 @@ type Op struct {
 	pd   C.dnnl_primitive_desc_t
 }
 
-// attr makes primitive attributes with posts (nil attr for none); the
-// caller destroys it.
+// attr makes primitive attributes with posts and the user scratchpad
+// mode; the caller destroys them. Why user scratchpads: in oneDNN's
+// default mode a primitive's scratch buffer is a per-thread global sized
+// when the primitive is created, and runs may execute on another runner
+// thread than the one that created the primitive (found on SSE4.1, whose
+// gemm-based convolutions then crashed); Plan.Add gives every primitive
+// its own scratch buffer instead.
 func attr(name string, posts []PostOp) (C.dnnl_primitive_attr_t, error) {
+	var a C.dnnl_primitive_attr_t
+	if err := check(C.dnnl_primitive_attr_create(&a), name, "dnnl_primitive_attr_create"); err != nil {
+		return nil, err
+	}
+	if err := check(C.dnnl_primitive_attr_set_scratchpad_mode(a, C.dnnl_scratchpad_mode_user), name, "dnnl_primitive_attr_set_scratchpad_mode"); err != nil {
+		C.dnnl_primitive_attr_destroy(a)
+		return nil, err
+	}
 	if len(posts) == 0 {
-		return nil, nil
+		return a, nil
 	}
 	var po C.dnnl_post_ops_t
 	if err := check(C.dnnl_post_ops_create(&po), name, "dnnl_post_ops_create"); err != nil {
+		C.dnnl_primitive_attr_destroy(a)
 		return nil, err
 	}
 	defer C.dnnl_post_ops_destroy(po)
@@ -79,12 +93,9 @@ func attr(name string, posts []PostOp) (C.dnnl_primitive_attr_t, error) {
 			err = check(C.dnnl_post_ops_append_eltwise(po, C.float(p.scale), C.dnnl_eltwise_relu, C.float(p.alpha), 0), name, "dnnl_post_ops_append_eltwise")
 		}
 		if err != nil {
+			C.dnnl_primitive_attr_destroy(a)
 			return nil, err
 		}
-	}
-	var a C.dnnl_primitive_attr_t
-	if err := check(C.dnnl_primitive_attr_create(&a), name, "dnnl_primitive_attr_create"); err != nil {
-		return nil, err
 	}
 	if err := check(C.dnnl_primitive_attr_set_post_ops(a, po), name, "dnnl_primitive_attr_set_post_ops"); err != nil {
 		C.dnnl_primitive_attr_destroy(a)
@@ -103,9 +114,7 @@ func (eng *Engine) newOp(name string, desc C.const_dnnl_op_desc_t, posts []PostO
 	if err != nil {
 		return nil, err
 	}
-	if a != nil {
-		defer C.dnnl_primitive_attr_destroy(a)
-	}
+	defer C.dnnl_primitive_attr_destroy(a)
 	op := &Op{name: name}
 	var st C.dnnl_status_t
 	onRunner(func() { st = C.dnnl_primitive_desc_create(&op.pd, desc, a, e, nil) })
@@ -188,9 +197,14 @@ func (eng *Engine) Reorder(name string, src, dst Desc) (*Op, error) {
 	if err != nil {
 		return nil, err
 	}
+	a, err := attr(name, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer C.dnnl_primitive_attr_destroy(a)
 	op := &Op{name: name}
 	var st C.dnnl_status_t
-	onRunner(func() { st = C.dnnl_reorder_primitive_desc_create(&op.pd, &src.md, e, &dst.md, e, nil) })
+	onRunner(func() { st = C.dnnl_reorder_primitive_desc_create(&op.pd, &src.md, e, &dst.md, e, a) })
 	if err := check(st, name, "dnnl_reorder_primitive_desc_create"); err != nil {
 		return nil, err
 	}
@@ -219,6 +233,15 @@ func (op *Op) Weights() Desc { return op.query(C.dnnl_query_weights_md, 0) }
 
 // Bias is the bias layout (zero Desc without a bias).
 func (op *Op) Bias() Desc { return op.query(C.dnnl_query_weights_md, 1) }
+
+// Scratchpad is the scratch buffer the op needs (zero Desc: none).
+func (op *Op) Scratchpad() Desc {
+	d := op.query(C.dnnl_query_scratchpad_md, 0)
+	if d.IsZero() || d.Bytes() == 0 {
+		return Desc{}
+	}
+	return d
+}
 
 // Dst is the destination layout.
 func (op *Op) Dst() Desc { return op.query(C.dnnl_query_dst_md, 0) }

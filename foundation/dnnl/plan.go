@@ -138,6 +138,14 @@ func (p *Plan) Add(op *Op, args Args) error {
 		}
 		list = append(list, b)
 	}
+	if sd := op.Scratchpad(); !sd.IsZero() {
+		m, err := p.eng.NewMemory(p.name+"/"+op.name+" scratchpad", sd)
+		if err != nil {
+			return fmt.Errorf("plan %s: %w", p.name, err)
+		}
+		p.mems = append(p.mems, m)
+		list = append(list, bound{C.DNNL_ARG_SCRATCHPAD, m, sd, "scratchpad"})
+	}
 	op.mu.Lock()
 	pd := op.pd
 	op.mu.Unlock()
