@@ -102,8 +102,9 @@ func TestDnnlMatchesFast(t *testing.T) {
 }
 
 // Every layer gets an optimised oneDNN implementation (not the reference
-// loops), and reorders happen only at the edges: the input (where a layer
-// wants another layout than plain NCHW) and the output.
+// loops); with AVX-512 (oneDNN's channels-last kernels for every layer)
+// the pass has no reorder at all: 13 primitives, the layers. Other
+// instruction sets may need some, logged.
 func TestDnnlPlan(t *testing.T) {
 	m := loadCommitted(t)
 	d, err := newDnnlNet(m.net, 2)
@@ -118,11 +119,14 @@ func TestDnnlPlan(t *testing.T) {
 		if strings.HasPrefix(impl, "ref") {
 			t.Errorf("%s: reference implementation %q", op.Name(), impl)
 		}
-		if strings.Contains(impl, "reorder") || strings.Contains(op.Name(), " src") || op.Name() == "y" {
+		if strings.HasSuffix(op.Name(), " src") {
 			reorders++
 		}
 	}
 	t.Logf("%d steps, %d of them reorders", d.plan.Len(), reorders)
+	if impl := d.plan.Ops()[0].Impl(); strings.Contains(impl, "avx512") && reorders > 0 {
+		t.Errorf("%d reorders with %s kernels", reorders, impl)
+	}
 }
 
 // Multi-step rollouts through Rollout.Step agree between the oneDNN pass
