@@ -47,11 +47,16 @@ test: setup-test vet
 
 # The suite again on other OpenBLAS kernel sets: no test may depend on the
 # kernels this CPU selects. -count=1 because the test cache does not see a
-# variable only C code reads.
+# variable only C code reads. Then the oneDNN packages on older instruction
+# sets (oneDNN picks other kernels and layouts there).
 KERNELS ?= Haswell Sandybridge
+DNNL_ISAS ?= AVX2 SSE41
+DNNL_PKGS := ./foundation/dnnl ./worldmodel/latent ./policy/flow
 test-kernels: setup-test
 	@for k in $(KERNELS); do echo "== OPENBLAS_CORETYPE=$$k"; \
 	  OPENBLAS_CORETYPE=$$k $(GO) test -count=1 -timeout 18m ./... || exit 1; done
+	@for i in $(DNNL_ISAS); do echo "== ONEDNN_MAX_CPU_ISA=$$i"; \
+	  ONEDNN_MAX_CPU_ISA=$$i $(GO) test -count=1 $(DNNL_PKGS) || exit 1; done
 
 # The PyTorch world-model example (examples/python/torch_worldmodel_server.py;
 # Debian's python3-torch, installed here by the setup script; the tests do

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system packages dreamrank needs (OpenCV for gocv, OpenBLAS for
-# fast matrix work, ffmpeg-backed video I/O comes with libopencv-dev).
+# fast matrix work, oneDNN for the networks' inference convolutions,
+# ffmpeg-backed video I/O comes with libopencv-dev).
 # With --test it also installs everything the tests need beyond that (tests
 # never install anything themselves; a test that finds a program missing
 # fails under CI=true and skips elsewhere, naming `make setup-test`):
@@ -25,6 +26,7 @@ fi
 pkg-config --exists opencv4 2>/dev/null || need+=(libopencv-dev)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 [ -e /usr/include/x86_64-linux-gnu/openblas-pthread/cblas.h ] || [ -e /usr/include/openblas/cblas.h ] || dpkg -s libopenblas-dev >/dev/null 2>&1 || need+=(libopenblas-dev)
+[ -e /usr/include/oneapi/dnnl/dnnl.h ] || dpkg -s libdnnl-dev >/dev/null 2>&1 || need+=(libdnnl-dev)
 for extra in "$@"; do
   dpkg -s "$extra" >/dev/null 2>&1 || need+=("$extra")
 done

@@ -1,8 +1,12 @@
 package flow
 
 import (
+	"context"
+	"fmt"
 	"math/rand/v2"
+	"syscall"
 	"testing"
+	"time"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -33,6 +37,92 @@ func BenchmarkTrainStep(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		if _, _, err := tg.prog.Run(); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkEncoder times the pixel encoder of the default model on each
+// forward pass, per image, at batches 1, 2, 4 and 8 (the oneDNN pass one
+// group on one core; the fast pass one image at a time), in images per
+// second and CPU milliseconds per image (robust to other jobs on a shared
+// machine).
+func BenchmarkEncoder(b *testing.B) {
+	c := DefaultModelConfig()
+	ps := newParams(c, 1)
+	od := c.obsDim()
+	for _, batch := range []int{1, 2, 4, 8} {
+		obs := randomObs(c, batch, 1)
+		feat := make([]float32, batch*od)
+		b.Run(fmt.Sprintf("dnnl/batch%d", batch), func(b *testing.B) {
+			e, err := newDnnlEncoder(c, ps, batch)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer e.Close()
+			in := 3 * c.inH() * c.inW()
+			pooled := make([]uint8, in)
+			timeImages(b, batch, func() {
+				for j := range batch {
+					poolFrame(pooled, obs[j].Image, c.FrameH, c.FrameW, c.Pool)
+					bytesToUnit(e.img[j*in:(j+1)*in], pooled)
+				}
+				if err := e.forward(); err != nil {
+					b.Fatal(err)
+				}
+				for j := range batch {
+					e.keypoints(feat[j*od:], j)
+				}
+			})
+		})
+		b.Run(fmt.Sprintf("fast/batch%d", batch), func(b *testing.B) {
+			f := newFastNet(c, ps)
+			defer openblas.Serial()()
+			in := 3 * c.inH() * c.inW()
+			pooled, img, prop := make([]uint8, in), make([]float32, in), make([]float32, c.ProprioDim)
+			timeImages(b, batch, func() {
+				for j := range batch {
+					poolFrame(pooled, obs[j].Image, c.FrameH, c.FrameW, c.Pool)
+					bytesToUnit(img, pooled)
+					f.encode(feat[j*od:(j+1)*od], img, prop)
+				}
+			})
+		})
+	}
+}
+
+// timeImages runs do (batch images each) in b's loop and reports images
+// per second and CPU milliseconds per image.
+func timeImages(b *testing.B, batch int, do func()) {
+	var r0, r1 syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &r0)
+	for b.Loop() {
+		do()
+	}
+	syscall.Getrusage(syscall.RUSAGE_SELF, &r1)
+	cpu := time.Duration(r1.Utime.Nano() + r1.Stime.Nano() - r0.Utime.Nano() - r0.Stime.Nano())
+	images := float64(batch * b.N)
+	b.ReportMetric(images/b.Elapsed().Seconds(), "images/s")
+	b.ReportMetric(cpu.Seconds()*1000/images, "cpu-ms/image")
+}
+
+// BenchmarkAct times Act on the default model (random weights, random
+// frames) at batches 1 and 32 on each encoder pass, in chunks per second
+// and CPU milliseconds per chunk.
+func BenchmarkAct(b *testing.B) {
+	c := DefaultModelConfig()
+	p := newPolicy(c, newParams(c, 1))
+	defer p.Close()
+	for _, inference := range []string{"dnnl", "fast"} {
+		for _, batch := range []int{1, 32} {
+			obs := randomObs(c, batch, 2)
+			b.Run(fmt.Sprintf("%s/batch%d", inference, batch), func(b *testing.B) {
+				p.Inference = inference
+				timeImages(b, batch, func() {
+					if _, err := p.Act(context.Background(), obs, nil); err != nil {
+						b.Fatal(err)
+					}
+				})
+			})
 		}
 	}
 }

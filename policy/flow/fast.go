@@ -96,23 +96,41 @@ func (f *fastNet) encode(dst, img, proprio []float32) {
 	x, h, w := f.conv("enc1", img, 3, c.inH(), c.inW(), 1, true)
 	x, h, w = f.conv("enc2", x, c.C1, h, w, 2, true)
 	x, h, w = f.conv("enc3", x, c.C2, h, w, 1, false)
+	spatialSoftmax(dst, x, c.C3, h, w)
+	copy(dst[2*c.C3:], proprio)
+}
+
+// spatialSoftmax writes the expected image position (x, y in [-1, 1]) of
+// each of c planes (h x w) of x under its softmax into dst (2c values), as
+// the graph's SoftMax then keypointGrid product. float32 throughout, as
+// the graph (expf: float64's exp and conversions cost more than the
+// trunk's last layer).
+func spatialSoftmax(dst, x []float32, c, h, w int) {
 	n := h * w
-	for ch := 0; ch < c.C3; ch++ {
+	sx, sy := float32(2)/float32(w), float32(2)/float32(h)
+	for ch := 0; ch < c; ch++ {
 		plane := x[ch*n : (ch+1)*n]
 		mx := plane[0]
 		for _, v := range plane {
 			mx = max(mx, v)
 		}
-		var sum, sx, sy float64
-		for i, v := range plane {
-			e := math.Exp(float64(v - mx))
-			sum += e
-			sx += e * (2*(float64(i%w)+0.5)/float64(w) - 1)
-			sy += e * (2*(float64(i/w)+0.5)/float64(h) - 1)
+		var sum, ex, ey float32
+		i := 0
+		for y := 0; y < h; y++ {
+			gy := (float32(y)+0.5)*sy - 1
+			var rowSum, rowX float32
+			for x := 0; x < w; x++ {
+				e := expf(plane[i] - mx)
+				rowSum += e
+				rowX += e * ((float32(x)+0.5)*sx - 1)
+				i++
+			}
+			sum += rowSum
+			ex += rowX
+			ey += rowSum * gy
 		}
-		dst[2*ch], dst[2*ch+1] = float32(sx/sum), float32(sy/sum)
+		dst[2*ch], dst[2*ch+1] = ex/sum, ey/sum
 	}
-	copy(dst[2*c.C3:], proprio)
 }
 
 // linear computes y = x W + b for rows rows of x.
@@ -128,7 +146,7 @@ func (f *fastNet) linear(name string, x []float32, rows int) []float32 {
 	return y
 }
 
-func silu(v float32) float32 { return v / (1 + float32(math.Exp(float64(-v)))) }
+func silu(v float32) float32 { return v / (1 + expf(-v)) }
 
 // velocity computes the head for rows rows: the inputs are row-major
 // (rows x chunkDim, rows x TimeDim, rows x obsDim, rows x ctxDim); extra,

@@ -58,6 +58,12 @@ func New(_ context.Context, opts policy.Options) (*Policy, error) {
 		}
 		p.Temperature = v
 	}
+	switch s := opts["inference"]; s {
+	case "", "dnnl", "fast":
+		p.Inference = s
+	default:
+		return nil, fmt.Errorf("%w: flow option inference=%q: want dnnl or fast", policy.ErrBadInput, s)
+	}
 	if s, ok := opts["seed"]; ok {
 		v, err := strconv.ParseUint(s, 10, 64)
 		if err != nil {
@@ -87,6 +93,12 @@ type Policy struct {
 	// Adapter, when set, corrects the head's velocity at every Euler step
 	// (before guidance combines the rows); nil leaves the policy as trained.
 	Adapter Adapter
+	// Inference picks the pixel encoder's forward pass: "" (oneDNN,
+	// falling back to fast for good if oneDNN cannot build it), "dnnl"
+	// or "fast" (im2col + OpenBLAS, the reference).
+	Inference string
+
+	dnnl *dnnlPool
 }
 
 // Load opens a checkpoint directory, or a training output directory's
@@ -124,7 +136,11 @@ func newPolicy(c ModelConfig, ps *nn.Params) *Policy {
 	if temp == 0 {
 		temp = 1
 	}
-	return &Policy{cfg: c, ps: ps, Guidance: DefaultGuidance, Temperature: temp, info: map[string]string{"backend": Name}}
+	p := &Policy{cfg: c, ps: ps, Guidance: DefaultGuidance, Temperature: temp, info: map[string]string{"backend": Name}, dnnl: &dnnlPool{}}
+	// A backstop for policies nobody closes (DAgger rounds load one per
+	// round): their idle oneDNN encoders' C memory goes when they do.
+	runtime.AddCleanup(p, func(pool *dnnlPool) { pool.close() }, p.dnnl)
+	return p
 }
 
 // Spec implements policy.Policy.
@@ -140,6 +156,9 @@ func (p *Policy) Describe() map[string]string {
 		"temperature": strconv.FormatFloat(p.Temperature, 'g', -1, 64)}
 	for k, v := range p.info {
 		out[k] = v
+	}
+	if !p.cfg.pose() {
+		out["inference"] = p.inferenceName()
 	}
 	if d, ok := p.Adapter.(policy.Describer); ok {
 		for k, v := range d.Describe() {
@@ -184,6 +203,18 @@ func (p *Policy) Act(ctx context.Context, obs []policy.Observation, steer []poli
 			return nil, fmt.Errorf("%w: %v", policy.ErrBadInput, err)
 		}
 		workers = 0
+	}
+	if workers > 0 && p.Inference != "fast" {
+		err := p.encodeDnnl(feat, obs)
+		var un *dnnlUnavailable
+		switch {
+		case err == nil:
+			workers = 0
+		case p.Inference == "" && errors.As(err, &un):
+			// Encoded on the fast pass below.
+		default:
+			return nil, err
+		}
 	}
 	for w := 0; w < workers; w++ {
 		wg.Add(1)

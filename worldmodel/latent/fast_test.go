@@ -176,47 +176,35 @@ func TestFastRolloutMatchesGraph(t *testing.T) {
 	m := loadCommitted(t)
 	const batch, chunk, chunks = 3, 4, 2
 	ctxs, acts := scenes(t, m, batch, chunk, 2)
-	run := func(graph bool) [][]worldmodel.Observation {
-		m.UseGraph(graph)
-		defer m.UseGraph(false)
-		r, err := m.Start(context.Background(), ctxs)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer r.Close()
-		all := make([][]worldmodel.Observation, batch)
-		for range chunks {
-			out, err := r.Step(context.Background(), acts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for i := range out {
-				all[i] = append(all[i], out[i]...)
-			}
-		}
-		return all
-	}
-	fast, graph := run(false), run(true)
+	fast, graph := rolloutFrames(t, m, "fast", ctxs, acts, chunks), rolloutFrames(t, m, "graph", ctxs, acts, chunks)
+	checkRollouts(t, "fast", "graph", fast, graph)
+}
+
+// checkRollouts compares two passes' rollouts of the same inputs: the
+// proprio exactly (the same linear head), the frames to at most 1 byte in
+// 1e4 differing, by at most 8 (TestFastRolloutMatchesGraph says why).
+func checkRollouts(t *testing.T, nameA, nameB string, a, b [][]worldmodel.Observation) {
+	t.Helper()
 	differ, maxDiff, total := 0, 0, 0
-	for i := range fast {
-		for k := range fast[i] {
-			a, b := fast[i][k].Frame, graph[i][k].Frame
-			for p := range a {
-				d := int(a[p]) - int(b[p])
+	for i := range a {
+		for k := range a[i] {
+			fa, fb := a[i][k].Frame, b[i][k].Frame
+			for p := range fa {
+				d := int(fa[p]) - int(fb[p])
 				if d != 0 {
 					differ++
 					maxDiff = max(maxDiff, d, -d)
 				}
 			}
-			total += len(a)
-			if fast[i][k].Proprio[0] != graph[i][k].Proprio[0] || fast[i][k].Proprio[1] != graph[i][k].Proprio[1] {
-				t.Fatalf("episode %d step %d: proprio %v vs %v", i, k, fast[i][k].Proprio, graph[i][k].Proprio)
+			total += len(fa)
+			if a[i][k].Proprio[0] != b[i][k].Proprio[0] || a[i][k].Proprio[1] != b[i][k].Proprio[1] {
+				t.Fatalf("episode %d step %d: proprio %v (%s) vs %v (%s)", i, k, a[i][k].Proprio, nameA, b[i][k].Proprio, nameB)
 			}
 		}
 	}
-	t.Logf("%d-step rollouts, batch %d: %d of %d frame bytes differ, by at most %d", chunk*chunks, batch, differ, total, maxDiff)
+	t.Logf("%s vs %s, %d-step rollouts, batch %d: %d of %d frame bytes differ, by at most %d", nameA, nameB, len(a[0]), len(a), differ, total, maxDiff)
 	if float64(differ) > 1e-4*float64(total) || maxDiff > 8 {
-		t.Errorf("%d of %d frame bytes differ, by at most %d", differ, total, maxDiff)
+		t.Errorf("%s vs %s: %d of %d frame bytes differ, by at most %d", nameA, nameB, differ, total, maxDiff)
 	}
 }
 
@@ -313,7 +301,8 @@ func TestInferenceOption(t *testing.T) {
 		name, value, want string
 		wantErr           bool
 	}{
-		{"default", "", "fast", false},
+		{"default", "", "dnnl", false},
+		{"dnnl", "dnnl", "dnnl", false},
 		{"fast", "fast", "fast", false},
 		{"graph", "graph", "graph", false},
 		{"unknown", "gpu", "", true},
@@ -367,4 +356,30 @@ func TestFastConcurrentRollouts(t *testing.T) {
 			}
 		})
 	}
+}
+
+// rolloutFrames steps a rollout of ctxs through chunks chunks of acts on
+// the forward pass mode.
+func rolloutFrames(t *testing.T, m *Model, mode string, ctxs [][]worldmodel.Observation, acts [][][]float32, chunks int) [][]worldmodel.Observation {
+	t.Helper()
+	if err := m.SetInference(mode); err != nil {
+		t.Fatal(err)
+	}
+	defer m.SetInference("")
+	r, err := m.Start(context.Background(), ctxs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	all := make([][]worldmodel.Observation, len(ctxs))
+	for range chunks {
+		out, err := r.Step(context.Background(), acts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range out {
+			all[i] = append(all[i], out[i]...)
+		}
+	}
+	return all
 }

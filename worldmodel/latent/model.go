@@ -2,6 +2,7 @@ package latent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"dreamrank/foundation/dnnl"
 	"dreamrank/worldmodel"
 )
 
@@ -25,12 +27,8 @@ func init() {
 		if err != nil {
 			return nil, err
 		}
-		switch opts["inference"] {
-		case "", "fast":
-		case "graph":
-			m.UseGraph(true)
-		default:
-			return nil, fmt.Errorf("latent: option inference %q: want fast or graph", opts["inference"])
+		if err := m.SetInference(opts["inference"]); err != nil {
+			return nil, fmt.Errorf("latent: option inference: %w", err)
 		}
 		return m, nil
 	})
@@ -51,13 +49,16 @@ type Model struct {
 	head proprioHead
 	info map[string]string // Describe
 
-	// useGraph steps rollouts through the gorgonia graph (the reference)
-	// instead of the fast forward pass.
-	useGraph atomic.Bool
+	// mode is the forward pass rollouts started now step through.
+	mode atomic.Int32
+	// dnnlErr is why the default oneDNN pass was given up (nil: it was
+	// not), reported by Describe.
+	dnnlErr atomic.Pointer[error]
 
 	mu     sync.Mutex
 	graphs []*inferGraph // idle batch-1 inference graphs
 	fast   []*fastNet    // idle fast forward passes
+	dnnl   *dnnlPool     // idle oneDNN forward passes
 	// running is read-held while graphs run and write-held while one is
 	// built: building a tape machine re-sets the engine of the weight
 	// tensors all of this model's graphs share.
@@ -73,15 +74,70 @@ func New(cfg ModelConfig, seed uint64) (*Model, error) {
 }
 
 func newModel(cfg ModelConfig, n *net, head proprioHead, info map[string]string) *Model {
-	return &Model{cfg: cfg, net: n, head: head, info: info}
+	m := &Model{cfg: cfg, net: n, head: head, info: info, dnnl: &dnnlPool{}}
+	// A backstop for models nobody closes: their idle oneDNN passes' C
+	// memory goes when they do.
+	runtime.AddCleanup(m, func(pool *dnnlPool) { pool.close() }, m.dnnl)
+	return m
+}
+
+// Forward passes a rollout can step through.
+const (
+	modeAuto  int32 = iota // oneDNN, or fast where oneDNN fails
+	modeDnnl               // oneDNN only
+	modeFast               // fastNet: im2col + OpenBLAS
+	modeGraph              // the gorgonia graph (the reference)
+)
+
+var modeNames = map[string]int32{"": modeAuto, "dnnl": modeDnnl, "fast": modeFast, "graph": modeGraph}
+
+// ErrInference is an unknown forward pass name.
+var ErrInference = errors.New("latent: unknown inference mode (want dnnl, fast or graph)")
+
+// SetInference picks the forward pass of rollouts started afterwards:
+// "dnnl" (oneDNN, dnnlNet), "fast" (im2col + OpenBLAS, fastNet, the
+// reference oneDNN is tested against), "graph" (the gorgonia graph, the
+// reference of both) or "" (the default: oneDNN, falling back to fast for
+// good, reported by Describe, if oneDNN cannot build the network).
+func (m *Model) SetInference(name string) error {
+	mode, ok := modeNames[name]
+	if !ok {
+		return fmt.Errorf("%w: %q", ErrInference, name)
+	}
+	m.mode.Store(mode)
+	return nil
 }
 
 // UseGraph makes rollouts started afterwards step through the gorgonia
-// inference graph, the reference the default fast forward pass (fastNet)
-// is tested against, instead of the fast pass (false, the default). The
-// graph's gemms span the whole batch, so unlike the fast pass's an
+// inference graph (true) or the default forward pass (false). The
+// graph's gemms span the whole batch, so unlike the other passes' an
 // episode's values may differ in the last bits from one batch to another.
-func (m *Model) UseGraph(on bool) { m.useGraph.Store(on) }
+func (m *Model) UseGraph(on bool) {
+	if on {
+		m.mode.Store(modeGraph)
+	} else {
+		m.mode.Store(modeAuto)
+	}
+}
+
+// modeName names the forward pass mode steps through now.
+func (m *Model) modeName(mode int32) string {
+	switch mode {
+	case modeGraph:
+		return "graph"
+	case modeFast:
+		return "fast"
+	case modeAuto:
+		if m.dnnlErr.Load() != nil {
+			return "fast"
+		}
+	}
+	return "dnnl"
+}
+
+// Close frees the idle oneDNN forward passes; rollouts stepped afterwards
+// use the fast pass. Closing twice is a no-op.
+func (m *Model) Close() error { return m.dnnl.close() }
 
 // Config returns the model's architecture.
 func (m *Model) Config() ModelConfig { return m.cfg }
@@ -96,9 +152,12 @@ func (m *Model) Spec() worldmodel.Spec {
 
 // Describe implements worldmodel.Describer.
 func (m *Model) Describe() map[string]string {
-	out := map[string]string{"params": strconv.Itoa(m.NumParams()), "inference": "fast"}
-	if m.useGraph.Load() {
-		out["inference"] = "graph"
+	out := map[string]string{"params": strconv.Itoa(m.NumParams()), "inference": m.modeName(m.mode.Load())}
+	if err := m.dnnlErr.Load(); err != nil {
+		out["dnnl_error"] = (*err).Error()
+	}
+	if out["inference"] == "dnnl" {
+		out["dnnl"] = dnnl.Version()
 	}
 	for k, v := range m.info {
 		out[k] = v
@@ -149,7 +208,7 @@ type episodeState struct {
 
 // Start implements worldmodel.Model.
 func (m *Model) Start(ctx context.Context, contexts [][]worldmodel.Observation) (worldmodel.Rollout, error) {
-	return m.start(ctx, contexts, m.useGraph.Load())
+	return m.start(ctx, contexts, m.mode.Load())
 }
 
 // Reference implements worldmodel.Referencer: the same model whose
@@ -160,7 +219,7 @@ func (m *Model) Reference() worldmodel.Model { return graphModel{m} }
 type graphModel struct{ *Model }
 
 func (g graphModel) Start(ctx context.Context, contexts [][]worldmodel.Observation) (worldmodel.Rollout, error) {
-	return g.start(ctx, contexts, true)
+	return g.start(ctx, contexts, modeGraph)
 }
 
 // Describe implements worldmodel.Describer.
@@ -170,7 +229,7 @@ func (g graphModel) Describe() map[string]string {
 	return d
 }
 
-func (m *Model) start(ctx context.Context, contexts [][]worldmodel.Observation, graph bool) (worldmodel.Rollout, error) {
+func (m *Model) start(ctx context.Context, contexts [][]worldmodel.Observation, mode int32) (worldmodel.Rollout, error) {
 	if err := m.Spec().ValidateContexts(contexts); err != nil {
 		return nil, err
 	}
@@ -186,21 +245,23 @@ func (m *Model) start(ctx context.Context, contexts [][]worldmodel.Observation, 
 		}
 		eps[i] = s
 	}
-	return &rollout{m: m, eps: eps, graph: graph}, nil
+	return &rollout{m: m, eps: eps, mode: mode}, nil
 }
 
 type rollout struct {
 	m      *Model
-	graph  bool // step through the gorgonia graph
+	mode   int32 // the forward pass
 	mu     sync.Mutex
 	eps    []*episodeState
 	closed bool
 }
 
-// Step implements worldmodel.Rollout. The fast forward pass predicts the
-// whole batch with one gemm per layer tile; the graph predicts episodes one
-// at a time (in parallel over the cores). Either way an episode's
-// prediction does not depend on the rest of the batch (TestFastMatchesGraph).
+// Step implements worldmodel.Rollout. The oneDNN pass predicts groups of
+// episodes with one primitive per layer, the fast forward pass the whole
+// batch with one gemm per layer tile; the graph predicts episodes one at a
+// time (in parallel over the cores). Either way an episode's prediction
+// does not depend on the rest of the batch (TestFastMatchesGraph,
+// TestDnnlMatchesFast).
 func (r *rollout) Step(ctx context.Context, actions [][][]float32) ([][]worldmodel.Observation, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -214,7 +275,12 @@ func (r *rollout) Step(ctx context.Context, actions [][][]float32) ([][]worldmod
 	if err != nil {
 		return nil, err
 	}
-	if !r.graph {
+	switch r.mode {
+	case modeDnnl:
+		return r.m.stepDnnl(ctx, r.eps, actions, chunk)
+	case modeAuto:
+		return r.m.stepAuto(ctx, r.eps, actions, chunk)
+	case modeFast:
 		return r.m.stepFast(ctx, r.eps, actions, chunk)
 	}
 	out := make([][]worldmodel.Observation, len(r.eps))
