@@ -46,6 +46,9 @@ type BatchResult struct {
 	Calls        int     `json:"calls"`
 	MsPerCall    float64 `json:"ms_per_call"`
 	ChunksPerSec float64 `json:"chunks_per_sec"`
+	// MinorFaultsPerCall: page faults per timed call (the PyTorch peer's,
+	// which depend on its allocator).
+	MinorFaultsPerCall float64 `json:"minor_faults_per_call,omitempty"`
 }
 
 // Report is the benchmark's result.

@@ -17,7 +17,7 @@ initial noise, guidance) plus Go's chunks for them. One chunk, as Act:
   actions from x (absolute, or offsets from the pusher when Relative).
 
 Commands: {"op": "time", "batch", "seconds", "min_calls", "warmup"} ->
-{"calls", "seconds", "chunks"}.
+{"calls", "seconds", "chunks", "minor_faults_per_call"}.
 """
 import math
 
@@ -144,8 +144,8 @@ def time_op(cmd):
         st["off"] = (st["off"] + b) % n
         chunk_of(idx)
 
-    calls, secs = peerlib.time_calls(call, float(cmd["seconds"]), int(cmd["min_calls"]), int(cmd["warmup"]))
-    return {"calls": calls, "seconds": secs, "chunks": calls * b}
+    calls, secs, faults = peerlib.time_calls(call, float(cmd["seconds"]), int(cmd["min_calls"]), int(cmd["warmup"]))
+    return {"calls": calls, "seconds": secs, "chunks": calls * b, "minor_faults_per_call": faults}
 
 
 if __name__ == "__main__":

@@ -93,6 +93,9 @@ type BatchResult struct {
 	FPS       float64 `json:"fps"`
 	MsPerCall float64 `json:"ms_per_call"`
 	GFLOPS    float64 `json:"gflops"`
+	// MinorFaultsPerCall: page faults per timed call (the PyTorch peer's,
+	// which depend on its allocator).
+	MinorFaultsPerCall float64 `json:"minor_faults_per_call,omitempty"`
 }
 
 // Report is what Run measured.

@@ -16,7 +16,7 @@ thing in PyTorch:
   rounding to bytes and the block snap (ModelConfig.Snap), fed back.
 
 Commands: {"op": "time", "kind": "step"|"net", "batch", "chunk", "seconds",
-"min_calls", "warmup"} -> {"calls", "seconds", "frames"}.
+"min_calls", "warmup"} -> {"calls", "seconds", "frames", "minor_faults_per_call"}.
 """
 import math
 import sys
@@ -213,8 +213,8 @@ def time_op(cmd):
                 f, h = wm.step(f, h, acts[:, k % acts.shape[1]])
             st.update(f=f, h=h, steps=st["steps"] + chunk)
         per_call = b * chunk
-    calls, secs = peerlib.time_calls(call, float(cmd["seconds"]), int(cmd["min_calls"]), int(cmd["warmup"]))
-    return {"calls": calls, "seconds": secs, "frames": calls * per_call}
+    calls, secs, faults = peerlib.time_calls(call, float(cmd["seconds"]), int(cmd["min_calls"]), int(cmd["warmup"]))
+    return {"calls": calls, "seconds": secs, "frames": calls * per_call, "minor_faults_per_call": faults}
 
 
 if __name__ == "__main__":
