@@ -6,7 +6,7 @@ BIN     := bin/dreamrank
 DATA    ?= data
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: setup setup-test build run demo test test-kernels vet fmt clean example-torch wm-data wm-train wm-arm-logs wm-train-slots wm-eval bench bench-ranking
+.PHONY: setup setup-test build run demo test test-kernels vet fmt clean example-torch wm-data wm-train wm-arm-logs wm-train-slots wm-eval bench bench-peer bench-ranking
 
 setup:
 	@ops/setup/deps.sh
@@ -108,6 +108,14 @@ wm-eval: build
 bench: build
 	./$(BIN) bench wm --json
 	./$(BIN) bench wm --backend builtin --json
+
+# The same networks in PyTorch CPU beside Go in the same run (issue 21):
+# installs Debian's python3-torch through the setup script (tests never do),
+# checks the outputs agree and times both sides alternately.
+bench-peer: build
+	@ops/setup/deps.sh python3-torch python3-numpy python3-msgpack
+	./$(BIN) bench wm --backend builtin --opt checkpoint=checkpoints/pusht-wm --peer torch --json
+	./$(BIN) bench policy flow --opt checkpoint=checkpoints/pusht-flow --peer torch --json
 
 # The headline agreement benchmark: every zoo arm over the 50 test seeds in
 # the simulator and in the default world model, the generic slots model

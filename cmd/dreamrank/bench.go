@@ -13,6 +13,7 @@ import (
 	"dreamrank/evaluator/judge"
 	"dreamrank/evaluator/validation"
 	"dreamrank/foundation/progress"
+	"dreamrank/foundation/torchpeer"
 	"dreamrank/ops/loadgen"
 	policybench "dreamrank/policy/bench"
 	"dreamrank/policy/expert"
@@ -58,6 +59,11 @@ func benchWMCmd() *cobra.Command {
 				fmt.Printf("reference implementation (same run): batch 1 %.1f frames/s; best batch %d: %.1f frames/s, %.2f GFLOP/s = %.1f%% of peak; speedup %.1fx at batch 1, %.1fx best\n",
 					b.FPSBatch1, b.BestBatch, b.FPSBest, b.GFLOPSBest, b.PercentOfPeak, rep.SpeedupBatch1, rep.SpeedupBest)
 			}
+			if p := rep.Peer; p != nil {
+				fmt.Printf("PyTorch %s peer (%d threads, %s; medians of %d alternating rounds): full step batch 1 %.1f frames/s, best batch %d %.1f frames/s (network alone %.1f, %.1f); Go %.1f, %.1f: Go/torch %.2fx at batch 1, %.2fx best; network max |diff| %.2g\n",
+					p.TorchVersion, p.Threads, p.Allocator, p.Rounds, p.FPSBatch1, p.BestBatch, p.FPSBest, p.NetFPSBatch1, p.NetFPSBest,
+					p.GoFPSBatch1, p.GoFPSBest, p.RatioBatch1, p.RatioBest, p.MaxAbsDiff)
+			}
 			return nil
 		},
 	}
@@ -67,8 +73,19 @@ func benchWMCmd() *cobra.Command {
 	cmd.Flags().IntVar(&cfg.Chunk, "chunk", 0, "actions per Step call (default 8)")
 	cmd.Flags().IntSliceVar(&cfg.BaselineBatches, "baseline-batches", nil, "batch sizes besides 1 and the best at which the reference implementation (the built-in model's gorgonia graph) is measured (default 2,4,8)")
 	cmd.Flags().BoolVar(&cfg.SkipBaseline, "no-baseline", false, "do not measure the reference implementation")
+	peerFlags(cmd, &cfg.Peer, &cfg.PeerRounds, &cfg.PeerOptions)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
 	return cmd
+}
+
+// peerFlags registers the flags of a benchmark's PyTorch peer.
+func peerFlags(cmd *cobra.Command, peer *string, rounds *int, opts *torchpeer.Options) {
+	f := cmd.Flags()
+	f.StringVar(peer, "peer", "", "also run the same network in PyTorch CPU (torch): outputs compared on the same inputs, then Go and the peer timed alternately (needs Debian's python3-torch: `make bench-peer` installs it)")
+	f.IntVar(rounds, "peer-rounds", 3, "with --peer: rounds alternating Go and the peer (medians reported)")
+	f.StringVar(&opts.Alloc, "peer-alloc", torchpeer.AllocTuned, "with --peer: the peer's allocator: tuned (glibc with MALLOC_* settings), glibc, jemalloc")
+	f.StringVar(&opts.Python, "peer-python", "", "with --peer: the Python interpreter (default: the first of $DREAMRANK_TORCH_PYTHON, /usr/bin/python3, python3 that imports torch)")
+	f.IntVar(&opts.Threads, "peer-threads", 0, "with --peer: torch threads (default GOMAXPROCS, the Go side's cores)")
 }
 
 func benchPolicyCmd() *cobra.Command {
@@ -111,6 +128,11 @@ batch sizes 1, 2, 4, ..., 64 (each timed for --duration).`,
 				fmt.Printf("%6d %12.1f %12.1f\n", b.Batch, b.MsPerCall, b.ChunksPerSec)
 			}
 			fmt.Printf("best batch %d: %.1f chunks/s\n", rep.BestBatch, rep.ChunksPerSecBest)
+			if p := rep.Peer; p != nil {
+				fmt.Printf("PyTorch %s peer (%d threads, %s; medians of %d alternating rounds): batch 1 %.1f chunks/s, best batch %d %.1f chunks/s; Go %.1f, %.1f: Go/torch %.2fx at batch 1, %.2fx best; actions max |diff| %.2g\n",
+					p.TorchVersion, p.Threads, p.Allocator, p.Rounds, p.ChunksPerSecBatch1, p.BestBatch, p.ChunksPerSecBest,
+					p.GoChunksPerSecBatch1, p.GoChunksPerSecBest, p.RatioBatch1, p.RatioBest, p.MaxAbsDiff)
+			}
 			return nil
 		},
 	}
@@ -118,6 +140,7 @@ batch sizes 1, 2, 4, ..., 64 (each timed for --duration).`,
 	cmd.Flags().IntSliceVar(&cfg.Batches, "batches", nil, "batch sizes for throughput (default 1,2,4,8,16,32,64)")
 	cmd.Flags().IntVar(&cfg.LatencyCalls, "latency-calls", 0, "timed batch-1 calls (default 30)")
 	cmd.Flags().DurationVar(&cfg.Duration, "duration", 0, "timed calling per batch size (default 2s)")
+	peerFlags(cmd, &cfg.Peer, &cfg.PeerRounds, &cfg.PeerOptions)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
 	return cmd
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"dreamrank/foundation/pusht"
+	"dreamrank/foundation/torchpeer"
 	"dreamrank/policy"
 	"dreamrank/policy/expert"
 )
@@ -30,6 +31,13 @@ type Config struct {
 	Duration time.Duration
 	// Steer, if set, is given with every observation.
 	Steer *policy.Context
+	// Peer, when PeerTorch, also runs the same policy in PyTorch (flow
+	// policies with the convolutional front end; see PeerReport):
+	// agreement on the same inputs, then PeerRounds rounds (3) alternating
+	// Go and the peer.
+	Peer        string
+	PeerRounds  int
+	PeerOptions torchpeer.Options
 }
 
 // BatchResult is the throughput at one batch size.
@@ -38,6 +46,9 @@ type BatchResult struct {
 	Calls        int     `json:"calls"`
 	MsPerCall    float64 `json:"ms_per_call"`
 	ChunksPerSec float64 `json:"chunks_per_sec"`
+	// MinorFaultsPerCall: page faults per timed call (the PyTorch peer's,
+	// which depend on its allocator).
+	MinorFaultsPerCall float64 `json:"minor_faults_per_call,omitempty"`
 }
 
 // Report is the benchmark's result.
@@ -49,6 +60,9 @@ type Report struct {
 	Batches          []BatchResult `json:"batches"`
 	BestBatch        int           `json:"best_batch"`
 	ChunksPerSecBest float64       `json:"chunks_per_sec_best"`
+	// Peer is the same policy in PyTorch, measured in the same run
+	// (Config.Peer).
+	Peer *PeerReport `json:"peer,omitempty"`
 }
 
 // Run benchmarks p.
@@ -90,6 +104,18 @@ func Run(ctx context.Context, p policy.Policy, cfg Config) (Report, error) {
 		}
 		return el, len(chunks[0].Actions), nil
 	}
+	if cfg.PeerRounds <= 0 {
+		cfg.PeerRounds = 3
+	}
+	// The peer starts (and checks agreement) first, so a missing torch or a
+	// disagreement fails before the timing; it idles while Go is timed.
+	peer, err := startPeer(ctx, p, cfg, pool)
+	if err != nil {
+		return Report{}, err
+	}
+	if peer != nil {
+		defer peer.Close()
+	}
 	var rep Report
 	// One warm-up call: first-call costs (allocating pools, connecting) are
 	// not inference.
@@ -109,30 +135,44 @@ func Run(ctx context.Context, p policy.Policy, cfg Config) (Report, error) {
 	rep.LatencyMsMedian = quantile(lat, 0.5)
 	rep.LatencyMsP90 = quantile(lat, 0.9)
 	for _, b := range cfg.Batches {
-		var total time.Duration
-		calls, off := 0, 0
-		for calls == 0 || total < cfg.Duration {
-			batch := make([]policy.Observation, b)
-			for i := range batch {
-				batch[i] = pool[(off+i)%len(pool)]
-			}
-			off = (off + b) % len(pool)
-			el, _, err := call(batch)
-			if err != nil {
-				return rep, err
-			}
-			total += el
-			calls++
+		r, err := throughput(call, pool, b, cfg.Duration)
+		if err != nil {
+			return rep, err
 		}
-		r := BatchResult{Batch: b, Calls: calls,
-			MsPerCall:    float64(total) / float64(calls) / float64(time.Millisecond),
-			ChunksPerSec: float64(b*calls) / total.Seconds()}
 		rep.Batches = append(rep.Batches, r)
 		if r.ChunksPerSec > rep.ChunksPerSecBest {
 			rep.BestBatch, rep.ChunksPerSecBest = b, r.ChunksPerSec
 		}
 	}
+	if peer != nil {
+		if rep.Peer, err = comparePeer(peer, cfg, &rep, func(b int) (BatchResult, error) { return throughput(call, pool, b, cfg.Duration) }); err != nil {
+			return rep, err
+		}
+	}
 	return rep, nil
+}
+
+// throughput times calls at batch b for about dur (at least one call), the
+// batches cycling through pool.
+func throughput(call func([]policy.Observation) (time.Duration, int, error), pool []policy.Observation, b int, dur time.Duration) (BatchResult, error) {
+	var total time.Duration
+	calls, off := 0, 0
+	for calls == 0 || total < dur {
+		batch := make([]policy.Observation, b)
+		for i := range batch {
+			batch[i] = pool[(off+i)%len(pool)]
+		}
+		off = (off + b) % len(pool)
+		el, _, err := call(batch)
+		if err != nil {
+			return BatchResult{}, err
+		}
+		total += el
+		calls++
+	}
+	return BatchResult{Batch: b, Calls: calls,
+		MsPerCall:    float64(total) / float64(calls) / float64(time.Millisecond),
+		ChunksPerSec: float64(b*calls) / total.Seconds()}, nil
 }
 
 // quantile of sorted xs by linear interpolation.

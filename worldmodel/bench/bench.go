@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"dreamrank/foundation/openblas"
+	"dreamrank/foundation/torchpeer"
 	"dreamrank/worldmodel"
 )
 
@@ -44,6 +45,12 @@ type Config struct {
 	SkipBaseline    bool
 	// Seed for the synthetic contexts and actions.
 	Seed uint64
+	// Peer, when PeerTorch, also runs the same network in PyTorch (the
+	// built-in model only; see PeerReport): agreement on the same inputs,
+	// then PeerRounds rounds (3) alternating Go and the peer.
+	Peer        string
+	PeerRounds  int
+	PeerOptions torchpeer.Options
 }
 
 func (c Config) withDefaults() Config {
@@ -68,6 +75,9 @@ func (c Config) withDefaults() Config {
 	if c.PeakDuration <= 0 {
 		c.PeakDuration = time.Second
 	}
+	if c.PeerRounds <= 0 {
+		c.PeerRounds = 3
+	}
 	if c.BaselineBatches == nil {
 		c.BaselineBatches = []int{2, 4, 8}
 	}
@@ -83,6 +93,9 @@ type BatchResult struct {
 	FPS       float64 `json:"fps"`
 	MsPerCall float64 `json:"ms_per_call"`
 	GFLOPS    float64 `json:"gflops"`
+	// MinorFaultsPerCall: page faults per timed call (the PyTorch peer's,
+	// which depend on its allocator).
+	MinorFaultsPerCall float64 `json:"minor_faults_per_call,omitempty"`
 }
 
 // Report is what Run measured.
@@ -107,6 +120,9 @@ type Report struct {
 	Baseline      *Baseline `json:"baseline,omitempty"`
 	SpeedupBatch1 float64   `json:"speedup_batch1"`
 	SpeedupBest   float64   `json:"speedup_best"`
+	// Peer is the same network in PyTorch, measured in the same run
+	// (Config.Peer).
+	Peer *PeerReport `json:"peer,omitempty"`
 }
 
 // Baseline is the reference implementation's measurement; its GFLOP/s
@@ -147,6 +163,16 @@ func Run(ctx context.Context, m worldmodel.Model, cfg Config) (Report, error) {
 	if fc, ok := m.(worldmodel.FLOPsCounter); ok {
 		rep.FLOPsPerStep = fc.FLOPsPerStep()
 	}
+	// The peer starts (and checks agreement) first, so a missing torch or
+	// a disagreement fails before minutes of timing; it idles on its stdin
+	// while Go is timed.
+	peer, err := startPeer(ctx, m, cfg)
+	if err != nil {
+		return Report{}, err
+	}
+	if peer != nil {
+		defer peer.Close()
+	}
 	if !cfg.SkipPeak {
 		rep.SgemmBySize = map[string]float64{}
 		if err := measurePeak(ctx, cfg, &rep); err != nil {
@@ -154,7 +180,6 @@ func Run(ctx context.Context, m worldmodel.Model, cfg Config) (Report, error) {
 		}
 	}
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0xbe4c))
-	var err error
 	if rep.Batches, err = measureAll(ctx, m, batches, cfg, rng, rep.FLOPsPerStep); err != nil {
 		return Report{}, err
 	}
@@ -180,6 +205,11 @@ func Run(ctx context.Context, m worldmodel.Model, cfg Config) (Report, error) {
 		rep.Baseline = base
 		rep.SpeedupBatch1 = rep.FPSBatch1 / base.FPSBatch1
 		rep.SpeedupBest = rep.FPSBest / base.FPSBest
+	}
+	if peer != nil {
+		if rep.Peer, err = comparePeer(ctx, peer, m, cfg, &rep, rng); err != nil {
+			return Report{}, err
+		}
 	}
 	if !cfg.SkipPeak {
 		if err := measurePeak(ctx, cfg, &rep); err != nil {

@@ -1,0 +1,83 @@
+package torchpeer
+
+import (
+	"context"
+	"errors"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"dreamrank/foundation/ndarray"
+)
+
+func TestAllocEnv(t *testing.T) {
+	_, jemallocErr := os.Stat(JemallocPath)
+	for _, tc := range []struct {
+		name    string
+		alloc   string
+		want    string // a variable the environment sets ("" none)
+		wantErr bool
+	}{
+		{"default is tuned", "", "MALLOC_MMAP_THRESHOLD_=268435456", false},
+		{"tuned", AllocTuned, "MALLOC_ARENA_MAX=2", false},
+		{"plain glibc sets nothing", AllocGlibc, "", false},
+		{"jemalloc preloads when installed", AllocJemalloc, "LD_PRELOAD=" + JemallocPath, jemallocErr != nil},
+		{"unknown", "tcmalloc", "", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env, err := AllocEnv(tc.alloc)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("err %v, want error %v", err, tc.wantErr)
+			}
+			if tc.wantErr {
+				return
+			}
+			if tc.want == "" && len(env) != 0 || tc.want != "" && !slices.Contains(env, tc.want) {
+				t.Errorf("env %v, want %q", env, tc.want)
+			}
+		})
+	}
+}
+
+func TestFindPythonMissing(t *testing.T) {
+	_, err := FindPython(context.Background(), "/nonexistent/python3")
+	if !errors.Is(err, ErrNoTorch) || !strings.Contains(err.Error(), "deps.sh") {
+		t.Errorf("err %v, want ErrNoTorch naming the setup script", err)
+	}
+}
+
+// TestPeerProtocol runs a peer that echoes commands, through the real
+// interpreter (skipped, even under CI, without torch: tests never install
+// it; see worldmodel/bench's peer tests).
+func TestPeerProtocol(t *testing.T) {
+	if _, err := FindPython(context.Background(), ""); err != nil {
+		t.Skip(err)
+	}
+	script := []byte(`import peerlib
+def load(req):
+    return {"n": int(req["x"].sum())}
+peerlib.serve(load, {"echo": lambda c: {"v": c["v"]}, "fail": lambda c: 1 / 0})
+`)
+	req := map[string]any{"x": ndarray.NewFloat32([]float32{1, 2, 3}, 3)}
+	var hello struct {
+		N       int    `json:"n"`
+		Threads int    `json:"threads"`
+		Version string `json:"torch_version"`
+	}
+	p, err := Start(context.Background(), Options{Threads: 1}, script, req, &hello)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if hello.N != 6 || hello.Threads != 1 || hello.Version == "" {
+		t.Errorf("hello %+v", hello)
+	}
+	var out struct{ V string }
+	if err := p.Call(map[string]any{"op": "echo", "v": "hi"}, &out); err != nil || out.V != "hi" {
+		t.Errorf("echo: %v %+v", err, out)
+	}
+	if err := p.Call(map[string]any{"op": "fail"}, &out); !errors.Is(err, ErrPeer) || !strings.Contains(err.Error(), "ZeroDivisionError") {
+		t.Errorf("fail: %v", err)
+	}
+}
