@@ -49,6 +49,9 @@ type BatchResult struct {
 	// MinorFaultsPerCall: page faults per timed call (the PyTorch peer's,
 	// which depend on its allocator).
 	MinorFaultsPerCall float64 `json:"minor_faults_per_call,omitempty"`
+	// Threads: the intra-op threads the PyTorch peer ran this batch on (the
+	// faster of 1 and the Go side's core count; 0 on the Go side).
+	Threads int `json:"threads,omitempty"`
 }
 
 // Report is the benchmark's result.

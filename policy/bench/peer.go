@@ -174,12 +174,13 @@ func (p *Peer) Time(b int, cfg Config) (BatchResult, error) {
 		Seconds float64 `json:"seconds"`
 		Chunks  int     `json:"chunks"`
 		Faults  float64 `json:"minor_faults_per_call"`
+		Threads int     `json:"threads"`
 	}
 	if err := p.proc.Call(map[string]any{"op": "time", "batch": b, "seconds": cfg.Duration.Seconds(), "min_calls": 1, "warmup": 3}, &r); err != nil {
 		return BatchResult{}, fmt.Errorf("torch peer batch %d: %w", b, err)
 	}
 	sec := max(r.Seconds, 1e-9)
-	return BatchResult{Batch: b, Calls: r.Calls, MsPerCall: 1000 * sec / float64(max(r.Calls, 1)), ChunksPerSec: float64(r.Chunks) / sec, MinorFaultsPerCall: r.Faults}, nil
+	return BatchResult{Batch: b, Calls: r.Calls, MsPerCall: 1000 * sec / float64(max(r.Calls, 1)), ChunksPerSec: float64(r.Chunks) / sec, MinorFaultsPerCall: r.Faults, Threads: r.Threads}, nil
 }
 
 // Close stops the peer.

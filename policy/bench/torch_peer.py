@@ -144,8 +144,8 @@ def time_op(cmd):
         st["off"] = (st["off"] + b) % n
         chunk_of(idx)
 
-    calls, secs, faults = peerlib.time_calls(call, float(cmd["seconds"]), int(cmd["min_calls"]), int(cmd["warmup"]))
-    return {"calls": calls, "seconds": secs, "chunks": calls * b, "minor_faults_per_call": faults}
+    calls, secs, faults, threads = peerlib.time_calls(call, float(cmd["seconds"]), int(cmd["min_calls"]), int(cmd["warmup"]))
+    return {"calls": calls, "seconds": secs, "chunks": calls * b, "minor_faults_per_call": faults, "threads": threads}
 
 
 if __name__ == "__main__":

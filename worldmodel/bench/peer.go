@@ -143,6 +143,7 @@ func (p *Peer) Time(kind string, b int, cfg Config) (BatchResult, error) {
 		Seconds float64 `json:"seconds"`
 		Frames  int     `json:"frames"`
 		Faults  float64 `json:"minor_faults_per_call"`
+		Threads int     `json:"threads"`
 	}
 	err := p.proc.Call(map[string]any{"op": "time", "kind": kind, "batch": b, "chunk": cfg.Chunk,
 		"seconds": cfg.Duration.Seconds(), "min_calls": cfg.MinCalls, "warmup": cfg.Warmup, "max_steps": MaxRolloutSteps}, &r)
@@ -151,7 +152,7 @@ func (p *Peer) Time(kind string, b int, cfg Config) (BatchResult, error) {
 	}
 	sec := max(r.Seconds, 1e-9)
 	return BatchResult{Batch: b, Calls: r.Calls, Frames: r.Frames, Seconds: sec,
-		FPS: float64(r.Frames) / sec, MsPerCall: 1000 * sec / float64(max(r.Calls, 1)), GFLOPS: -1, MinorFaultsPerCall: r.Faults}, nil
+		FPS: float64(r.Frames) / sec, MsPerCall: 1000 * sec / float64(max(r.Calls, 1)), GFLOPS: -1, MinorFaultsPerCall: r.Faults, Threads: r.Threads}, nil
 }
 
 // Close stops the peer.

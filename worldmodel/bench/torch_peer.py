@@ -213,8 +213,8 @@ def time_op(cmd):
                 f, h = wm.step(f, h, acts[:, k % acts.shape[1]])
             st.update(f=f, h=h, steps=st["steps"] + chunk)
         per_call = b * chunk
-    calls, secs, faults = peerlib.time_calls(call, float(cmd["seconds"]), int(cmd["min_calls"]), int(cmd["warmup"]))
-    return {"calls": calls, "seconds": secs, "frames": calls * per_call, "minor_faults_per_call": faults}
+    calls, secs, faults, threads = peerlib.time_calls(call, float(cmd["seconds"]), int(cmd["min_calls"]), int(cmd["warmup"]))
+    return {"calls": calls, "seconds": secs, "frames": calls * per_call, "minor_faults_per_call": faults, "threads": threads}
 
 
 if __name__ == "__main__":
