@@ -121,38 +121,8 @@ func ImportReplayBuffer(ctx context.Context, store *Store, zarrPath string, opts
 	// written (each atomically): they are good, and the store then holds
 	// exactly the episodes before the failure. Only the caller's ctx
 	// interrupts writes.
-	var (
-		mu       sync.Mutex
-		done     int
-		firstErr error
-		failedAt = -1
-	)
-	fail := func(i int, err error) {
-		mu.Lock()
-		if firstErr == nil {
-			firstErr, failedAt = err, i
-		}
-		mu.Unlock()
-	}
-	failed := func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return firstErr != nil
-	}
-	step := func(imported bool, steps int) {
-		mu.Lock()
-		done++
-		if imported {
-			rep.Imported++
-			rep.Steps += steps
-		} else {
-			rep.Skipped++
-		}
-		if progress != nil {
-			progress(done, total) // under mu: one call at a time, done increasing
-		}
-		mu.Unlock()
-	}
+	tally := NewTally(total, progress)
+	var pixMu sync.Mutex // the pixel counts in rep
 
 	// Episodes are read and their pixels converted in order on this
 	// goroutine (the zarr reader decodes each chunk once, in parallel, and
@@ -167,34 +137,34 @@ func ImportReplayBuffer(ctx context.Context, store *Store, zarrPath string, opts
 				ep := raw.episode(opts)
 				err := store.Put(ctx, ep, PutOptions{Video: opts.Video, VideoFPS: opts.ControlHz})
 				if err == nil {
-					mu.Lock()
+					pixMu.Lock()
 					rep.NonIntegralPixels += raw.nonIntegral
 					rep.ClampedPixels += raw.clamped
-					mu.Unlock()
+					pixMu.Unlock()
 				}
 				switch {
 				case err == nil:
-					step(true, ep.Steps)
+					tally.Step(true, ep.Steps)
 				case errors.Is(err, ErrExists): // another importer won the race
-					step(false, 0)
+					tally.Step(false, 0)
 				default:
-					fail(raw.index, fmt.Errorf("episode %d (%s): %w", raw.index, raw.id, err))
+					tally.Fail(raw.index, fmt.Errorf("episode %d (%s): %w", raw.index, raw.id, err))
 				}
 			}
 		}()
 	}
 
-	for i := 0; i < total && ctx.Err() == nil && !failed(); i++ {
+	for i := 0; i < total && ctx.Err() == nil && !tally.Failed(); i++ {
 		if ok, err := store.Exists(rep.IDs[i]); err != nil {
-			fail(i, err)
+			tally.Fail(i, err)
 			break
 		} else if ok {
-			step(false, 0)
+			tally.Step(false, 0)
 			continue
 		}
 		raw, err := r.read(ctx, i, rep.IDs[i])
 		if err != nil {
-			fail(i, fmt.Errorf("episode %d: %w", i, err))
+			tally.Fail(i, fmt.Errorf("episode %d: %w", i, err))
 			break
 		}
 		select {
@@ -206,16 +176,9 @@ func ImportReplayBuffer(ctx context.Context, store *Store, zarrPath string, opts
 	wg.Wait()
 	rep.Duration = time.Since(began)
 
-	if firstErr == nil && ctx.Err() != nil {
-		firstErr = ctx.Err() // the caller cancelled
-	}
-	if firstErr != nil {
-		at := ""
-		if failedAt >= 0 {
-			at = fmt.Sprintf(" at episode %d", failedAt)
-		}
-		return rep, fmt.Errorf("import of %s stopped%s: %d of %d episodes are complete in the store (%d written now, %d already there), no partial episode was left: %w",
-			zarrPath, at, rep.Imported+rep.Skipped, total, rep.Imported, rep.Skipped, firstErr)
+	rep.Imported, rep.Skipped, rep.Steps = tally.Counts()
+	if err := tally.Err(ctx, zarrPath); err != nil {
+		return rep, err
 	}
 	return rep, nil
 }

@@ -110,38 +110,7 @@ func Import(ctx context.Context, store *episode.Store, dir string, opts ImportOp
 	rd.created = time.Now().UTC()
 	defer rd.close()
 
-	var (
-		mu       sync.Mutex
-		done     int
-		firstErr error
-		failedAt = -1
-	)
-	fail := func(i int, err error) {
-		mu.Lock()
-		if firstErr == nil {
-			firstErr, failedAt = err, i
-		}
-		mu.Unlock()
-	}
-	failed := func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return firstErr != nil
-	}
-	step := func(imported bool, steps int) {
-		mu.Lock()
-		done++
-		if imported {
-			rep.Imported++
-			rep.Steps += steps
-		} else {
-			rep.Skipped++
-		}
-		if progress != nil {
-			progress(done, len(eps))
-		}
-		mu.Unlock()
-	}
+	tally := episode.NewTally(len(eps), progress)
 
 	type job struct {
 		index int
@@ -157,29 +126,29 @@ func Import(ctx context.Context, store *episode.Store, dir string, opts ImportOp
 				err := store.Put(ctx, j.e, episode.PutOptions{Video: opts.Video, VideoFPS: d.Info.FPS})
 				switch {
 				case err == nil:
-					step(true, j.e.Steps)
+					tally.Step(true, j.e.Steps)
 				case errors.Is(err, episode.ErrExists): // another importer won the race
-					step(false, 0)
+					tally.Step(false, 0)
 				default:
-					fail(j.index, fmt.Errorf("episode %d (%s): %w", j.index, j.e.ID, err))
+					tally.Fail(j.index, fmt.Errorf("episode %d (%s): %w", j.index, j.e.ID, err))
 				}
 			}
 		}()
 	}
 	for i, ref := range eps {
-		if ctx.Err() != nil || failed() {
+		if ctx.Err() != nil || tally.Failed() {
 			break
 		}
 		if ok, err := store.Exists(rep.IDs[i]); err != nil {
-			fail(ref.Index, err)
+			tally.Fail(ref.Index, err)
 			break
 		} else if ok {
-			step(false, 0)
+			tally.Step(false, 0)
 			continue
 		}
 		e, err := rd.read(ref, rep.IDs[i])
 		if err != nil {
-			fail(ref.Index, fmt.Errorf("%s: %w", dir, err))
+			tally.Fail(ref.Index, fmt.Errorf("%s: %w", dir, err))
 			break
 		}
 		if e.Source == "" {
@@ -193,16 +162,9 @@ func Import(ctx context.Context, store *episode.Store, dir string, opts ImportOp
 	close(jobs)
 	wg.Wait()
 	rep.Duration = time.Since(began)
-	if firstErr == nil && ctx.Err() != nil {
-		firstErr = ctx.Err()
-	}
-	if firstErr != nil {
-		at := ""
-		if failedAt >= 0 {
-			at = fmt.Sprintf(" at episode %d", failedAt)
-		}
-		return rep, fmt.Errorf("import of %s stopped%s: %d of %d episodes are complete in the store (%d written now, %d already there), no partial episode was left: %w",
-			dir, at, rep.Imported+rep.Skipped, len(eps), rep.Imported, rep.Skipped, firstErr)
+	rep.Imported, rep.Skipped, rep.Steps = tally.Counts()
+	if err := tally.Err(ctx, dir); err != nil {
+		return rep, err
 	}
 	return rep, nil
 }

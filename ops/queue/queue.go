@@ -177,32 +177,14 @@ func Ensure(ctx context.Context, nc *nats.Conn, c Config) (*Resources, error) {
 }
 
 // Open opens resources a server created, for workers and clients (which
-// must not reconfigure them).
+// must not reconfigure them): OpenWorker's plus the state bucket.
 func Open(ctx context.Context, nc *nats.Conn) (*Resources, error) {
-	js, err := jetstream.New(nc)
+	r, err := OpenWorker(ctx, nc)
 	if err != nil {
 		return nil, err
 	}
-	r := &Resources{JS: js}
-	if r.Tasks, err = js.Stream(ctx, TaskStream); err != nil {
-		return nil, fmt.Errorf("queue: task stream (is a server running?): %w", err)
-	}
-	if r.Jobs, err = js.KeyValue(ctx, JobBucket); err != nil {
-		return nil, fmt.Errorf("queue: job bucket: %w", err)
-	}
-	if r.Artifacts, err = js.ObjectStore(ctx, ArtifactBucket); err != nil {
-		return nil, fmt.Errorf("queue: artifact store: %w", err)
-	}
-	if r.State, err = js.KeyValue(ctx, StateBucket); err != nil {
+	if r.State, err = r.JS.KeyValue(ctx, StateBucket); err != nil {
 		return nil, fmt.Errorf("queue: state bucket: %w", err)
-	}
-	for _, p := range job.Priorities() {
-		cons, err := r.Tasks.Consumer(ctx, WorkerConsumer(p))
-		if err != nil {
-			return nil, fmt.Errorf("queue: %s consumer: %w", p, err)
-		}
-		r.Workers = append(r.Workers, cons)
-		r.AckWait = cons.CachedInfo().Config.AckWait
 	}
 	return r, nil
 }
