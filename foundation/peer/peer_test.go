@@ -44,7 +44,7 @@ func echo() Session {
 
 func start(t *testing.T, open func() Session, opts ServeOptions) *httptest.Server {
 	t.Helper()
-	opts.Logf = t.Logf
+	opts.Logf = peertest.Logf(t)
 	srv := httptest.NewServer(Serve(Static(map[string]any{"kind": "test", "protocol": 1}), open, opts))
 	t.Cleanup(srv.Close)
 	return srv
@@ -296,7 +296,7 @@ func TestServerCancelsWork(t *testing.T) {
 func TestErrorTextAndMetadataError(t *testing.T) {
 	text := func(err error) string { return "Error in server:\n" + err.Error() }
 	t.Run("error text", func(t *testing.T) {
-		srv := httptest.NewServer(Serve(Static(map[string]any{}), echo, ServeOptions{Logf: t.Logf, ErrorText: text}))
+		srv := httptest.NewServer(Serve(Static(map[string]any{}), echo, ServeOptions{Logf: peertest.Logf(t), ErrorText: text}))
 		defer srv.Close()
 		c := dial(t, srv.URL, DialOptions{})
 		_, err := c.Call(context.Background(), map[string]any{"op": "fail"})
@@ -307,7 +307,7 @@ func TestErrorTextAndMetadataError(t *testing.T) {
 	})
 	t.Run("malformed request", func(t *testing.T) {
 		// The kit's own request errors are the bare problem.
-		srv := httptest.NewServer(Serve(Static(map[string]any{}), echo, ServeOptions{Logf: t.Logf, ErrorText: text}))
+		srv := httptest.NewServer(Serve(Static(map[string]any{}), echo, ServeOptions{Logf: peertest.Logf(t), ErrorText: text}))
 		defer srv.Close()
 		ctx := context.Background()
 		ws, _, err := websocket.Dial(ctx, srv.URL, nil)
@@ -325,7 +325,7 @@ func TestErrorTextAndMetadataError(t *testing.T) {
 	})
 	t.Run("metadata error", func(t *testing.T) {
 		refuse := func() (map[string]any, error) { return nil, errcode.New(errcode.Unavailable, "not ready") }
-		srv := httptest.NewServer(Serve(refuse, echo, ServeOptions{Logf: t.Logf}))
+		srv := httptest.NewServer(Serve(refuse, echo, ServeOptions{Logf: peertest.Logf(t)}))
 		defer srv.Close()
 		_, err := Dial(context.Background(), srv.URL, DialOptions{})
 		var se *ServerError

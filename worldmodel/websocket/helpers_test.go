@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"dreamrank/foundation/peer/peertest"
 	"dreamrank/worldmodel"
 	"dreamrank/worldmodel/modeltest"
 )
@@ -99,7 +100,7 @@ func (r *mixRollout) Close() error {
 // serve serves m on a test HTTP server and returns its ws:// address.
 func serve(t testing.TB, m worldmodel.Model, opts ServeOptions) string {
 	t.Helper()
-	opts.Logf = t.Logf
+	opts.Logf = peertest.Logf(t)
 	srv := httptest.NewServer(Serve(m, opts))
 	t.Cleanup(srv.Close)
 	return "ws" + srv.URL[len("http"):]

@@ -47,7 +47,7 @@ func (c *counting) Judge(ctx context.Context, eps []judge.Episode) ([]judge.Verd
 
 func serve(t testing.TB, j judge.Judge, opts ServeOptions) string {
 	t.Helper()
-	opts.Logf = t.Logf
+	opts.Logf = peertest.Logf(t)
 	srv := httptest.NewServer(Serve(j, opts))
 	t.Cleanup(srv.Close)
 	return srv.URL
@@ -154,7 +154,7 @@ func TestPeerFailures(t *testing.T) {
 		// The first connection (the one Dial keeps) is dropped after its
 		// metadata, as by a peer that restarted; later ones are served.
 		var conns atomic.Int64
-		real := Serve(judge.PushT{}, ServeOptions{Logf: t.Logf})
+		real := Serve(judge.PushT{}, ServeOptions{Logf: peertest.Logf(t)})
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if conns.Add(1) > 1 {
 				real.ServeHTTP(w, r)
@@ -178,7 +178,7 @@ func TestPeerFailures(t *testing.T) {
 		}
 	})
 	t.Run("gone", func(t *testing.T) {
-		srv := httptest.NewServer(Serve(judge.PushT{}, ServeOptions{Logf: t.Logf}))
+		srv := httptest.NewServer(Serve(judge.PushT{}, ServeOptions{Logf: peertest.Logf(t)}))
 		c := dial(t, srv.URL, Options{})
 		c.Close()
 		srv.Close()
