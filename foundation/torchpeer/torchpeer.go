@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -220,4 +221,19 @@ func (p *Process) Close() error {
 		return fmt.Errorf("%w: %v: %s", ErrPeer, err, p.stderr.String())
 	}
 	return nil
+}
+
+// Median is the median of the alternating rounds' measurements of one
+// side (-1 when there are none, which the benches' JSON reads as not
+// measured).
+func Median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return -1
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }

@@ -81,3 +81,22 @@ peerlib.serve(load, {"echo": lambda c: {"v": c["v"]}, "fail": lambda c: 1 / 0})
 		t.Errorf("fail: %v", err)
 	}
 }
+
+func TestMedian(t *testing.T) {
+	tests := []struct {
+		name string
+		xs   []float64
+		want float64
+	}{
+		{"none", nil, -1},
+		{"odd", []float64{3, 1, 2}, 2},
+		{"even", []float64{4, 1, 3, 2}, 2.5},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Median(tt.xs); got != tt.want {
+				t.Fatalf("Median(%v) = %v, want %v", tt.xs, got, tt.want)
+			}
+		})
+	}
+}

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"slices"
 
 	"dreamrank/foundation/ndarray"
 	"dreamrank/foundation/torchpeer"
@@ -256,22 +255,9 @@ func comparePeer(p *Peer, cfg Config, rep *Report, goAt func(b int) (BatchResult
 			}
 		}
 	}
-	pr.GoChunksPerSecBatch1, pr.GoChunksPerSecBest = median(goB1), median(goBest)
-	pr.ChunksPerSecBatch1, pr.ChunksPerSecBest = median(pB1), median(pBest)
+	pr.GoChunksPerSecBatch1, pr.GoChunksPerSecBest = torchpeer.Median(goB1), torchpeer.Median(goBest)
+	pr.ChunksPerSecBatch1, pr.ChunksPerSecBest = torchpeer.Median(pB1), torchpeer.Median(pBest)
 	pr.RatioBatch1 = pr.GoChunksPerSecBatch1 / pr.ChunksPerSecBatch1
 	pr.RatioBest = pr.GoChunksPerSecBest / pr.ChunksPerSecBest
 	return pr, nil
-}
-
-// median of xs (-1 when empty).
-func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return -1
-	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }

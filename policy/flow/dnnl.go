@@ -148,12 +148,24 @@ func (e *dnnlEncoder) Close() error {
 // groups of 1: 0.48, 2: 0.44, 4: 0.41, 8: 0.55 (the fast pass: 1.5-2.2).
 const maxDnnlBatch = 4
 
-// dnnlPool holds a policy's idle oneDNN encoders by batch size.
+// dnnlPool holds a policy's idle oneDNN encoders by batch size, and why
+// oneDNN was given up (default mode), for good.
 type dnnlPool struct {
-	mu     sync.Mutex
-	closed bool
-	err    error // why oneDNN was given up (default mode), for good
-	idle   map[int][]*dnnlEncoder
+	dnnl.Pool[*dnnlEncoder]
+	mu  sync.Mutex
+	err error
+}
+
+func (pool *dnnlPool) givenUp() error {
+	pool.mu.Lock()
+	defer pool.mu.Unlock()
+	return pool.err
+}
+
+func (pool *dnnlPool) giveUp(err error) {
+	pool.mu.Lock()
+	pool.err = err
+	pool.mu.Unlock()
 }
 
 // dnnlUnavailable is an encoding that did nothing because no oneDNN
@@ -164,26 +176,17 @@ func (e *dnnlUnavailable) Error() string { return e.err.Error() }
 func (e *dnnlUnavailable) Unwrap() error { return e.err }
 
 func (p *Policy) acquireDnnl(b int) (*dnnlEncoder, error) {
-	p.dnnl.mu.Lock()
-	if p.dnnl.closed || p.dnnl.err != nil {
-		err := p.dnnl.err
-		p.dnnl.mu.Unlock()
-		if err == nil {
-			err = errors.New("flow: policy closed")
-		}
+	if err := p.dnnl.givenUp(); err != nil {
 		return nil, err
 	}
-	var e *dnnlEncoder
-	if idle := p.dnnl.idle[b]; len(idle) > 0 {
-		e, p.dnnl.idle[b] = idle[len(idle)-1], idle[:len(idle)-1]
+	e, ok, err := p.dnnl.Get(b)
+	if err != nil {
+		return nil, errors.New("flow: policy closed")
 	}
-	p.dnnl.mu.Unlock()
-	if e == nil {
+	if !ok {
 		e, err := newDnnlEncoder(p.cfg, p.ps, b)
 		if err != nil && p.Inference == "" {
-			p.dnnl.mu.Lock()
-			p.dnnl.err = err
-			p.dnnl.mu.Unlock()
+			p.dnnl.giveUp(err)
 		}
 		return e, err
 	}
@@ -194,39 +197,11 @@ func (p *Policy) acquireDnnl(b int) (*dnnlEncoder, error) {
 	return e, nil
 }
 
-func (p *Policy) releaseDnnl(e *dnnlEncoder) {
-	p.dnnl.mu.Lock()
-	defer p.dnnl.mu.Unlock()
-	if p.dnnl.closed {
-		e.Close()
-		return
-	}
-	if p.dnnl.idle == nil {
-		p.dnnl.idle = map[int][]*dnnlEncoder{}
-	}
-	p.dnnl.idle[e.batch] = append(p.dnnl.idle[e.batch], e)
-}
+func (p *Policy) releaseDnnl(e *dnnlEncoder) { p.dnnl.Put(e.batch, e) }
 
 // Close frees the idle oneDNN encoders; later calls encode on the fast
 // pass. Closing twice is a no-op.
-func (p *Policy) Close() error { return p.dnnl.close() }
-
-func (pool *dnnlPool) close() error {
-	pool.mu.Lock()
-	defer pool.mu.Unlock()
-	if pool.closed {
-		return nil
-	}
-	pool.closed = true
-	var errs []error
-	for _, idle := range pool.idle {
-		for _, e := range idle {
-			errs = append(errs, e.Close())
-		}
-	}
-	pool.idle = nil
-	return errors.Join(errs...)
-}
+func (p *Policy) Close() error { return p.dnnl.Close() }
 
 // encodeDnnl writes the observation features of obs into feat (obsDim
 // each) through oneDNN encoders: groups of up to maxDnnlBatch images,
@@ -287,9 +262,7 @@ func (p *Policy) inferenceName() string {
 	if p.Inference == "fast" {
 		return "fast"
 	}
-	p.dnnl.mu.Lock()
-	defer p.dnnl.mu.Unlock()
-	if p.Inference == "" && (p.dnnl.err != nil || p.dnnl.closed) {
+	if p.Inference == "" && (p.dnnl.givenUp() != nil || p.dnnl.Closed()) {
 		return "fast"
 	}
 	return "dnnl"

@@ -139,7 +139,7 @@ func newPolicy(c ModelConfig, ps *nn.Params) *Policy {
 	p := &Policy{cfg: c, ps: ps, Guidance: DefaultGuidance, Temperature: temp, info: map[string]string{"backend": Name}, dnnl: &dnnlPool{}}
 	// A backstop for policies nobody closes (DAgger rounds load one per
 	// round): their idle oneDNN encoders' C memory goes when they do.
-	runtime.AddCleanup(p, func(pool *dnnlPool) { pool.close() }, p.dnnl)
+	runtime.AddCleanup(p, func(pool *dnnlPool) { pool.Close() }, p.dnnl)
 	return p
 }
 

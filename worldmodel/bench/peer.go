@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
-	"slices"
 
 	"dreamrank/foundation/ndarray"
 	"dreamrank/foundation/pusht"
@@ -349,22 +348,9 @@ func comparePeer(ctx context.Context, p *Peer, m worldmodel.Model, cfg Config, r
 			}
 		}
 	}
-	pr.GoFPSBatch1, pr.GoFPSBest = median(goB1), median(goBest)
-	pr.FPSBatch1, pr.FPSBest = median(pB1), median(pBest)
-	pr.NetFPSBatch1, pr.NetFPSBest = median(nB1), median(nBest)
+	pr.GoFPSBatch1, pr.GoFPSBest = torchpeer.Median(goB1), torchpeer.Median(goBest)
+	pr.FPSBatch1, pr.FPSBest = torchpeer.Median(pB1), torchpeer.Median(pBest)
+	pr.NetFPSBatch1, pr.NetFPSBest = torchpeer.Median(nB1), torchpeer.Median(nBest)
 	pr.RatioBatch1, pr.RatioBest = pr.GoFPSBatch1/pr.FPSBatch1, pr.GoFPSBest/pr.FPSBest
 	return pr, nil
-}
-
-// median of xs (-1 when empty).
-func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return -1
-	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }

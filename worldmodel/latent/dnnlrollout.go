@@ -35,28 +35,14 @@ func dnnlGroups(n, runners int) []int {
 	return bounds
 }
 
-// dnnlPool holds a model's idle oneDNN forward passes by batch size.
-type dnnlPool struct {
-	mu     sync.Mutex
-	closed bool
-	idle   map[int][]*dnnlNet
-}
-
 // acquireDnnl takes an idle oneDNN forward pass for exactly b episodes
 // (or builds one) with the net's current weights.
 func (m *Model) acquireDnnl(b int) (*dnnlNet, error) {
-	pool := m.dnnl
-	pool.mu.Lock()
-	if pool.closed {
-		pool.mu.Unlock()
+	d, ok, err := m.dnnl.Get(b)
+	if err != nil {
 		return nil, fmt.Errorf("latent: oneDNN forward pass: model closed: %w", worldmodel.ErrClosed)
 	}
-	var d *dnnlNet
-	if idle := pool.idle[b]; len(idle) > 0 {
-		d, pool.idle[b] = idle[len(idle)-1], idle[:len(idle)-1]
-	}
-	pool.mu.Unlock()
-	if d == nil {
+	if !ok {
 		return newDnnlNet(m.net, b)
 	}
 	if err := d.sync(); err != nil {
@@ -66,36 +52,7 @@ func (m *Model) acquireDnnl(b int) (*dnnlNet, error) {
 	return d, nil
 }
 
-func (m *Model) releaseDnnl(d *dnnlNet) {
-	pool := m.dnnl
-	pool.mu.Lock()
-	defer pool.mu.Unlock()
-	if pool.closed {
-		d.Close()
-		return
-	}
-	if pool.idle == nil {
-		pool.idle = map[int][]*dnnlNet{}
-	}
-	pool.idle[d.batch] = append(pool.idle[d.batch], d)
-}
-
-func (pool *dnnlPool) close() error {
-	pool.mu.Lock()
-	defer pool.mu.Unlock()
-	if pool.closed {
-		return nil
-	}
-	pool.closed = true
-	var errs []error
-	for _, idle := range pool.idle {
-		for _, d := range idle {
-			errs = append(errs, d.Close())
-		}
-	}
-	pool.idle = nil
-	return errors.Join(errs...)
-}
+func (m *Model) releaseDnnl(d *dnnlNet) { m.dnnl.Put(d.batch, d) }
 
 // stepDnnl is Step on the oneDNN forward pass: the episodes are cut into
 // groups (dnnlGroups), and every imagined step of the chunk is one

@@ -56,9 +56,9 @@ type Model struct {
 	dnnlErr atomic.Pointer[error]
 
 	mu     sync.Mutex
-	graphs []*inferGraph // idle batch-1 inference graphs
-	fast   []*fastNet    // idle fast forward passes
-	dnnl   *dnnlPool     // idle oneDNN forward passes
+	graphs []*inferGraph        // idle batch-1 inference graphs
+	fast   []*fastNet           // idle fast forward passes
+	dnnl   *dnnl.Pool[*dnnlNet] // idle oneDNN forward passes
 	// running is read-held while graphs run and write-held while one is
 	// built: building a tape machine re-sets the engine of the weight
 	// tensors all of this model's graphs share.
@@ -74,10 +74,10 @@ func New(cfg ModelConfig, seed uint64) (*Model, error) {
 }
 
 func newModel(cfg ModelConfig, n *net, head proprioHead, info map[string]string) *Model {
-	m := &Model{cfg: cfg, net: n, head: head, info: info, dnnl: &dnnlPool{}}
+	m := &Model{cfg: cfg, net: n, head: head, info: info, dnnl: &dnnl.Pool[*dnnlNet]{}}
 	// A backstop for models nobody closes: their idle oneDNN passes' C
 	// memory goes when they do.
-	runtime.AddCleanup(m, func(pool *dnnlPool) { pool.close() }, m.dnnl)
+	runtime.AddCleanup(m, func(pool *dnnl.Pool[*dnnlNet]) { pool.Close() }, m.dnnl)
 	return m
 }
 
@@ -137,7 +137,7 @@ func (m *Model) modeName(mode int32) string {
 
 // Close frees the idle oneDNN forward passes; rollouts stepped afterwards
 // use the fast pass. Closing twice is a no-op.
-func (m *Model) Close() error { return m.dnnl.close() }
+func (m *Model) Close() error { return m.dnnl.Close() }
 
 // Config returns the model's architecture.
 func (m *Model) Config() ModelConfig { return m.cfg }
