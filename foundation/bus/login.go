@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nkeys"
@@ -37,18 +36,7 @@ func WriteLogin(path string, l Login) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrLogin, err)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("%w: %w", ErrLogin, err)
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrLogin, err)
-	}
-	if _, err := f.Write(append(raw, '\n')); err != nil {
-		f.Close()
-		return fmt.Errorf("%w: %w", ErrLogin, err)
-	}
-	if err := f.Close(); err != nil {
+	if err := WriteSecret(path, append(raw, '\n')); err != nil {
 		return fmt.Errorf("%w: %w", ErrLogin, err)
 	}
 	return nil

@@ -2,13 +2,9 @@ package access
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 
 	"github.com/nats-io/nkeys"
 
@@ -82,37 +78,17 @@ func Add(d Dirs, role, name string) (string, error) {
 // Load reads every NAME.user.json in dir, sorted by name; a missing
 // directory has no users.
 func Load(dir string) ([]User, error) {
-	ents, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("access: %w", err)
-	}
-	var out []User
-	for _, e := range ents {
-		name, ok := strings.CutSuffix(e.Name(), PublicSuffix)
-		if !ok || e.IsDir() {
-			continue
-		}
-		raw, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			return nil, fmt.Errorf("access: %w", err)
-		}
-		var u User
-		if err := json.Unmarshal(raw, &u); err != nil {
-			return nil, fmt.Errorf("%w: %s: %v", ErrRole, e.Name(), err)
-		}
+	users, err := bus.ReadPublic(dir, PublicSuffix, func(name string, u User) error {
 		if u.Name != name || u.Role == Robot || !nkeys.IsValidPublicUserKey(u.Nkey) {
-			return nil, fmt.Errorf("%w: %s: user %q, role %q, nkey %q", ErrRole, e.Name(), u.Name, u.Role, u.Nkey)
+			return fmt.Errorf("user %q, role %q, nkey %q", u.Name, u.Role, u.Nkey)
 		}
-		if _, err := Permissions(u.Role, u.Name); err != nil {
-			return nil, fmt.Errorf("%s: %w", e.Name(), err)
-		}
-		out = append(out, u)
+		_, err := Permissions(u.Role, u.Name)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: users in %s: %w", ErrRole, dir, err)
 	}
-	slices.SortFunc(out, func(a, b User) int { return strings.Compare(a.Name, b.Name) })
-	return out, nil
+	return users, nil
 }
 
 // ServerUsers are the embedded server's logins of users, each with its

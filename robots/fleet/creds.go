@@ -4,11 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 
 	"github.com/nats-io/nkeys"
 
@@ -80,19 +77,8 @@ func AddRobot(dir, id string) (Credentials, error) {
 	if err != nil {
 		return c, err
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return c, fmt.Errorf("%w: %w", ErrCredentials, err)
-	}
-	f, err := os.OpenFile(SeedPath(dir, id), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
+	if err := bus.WriteSecret(SeedPath(dir, id), append(seed, '\n')); err != nil {
 		return c, fmt.Errorf("%w: robot %s: %w", ErrCredentials, id, err)
-	}
-	if _, err := f.Write(append(seed, '\n')); err != nil {
-		f.Close()
-		return c, fmt.Errorf("%w: %w", ErrCredentials, err)
-	}
-	if err := f.Close(); err != nil {
-		return c, fmt.Errorf("%w: %w", ErrCredentials, err)
 	}
 	raw, _ := json.MarshalIndent(c, "", "  ")
 	if err := os.WriteFile(filepath.Join(dir, id+PublicSuffix), append(raw, '\n'), 0o644); err != nil {
@@ -104,33 +90,15 @@ func AddRobot(dir, id string) (Credentials, error) {
 // LoadRobots reads every <id>.pub.json in dir, sorted by id. A missing
 // directory is no robots.
 func LoadRobots(dir string) ([]Credentials, error) {
-	ents, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
+	out, err := bus.ReadPublic(dir, PublicSuffix, func(id string, c Credentials) error {
+		if c.Robot != id || ValidRobotID(id) != nil || !nkeys.IsValidPublicUserKey(c.Nkey) {
+			return fmt.Errorf("%s%s: robot %q, nkey %q", id, PublicSuffix, c.Robot, c.Nkey)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCredentials, err)
 	}
-	var out []Credentials
-	for _, e := range ents {
-		id, ok := strings.CutSuffix(e.Name(), PublicSuffix)
-		if !ok || e.IsDir() {
-			continue
-		}
-		raw, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrCredentials, err)
-		}
-		var c Credentials
-		if err := json.Unmarshal(raw, &c); err != nil {
-			return nil, fmt.Errorf("%w: %s: %w", ErrCredentials, e.Name(), err)
-		}
-		if c.Robot != id || ValidRobotID(id) != nil || !nkeys.IsValidPublicUserKey(c.Nkey) {
-			return nil, fmt.Errorf("%w: %s: robot %q, nkey %q", ErrCredentials, e.Name(), c.Robot, c.Nkey)
-		}
-		out = append(out, c)
-	}
-	slices.SortFunc(out, func(a, b Credentials) int { return strings.Compare(a.Robot, b.Robot) })
 	return out, nil
 }
 
