@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"dreamrank/evaluator/judge"
+	"dreamrank/policy/expert"
 )
 
 // Tolerance bounds how far a score computed in one batch may be from the
@@ -207,4 +208,17 @@ func Near(got, want []judge.Verdict) error {
 
 func near(a, b []float64) bool {
 	return slices.EqualFunc(a, b, func(x, y float64) bool { return math.Abs(x-y) <= Tolerance })
+}
+
+// Episodes are two short simulated PushT episodes (seed 100000, 12 steps
+// each), the second with an instruction: the episodes the remote judge
+// backends' tests send over their wires.
+func Episodes(tb testing.TB) []judge.Episode {
+	tb.Helper()
+	eps, _, err := judge.Simulated(context.Background(), 100000, 2, []expert.Options{{MaxSteps: 12}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	eps[1].Instruction = "push the T"
+	return eps
 }

@@ -17,16 +17,6 @@ import (
 	"dreamrank/policy/expert"
 )
 
-func episodes(tb testing.TB) []judge.Episode {
-	tb.Helper()
-	eps, _, err := judge.Simulated(context.Background(), 100000, 2, []expert.Options{{MaxSteps: 12}})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	eps[1].Instruction = "push the T"
-	return eps
-}
-
 func serve(tb testing.TB, url, name string, j judge.Judge, opts ServeOptions) *Server {
 	return servicetest.Serve(tb, url, Serve, name, j, opts)
 }
@@ -44,7 +34,7 @@ func TestRemoteMatchesLocal(t *testing.T) {
 	url := servicetest.NATS(t)
 	serve(t, url, "pusht", judge.PushT{}, ServeOptions{MaxPartBytes: 4096})
 	c := dial(t, url, "pusht", DialOptions{MaxPartBytes: 64 << 10})
-	eps := episodes(t)
+	eps := judgetest.Episodes(t)
 	want, err := judge.PushT{}.Judge(context.Background(), eps)
 	if err != nil {
 		t.Fatal(err)
@@ -83,7 +73,7 @@ func TestRemoteCarriesEpisodes(t *testing.T) {
 	rec := &recorder{}
 	serve(t, url, "rec", rec, ServeOptions{})
 	c := dial(t, url, "rec", DialOptions{})
-	eps := episodes(t)
+	eps := judgetest.Episodes(t)
 	if _, err := c.Judge(context.Background(), eps); err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +97,7 @@ func TestRemoteErrors(t *testing.T) {
 	ctx := context.Background()
 	t.Run("judge rejects input", func(t *testing.T) {
 		serve(t, url, "picky", &recorder{err: judge.ErrBadInput}, ServeOptions{})
-		_, err := dial(t, url, "picky", DialOptions{}).Judge(ctx, episodes(t))
+		_, err := dial(t, url, "picky", DialOptions{}).Judge(ctx, judgetest.Episodes(t))
 		if !errors.Is(err, judge.ErrBadInput) || errcode.CodeOf(err) != errcode.BadRequest {
 			t.Errorf("got %v (code %s), want bad_request / judge.ErrBadInput", err, errcode.CodeOf(err))
 		}
@@ -115,7 +105,7 @@ func TestRemoteErrors(t *testing.T) {
 	t.Run("judge fails", func(t *testing.T) {
 		rec := &recorder{err: errors.New("GPU on fire")}
 		serve(t, url, "broken", rec, ServeOptions{})
-		_, err := dial(t, url, "broken", DialOptions{}).Judge(ctx, episodes(t))
+		_, err := dial(t, url, "broken", DialOptions{}).Judge(ctx, judgetest.Episodes(t))
 		if errcode.CodeOf(err) != errcode.Internal {
 			t.Errorf("got %v, want internal", err)
 		}
@@ -139,7 +129,7 @@ func TestRemoteErrors(t *testing.T) {
 	})
 	t.Run("too large", func(t *testing.T) {
 		serve(t, url, "small", &recorder{}, ServeOptions{MaxMessageBytes: 1000})
-		_, err := dial(t, url, "small", DialOptions{}).Judge(ctx, episodes(t))
+		_, err := dial(t, url, "small", DialOptions{}).Judge(ctx, judgetest.Episodes(t))
 		if errcode.CodeOf(err) != errcode.TooLarge {
 			t.Errorf("got %v, want too_large", err)
 		}
@@ -148,13 +138,13 @@ func TestRemoteErrors(t *testing.T) {
 		srv := serve(t, url, "leaving", &recorder{}, ServeOptions{})
 		c := dial(t, url, "leaving", DialOptions{Attempts: 2})
 		srv.Stop()
-		_, err := c.Judge(ctx, episodes(t))
+		_, err := c.Judge(ctx, judgetest.Episodes(t))
 		if errcode.CodeOf(err) != errcode.Unavailable {
 			t.Errorf("got %v, want unavailable", err)
 		}
 		// A new replica takes over on the next request.
 		serve(t, url, "leaving", &recorder{}, ServeOptions{})
-		if _, err := c.Judge(ctx, episodes(t)); err != nil {
+		if _, err := c.Judge(ctx, judgetest.Episodes(t)); err != nil {
 			t.Errorf("after a new replica started: %v", err)
 		}
 	})
@@ -169,7 +159,7 @@ func TestOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer j.(*Client).Close()
-	if _, err := j.Judge(ctx, episodes(t)); err != nil {
+	if _, err := j.Judge(ctx, judgetest.Episodes(t)); err != nil {
 		t.Fatal(err)
 	}
 	for _, opts := range []judge.Options{
@@ -184,7 +174,7 @@ func TestOpen(t *testing.T) {
 }
 
 func TestDecodeRequestRoundTrip(t *testing.T) {
-	eps := episodes(t)
+	eps := judgetest.Episodes(t)
 	body, err := encodeRequest("id-1", 500, eps)
 	if err != nil {
 		t.Fatal(err)
@@ -287,5 +277,5 @@ func TestContract(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer j.(*Client).Close()
-	judgetest.Contract(t, j, episodes(t))
+	judgetest.Contract(t, j, judgetest.Episodes(t))
 }

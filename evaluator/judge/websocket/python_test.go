@@ -20,7 +20,7 @@ func TestPythonExample(t *testing.T) {
 	if d := c.Describe(); d["judge"] != "python-goal-coverage" {
 		t.Fatalf("describe %v", d)
 	}
-	judgetest.Contract(t, c, episodes(t))
+	judgetest.Contract(t, c, judgetest.Episodes(t))
 
 	covered, err := pusht.RenderState(pusht.Vec2{X: 100, Y: 100}, pusht.Goal, pusht.ObsSize)
 	if err != nil {
@@ -50,5 +50,5 @@ func TestPeerAtURL(t *testing.T) {
 	}
 	c := dial(t, url, Options{APIKey: os.Getenv("DREAMRANK_PEER_API_KEY"), Timeout: time.Minute})
 	t.Logf("describe %v", c.Describe())
-	judgetest.Contract(t, c, episodes(t))
+	judgetest.Contract(t, c, judgetest.Episodes(t))
 }

@@ -20,19 +20,7 @@ import (
 	"dreamrank/foundation/peer"
 	"dreamrank/foundation/peer/peertest"
 	"dreamrank/foundation/service/servicetest"
-	"dreamrank/policy/expert"
 )
-
-// episodes are two short simulated PushT episodes, one with an instruction.
-func episodes(tb testing.TB) []judge.Episode {
-	tb.Helper()
-	eps, _, err := judge.Simulated(context.Background(), 100000, 2, []expert.Options{{MaxSteps: 12}})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	eps[1].Instruction = "push the T"
-	return eps
-}
 
 // counting counts the requests a judge gets.
 type counting struct {
@@ -67,13 +55,13 @@ func dial(t testing.TB, url string, opts Options) *Client {
 }
 
 func TestContract(t *testing.T) {
-	judgetest.Contract(t, dial(t, serve(t, judge.PushT{}, ServeOptions{}), Options{}), episodes(t))
+	judgetest.Contract(t, dial(t, serve(t, judge.PushT{}, ServeOptions{}), Options{}), judgetest.Episodes(t))
 }
 
 // Verdicts through the protocol are the judge's own, whole or split into
 // several requests, and the client reports the peer's description.
 func TestMatchesLocal(t *testing.T) {
-	eps := episodes(t)
+	eps := judgetest.Episodes(t)
 	want, err := judge.PushT{}.Judge(context.Background(), eps)
 	if err != nil {
 		t.Fatal(err)
@@ -114,7 +102,7 @@ func TestGateway(t *testing.T) {
 	url := servicetest.NATS(t)
 	servicetest.Serve(t, url, remote.Serve, "py", judge.Judge(ws), remote.ServeOptions{Concurrency: 2})
 	c := servicetest.Dial(t, url, remote.Dial, "py", remote.DialOptions{Timeout: 10 * time.Second})
-	judgetest.Contract(t, c, episodes(t))
+	judgetest.Contract(t, c, judgetest.Episodes(t))
 }
 
 func TestOpenOptions(t *testing.T) {
@@ -149,7 +137,7 @@ func TestOpenOptions(t *testing.T) {
 // one; a peer that dies for good is unavailable; a peer's bad_request is
 // judge.ErrBadInput.
 func TestPeerFailures(t *testing.T) {
-	eps := episodes(t)
+	eps := judgetest.Episodes(t)
 	t.Run("restarted", func(t *testing.T) {
 		// The first connection (the one Dial keeps) is dropped after its
 		// metadata, as by a peer that restarted; later ones are served.
