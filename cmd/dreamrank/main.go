@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 
@@ -26,6 +27,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	var profile *os.File // the open --cpu-profile, stopped after the command
 	root := &cobra.Command{
 		Use:           "dreamrank",
 		Short:         "Rank robot policies inside learned world models",
@@ -35,6 +37,7 @@ func main() {
 	logLevel := root.PersistentFlags().String("log-level", "info", "log level: debug, info, warn, error")
 	configPath := root.PersistentFlags().String("config", os.Getenv("DREAMRANK_CONFIG"),
 		"YAML file of flag defaults (see ops/config); flags given here win ($DREAMRANK_CONFIG)")
+	cpuProfile := root.PersistentFlags().String("cpu-profile", "", "write a CPU profile of the whole command to this file (read it with go tool pprof)")
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
 		if *configPath != "" {
 			cfg, err := config.Load(*configPath)
@@ -51,6 +54,17 @@ func main() {
 			return fmt.Errorf("--log-level: %w", err)
 		}
 		slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl})))
+		if *cpuProfile != "" {
+			f, err := os.Create(*cpuProfile)
+			if err != nil {
+				return fmt.Errorf("--cpu-profile: %w", err)
+			}
+			if err := pprof.StartCPUProfile(f); err != nil {
+				f.Close()
+				return fmt.Errorf("--cpu-profile: %w", err)
+			}
+			profile = f
+		}
 		return nil
 	}
 	// gorgonia's networks (the policy, the world model's training graph) use
@@ -59,7 +73,12 @@ func main() {
 	tensor.Use(openblas.Implementation{})
 	root.AddCommand(serveCmd(), workerCmd(), submitCmd(), statusCmd(), jobsCmd(), cancelCmd(), runCmd(), simCmd(), datasetCmd(), expertCmd(), episodesCmd(), wmCmd(), benchCmd(), policyCmd(), judgeCmd(), safetyCmd(), reportCmd(), robotCmd(), fleetCmd(), foresightCmd(), artifactCmd(), certsCmd(), credsCmd())
 
-	if err := root.ExecuteContext(ctx); err != nil {
+	err := root.ExecuteContext(ctx)
+	if profile != nil {
+		pprof.StopCPUProfile()
+		profile.Close()
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "dreamrank:", err)
 		os.Exit(1)
 	}
