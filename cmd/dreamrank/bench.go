@@ -23,7 +23,7 @@ import (
 
 func benchCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "bench", Short: "Benchmarks that print JSON"}
-	cmd.AddCommand(benchWMCmd(), benchPolicyCmd(), benchRankingCmd(), benchSafetyCmd(), benchDispatchCmd())
+	cmd.AddCommand(benchWMCmd(), benchPolicyCmd(), benchRankingCmd(), benchDivergenceCmd(), benchSafetyCmd(), benchDispatchCmd())
 	return cmd
 }
 
@@ -365,5 +365,56 @@ every connection (a CA made for the run), and prints both and the ratios;
 	cmd.Flags().IntVar(&cfg.Jobs, "jobs", 30, "one-task jobs timed end to end")
 	cmd.Flags().BoolVar(&withTLS, "tls", false, "measure without and with TLS in the same run and print both with the overhead ratios")
 	cmd.Flags().IntVar(&rounds, "rounds", 3, "with --tls: rounds of both sides, alternating which goes first (medians reported)")
+	return cmd
+}
+
+func benchDivergenceCmd() *cobra.Command {
+	var (
+		cfg    bench.DivergenceConfig
+		seeds  int
+		asJSON bool
+	)
+	cmd := &cobra.Command{
+		Use:   "divergence",
+		Short: "How far closed-loop outcomes move when the start is read with an error: the ceiling of any world model that starts from a frame",
+		Long: `Runs every zoo arm (or --arms) over the standard PushT test seeds in the
+simulator from the true start, then again from starts whose block is moved by
+Gaussian noise of each --sigmas (table pixels; the angle by sigma/60 rad), and
+reports per level the fraction of episodes whose success is unchanged, and
+the MMRV and Pearson of the perturbed success rates against the true ones.
+A world model whose only error were reading the first frame with that
+precision would score no better. The PushT pose reader's own error on the
+first frames is reported beside it.`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg.Seeds = expert.TestSeeds()
+			if seeds > 0 && seeds < len(cfg.Seeds) {
+				cfg.Seeds = cfg.Seeds[:seeds]
+			}
+			cfg.Progress = func(label string) progress.Func {
+				bar, _ := progress.Bar(os.Stderr, label)
+				return bar
+			}
+			rep, err := bench.Divergence(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(rep)
+			}
+			fmt.Printf("%d arms x %d seeds; pose reader on the first frames: %.3f px, %.4f rad; independent floor mmrv %.3f\n",
+				len(rep.Arms), rep.Seeds, rep.ReaderErrPx, rep.ReaderErrRad, rep.IndependentMMR)
+			fmt.Printf("%-10s %-10s %-8s %s\n", "sigma px", "agreement", "mmrv", "pearson")
+			for _, l := range rep.Levels {
+				fmt.Printf("%-10g %-10.3f %-8.3f %.3f\n", l.SigmaPx, l.Agreement, l.MMRV, l.Pearson)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringSliceVar(&cfg.Arms, "arms", nil, "zoo arms to run (default all)")
+	f.Float64SliceVar(&cfg.Sigmas, "sigmas", []float64{0, 0.1, 0.3, 1, 3}, "perturbation levels, table pixels (0 re-runs the true start: a check that the simulator and the arms are deterministic)")
+	f.IntVar(&seeds, "seeds", 50, "how many of the 50 standard test seeds")
+	f.IntVar(&cfg.Execute, "execute", 0, "actions executed per chunk (0: the policy's preference, else half the chunk)")
+	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	return cmd
 }

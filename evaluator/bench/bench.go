@@ -120,9 +120,8 @@ type Subset struct {
 // scripted is the planner backend whose arms are anchors, not learned.
 const scripted = "scripted"
 
-// Run runs the benchmark with world model m and judge j.
-func Run(ctx context.Context, cfg Config, m worldmodel.Model, j judge.Judge) (Report, error) {
-	t0 := time.Now()
+// defaults fills the zoo, arms and seeds; agreement needs two arms.
+func (cfg *Config) defaults() error {
 	if cfg.Zoo == nil {
 		cfg.Zoo = zoo.Default()
 	}
@@ -133,7 +132,16 @@ func Run(ctx context.Context, cfg Config, m worldmodel.Model, j judge.Judge) (Re
 		cfg.Seeds = expert.TestSeeds()
 	}
 	if len(cfg.Arms) < 2 {
-		return Report{}, fmt.Errorf("bench: %d arms; agreement needs at least 2", len(cfg.Arms))
+		return fmt.Errorf("bench: %d arms; agreement needs at least 2", len(cfg.Arms))
+	}
+	return nil
+}
+
+// Run runs the benchmark with world model m and judge j.
+func Run(ctx context.Context, cfg Config, m worldmodel.Model, j judge.Judge) (Report, error) {
+	t0 := time.Now()
+	if err := cfg.defaults(); err != nil {
+		return Report{}, err
 	}
 	rep := Report{Seeds: len(cfg.Seeds), JudgeConfig: cfg.Judge}
 	if d, ok := m.(worldmodel.Describer); ok {
