@@ -13,7 +13,7 @@ import (
 
 // readBlock finds the block's pixels, guesses the pose from their moments
 // and refines it against the synthetic model.
-func (r *PoseReader) readBlock(agent Vec2, agentOK bool) (blockFit, bool, error) {
+func (r *PoseReader) readBlock(agent Vec2, agentOK bool, prior *Pose) (blockFit, bool, error) {
 	// Pixels hidden by the pusher (or anything blue) say nothing about the block.
 	hidden := func(x, y int) bool {
 		if r.blue[y*r.size+x] > 0.1 {
@@ -55,6 +55,11 @@ func (r *PoseReader) readBlock(agent Vec2, agentOK bool) (blockFit, bool, error)
 	// with less than a sixth of it visible no pose is meaningful.
 	if n*r.scale*r.scale < teeArea/6 {
 		return blockFit{}, false, nil
+	}
+	if prior != nil {
+		if fit := r.fitFrom(bbox, hidden, *prior); fit.quality >= trackQuality {
+			return fit, true, nil
+		}
 	}
 	mx /= n
 	my /= n
@@ -142,6 +147,19 @@ func (r *PoseReader) fitSeeds(bbox image.Rectangle, hidden func(x, y int) bool, 
 	}
 	q, res := r.quality(best)
 	return blockFit{best, q, res}
+}
+
+// fitFrom refines a prior pose (the previous frame's) at full resolution
+// and sharpness, skipping the blurred search: a block moves a few pixels
+// per frame, well inside the sharp fit's basin.
+func (r *PoseReader) fitFrom(bbox image.Rectangle, hidden func(x, y int) bool, prior Pose) blockFit {
+	r.collect(bbox, hidden, 1)
+	p := prior
+	for _, w := range []float64{4, 2, 1.2} {
+		p = r.fitTee(p, w, 10)
+	}
+	q, res := r.quality(p)
+	return blockFit{p, q, res}
 }
 
 // blockComponents keeps the connected pieces of the block mask that are
@@ -406,3 +424,7 @@ func (r *PoseReader) quality(p Pose) (iou, rms float64) {
 	}
 	return inter / union, math.Sqrt(sq / float64(len(r.px)))
 }
+
+// trackQuality is the IoU a fit from the previous frame's pose must reach
+// to be kept; below it Track searches as Read does.
+const trackQuality = 0.93
