@@ -403,9 +403,9 @@ first frames is reported beside it.`,
 			}
 			fmt.Printf("%d arms x %d seeds; pose reader on the first frames: %.3f px, %.4f rad; independent floor mmrv %.3f\n",
 				len(rep.Arms), rep.Seeds, rep.ReaderErrPx, rep.ReaderErrRad, rep.IndependentMMR)
-			fmt.Printf("%-10s %-10s %-8s %s\n", "sigma px", "agreement", "mmrv", "pearson")
+			fmt.Printf("%-10s %-7s %-10s %-8s %s\n", "sigma px", "repeat", "agreement", "mmrv", "pearson")
 			for _, l := range rep.Levels {
-				fmt.Printf("%-10g %-10.3f %-8.3f %.3f\n", l.SigmaPx, l.Agreement, l.MMRV, l.Pearson)
+				fmt.Printf("%-10g %-7d %-10.3f %-8.3f %.3f\n", l.SigmaPx, l.Repeat, l.Agreement, l.MMRV, l.Pearson)
 			}
 			return nil
 		},
@@ -413,6 +413,7 @@ first frames is reported beside it.`,
 	f := cmd.Flags()
 	f.StringSliceVar(&cfg.Arms, "arms", nil, "zoo arms to run (default all)")
 	f.Float64SliceVar(&cfg.Sigmas, "sigmas", []float64{0, 0.1, 0.3, 1, 3}, "perturbation levels, table pixels (0 re-runs the true start: a check that the simulator and the arms are deterministic)")
+	f.IntVar(&cfg.Repeats, "repeats", 1, "independent perturbations per level (how much a level's MMRV varies)")
 	f.IntVar(&seeds, "seeds", 50, "how many of the 50 standard test seeds")
 	f.IntVar(&cfg.Execute, "execute", 0, "actions executed per chunk (0: the policy's preference, else half the chunk)")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")

@@ -24,7 +24,10 @@ type DivergenceConfig struct {
 	// block's starting position in table pixels (512 across the table, 96
 	// frame pixels). The angle is perturbed so that a point ArmPx from the
 	// centre moves as much: sigma/ArmPx radians.
-	Sigmas  []float64
+	Sigmas []float64
+	// Repeats runs each level this many times with independent
+	// perturbations (0 means 1): how much one level's MMRV varies.
+	Repeats int
 	Execute int
 	// Progress gets (episodes done, episodes) per arm and level.
 	Progress func(label string) progress.Func
@@ -38,6 +41,7 @@ const ArmPx = 60
 // unperturbed runs.
 type DivergenceLevel struct {
 	SigmaPx float64 `json:"sigma_px"`
+	Repeat  int     `json:"repeat"`
 	// Agreement is the fraction of episodes whose success matches the
 	// unperturbed episode of the same seed.
 	Agreement float64          `json:"agreement"`
@@ -88,33 +92,46 @@ func Divergence(ctx context.Context, cfg DivergenceConfig) (DivergenceReport, er
 		rep.IndependentMMR = f.MMRV
 	}
 	for li, sigma := range cfg.Sigmas {
-		lv := DivergenceLevel{SigmaPx: sigma}
-		var cmp []agreement.Arm
-		same, n := 0, 0
-		for i, name := range base.Arms {
-			got, err := runPerturbed(ctx, base, cfg, name, sigma, uint64(li+1))
+		for r := range max(cfg.Repeats, 1) {
+			lv, err := divergenceLevel(ctx, base, cfg, truth, sigma, uint64(li+1+1000*r))
 			if err != nil {
 				return rep, err
 			}
-			for k := range got {
-				if got[k] == truth[i][k] {
-					same++
-				}
-				n++
-			}
-			lv.Rates = append(lv.Rates, rate(got))
-			cmp = append(cmp, agreement.Arm{Name: name, Real: agreement.Successes(truth[i]), Pred: agreement.Successes(got)})
+			lv.Repeat = r
+			rep.Levels = append(rep.Levels, lv)
 		}
-		lv.Agreement = float64(same) / float64(n)
-		ag, err := agreement.Compare(cmp, agreement.Options{Paired: true})
-		if err != nil {
-			return rep, err
-		}
-		lv.MMRV, lv.Pearson = ag.MMRV, ag.Pearson
-		rep.Levels = append(rep.Levels, lv)
 	}
 	rep.WallSeconds = time.Since(t0).Seconds()
 	return rep, nil
+}
+
+// divergenceLevel re-runs every arm perturbed at sigma (noise stream
+// stream) and compares with the unperturbed outcomes truth.
+func divergenceLevel(ctx context.Context, base Config, cfg DivergenceConfig, truth [][]bool, sigma float64, stream uint64) (DivergenceLevel, error) {
+	lv := DivergenceLevel{SigmaPx: sigma}
+	var cmp []agreement.Arm
+	same, n := 0, 0
+	for i, name := range base.Arms {
+		got, err := runPerturbed(ctx, base, cfg, name, sigma, stream)
+		if err != nil {
+			return lv, err
+		}
+		for k := range got {
+			if got[k] == truth[i][k] {
+				same++
+			}
+			n++
+		}
+		lv.Rates = append(lv.Rates, rate(got))
+		cmp = append(cmp, agreement.Arm{Name: name, Real: agreement.Successes(truth[i]), Pred: agreement.Successes(got)})
+	}
+	lv.Agreement = float64(same) / float64(n)
+	ag, err := agreement.Compare(cmp, agreement.Options{Paired: true})
+	if err != nil {
+		return lv, err
+	}
+	lv.MMRV, lv.Pearson = ag.MMRV, ag.Pearson
+	return lv, nil
 }
 
 // runPerturbed runs one arm in the simulator from each seed's legacy start
