@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -125,6 +124,10 @@ func NewAdapter(base *flow.Policy, cfg AdapterConfig, seed uint64) (*Adapter, er
 // Params is the adapter's weights.
 func (a *Adapter) Params() *nn.Params { return a.ps }
 
+// ReadsObs reports whether the adapter also reads the observation feature
+// (AdapterConfig.Obs).
+func (a *Adapter) ReadsObs() bool { return a.odim > 0 }
+
 // Describe implements policy.Describer (the policy reports it as
 // adapter_*).
 func (a *Adapter) Describe() map[string]string { return a.info }
@@ -199,9 +202,7 @@ func dense(l layer, x, y []float32, rows int, act bool) {
 	}
 	gemm.Sgemm(blas.NoTrans, blas.NoTrans, rows, l.out, l.in, 1, x, l.in, l.w, l.out, 1, y, l.out)
 	if act {
-		for i, v := range y[:rows*l.out] {
-			y[i] = v / (1 + float32(math.Exp(float64(-v))))
-		}
+		flow.SiLU(y[:rows*l.out])
 	}
 }
 
