@@ -174,10 +174,10 @@ func BenchmarkHeadPass(b *testing.B) {
 	p := newPolicy(c, newParams(c, 1))
 	defer p.Close()
 	layers := p.layers
-	in := layers[0].in
+	in := layers[0].In
 	for _, rows := range []int{2, 4, 8, 16, 32, 64} {
 		w := (&headWork{layers: layers}).sized(rows, in, c.Hidden, c.chunkDim())
-		h, err := newDnnlHead(layers, rows)
+		h, err := newDnnlHead(layers, nil, rows)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -35,30 +35,31 @@ type headWork struct {
 	v      []float32 // rows x ChunkDim: the velocity
 	obs    []float32 // rows x ObsDim, for an ObsAdapter
 	xs     []float32 // n x ChunkDim: the samples being integrated
-	layers []dense
+	layers []Dense
 	// rng draws the initial noise from pcg, seeded per observation (a
 	// Rand keeps no state of its own).
 	pcg rand.PCG
 	rng *rand.Rand
 }
 
-// dense is one of the head's layers, W (in x out, row-major) and b.
-type dense struct {
-	w, b    []float32
-	in, out int
+// Dense is a dense layer's weights (In x Out, row-major: y = x W + B) and
+// biases.
+type Dense struct {
+	W, B    []float32
+	In, Out int
 }
 
 // headLayers are the head's layers in order (in, h1.., out), sharing ps's
 // values.
-func headLayers(c ModelConfig, ps *nn.Params) []dense {
+func headLayers(c ModelConfig, ps *nn.Params) []Dense {
 	names := []string{"in"}
 	for l := 1; l < c.Layers; l++ {
 		names = append(names, fmt.Sprintf("h%d", l))
 	}
-	var out []dense
+	var out []Dense
 	for _, name := range append(names, "out") {
 		w, b := ps.Get(name+".w"), ps.Get(name+".b")
-		out = append(out, dense{w: w.Data(), b: b.Data(), in: w.Shape[0], out: w.Shape[1]})
+		out = append(out, Dense{W: w.Data(), B: b.Data(), In: w.Shape[0], Out: w.Shape[1]})
 	}
 	return out
 }
@@ -172,8 +173,9 @@ func (p *Policy) sampleGroup(ctx context.Context, feat []float32, obs []policy.O
 	defer p.work.Put(w)
 	w.layers = p.layers
 	var pass headPass = w.sized(rows, in, c.Hidden, cd)
+	mlp, _ := p.Adapter.(MLPAdapter)
 	if p.Inference != "fast" && rows >= minDnnlHeadRows {
-		h, err := p.acquireHead(rows, w.layers)
+		h, err := p.acquireHead(rows, mlp)
 		switch {
 		case err == nil:
 			defer p.releaseHead(h)
@@ -183,10 +185,21 @@ func (p *Policy) sampleGroup(ctx context.Context, feat []float32, obs []policy.O
 		}
 	}
 	x := pass.input()
-	oa, hasObsAdapter := p.Adapter.(ObsAdapter)
+	// An adapter runs in the pass (writing its time and observation
+	// columns), or is called after it.
+	fused := pass.adapterInput()
+	adapter := p.Adapter
+	if fused != nil {
+		adapter = nil
+	}
+	oa, hasObsAdapter := adapter.(ObsAdapter)
 	w.xs = grow(w.xs, n*cd)
 	if hasObsAdapter {
 		w.obs = grow(w.obs, rows*od)
+	}
+	tw := 0 // the fused adapter's columns per row: temb, and obs when it reads them
+	if fused != nil {
+		tw = len(fused) / dnnlHeadRows(rows)
 	}
 	for i := range n {
 		var sc policy.Context
@@ -200,6 +213,9 @@ func (p *Policy) sampleGroup(ctx context.Context, feat []float32, obs []policy.O
 			c.encodeContext(row[cd+td+od:], sc, r >= n)
 			if hasObsAdapter {
 				copy(w.obs[r*od:], f)
+			}
+			if tw > td {
+				copy(fused[r*tw+td:(r+1)*tw], f)
 			}
 		}
 		// Each observation's noise is its own, so its chunk does not
@@ -220,6 +236,9 @@ func (p *Policy) sampleGroup(ctx context.Context, feat []float32, obs []policy.O
 			row := x[r*in : (r+1)*in]
 			copy(row[:cd], w.xs[(r%n)*cd:(r%n+1)*cd])
 			copy(row[cd:cd+td], te)
+			if tw > 0 {
+				copy(fused[r*tw:r*tw+td], te)
+			}
 		}
 		if err := pass.forward(rows); err != nil {
 			return err
@@ -228,8 +247,8 @@ func (p *Policy) sampleGroup(ctx context.Context, feat []float32, obs []policy.O
 		t := stepTime(k)
 		if hasObsAdapter {
 			oa.AdaptObs(v, w.obs, t, rows)
-		} else if p.Adapter != nil {
-			p.Adapter.Adapt(v, t, rows)
+		} else if adapter != nil {
+			adapter.Adapt(v, t, rows)
 		}
 		for i, vel := range v[:n*cd] {
 			if guided {
@@ -262,6 +281,9 @@ type headPass interface {
 	input() []float32
 	velocity() []float32
 	forward(rows int) error
+	// adapterInput is the rows' [temb | obs] input of an adapter the pass
+	// runs itself (nil: none; the sampler calls Policy.Adapter).
+	adapterInput() []float32
 }
 
 // sized makes w's OpenBLAS buffers fit rows rows.
@@ -271,8 +293,9 @@ func (w *headWork) sized(rows, in, hidden, cd int) *headWork {
 	return w
 }
 
-func (w *headWork) input() []float32    { return w.x }
-func (w *headWork) velocity() []float32 { return w.v }
+func (w *headWork) input() []float32        { return w.x }
+func (w *headWork) velocity() []float32     { return w.v }
+func (w *headWork) adapterInput() []float32 { return nil }
 func (w *headWork) forward(rows int) error {
 	headForward(w, w.layers, rows)
 	return nil
@@ -281,13 +304,13 @@ func (w *headWork) forward(rows int) error {
 // headForward computes the velocity w.v of rows rows of w.x: h =
 // silu(x W_in + b), h += silu(h W_l + b_l) per hidden layer, v = h W_out +
 // b_out.
-func headForward(w *headWork, layers []dense, rows int) {
+func headForward(w *headWork, layers []Dense, rows int) {
 	first, last := layers[0], layers[len(layers)-1]
 	affine(first, w.x, w.h, rows)
-	SiLU(w.h[:rows*first.out])
+	SiLU(w.h[:rows*first.Out])
 	for _, l := range layers[1 : len(layers)-1] {
 		affine(l, w.h, w.r, rows)
-		for i, v := range w.r[:rows*l.out] {
+		for i, v := range w.r[:rows*l.Out] {
 			w.h[i] += silu(v)
 		}
 	}
@@ -296,12 +319,12 @@ func headForward(w *headWork, layers []dense, rows int) {
 
 // affine writes x W + b for rows rows of x into y: the bias rows, then one
 // sgemm accumulating onto them.
-func affine(l dense, x, y []float32, rows int) {
-	y = y[:rows*l.out]
+func affine(l Dense, x, y []float32, rows int) {
+	y = y[:rows*l.Out]
 	for r := range rows {
-		copy(y[r*l.out:(r+1)*l.out], l.b)
+		copy(y[r*l.Out:(r+1)*l.Out], l.B)
 	}
-	gemm.Sgemm(blas.NoTrans, blas.NoTrans, rows, l.out, l.in, 1, x[:rows*l.in], l.in, l.w, l.out, 1, y, l.out)
+	gemm.Sgemm(blas.NoTrans, blas.NoTrans, rows, l.Out, l.In, 1, x[:rows*l.In], l.In, l.W, l.Out, 1, y, l.Out)
 }
 
 // SiLU applies x / (1 + e^-x) to x in place, in float32 (expf), as the

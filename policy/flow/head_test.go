@@ -104,6 +104,68 @@ func (plainAdapter) Adapt(v []float32, t float64, rows int) {
 	}
 }
 
+// mlpAdapter is a random SiLU MLP adapter (an MLPAdapter) whose Adapt is
+// computed in float64: the reference of the oneDNN plans that fuse it.
+type mlpAdapter struct {
+	layers []Dense
+	obs    bool
+	td     int
+}
+
+func newMLPAdapter(c ModelConfig, hidden int, obs bool, seed uint64) *mlpAdapter {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	in := c.chunkDim() + c.TimeDim
+	if obs {
+		in += c.obsDim()
+	}
+	a := &mlpAdapter{obs: obs, td: c.TimeDim}
+	for _, d := range [][2]int{{in, hidden}, {hidden, hidden}, {hidden, c.chunkDim()}} {
+		l := Dense{W: make([]float32, d[0]*d[1]), B: make([]float32, d[1]), In: d[0], Out: d[1]}
+		for i := range l.W {
+			l.W[i] = float32(rng.NormFloat64() / math.Sqrt(float64(d[0])))
+		}
+		for i := range l.B {
+			l.B[i] = float32(rng.Float64()*0.2 - 0.1)
+		}
+		a.layers = append(a.layers, l)
+	}
+	return a
+}
+
+func (a *mlpAdapter) MLP() []Dense                           { return a.layers }
+func (a *mlpAdapter) ReadsObs() bool                         { return a.obs }
+func (a *mlpAdapter) Adapt(v []float32, t float64, rows int) { a.AdaptObs(v, nil, t, rows) }
+
+func (a *mlpAdapter) AdaptObs(v, obs []float32, t float64, rows int) {
+	cd := a.layers[len(a.layers)-1].Out
+	temb := make([]float32, a.td)
+	timeEmbedding(temb, t)
+	for r := range rows {
+		x := append(append([]float32{}, v[r*cd:(r+1)*cd]...), temb...)
+		if a.obs {
+			od := a.layers[0].In - cd - a.td
+			x = append(x, obs[r*od:(r+1)*od]...)
+		}
+		for i, l := range a.layers {
+			y := make([]float32, l.Out)
+			for j := range l.Out {
+				s := float64(l.B[j])
+				for k, xv := range x {
+					s += float64(xv) * float64(l.W[k*l.Out+j])
+				}
+				if i < len(a.layers)-1 {
+					s /= 1 + math.Exp(-s)
+				}
+				y[j] = float32(s)
+			}
+			x = y
+		}
+		for j, g := range x {
+			v[r*cd+j] += g
+		}
+	}
+}
+
 // TestSampleMatchesReference: the sampler (groups over the cores, pooled
 // workspaces, the observation and context columns written once) gives the
 // reference's actions, for batch sizes that split unevenly into groups,
@@ -151,6 +213,10 @@ func TestSampleMatchesReference(t *testing.T) {
 		{"pose batch 24 obs adapter oneDNN padded", pose, 24, true, 1.5, func(c ModelConfig) Adapter { return obsAdapter{c.chunkDim(), c.obsDim()} }, ""},
 		{"pose batch 40 unsteered oneDNN", pose, 40, false, 1.5, nil, ""},
 		{"tiny batch 32 oneDNN", tinyModel(), 32, true, 2, nil, ""},
+		{"pose batch 1 MLP adapter called", pose, 1, true, 1.5, func(c ModelConfig) Adapter { return newMLPAdapter(c, 128, false, 1) }, ""},
+		{"pose batch 16 MLP adapter fused", pose, 16, true, 1.5, func(c ModelConfig) Adapter { return newMLPAdapter(c, 128, false, 2) }, ""},
+		{"pose batch 24 MLP adapter reading obs fused padded", pose, 24, true, 1.5, func(c ModelConfig) Adapter { return newMLPAdapter(c, 128, true, 3) }, ""},
+		{"pose batch 16 MLP adapter reading obs fast", pose, 16, true, 1.5, func(c ModelConfig) Adapter { return newMLPAdapter(c, 128, true, 4) }, "fast"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := tc.cfg
@@ -199,6 +265,9 @@ func TestSampleMatchesReference(t *testing.T) {
 				t.Errorf("a oneDNN head for %d rows idle: %v (gave up: %v)", rows, ok, p.heads.givenUp())
 			}
 			if ok {
+				if _, mlp := p.Adapter.(MLPAdapter); mlp != (h.adapterInput() != nil) {
+					t.Errorf("the oneDNN head runs the MLP adapter: %v, want %v", !mlp, mlp)
+				}
 				p.releaseHead(h)
 			}
 			d := maxDiff(got, want)

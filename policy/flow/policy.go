@@ -105,7 +105,7 @@ type Policy struct {
 	// Euler step's time embedding and layers the head's weights.
 	work   sync.Pool
 	temb   []float32
-	layers []dense
+	layers []Dense
 }
 
 // Load opens a checkpoint directory, or a training output directory's
