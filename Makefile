@@ -116,6 +116,8 @@ bench-peer: build
 	@ops/setup/deps.sh python3-torch python3-numpy python3-msgpack
 	./$(BIN) bench wm --backend builtin --opt checkpoint=checkpoints/pusht-wm --peer torch --json
 	./$(BIN) bench policy flow --opt checkpoint=checkpoints/pusht-flow --peer torch --json
+	./$(BIN) bench policy pose-relative-r1 --peer torch --json
+	./$(BIN) bench policy pose-relative-r1-foresight --peer torch --json
 
 # The headline agreement benchmark: every zoo arm over the 50 test seeds in
 # the simulator and in the default world model, the generic slots model

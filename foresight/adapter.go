@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -78,7 +77,7 @@ type AdapterConfig struct {
 
 // Adapter is g(v_base, t): a SiLU MLP on the head's velocity and the flow
 // time embedding whose last layer starts at zero. It implements
-// flow.Adapter and is safe for concurrent use.
+// flow.MLPAdapter and is safe for concurrent use.
 type Adapter struct {
 	cfg   AdapterConfig
 	chunk int // ChunkDim of the base policy
@@ -88,13 +87,7 @@ type Adapter struct {
 	info  map[string]string
 	pool  sync.Pool // *scratch
 	// layers are the MLP's weights in order, sharing ps's values.
-	layers []layer
-}
-
-// layer is one dense layer's weights (in x out, row-major) and bias.
-type layer struct {
-	w, b    []float32
-	in, out int
+	layers []flow.Dense
 }
 
 // NewAdapter makes a zero-initialised adapter for base.
@@ -117,13 +110,23 @@ func NewAdapter(base *flow.Policy, cfg AdapterConfig, seed uint64) (*Adapter, er
 	a := &Adapter{cfg: cfg, chunk: c.ChunkDim(), tdim: c.TimeDim, odim: odim, ps: ps, info: map[string]string{}}
 	for i := 0; i < len(ps.List); i += 2 {
 		w, b := ps.List[i], ps.List[i+1]
-		a.layers = append(a.layers, layer{w: w.Data(), b: b.Data(), in: w.Shape[0], out: w.Shape[1]})
+		a.layers = append(a.layers, flow.Dense{W: w.Data(), B: b.Data(), In: w.Shape[0], Out: w.Shape[1]})
 	}
 	return a, nil
 }
 
 // Params is the adapter's weights.
 func (a *Adapter) Params() *nn.Params { return a.ps }
+
+// ReadsObs reports whether the adapter also reads the observation feature
+// (AdapterConfig.Obs).
+func (a *Adapter) ReadsObs() bool { return a.odim > 0 }
+
+var _ flow.MLPAdapter = (*Adapter)(nil)
+
+// MLP implements flow.MLPAdapter: the layers, sharing the weights, so the
+// policy runs the adapter inside its head's oneDNN plans.
+func (a *Adapter) MLP() []flow.Dense { return a.layers }
 
 // Describe implements policy.Describer (the policy reports it as
 // adapter_*).
@@ -162,9 +165,9 @@ func (a *Adapter) correction(s *scratch, dst, v, obs []float32, t float64, rows 
 		last := i == len(a.layers)-1
 		var y []float32
 		if last {
-			y = dst[:rows*l.out]
+			y = dst[:rows*l.Out]
 		} else {
-			s.h = grow(s.h, rows*l.out)
+			s.h = grow(s.h, rows*l.Out)
 			y = s.h
 		}
 		dense(l, x, y, rows, !last)
@@ -193,15 +196,13 @@ func (a *Adapter) AdaptObs(v, obs []float32, t float64, rows int) {
 }
 
 // dense computes y = act(x W + b) for rows rows, act SiLU when act.
-func dense(l layer, x, y []float32, rows int, act bool) {
+func dense(l flow.Dense, x, y []float32, rows int, act bool) {
 	for r := 0; r < rows; r++ {
-		copy(y[r*l.out:(r+1)*l.out], l.b)
+		copy(y[r*l.Out:(r+1)*l.Out], l.B)
 	}
-	gemm.Sgemm(blas.NoTrans, blas.NoTrans, rows, l.out, l.in, 1, x, l.in, l.w, l.out, 1, y, l.out)
+	gemm.Sgemm(blas.NoTrans, blas.NoTrans, rows, l.Out, l.In, 1, x, l.In, l.W, l.Out, 1, y, l.Out)
 	if act {
-		for i, v := range y[:rows*l.out] {
-			y[i] = v / (1 + float32(math.Exp(float64(-v))))
-		}
+		flow.SiLU(y[:rows*l.Out])
 	}
 }
 

@@ -100,8 +100,15 @@ func benchPolicyCmd() *cobra.Command {
 		Long: `Times Act calls of the policy NAME (a zoo arm, or a backend with --opt) on
 PushT camera frames: latency per action chunk at batch 1 (median and 90th
 percentile over --latency-calls calls) and throughput in chunks per second at
-batch sizes 1, 2, 4, ..., 64 (each timed for --duration).`,
+batch sizes 1, 2, 4, ..., 64 (each timed for --duration).
+
+--peer torch also runs a flow policy (pixel or pose front end, with or
+without a foresight adapter) in PyTorch CPU: agreement, then alternating
+rounds. For the pose arms both sides time the network given the pose
+reader's features (the reader is analysis by synthesis in Go, not a
+network); Go's whole Act is reported beside.`,
 		Example: `  dreamrank bench policy scripted-q5 --json
+  dreamrank bench policy pose-relative-r1 --peer torch --json
   dreamrank bench policy nats --opt nats_url=nats://host:4222 --opt policy=scripted-q5`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -129,9 +136,12 @@ batch sizes 1, 2, 4, ..., 64 (each timed for --duration).`,
 			}
 			fmt.Printf("best batch %d: %.1f chunks/s\n", rep.BestBatch, rep.ChunksPerSecBest)
 			if p := rep.Peer; p != nil {
-				fmt.Printf("PyTorch %s peer (%d threads, %s; medians of %d alternating rounds): batch 1 %.1f chunks/s, best batch %d %.1f chunks/s; Go %.1f, %.1f: Go/torch %.2fx at batch 1, %.2fx best; actions max |diff| %.2g\n",
-					p.TorchVersion, p.Threads, p.Allocator, p.Rounds, p.ChunksPerSecBatch1, p.BestBatch, p.ChunksPerSecBest,
-					p.GoChunksPerSecBatch1, p.GoChunksPerSecBest, p.RatioBatch1, p.RatioBest, p.MaxAbsDiff)
+				fmt.Printf("PyTorch %s peer (%d threads, %s; medians of %d alternating rounds), timing the %s: batch 1 %.1f chunks/s, best batch %d %.1f chunks/s; Go %.1f, best batch %d %.1f: Go/torch %.2fx at batch 1, %.2fx best; actions max |diff| %.2g\n",
+					p.TorchVersion, p.Threads, p.Allocator, p.Rounds, p.Unit, p.ChunksPerSecBatch1, p.BestBatch, p.ChunksPerSecBest,
+					p.GoChunksPerSecBatch1, p.GoBestBatch, p.GoChunksPerSecBest, p.RatioBatch1, p.RatioBest, p.MaxAbsDiff)
+				if p.GoActChunksPerSecBatch1 > 0 {
+					fmt.Printf("Go's whole Act in the same rounds: batch 1 %.1f chunks/s, batch %d %.1f\n", p.GoActChunksPerSecBatch1, rep.BestBatch, p.GoActChunksPerSecBest)
+				}
 			}
 			return nil
 		},

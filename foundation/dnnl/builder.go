@@ -20,13 +20,15 @@ type Builder struct {
 
 type reordered struct{ src, dst *Memory }
 
-// Layer is a convolution added by Builder.Conv.
+// Layer is a convolution added by Builder.Conv or a fully connected layer
+// added by Builder.Dense.
 type Layer struct {
 	Op  *Op
 	Dst *Memory
-	// Weights (O, I, KH, KW) and Bias (O values; nil without a bias) are
-	// plain views the caller fills; Builder.Prep's Run moves the weights
-	// into the layer's layout (the bias is used in place).
+	// Weights (convolutions: O, I, KH, KW; dense layers: I rows of O, the
+	// x W convention) and Bias (O values; nil without a bias) are plain
+	// views the caller fills; Builder.Prep's Run moves the weights into
+	// the layer's layout (the bias is used in place).
 	Weights, Bias []float32
 }
 
@@ -128,7 +130,49 @@ func (b *Builder) Conv(name string, c Conv, src, dst *Memory) *Layer {
 		dst = b.Memory(name, op.Dst())
 	}
 	in := b.As(name+" src", src, op.Src())
-	l := &Layer{Op: op, Dst: dst}
+	return b.staged(name, op, Args{Src: in, Dst: dst}, MustDesc(OIHW, op.Weights().Dims()...))
+}
+
+// Dense appends the fully connected layer ip reading src and writing dst
+// (nil: a new buffer of ip.Dst, whose tag Any lets oneDNN pick); ip.Src
+// need not be set (src's layout is used). Its weights are staged as I rows
+// of O values (IO), as dense layers are usually stored: y = x W + b.
+func (b *Builder) Dense(name string, ip InnerProduct, src, dst *Memory) *Layer {
+	if b.err != nil {
+		return nil
+	}
+	ip.Src = src.Desc()
+	if dst != nil {
+		ip.Dst = dst.Desc()
+	}
+	op, err := b.eng.InnerProduct(name, ip)
+	if err != nil {
+		b.Fail(fmt.Errorf("%s: %w", name, err))
+		return nil
+	}
+	if dst == nil {
+		dst = b.Memory(name, op.Dst())
+	}
+	in := b.As(name+" src", src, op.Src())
+	dims := op.Weights().Dims()
+	return b.staged(name, op, Args{Src: in, Dst: dst}, MustDesc(IO, dims...))
+}
+
+// Copy appends a copy of src into dst (the same layout): e.g. the
+// residual stream a following layer's Sum post-op adds to.
+func (b *Builder) Copy(name string, src, dst *Memory) {
+	if b.err != nil {
+		return
+	}
+	op, err := b.eng.Reorder(name, src.Desc(), dst.Desc())
+	b.Fail(err)
+	b.Add(op, Args{Src: src, Dst: dst})
+}
+
+// staged appends op with its weights (and bias) in buffers of op's
+// layouts, filled by Prep from a plain staging buffer of layout stage.
+func (b *Builder) staged(name string, op *Op, args Args, stage Desc) *Layer {
+	l := &Layer{Op: op, Dst: args.Dst}
 	w := b.Memory(name+" weights", op.Weights())
 	var bias *Memory
 	if bd := op.Bias(); !bd.IsZero() {
@@ -138,22 +182,23 @@ func (b *Builder) Conv(name string, c Conv, src, dst *Memory) *Layer {
 		op.Close()
 		return nil
 	}
-	stage, err := b.prep.Memory(name+" weights", MustDesc(OIHW, op.Weights().Dims()...))
+	sm, err := b.prep.Memory(name+" weights", stage)
 	if err != nil {
 		op.Close()
 		b.Fail(err)
 		return nil
 	}
-	l.Weights = stage.Float32s()
+	l.Weights = sm.Float32s()
 	if bias != nil {
 		l.Bias = bias.Float32s()
 	}
-	reorder, err := b.eng.Reorder(name+" weights", stage.Desc(), w.Desc())
+	reorder, err := b.eng.Reorder(name+" weights", sm.Desc(), w.Desc())
 	b.Fail(err)
 	if b.err == nil {
-		b.Fail(b.prep.Add(reorder, Args{Src: stage, Dst: w}))
+		b.Fail(b.prep.Add(reorder, Args{Src: sm, Dst: w}))
 	}
-	b.Add(op, Args{Src: in, Weights: w, Bias: bias, Dst: dst})
+	args.Weights, args.Bias = w, bias
+	b.Add(op, args)
 	if b.err != nil {
 		return nil
 	}

@@ -14,7 +14,7 @@ import (
 
 // PostOp is an operation fused after an op's result, before it is stored.
 type PostOp struct {
-	sum          bool
+	sum, swish   bool
 	scale, alpha float32
 }
 
@@ -25,6 +25,9 @@ func Sum(scale float32) PostOp { return PostOp{sum: true, scale: scale} }
 
 // ReLU is max(x, 0) + slope*min(x, 0): a leaky ReLU for slope > 0.
 func ReLU(slope float32) PostOp { return PostOp{scale: 1, alpha: slope} }
+
+// Swish is x * sigmoid(beta*x); beta 1 is SiLU.
+func Swish(beta float32) PostOp { return PostOp{swish: true, scale: 1, alpha: beta} }
 
 // Conv is a 2-D convolution for inference: Src (N, C, H, W), Weights (O, C,
 // KH, KW), Dst (N, O, OH, OW), any of them with Tag Any so oneDNN picks the
@@ -90,7 +93,11 @@ func attr(name string, posts []PostOp) (C.dnnl_primitive_attr_t, error) {
 		if p.sum {
 			err = check(C.dnnl_post_ops_append_sum(po, C.float(p.scale)), name, "dnnl_post_ops_append_sum")
 		} else {
-			err = check(C.dnnl_post_ops_append_eltwise(po, C.float(p.scale), C.dnnl_eltwise_relu, C.float(p.alpha), 0), name, "dnnl_post_ops_append_eltwise")
+			alg := C.dnnl_alg_kind_t(C.dnnl_eltwise_relu)
+			if p.swish {
+				alg = C.dnnl_eltwise_swish
+			}
+			err = check(C.dnnl_post_ops_append_eltwise(po, C.float(p.scale), alg, C.float(p.alpha), 0), name, "dnnl_post_ops_append_eltwise")
 		}
 		if err != nil {
 			C.dnnl_primitive_attr_destroy(a)

@@ -5,6 +5,18 @@
 // seeds after them), so policies whose cost depends on the scene (the
 // scripted planner) are measured on the scenes they are evaluated on; every
 // batch size cycles through the same 64 or more scenes.
+//
+// With a PyTorch peer (Config.Peer, foundation/torchpeer, torch_peer.py) the
+// same network also runs in PyTorch CPU in the same run: its chunks are
+// checked against Go's on the same inputs (Go's noise passed in), then both
+// are timed in alternating rounds (PeerReport). The peer runs every flow
+// policy of the zoo, each kind a peerNet: on the pixel encoder (backend
+// flow with checkpoints/pusht-flow) it computes the whole chunk from the
+// frames, as Go's Act; on the pose reader (the pose-* arms) the reader,
+// analysis by synthesis in Go and not a network, stays in Go, the peer gets
+// the features Go's head gets and both sides time the network given them
+// (Go's whole Act, reading included, is reported beside); a foresight
+// adapter (the *-foresight* arms) is run by both inside every Euler step.
 package bench
 
 import (
@@ -32,9 +44,9 @@ type Config struct {
 	// Steer, if set, is given with every observation.
 	Steer *policy.Context
 	// Peer, when PeerTorch, also runs the same policy in PyTorch (flow
-	// policies with the convolutional front end; see PeerReport):
-	// agreement on the same inputs, then PeerRounds rounds (3) alternating
-	// Go and the peer.
+	// policies, with either front end and any foresight adapter; see
+	// PeerReport): agreement on the same inputs, then PeerRounds rounds (3)
+	// alternating Go and the peer.
 	Peer        string
 	PeerRounds  int
 	PeerOptions torchpeer.Options
@@ -137,8 +149,18 @@ func Run(ctx context.Context, p policy.Policy, cfg Config) (Report, error) {
 	rep.LatencyCalls = len(lat)
 	rep.LatencyMsMedian = quantile(lat, 0.5)
 	rep.LatencyMsP90 = quantile(lat, 0.9)
+	actAt := func(b int) (BatchResult, error) {
+		return throughput(func(off, b int) (time.Duration, error) {
+			batch := make([]policy.Observation, b)
+			for i := range batch {
+				batch[i] = pool[(off+i)%len(pool)]
+			}
+			el, _, err := call(batch)
+			return el, err
+		}, len(pool), b, cfg.Duration)
+	}
 	for _, b := range cfg.Batches {
-		r, err := throughput(call, pool, b, cfg.Duration)
+		r, err := actAt(b)
 		if err != nil {
 			return rep, err
 		}
@@ -148,28 +170,25 @@ func Run(ctx context.Context, p policy.Policy, cfg Config) (Report, error) {
 		}
 	}
 	if peer != nil {
-		if rep.Peer, err = comparePeer(peer, cfg, &rep, func(b int) (BatchResult, error) { return throughput(call, pool, b, cfg.Duration) }); err != nil {
+		if rep.Peer, err = comparePeer(ctx, peer, cfg, &rep, actAt); err != nil {
 			return rep, err
 		}
 	}
 	return rep, nil
 }
 
-// throughput times calls at batch b for about dur (at least one call), the
-// batches cycling through pool.
-func throughput(call func([]policy.Observation) (time.Duration, int, error), pool []policy.Observation, b int, dur time.Duration) (BatchResult, error) {
+// throughput times call at batch b for about dur (at least one call),
+// the batches cycling through a pool of n observations: call(off, b)
+// times one call on the pool's observations off, off+1, ... (mod n).
+func throughput(call func(off, b int) (time.Duration, error), n, b int, dur time.Duration) (BatchResult, error) {
 	var total time.Duration
 	calls, off := 0, 0
 	for calls == 0 || total < dur {
-		batch := make([]policy.Observation, b)
-		for i := range batch {
-			batch[i] = pool[(off+i)%len(pool)]
-		}
-		off = (off + b) % len(pool)
-		el, _, err := call(batch)
+		el, err := call(off, b)
 		if err != nil {
 			return BatchResult{}, err
 		}
+		off = (off + b) % n
 		total += el
 		calls++
 	}

@@ -3,15 +3,13 @@ package bench
 import (
 	"context"
 	_ "embed"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"runtime"
+	"time"
 
-	"dreamrank/foundation/ndarray"
 	"dreamrank/foundation/torchpeer"
 	"dreamrank/policy"
-	"dreamrank/policy/flow"
 )
 
 // PeerTorch is the only peer: the same policy in PyTorch CPU.
@@ -39,11 +37,12 @@ var (
 var torchPeerScript []byte
 
 // PeerReport is the PyTorch peer measured in the same run: chunks per
-// second (a whole chunk: pooling, conv trunk, spatial softmax, 10 flow
-// steps of the head, guidance, actions) at batch 1 and at its best batch,
-// medians over Rounds rounds in which Go and the peer alternate (Go's
-// medians of the same rounds beside them), and how far its chunks are from
-// Go's.
+// second of the same unit on both sides (Unit: for pixel flow policies the
+// whole chunk, frames to actions; for pose flow policies the network given
+// the pose reader's features, since the reader is analysis by synthesis in
+// Go, not a network) at batch 1 and at each side's best batch, medians over
+// Rounds rounds in which Go and the peer alternate, and how far the peer's
+// chunks are from Go's whole Act.
 type PeerReport struct {
 	Backend            string  `json:"backend"`
 	TorchVersion       string  `json:"torch_version"`
@@ -51,16 +50,26 @@ type PeerReport struct {
 	Allocator          string  `json:"allocator"`
 	MKLDNN             bool    `json:"mkldnn"`
 	Rounds             int     `json:"rounds"`
+	Unit               string  `json:"unit"`
 	ChunksPerSecBatch1 float64 `json:"chunks_per_sec_batch1"`
 	BestBatch          int     `json:"best_batch"`
 	ChunksPerSecBest   float64 `json:"chunks_per_sec_best"`
-	// GoChunksPerSec* are Go's medians over the same rounds (batch 1 and
-	// the report's best batch); Ratio* Go's chunks per second over the
+	// GoChunksPerSec* are Go's medians of the unit over the same rounds
+	// (batch 1 and GoBestBatch); Ratio* Go's chunks per second over the
 	// peer's (above 1: Go is faster).
 	GoChunksPerSecBatch1 float64 `json:"go_chunks_per_sec_batch1"`
+	GoBestBatch          int     `json:"go_best_batch"`
 	GoChunksPerSecBest   float64 `json:"go_chunks_per_sec_best"`
 	RatioBatch1          float64 `json:"ratio_batch1"`
 	RatioBest            float64 `json:"ratio_best"`
+	// GoBatches is Go's sweep of the unit that chose GoBestBatch, when the
+	// unit is not the whole Act (else the report's Batches chose it).
+	GoBatches []BatchResult `json:"go_batches,omitempty"`
+	// GoAct* are Go's whole Act (the pose reading included: what a caller
+	// pays) over the same rounds, at batch 1 and the report's best batch,
+	// when the unit is not the whole Act.
+	GoActChunksPerSecBatch1 float64 `json:"go_act_chunks_per_sec_batch1,omitempty"`
+	GoActChunksPerSecBest   float64 `json:"go_act_chunks_per_sec_best,omitempty"`
 	// Batches is the peer's sweep over the report's batch sizes that chose
 	// BestBatch.
 	Batches []BatchResult `json:"batches"`
@@ -79,23 +88,19 @@ type peerHello struct {
 	MaxAbsDiff   float64 `json:"max_abs_diff"`
 }
 
-// Peer is a running PyTorch peer of a flow policy.
+// Peer is a running PyTorch peer of a policy.
 type Peer struct {
 	proc  *torchpeer.Process
+	net   peerNet
+	pool  int // observations in the pool
 	hello peerHello
 }
 
-// StartPeer exports p's weights and Act's inputs for pool, starts the
+// StartPeer exports p's network and its inputs for pool, starts the
 // PyTorch peer and checks that its chunks for the first observations
-// agree with Go's (ErrDisagree otherwise; the peer is returned to close).
+// agree with Go's Act (ErrDisagree otherwise; the peer is returned to
+// close). ErrNoPeer: no peer runs p.
 func StartPeer(ctx context.Context, p policy.Policy, steer *policy.Context, pool []policy.Observation, opts torchpeer.Options) (*Peer, error) {
-	fp, ok := p.(*flow.Policy)
-	if !ok {
-		return nil, fmt.Errorf("%w: the torch peer runs flow policies (backend %s), not %T", ErrNoPeer, flow.Name, p)
-	}
-	if fp.Adapter != nil {
-		return nil, fmt.Errorf("%w: a flow policy with an adapter", ErrNoPeer)
-	}
 	var st []policy.Context
 	if steer != nil {
 		st = make([]policy.Context, len(pool))
@@ -103,56 +108,15 @@ func StartPeer(ctx context.Context, p policy.Policy, steer *policy.Context, pool
 			st[i] = *steer
 		}
 	}
-	in, err := fp.ActInputs(pool, st)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrNoPeer, err)
-	}
-	agree := min(peerAgree, len(pool))
-	chunks, err := fp.Act(ctx, pool[:agree], st[:min(agree, len(st))])
+	net, err := newPeerNet(ctx, p, pool, st)
 	if err != nil {
 		return nil, err
 	}
-	c := fp.Config()
-	n, h, w := len(pool), c.FrameH, c.FrameW
-	var frames []uint8
-	var raw, goActs []float32
-	for _, o := range pool {
-		frames = append(frames, o.Image...)
-		raw = append(raw, o.Proprio...)
-	}
-	for _, ch := range chunks {
-		for _, a := range ch.Actions {
-			goActs = append(goActs, a...)
-		}
-	}
-	cx := c.CtxDim()
-	poolMsg := map[string]any{
-		"frames":      ndarray.NewUint8(frames, n, h, w, 3),
-		"proprio":     ndarray.NewFloat32(in.Proprio, n, c.ProprioDim),
-		"raw_proprio": ndarray.NewFloat32(raw, n, c.ProprioDim),
-		"noise":       ndarray.NewFloat32(in.Noise, n, c.ChunkDim()),
-		"ctx":         ndarray.NewFloat32(in.Ctx[:n*cx], n, cx),
-		"guided":      in.Guided,
-		"guidance":    in.Guidance,
-		"go_actions":  ndarray.NewFloat32(goActs, agree, c.Horizon, c.ActionDim),
-	}
-	if in.Guided {
-		poolMsg["ctx_uncond"] = ndarray.NewFloat32(in.Ctx[n*cx:], n, cx)
-	}
-	weights := map[string]any{}
-	for _, t := range fp.Params().Tensors() {
-		weights[t.Name] = ndarray.NewFloat32(t.Data, t.Shape...)
-	}
-	var cfg map[string]any
-	b, err := json.Marshal(c)
+	req, err := net.request(ctx, min(peerAgree, len(pool)))
 	if err != nil {
 		return nil, err
 	}
-	if err := json.Unmarshal(b, &cfg); err != nil {
-		return nil, err
-	}
-	req := map[string]any{"weights": weights, "config": cfg, "pool": poolMsg, "agree": agree}
-	pr := &Peer{}
+	pr := &Peer{net: net, pool: len(pool)}
 	if pr.proc, err = torchpeer.Start(ctx, opts, torchPeerScript, req, &pr.hello); err != nil {
 		return nil, fmt.Errorf("torch peer: %w", err)
 	}
@@ -160,6 +124,28 @@ func StartPeer(ctx context.Context, p policy.Policy, steer *policy.Context, pool
 		return pr, fmt.Errorf("%w: actions max |diff| %.3g (tolerance %.0e)", ErrDisagree, pr.hello.MaxAbsDiff, ActionTolerance)
 	}
 	return pr, nil
+}
+
+// Unit is what the peer and Go's side of the comparison time; wholeAct
+// when it is Go's Act.
+func (p *Peer) Unit() (desc string, wholeAct bool) { return p.net.unit() }
+
+// GoTime times Go's side of the unit at batch b (cycling through the
+// pool) for about cfg.Duration, after one warm-up call.
+func (p *Peer) GoTime(ctx context.Context, b int, cfg Config) (BatchResult, error) {
+	call := func(off, b int) (time.Duration, error) {
+		idx := make([]int, b)
+		for i := range idx {
+			idx[i] = (off + i) % p.pool
+		}
+		t0 := time.Now()
+		err := p.net.act(ctx, idx)
+		return time.Since(t0), err
+	}
+	if _, err := call(0, b); err != nil {
+		return BatchResult{}, err
+	}
+	return throughput(call, p.pool, b, cfg.Duration)
 }
 
 // MaxAbsDiff is the agreement the peer measured when it started.
@@ -207,15 +193,34 @@ func startPeer(ctx context.Context, p policy.Policy, cfg Config, pool []policy.O
 }
 
 // comparePeer sweeps the peer over the report's batch sizes (its best
-// batch), then runs cfg.PeerRounds rounds alternating Go (goAt) and the
-// peer (which goes first alternates too), each at batch 1 and its best
-// batch; medians.
-func comparePeer(p *Peer, cfg Config, rep *Report, goAt func(b int) (BatchResult, error)) (*PeerReport, error) {
+// batch), and Go's unit too when it is not the whole Act (actAt, whose
+// sweep is the report's), then runs cfg.PeerRounds rounds alternating Go
+// and the peer (which goes first alternates too), each at batch 1 and its
+// best batch; medians.
+func comparePeer(ctx context.Context, p *Peer, cfg Config, rep *Report, actAt func(b int) (BatchResult, error)) (*PeerReport, error) {
+	unit, wholeAct := p.Unit()
 	pr := &PeerReport{Backend: PeerTorch, TorchVersion: p.hello.TorchVersion, Threads: p.hello.Threads,
-		Allocator: p.hello.Allocator, MKLDNN: p.hello.MKLDNN, Rounds: cfg.PeerRounds,
+		Allocator: p.hello.Allocator, MKLDNN: p.hello.MKLDNN, Rounds: cfg.PeerRounds, Unit: unit,
 		MaxAbsDiff: p.hello.MaxAbsDiff, Tolerance: ActionTolerance, AgreeChunks: peerAgree}
+	peerAt := func(b int) (BatchResult, error) { return p.Time(b, cfg) }
+	goAt, goBest := actAt, rep.BestBatch
+	if !wholeAct {
+		goAt = func(b int) (BatchResult, error) { return p.GoTime(ctx, b, cfg) }
+		var best float64
+		for _, br := range rep.Batches {
+			r, err := goAt(br.Batch)
+			if err != nil {
+				return nil, err
+			}
+			pr.GoBatches = append(pr.GoBatches, r)
+			if r.ChunksPerSec > best {
+				goBest, best = r.Batch, r.ChunksPerSec
+			}
+		}
+	}
+	pr.GoBestBatch = goBest
 	for _, br := range rep.Batches {
-		r, err := p.Time(br.Batch, cfg)
+		r, err := peerAt(br.Batch)
 		if err != nil {
 			return nil, err
 		}
@@ -224,40 +229,51 @@ func comparePeer(p *Peer, cfg Config, rep *Report, goAt func(b int) (BatchResult
 			pr.BestBatch, pr.ChunksPerSecBest = r.Batch, r.ChunksPerSec
 		}
 	}
-	var goB1, goBest, pB1, pBest []float64
-	side := func(at func(int) (BatchResult, error), best int, b1, bb *[]float64) error {
-		for _, b := range []int{1, best} {
-			r, err := at(b)
-			if err != nil {
-				return err
-			}
-			if b == 1 {
-				*b1 = append(*b1, r.ChunksPerSec)
-			}
-			if b == best {
-				*bb = append(*bb, r.ChunksPerSec)
-			}
+	var goB1, goBestCPS, actB1, actBest, pB1, pBest []float64
+	goSide := func() error {
+		if err := timeAt(goAt, goBest, &goB1, &goBestCPS); err != nil || wholeAct {
+			return err
 		}
-		return nil
+		return timeAt(actAt, rep.BestBatch, &actB1, &actBest)
 	}
-	peerAt := func(b int) (BatchResult, error) { return p.Time(b, cfg) }
 	for r := range cfg.PeerRounds {
 		goFirst := r%2 == 0
 		for i := range 2 {
 			var err error
 			if (i == 0) == goFirst {
-				err = side(goAt, rep.BestBatch, &goB1, &goBest)
+				err = goSide()
 			} else {
-				err = side(peerAt, pr.BestBatch, &pB1, &pBest)
+				err = timeAt(peerAt, pr.BestBatch, &pB1, &pBest)
 			}
 			if err != nil {
 				return nil, err
 			}
 		}
 	}
-	pr.GoChunksPerSecBatch1, pr.GoChunksPerSecBest = torchpeer.Median(goB1), torchpeer.Median(goBest)
+	pr.GoChunksPerSecBatch1, pr.GoChunksPerSecBest = torchpeer.Median(goB1), torchpeer.Median(goBestCPS)
 	pr.ChunksPerSecBatch1, pr.ChunksPerSecBest = torchpeer.Median(pB1), torchpeer.Median(pBest)
 	pr.RatioBatch1 = pr.GoChunksPerSecBatch1 / pr.ChunksPerSecBatch1
 	pr.RatioBest = pr.GoChunksPerSecBest / pr.ChunksPerSecBest
+	if !wholeAct {
+		pr.GoActChunksPerSecBatch1, pr.GoActChunksPerSecBest = torchpeer.Median(actB1), torchpeer.Median(actBest)
+	}
 	return pr, nil
+}
+
+// timeAt times at batch 1 and batch best, adding the chunks per second
+// to b1 and bb.
+func timeAt(at func(int) (BatchResult, error), best int, b1, bb *[]float64) error {
+	for _, b := range []int{1, best} {
+		r, err := at(b)
+		if err != nil {
+			return err
+		}
+		if b == 1 {
+			*b1 = append(*b1, r.ChunksPerSec)
+		}
+		if b == best {
+			*bb = append(*bb, r.ChunksPerSec)
+		}
+	}
+	return nil
 }

@@ -24,14 +24,23 @@ func needTorch(t *testing.T) {
 	}
 }
 
-func committedFlow(t *testing.T) *flow.Policy {
+func load(t *testing.T, path string) *flow.Policy {
 	t.Helper()
-	p, err := flow.Load("../../checkpoints/pusht-flow")
+	p, err := flow.Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return p
 }
+
+func committedFlow(t *testing.T) *flow.Policy { return load(t, "../../checkpoints/pusht-flow") }
+
+// committedPose is the zoo's pose-relative-r1 (sampled at temperature 0.5).
+func committedPose(t *testing.T) *flow.Policy {
+	return load(t, "../../checkpoints/pusht-pose/relative-round-01")
+}
+
+var pushT = &policy.Context{Task: "push the T-shaped block onto the green target", Metadata: policy.Metadata{Quality: 5, Speed: policy.SpeedNormal}}
 
 func TestTorchPeerAgrees(t *testing.T) {
 	needTorch(t)
@@ -56,6 +65,9 @@ func TestTorchPeerAgrees(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Logf("actions max |diff| %g (tolerance %g)", p.MaxAbsDiff(), ActionTolerance)
+			if _, whole := p.Unit(); !whole {
+				t.Error("the pixel policy's unit is not its whole Act")
+			}
 			r, err := p.Time(2, Config{Duration: time.Millisecond})
 			if err != nil {
 				t.Fatal(err)
@@ -63,42 +75,77 @@ func TestTorchPeerAgrees(t *testing.T) {
 			if r.Calls < 1 || r.ChunksPerSec <= 0 {
 				t.Errorf("timing %+v", r)
 			}
+			g, err := p.GoTime(context.Background(), 2, Config{Duration: time.Millisecond})
+			if err != nil || g.Calls < 1 || g.ChunksPerSec <= 0 {
+				t.Errorf("Go's timing %+v, %v", g, err)
+			}
 		})
 	}
 }
 
-// TestRunWithTorchPeer: the report carries the peer's numbers.
+// TestRunWithTorchPeer: the report carries the peer's numbers; for the
+// pose policy also Go's sweep of the network and its whole Act.
 func TestRunWithTorchPeer(t *testing.T) {
 	needTorch(t)
 	cfg := Config{Batches: []int{1, 2}, LatencyCalls: 2, Duration: 20 * time.Millisecond, Peer: PeerTorch, PeerRounds: 2}
-	rep, err := Run(context.Background(), committedFlow(t), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	js, _ := json.MarshalIndent(rep.Peer, "", "  ")
-	t.Logf("%s", js)
-	p := rep.Peer
-	if p == nil || p.ChunksPerSecBatch1 <= 0 || p.ChunksPerSecBest <= 0 || p.RatioBest <= 0 || p.TorchVersion == "" || len(p.Batches) != 2 {
-		t.Errorf("peer report %s", js)
+	for _, tc := range []struct {
+		name   string
+		policy func(*testing.T) *flow.Policy
+		steer  *policy.Context
+	}{
+		{"pixels", committedFlow, nil},
+		{"pose", committedPose, pushT},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg.Steer = tc.steer
+			rep, err := Run(context.Background(), tc.policy(t), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			js, _ := json.MarshalIndent(rep.Peer, "", "  ")
+			t.Logf("%s", js)
+			p := rep.Peer
+			if p == nil || p.ChunksPerSecBatch1 <= 0 || p.ChunksPerSecBest <= 0 || p.RatioBest <= 0 || p.TorchVersion == "" || len(p.Batches) != 2 || p.Unit == "" {
+				t.Fatalf("peer report %s", js)
+			}
+			// The pose reader is timed on the Go side only, in the whole Act.
+			networkOnly := tc.name == "pose"
+			if got := len(p.GoBatches) == 2 && p.GoActChunksPerSecBatch1 > 0 && p.GoActChunksPerSecBest > 0; got != networkOnly {
+				t.Errorf("Go's network sweep and whole Act reported: %v, want %v", got, networkOnly)
+			}
+		})
 	}
 }
+
+// opaqueAdapter is an adapter the peer cannot run (no weights to export).
+type opaqueAdapter struct{}
+
+func (opaqueAdapter) Adapt([]float32, float64, int) {}
 
 func TestRunPeerErrors(t *testing.T) {
 	cfg := Config{Batches: []int{1}, LatencyCalls: 1, Duration: time.Millisecond}
 	for _, tc := range []struct {
-		name string
-		peer string
-		want error
+		name   string
+		policy func(*testing.T) policy.Policy
+		peer   string
+		want   error
 	}{
-		{"not a flow policy", PeerTorch, ErrNoPeer},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			cfg.Peer = tc.peer
+		{"not a flow policy", func(t *testing.T) policy.Policy {
 			sp, err := scripted.New(scripted.Config{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := Run(context.Background(), sp, cfg); !errors.Is(err, tc.want) {
+			return sp
+		}, PeerTorch, ErrNoPeer},
+		{"an adapter without weights", func(t *testing.T) policy.Policy {
+			p := committedPose(t)
+			p.Adapter = opaqueAdapter{}
+			return p
+		}, PeerTorch, ErrNoPeer},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg.Peer = tc.peer
+			if _, err := Run(context.Background(), tc.policy(t), cfg); !errors.Is(err, tc.want) {
 				t.Errorf("err %v, want %v", err, tc.want)
 			}
 		})

@@ -1,23 +1,37 @@
-"""PyTorch peer of the flow policy (policy/flow, convolutional front end).
+"""PyTorch peer of the flow policy (policy/flow) and its foresight adapters.
 
 Run by policy/bench through foundation/torchpeer (see its package doc for
 the protocol). The request carries the policy's weights by name (conv
 weights [out, in, kh, kw], dense weights [in, out], biases [out]), its
-config, and a pool of observations with what Go's Act feeds the head
-besides the frames (flow.ActInputs: normalised proprio, context rows,
-initial noise, guidance) plus Go's chunks for them. One chunk, as Act:
+config, optionally an adapter's weights (package foresight), and a pool of
+observations with what Go's Act feeds the head besides the observation
+feature (flow.ActInputs: context rows, initial noise, guidance) plus Go's
+chunks for the first ones. The front end (config "encoder"):
 
-  frames average-pooled by Pool (integer, rounded) / 255;
-  trunk: relu(conv3x3 enc1), relu(conv3x3/2 enc2), conv3x3 enc3, then a
-  spatial softmax per channel -> expected (x, y) in [-1, 1] (keypoints),
-  followed by the proprio;
-  EulerSteps (10) Euler steps from t = 1 to 0 of the flow head:
+  "" (pixels): the request has the frames and normalised proprio; frames
+  average-pooled by Pool (integer, rounded) / 255; trunk: relu(conv3x3
+  enc1), relu(conv3x3/2 enc2), conv3x3 enc3, then a spatial softmax per
+  channel -> expected (x, y) in [-1, 1] (keypoints), followed by the
+  proprio. The timed unit is the whole chunk, frames to actions.
+  "pose": the PushT pose reader (analysis by synthesis in Go, not a
+  network) already read the frames: the request has the observation
+  features Go's head sees (flow.Policy.Features). The timed unit is the
+  network given those features, as on the Go side.
+
+Then, as Act: EulerSteps (10) Euler steps from t = 1 to 0 of the flow head,
   h = silu(in [x_t, temb(t), obs, ctx]); h += silu(h_l h) per hidden layer;
-  v = out h; with guidance v = v_u + beta (v_c - v_u); x += dt v;
-  actions from x (absolute, or offsets from the pusher when Relative).
+  v = out h; with an adapter v += g(v, temb(t)[, obs]) where g is a SiLU
+  MLP (adapter.in, adapter.h1.., adapter.out, hidden layers not residual);
+  with guidance v = v_u + beta (v_c - v_u); x += dt v;
+actions from x (absolute, or offsets from the pusher when Relative).
+
+Written as a careful PyTorch user would: the whole batch's rows (both
+guidance rows) in one addmm per layer, SiLU in place, and the input rows'
+observation and context columns written once per chunk (they do not change
+between steps; Go does the same).
 
 Commands: {"op": "time", "batch", "seconds", "min_calls", "warmup"} ->
-{"calls", "seconds", "chunks", "minor_faults_per_call"}.
+{"calls", "seconds", "chunks", "minor_faults_per_call", "threads"}.
 """
 import math
 
@@ -30,18 +44,50 @@ import peerlib
 EULER_STEPS = 10
 
 
+def dense_layers(w, prefix):
+    """The (weight, bias) pairs prefix.in, prefix.h1, ..., prefix.out."""
+    names = [prefix + "in"]
+    l = 1
+    while f"{prefix}h{l}.w" in w:
+        names.append(f"{prefix}h{l}")
+        l += 1
+    names.append(prefix + "out")
+    return [(w[n + ".w"], w[n + ".b"]) for n in names]
+
+
+class Adapter:
+    """g(v, temb[, obs]) of package foresight."""
+
+    def __init__(self, w, reads_obs):
+        self.layers = dense_layers(w, "adapter.")
+        self.reads_obs = reads_obs
+
+    def __call__(self, v, temb, obs):
+        x = torch.cat([v, temb, obs] if self.reads_obs else [v, temb], 1)
+        for wt, b in self.layers[:-1]:
+            x = F.silu(torch.addmm(b, x, wt), inplace=True)
+        wt, b = self.layers[-1]
+        return torch.addmm(b, x, wt)
+
+
 class Flow:
     def __init__(self, req):
         c = req["config"]
         self.c = c
-        self.w = {k: torch.from_numpy(np.ascontiguousarray(v, dtype=np.float32)) for k, v in req["weights"].items()}
+        tensor = lambda v: torch.from_numpy(np.ascontiguousarray(v, dtype=np.float32))
+        self.w = {k: tensor(v) for k, v in req["weights"].items()}
+        self.head = dense_layers(self.w, "")
+        self.adapter = None
+        if req.get("adapter"):
+            self.adapter = Adapter({k: tensor(v) for k, v in req["adapter"].items()}, bool(req["adapter_obs"]))
+        self.pixels = (c.get("encoder") or "") == ""
         self.pool = int(c["pool"])
-        self.layers = int(c["layers"])
         self.scale = float(c["scale"])
         self.relative = float(c.get("relative", 0) or 0)
-        h, w = int(c["frame_h"]) // self.pool // 2, int(c["frame_w"]) // self.pool // 2
-        ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float64), torch.arange(w, dtype=torch.float64), indexing="ij")
-        self.grid = torch.stack([2 * (xs + 0.5) / w - 1, 2 * (ys + 0.5) / h - 1], -1).reshape(h * w, 2).float()
+        if self.pixels:
+            h, w = int(c["frame_h"]) // self.pool // 2, int(c["frame_w"]) // self.pool // 2
+            ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float64), torch.arange(w, dtype=torch.float64), indexing="ij")
+            self.grid = torch.stack([2 * (xs + 0.5) / w - 1, 2 * (ys + 0.5) / h - 1], -1).reshape(h * w, 2).float()
         # The time embedding of every Euler step (flow.timeEmbedding).
         td = int(c["time_dim"])
         half = td // 2
@@ -58,9 +104,6 @@ class Flow:
         w = self.w[name + ".w"]
         return F.conv2d(x, w, self.w[name + ".b"], stride=stride, padding=w.shape[-1] // 2)
 
-    def linear(self, name, x):
-        return torch.addmm(self.w[name + ".b"], x, self.w[name + ".w"])
-
     def encode(self, frames, proprio):
         """frames (N,H,W,3) uint8, proprio (N,P) normalised -> (N, 2*C3+P)."""
         f = self.pool
@@ -74,28 +117,37 @@ class Flow:
         kp = torch.softmax(x.flatten(2), -1) @ self.grid  # (N, C3, 2)
         return torch.cat([kp.flatten(1), proprio], 1)
 
-    def velocity(self, xt, temb, obs, ctx):
-        h = F.silu(self.linear("in", torch.cat([xt, temb, obs, ctx], 1)))
-        for l in range(1, self.layers):
-            h = h + F.silu(self.linear(f"h{l}", h))
-        return self.linear("out", h)
+    def velocity(self, xin):
+        wt, b = self.head[0]
+        h = F.silu(torch.addmm(b, xin, wt), inplace=True)
+        for wt, b in self.head[1:-1]:
+            h += F.silu(torch.addmm(b, h, wt), inplace=True)
+        wt, b = self.head[-1]
+        return torch.addmm(b, h, wt)
 
-    def chunk(self, frames, proprio, raw_proprio, noise, ctx, guided, beta):
-        """Actions (N, Horizon, ActionDim) in table units."""
-        n = frames.shape[0]
-        obs = self.encode(frames, proprio)
+    def chunk(self, obs, raw_proprio, noise, ctx, guided, beta):
+        """Actions (N, Horizon, ActionDim) in table units from the
+        observation features obs (N, ObsDim)."""
+        n, cd, td = obs.shape[0], noise.shape[1], self.temb[0].shape[0]
         if guided:
             obs = torch.cat([obs, obs], 0)
         rows = obs.shape[0]
+        xin = torch.empty(rows, cd + td + obs.shape[1] + ctx.shape[1])
+        xin[:, cd + td:] = torch.cat([obs, ctx], 1)
         x = noise.clone()
         dt = np.float32(-1.0 / EULER_STEPS)
         for k in range(EULER_STEPS):
-            xt = torch.cat([x, x], 0) if guided else x
-            v = self.velocity(xt, self.temb[k].expand(rows, -1), obs, ctx)
+            xin[:n, :cd] = x
+            if guided:
+                xin[n:, :cd] = x
+            xin[:, cd:cd + td] = self.temb[k]
+            v = self.velocity(xin)
+            if self.adapter is not None:
+                v += self.adapter(v, xin[:, cd:cd + td], obs)
             if guided:
                 vc, vu = v[:n], v[n:]
                 v = vu + beta * (vc - vu)
-            x = x + dt * v
+            x += dt * v
         return self.actions(x, raw_proprio)
 
     def actions(self, x, raw_proprio):
@@ -116,9 +168,13 @@ def load(req):
     fl = Flow(req)
     pool = req["pool"]
     t = lambda k: torch.from_numpy(pool[k])
-    st = dict(flow=fl, frames=t("frames"), proprio=t("proprio"), raw=t("raw_proprio"), noise=t("noise"),
+    st = dict(flow=fl, raw=t("raw_proprio"), noise=t("noise"),
               ctx=t("ctx"), ctx_uncond=t("ctx_uncond") if pool["guided"] else None,
               guided=bool(pool["guided"]), beta=np.float32(pool["guidance"]))
+    if fl.pixels:
+        st.update(frames=t("frames"), proprio=t("proprio"))
+    else:
+        st.update(feat=t("feat"))
     STATE.update(st)
     n = int(req["agree"])
     got = chunk_of(torch.arange(n))
@@ -127,15 +183,17 @@ def load(req):
 
 def chunk_of(idx):
     s = STATE
+    fl = s["flow"]
     ctx = s["ctx"][idx]
     if s["guided"]:
         ctx = torch.cat([ctx, s["ctx_uncond"][idx]], 0)
-    return s["flow"].chunk(s["frames"][idx], s["proprio"][idx], s["raw"][idx], s["noise"][idx], ctx, s["guided"], s["beta"])
+    obs = fl.encode(s["frames"][idx], s["proprio"][idx]) if fl.pixels else s["feat"][idx]
+    return fl.chunk(obs, s["raw"][idx], s["noise"][idx], ctx, s["guided"], s["beta"])
 
 
 def time_op(cmd):
     b = int(cmd["batch"])
-    n = STATE["frames"].shape[0]
+    n = STATE["raw"].shape[0]
     st = {"off": 0}
 
     def call():

@@ -13,6 +13,7 @@ import (
 
 	"dreamrank/foundation/nn"
 	"dreamrank/foundation/openblas"
+	"dreamrank/policy"
 )
 
 // BenchmarkTrainStep times one optimizer step of the default model at
@@ -124,5 +125,84 @@ func BenchmarkAct(b *testing.B) {
 				})
 			})
 		}
+	}
+}
+
+// BenchmarkSample times the sampler alone (Act after the front end: 10
+// Euler steps of the head, guided) on the pose checkpoints' head shape
+// (hidden 512, random weights and features) at batches 1, 8 and 64, head.go's
+// path beside the reference it replaced (referenceSample), in chunks per
+// second and CPU milliseconds per chunk.
+func BenchmarkSample(b *testing.B) {
+	c := PoseModelConfig()
+	c.Hidden = 512
+	p := newPolicy(c, newParams(c, 1))
+	defer p.Close()
+	for _, batch := range []int{1, 8, 64} {
+		obs := randomObs(c, batch, 2)
+		feat := make([]float32, batch*c.obsDim())
+		for i := range feat {
+			feat[i] = float32(i%7) / 7
+		}
+		steer := make([]policy.Context, batch)
+		for i := range steer {
+			steer[i] = policy.Context{Task: "push the T-shaped block onto the green target", Metadata: policy.Metadata{Quality: 5, Speed: policy.SpeedNormal}}
+		}
+		b.Run(fmt.Sprintf("sample/batch%d", batch), func(b *testing.B) {
+			b.ReportAllocs()
+			timeImages(b, batch, func() {
+				if _, err := p.ActFeatures(context.Background(), feat, obs, steer); err != nil {
+					b.Fatal(err)
+				}
+			})
+		})
+		b.Run(fmt.Sprintf("reference/batch%d", batch), func(b *testing.B) {
+			defer openblas.Serial()()
+			timeImages(b, batch, func() { referenceSample(p, feat, obs, steer) })
+		})
+	}
+}
+
+// BenchmarkHeadPass times one step of the head (every layer, the
+// velocity of rows rows) on the pose checkpoints' shape on each pass,
+// OpenBLAS with Go's epilogues and oneDNN with fused ones, in CPU
+// microseconds per row (robust to other jobs): what minDnnlHeadRows is
+// chosen by.
+func BenchmarkHeadPass(b *testing.B) {
+	c := PoseModelConfig()
+	c.Hidden = 512
+	p := newPolicy(c, newParams(c, 1))
+	defer p.Close()
+	layers := p.layers
+	in := layers[0].In
+	for _, rows := range []int{2, 4, 8, 16, 32, 64} {
+		w := (&headWork{layers: layers}).sized(rows, in, c.Hidden, c.chunkDim())
+		h, err := newDnnlHead(layers, nil, rows)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, pass := range []struct {
+			name string
+			headPass
+		}{{"blas", w}, {"dnnl", h}} {
+			x := pass.input()
+			for i := range x[:rows*in] {
+				x[i] = float32(i%11) / 11
+			}
+			b.Run(fmt.Sprintf("%s/rows%d", pass.name, rows), func(b *testing.B) {
+				defer openblas.Serial()()
+				var r0, r1 syscall.Rusage
+				syscall.Getrusage(syscall.RUSAGE_SELF, &r0)
+				for b.Loop() {
+					if err := pass.forward(rows); err != nil {
+						b.Fatal(err)
+					}
+				}
+				syscall.Getrusage(syscall.RUSAGE_SELF, &r1)
+				cpu := time.Duration(r1.Utime.Nano() + r1.Stime.Nano() - r0.Utime.Nano() - r0.Stime.Nano())
+				b.ReportMetric(float64(cpu.Microseconds())/float64(b.N*rows), "cpu-us/row")
+			})
+		}
+		h.Close()
 	}
 }

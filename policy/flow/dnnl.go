@@ -148,21 +148,22 @@ func (e *dnnlEncoder) Close() error {
 // groups of 1: 0.48, 2: 0.44, 4: 0.41, 8: 0.55 (the fast pass: 1.5-2.2).
 const maxDnnlBatch = 4
 
-// dnnlPool holds a policy's idle oneDNN encoders by batch size, and why
-// oneDNN was given up (default mode), for good.
-type dnnlPool struct {
-	dnnl.Pool[*dnnlEncoder]
+// dnnlPool holds a policy's idle oneDNN networks (pixel encoders by
+// batch size, heads by rows), and why oneDNN was given up for them
+// (default mode), for good.
+type dnnlPool[T interface{ Close() error }] struct {
+	dnnl.Pool[T]
 	mu  sync.Mutex
 	err error
 }
 
-func (pool *dnnlPool) givenUp() error {
+func (pool *dnnlPool[T]) givenUp() error {
 	pool.mu.Lock()
 	defer pool.mu.Unlock()
 	return pool.err
 }
 
-func (pool *dnnlPool) giveUp(err error) {
+func (pool *dnnlPool[T]) giveUp(err error) {
 	pool.mu.Lock()
 	pool.err = err
 	pool.mu.Unlock()
@@ -199,9 +200,9 @@ func (p *Policy) acquireDnnl(b int) (*dnnlEncoder, error) {
 
 func (p *Policy) releaseDnnl(e *dnnlEncoder) { p.dnnl.Put(e.batch, e) }
 
-// Close frees the idle oneDNN encoders; later calls encode on the fast
-// pass. Closing twice is a no-op.
-func (p *Policy) Close() error { return p.dnnl.Close() }
+// Close frees the idle oneDNN encoders and heads; later calls run on the
+// fast pass. Closing twice is a no-op.
+func (p *Policy) Close() error { return errors.Join(p.dnnl.Close(), p.heads.Close()) }
 
 // encodeDnnl writes the observation features of obs into feat (obsDim
 // each) through oneDNN encoders: groups of up to maxDnnlBatch images,

@@ -21,5 +21,12 @@
 // checkpoint directory (or a training output directory: its latest),
 // "cfg" the guidance weight (default 1.5; 1 disables guidance),
 // "temperature" the scale of the sampler's initial noise (default the
-// checkpoint's, else 1) and "seed" the noise stream.
+// checkpoint's, else 1), "seed" the noise stream and "inference" the
+// forward passes (Policy.Inference).
+//
+// Act is Features (the front end) then ActFeatures (the sampler: each
+// core integrates a group of the batch, every Euler step one oneDNN plan
+// run with the head's epilogues fused, or OpenBLAS for groups too small to
+// gain; head.go), so a benchmark can time the network apart from the pose
+// reader, which is not one.
 package flow

@@ -1,7 +1,6 @@
 package flow
 
 import (
-	"fmt"
 	"math/rand/v2"
 
 	"dreamrank/policy"
@@ -22,16 +21,13 @@ type ActInputs struct {
 }
 
 // ActInputs computes Act's inputs for obs and steer (nil: no steering).
-// Only the convolutional front end is covered: the pose reader is not a
-// network a peer could run.
+// With the pose front end, which is not a network, a peer starts from the
+// observation features instead (Features).
 func (p *Policy) ActInputs(obs []policy.Observation, steer []policy.Context) (ActInputs, error) {
 	if err := p.Spec().ValidateInput(obs, steer); err != nil {
 		return ActInputs{}, err
 	}
 	c := p.cfg
-	if c.pose() {
-		return ActInputs{}, fmt.Errorf("%w: the %s front end is not a network", ErrConfig, EncoderPose)
-	}
 	n, cx, cd := len(obs), c.ctxDim(), c.chunkDim()
 	in := ActInputs{Guided: p.Guidance != 1 && steer != nil, Guidance: p.Guidance}
 	rows := n

@@ -35,6 +35,19 @@ type ObsAdapter interface {
 	AdaptObs(v, obs []float32, t float64, rows int)
 }
 
+// MLPAdapter is an Adapter that is a SiLU MLP g on each row's [v | temb(t)
+// | obs] (obs only when ReadsObs) added to the velocity, v += g (package
+// foresight's): an optional ability. Groups of the batch the head runs on
+// oneDNN run it inside the same plan from its weights instead of calling
+// Adapt, which smaller groups still call.
+type MLPAdapter interface {
+	ObsAdapter
+	// MLP is its layers in order, SiLU after all but the last; shared, and
+	// read-only once the adapter is in use (the plans copy them).
+	MLP() []Dense
+	ReadsObs() bool
+}
+
 // ChunkDim is the flattened size of an action chunk (Horizon x ActionDim).
 func (c ModelConfig) ChunkDim() int { return c.chunkDim() }
 

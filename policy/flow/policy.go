@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"runtime"
 	"strconv"
 	"sync"
@@ -93,12 +92,20 @@ type Policy struct {
 	// Adapter, when set, corrects the head's velocity at every Euler step
 	// (before guidance combines the rows); nil leaves the policy as trained.
 	Adapter Adapter
-	// Inference picks the pixel encoder's forward pass: "" (oneDNN,
-	// falling back to fast for good if oneDNN cannot build it), "dnnl"
-	// or "fast" (im2col + OpenBLAS, the reference).
+	// Inference picks the forward passes of the pixel encoder and the
+	// head: "" (oneDNN, falling back to fast for good if oneDNN cannot
+	// build it), "dnnl" or "fast" (im2col + OpenBLAS, the reference; the
+	// head on OpenBLAS). The head's groups of fewer than minDnnlHeadRows
+	// rows run on OpenBLAS in every mode.
 	Inference string
 
-	dnnl *dnnlPool
+	dnnl  *dnnlPool[*dnnlEncoder]
+	heads *dnnlPool[*dnnlHead]
+	// work pools the sampler's workspaces (*headWork); temb is every
+	// Euler step's time embedding and layers the head's weights.
+	work   sync.Pool
+	temb   []float32
+	layers []Dense
 }
 
 // Load opens a checkpoint directory, or a training output directory's
@@ -136,10 +143,12 @@ func newPolicy(c ModelConfig, ps *nn.Params) *Policy {
 	if temp == 0 {
 		temp = 1
 	}
-	p := &Policy{cfg: c, ps: ps, Guidance: DefaultGuidance, Temperature: temp, info: map[string]string{"backend": Name}, dnnl: &dnnlPool{}}
+	p := &Policy{cfg: c, ps: ps, Guidance: DefaultGuidance, Temperature: temp, info: map[string]string{"backend": Name}, dnnl: &dnnlPool[*dnnlEncoder]{}, heads: &dnnlPool[*dnnlHead]{},
+		temb: stepEmbeddings(c.TimeDim), layers: headLayers(c, ps)}
 	// A backstop for policies nobody closes (DAgger rounds load one per
 	// round): their idle oneDNN encoders' C memory goes when they do.
-	runtime.AddCleanup(p, func(pool *dnnlPool) { pool.Close() }, p.dnnl)
+	runtime.AddCleanup(p, func(pool *dnnlPool[*dnnlEncoder]) { pool.Close() }, p.dnnl)
+	runtime.AddCleanup(p, func(pool *dnnlPool[*dnnlHead]) { pool.Close() }, p.heads)
 	return p
 }
 
@@ -169,22 +178,30 @@ func (p *Policy) Describe() map[string]string {
 }
 
 // Act implements policy.Policy: one action chunk per observation, sampled
-// with EulerSteps Euler steps from noise, with guidance on the metadata.
+// with EulerSteps Euler steps from noise, with guidance on the metadata
+// (Features, then ActFeatures).
 func (p *Policy) Act(ctx context.Context, obs []policy.Observation, steer []policy.Context) ([]policy.Chunk, error) {
-	spec := p.Spec()
-	if err := spec.ValidateInput(obs, steer); err != nil {
+	if err := p.Spec().ValidateInput(obs, steer); err != nil {
 		return nil, err
 	}
-	n := len(obs)
-	if n == 0 {
+	if len(obs) == 0 {
 		return nil, nil
 	}
-	c := p.cfg
 	// The gemms are small: one OpenBLAS thread each, the observations
-	// spread over the cores.
+	// spread over the cores (for the head: sample's groups).
 	defer openblas.Serial()()
-	od, cx, cd := c.obsDim(), c.ctxDim(), c.chunkDim()
-	feat := make([]float32, n*od)
+	feat := make([]float32, len(obs)*p.cfg.obsDim())
+	if err := p.features(feat, obs); err != nil {
+		return nil, err
+	}
+	return p.sample(ctx, feat, obs, steer)
+}
+
+// features writes the observation features of obs into feat (ObsDim
+// each), on the front end's path.
+func (p *Policy) features(feat []float32, obs []policy.Observation) error {
+	c := p.cfg
+	n, od := len(obs), c.obsDim()
 	workers := min(n, runtime.GOMAXPROCS(0))
 	var wg sync.WaitGroup
 	if c.pose() {
@@ -200,20 +217,20 @@ func (p *Policy) Act(ctx context.Context, obs []policy.Observation, steer []poli
 		}
 		wg.Wait()
 		if err := errors.Join(errs...); err != nil {
-			return nil, fmt.Errorf("%w: %v", policy.ErrBadInput, err)
+			return fmt.Errorf("%w: %v", policy.ErrBadInput, err)
 		}
-		workers = 0
+		return nil
 	}
-	if workers > 0 && p.Inference != "fast" {
+	if p.Inference != "fast" {
 		err := p.encodeDnnl(feat, obs)
 		var un *dnnlUnavailable
 		switch {
 		case err == nil:
-			workers = 0
+			return nil
 		case p.Inference == "" && errors.As(err, &un):
 			// Encoded on the fast pass below.
 		default:
-			return nil, err
+			return err
 		}
 	}
 	for w := 0; w < workers; w++ {
@@ -235,86 +252,7 @@ func (p *Policy) Act(ctx context.Context, obs []policy.Observation, steer []poli
 		}(w)
 	}
 	wg.Wait()
-	f := newFastNet(c, p.ps)
-	// Guidance needs a second, metadata-free row per observation, unless
-	// it cannot change anything.
-	guided := p.Guidance != 1 && steer != nil
-	rows := n
-	if guided {
-		rows = 2 * n
-	}
-	hobs, hctx := make([]float32, rows*od), make([]float32, rows*cx)
-	for i := 0; i < n; i++ {
-		var sc policy.Context
-		if steer != nil {
-			sc = steer[i]
-		}
-		copy(hobs[i*od:(i+1)*od], feat[i*od:(i+1)*od])
-		c.encodeContext(hctx[i*cx:(i+1)*cx], sc, false)
-		if guided {
-			copy(hobs[(n+i)*od:(n+i+1)*od], feat[i*od:(i+1)*od])
-			c.encodeContext(hctx[(n+i)*cx:(n+i+1)*cx], sc, true)
-		}
-	}
-	// Each observation's noise is its own, so its chunk does not depend on
-	// the rest of the batch.
-	x := make([]float32, n*cd)
-	for i, o := range obs {
-		rng := rand.New(rand.NewPCG(p.Seed, noiseKey(o)))
-		for j := range cd {
-			x[i*cd+j] = float32(p.Temperature * rng.NormFloat64())
-		}
-	}
-	xt, temb := make([]float32, rows*cd), make([]float32, rows*c.TimeDim)
-	dt := -1.0 / EulerSteps
-	beta := float32(p.Guidance)
-	for k := 0; k < EulerSteps; k++ {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		t := 1 + float64(k)*dt
-		copy(xt, x)
-		if guided {
-			copy(xt[n*cd:], x)
-		}
-		for r := 0; r < rows; r++ {
-			timeEmbedding(temb[r*c.TimeDim:(r+1)*c.TimeDim], t)
-		}
-		v, err := f.velocity(xt, temb, hobs, hctx, nil, rows)
-		if err != nil {
-			return nil, err
-		}
-		if oa, ok := p.Adapter.(ObsAdapter); ok {
-			oa.AdaptObs(v, hobs, t, rows)
-		} else if p.Adapter != nil {
-			p.Adapter.Adapt(v, t, rows)
-		}
-		for i := range x {
-			vel := v[i]
-			if guided {
-				vu := v[n*cd+i]
-				vel = vu + beta*(vel-vu)
-			}
-			x[i] += float32(dt) * vel
-		}
-	}
-	out := make([]policy.Chunk, n)
-	for i := range out {
-		acts := make([][]float32, c.Horizon)
-		for hh := range acts {
-			a := make([]float32, c.ActionDim)
-			for j := range a {
-				var p float32
-				if j < len(obs[i].Proprio) {
-					p = obs[i].Proprio[j]
-				}
-				a[j] = c.action(x[i*cd+hh*c.ActionDim+j], p)
-			}
-			acts[hh] = a
-		}
-		out[i].Actions = acts
-	}
-	return out, nil
+	return nil
 }
 
 // noiseKey hashes an observation's proprio so the initial noise depends on

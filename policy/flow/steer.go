@@ -4,6 +4,7 @@ import (
 	"hash/fnv"
 	"math"
 	"strings"
+	"unicode/utf8"
 
 	"dreamrank/policy"
 )
@@ -57,14 +58,68 @@ func encodeMetadata(dst []float32, m policy.Metadata) {
 	dst[qualitySlots+speedSlots+mk] = 1
 }
 
-// encodeTask writes the L2-normalised hashed bag of words of task into dst.
+// taskPunct is trimmed from both ends of a task's words.
+const taskPunct = ".,;:!?\"'"
+
+// encodeTask writes the L2-normalised hashed bag of words of task into dst:
+// each word lower-cased, trimmed of punctuation and hashed with FNV-1a.
+// ASCII tasks (all of PushT's) take a path that allocates nothing, called
+// for every row of every Act.
 func encodeTask(dst []float32, task string) {
+	clear(dst)
+	ascii := true
+	for i := 0; i < len(task) && ascii; i++ {
+		ascii = task[i] < utf8.RuneSelf
+	}
+	if !ascii {
+		encodeTaskUnicode(dst, task)
+		return
+	}
+	for len(task) > 0 {
+		i := 0
+		for i < len(task) && asciiSpace(task[i]) {
+			i++
+		}
+		task = task[i:]
+		i = 0
+		for i < len(task) && !asciiSpace(task[i]) {
+			i++
+		}
+		if i == 0 {
+			break
+		}
+		w := strings.Trim(task[:i], taskPunct)
+		task = task[i:]
+		h := uint32(2166136261) // FNV-1a, as hash/fnv's New32a
+		for j := 0; j < len(w); j++ {
+			c := w[j]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			h = (h ^ uint32(c)) * 16777619
+		}
+		dst[h%uint32(len(dst))]++
+	}
+	normalise(dst)
+}
+
+func asciiSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'
+}
+
+// encodeTaskUnicode is encodeTask for any text.
+func encodeTaskUnicode(dst []float32, task string) {
 	clear(dst)
 	for _, w := range strings.Fields(strings.ToLower(task)) {
 		h := fnv.New32a()
-		h.Write([]byte(strings.Trim(w, ".,;:!?\"'")))
+		h.Write([]byte(strings.Trim(w, taskPunct)))
 		dst[h.Sum32()%uint32(len(dst))]++
 	}
+	normalise(dst)
+}
+
+// normalise scales dst to unit L2 norm (zeros stay zeros).
+func normalise(dst []float32) {
 	var ss float64
 	for _, v := range dst {
 		ss += float64(v) * float64(v)

@@ -3,7 +3,10 @@ package flow
 import (
 	"context"
 	"math"
+	"slices"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"dreamrank/foundation/pusht"
 	"dreamrank/policy"
@@ -52,5 +55,29 @@ func TestSteeringSpeed(t *testing.T) {
 	t.Logf("mean target travel per step: fast %.2f px, slow %.2f px", fast, slow)
 	if fast <= slow {
 		t.Errorf("speed fast travels %.2f px per step, not more than slow's %.2f", fast, slow)
+	}
+}
+
+// The allocation-free path of ASCII tasks hashes the same words as the
+// general one (strings.Fields, ToLower, Trim), bit for bit; other text
+// takes the general path.
+func TestEncodeTaskASCII(t *testing.T) {
+	for _, task := range []string{
+		"", "   ", "push the T-shaped block onto the green target", "Push THE t!",
+		"  tabs\tand\nnewlines\r\vand\fform feeds  ", "... ?! \"quoted\" 'words';", "a,b c.", "x",
+		"Schiebe den WÜRFEL", "naïve\u00a0space",
+	} {
+		t.Run(task, func(t *testing.T) {
+			got, want := make([]float32, 16), make([]float32, 16)
+			encodeTask(got, task)
+			encodeTaskUnicode(want, task)
+			if !slices.Equal(got, want) {
+				t.Errorf("encodeTask %v, want %v", got, want)
+			}
+			ascii := !strings.ContainsFunc(task, func(r rune) bool { return r >= utf8.RuneSelf })
+			if n := testing.AllocsPerRun(10, func() { encodeTask(got, task) }); ascii && n != 0 {
+				t.Errorf("%v allocations", n)
+			}
+		})
 	}
 }
