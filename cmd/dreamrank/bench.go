@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"dreamrank/evaluator/agreement"
 	"dreamrank/evaluator/bench"
 	"dreamrank/evaluator/judge"
 	"dreamrank/evaluator/validation"
@@ -215,6 +216,7 @@ judge's accuracy on real frames and the wall time of each side.`,
 			if f := rep.IndependentFloor; f != nil {
 				fmt.Printf("independent floor (true rates, episodes independent of the real ones): mmrv %.3f  pearson %.3f\n", f.MMRV, f.Pearson)
 			}
+			printSeedFloors(rep.SeedFloors)
 			fmt.Printf("simulator %.0fs, world model %.0fs, judge %.0fs, wall %.0fs\n", rep.SimSeconds, rep.WMSeconds, rep.JudgeSeconds, rep.WallSeconds)
 			return nil
 		},
@@ -413,6 +415,7 @@ first frames is reported beside it.`,
 			}
 			fmt.Printf("%d arms x %d seeds; pose reader on the first frames: %.3f px, %.4f rad; independent floor mmrv %.3f\n",
 				len(rep.Arms), rep.Seeds, rep.ReaderErrPx, rep.ReaderErrRad, rep.IndependentMMR)
+			printSeedFloors(rep.SeedFloors)
 			fmt.Printf("%-10s %-7s %-10s %-8s %s\n", "sigma px", "repeat", "agreement", "mmrv", "pearson")
 			for _, l := range rep.Levels {
 				fmt.Printf("%-10g %-7d %-10.3f %-8.3f %.3f\n", l.SigmaPx, l.Repeat, l.Agreement, l.MMRV, l.Pearson)
@@ -428,4 +431,13 @@ first frames is reported beside it.`,
 	f.IntVar(&cfg.Execute, "execute", 0, "actions executed per chunk (0: the policy's preference, else half the chunk)")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	return cmd
+}
+
+// printSeedFloors prints the seed floors a ranking or divergence report
+// carries.
+func printSeedFloors(fs []agreement.SeedFloor) {
+	for _, f := range fs {
+		fmt.Printf("seed floor at %d seeds: a model right in expectation mmrv %.3f (at most %.3f in %.0f%% of draws), independent episodes %.3f (%.0f%%)\n",
+			f.Episodes, f.PerfectMMRV, f.Target, 100*f.PerfectAtMost, f.IndependentMMRV, 100*f.IndependentAtMost)
+	}
 }

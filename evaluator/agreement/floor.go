@@ -64,3 +64,71 @@ func IndependentFloor(real []float64, episodes, draws int, seed uint64) (Floor, 
 	}
 	return f, nil
 }
+
+// SeedFloor is what this protocol's finite seeds alone do to MMRV at a
+// given number of episodes per arm, with the real side drawn afresh too
+// (IndependentFloor keeps it fixed): the real success rates of Episodes
+// seeds are binomial draws around each arm's rate. Perfect is a model that
+// predicts every arm's rate exactly; Independent one whose episodes are
+// independent of the real ones (one per seed, at the arm's rate), which
+// is what any model is once closed-loop episodes diverge. AtMost* are the
+// fractions of draws whose MMRV is at most Target.
+type SeedFloor struct {
+	Episodes          int     `json:"episodes"`
+	PerfectMMRV       float64 `json:"perfect_mmrv"`
+	PerfectAtMost     float64 `json:"perfect_at_most_target"`
+	IndependentMMRV   float64 `json:"independent_mmrv"`
+	IndependentAtMost float64 `json:"independent_at_most_target"`
+	Target            float64 `json:"target"`
+	Draws             int     `json:"draws"`
+}
+
+// SeedFloors simulates SeedFloor for arms with rates rates at each episode
+// count (seeded).
+func SeedFloors(rates []float64, episodes []int, target float64, draws int, seed uint64) ([]SeedFloor, error) {
+	if err := check(rates, rates, 2); err != nil {
+		return nil, err
+	}
+	if draws < 1 {
+		return nil, fmt.Errorf("%w: %d draws", ErrBadInput, draws)
+	}
+	rng := rand.New(rand.NewPCG(seed, 0x5eed))
+	draw := func(dst []float64, n int) {
+		for i, p := range rates {
+			k := 0
+			for range n {
+				if rng.Float64() < p {
+					k++
+				}
+			}
+			dst[i] = float64(k) / float64(n)
+		}
+	}
+	real, pred := make([]float64, len(rates)), make([]float64, len(rates))
+	var out []SeedFloor
+	for _, n := range episodes {
+		if n < 1 {
+			return nil, fmt.Errorf("%w: %d episodes", ErrBadInput, n)
+		}
+		f := SeedFloor{Episodes: n, Target: target, Draws: draws}
+		var perfectOK, indepOK int
+		for range draws {
+			draw(real, n)
+			perfect, _ := MMRV(real, rates)
+			draw(pred, n)
+			indep, _ := MMRV(real, pred)
+			f.PerfectMMRV += perfect / float64(draws)
+			f.IndependentMMRV += indep / float64(draws)
+			if perfect <= target {
+				perfectOK++
+			}
+			if indep <= target {
+				indepOK++
+			}
+		}
+		f.PerfectAtMost = float64(perfectOK) / float64(draws)
+		f.IndependentAtMost = float64(indepOK) / float64(draws)
+		out = append(out, f)
+	}
+	return out, nil
+}

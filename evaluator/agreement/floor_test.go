@@ -52,3 +52,34 @@ func TestIndependentFloor(t *testing.T) {
 		}
 	})
 }
+
+// TestSeedFloors: more seeds lower both floors, a perfect model beats
+// independent episodes, and arms far apart cannot be misordered.
+func TestSeedFloors(t *testing.T) {
+	close := []float64{0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6}
+	fs, err := SeedFloors(close, []int{20, 200}, 0.05, 400, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	few, many := fs[0], fs[1]
+	if !(many.PerfectMMRV < few.PerfectMMRV && many.IndependentMMRV < few.IndependentMMRV) {
+		t.Errorf("200 episodes %+v not below 20 episodes %+v", many, few)
+	}
+	for _, f := range fs {
+		if !(f.PerfectMMRV < f.IndependentMMRV) || f.PerfectAtMost < f.IndependentAtMost {
+			t.Errorf("%d episodes: perfect %v (%v at most) not better than independent %v (%v)", f.Episodes, f.PerfectMMRV, f.PerfectAtMost, f.IndependentMMRV, f.IndependentAtMost)
+		}
+	}
+	// Rates 0.5 apart: binomial noise of 200 episodes (sd 0.035) never
+	// swaps them.
+	far, err := SeedFloors([]float64{0.2, 0.7}, []int{200}, 0.01, 200, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if far[0].IndependentMMRV != 0 || far[0].PerfectAtMost != 1 {
+		t.Errorf("far-apart arms: %+v, want no violations", far[0])
+	}
+	if _, err := SeedFloors(close, []int{0}, 0.05, 10, 1); err == nil {
+		t.Error("0 episodes accepted")
+	}
+}

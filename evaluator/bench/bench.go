@@ -88,6 +88,12 @@ type Report struct {
 	// episodes independent of the real ones would score (simulated): the
 	// part of MMRV that this protocol's episode count alone causes.
 	IndependentFloor *agreement.Floor `json:"independent_floor,omitempty"`
+	// SeedFloors are the same protocol's floors with the real side drawn
+	// afresh too, at the real rates, for this and larger seed counts: what
+	// a model right in expectation (perfect) or with episodes independent
+	// of the real ones scores, and how often that is at most
+	// ReferenceMMRV.
+	SeedFloors []agreement.SeedFloor `json:"seed_floors,omitempty"`
 	// Learned is the same agreement over the learned arms alone (every
 	// backend but the scripted planner), nil with fewer than two: the
 	// arms a user brings, without the anchors whose spread is easy.
@@ -119,6 +125,20 @@ type Subset struct {
 
 // scripted is the planner backend whose arms are anchors, not learned.
 const scripted = "scripted"
+
+// ReferenceMMRV is the MMRV the seed floors are read against: Cosmos-Predict2
+// 2B fine-tuned on PushT (Tseng et al., over 8 checkpoints x 50 states).
+const ReferenceMMRV = 0.042
+
+// seedFloors simulates the seed floors at n seeds and at 2x and 4x n (600
+// draws: the means to about 0.001).
+func seedFloors(rates []float64, n int) []agreement.SeedFloor {
+	fs, err := agreement.SeedFloors(rates, []int{n, 2 * n, 4 * n}, ReferenceMMRV, 600, 1)
+	if err != nil {
+		return nil
+	}
+	return fs
+}
 
 // defaults fills the zoo, arms and seeds; agreement needs two arms.
 func (cfg *Config) defaults() error {
@@ -186,6 +206,7 @@ func Run(ctx context.Context, cfg Config, m worldmodel.Model, j judge.Judge) (Re
 	if f, err := agreement.IndependentFloor(ag.RealRates, len(cfg.Seeds), 2000, 1); err == nil {
 		rep.IndependentFloor = &f
 	}
+	rep.SeedFloors = seedFloors(ag.RealRates, len(cfg.Seeds))
 	if len(learned) >= 2 {
 		la, err := agreement.Compare(learned, agreement.Options{Paired: true})
 		if err != nil {

@@ -66,6 +66,8 @@ type DivergenceReport struct {
 	ReaderErrRad   float64 `json:"reader_err_rad"`
 	WallSeconds    float64 `json:"wall_seconds"`
 	IndependentMMR float64 `json:"independent_floor_mmrv"`
+	// SeedFloors: as Report.SeedFloors, at the unperturbed rates.
+	SeedFloors []agreement.SeedFloor `json:"seed_floors,omitempty"`
 }
 
 // Divergence runs every arm on every seed from the true start and from
@@ -91,6 +93,7 @@ func Divergence(ctx context.Context, cfg DivergenceConfig) (DivergenceReport, er
 	if f, err := agreement.IndependentFloor(rep.Rates, len(base.Seeds), 2000, 1); err == nil {
 		rep.IndependentMMR = f.MMRV
 	}
+	rep.SeedFloors = seedFloors(rep.Rates, len(base.Seeds))
 	for li, sigma := range cfg.Sigmas {
 		for r := range max(cfg.Repeats, 1) {
 			lv, err := divergenceLevel(ctx, base, cfg, truth, sigma, uint64(li+1+1000*r))
