@@ -190,10 +190,10 @@ judge's accuracy on real frames and the wall time of each side.`,
 			for k, v := range opts {
 				cfg.Judge[k] = v
 			}
-			cfg.Seeds = expert.TestSeeds()
-			if seeds > 0 && seeds < len(cfg.Seeds) {
-				cfg.Seeds = cfg.Seeds[:seeds]
+			if seeds < 1 {
+				return fmt.Errorf("--seeds %d: want at least 1", seeds)
 			}
+			cfg.Seeds = expert.TestSeedsN(seeds)
 			cfg.Progress = func(side string) progress.Func {
 				bar, _ := progress.Bar(os.Stderr, side)
 				return bar
@@ -227,7 +227,7 @@ judge's accuracy on real frames and the wall time of each side.`,
 	f.StringVar(&jf.name, "judge", judge.PushTName, "judge: "+strings.Join(judge.Names(), ", "))
 	f.StringArrayVar(&jf.opts, "judge-opt", nil, "judge option key=value (repeatable)")
 	f.StringSliceVar(&cfg.Arms, "arms", nil, "zoo arms to run (default all)")
-	f.IntVar(&seeds, "seeds", 50, "how many of the 50 standard test seeds")
+	f.IntVar(&seeds, "seeds", 50, "test seeds from 100000 (the standard 50; more continue the series with seeds no training used)")
 	f.IntVar(&cfg.Execute, "execute", 0, "actions executed per chunk on both sides (0: the policy's preference, else half the chunk)")
 	f.IntVar(&cfg.JudgeEpisodes, "judge-episodes", 50, "fresh expert episodes that measure the judge on real frames (0: skip)")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
@@ -398,10 +398,10 @@ A world model whose only error were reading the first frame with that
 precision would score no better. The PushT pose reader's own error on the
 first frames is reported beside it.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg.Seeds = expert.TestSeeds()
-			if seeds > 0 && seeds < len(cfg.Seeds) {
-				cfg.Seeds = cfg.Seeds[:seeds]
+			if seeds < 1 {
+				return fmt.Errorf("--seeds %d: want at least 1", seeds)
 			}
+			cfg.Seeds = expert.TestSeedsN(seeds)
 			cfg.Progress = func(label string) progress.Func {
 				bar, _ := progress.Bar(os.Stderr, label)
 				return bar
@@ -427,7 +427,7 @@ first frames is reported beside it.`,
 	f.StringSliceVar(&cfg.Arms, "arms", nil, "zoo arms to run (default all)")
 	f.Float64SliceVar(&cfg.Sigmas, "sigmas", []float64{0, 0.1, 0.3, 1, 3}, "perturbation levels, table pixels (0 re-runs the true start: a check that the simulator and the arms are deterministic)")
 	f.IntVar(&cfg.Repeats, "repeats", 1, "independent perturbations per level (how much a level's MMRV varies)")
-	f.IntVar(&seeds, "seeds", 50, "how many of the 50 standard test seeds")
+	f.IntVar(&seeds, "seeds", 50, "test seeds from 100000 (the standard 50; more continue the series with seeds no training used)")
 	f.IntVar(&cfg.Execute, "execute", 0, "actions executed per chunk (0: the policy's preference, else half the chunk)")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	return cmd

@@ -8,8 +8,14 @@ import (
 )
 
 // TestSeeds are the standard PushT evaluation seeds (legacy reset).
-func TestSeeds() []int64 {
-	s := make([]int64, 50)
+func TestSeeds() []int64 { return TestSeedsN(50) }
+
+// TestSeedsN is the first n seeds of the test series 100000, 100001, ...:
+// the 50 standard ones, then seeds no training ever used (training and
+// tuning seeds are below 100000 or from 200000), for studies that need
+// more episodes per arm than the standard protocol.
+func TestSeedsN(n int) []int64 {
+	s := make([]int64, n)
 	for i := range s {
 		s[i] = 100000 + int64(i)
 	}
