@@ -38,15 +38,7 @@ func IndependentFloor(real []float64, episodes, draws int, seed uint64) (Floor, 
 	var sumR float64
 	var nR int
 	for d := range draws {
-		for i, p := range real {
-			k := 0
-			for range episodes {
-				if rng.Float64() < p {
-					k++
-				}
-			}
-			pred[i] = float64(k) / float64(episodes)
-		}
+		drawRates(rng, pred, real, episodes)
 		mmrvs[d], _ = MMRV(real, pred)
 		if r := pearson(real, pred); !math.IsNaN(r) {
 			sumR += r
@@ -93,17 +85,6 @@ func SeedFloors(rates []float64, episodes []int, target float64, draws int, seed
 		return nil, fmt.Errorf("%w: %d draws", ErrBadInput, draws)
 	}
 	rng := rand.New(rand.NewPCG(seed, 0x5eed))
-	draw := func(dst []float64, n int) {
-		for i, p := range rates {
-			k := 0
-			for range n {
-				if rng.Float64() < p {
-					k++
-				}
-			}
-			dst[i] = float64(k) / float64(n)
-		}
-	}
 	real, pred := make([]float64, len(rates)), make([]float64, len(rates))
 	var out []SeedFloor
 	for _, n := range episodes {
@@ -113,9 +94,9 @@ func SeedFloors(rates []float64, episodes []int, target float64, draws int, seed
 		f := SeedFloor{Episodes: n, Target: target, Draws: draws}
 		var perfectOK, indepOK int
 		for range draws {
-			draw(real, n)
+			drawRates(rng, real, rates, n)
 			perfect, _ := MMRV(real, rates)
-			draw(pred, n)
+			drawRates(rng, pred, rates, n)
 			indep, _ := MMRV(real, pred)
 			f.PerfectMMRV += perfect / float64(draws)
 			f.IndependentMMRV += indep / float64(draws)
@@ -131,4 +112,18 @@ func SeedFloors(rates []float64, episodes []int, target float64, draws int, seed
 		out = append(out, f)
 	}
 	return out, nil
+}
+
+// drawRates sets dst[i] to the success rate of n Bernoulli episodes at
+// rates[i].
+func drawRates(rng *rand.Rand, dst, rates []float64, n int) {
+	for i, p := range rates {
+		k := 0
+		for range n {
+			if rng.Float64() < p {
+				k++
+			}
+		}
+		dst[i] = float64(k) / float64(n)
+	}
 }
