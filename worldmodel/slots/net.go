@@ -158,11 +158,15 @@ func (d *dynamics) features(dst []float32, j int, p Pose, paths []effectorPath) 
 // object is either far or the reading meaningless).
 func (d *dynamics) depth(j, e int, lx, ly float64) float64 {
 	g := (d.fields[j].at(lx, ly) - d.radius[e]) / depthScale
-	return math.Max(-1, math.Min(3, g))
+	return math.Max(depthMin, math.Min(depthMax, g))
 }
 
-// depthScale is the contact depth's unit (frame pixels).
-const depthScale = 2.0
+// depthScale is the contact depth's unit (frame pixels); depths are
+// clipped to [depthMin, depthMax].
+const (
+	depthScale         = 2.0
+	depthMin, depthMax = -1.0, 3.0
+)
 
 // state is one imagined episode between steps.
 type state struct {
