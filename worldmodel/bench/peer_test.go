@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"dreamrank/foundation/torchpeer"
+	"dreamrank/worldmodel"
 	"dreamrank/worldmodel/latent"
 )
 
@@ -107,18 +108,29 @@ func TestRunPeerErrors(t *testing.T) {
 	cfg := fast()
 	cfg.SkipPeak, cfg.SkipBaseline = true, true
 	for _, tc := range []struct {
-		name string
-		peer string
-		want error
+		name  string
+		peer  string
+		model worldmodel.Model
+		want  error
 	}{
-		{"unknown peer", "jax", ErrBadConfig},
-		{"not the builtin model", PeerTorch, ErrBadConfig},
+		{"unknown peer", "jax", &fakeModel{}, ErrBadConfig},
+		{"a model that does not say its backend", PeerTorch, &fakeModel{}, ErrBadConfig},
+		{"a backend without a peer", PeerTorch, &describedModel{fakeModel{}, "copylast"}, ErrBadConfig},
+		{"a backend's name on another type", PeerTorch, &describedModel{fakeModel{}, latent.Name}, ErrBadConfig},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg.Peer = tc.peer
-			if _, err := Run(context.Background(), &fakeModel{}, cfg); !errors.Is(err, tc.want) {
+			if _, err := Run(context.Background(), tc.model, cfg); !errors.Is(err, tc.want) {
 				t.Errorf("err %v, want %v", err, tc.want)
 			}
 		})
 	}
 }
+
+// describedModel is a fake model that says it is backend name.
+type describedModel struct {
+	fakeModel
+	name string
+}
+
+func (d *describedModel) Describe() map[string]string { return map[string]string{"backend": d.name} }
