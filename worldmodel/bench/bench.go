@@ -45,8 +45,8 @@ type Config struct {
 	SkipBaseline    bool
 	// Seed for the synthetic contexts and actions.
 	Seed uint64
-	// Peer, when PeerTorch, also runs the same network in PyTorch (the
-	// built-in model only; see PeerReport): agreement on the same inputs,
+	// Peer, when PeerTorch, also runs the same model in PyTorch (backends
+	// builtin and slots; see PeerReport): agreement on the same inputs,
 	// then PeerRounds rounds (3) alternating Go and the peer.
 	Peer        string
 	PeerRounds  int

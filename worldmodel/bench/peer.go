@@ -12,6 +12,7 @@ import (
 	"dreamrank/foundation/torchpeer"
 	"dreamrank/worldmodel"
 	"dreamrank/worldmodel/latent"
+	"dreamrank/worldmodel/slots"
 )
 
 // PeerTorch is the only peer: the same model in PyTorch CPU.
@@ -33,6 +34,7 @@ type peerKind interface {
 // Describe gives as "backend").
 var peerKinds = map[string]peerKind{
 	latent.Name: latentPeer{},
+	slots.Name:  slotsPeer{},
 }
 
 // peerFor is m's peer kind.
@@ -91,10 +93,13 @@ var ErrDisagree = errors.New("bench: the peer disagrees with Go")
 const peerEpisodes = 4
 
 // PeerReport is the PyTorch peer measured in the same run: frames per
-// second of the full step (proprio head, planes, gate, network, rounding,
-// snap: what Go's Step does) and of the network alone, medians over Rounds
-// rounds in which Go and the peer alternate (Go's medians of the same
-// rounds beside them), and how far its outputs are from Go's.
+// second of the full step (what Go's Step does: for the pixel model the
+// proprio head, planes, gate, network, rounding and snap; for the slots
+// model the proprio head, contact tests, the passive objects' networks,
+// the room and the renderer) and of the network alone (the slots model's:
+// a passive object's MLP, frames counting its input rows), medians over
+// Rounds rounds in which Go and the peer alternate (Go's medians of the
+// same rounds beside them), and how far its outputs are from Go's.
 type PeerReport struct {
 	Backend      string  `json:"backend"`
 	TorchVersion string  `json:"torch_version"`
