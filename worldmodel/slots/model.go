@@ -13,6 +13,7 @@ import (
 
 	"dreamrank/foundation/fanout"
 	"dreamrank/foundation/nn"
+	"dreamrank/foundation/openblas"
 	"dreamrank/worldmodel"
 )
 
@@ -199,11 +200,12 @@ func (r *rollout) Step(ctx context.Context, actions [][][]float32) ([][]worldmod
 	}
 	out := make([][]worldmodel.Observation, len(r.states))
 	type worker struct {
-		mlps []*nn.MLP
+		mlps []forward
 		feat []float32
 	}
+	defer openblas.Serial()()
 	err = fanout.EachWith(ctx, len(r.states), func() *worker {
-		return &worker{d.newMLPs(), make([]float32, d.cfg.perEffector()*len(d.eff))}
+		return &worker{d.newMLPs(d.plainMLP), make([]float32, d.cfg.perEffector()*len(d.eff))}
 	}, func(w *worker, i int) error {
 		out[i] = make([]worldmodel.Observation, chunk)
 		s := r.states[i]

@@ -94,6 +94,8 @@ type dynamics struct {
 	posScale float64 // frame pixels per network input unit
 	// shiftScale (pixels) and turnScale (radians) per output unit.
 	shiftScale, turnScale float64
+	// plainMLP runs the networks in nn.MLP (tests' reference).
+	plainMLP bool
 }
 
 // assemble builds the model's parts over ps (sharing its tensors).
@@ -178,7 +180,7 @@ type state struct {
 
 // step advances one episode by one action. mlps are the passive objects'
 // forward passes, owned by the caller.
-func (d *dynamics) step(mlps []*nn.MLP, s *state, a []float32, feat []float32) {
+func (d *dynamics) step(mlps []forward, s *state, a []float32, feat []float32) {
 	next := d.head.next(s.proprio, a)
 	next2 := d.head.next([3][]float32{next, s.proprio[0], s.proprio[1]}, a)
 	paths := make([]effectorPath, len(d.eff))
@@ -214,11 +216,17 @@ func (d *dynamics) step(mlps []*nn.MLP, s *state, a []float32, feat []float32) {
 	s.proprio[2], s.proprio[1], s.proprio[0] = s.proprio[1], s.proprio[0], next
 }
 
-// newMLPs makes one forward pass per passive object.
-func (d *dynamics) newMLPs() []*nn.MLP {
-	out := make([]*nn.MLP, len(d.lay.Passives))
+// newMLPs makes one forward pass per passive object: OpenBLAS's, or
+// nn.MLP's plain Go loops when plain (training, which keeps its graph's
+// order of sums, and the reference tests compare against).
+func (d *dynamics) newMLPs(plain bool) []forward {
+	out := make([]forward, len(d.lay.Passives))
 	for j := range out {
-		out[j] = nn.NewMLP(d.ps, mlpNames(d.cfg, j)...)
+		if plain {
+			out[j] = nn.NewMLP(d.ps, mlpNames(d.cfg, j)...)
+		} else {
+			out[j] = newBLASMLP(d.ps, mlpNames(d.cfg, j)...)
+		}
 	}
 	return out
 }
