@@ -68,15 +68,15 @@ func TestBLASMLPMatchesMLP(t *testing.T) {
 	for name, m := range models(t) {
 		t.Run(name, func(t *testing.T) {
 			d := m.d
-			plain, fast := d.newMLPs(true), d.newMLPs(false)
-			feat := make([]float32, d.cfg.perEffector()*len(d.eff))
+			plain, fast := d.stepper(), d.stepper()
+			plain.mlps = d.newMLPs(true)
 			rng := rand.New(rand.NewPCG(8, 9))
 			worst, moved := 0.0, 0
 			for range 500 {
 				st, a := randomState(d, rng)
 				s1, s2 := cloneInto(st), cloneInto(st)
-				d.step(plain, &s1, a, feat)
-				d.step(fast, &s2, a, feat)
+				d.step(plain, &s1, a)
+				d.step(fast, &s2, a)
 				for k := range s1.poses {
 					worst = max(worst, math.Abs(s1.poses[k].X-s2.poses[k].X), math.Abs(s1.poses[k].Y-s2.poses[k].Y), math.Abs(s1.poses[k].A-s2.poses[k].A))
 				}
@@ -92,5 +92,22 @@ func TestBLASMLPMatchesMLP(t *testing.T) {
 				t.Errorf("%d states moved an object (want 100 or more); poses %.3g apart (tolerance %g)", moved, worst, tolerance)
 			}
 		})
+	}
+}
+
+// An imagined step allocates only the frame it returns.
+func TestStepAllocatesOnlyTheFrame(t *testing.T) {
+	m, err := Load("../../checkpoints/pusht-slots")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := m.d
+	w := d.stepper()
+	st, a := randomState(d, rand.New(rand.NewPCG(1, 2)))
+	if n := testing.AllocsPerRun(100, func() { d.step(w, &st, a) }); n != 0 {
+		t.Errorf("dynamics step: %.1f allocations, want 0", n)
+	}
+	if n := testing.AllocsPerRun(100, func() { d.scene.Render(st.poses) }); n != 1 {
+		t.Errorf("render: %.1f allocations, want 1 (the frame)", n)
 	}
 }
