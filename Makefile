@@ -115,6 +115,7 @@ bench: build
 bench-peer: build
 	@ops/setup/deps.sh python3-torch python3-numpy python3-msgpack
 	./$(BIN) bench wm --backend builtin --opt checkpoint=checkpoints/pusht-wm --peer torch --json
+	./$(BIN) bench wm --backend slots --peer torch --json
 	./$(BIN) bench policy flow --opt checkpoint=checkpoints/pusht-flow --peer torch --json
 	./$(BIN) bench policy pose-relative-r1 --peer torch --json
 	./$(BIN) bench policy pose-relative-r1-foresight --peer torch --json

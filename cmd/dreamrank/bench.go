@@ -61,9 +61,9 @@ func benchWMCmd() *cobra.Command {
 					b.FPSBatch1, b.BestBatch, b.FPSBest, b.GFLOPSBest, b.PercentOfPeak, rep.SpeedupBatch1, rep.SpeedupBest)
 			}
 			if p := rep.Peer; p != nil {
-				fmt.Printf("PyTorch %s peer (%d threads, %s; medians of %d alternating rounds): full step batch 1 %.1f frames/s, best batch %d %.1f frames/s (network alone %.1f, %.1f); Go %.1f, %.1f: Go/torch %.2fx at batch 1, %.2fx best; network max |diff| %.2g\n",
+				fmt.Printf("PyTorch %s peer (%d threads, %s; medians of %d alternating rounds): full step batch 1 %.1f frames/s, best batch %d %.1f frames/s (network alone %.1f, %.1f); Go %.1f, %.1f (best batch %d): Go/torch %.2fx at batch 1, %.2fx best; outputs max |diff| %.2g (tolerance %.0e), frame bytes differing %.2g (tolerance %.0e)\n",
 					p.TorchVersion, p.Threads, p.Allocator, p.Rounds, p.FPSBatch1, p.BestBatch, p.FPSBest, p.NetFPSBatch1, p.NetFPSBest,
-					p.GoFPSBatch1, p.GoFPSBest, p.RatioBatch1, p.RatioBest, p.MaxAbsDiff)
+					p.GoFPSBatch1, p.GoFPSBest, p.GoBestBatch, p.RatioBatch1, p.RatioBest, p.MaxAbsDiff, p.Tolerance, p.FramesDiffFraction, p.FramesTolerance)
 			}
 			return nil
 		},
@@ -82,7 +82,7 @@ func benchWMCmd() *cobra.Command {
 // peerFlags registers the flags of a benchmark's PyTorch peer.
 func peerFlags(cmd *cobra.Command, peer *string, rounds *int, opts *torchpeer.Options) {
 	f := cmd.Flags()
-	f.StringVar(peer, "peer", "", "also run the same network in PyTorch CPU (torch): outputs compared on the same inputs, then Go and the peer timed alternately (needs Debian's python3-torch: `make bench-peer` installs it)")
+	f.StringVar(peer, "peer", "", "also run the same model in PyTorch CPU (torch; world models: backends builtin and slots): outputs compared on the same inputs, then Go and the peer timed alternately (needs Debian's python3-torch: `make bench-peer` installs it)")
 	f.IntVar(rounds, "peer-rounds", 3, "with --peer: rounds alternating Go and the peer (medians reported)")
 	f.StringVar(&opts.Alloc, "peer-alloc", torchpeer.AllocTuned, "with --peer: the peer's allocator: tuned (glibc with MALLOC_* settings), glibc, jemalloc")
 	f.StringVar(&opts.Python, "peer-python", "", "with --peer: the Python interpreter (default: the first of $DREAMRANK_TORCH_PYTHON, /usr/bin/python3, python3 that imports torch)")

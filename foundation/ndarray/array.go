@@ -77,6 +77,15 @@ func NewFloat32(v []float32, shape ...int) *Array {
 	return &Array{DType: "<f4", Shape: shape, Data: data}
 }
 
+// NewFloat64 makes a "<f8" array; len(v) must equal the shape's product.
+func NewFloat64(v []float64, shape ...int) *Array {
+	data := make([]byte, 8*len(v))
+	for i, x := range v {
+		binary.LittleEndian.PutUint64(data[8*i:], math.Float64bits(x))
+	}
+	return &Array{DType: "<f8", Shape: shape, Data: data}
+}
+
 // NewUint8 makes a "|u1" array (the bytes are copied).
 func NewUint8(v []uint8, shape ...int) *Array {
 	return &Array{DType: "|u1", Shape: shape, Data: append([]byte(nil), v...)}

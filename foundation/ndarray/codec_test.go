@@ -211,6 +211,7 @@ func TestFloat64s(t *testing.T) {
 	}{
 		{"f8 keeps its precision", &Array{DType: "<f8", Shape: []int{2}, Data: hexBytes(t, "9a9999999999b93f 000000000000f0bf")}, []float64{0.1, -1}},
 		{"f4", NewFloat32([]float32{0.1, 2}, 2), []float64{float64(float32(0.1)), 2}},
+		{"NewFloat64", NewFloat64([]float64{0.1, -1}, 2), []float64{0.1, -1}},
 		{"i8 beyond float32", &Array{DType: "<i8", Shape: []int{1}, Data: hexBytes(t, "0100000001000000")}, []float64{1<<32 + 1}},
 		{"i4", &Array{DType: "<i4", Shape: []int{1}, Data: hexBytes(t, "ffffffff")}, []float64{-1}},
 		{"u4", &Array{DType: "<u4", Shape: []int{1}, Data: hexBytes(t, "01000001")}, []float64{1<<24 + 1}},

@@ -45,8 +45,8 @@ type Config struct {
 	SkipBaseline    bool
 	// Seed for the synthetic contexts and actions.
 	Seed uint64
-	// Peer, when PeerTorch, also runs the same network in PyTorch (the
-	// built-in model only; see PeerReport): agreement on the same inputs,
+	// Peer, when PeerTorch, also runs the same model in PyTorch (backends
+	// builtin and slots; see PeerReport): agreement on the same inputs,
 	// then PeerRounds rounds (3) alternating Go and the peer.
 	Peer        string
 	PeerRounds  int
@@ -250,7 +250,7 @@ func measurePeak(ctx context.Context, cfg Config, rep *Report) error {
 func measureAll(ctx context.Context, m worldmodel.Model, batches []int, cfg Config, rng *rand.Rand, flops float64) ([]BatchResult, error) {
 	var out []BatchResult
 	for _, b := range batches {
-		res, err := measure(ctx, m, m.Spec(), b, cfg, rng)
+		res, err := measure(ctx, m, m.Spec(), b, cfg, rng, nil)
 		if err != nil {
 			return nil, fmt.Errorf("batch %d: %w", b, err)
 		}
@@ -276,13 +276,22 @@ func summarize(res []BatchResult) (fps1 float64, best int, fpsBest, gflopsBest f
 	return fps1, best, fpsBest, gflopsBest
 }
 
-// measure times Step calls at batch b after the warm-up calls.
-func measure(ctx context.Context, m worldmodel.Model, spec worldmodel.Spec, b int, cfg Config, rng *rand.Rand) (BatchResult, error) {
-	contexts := make([][]worldmodel.Observation, b)
-	for i := range contexts {
-		contexts[i] = observations(spec, max(spec.ContextLen, 1), rng)
+// measure times Step calls at batch b after the warm-up calls, on work's
+// episodes or, when it is nil, synthetic ones.
+func measure(ctx context.Context, m worldmodel.Model, spec worldmodel.Spec, b int, cfg Config, rng *rand.Rand, work *workload) (BatchResult, error) {
+	var (
+		contexts [][]worldmodel.Observation
+		actions  [][][]float32
+	)
+	if work != nil {
+		contexts, actions = work.batch(b)
+	} else {
+		contexts = make([][]worldmodel.Observation, b)
+		for i := range contexts {
+			contexts[i] = observations(spec, max(spec.ContextLen, 1), rng)
+		}
+		actions = randomActions(spec, b, cfg.Chunk, rng)
 	}
-	actions := randomActions(spec, b, cfg.Chunk, rng)
 	var (
 		ro      worldmodel.Rollout
 		stepped int

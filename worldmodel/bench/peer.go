@@ -2,53 +2,104 @@ package bench
 
 import (
 	"context"
-	_ "embed"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"slices"
+	"strings"
 
-	"dreamrank/foundation/ndarray"
-	"dreamrank/foundation/pusht"
 	"dreamrank/foundation/torchpeer"
 	"dreamrank/worldmodel"
 	"dreamrank/worldmodel/latent"
+	"dreamrank/worldmodel/slots"
 )
 
-// PeerTorch is the only peer: the same network in PyTorch CPU.
+// PeerTorch is the only peer: the same model in PyTorch CPU.
 const PeerTorch = "torch"
 
-// NetTolerance bounds the network output's max |difference| between the
-// peer and Go's reference on the same inputs (0..1 frame scale). Float32
-// reorderings of the convolutions' sums differ by about 1e-6; 1e-4 (a
-// fortieth of a grey level) still fails any real discrepancy (a wrong tap,
-// padding, channel order or activation moves outputs by 1e-2 or more),
-// and keeps rounding to bytes from diverging beyond the odd pixel.
-const NetTolerance = 1e-4
+// A peerKind is the PyTorch peer of one world-model backend.
+type peerKind interface {
+	// script is the peer's Python program (foundation/torchpeer's
+	// peerlib.serve: a hello with the agreement, then "time" commands).
+	script() []byte
+	// setup exports m and the agreement case computed by Go's side.
+	setup(ctx context.Context, m worldmodel.Model, chunk int) (peerSetup, error)
+	// check sets the agreement's tolerances and returns ErrDisagree when
+	// the peer is outside them.
+	check(a *Agreement) error
+}
 
-// FramesTolerance bounds the fraction of bytes of a chunk of full steps
-// that may differ: a network difference of 1e-6 flips a pixel's rounding
-// only when it sits on a half grey level, and the block snap may then move
-// it a few levels; a wrong step (planes, gate, head, rounding, snap)
-// changes far more.
-const FramesTolerance = 1e-3
+// peerKinds are the peers by world-model backend (the name a model's
+// Describe gives as "backend").
+var peerKinds = map[string]peerKind{
+	latent.Name: latentPeer{},
+	slots.Name:  slotsPeer{},
+}
+
+// peerFor is m's peer kind.
+func peerFor(m worldmodel.Model) (peerKind, error) {
+	names := slices.Sorted(func(yield func(string) bool) {
+		for n := range peerKinds {
+			if !yield(n) {
+				return
+			}
+		}
+	})
+	d, ok := m.(worldmodel.Describer)
+	if !ok {
+		return nil, fmt.Errorf("%w: the torch peer runs backends %s; %T does not say its backend", ErrBadConfig, strings.Join(names, ", "), m)
+	}
+	b := d.Describe()["backend"]
+	k, ok := peerKinds[b]
+	if !ok {
+		return nil, fmt.Errorf("%w: the torch peer runs backends %s, not %q", ErrBadConfig, strings.Join(names, ", "), b)
+	}
+	return k, nil
+}
+
+// peerSetup is what Go's side gives a peer.
+type peerSetup struct {
+	req map[string]any
+	// work, when not nil, holds the episodes both sides are timed on in
+	// the alternating rounds (nil: Run's synthetic ones on Go's side).
+	work *workload
+	// steps and moved are the agreement case's Agreement.Steps and
+	// MovedSteps, which Go's side knows.
+	steps, moved int
+}
+
+// workload is a set of episodes to time: contexts and one chunk of
+// actions each, cycled to the batch size.
+type workload struct {
+	contexts [][]worldmodel.Observation
+	actions  [][][]float32
+}
+
+// batch is the workload's episodes cycled to b.
+func (w *workload) batch(b int) ([][]worldmodel.Observation, [][][]float32) {
+	c, a := make([][]worldmodel.Observation, b), make([][][]float32, b)
+	for i := range b {
+		c[i], a[i] = w.contexts[i%len(w.contexts)], w.actions[i%len(w.actions)]
+	}
+	return c, a
+}
 
 // ErrDisagree: the peer computed something else than Go.
 var ErrDisagree = errors.New("bench: the peer disagrees with Go")
-
-//go:embed torch_peer.py
-var torchPeerScript []byte
 
 // peerEpisodes is the size of the agreement case (and the pool the peer's
 // timed batches cycle through).
 const peerEpisodes = 4
 
 // PeerReport is the PyTorch peer measured in the same run: frames per
-// second of the full step (proprio head, planes, gate, network, rounding,
-// snap: what Go's Step does) and of the network alone, medians over Rounds
-// rounds in which Go and the peer alternate (Go's medians of the same
-// rounds beside them), and how far its outputs are from Go's.
+// second of the full step (what Go's Step does: for the pixel model the
+// proprio head, planes, gate, network, rounding and snap; for the slots
+// model the proprio head, contact tests, the passive objects' networks,
+// the room and the renderer) and of the network alone (the slots model's:
+// a passive object's MLP, frames counting its input rows), medians over
+// Rounds rounds in which Go and the peer alternate (Go's medians of the
+// same rounds beside them), and how far its outputs are from Go's.
 type PeerReport struct {
 	Backend      string  `json:"backend"`
 	TorchVersion string  `json:"torch_version"`
@@ -62,13 +113,17 @@ type PeerReport struct {
 	NetFPSBatch1 float64 `json:"net_fps_batch1"`
 	NetBestBatch int     `json:"net_best_batch"`
 	NetFPSBest   float64 `json:"net_fps_best"`
-	// GoFPSBatch1 and GoFPSBest (at the report's best batch) are Go's
-	// medians over the same rounds; Ratio* are Go's frames per second over
-	// the peer's full step (above 1: Go is faster).
-	GoFPSBatch1 float64 `json:"go_fps_batch1"`
-	GoFPSBest   float64 `json:"go_fps_best"`
-	RatioBatch1 float64 `json:"ratio_batch1"`
-	RatioBest   float64 `json:"ratio_best"`
+	// GoFPSBatch1 and GoFPSBest (at GoBestBatch) are Go's medians over
+	// the same rounds; Ratio* are Go's frames per second over the peer's
+	// full step (above 1: Go is faster). GoBestBatch is the report's best
+	// batch, or, when the peer brings its own episodes (the slots model),
+	// Go's best on them in GoBatches, a sweep over the report's sizes.
+	GoFPSBatch1 float64       `json:"go_fps_batch1"`
+	GoBestBatch int           `json:"go_best_batch"`
+	GoFPSBest   float64       `json:"go_fps_best"`
+	GoBatches   []BatchResult `json:"go_batches,omitempty"`
+	RatioBatch1 float64       `json:"ratio_batch1"`
+	RatioBest   float64       `json:"ratio_best"`
 	// Batches is the peer's full-step sweep over the report's batch sizes
 	// that chose BestBatch (the network's best is chosen the same way).
 	Batches    []BatchResult `json:"batches"`
@@ -78,19 +133,28 @@ type PeerReport struct {
 
 // Agreement is how far the peer's outputs are from Go's on the same inputs.
 type Agreement struct {
-	// MaxAbsDiff: the network alone on Go's step inputs against Go's
-	// reference (the gorgonia graph), 0..1 frame scale; Tolerance bounds it.
+	// MaxAbsDiff is the network's outputs against Go's, Tolerance its
+	// bound: the pixel model's network alone on Go's step inputs against
+	// Go's reference (the gorgonia graph), 0..1 frame scale; the slots
+	// model's dynamics, every object's pose after each step (pixels and
+	// radians).
 	MaxAbsDiff float64 `json:"max_abs_diff"`
 	Tolerance  float64 `json:"tolerance"`
-	// InputsMaxAbsDiff: the peer's step inputs (frame, agent planes, gate)
-	// against Go's.
+	// InputsMaxAbsDiff: the pixel model's step inputs (frame, agent planes,
+	// gate) against Go's; -1 for the slots model, whose peer steps from
+	// Go's own states.
 	InputsMaxAbsDiff float64 `json:"inputs_max_abs_diff"`
-	// Frames*: a chunk of full steps against Go's Step (bytes): the largest
+	// Frames*: full steps against Go's Step (bytes): the largest
 	// difference in grey levels and the fraction of bytes that differ
 	// (FramesTolerance bounds it); proprio in table units.
 	FramesMaxAbsDiff   int     `json:"frames_max_abs_diff"`
 	FramesDiffFraction float64 `json:"frames_diff_fraction"`
+	FramesTolerance    float64 `json:"frames_tolerance"`
 	ProprioMaxAbsDiff  float64 `json:"proprio_max_abs_diff"`
+	// Steps and MovedSteps (slots model): episode steps compared, and those
+	// in which Go moved a passive object (its network ran and mattered).
+	Steps      int `json:"steps,omitempty"`
+	MovedSteps int `json:"moved_steps,omitempty"`
 }
 
 type peerHello struct {
@@ -101,32 +165,32 @@ type peerHello struct {
 	Agreement
 }
 
-// Peer is a running PyTorch peer of a built-in model.
+// Peer is a running PyTorch peer of a world model.
 type Peer struct {
 	proc  *torchpeer.Process
 	hello peerHello
+	work  *workload
 }
 
-// StartPeer exports m's weights, starts the PyTorch peer on them and
-// checks that it agrees with m on a chunk of steps from rendered PushT
-// scenes (ErrDisagree otherwise, with the peer left running for a look).
+// StartPeer exports m (a backend in peerKinds), starts its PyTorch peer
+// and checks that it agrees with m on steps from rendered PushT scenes
+// (ErrDisagree otherwise, with the peer left running for a look).
 func StartPeer(ctx context.Context, m worldmodel.Model, chunk int, opts torchpeer.Options) (*Peer, error) {
-	lm, ok := m.(*latent.Model)
-	if !ok {
-		return nil, fmt.Errorf("%w: the torch peer runs the built-in model (backend %s), not %T", ErrBadConfig, latent.Name, m)
+	kind, err := peerFor(m)
+	if err != nil {
+		return nil, err
 	}
-	req, err := peerRequest(ctx, lm, chunk)
+	s, err := kind.setup(ctx, m, chunk)
 	if err != nil {
 		return nil, fmt.Errorf("torch peer: %w", err)
 	}
-	p := &Peer{}
-	if p.proc, err = torchpeer.Start(ctx, opts, torchPeerScript, req, &p.hello); err != nil {
+	p := &Peer{work: s.work}
+	if p.proc, err = torchpeer.Start(ctx, opts, kind.script(), s.req, &p.hello); err != nil {
 		return nil, fmt.Errorf("torch peer: %w", err)
 	}
-	p.hello.Tolerance = NetTolerance
-	if a := p.hello.Agreement; a.MaxAbsDiff > NetTolerance || a.FramesDiffFraction > FramesTolerance {
-		return p, fmt.Errorf("%w: network max |diff| %.3g (tolerance %.0e), %.3g of the frames' bytes differ (tolerance %.0e)",
-			ErrDisagree, a.MaxAbsDiff, NetTolerance, a.FramesDiffFraction, FramesTolerance)
+	p.hello.Steps, p.hello.MovedSteps = s.steps, s.moved
+	if err := kind.check(&p.hello.Agreement); err != nil {
+		return p, err
 	}
 	return p, nil
 }
@@ -156,105 +220,6 @@ func (p *Peer) Time(kind string, b int, cfg Config) (BatchResult, error) {
 
 // Close stops the peer.
 func (p *Peer) Close() error { return p.proc.Close() }
-
-// peerRequest is the peer's request: weights by name, config, proprio
-// head, and the agreement case computed by Go.
-func peerRequest(ctx context.Context, m *latent.Model, chunk int) (map[string]any, error) {
-	weights := map[string]any{}
-	var names []string
-	for _, t := range m.Weights() {
-		weights[t.Name] = ndarray.NewFloat32(t.Data, t.Shape...)
-		names = append(names, t.Name)
-	}
-	var cfg map[string]any
-	b, err := json.Marshal(m.Config())
-	if err != nil {
-		return nil, err
-	}
-	if err := json.Unmarshal(b, &cfg); err != nil {
-		return nil, err
-	}
-	c, err := peerCase(ctx, m, chunk)
-	if err != nil {
-		return nil, err
-	}
-	return map[string]any{"weights": weights, "names": names, "config": cfg, "proprio_head": m.ProprioHead(), "case": c}, nil
-}
-
-// peerCase steps peerEpisodes rendered PushT scenes (test seeds' resets)
-// through Go's Step for one chunk of random actions, and runs the first
-// step's network inputs through the reference graph.
-func peerCase(ctx context.Context, m *latent.Model, chunk int) (map[string]any, error) {
-	spec := m.Spec()
-	if spec.FrameH != pusht.ObsSize || spec.FrameW != pusht.ObsSize {
-		return nil, fmt.Errorf("%w: the agreement case renders %dx%d PushT frames, the model takes %dx%d", ErrBadConfig, pusht.ObsSize, pusht.ObsSize, spec.FrameH, spec.FrameW)
-	}
-	h, w := spec.FrameH, spec.FrameW
-	n := h * w
-	env := pusht.New(pusht.Config{})
-	rng := rand.New(rand.NewPCG(7, 0x70656572))
-	contexts := make([][]worldmodel.Observation, peerEpisodes)
-	var hist []float32
-	var frameBytes []uint8
-	for i := range contexts {
-		env.ResetLegacy(100000 + int64(i))
-		s := env.State()
-		img, err := pusht.RenderState(s.Agent, s.Block, pusht.ObsSize)
-		if err != nil {
-			return nil, err
-		}
-		p := []float32{float32(s.Agent.X), float32(s.Agent.Y)}
-		contexts[i] = []worldmodel.Observation{{Frame: img, Proprio: p}}
-		frameBytes = append(frameBytes, img...)
-		for range 3 { // one context observation: the agent stood still
-			hist = append(hist, p...)
-		}
-	}
-	actions := randomActions(spec, peerEpisodes, chunk, rng)
-	ro, err := m.Start(ctx, contexts)
-	if err != nil {
-		return nil, err
-	}
-	defer ro.Close()
-	outs, err := ro.Step(ctx, actions)
-	if err != nil {
-		return nil, err
-	}
-	var acts, goProp, rgbs, planes, gates, preds []float32
-	var goFrames []uint8
-	for i, o := range outs {
-		for k := range o {
-			goFrames = append(goFrames, o[k].Frame...)
-			goProp = append(goProp, o[k].Proprio...)
-			acts = append(acts, actions[i][k]...)
-		}
-		p := [2]float32{hist[6*i], hist[6*i+1]}
-		rgb, pl, g, _, err := m.StepInputs(contexts[i][0].Frame, [3][2]float32{p, p, p}, actions[i][0])
-		if err != nil {
-			return nil, err
-		}
-		pred, err := m.PredictNet(rgb, pl, g)
-		if err != nil {
-			return nil, err
-		}
-		rgbs, planes, gates, preds = append(rgbs, rgb...), append(planes, pl...), append(gates, g...), append(preds, pred...)
-	}
-	if len(gates) != peerEpisodes*n {
-		return nil, fmt.Errorf("bench: gate of %d values", len(gates))
-	}
-	e := peerEpisodes
-	return map[string]any{
-		"frames":     ndarray.NewUint8(frameBytes, e, h, w, 3),
-		"hist":       ndarray.NewFloat32(hist, e, 3, 2),
-		"actions":    ndarray.NewFloat32(acts, e, chunk, spec.ActionDim),
-		"go_frames":  ndarray.NewUint8(goFrames, e, chunk, h, w, 3),
-		"go_proprio": ndarray.NewFloat32(goProp, e, chunk, 2),
-		"net_rgb":    ndarray.NewFloat32(rgbs, e, 3, h, w),
-		"net_planes": ndarray.NewFloat32(planes, e, 3, h, w),
-		"net_gate":   ndarray.NewFloat32(gates, e, h, w),
-		"net_pred":   ndarray.NewFloat32(preds, e, 3, h, w),
-	}, nil
-}
 
 // startPeer starts the peer cfg asks for (nil for none), on the Go side's
 // cores unless told otherwise.
@@ -299,17 +264,29 @@ func comparePeer(ctx context.Context, p *Peer, m worldmodel.Model, cfg Config, r
 	}
 	_, pr.BestBatch, _, _ = summarize(pr.Batches)
 	_, pr.NetBestBatch, _, _ = summarize(pr.NetBatches)
+	pr.GoBestBatch = rep.BestBatch
+	if p.work != nil {
+		// Go's best batch on the peer's episodes, not on Run's synthetic ones.
+		for _, br := range rep.Batches {
+			r, err := measure(ctx, m, m.Spec(), br.Batch, cfg, rng, p.work)
+			if err != nil {
+				return nil, fmt.Errorf("go batch %d: %w", br.Batch, err)
+			}
+			pr.GoBatches = append(pr.GoBatches, r)
+		}
+		_, pr.GoBestBatch, _, _ = summarize(pr.GoBatches)
+	}
 	var goB1, goBest, pB1, pBest, nB1, nBest []float64
 	goSide := func() error {
-		for _, b := range []int{1, rep.BestBatch} {
-			r, err := measure(ctx, m, m.Spec(), b, cfg, rng)
+		for _, b := range []int{1, pr.GoBestBatch} {
+			r, err := measure(ctx, m, m.Spec(), b, cfg, rng, p.work)
 			if err != nil {
 				return fmt.Errorf("go batch %d: %w", b, err)
 			}
 			if b == 1 {
 				goB1 = append(goB1, r.FPS)
 			}
-			if b == rep.BestBatch {
+			if b == pr.GoBestBatch {
 				goBest = append(goBest, r.FPS)
 			}
 		}

@@ -37,9 +37,14 @@ func (h *proprioHead) features(dst []float64, hist [3][]float32, a []float32) []
 // next returns the predicted proprioception after action a, from the
 // newest three, newest first.
 func (h *proprioHead) next(hist [3][]float32, a []float32) []float32 {
+	return h.nextInto(make([]float32, h.D), hist, a)
+}
+
+// nextInto is next written into out (D values), which may be hist[2]: the
+// oldest proprioception is read before out is written.
+func (h *proprioHead) nextInto(out []float32, hist [3][]float32, a []float32) []float32 {
 	var buf [64]float64
 	f := h.features(buf[:0], hist, a)
-	out := make([]float32, h.D)
 	for j := range h.D {
 		s := float64(hist[0][j])
 		for i, v := range f {

@@ -13,6 +13,7 @@ import (
 
 	"dreamrank/foundation/fanout"
 	"dreamrank/foundation/nn"
+	"dreamrank/foundation/openblas"
 	"dreamrank/worldmodel"
 )
 
@@ -198,23 +199,31 @@ func (r *rollout) Step(ctx context.Context, actions [][][]float32) ([][]worldmod
 		return nil, err
 	}
 	out := make([][]worldmodel.Observation, len(r.states))
-	type worker struct {
-		mlps []*nn.MLP
-		feat []float32
-	}
-	err = fanout.EachWith(ctx, len(r.states), func() *worker {
-		return &worker{d.newMLPs(), make([]float32, d.cfg.perEffector()*len(d.eff))}
-	}, func(w *worker, i int) error {
+	defer openblas.Serial()()
+	var (
+		mu   sync.Mutex
+		used []*stepper
+	)
+	err = fanout.EachWith(ctx, len(r.states), func() *stepper {
+		w := d.stepper()
+		mu.Lock()
+		used = append(used, w)
+		mu.Unlock()
+		return w
+	}, func(w *stepper, i int) error {
 		out[i] = make([]worldmodel.Observation, chunk)
 		s := r.states[i]
 		s.poses = append([]Pose(nil), s.poses...)
 		for k, a := range actions[i] {
-			d.step(w.mlps, &s, a, w.feat)
+			d.step(w, &s, a)
 			out[i][k] = worldmodel.Observation{Frame: d.scene.Render(s.poses), Proprio: append([]float32(nil), s.proprio[0]...)}
 		}
 		r.states[i] = s
 		return nil
 	})
+	for _, w := range used {
+		d.steppers.Put(w)
+	}
 	if err != nil {
 		return nil, err
 	}

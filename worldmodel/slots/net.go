@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sync"
 
 	"dreamrank/foundation/nn"
 )
@@ -94,6 +95,9 @@ type dynamics struct {
 	posScale float64 // frame pixels per network input unit
 	// shiftScale (pixels) and turnScale (radians) per output unit.
 	shiftScale, turnScale float64
+	// plainMLP runs the networks in nn.MLP (tests' reference).
+	plainMLP bool
+	steppers sync.Pool // of *stepper, so Step calls allocate none
 }
 
 // assemble builds the model's parts over ps (sharing its tensors).
@@ -158,11 +162,15 @@ func (d *dynamics) features(dst []float32, j int, p Pose, paths []effectorPath) 
 // object is either far or the reading meaningless).
 func (d *dynamics) depth(j, e int, lx, ly float64) float64 {
 	g := (d.fields[j].at(lx, ly) - d.radius[e]) / depthScale
-	return math.Max(-1, math.Min(3, g))
+	return math.Max(depthMin, math.Min(depthMax, g))
 }
 
-// depthScale is the contact depth's unit (frame pixels).
-const depthScale = 2.0
+// depthScale is the contact depth's unit (frame pixels); depths are
+// clipped to [depthMin, depthMax].
+const (
+	depthScale         = 2.0
+	depthMin, depthMax = -1.0, 3.0
+)
 
 // state is one imagined episode between steps.
 type state struct {
@@ -172,12 +180,31 @@ type state struct {
 	noise   float64
 }
 
-// step advances one episode by one action. mlps are the passive objects'
-// forward passes, owned by the caller.
-func (d *dynamics) step(mlps []*nn.MLP, s *state, a []float32, feat []float32) {
-	next := d.head.next(s.proprio, a)
-	next2 := d.head.next([3][]float32{next, s.proprio[0], s.proprio[1]}, a)
-	paths := make([]effectorPath, len(d.eff))
+// stepper is one goroutine's scratch for step: the passive objects'
+// forward passes, a network input, the effectors' paths and a
+// proprioception.
+type stepper struct {
+	mlps  []forward
+	feat  []float32
+	paths []effectorPath
+	next2 []float32
+}
+
+// stepper takes a stepper from the pool or makes one.
+func (d *dynamics) stepper() *stepper {
+	if w, ok := d.steppers.Get().(*stepper); ok {
+		return w
+	}
+	return &stepper{mlps: d.newMLPs(d.plainMLP), feat: make([]float32, d.cfg.perEffector()*len(d.eff)),
+		paths: make([]effectorPath, len(d.eff)), next2: make([]float32, d.lay.Shape.D)}
+}
+
+// step advances one episode by one action, allocating nothing: the next
+// proprioception takes the oldest one's place.
+func (d *dynamics) step(w *stepper, s *state, a []float32) {
+	next := d.head.nextInto(s.proprio[2], s.proprio, a)
+	next2 := d.head.nextInto(w.next2, [3][]float32{next, s.proprio[0], s.proprio[1]}, a)
+	paths := w.paths
 	for e, ef := range d.eff {
 		for i, p := range [4][]float32{s.proprio[1], s.proprio[0], next, next2} {
 			q := ef.pose(p)
@@ -193,9 +220,9 @@ func (d *dynamics) step(mlps []*nn.MLP, s *state, a []float32, feat []float32) {
 		if !touch {
 			continue
 		}
-		d.features(feat, j, p, paths)
+		d.features(w.feat, j, p, paths)
 		var o [3]float32
-		mlps[j].Run(o[:], feat)
+		w.mlps[j].Run(o[:], w.feat)
 		dx, dy, da := d.shiftScale*float64(o[0]), d.shiftScale*float64(o[1]), d.turnScale*float64(o[2])
 		if s.rng != nil {
 			dx *= 1 + s.noise*s.rng.NormFloat64()
@@ -210,11 +237,17 @@ func (d *dynamics) step(mlps []*nn.MLP, s *state, a []float32, feat []float32) {
 	s.proprio[2], s.proprio[1], s.proprio[0] = s.proprio[1], s.proprio[0], next
 }
 
-// newMLPs makes one forward pass per passive object.
-func (d *dynamics) newMLPs() []*nn.MLP {
-	out := make([]*nn.MLP, len(d.lay.Passives))
+// newMLPs makes one forward pass per passive object: OpenBLAS's, or
+// nn.MLP's plain Go loops when plain (training, which keeps its graph's
+// order of sums, and the reference tests compare against).
+func (d *dynamics) newMLPs(plain bool) []forward {
+	out := make([]forward, len(d.lay.Passives))
 	for j := range out {
-		out[j] = nn.NewMLP(d.ps, mlpNames(d.cfg, j)...)
+		if plain {
+			out[j] = nn.NewMLP(d.ps, mlpNames(d.cfg, j)...)
+		} else {
+			out[j] = newBLASMLP(d.ps, mlpNames(d.cfg, j)...)
+		}
 	}
 	return out
 }

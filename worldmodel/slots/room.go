@@ -77,7 +77,7 @@ func (r *room) constrain(pts [][2]float64, a, b Pose) Pose {
 		return b
 	}
 	lo, hi := 0.0, 1.0
-	for range 6 {
+	for range roomBisections {
 		mid := (lo + hi) / 2
 		if r.fits(pts, lerp(a, b, mid)) {
 			lo = mid
@@ -87,6 +87,9 @@ func (r *room) constrain(pts [][2]float64, a, b Pose) Pose {
 	}
 	return lerp(a, b, lo)
 }
+
+// roomBisections is how many times constrain halves the move that fits.
+const roomBisections = 6
 
 func lerp(a, b Pose, f float64) Pose {
 	return Pose{a.X + f*(b.X-a.X), a.Y + f*(b.Y-a.Y), a.A + f*(b.A-a.A)}

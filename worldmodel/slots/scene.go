@@ -2,6 +2,7 @@ package slots
 
 import (
 	"math"
+	"slices"
 	"sync"
 )
 
@@ -41,25 +42,78 @@ type Sprite struct {
 	Alpha       []float32 // Side*Side
 	Premul      []float32 // Side*Side*channels
 	reach       float64   // reachOf, set once on first use
+	cover       [4]float64
+	cells       [][4]float32 // alpha and 3 premultiplied channels per cell (3-channel sprites)
 	reachOnce   sync.Once
 }
 
 // reachOf is the distance from the origin to the farthest cell the sprite
 // draws (frame pixels): rendering and fitting look no farther.
 func (s *Sprite) reachOf() float64 {
+	s.measure()
+	return s.reach
+}
+
+// measure sets reach and cover once: the sprite is read-only once drawn.
+func (s *Sprite) measure() {
 	s.reachOnce.Do(func() {
 		r := 0.5
+		x0, y0, x1, y1 := s.Side, s.Side, -1, -1
+		ch := len(s.Premul) / max(1, len(s.Alpha))
 		for y := range s.Side {
 			for x := range s.Side {
-				if s.Alpha[y*s.Side+x] > 0.004 {
+				i := y*s.Side + x
+				if s.Alpha[i] > 0.004 {
 					c := s.cellCentre(x, y)
 					r = math.Max(r, math.Hypot(c[0], c[1]))
+				}
+				if s.Alpha[i] != 0 || slices.ContainsFunc(s.Premul[i*ch:(i+1)*ch], func(v float32) bool { return v != 0 }) {
+					x0, y0, x1, y1 = min(x0, x), min(y0, y), max(x1, x), max(y1, y)
 				}
 			}
 		}
 		s.reach = r + 1/float64(s.Scale)
+		if ch == 3 {
+			s.cells = make([][4]float32, len(s.Alpha))
+			for i := range s.cells {
+				s.cells[i] = [4]float32{s.Alpha[i], s.Premul[3*i], s.Premul[3*i+1], s.Premul[3*i+2]}
+			}
+		}
+		// A point of the object's frame samples a non-zero cell only if its
+		// grid position is within one cell of the drawn cells' box.
+		k, h := float64(s.Scale), float64(s.Side)/2-0.5
+		s.cover = [4]float64{(float64(x0) - 1 - h) / k, (float64(y0) - 1 - h) / k, (float64(x1) + 1 - h) / k, (float64(y1) + 1 - h) / k}
 	})
-	return s.reach
+}
+
+// span narrows the pixel columns [x0, x1) of a row, at dy (pixels) from an
+// object at pose p turned by (sn, cs) = sincos(p.A), to those whose pixel
+// centres can sample a drawn cell of the sprite: along a row the sampled
+// point moves on a line, which crosses the drawn cells' box in an
+// interval. It is widened by a pixel each side, so rounding never drops a
+// pixel that draws; the others would sample zero and leave the pixel be.
+func (s *Sprite) span(p Pose, sn, cs, dy float64, x0, x1 int) (int, int) {
+	s.measure()
+	c := s.cover
+	// The point at dx = x + 0.5 - p.X is (cs*dx + sn*dy, -sn*dx + cs*dy).
+	lo, hi := math.Inf(-1), math.Inf(1)
+	for _, l := range [2][4]float64{{cs, sn * dy, c[0], c[2]}, {-sn, cs * dy, c[1], c[3]}} {
+		slope, off, a, b := l[0], l[1], l[2], l[3]
+		switch {
+		case math.Abs(slope) > 1e-9:
+			a, b = (a-off)/slope, (b-off)/slope
+			lo, hi = math.Max(lo, math.Min(a, b)), math.Min(hi, math.Max(a, b))
+		case off <= a-1e-6 || off >= b+1e-6:
+			return x0, x0
+		}
+	}
+	lo = math.Floor(lo+p.X-0.5) - 1
+	hi = math.Ceil(hi+p.X-0.5) + 2
+	a, b := max(x0, int(math.Max(lo, float64(x0)))), min(x1, int(math.Min(hi, float64(x1))))
+	if a >= b {
+		return x0, x0
+	}
+	return a, b
 }
 
 // sample returns alpha and the premultiplied colour at a point of the
@@ -162,11 +216,22 @@ func (r region) union(o region) region {
 // renderInto draws the scene at poses over the pixels of reg into dst
 // (H*W*C floats, 0..255); pixels outside reg are left alone.
 func (sc *Scene) renderInto(dst []float32, poses []Pose, reg region) {
+	sc.fill(dst, reg)
+	sc.composite(dst, poses, reg)
+}
+
+// fill copies the background over reg.
+func (sc *Scene) fill(dst []float32, reg region) {
 	ch := sc.C
-	col := make([]float32, ch)
 	for y := reg.y0; y < reg.y1; y++ {
 		copy(dst[(y*sc.W+reg.x0)*ch:(y*sc.W+reg.x1)*ch], sc.Background[(y*sc.W+reg.x0)*ch:(y*sc.W+reg.x1)*ch])
 	}
+}
+
+// composite draws the sprites at poses, in order, over the pixels of reg.
+func (sc *Scene) composite(dst []float32, poses []Pose, reg region) {
+	ch := sc.C
+	col := make([]float32, ch)
 	for k, s := range sc.Sprites {
 		p := poses[k]
 		b := sc.bounds(s, p)
@@ -174,7 +239,12 @@ func (sc *Scene) renderInto(dst []float32, poses []Pose, reg region) {
 		sn, cs := math.Sincos(p.A)
 		for y := b.y0; y < b.y1; y++ {
 			dy := float64(y) + 0.5 - p.Y
-			for x := b.x0; x < b.x1; x++ {
+			x0, x1 := s.span(p, sn, cs, dy, b.x0, b.x1)
+			if ch == 3 {
+				s.drawRGB(dst[(y*sc.W)*3:(y*sc.W+x1)*3], x0, x1, p, sn, cs, dy)
+				continue
+			}
+			for x := x0; x < x1; x++ {
 				dx := float64(x) + 0.5 - p.X
 				a := s.sample(cs*dx+sn*dy, -sn*dx+cs*dy, ch, col)
 				if a == 0 {
@@ -189,9 +259,44 @@ func (sc *Scene) renderInto(dst []float32, poses []Pose, reg region) {
 	}
 }
 
+// drawRGB composites the sprite over pixels [x0, x1) of a 3-channel row
+// (row: the row's floats up to x1), at dy from the object's origin: what
+// composite does through sample, the same operations in the same order,
+// with the four cells read from one packed table when they are all on the
+// sprite.
+func (s *Sprite) drawRGB(row []float32, x0, x1 int, p Pose, sn, cs, dy float64) {
+	var col [3]float32
+	for x := x0; x < x1; x++ {
+		dx := float64(x) + 0.5 - p.X
+		fx, fy := gridPos(cs*dx+sn*dy, -sn*dx+cs*dy, s.Side, s.Scale)
+		gx, gy := math.Floor(fx), math.Floor(fy)
+		ix, iy := int(gx), int(gy)
+		var a float32
+		if ix >= 0 && iy >= 0 && ix+1 < s.Side && iy+1 < s.Side {
+			wx, wy := float32(fx-gx), float32(fy-gy)
+			i := iy*s.Side + ix
+			c0, c1, c2, c3 := &s.cells[i], &s.cells[i+1], &s.cells[i+s.Side], &s.cells[i+s.Side+1]
+			w0, w1, w2, w3 := (1-wx)*(1-wy), wx*(1-wy), (1-wx)*wy, wx*wy
+			a = w0*c0[0] + w1*c1[0] + w2*c2[0] + w3*c3[0]
+			if a == 0 {
+				continue
+			}
+			for c := range 3 {
+				col[c] = w0*c0[c+1] + w1*c1[c+1] + w2*c2[c+1] + w3*c3[c+1]
+			}
+		} else if a = s.sample(cs*dx+sn*dy, -sn*dx+cs*dy, 3, col[:]); a == 0 {
+			continue
+		}
+		o := row[3*x : 3*x+3]
+		o[0] = col[0] + (1-a)*o[0]
+		o[1] = col[1] + (1-a)*o[1]
+		o[2] = col[2] + (1-a)*o[2]
+	}
+}
+
 // Render draws the scene with its objects at poses as a camera frame
-// (H*W*C bytes). Only the pixels the objects can reach are composited;
-// the rest is the background's.
+// (H*W*C bytes). Only the pixels each object can reach are composited and
+// rounded; the rest is the background's.
 func (sc *Scene) Render(poses []Pose) []uint8 {
 	sc.bgOnce.Do(func() {
 		sc.bgBytes = make([]uint8, len(sc.Background))
@@ -203,28 +308,54 @@ func (sc *Scene) Render(poses []Pose) []uint8 {
 	if len(sc.Sprites) == 0 {
 		return out
 	}
+	buf := renderPool.Get().(*renderBuf)
+	if len(buf.frame) < len(sc.Background) {
+		buf.frame = make([]float32, len(sc.Background))
+	}
+	// Each object's own bounds, not their union: objects apart would
+	// otherwise fill and round everything between them.
+	buf.regs = buf.regs[:0]
 	reg := sc.bounds(sc.Sprites[0], poses[0])
-	for k, s := range sc.Sprites[1:] {
-		reg = reg.union(sc.bounds(s, poses[k+1]))
+	for k, s := range sc.Sprites {
+		b := sc.bounds(s, poses[k])
+		buf.regs = append(buf.regs, b)
+		reg = reg.union(b)
+		sc.fill(buf.frame, b)
 	}
-	buf := renderPool.Get().(*[]float32)
-	if len(*buf) < len(sc.Background) {
-		*buf = make([]float32, len(sc.Background))
-	}
-	sc.renderInto(*buf, poses, reg)
-	for y := reg.y0; y < reg.y1; y++ {
-		for i := (y*sc.W + reg.x0) * sc.C; i < (y*sc.W+reg.x1)*sc.C; i++ {
-			out[i] = toByte((*buf)[i])
+	sc.composite(buf.frame, poses, reg)
+	for _, b := range buf.regs {
+		for y := b.y0; y < b.y1; y++ {
+			row := (y*sc.W + b.x0) * sc.C
+			src, dst := buf.frame[row:row+(b.x1-b.x0)*sc.C], out[row:row+(b.x1-b.x0)*sc.C]
+			for i, v := range src {
+				dst[i] = toByte(v)
+			}
 		}
 	}
 	renderPool.Put(buf)
 	return out
 }
 
+// renderBuf is Render's scratch: a float frame and the objects' bounds.
+type renderBuf struct {
+	frame []float32
+	regs  []region
+}
+
 // renderPool holds float frames for Render, so imagined steps do not
 // allocate one each.
-var renderPool = sync.Pool{New: func() any { return new([]float32) }}
+var renderPool = sync.Pool{New: func() any { return new(renderBuf) }}
 
+// toByte is math.Round of v clamped to 0..255, in float32: for v in
+// [0.5, 255), v+0.5 is exact while it stays in v's binade, and past it is
+// at least the next power of two, an integer it cannot round across; so
+// truncating it floors v+0.5. (Below 0.5 the sum may round up to 1.)
 func toByte(v float32) uint8 {
-	return uint8(math.Round(math.Min(255, math.Max(0, float64(v)))))
+	if !(v >= 0.5) {
+		return 0
+	}
+	if v >= 255 {
+		return 255
+	}
+	return uint8(v + 0.5)
 }

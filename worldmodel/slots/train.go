@@ -256,7 +256,7 @@ type trainer struct {
 	step        int
 	wall        float64
 	// mlps and feat run unrolls forward for the contact depths.
-	mlps []*nn.MLP
+	mlps []forward
 	feat []float32
 }
 
@@ -421,7 +421,7 @@ func (tr *trainer) fill(tg *trainGraph) {
 func (tr *trainer) fillDepths(tg *trainGraph, b int) {
 	d := tr.d
 	if tr.mlps == nil {
-		tr.mlps = d.newMLPs()
+		tr.mlps = d.newMLPs(true)
 		tr.feat = make([]float32, d.cfg.perEffector()*len(d.eff))
 	}
 	paths := make([]effectorPath, len(d.eff))
