@@ -270,7 +270,11 @@ func TestEnsembleFeaturesMatchBuild(t *testing.T) {
 		}
 	}
 	for i, r := range pool.Records {
-		if !slices.Equal(r.Features, golden[i]) {
+		// The golden values guard the averaging, not the judge's last
+		// bits: its pose fits (tracked from frame to frame since) move
+		// coverages by about 1e-12; a wrong feature or average moves them
+		// by 1e-3 or more.
+		if !closeAll(r.Features, golden[i], 1e-9) {
 			t.Errorf("seed %d: Build gives %v, before %v", seeds[i], r.Features, golden[i])
 		}
 		if got := EnsembleFeatures(perRollout[i]); !slices.Equal(got, r.Features) {
@@ -306,4 +310,18 @@ func openObjects(t *testing.T, k int) worldmodel.Model {
 		t.Fatal(err)
 	}
 	return m
+}
+
+// closeAll reports whether a and b have the same length and every value
+// within tol.
+func closeAll(a, b []float64, tol float64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if math.Abs(a[i]-b[i]) > tol {
+			return false
+		}
+	}
+	return true
 }
