@@ -113,26 +113,19 @@ func Divergence(ctx context.Context, cfg DivergenceConfig) (DivergenceReport, er
 func divergenceLevel(ctx context.Context, base Config, cfg DivergenceConfig, truth [][]bool, sigma float64, stream uint64) (DivergenceLevel, error) {
 	lv := DivergenceLevel{SigmaPx: sigma}
 	var cmp []agreement.Arm
-	same, n := 0, 0
 	for i, name := range base.Arms {
 		got, err := runPerturbed(ctx, base, cfg, name, sigma, stream)
 		if err != nil {
 			return lv, err
 		}
-		for k := range got {
-			if got[k] == truth[i][k] {
-				same++
-			}
-			n++
-		}
-		lv.Rates = append(lv.Rates, rate(got))
 		cmp = append(cmp, agreement.Arm{Name: name, Real: agreement.Successes(truth[i]), Pred: agreement.Successes(got)})
 	}
-	lv.Agreement = float64(same) / float64(n)
 	ag, err := agreement.Compare(cmp, agreement.Options{Paired: true})
 	if err != nil {
 		return lv, err
 	}
+	// Successes are 0 or 1, so Compare pairs every episode.
+	lv.Agreement, lv.Rates = ag.Episodes.Accuracy, ag.PredRates
 	lv.MMRV, lv.Pearson = ag.MMRV, ag.Pearson
 	return lv, nil
 }
