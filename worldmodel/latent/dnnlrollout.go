@@ -146,12 +146,13 @@ func (m *Model) fillDnnl(d *dnnlNet, j int, s *episodeState, p [2]float32, a []f
 	disc := d.disc[j*numPlanes*n:][:numPlanes*n]
 	fillPlanes(disc, h, w, 0, 0, s.hist[0], p, a, m.cfg)
 	x := d.x0[j*n*inChannels:][:n*inChannels]
-	for i := 0; i < n; i++ {
+	d0, d1, d2 := disc[:n], disc[n:2*n], disc[2*n:3*n]
+	src := s.frame[:3*n]
+	for i := range d0 {
 		px := x[i*inChannels:][:inChannels]
-		px[0] = float32(s.frame[3*i]) / 255
-		px[1] = float32(s.frame[3*i+1]) / 255
-		px[2] = float32(s.frame[3*i+2]) / 255
-		px[3], px[4], px[5] = disc[i], disc[n+i], disc[2*n+i]
+		rgb := src[3*i:][:3]
+		px[0], px[1], px[2] = byteUnit[rgb[0]], byteUnit[rgb[1]], byteUnit[rgb[2]]
+		px[3], px[4], px[5] = d0[i], d1[i], d2[i]
 	}
 	gatePlane(d.gate[j*n:][:n], h, w, 0, 0, s.hist[0], p, m.cfg)
 }
@@ -176,9 +177,10 @@ func (m *Model) readDnnl(d *dnnlNet, j int) []uint8 {
 	gate := d.gate[j*n:][:n]
 	x, y := d.x0[j*n*inChannels:], d.y[j*n*3:]
 	for i, g := range gate {
-		for c := 0; c < 3; c++ {
-			frame[3*i+c] = toByte(x[i*inChannels+c] + y[3*i+c]*g)
-		}
+		xi, yi, fi := x[i*inChannels:][:3], y[3*i:][:3], frame[3*i:][:3]
+		fi[0] = toByte(xi[0] + yi[0]*g)
+		fi[1] = toByte(xi[1] + yi[1]*g)
+		fi[2] = toByte(xi[2] + yi[2]*g)
 	}
 	return frame
 }
