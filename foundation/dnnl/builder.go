@@ -76,6 +76,19 @@ func (b *Builder) Memory(name string, d Desc) *Memory {
 	return m
 }
 
+// View returns of's buffer seen as layout d (a NewStridedDesc, usually):
+// a Copy between two views of plain buffers moves elements between
+// layouts no tag names, e.g. the depth-to-space shuffle after a
+// sub-pixel convolution.
+func (b *Builder) View(name string, of *Memory, d Desc) *Memory {
+	if b.err != nil {
+		return nil
+	}
+	m, err := b.plan.View(name, of, d)
+	b.Fail(err)
+	return m
+}
+
 // Add appends op bound to args to the forward pass (closing op after an
 // earlier error).
 func (b *Builder) Add(op *Op, args Args) {

@@ -93,6 +93,26 @@ func NewDesc(tag Tag, dims ...int) (Desc, error) {
 	return d, err
 }
 
+// NewStridedDesc describes a float32 tensor of dims whose element
+// (i0, i1, ...) lies at sum(ik*strides[k]) floats from the buffer's start:
+// any plain layout, e.g. a 6-D view that a Reorder turns into a
+// depth-to-space shuffle (see Builder.View).
+func NewStridedDesc(dims, strides []int) (Desc, error) {
+	var d Desc
+	if len(dims) < 1 || len(dims) > C.DNNL_MAX_NDIMS || len(strides) != len(dims) {
+		return d, fmt.Errorf("%w: dimensions %v, strides %v", ErrInvalidArguments, dims, strides)
+	}
+	var cd, cs C.dnnl_dims_t
+	for i, v := range dims {
+		if v < 1 || strides[i] < 0 {
+			return d, fmt.Errorf("%w: dimensions %v, strides %v", ErrInvalidArguments, dims, strides)
+		}
+		cd[i], cs[i] = C.dnnl_dim_t(v), C.dnnl_dim_t(strides[i])
+	}
+	err := check(C.dnnl_memory_desc_init_by_strides(&d.md, C.int(len(dims)), &cd[0], C.dnnl_f32, &cs[0]), fmt.Sprintf("desc %v strides %v", dims, strides), "dnnl_memory_desc_init_by_strides")
+	return d, err
+}
+
 // MustDesc is NewDesc for dimensions known to be valid; it panics
 // otherwise.
 func MustDesc(tag Tag, dims ...int) Desc {

@@ -6,6 +6,7 @@ package dnnl
 import "C"
 
 import (
+	"fmt"
 	"sync"
 	"unsafe"
 )
@@ -40,6 +41,27 @@ func (eng *Engine) NewMemory(name string, d Desc) (*Memory, error) {
 		// oneDNN zero-pads blocked layouts; zero the rest too so that a
 		// fresh buffer never holds garbage.
 		clear(mem.data)
+	}
+	return mem, nil
+}
+
+// newView describes of's buffer, or its first d.Bytes(), as layout d: a
+// Memory that owns nothing (closing it leaves of's buffer alone).
+func (eng *Engine) newView(name string, of *Memory, d Desc) (*Memory, error) {
+	e, err := eng.live()
+	if err != nil {
+		return nil, err
+	}
+	data := of.Float32s()
+	if data == nil {
+		return nil, fmt.Errorf("view %s of %s: %w", name, of.name, ErrClosed)
+	}
+	if d.Bytes() > 4*len(data) {
+		return nil, fmt.Errorf("view %s: %w: layout %v needs %d bytes, %s has %d", name, ErrInvalidArguments, d, d.Bytes(), of.name, 4*len(data))
+	}
+	mem := &Memory{name: name, desc: d, data: data[:d.Bytes()/4]}
+	if err := check(C.dnnl_memory_create(&mem.m, &d.md, e, unsafe.Pointer(&data[0])), name, "dnnl_memory_create"); err != nil {
+		return nil, err
 	}
 	return mem, nil
 }

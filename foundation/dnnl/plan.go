@@ -99,6 +99,22 @@ func (p *Plan) Memory(name string, d Desc) (*Memory, error) {
 	return m, nil
 }
 
+// View is a Memory of layout d over of's buffer (see Builder.View),
+// freed with the plan.
+func (p *Plan) View(name string, of *Memory, d Desc) (*Memory, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil, ErrClosed
+	}
+	m, err := p.eng.newView(p.name+"/"+name, of, d)
+	if err != nil {
+		return nil, err
+	}
+	p.mems = append(p.mems, m)
+	return m, nil
+}
+
 // Add appends op, bound to args, to the plan, which owns op from now on
 // (also when Add fails). Every memory's Desc must be the op's: Reorder
 // where a producer's layout is not what the op chose.

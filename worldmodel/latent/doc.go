@@ -17,7 +17,7 @@
 // two episodes, bias, leaky ReLU and residual adds fused, oneDNN's own
 // channels-last layouts with no reorder between layers, channel
 // concatenations as two convolutions summed, upsample-then-convolve as a
-// transposed convolution; each pass on one core, a batch's groups on all
+// sub-pixel convolution and a depth-to-space shuffle; each pass on one core, a batch's groups on all
 // cores concurrently. It predicts what fastNet predicts within 1.2e-6 of
 // the 0..1 frame (committed checkpoint), batch-independent bit for bit.
 // Where oneDNN cannot build the network the default falls back to fastNet
