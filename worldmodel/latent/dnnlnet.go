@@ -1,6 +1,7 @@
 package latent
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 
@@ -119,7 +120,9 @@ func (d *dnnlNet) conv(name string, ins []convIn, dst *dnnl.Memory, residual, le
 				return nil
 			}
 			if dst == nil {
-				dst = d.b.Memory(name, dnnl.MustDesc(dnnl.NHWC, d.batch, spec.out, oh, ow))
+				if dst = d.b.Memory(name, dnnl.MustDesc(dnnl.NHWC, d.batch, spec.out, oh, ow)); dst == nil {
+					return nil
+				}
 			}
 			l = d.subPixel(part, c, in.src, dst)
 		} else {
@@ -150,16 +153,13 @@ func (d *dnnlNet) subPixel(name string, c dnnl.Conv, src, dst *dnnl.Memory) *dnn
 	}
 	// (n, row phase, column phase, channel, i, j) in both buffers.
 	shape := []int{n, 2, 2, out, h, w}
-	from, err := dnnl.NewStridedDesc(shape, []int{h * w * 4 * out, 2 * out, out, 1, w * 4 * out, 4 * out})
-	if err == nil {
-		var to dnnl.Desc
-		to, err = dnnl.NewStridedDesc(shape, []int{4 * h * w * out, 2 * w * out, out, 1, 4 * w * out, 2 * out})
-		d.b.Copy(name+" shuffle", d.b.View(name+" phases 6d", z, from), d.b.View(name+" 6d", dst, to))
-	}
-	if err != nil {
+	from, err1 := dnnl.NewStridedDesc(shape, []int{h * w * 4 * out, 2 * out, out, 1, w * 4 * out, 4 * out})
+	to, err2 := dnnl.NewStridedDesc(shape, []int{4 * h * w * out, 2 * w * out, out, 1, 4 * w * out, 2 * out})
+	if err := errors.Join(err1, err2); err != nil {
 		d.b.Fail(fmt.Errorf("%s: %w", name, err))
 		return nil
 	}
+	d.b.Copy(name+" shuffle", d.b.View(name+" phases 6d", z, from), d.b.View(name+" 6d", dst, to))
 	l.Dst = dst
 	return l
 }
