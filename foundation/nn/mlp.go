@@ -1,7 +1,5 @@
 package nn
 
-import "math"
-
 // MLP is the inference-only forward pass, in plain Go, of a stack of dense
 // layers added with AddLinear: SiLU after every layer but the last. Models
 // that step one example at a time (imagined rollouts) use it instead of a
@@ -47,7 +45,7 @@ func (m *MLP) Run(dst, x []float32) {
 		h := bufs[i%2][:l.out]
 		l.apply(h, in)
 		for j, v := range h {
-			h[j] = v / (1 + float32(math.Exp(float64(-v))))
+			h[j] = SiLUf(v)
 		}
 		in = h
 	}

@@ -103,7 +103,7 @@ func (f *fastNet) encode(dst, img, proprio []float32) {
 // spatialSoftmax writes the expected image position (x, y in [-1, 1]) of
 // each of c planes (h x w) of x under its softmax into dst (2c values), as
 // the graph's SoftMax then keypointGrid product. float32 throughout, as
-// the graph (expf: float64's exp and conversions cost more than the
+// the graph (nn.Expf: float64's exp and conversions cost more than the
 // trunk's last layer).
 func spatialSoftmax(dst, x []float32, c, h, w int) {
 	n := h * w
@@ -120,7 +120,7 @@ func spatialSoftmax(dst, x []float32, c, h, w int) {
 			gy := (float32(y)+0.5)*sy - 1
 			var rowSum, rowX float32
 			for x := 0; x < w; x++ {
-				e := expf(plane[i] - mx)
+				e := nn.Expf(plane[i] - mx)
 				rowSum += e
 				rowX += e * ((float32(x)+0.5)*sx - 1)
 				i++
@@ -145,8 +145,6 @@ func (f *fastNet) linear(name string, x []float32, rows int) []float32 {
 	gemm.Sgemm(blas.NoTrans, blas.NoTrans, rows, out, in, 1, x, in, wt, out, 1, y, out)
 	return y
 }
-
-func silu(v float32) float32 { return v / (1 + expf(-v)) }
 
 // velocity computes the head for rows rows: the inputs are row-major
 // (rows x chunkDim, rows x TimeDim, rows x obsDim, rows x ctxDim); extra,
@@ -177,12 +175,12 @@ func (f *fastNet) velocity(xt, temb, obs, ctx, extra []float32, rows int) ([]flo
 		}
 	}
 	for i, v := range h {
-		h[i] = silu(v)
+		h[i] = nn.SiLUf(v)
 	}
 	for l := 1; l < c.Layers; l++ {
 		r := f.linear(fmt.Sprintf("h%d", l), h, rows)
 		for i, v := range r {
-			h[i] += silu(v)
+			h[i] += nn.SiLUf(v)
 		}
 	}
 	return f.linear("out", h, rows), nil

@@ -311,7 +311,7 @@ func headForward(w *headWork, layers []Dense, rows int) {
 	for _, l := range layers[1 : len(layers)-1] {
 		affine(l, w.h, w.r, rows)
 		for i, v := range w.r[:rows*l.Out] {
-			w.h[i] += silu(v)
+			w.h[i] += nn.SiLUf(v)
 		}
 	}
 	affine(last, w.h, w.v, rows)
@@ -327,11 +327,11 @@ func affine(l Dense, x, y []float32, rows int) {
 	gemm.Sgemm(blas.NoTrans, blas.NoTrans, rows, l.Out, l.In, 1, x[:rows*l.In], l.In, l.W, l.Out, 1, y, l.Out)
 }
 
-// SiLU applies x / (1 + e^-x) to x in place, in float32 (expf), as the
+// SiLU applies x / (1 + e^-x) to x in place, in float32 (nn.SiLUf), as the
 // head's layers on the inference path do.
 func SiLU(x []float32) {
 	for i, v := range x {
-		x[i] = silu(v)
+		x[i] = nn.SiLUf(v)
 	}
 }
 

@@ -1,8 +1,6 @@
 package slots
 
 import (
-	"math"
-
 	"gonum.org/v1/gonum/blas"
 
 	"dreamrank/foundation/nn"
@@ -62,7 +60,7 @@ func (m *blasMLP) Run(dst, x []float32) {
 			return
 		}
 		for j, v := range h {
-			h[j] = v / (1 + float32(math.Exp(float64(-v))))
+			h[j] = nn.SiLUf(v)
 		}
 		in = h
 	}

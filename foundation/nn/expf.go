@@ -1,13 +1,13 @@
-package flow
+package nn
 
 import "math"
 
-// expf is e^x in float32, Cephes' expf: x = n ln2 + r with |r| <= ln2/2,
+// Expf is e^x in float32, Cephes' expf: x = n ln2 + r with |r| <= ln2/2,
 // e^r by a degree-7 polynomial, times 2^n put into the exponent bits.
 // Within 2 ulp of the exact value (TestExpf), and several times faster
-// than math32.Exp or float64's math.Exp with conversions; the spatial
-// softmax and SiLU call it tens of thousands of times per image.
-func expf(x float32) float32 {
+// than math32.Exp or float64's math.Exp with conversions; inference's
+// softmaxes and SiLUs call it tens of thousands of times per step.
+func Expf(x float32) float32 {
 	const (
 		hi     = 88.72283 // e^hi is float32's largest
 		lo     = -87.33654
@@ -35,3 +35,7 @@ func expf(x float32) float32 {
 	p = p*r*r + r + 1
 	return p * math.Float32frombits(uint32(int32(n)+127)<<23)
 }
+
+// SiLUf is x / (1 + e^-x) in float32 (Expf): the activation of the flow
+// heads, the adapters and the MLPs, as inference computes it.
+func SiLUf(x float32) float32 { return x / (1 + Expf(-x)) }
