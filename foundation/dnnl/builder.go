@@ -171,6 +171,21 @@ func (b *Builder) Dense(name string, ip InnerProduct, src, dst *Memory) *Layer {
 	return b.staged(name, op, Args{Src: in, Dst: dst}, MustDesc(IO, dims...))
 }
 
+// Softmax appends a softmax of src along axis into dst (src's layout; dst
+// may be src: in place).
+func (b *Builder) Softmax(name string, src, dst *Memory, axis int) {
+	if b.err != nil {
+		return
+	}
+	if !dst.Desc().Equal(src.Desc()) {
+		b.Fail(fmt.Errorf("%s: %w: softmax from %v into %v", name, ErrInvalidArguments, src.Desc(), dst.Desc()))
+		return
+	}
+	op, err := b.eng.Softmax(name, src.Desc(), axis)
+	b.Fail(err)
+	b.Add(op, Args{Src: src, Dst: dst})
+}
+
 // Copy appends a copy of src into dst (the same layout): e.g. the
 // residual stream a following layer's Sum post-op adds to.
 func (b *Builder) Copy(name string, src, dst *Memory) {

@@ -1,8 +1,8 @@
 // Package dnnl runs float32 neural-network inference on the CPU through
 // oneDNN (Debian's libdnnl 2.6, its C API) via cgo: convolutions,
 // transposed convolutions and inner products with fused post-ops (bias,
-// leaky ReLU or swish, sum for residual adds), reorders between memory
-// layouts and nearest resampling — what dreamrank's networks need, nothing
+// leaky ReLU or swish, sum for residual adds), softmax, reorders between
+// memory layouts (strided views included) and nearest resampling — what dreamrank's networks need, nothing
 // more.
 //
 // The model: an Engine (the CPU engine and one stream) creates Ops, each a

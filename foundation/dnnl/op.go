@@ -187,6 +187,19 @@ func (eng *Engine) InnerProduct(name string, ip InnerProduct) (*Op, error) {
 	return eng.newOp(name, C.const_dnnl_op_desc_t(&d), ip.PostOps)
 }
 
+// Softmax creates a softmax over axis of d, for inference: each slice
+// along axis becomes exp(x - max) / sum. Src and Dst both have layout d.
+func (eng *Engine) Softmax(name string, d Desc, axis int) (*Op, error) {
+	if axis < 0 || axis >= int(d.md.ndims) {
+		return nil, fmt.Errorf("%s: %w: softmax axis %d of %d dimensions", name, ErrInvalidArguments, axis, int(d.md.ndims))
+	}
+	var sd C.dnnl_softmax_desc_t
+	if err := check(C.dnnl_softmax_forward_desc_init(&sd, C.dnnl_forward_inference, &d.md, C.int(axis)), name, "dnnl_softmax_forward_desc_init"); err != nil {
+		return nil, err
+	}
+	return eng.newOp(name, C.const_dnnl_op_desc_t(&sd), nil)
+}
+
 // Resample creates a nearest-neighbour resampling from src to dst (same N
 // and C; the spatial sizes give the factors; dst may be Any).
 func (eng *Engine) Resample(name string, src, dst Desc) (*Op, error) {

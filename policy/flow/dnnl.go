@@ -12,10 +12,14 @@ import (
 	"dreamrank/policy"
 )
 
-// dnnlEncoder is the convolutional trunk (enc1..enc3) through oneDNN for
-// exactly batch pooled images (foundation/dnnl): one primitive per layer
-// over the batch, bias and ReLU fused, oneDNN's layouts inside, the
-// keypoint planes reordered to plain NCHW for the spatial softmax (Go).
+// dnnlEncoder is the convolutional trunk (enc1..enc3) and the spatial
+// softmax through oneDNN for exactly batch pooled images
+// (foundation/dnnl): one primitive per layer over the batch, bias and
+// ReLU fused, oneDNN's layouts inside; the keypoint planes reordered to
+// plain NCHW, each plane's softmax one row of a softmax primitive, and
+// the expected positions an inner product of those rows with the
+// keypoint grid (the Go spatialSoftmax, a third of a chunk's CPU time at
+// the best batch on its scalar exponentials, stays fastNet's).
 // Built once per (policy, batch size) and reused; a pass allocates
 // nothing. It copies the weights when built and again when they changed
 // (sync).
@@ -24,7 +28,7 @@ type dnnlEncoder struct {
 	batch  int
 	b      *dnnl.Builder
 	img    []float32 // input (B, 3, inH, inW) plain, values 0..1
-	out    []float32 // enc3's output (B, C3, inH/2, inW/2) plain
+	kp     []float32 // the keypoints (B, C3, 2) plain: x, y in [-1, 1]
 	layers []encLayer
 	seen   []float32 // the trunk's weights last copied in
 }
@@ -90,11 +94,11 @@ func newDnnlEncoder(c ModelConfig, ps *nn.Params, batch int) (_ *dnnlEncoder, er
 		e.layers = append(e.layers, l)
 		src, h, w = layer.Dst, l.outH, l.outW
 	}
-	out := b.As("keypoint planes", src, dnnl.MustDesc(dnnl.NCHW, batch, c.C3, h, w))
+	kp := e.keypointLayers(src, h, w)
 	if err := b.Err(); err != nil {
 		return nil, err
 	}
-	e.img, e.out = x.Float32s(), out.Float32s()
+	e.img, e.kp = x.Float32s(), kp.Float32s()
 	if err := e.sync(); err != nil {
 		return nil, err
 	}
@@ -128,17 +132,44 @@ func (e *dnnlEncoder) sync() error {
 // forward runs the trunk on the images in img into out.
 func (e *dnnlEncoder) forward() error { return e.b.Plan().Run() }
 
+// keypointLayers appends the spatial softmax of the keypoint planes src
+// (batch, C3, h, w) and returns the keypoints' buffer: per plane the
+// expected image position under its softmax, x then y, as
+// spatialSoftmax computes it.
+func (e *dnnlEncoder) keypointLayers(src *dnnl.Memory, h, w int) *dnnl.Memory {
+	b, rows, n := e.b, e.batch*e.c.C3, h*w
+	planes := b.As("keypoint planes", src, dnnl.MustDesc(dnnl.NCHW, e.batch, e.c.C3, h, w))
+	if b.Err() != nil {
+		return nil
+	}
+	flat := b.View("keypoint rows", planes, dnnl.MustDesc(dnnl.NC, rows, n))
+	b.Softmax("spatial softmax", flat, flat, 1)
+	kp := b.Memory("keypoints", dnnl.MustDesc(dnnl.NC, rows, 2))
+	grid := b.Dense("keypoint grid", dnnl.InnerProduct{Weights: dnnl.MustDesc(dnnl.Any, 2, n)}, flat, kp)
+	if grid == nil {
+		return nil
+	}
+	// Staged as n rows of (x, y): pixel centres mapped to [-1, 1]. Fixed,
+	// so filled once here rather than by sync.
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			i := y*w + x
+			grid.Weights[2*i] = (float32(x)+0.5)*(float32(2)/float32(w)) - 1
+			grid.Weights[2*i+1] = (float32(y)+0.5)*(float32(2)/float32(h)) - 1
+		}
+	}
+	return kp
+}
+
 // keypoints writes image j's observation feature without the proprio
 // (2*C3 values) into dst.
 func (e *dnnlEncoder) keypoints(dst []float32, j int) {
-	l := e.layers[len(e.layers)-1]
-	n := l.outH * l.outW
-	spatialSoftmax(dst, e.out[j*e.c.C3*n:][:e.c.C3*n], e.c.C3, l.outH, l.outW)
+	copy(dst[:2*e.c.C3], e.kp[j*2*e.c.C3:])
 }
 
 // Close frees the oneDNN resources; closing twice is a no-op.
 func (e *dnnlEncoder) Close() error {
-	e.img, e.out = nil, nil
+	e.img, e.kp = nil, nil
 	return e.b.Close()
 }
 

@@ -137,6 +137,15 @@ func normalise(dst []float32) {
 // frames pooled this way and inference pools the same way, so both see
 // identical inputs.
 func poolFrame(dst []uint8, frame []uint8, h, w, f int) {
+	if f == 2 {
+		pool2(dst, frame, h, w)
+		return
+	}
+	poolAny(dst, frame, h, w, f)
+}
+
+// poolAny is poolFrame for any f.
+func poolAny(dst []uint8, frame []uint8, h, w, f int) {
 	oh, ow := h/f, w/f
 	n := f * f
 	for c := 0; c < 3; c++ {
@@ -152,6 +161,24 @@ func poolFrame(dst []uint8, frame []uint8, h, w, f int) {
 				}
 				plane[y*ow+x] = uint8((s + n/2) / n)
 			}
+		}
+	}
+}
+
+// pool2 is poolFrame for f = 2 (every policy step pools its frame so):
+// the same sums and rounding, a pair of source rows at a time.
+func pool2(dst []uint8, frame []uint8, h, w int) {
+	oh, ow := h/2, w/2
+	r, g, b := dst[:oh*ow], dst[oh*ow:2*oh*ow], dst[2*oh*ow:3*oh*ow]
+	for y := 0; y < oh; y++ {
+		top := frame[2*y*w*3:][:2*ow*3]
+		bot := frame[(2*y+1)*w*3:][:2*ow*3]
+		rr, gg, bb := r[y*ow:][:ow], g[y*ow:][:ow], b[y*ow:][:ow]
+		for x := range rr {
+			t, u := top[6*x:][:6], bot[6*x:][:6]
+			rr[x] = uint8((int(t[0]) + int(t[3]) + int(u[0]) + int(u[3]) + 2) >> 2)
+			gg[x] = uint8((int(t[1]) + int(t[4]) + int(u[1]) + int(u[4]) + 2) >> 2)
+			bb[x] = uint8((int(t[2]) + int(t[5]) + int(u[2]) + int(u[5]) + 2) >> 2)
 		}
 	}
 }
