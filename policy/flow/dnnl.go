@@ -129,7 +129,8 @@ func (e *dnnlEncoder) sync() error {
 	return e.b.Prep().Run()
 }
 
-// forward runs the trunk on the images in img into out.
+// forward runs the trunk and the spatial softmax on the images in img
+// into kp.
 func (e *dnnlEncoder) forward() error { return e.b.Plan().Run() }
 
 // keypointLayers appends the spatial softmax of the keypoint planes src

@@ -24,6 +24,11 @@
 // checkpoint's, else 1), "seed" the noise stream and "inference" the
 // forward passes (Policy.Inference).
 //
+// The conv encoder runs on oneDNN (dnnl.go): the trunk, each keypoint
+// plane's softmax and the expected positions (an inner product with the
+// keypoint grid) in one plan per group of images; the Go fast pass and
+// the gorgonia graph stay as its references.
+//
 // Act is Features (the front end) then ActFeatures (the sampler: each
 // core integrates a group of the batch, every Euler step one oneDNN plan
 // run with the head's epilogues fused, or OpenBLAS for groups too small to
