@@ -16,10 +16,10 @@ import (
 // softmax through oneDNN for exactly batch pooled images
 // (foundation/dnnl): one primitive per layer over the batch, bias and
 // ReLU fused, oneDNN's layouts inside; the keypoint planes reordered to
-// plain NCHW, each plane's softmax one row of a softmax primitive, and
-// the expected positions an inner product of those rows with the
-// keypoint grid (the Go spatialSoftmax, a third of a chunk's CPU time at
-// the best batch on its scalar exponentials, stays fastNet's).
+// plain NCHW and each plane's softmax one row of a softmax primitive
+// (the Go spatialSoftmax, a third of a chunk's CPU time at the best
+// batch on its scalar exponentials, stays fastNet's); the expected
+// positions are summed in Go (keypoints).
 // Built once per (policy, batch size) and reused; a pass allocates
 // nothing. It copies the weights when built and again when they changed
 // (sync).
@@ -28,7 +28,7 @@ type dnnlEncoder struct {
 	batch  int
 	b      *dnnl.Builder
 	img    []float32 // input (B, 3, inH, inW) plain, values 0..1
-	kp     []float32 // the keypoints (B, C3, 2) plain: x, y in [-1, 1]
+	probs  []float32 // the keypoint planes' softmax (B, C3, h, w) plain
 	layers []encLayer
 	seen   []float32 // the trunk's weights last copied in
 }
@@ -94,11 +94,11 @@ func newDnnlEncoder(c ModelConfig, ps *nn.Params, batch int) (_ *dnnlEncoder, er
 		e.layers = append(e.layers, l)
 		src, h, w = layer.Dst, l.outH, l.outW
 	}
-	kp := e.keypointLayers(src, h, w)
+	probs := e.keypointLayers(src, h, w)
 	if err := b.Err(); err != nil {
 		return nil, err
 	}
-	e.img, e.kp = x.Float32s(), kp.Float32s()
+	e.img, e.probs = x.Float32s(), probs.Float32s()
 	if err := e.sync(); err != nil {
 		return nil, err
 	}
@@ -130,47 +130,53 @@ func (e *dnnlEncoder) sync() error {
 }
 
 // forward runs the trunk and the spatial softmax on the images in img
-// into kp.
+// into probs.
 func (e *dnnlEncoder) forward() error { return e.b.Plan().Run() }
 
 // keypointLayers appends the spatial softmax of the keypoint planes src
-// (batch, C3, h, w) and returns the keypoints' buffer: per plane the
-// expected image position under its softmax, x then y, as
-// spatialSoftmax computes it.
+// (batch, C3, h, w), in place, and returns the planes' buffer, each now
+// a distribution over its pixels.
 func (e *dnnlEncoder) keypointLayers(src *dnnl.Memory, h, w int) *dnnl.Memory {
-	b, rows, n := e.b, e.batch*e.c.C3, h*w
+	b := e.b
 	planes := b.As("keypoint planes", src, dnnl.MustDesc(dnnl.NCHW, e.batch, e.c.C3, h, w))
 	if b.Err() != nil {
 		return nil
 	}
-	flat := b.View("keypoint rows", planes, dnnl.MustDesc(dnnl.NC, rows, n))
+	flat := b.View("keypoint rows", planes, dnnl.MustDesc(dnnl.NC, e.batch*e.c.C3, h*w))
 	b.Softmax("spatial softmax", flat, flat, 1)
-	kp := b.Memory("keypoints", dnnl.MustDesc(dnnl.NC, rows, 2))
-	grid := b.Dense("keypoint grid", dnnl.InnerProduct{Weights: dnnl.MustDesc(dnnl.Any, 2, n)}, flat, kp)
-	if grid == nil {
-		return nil
-	}
-	// Staged as n rows of (x, y): pixel centres mapped to [-1, 1]. Fixed,
-	// so filled once here rather than by sync.
-	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
-			i := y*w + x
-			grid.Weights[2*i] = (float32(x)+0.5)*(float32(2)/float32(w)) - 1
-			grid.Weights[2*i+1] = (float32(y)+0.5)*(float32(2)/float32(h)) - 1
-		}
-	}
-	return kp
+	return planes
 }
 
 // keypoints writes image j's observation feature without the proprio
-// (2*C3 values) into dst.
+// (2*C3 values) into dst: each plane's expected position (x, y in
+// [-1, 1]) under its softmax. In Go, not as an inner product on
+// oneDNN: with AVX2 kernels oneDNN's sums over the pixels came out in
+// another order for 3 images than for 1 (1 ulp), and an image's
+// features must not depend on what it is batched with.
 func (e *dnnlEncoder) keypoints(dst []float32, j int) {
-	copy(dst[:2*e.c.C3], e.kp[j*2*e.c.C3:])
+	l := e.layers[len(e.layers)-1]
+	h, w, n := l.outH, l.outW, l.outH*l.outW
+	sx, sy := float32(2)/float32(w), float32(2)/float32(h)
+	for ch := range e.c.C3 {
+		p := e.probs[(j*e.c.C3+ch)*n:][:n]
+		var ex, ey float32
+		for y := range h {
+			row := p[y*w:][:w]
+			var rowSum, rowX float32
+			for x, v := range row {
+				rowSum += v
+				rowX += v * ((float32(x)+0.5)*sx - 1)
+			}
+			ex += rowX
+			ey += rowSum * ((float32(y)+0.5)*sy - 1)
+		}
+		dst[2*ch], dst[2*ch+1] = ex, ey
+	}
 }
 
 // Close frees the oneDNN resources; closing twice is a no-op.
 func (e *dnnlEncoder) Close() error {
-	e.img, e.kp = nil, nil
+	e.img, e.probs = nil, nil
 	return e.b.Close()
 }
 
