@@ -103,8 +103,9 @@ func TestDnnlMatchesFast(t *testing.T) {
 
 // Every layer gets an optimised oneDNN implementation (not the reference
 // loops); with AVX-512 (oneDNN's channels-last kernels for every layer)
-// the pass has no reorder at all: 13 primitives, the layers. Other
-// instruction sets may need some, logged.
+// the pass has no layout reorder at all: 15 primitives, the 13
+// convolutions and the 2 depth-to-space shuffles of the sub-pixel layers.
+// Other instruction sets may need some, logged.
 func TestDnnlPlan(t *testing.T) {
 	m := loadCommitted(t)
 	d, err := newDnnlNet(m.net, 2)
