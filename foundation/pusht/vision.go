@@ -93,6 +93,7 @@ type PoseReader struct {
 	mask        []uint8
 	px, py, fv  []float64 // the pixels the block fit uses
 	keep        []bool    // pixels of the kept mask components
+	comps       components
 }
 
 // Geometry of what the renderer draws, in table pixels.
@@ -156,10 +157,7 @@ func (r *PoseReader) read(frame []uint8, size int, prior *Pose) (Reading, error)
 	r.prepare(frame, size)
 	var rd Reading
 	rd.Agent, rd.AgentOK = r.readAgent()
-	fit, ok, err := r.readBlock(rd.Agent, rd.AgentOK, prior)
-	if err != nil {
-		return Reading{}, err
-	}
+	fit, ok := r.readBlock(rd.Agent, rd.AgentOK, prior)
 	if !ok {
 		return rd, nil
 	}

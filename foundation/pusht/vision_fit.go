@@ -4,16 +4,13 @@ package pusht
 // vision.go for the method).
 
 import (
-	"fmt"
 	"image"
 	"math"
-
-	"gocv.io/x/gocv"
 )
 
 // readBlock finds the block's pixels, guesses the pose from their moments
 // and refines it against the synthetic model.
-func (r *PoseReader) readBlock(agent Vec2, agentOK bool, prior *Pose) (blockFit, bool, error) {
+func (r *PoseReader) readBlock(agent Vec2, agentOK bool, prior *Pose) (blockFit, bool) {
 	// Pixels hidden by the pusher (or anything blue) say nothing about the block.
 	hidden := func(x, y int) bool {
 		if r.blue[y*r.size+x] > 0.1 {
@@ -33,12 +30,9 @@ func (r *PoseReader) readBlock(agent Vec2, agentOK bool, prior *Pose) (blockFit,
 			}
 		}
 	}
-	keep, bbox, err := r.blockComponents()
-	if err != nil {
-		return blockFit{}, false, err
-	}
+	keep, bbox := r.blockComponents()
 	if keep == nil {
-		return blockFit{}, false, nil
+		return blockFit{}, false
 	}
 	// Moments of the kept silhouette, in table pixels.
 	var n, mx, my float64
@@ -54,11 +48,11 @@ func (r *PoseReader) readBlock(agent Vec2, agentOK bool, prior *Pose) (blockFit,
 	// The silhouette is the T widened by the edge lines (about 7500 px^2);
 	// with less than a sixth of it visible no pose is meaningful.
 	if n*r.scale*r.scale < teeArea/6 {
-		return blockFit{}, false, nil
+		return blockFit{}, false
 	}
 	if prior != nil {
 		if fit := r.fitFrom(bbox, hidden, *prior); fit.quality >= trackQuality {
-			return fit, true, nil
+			return fit, true
 		}
 	}
 	mx /= n
@@ -112,7 +106,7 @@ func (r *PoseReader) readBlock(agent Vec2, agentOK bool, prior *Pose) (blockFit,
 			fit = f2
 		}
 	}
-	return fit, true, nil
+	return fit, true
 }
 
 // retryQuality is the IoU below which readBlock tries more starting angles;
@@ -166,32 +160,21 @@ func (r *PoseReader) fitFrom(bbox image.Rectangle, hidden func(x, y int) bool, p
 // large next to the largest one, so stray specks (noise in imagined
 // frames) do not pull the first guess, while a T cut in two by the pusher
 // keeps both halves. It returns nil when nothing is left.
-func (r *PoseReader) blockComponents() ([]bool, image.Rectangle, error) {
-	src, err := gocv.NewMatFromBytes(r.size, r.size, gocv.MatTypeCV8UC1, r.mask)
-	if err != nil {
-		return nil, image.Rectangle{}, fmt.Errorf("pusht: wrap mask: %w", err)
-	}
-	defer src.Close()
-	labels, stats, cents := gocv.NewMat(), gocv.NewMat(), gocv.NewMat()
-	defer labels.Close()
-	defer stats.Close()
-	defer cents.Close()
-	count := gocv.ConnectedComponentsWithStats(src, &labels, &stats, &cents)
+func (r *PoseReader) blockComponents() ([]bool, image.Rectangle) {
+	count := r.comps.find(r.mask, r.size)
 	largest := 0
 	for l := 1; l < count; l++ {
-		largest = max(largest, int(stats.GetIntAt(l, int(gocv.CC_STAT_AREA))))
+		largest = max(largest, r.comps.area[l])
 	}
 	if largest == 0 {
-		return nil, image.Rectangle{}, nil
+		return nil, image.Rectangle{}
 	}
 	keepLabel := make([]bool, count)
 	var bbox image.Rectangle
 	for l := 1; l < count; l++ {
-		if area := int(stats.GetIntAt(l, int(gocv.CC_STAT_AREA))); area*5 >= largest && area >= 2 {
+		if area := r.comps.area[l]; area*5 >= largest && area >= 2 {
 			keepLabel[l] = true
-			x, y := int(stats.GetIntAt(l, int(gocv.CC_STAT_LEFT))), int(stats.GetIntAt(l, int(gocv.CC_STAT_TOP)))
-			w, h := int(stats.GetIntAt(l, int(gocv.CC_STAT_WIDTH))), int(stats.GetIntAt(l, int(gocv.CC_STAT_HEIGHT)))
-			bbox = bbox.Union(image.Rect(x, y, x+w, y+h))
+			bbox = bbox.Union(r.comps.box[l])
 		}
 	}
 	if cap(r.keep) < r.size*r.size {
@@ -201,10 +184,10 @@ func (r *PoseReader) blockComponents() ([]bool, image.Rectangle, error) {
 	clear(keep)
 	for y := bbox.Min.Y; y < bbox.Max.Y; y++ {
 		for x := bbox.Min.X; x < bbox.Max.X; x++ {
-			keep[y*r.size+x] = keepLabel[labels.GetIntAt(y, x)]
+			keep[y*r.size+x] = keepLabel[r.comps.labels[y*r.size+x]]
 		}
 	}
-	return keep, bbox, nil
+	return keep, bbox
 }
 
 // collect lists the pixels the block fit compares: the kept silhouette's
@@ -320,23 +303,37 @@ func ramp(t float64) (float64, float64) {
 // pixels, with the gradient and Gauss-Newton Hessian in (X, Y, Angle).
 func (r *PoseReader) teeCost(p Pose, w float64) (cost float64, g [3]float64, h [3][3]float64) {
 	s, c := math.Sincos(p.Angle)
-	for i := range r.px {
-		dx, dy := r.px[i]-p.X, r.py[i]-p.Y
+	// teeModel's own early exit, tested here first: most pixels are far
+	// from the T and add only their squared share, without a call.
+	reach := edgeRadius + w/2
+	xlo, xhi, ylo, yhi := -60-reach, 60+reach, -reach, 120+reach
+	px := r.px
+	py, fv := r.py[:len(px)], r.fv[:len(px)]
+	for i := range px {
+		dx, dy := px[i]-p.X, py[i]-p.Y
 		bx, by := c*dx+s*dy, -s*dx+c*dy
+		if bx < xlo || bx > xhi || by < ylo || by > yhi {
+			res := 0 - fv[i]
+			cost += res * res
+			continue
+		}
 		m, gx, gy := teeModel(bx, by, w)
-		res := m - r.fv[i]
+		res := m - fv[i]
 		cost += res * res
 		if gx == 0 && gy == 0 {
 			continue
 		}
 		// d(bx,by)/dX = (-c, s), /dY = (-s, -c), /dAngle = (by, -bx).
-		j := [3]float64{-c*gx + s*gy, -s*gx - c*gy, by*gx - bx*gy}
-		for a := 0; a < 3; a++ {
-			g[a] += j[a] * res
-			for b := a; b < 3; b++ {
-				h[a][b] += j[a] * j[b]
-			}
-		}
+		j0, j1, j2 := -c*gx+s*gy, -s*gx-c*gy, by*gx-bx*gy
+		g[0] += j0 * res
+		h[0][0] += j0 * j0
+		h[0][1] += j0 * j1
+		h[0][2] += j0 * j2
+		g[1] += j1 * res
+		h[1][1] += j1 * j1
+		h[1][2] += j1 * j2
+		g[2] += j2 * res
+		h[2][2] += j2 * j2
 	}
 	h[1][0], h[2][0], h[2][1] = h[0][1], h[0][2], h[1][2]
 	return cost, g, h
