@@ -11,7 +11,6 @@ import (
 	"strings"
 	"sync"
 
-	"gonum.org/v1/gonum/blas"
 	G "gorgonia.org/gorgonia"
 
 	"dreamrank/foundation/checkpoint"
@@ -197,10 +196,7 @@ func (a *Adapter) AdaptObs(v, obs []float32, t float64, rows int) {
 
 // dense computes y = act(x W + b) for rows rows, act SiLU when act.
 func dense(l flow.Dense, x, y []float32, rows int, act bool) {
-	for r := 0; r < rows; r++ {
-		copy(y[r*l.Out:(r+1)*l.Out], l.B)
-	}
-	gemm.Sgemm(blas.NoTrans, blas.NoTrans, rows, l.Out, l.In, 1, x, l.In, l.W, l.Out, 1, y, l.Out)
+	l.Affine(x, y, rows)
 	if act {
 		flow.SiLU(y[:rows*l.Out])
 	}

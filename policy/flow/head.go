@@ -306,20 +306,21 @@ func (w *headWork) forward(rows int) error {
 // b_out.
 func headForward(w *headWork, layers []Dense, rows int) {
 	first, last := layers[0], layers[len(layers)-1]
-	affine(first, w.x, w.h, rows)
+	first.Affine(w.x, w.h, rows)
 	SiLU(w.h[:rows*first.Out])
 	for _, l := range layers[1 : len(layers)-1] {
-		affine(l, w.h, w.r, rows)
+		l.Affine(w.h, w.r, rows)
 		for i, v := range w.r[:rows*l.Out] {
 			w.h[i] += nn.SiLUf(v)
 		}
 	}
-	affine(last, w.h, w.v, rows)
+	last.Affine(w.h, w.v, rows)
 }
 
-// affine writes x W + b for rows rows of x into y: the bias rows, then one
-// sgemm accumulating onto them.
-func affine(l Dense, x, y []float32, rows int) {
+// Affine writes x W + B for rows rows of x into y: the bias rows, then one
+// OpenBLAS sgemm accumulating onto them (the caller holds an
+// openblas.Serial section when it spreads rows over the cores itself).
+func (l Dense) Affine(x, y []float32, rows int) {
 	y = y[:rows*l.Out]
 	for r := range rows {
 		copy(y[r*l.Out:(r+1)*l.Out], l.B)
