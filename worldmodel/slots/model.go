@@ -200,17 +200,9 @@ func (r *rollout) Step(ctx context.Context, actions [][][]float32) ([][]worldmod
 	}
 	out := make([][]worldmodel.Observation, len(r.states))
 	defer openblas.Serial()()
-	var (
-		mu   sync.Mutex
-		used []*stepper
-	)
-	err = fanout.EachWith(ctx, len(r.states), func() *stepper {
+	err = fanout.Each(ctx, len(r.states), func(i int) error {
 		w := d.stepper()
-		mu.Lock()
-		used = append(used, w)
-		mu.Unlock()
-		return w
-	}, func(w *stepper, i int) error {
+		defer d.steppers.Put(w)
 		out[i] = make([]worldmodel.Observation, chunk)
 		s := r.states[i]
 		s.poses = append([]Pose(nil), s.poses...)
@@ -221,9 +213,6 @@ func (r *rollout) Step(ctx context.Context, actions [][][]float32) ([][]worldmod
 		r.states[i] = s
 		return nil
 	})
-	for _, w := range used {
-		d.steppers.Put(w)
-	}
 	if err != nil {
 		return nil, err
 	}
