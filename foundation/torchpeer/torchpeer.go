@@ -237,3 +237,42 @@ func Median(xs []float64) float64 {
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
+
+// Alternate runs rounds rounds of both sides of a comparison, the side
+// that goes first alternating (a in even rounds, b in odd ones), so that
+// neither always meets the machine as the other left it. It stops at the
+// first error.
+func Alternate(rounds int, a, b func() error) error {
+	for r := range rounds {
+		first, second := a, b
+		if r%2 == 1 {
+			first, second = b, a
+		}
+		if err := first(); err != nil {
+			return err
+		}
+		if err := second(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// AtOneAndBest measures rate at batch 1 and then at batch best, appending
+// each to b1 when its batch is 1 and to bb when it is best (both, twice,
+// when best is 1): one round's measurements of one side.
+func AtOneAndBest(best int, rate func(batch int) (float64, error), b1, bb *[]float64) error {
+	for _, b := range []int{1, best} {
+		v, err := rate(b)
+		if err != nil {
+			return err
+		}
+		if b == 1 {
+			*b1 = append(*b1, v)
+		}
+		if b == best {
+			*bb = append(*bb, v)
+		}
+	}
+	return nil
+}

@@ -100,3 +100,48 @@ func TestMedian(t *testing.T) {
 		})
 	}
 }
+
+// Alternate runs both sides every round, the first side alternating, and
+// stops at the first error.
+func TestAlternate(t *testing.T) {
+	var order []string
+	side := func(name string) func() error {
+		return func() error { order = append(order, name); return nil }
+	}
+	if err := Alternate(3, side("go"), side("peer")); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.Join(order, " "), "go peer peer go go peer"; got != want {
+		t.Errorf("order %q, want %q", got, want)
+	}
+	boom := errors.New("boom")
+	calls := 0
+	err := Alternate(3, func() error { calls++; return boom }, func() error { calls++; return nil })
+	if !errors.Is(err, boom) || calls != 1 {
+		t.Errorf("after an error: %v, %d calls; want boom after 1 call", err, calls)
+	}
+}
+
+// AtOneAndBest measures batch 1, then best, and files each by its batch.
+func TestAtOneAndBest(t *testing.T) {
+	tests := []struct {
+		name           string
+		best           int
+		wantB1, wantBB []float64
+	}{
+		{"best above 1", 8, []float64{1}, []float64{8}},
+		{"best is 1", 1, []float64{1, 1}, []float64{1, 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b1, bb []float64
+			rate := func(b int) (float64, error) { return float64(b), nil }
+			if err := AtOneAndBest(tt.best, rate, &b1, &bb); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(b1, tt.wantB1) || !slices.Equal(bb, tt.wantBB) {
+				t.Errorf("batch 1 %v, best %v; want %v, %v", b1, bb, tt.wantB1, tt.wantBB)
+			}
+		})
+	}
+}

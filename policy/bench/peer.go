@@ -236,19 +236,9 @@ func comparePeer(ctx context.Context, p *Peer, cfg Config, rep *Report, actAt fu
 		}
 		return timeAt(actAt, rep.BestBatch, &actB1, &actBest)
 	}
-	for r := range cfg.PeerRounds {
-		goFirst := r%2 == 0
-		for i := range 2 {
-			var err error
-			if (i == 0) == goFirst {
-				err = goSide()
-			} else {
-				err = timeAt(peerAt, pr.BestBatch, &pB1, &pBest)
-			}
-			if err != nil {
-				return nil, err
-			}
-		}
+	peerSide := func() error { return timeAt(peerAt, pr.BestBatch, &pB1, &pBest) }
+	if err := torchpeer.Alternate(cfg.PeerRounds, goSide, peerSide); err != nil {
+		return nil, err
 	}
 	pr.GoChunksPerSecBatch1, pr.GoChunksPerSecBest = torchpeer.Median(goB1), torchpeer.Median(goBestCPS)
 	pr.ChunksPerSecBatch1, pr.ChunksPerSecBest = torchpeer.Median(pB1), torchpeer.Median(pBest)
@@ -263,17 +253,8 @@ func comparePeer(ctx context.Context, p *Peer, cfg Config, rep *Report, actAt fu
 // timeAt times at batch 1 and batch best, adding the chunks per second
 // to b1 and bb.
 func timeAt(at func(int) (BatchResult, error), best int, b1, bb *[]float64) error {
-	for _, b := range []int{1, best} {
+	return torchpeer.AtOneAndBest(best, func(b int) (float64, error) {
 		r, err := at(b)
-		if err != nil {
-			return err
-		}
-		if b == 1 {
-			*b1 = append(*b1, r.ChunksPerSec)
-		}
-		if b == best {
-			*bb = append(*bb, r.ChunksPerSec)
-		}
-	}
-	return nil
+		return r.ChunksPerSec, err
+	}, b1, bb)
 }

@@ -278,52 +278,29 @@ func comparePeer(ctx context.Context, p *Peer, m worldmodel.Model, cfg Config, r
 	}
 	var goB1, goBest, pB1, pBest, nB1, nBest []float64
 	goSide := func() error {
-		for _, b := range []int{1, pr.GoBestBatch} {
+		return torchpeer.AtOneAndBest(pr.GoBestBatch, func(b int) (float64, error) {
 			r, err := measure(ctx, m, m.Spec(), b, cfg, rng, p.work)
 			if err != nil {
-				return fmt.Errorf("go batch %d: %w", b, err)
+				return 0, fmt.Errorf("go batch %d: %w", b, err)
 			}
-			if b == 1 {
-				goB1 = append(goB1, r.FPS)
-			}
-			if b == pr.GoBestBatch {
-				goBest = append(goBest, r.FPS)
-			}
-		}
-		return nil
+			return r.FPS, nil
+		}, &goB1, &goBest)
 	}
-	// timePeer appends the peer's frames/s at batch 1 and at best.
-	timePeer := func(kind string, best int, b1, bb *[]float64) error {
-		for _, b := range []int{1, best} {
+	// peerAt is the peer's frames/s of kind at a batch.
+	peerAt := func(kind string) func(int) (float64, error) {
+		return func(b int) (float64, error) {
 			r, err := p.Time(kind, b, cfg)
-			if err != nil {
-				return err
-			}
-			if b == 1 {
-				*b1 = append(*b1, r.FPS)
-			}
-			if b == best {
-				*bb = append(*bb, r.FPS)
-			}
+			return r.FPS, err
 		}
-		return nil
 	}
 	peerSide := func() error {
-		if err := timePeer("step", pr.BestBatch, &pB1, &pBest); err != nil {
+		if err := torchpeer.AtOneAndBest(pr.BestBatch, peerAt("step"), &pB1, &pBest); err != nil {
 			return err
 		}
-		return timePeer("net", pr.NetBestBatch, &nB1, &nBest)
+		return torchpeer.AtOneAndBest(pr.NetBestBatch, peerAt("net"), &nB1, &nBest)
 	}
-	for r := range cfg.PeerRounds {
-		sides := []func() error{goSide, peerSide}
-		if r%2 == 1 {
-			sides[0], sides[1] = sides[1], sides[0]
-		}
-		for _, side := range sides {
-			if err := side(); err != nil {
-				return nil, err
-			}
-		}
+	if err := torchpeer.Alternate(cfg.PeerRounds, goSide, peerSide); err != nil {
+		return nil, err
 	}
 	pr.GoFPSBatch1, pr.GoFPSBest = torchpeer.Median(goB1), torchpeer.Median(goBest)
 	pr.FPSBatch1, pr.FPSBest = torchpeer.Median(pB1), torchpeer.Median(pBest)
